@@ -1,0 +1,1 @@
+"""Deterministic demo history: the data behind `make demo` and the integration tests."""

@@ -1,0 +1,71 @@
+"""The Parquet lake: layout, atomic partition writes, and reads.
+
+Layout (all times UTC)::
+
+    <lake>/sli/slo=<name>/date=YYYY-MM-DD/part-0.parquet     one row per SLI bucket
+    <lake>/monthly/month=YYYY-MM/summary.parquet              one row per SLO and month
+
+A partition is written to a temporary file in its own folder and renamed over
+the old one, so readers see the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import LakeError
+from .spec import SAFE_NAME
+
+SLI_SCHEMA = pa.schema([
+    pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start
+    pa.field("good", pa.float64(), nullable=False),
+    pa.field("total", pa.float64(), nullable=False),
+    pa.field("clipped", pa.bool_(), nullable=False),  # good > total was clipped to total
+    pa.field("step_s", pa.int32(), nullable=False),
+])
+PART = "part-0.parquet"
+
+
+def _checked(name: str) -> str:
+    # Names were validated in the spec, but paths are built here: check again.
+    if not SAFE_NAME.match(name):
+        raise LakeError(f"SLO name {name!r} is not safe as a partition path")
+    return name
+
+
+def sli_partition(lake: Path, slo: str, day: date) -> Path:
+    return lake / "sli" / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART
+
+
+def monthly_partition(lake: Path, label: str) -> Path:
+    return lake / "monthly" / f"month={label}" / "summary.parquet"
+
+
+def write_atomic(table: pa.Table, target: Path) -> None:
+    """Write ``table`` to ``target`` through a temp file and a rename."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target.parent)
+    except OSError as exc:
+        raise LakeError(f"{target.parent}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise LakeError(f"{target}: cannot write ({exc.strerror})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:
+    return [d for d in days if sli_partition(lake, slo, d).exists()]
