@@ -59,7 +59,7 @@ SERVICES: tuple[Service, ...] = (
             Incident(_t(7, 9, 14), _t(7, 9, 14, 40), error_ratio=0.05),
             Incident(_t(8, 21, 3), _t(8, 21, 4, 30), error_ratio=0.02),
             # a bad deploy in the last demo month: burns more than the whole budget
-            Incident(_t(9, 17, 10, 5), _t(9, 17, 12, 50), error_ratio=0.12, slow_share=0.05),
+            Incident(_t(9, 17, 10, 5), _t(9, 17, 12, 50), error_ratio=0.20, slow_share=0.05),
             Incident(_t(9, 24, 22), _t(9, 24, 22, 20), error_ratio=0.30),
         ),
         resets=(_t(8, 2, 4),),

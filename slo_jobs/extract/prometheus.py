@@ -44,6 +44,28 @@ class PrometheusConfig:
                    password=os.environ.get("SLO_JOBS_PROMETHEUS_PASSWORD") or None)
 
 
+    @classmethod
+    def from_connection(cls, conn_type: str | None, host: str | None, port: int | None,
+                        schema: str | None, login: str | None, password: str | None,
+                        extra: dict[str, Any] | None = None) -> PrometheusConfig:
+        """Build from the parts of an Airflow Connection (``prometheus_default``).
+
+        ``extra`` may hold ``token`` (bearer); login/password give basic auth.
+        """
+        if not host:
+            raise ExtractError("Prometheus connection: host is empty; expected e.g. "
+                               "AIRFLOW_CONN_PROMETHEUS_DEFAULT='http://127.0.0.1:9090'")
+        scheme = "https" if (conn_type or "").lower() in {"https"} else "http"
+        base = host if "://" in host else f"{scheme}://{host}"
+        if port:
+            base = f"{base.rstrip('/')}:{port}"
+        if schema:
+            base = f"{base.rstrip('/')}/{schema.strip('/')}"
+        token = (extra or {}).get("token")
+        return cls(url=base.rstrip("/"), token=str(token) if token else None,
+                   username=login or None, password=password or None)
+
+
 class _Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)

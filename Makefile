@@ -1,0 +1,27 @@
+# slo-jobs: `make demo` and `make test` install what they need first.
+SHELL := /bin/bash
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: install demo test bench lint clean
+
+install: .venv/.installed
+
+.venv/.installed: requirements.lock pyproject.toml scripts/bootstrap.sh
+	bash scripts/bootstrap.sh
+	touch $@
+
+demo: install
+	bash scripts/demo.sh
+
+test: install
+	bash scripts/test.sh
+
+bench: install
+	.venv/bin/python bench/compute.py
+
+lint: install
+	.venv/bin/ruff check slo_jobs dags tests bench
+	.venv/bin/mypy slo_jobs
+
+clean:
+	rm -rf .cache lake reports/out

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The demo: a local Prometheus with generated history, the monthly report DAG run through
+# Airflow for the demo's last month, then where the report is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=$ROOT/.venv/bin/python
+CACHE=$ROOT/.cache/demo
+PORT=${SLO_JOBS_DEMO_PORT:-19090}
+MONTH=$($PY -m slo_jobs.demo.prom last-month)
+NEXT=$($PY -c "import sys; from slo_jobs.periods import month; print(month(sys.argv[1]).end.date())" "$MONTH")
+
+echo "== demo history (cached after the first run)"
+$PY -m slo_jobs.demo.prom build "$CACHE" >/dev/null
+rm -f "$CACHE/serve.log"
+$PY -m slo_jobs.demo.prom serve "$CACHE" "$PORT" > "$CACHE/serve.log" 2>&1 &
+PROM_PID=$!
+trap 'kill -TERM $PROM_PID 2>/dev/null || true; wait $PROM_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  grep -q "ready" "$CACHE/serve.log" 2>/dev/null && break
+  kill -0 $PROM_PID 2>/dev/null || { cat "$CACHE/serve.log"; exit 1; }
+  sleep 0.2
+done
+echo "== prometheus on http://127.0.0.1:$PORT"
+
+export PATH=$ROOT/.venv/bin:$PATH
+export AIRFLOW_HOME=$ROOT/.cache/airflow AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_FOLDER=$ROOT/dags
+export AIRFLOW_CONN_PROMETHEUS_DEFAULT=http://127.0.0.1:$PORT
+export SLO_JOBS_SLOS_DIR=$ROOT/slos SLO_JOBS_LAKE_DIR=$ROOT/lake SLO_JOBS_OUT_DIR=$ROOT/reports/out
+mkdir -p "$AIRFLOW_HOME"
+airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -30 "$AIRFLOW_HOME/migrate.log"; exit 1; }
+echo "== airflow dags test slo_monthly_report $NEXT  (data interval: $MONTH)"
+if ! airflow dags test slo_monthly_report "$NEXT" > "$CACHE/dag-test.log" 2>&1; then
+  tail -40 "$CACHE/dag-test.log"; echo "DAG run failed; full log: $CACHE/dag-test.log" >&2; exit 1
+fi
+echo
+slo-jobs show --month "$MONTH" --lake "$SLO_JOBS_LAKE_DIR" --out "$SLO_JOBS_OUT_DIR"

@@ -1,0 +1,147 @@
+"""The ``slo-jobs`` command: every pipeline stage without Airflow.
+
+Example::
+
+    slo-jobs run --month 2026-09 --slos slos --prometheus-url http://127.0.0.1:9090
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import compute, periods, pipeline, report, spec
+from .errors import SloJobsError
+from .extract import PrometheusConfig
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Auditable monthly SLO reports from Prometheus history.")
+_state = {"debug": False}
+
+Month = Annotated[str, typer.Option("--month", help="Calendar month, YYYY-MM (UTC).")]
+Slos = Annotated[list[Path], typer.Option("--slos", help="SLO YAML file or folder (repeatable).")]
+Lake = Annotated[Path, typer.Option("--lake", help="Parquet lake folder.")]
+Out = Annotated[Path, typer.Option("--out", help="Report output folder.")]
+PromUrl = Annotated[str | None, typer.Option(
+    "--prometheus-url", help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@app.command()
+def run(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl = None,  # noqa: B006
+        lake: Lake = Path("lake"), out: Out = Path("reports/out")) -> None:
+    """Extract, compute and report one month.
+
+    Example: slo-jobs run --month 2026-09 --slos slos --prometheus-url http://127.0.0.1:9090
+    """
+    period = periods.month(month)
+    loaded = spec.load(slos)
+    config = PrometheusConfig.from_env(prometheus_url)
+    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now())
+    typer.echo(pipeline.table(rows))
+    typer.echo(f"HTML: {files.html}\nPDF:  {files.pdf}\nJSON: {files.json}")
+
+
+@app.command()
+def extract(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl = None,  # noqa: B006
+            lake: Lake = Path("lake")) -> None:
+    """Pull one month of SLI history into the lake (replaces those day partitions).
+
+    Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
+    """
+    period = periods.month(month)
+    loaded = spec.load(slos)
+    results = pipeline.extract(PrometheusConfig.from_env(prometheus_url), loaded, period, lake)
+    rows = sum(r.rows for r in results)
+    typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
+
+
+@app.command(name="compute")
+def compute_cmd(month: Month, slos: Slos = [Path("slos")],  # noqa: B006
+                lake: Lake = Path("lake")) -> None:
+    """Compute the month's summary from the lake.
+
+    Example: slo-jobs compute --month 2026-09
+    """
+    period = periods.month(month)
+    rows = compute.compute_month(lake, spec.load(slos), period)
+    typer.echo(pipeline.table(rows))
+
+
+@app.command(name="report")
+def report_cmd(month: Month, slos: Slos = [Path("slos")], lake: Lake = Path("lake"),  # noqa: B006
+               out: Out = Path("reports/out")) -> None:
+    """Render HTML, PDF, JSON and CSV for a computed month.
+
+    Example: slo-jobs report --month 2026-09
+    """
+    period = periods.month(month)
+    rows = compute.month_summary(lake, spec.load(slos), period)
+    files = report.render(rows, period, out, source=str(lake), generated_at=_now())
+    typer.echo(f"HTML: {files.html}\nPDF:  {files.pdf}\nJSON: {files.json}")
+
+
+@app.command()
+def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")) -> None:
+    """Print a computed month's SLO table and where its report files are.
+
+    Example: slo-jobs show --month 2026-09
+    """
+    period = periods.month(month)
+    typer.echo(pipeline.table(compute.read_summary(lake, period)))
+    folder = out / period.label
+    for name in ("report.html", "report.pdf", "summary.json"):
+        path = folder / name
+        typer.echo(f"{name:<13} {path.resolve() if path.exists() else '(not rendered yet)'}")
+
+
+@app.command()
+def validate(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
+    """Check SLO definitions; one line per problem.
+
+    Example: slo-jobs validate slos/
+    """
+    loaded = spec.load(paths)
+    typer.echo(f"ok: {len(loaded)} SLOs valid")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except SloJobsError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unforeseen: one line
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

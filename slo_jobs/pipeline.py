@@ -1,0 +1,41 @@
+"""The stages chained for one month: what the CLI's ``run`` and the DAG both do."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import compute, report
+from .extract import PrometheusClient, PrometheusConfig, extract_period
+from .extract.extractor import DEFAULT_STEP, DayResult
+from .periods import Period
+from .spec import Slo
+
+
+def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
+            step: timedelta = DEFAULT_STEP) -> list[DayResult]:
+    with PrometheusClient(config) as client:
+        return extract_period(client, slos, period.days, lake_dir, step)
+
+
+def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
+              out_dir: Path, generated_at: datetime) -> tuple[list[dict[str, Any]],
+                                                              report.ReportFiles]:
+    extract(config, slos, period, lake_dir)
+    rows = compute.compute_month(lake_dir, slos, period)
+    files = report.render(rows, period, out_dir, source=config.url, generated_at=generated_at)
+    return rows, files
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """A short plain-text table of the month's SLOs for terminals and logs."""
+    head = f"{'SLO':<28} {'target':>8} {'SLI':>10} {'budget left':>12} {'coverage':>9}  status"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        sli = "n/a" if r["sli"] is None else f"{r['sli'] * 100:.4f}%"
+        rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
+        lines.append(f"{r['slo']:<28} {r['target'] * 100:>7.2f}% {sli:>10} {rem:>12} "
+                     f"{r['coverage'] * 100:>8.1f}%  {r['status']}")
+    return "\n".join(lines)
