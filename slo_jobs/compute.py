@@ -94,7 +94,8 @@ def read_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
     if not path.exists():
         raise LakeError(f"{path}: missing; expected the computed summary of {period.label} "
                         f"(run: slo-jobs compute --month {period.label})")
-    return pq.read_table(path).to_pylist()
+    rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    return rows
 
 
 def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[dict[str, Any]]:

@@ -19,13 +19,14 @@ Every problem becomes one line ``<file>:<line>: <field>: <found>; <expected>``.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -168,13 +169,38 @@ def _problems(exc: ValidationError, where: str, lines: dict[tuple[Any, ...], int
         msg = err["msg"].removeprefix("Value error, ")
         kind = err["type"]
         if kind == "missing":
-            found, expected = "missing", "a value (required field)"
+            found, expected = "missing", "expected a value (required field)"
         elif kind == "extra_forbidden":
-            found, expected = f"unknown field {loc[-1]!r}", "only the documented fields"
+            found, expected = f"unknown field {loc[-1]!r}", _expected_fields(loc)
         else:
             found, expected = _describe(err.get("input")), msg[0].lower() + msg[1:]
         out.append(f"{where}:{line}: {_field(loc)}: {found}; {expected}")
     return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the field at ``loc`` (for listing its valid fields)."""
+    cls: type[BaseModel] = Document
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        if field is None:
+            return None
+        candidates = [field.annotation, *get_args(field.annotation)]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return None
+        cls = nested[0]
+    return cls
+
+
+def _expected_fields(loc: tuple[Any, ...]) -> str:
+    cls = _model_at(loc)
+    if cls is None:
+        return "expected only the documented fields"
+    names = list(cls.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}expected one of: {', '.join(names)}"
 
 
 def _hash(doc: dict[str, Any]) -> str:

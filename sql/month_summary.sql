@@ -25,6 +25,8 @@ agg AS (
 ),
 joined AS (
     SELECT s.slo, s.service, s.description, s.spec_hash, s.target,
+           -- B = 1 - T, rounded so 1 - 0.999 is exactly 0.001 and not 0.0010000000000000009.
+           round(1 - s.target, 12)       AS budget_fraction,
            coalesce(a.good, 0)::DOUBLE   AS good,
            coalesce(a.total, 0)::DOUBLE  AS total,
            coalesce(a.buckets, 0)        AS buckets,
@@ -37,9 +39,9 @@ budget AS (
     SELECT *,
            total - good                                        AS bad,
            CASE WHEN total > 0 THEN good / total END           AS sli,
-           (1 - target) * total                                AS allowed_bad,
+           budget_fraction * total                             AS allowed_bad,
            -- Ratio of sums (Occurrences): consumed = bad / (B * total); not clamped.
-           CASE WHEN total > 0 THEN (total - good) / ((1 - target) * total) END AS consumed
+           CASE WHEN total > 0 THEN (total - good) / (budget_fraction * total) END AS consumed
     FROM joined
 )
 SELECT slo, service, description, spec_hash, target, good, total, bad, sli, allowed_bad,

@@ -95,7 +95,7 @@ def simulate(service: Service, idx: pd.DatetimeIndex, rng: np.random.Generator) 
     err = np.full(len(idx), service.error_ratio)
     slow = np.zeros(len(idx))
     for inc in service.incidents:
-        mask = (idx >= inc.start) & (idx < inc.end)
+        mask = np.asarray((idx >= pd.Timestamp(inc.start)) & (idx < pd.Timestamp(inc.end)))
         err[mask] = np.maximum(err[mask], inc.error_ratio)
         slow[mask] = np.maximum(slow[mask], inc.slow_share)
     errors = rng.binomial(requests, err)
@@ -180,7 +180,8 @@ def write(out: Path, start: datetime = START, end: datetime = END) -> None:
         fh.write("# EOF\n")
     tmp.replace(out / "history.om")
     pd.concat(truths, ignore_index=True).to_parquet(out / "truth.parquet", index=False)
-    (out / "VERSION").write_text(f"{GENERATOR_VERSION} {SEED} {start.isoformat()} {end.isoformat()}\n")
+    stamp = f"{GENERATOR_VERSION} {SEED} {start.isoformat()} {end.isoformat()}\n"
+    (out / "VERSION").write_text(stamp)
 
 
 def main() -> None:

@@ -1,0 +1,82 @@
+"""Shared fixtures: the real test Prometheus, the generator's truth, a throwaway Airflow home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "demo"
+
+# Airflow reads its home when first imported: point it at a throwaway folder before any test
+# imports it, so tests never touch a developer's real Airflow.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="slo-jobs-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.pop("SLO_JOBS_PROMETHEUS_URL", None)
+os.environ.pop("AIRFLOW_CONN_PROMETHEUS_DEFAULT", None)
+if str(ROOT / "dags") not in sys.path:
+    sys.path.insert(0, str(ROOT / "dags"))
+
+from slo_jobs.demo import prom  # noqa: E402
+
+# The truth of each demo SLO, from the generator's per-minute counts:
+# (service, good events as a function of the truth frame).
+TRUTH: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
+    "checkout-availability": ("checkout", lambda t: t.requests - t.errors),
+    "checkout-latency": ("checkout", lambda t: t.le_0_3),
+    "search-availability": ("search", lambda t: t.requests - t.errors),
+    "search-latency": ("search", lambda t: t.le_0_1),
+    "frontend-availability": ("frontend", lambda t: t.requests - t.errors),
+    "frontend-latency": ("frontend", lambda t: t.le_1),
+}
+
+
+@pytest.fixture(scope="session")
+def demo_tsdb() -> Path:
+    return prom.build(CACHE)
+
+
+@pytest.fixture(scope="session")
+def prometheus(demo_tsdb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus on loopback serving a private copy of the demo history."""
+    data = tmp_path_factory.mktemp("prometheus") / "tsdb"
+    shutil.copytree(demo_tsdb, data)
+    port = prom.free_port()
+    proc = prom.start(data, port, data.parent / "prometheus.log")
+    yield f"http://127.0.0.1:{port}"
+    prom.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def truth(demo_tsdb: Path) -> pd.DataFrame:
+    return pd.read_parquet(CACHE / "truth.parquet")
+
+
+def true_counts(truth: pd.DataFrame, slo: str, start: str, end: str) -> tuple[int, int]:
+    """Exact (good, total) of a demo SLO over [start, end)."""
+    service, good = TRUTH[slo]
+    t = truth[(truth.service == service) & (truth.ts >= start) & (truth.ts < end)]
+    return int(good(t).sum()), int(t.requests.sum())
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrate the throwaway Airflow metadata database once per session."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    return _AIRFLOW_HOME
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)

@@ -1,0 +1,137 @@
+"""The monthly report DAG end to end with dag.test(), against the real test Prometheus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT, TRUTH, true_counts
+
+pytestmark = pytest.mark.integration
+TARGETS = {"checkout-availability": 0.999, "checkout-latency": 0.99,
+           "search-availability": 0.995, "search-latency": 0.95,
+           "frontend-availability": 0.995, "frontend-latency": 0.99}
+
+
+class SloTable(HTMLParser):
+    """Collect the cells of each ``<tr data-slo=...>`` in the report's SLO table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[str]] = {}
+        self._slo: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr" and dict(attrs).get("data-slo"):
+            self._slo = dict(attrs)["data-slo"]
+            self.rows[self._slo] = []
+        elif tag == "td" and self._slo:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._slo and self._cell is not None:
+            self.rows[self._slo].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr":
+            self._slo = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def expected_status(good: int, total: int, target: float) -> str:
+    # SLO_MATH 4 at the end of the period (elapsed = 1): exhausted iff nothing remains.
+    consumed = (total - good) / (round(1 - target, 12) * total)
+    if 1 - consumed <= 0:
+        return "exhausted"
+    return "critical" if consumed > 2 else "warning" if consumed > 1.5 else \
+        "attention" if consumed > 1 else "healthy"
+
+
+@pytest.fixture(scope="module")
+def dag_run(prometheus: str, airflow_db: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    base = tmp_path_factory.mktemp("dagrun")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", prometheus)
+        mp.setenv("SLO_JOBS_SLOS_DIR", str(ROOT / "slos"))
+        mp.setenv("SLO_JOBS_LAKE_DIR", str(base / "lake"))
+        mp.setenv("SLO_JOBS_OUT_DIR", str(base / "out"))
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag = DagBag(dag_folder=str(ROOT / "dags" / "slo_monthly_report.py")).get_dag(
+            "slo_monthly_report")
+        run = dag.test(logical_date=datetime(2026, 10, 1, tzinfo=UTC))
+    return run, base
+
+
+def test_run_succeeds_for_september(dag_run: tuple[Any, Path]) -> None:
+    run, _ = dag_run
+    assert run.state == "success"
+    assert run.data_interval_start == datetime(2026, 9, 1, tzinfo=UTC)
+    assert run.data_interval_end == datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def test_summary_json_matches_truth(dag_run: tuple[Any, Path], truth: pd.DataFrame) -> None:
+    _, base = dag_run
+    records = {r["slo"]: r for r in json.loads((base / "out/2026-09/summary.json").read_text())}
+    assert set(records) == set(TRUTH)
+    for name, r in records.items():
+        good, total = true_counts(truth, name, "2026-09-01", "2026-10-01")
+        assert (r["good"], r["total"]) == (good, total), name
+        assert r["sli"] == pytest.approx(good / total, rel=1e-12)
+        assert r["target"] == TARGETS[name]
+        assert r["status"] == expected_status(good, total, TARGETS[name]), name
+        assert r["coverage"] == 1.0 and r["period"] == "2026-09"
+    # the demo's bad deploy must show: checkout availability overspent its budget
+    assert records["checkout-availability"]["status"] == "exhausted"
+    assert records["checkout-availability"]["budget_remaining"] < 0
+
+
+def test_html_table_shows_the_computed_figures(dag_run: tuple[Any, Path]) -> None:
+    _, base = dag_run
+    records = {r["slo"]: r for r in json.loads((base / "out/2026-09/summary.json").read_text())}
+    table = SloTable()
+    table.feed((base / "out/2026-09/report.html").read_text())
+    assert set(table.rows) == set(records)
+    for name, cells in table.rows.items():
+        r = records[name]
+        assert cells[1] == name
+        assert cells[3] == f"{r['sli'] * 100:.4f} %"
+        assert cells[4] == r["status"]
+        assert cells[5] == f"{r['budget_remaining'] * 100:.1f} %"
+
+
+def test_pdf_lists_every_slo_and_renders(dag_run: tuple[Any, Path], tmp_path: Path) -> None:
+    _, base = dag_run
+    pdf = base / "out/2026-09/report.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    records = json.loads((base / "out/2026-09/summary.json").read_text())
+    for r in records:
+        assert r["slo"] in text
+        assert f"{r['sli'] * 100:.4f} %" in text
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf),
+                    str(tmp_path / "page")], check=True)
+    page = Image.open(next(tmp_path.glob("page*.png"))).convert("L")
+    dark = sum(1 for p in page.getdata() if p < 128)
+    assert dark > 0.005 * page.width * page.height  # text and table, not a blank page
+
+
+def test_lake_layout(dag_run: tuple[Any, Path]) -> None:
+    _, base = dag_run
+    lake = base / "lake"
+    parts = sorted(lake.glob("sli/slo=*/date=*/part-0.parquet"))
+    assert len(parts) == 6 * 30
+    assert (lake / "monthly/month=2026-09/summary.parquet").exists()
+    assert not list(lake.rglob(".tmp-*"))

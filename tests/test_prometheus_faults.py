@@ -1,0 +1,141 @@
+"""Prometheus down or flaky: retries, one-line errors, and a lake left as it was."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from slo_jobs import periods, spec
+from slo_jobs.demo.prom import free_port
+from slo_jobs.errors import ExtractError
+from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from tests.conftest import ROOT
+from tests.test_extract_integration import lake_digest
+
+SEP = periods.month("2026-09")
+FAST = {"attempts": 3, "backoff_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 5.0}
+
+
+class Flaky:
+    """A loopback proxy in front of the real Prometheus that fails the first N requests."""
+
+    def __init__(self, upstream: str, failures: int, status: int = 503,
+                 retry_after: str | None = None) -> None:
+        self.calls = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                outer.calls += 1
+                if outer.calls <= failures:
+                    self.send_response(status)
+                    if retry_after is not None:
+                        self.send_header("Retry-After", retry_after)
+                    self.end_headers()
+                    self.wfile.write(b"unavailable")
+                    return
+                answer = httpx.get(upstream + self.path)
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture()
+def slo() -> spec.Slo:
+    return spec.load([ROOT / "slos"])[0]
+
+
+@pytest.fixture()
+def populated_lake(prometheus: str, slo: spec.Slo, tmp_path: Path) -> Iterator[Path]:
+    with PrometheusClient(PrometheusConfig(prometheus)) as client:
+        extract_slo(client, slo, SEP.days[:2], tmp_path)
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_prometheus_down_fails_naming_url_and_leaves_lake(populated_lake: Path,
+                                                         slo: spec.Slo) -> None:
+    before = lake_digest(populated_lake)
+    url = f"http://127.0.0.1:{free_port()}"
+    with PrometheusClient(PrometheusConfig(url, **FAST)) as client:  # type: ignore[arg-type]
+        with pytest.raises(ExtractError) as err:
+            extract_slo(client, slo, SEP.days, populated_lake)
+    message = str(err.value)
+    assert url in message and "after 3 attempts" in message and "\n" not in message
+    assert lake_digest(populated_lake) == before
+
+
+def test_failure_midway_writes_nothing(prometheus: str, populated_lake: Path,
+                                       slo: spec.Slo) -> None:
+    # The first 6 requests (3 days) succeed, then the connection is refused for good.
+    before = lake_digest(populated_lake)
+    calls = 0
+    with PrometheusClient(PrometheusConfig(prometheus, **FAST)) as client:  # type: ignore[arg-type]
+        original = client._http.get
+
+        def get(url: str, params: dict[str, str]) -> httpx.Response:
+            nonlocal calls
+            calls += 1
+            if calls > 6:
+                raise httpx.ConnectError("refused")
+            return original(url, params=params)
+
+        client._http.get = get  # type: ignore[method-assign]
+        with pytest.raises(ExtractError):
+            extract_slo(client, slo, SEP.days, populated_lake)
+    assert calls == 6 + 3
+    assert lake_digest(populated_lake) == before
+
+
+def test_transient_503_is_retried(prometheus: str, slo: spec.Slo, tmp_path: Path) -> None:
+    flaky = Flaky(prometheus, failures=2)
+    try:
+        with PrometheusClient(PrometheusConfig(flaky.url, **FAST)) as client:  # type: ignore[arg-type]
+            results = extract_slo(client, slo, SEP.days[:1], tmp_path)
+    finally:
+        flaky.close()
+    assert results[0].rows == 1440
+    assert flaky.calls == 4  # two failures, then the good and the total query
+
+
+def test_persistent_503_gives_one_line(prometheus: str, slo: spec.Slo, tmp_path: Path) -> None:
+    flaky = Flaky(prometheus, failures=100, status=503)
+    try:
+        with PrometheusClient(PrometheusConfig(flaky.url, **FAST)) as client:  # type: ignore[arg-type]
+            with pytest.raises(ExtractError, match=r"failed after 3 attempts: HTTP 503"):
+                extract_slo(client, slo, SEP.days[:1], tmp_path)
+    finally:
+        flaky.close()
+    assert not any(tmp_path.rglob("*.parquet"))
+
+
+def test_cli_prometheus_down_one_line_no_traceback(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "slo_jobs.cli", "run", "--month", "2026-09", "--slos",
+         str(ROOT / "slos"), "--prometheus-url", url, "--lake", str(tmp_path / "lake"),
+         "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and url in lines[0] and lines[0].startswith("error: ")
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "lake").exists()

@@ -1,0 +1,99 @@
+"""SLO definitions: the shipped examples load; bad input gives one clear line per problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slo_jobs import spec
+from slo_jobs.errors import SpecError
+from tests.conftest import ROOT
+
+GOOD = """\
+apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata:
+  name: api-availability
+spec:
+  service: api
+  indicator:
+    ratio:
+      good:  {selector: 'http_requests_total{code!~"5.."}'}
+      total: {selector: 'http_requests_total'}
+  objective: {target: 0.999}
+"""
+
+
+def test_shipped_examples_load() -> None:
+    slos = spec.load([ROOT / "slos"])
+    assert len(slos) == 6
+    assert len({s.service for s in slos}) == 3
+    assert all(0 < s.target < 1 for s in slos)
+
+
+def test_selector_and_expr_build_promql() -> None:
+    by_name = {s.name: s for s in spec.load([ROOT / "slos"])}
+    assert by_name["checkout-availability"].total.promql("60s") == \
+        'sum(increase(http_requests_total{service="checkout"}[60s]))'
+    assert by_name["search-latency"].total.promql("60s") == \
+        'sum(increase(http_request_duration_seconds_count{service="search"}[60s]))'
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (GOOD.replace("target: 0.999", "target: 1.5"),
+     ":11: spec.objective.target: 1.5; input should be less than 1"),
+    (GOOD.replace("name: api-availability", "name: ../etc"),
+     ":4: metadata.name: '../etc'; expected lower-case letters"),
+    (GOOD.replace("  objective: {target: 0.999}\n", ""),
+     "spec.objective: missing; expected a value (required field)"),
+    (GOOD.replace("slo-jobs/v1", "v2"), ":1: apiVersion: 'v2'; input should be 'slo-jobs/v1'"),
+    (GOOD.replace("{selector: 'http_requests_total'}", "{expr: 'sum(x)'}"),
+     "spec.indicator.ratio.total: {\"expr\": \"sum(x)\"}; expr needs a window placeholder"),
+    ("", ":1: (document): empty file; expected an SLO definition"),
+    ("a: [1, 2\n", "malformed YAML"),
+    ("- just\n- a list\n", ":1: (document): [\"just\", \"a list\"]; expected a mapping"),
+])
+def test_bad_documents_give_one_line(tmp_path: Path, text: str, expected: str) -> None:
+    f = tmp_path / "slo.yaml"
+    f.write_text(text)
+    with pytest.raises(SpecError) as err:
+        spec.load([f])
+    message = str(err.value)
+    assert message.startswith(str(f)), message
+    assert expected in message, message
+    assert len(message.splitlines()) == 1
+
+
+def test_misspelled_field_suggests_the_close_match(tmp_path: Path) -> None:
+    f = tmp_path / "slo.yaml"
+    f.write_text(GOOD.replace("  objective:", "  objectiv:"))
+    with pytest.raises(SpecError) as err:
+        spec.load([f])
+    lines = str(err.value).splitlines()
+    assert f"{f}:11: spec.objectiv: unknown field 'objectiv'; did you mean 'objective'? " \
+        "expected one of: service, description, indicator, objective, window, " \
+        "budgetingMethod" in lines
+    assert f"{f}:6: spec.objective: missing; expected a value (required field)" in lines
+
+
+def test_duplicate_names_across_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(GOOD)
+    with pytest.raises(SpecError, match="'api-availability' is already defined in"):
+        spec.load([tmp_path])
+
+
+def test_validate_cli(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", str(ROOT / "slos")],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "6 SLOs valid" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("target: 0.999", "target: 99.9"))
+    out = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", str(bad)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip() == (f"error: {bad}:11: spec.objective.target: 99.9; "
+                                  "input should be less than 1")
