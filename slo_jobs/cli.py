@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from . import compute, periods, pipeline, report, spec
+from . import compute, openslo, periods, pipeline, report, spec, spec_templates
 from .errors import SloJobsError
 from .extract import PrometheusConfig
 
@@ -110,12 +110,58 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
 
 @app.command()
 def validate(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
-    """Check SLO definitions; one line per problem.
+    """Check SLO definitions (native or OpenSLO v1); one line per problem, exit 1 if any.
 
     Example: slo-jobs validate slos/
     """
-    loaded = spec.load(paths)
-    typer.echo(f"ok: {len(loaded)} SLOs valid")
+    loaded, problems, files = spec.load_all(paths)
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        sys.exit(1)
+    typer.echo(f"ok: {len(loaded)} SLOs in {files} files valid")
+
+
+@app.command()
+def init(template: Annotated[str, typer.Option(help="api, web, batch or data-pipeline.")],
+         tier: Annotated[str, typer.Option(help="critical, essential, standard, best_effort.")],
+         service: Annotated[str, typer.Option(help="Service name (lower-case, dashes).")],
+         out: Annotated[Path | None, typer.Option(
+             help="File to write (default slos/<service>.yaml; - prints it).")] = None,
+         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+         ) -> None:
+    """Write a ready-to-edit SLO spec from a template and a tier.
+
+    Example: slo-jobs init --template api --tier essential --service search
+    """
+    target = out or Path("slos") / f"{service}.yaml"
+    text = spec_templates.render(template, tier, service, str(target))
+    if str(target) == "-":
+        typer.echo(text, nl=False)
+        return
+    if target.exists() and not force:
+        raise SloJobsError(f"{target}: already exists; expected a new file (or --force)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {target}")
+
+
+@app.command(name="export-openslo")
+def export_openslo(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")],
+                   out: Annotated[Path | None, typer.Option(
+                       help="File to write (default: print).")] = None) -> None:
+    """Write SLO definitions as OpenSLO v1 documents.
+
+    Example: slo-jobs export-openslo slos/ --out openslo.yaml
+    """
+    text, warnings = openslo.export(spec.load(paths))
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """SLO definitions as code: load, validate and normalise ``slos/*.yaml``.
 
-One SLO per YAML document, Kubernetes style::
+One SLO per YAML document, Kubernetes style (the README documents every field)::
 
     apiVersion: slo-jobs/v1
     kind: ServiceLevelObjective
-    metadata: {name: checkout-availability, labels: {team: payments}}
+    metadata: {name: checkout-availability, labels: {tier: critical, team: payments}}
     spec:
       service: checkout
       indicator:
@@ -14,30 +14,40 @@ One SLO per YAML document, Kubernetes style::
       objective: {target: 0.999}
       window: {calendar: month}
 
-Every problem becomes one line ``<file>:<line>: <field>: <found>; <expected>``.
+Indicator kinds: ``ratio`` (good or bad events over total events, or a raw ratio),
+``latency`` (a histogram's bucket at a threshold over its count), ``threshold`` (a gauge
+compared with a value per time slice) and ``freshness`` (the age of the newest data or of the
+last completed run). Files in OpenSLO v1 (``apiVersion: openslo/v1``) are imported by
+``openslo.py`` into the same models. Every problem becomes one line
+``<file>:<line>: <field>: <found>; <expected>``.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import specio
 from .errors import SpecError
+from .specio import RawDoc
 
 API_VERSION = "slo-jobs/v1"
 KIND = "ServiceLevelObjective"
-# Names become partition paths (slo=<name>), so only a strict, path-safe shape passes.
-SAFE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-WINDOW_PLACEHOLDERS = ("{{.window}}", "{{window}}", "{{ window }}")
+SAFE_NAME = specio.SAFE_NAME
+WINDOW_PLACEHOLDERS = ("{{.window}}", "{{window}}", "{{ window }}", "{{ .window }}")
+TIERS = ("critical", "essential", "standard", "best_effort")
+EXTRACT_STEP = timedelta(minutes=1)
+_PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+Op = Literal["lt", "lte", "gt", "gte"]
+BudgetingMethod = Literal["Occurrences", "Timeslices", "RatioTimeslices"]
 
 
 class _Strict(BaseModel):
@@ -45,10 +55,22 @@ class _Strict(BaseModel):
 
 
 def _safe(value: str) -> str:
-    if not SAFE_NAME.match(value):
-        raise ValueError("expected lower-case letters, digits and dashes (at most 63), "
-                         "starting and ending with a letter or digit")
+    return specio.safe_name(value)
+
+
+def _duration(value: str) -> str:
+    specio.duration(value)
     return value
+
+
+def _has_placeholder(text: str) -> bool:
+    return any(p in text for p in WINDOW_PLACEHOLDERS)
+
+
+def _fill(text: str, window: str) -> str:
+    for p in WINDOW_PLACEHOLDERS:
+        text = text.replace(p, window)
+    return text
 
 
 class Query(_Strict):
@@ -61,55 +83,270 @@ class Query(_Strict):
     def _one_of(self) -> Query:
         if (self.selector is None) == (self.expr is None):
             raise ValueError("expected exactly one of 'selector' or 'expr'")
-        if self.expr is not None and not any(p in self.expr for p in WINDOW_PLACEHOLDERS):
+        if self.expr is not None and not _has_placeholder(self.expr):
             raise ValueError("expr needs a window placeholder {{.window}}, e.g. "
                              "sum(increase(x_total[{{.window}}]))")
+        if self.selector is not None and not self.selector.strip():
+            raise ValueError("expected a metric selector such as http_requests_total{job=\"api\"}")
         return self
 
     def promql(self, window: str) -> str:
         """The PromQL counting this query's events over each ``window``."""
         if self.selector is not None:
             return f"sum(increase({self.selector.strip()}[{window}]))"
-        text = self.expr or ""
-        for p in WINDOW_PLACEHOLDERS:
-            text = text.replace(p, window)
-        return text
+        return _fill(self.expr or "", window)
+
+
+def _derived(expr: str) -> Query:
+    # Queries built by the tool from a checked spec; the placeholder rule is for users' exprs.
+    return Query.model_construct(selector=None, expr=expr)
 
 
 class Ratio(_Strict):
-    good: Query
-    total: Query
+    """``good``/``total``, ``bad``/``total``, or a ``raw`` ratio with its ``rawType``."""
+
+    good: Query | None = None
+    bad: Query | None = None
+    total: Query | None = None
+    raw: str | None = None
+    rawType: Literal["success", "failure"] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Ratio:
+        counts = (self.good is not None) + (self.bad is not None)
+        if self.raw is not None or self.rawType is not None:
+            if counts or self.total is not None or self.raw is None or self.rawType is None:
+                raise ValueError("a raw ratio takes exactly 'raw' and 'rawType' "
+                                 "(success or failure), without good, bad or total")
+        elif counts != 1 or self.total is None:
+            raise ValueError("expected 'total' and exactly one of 'good' or 'bad'")
+        return self
+
+
+class Latency(_Strict):
+    """A Prometheus histogram: good = the bucket at ``threshold``, total = its ``_count``."""
+
+    histogram: str
+    threshold: float = Field(gt=0)
+    le: str | None = None
+
+    @field_validator("histogram")
+    @classmethod
+    def _base_name(cls, value: str) -> str:
+        name = value.split("{", 1)[0].strip()
+        if not name or not name.replace("_", "a").replace(":", "a").isalnum() or (
+                "{" in value and not value.rstrip().endswith("}")):
+            raise ValueError("expected a histogram name with optional matchers, e.g. "
+                             "http_request_duration_seconds{service=\"api\"}")
+        if name.endswith(("_bucket", "_count", "_sum")):
+            raise ValueError(f"expected the histogram's base name "
+                             f"{name.rsplit('_', 1)[0]!r}, without the _bucket/_count suffix")
+        return value.strip()
+
+    def _series(self, suffix: str, extra: str = "") -> str:
+        name, _, rest = self.histogram.partition("{")
+        matchers = rest.rstrip().removesuffix("}").strip().rstrip(",")
+        both = ",".join(m for m in (matchers, extra) if m)
+        return f"{name}{suffix}{{{both}}}" if both else f"{name}{suffix}"
+
+    def bucket_label(self) -> str:
+        if self.le is not None:
+            return self.le
+        return _num(self.threshold)
+
+    def good(self) -> Query:
+        return Query(selector=self._series("_bucket", f'le="{self.bucket_label()}"'))
+
+    def total(self) -> Query:
+        return Query(selector=self._series("_count"))
+
+
+class Threshold(_Strict):
+    """A gauge compared with ``value`` at the end of every time slice (e.g. ``up``, a lag)."""
+
+    query: str
+    op: Op
+    value: float
+
+
+class Freshness(_Strict):
+    """Good slices are those whose age (now minus ``timestamp``) is at most ``maxAge``."""
+
+    measure: Literal["newestData", "runCompletion"] = "newestData"
+    timestamp: str
+    maxAge: str
+
+    _max_age = field_validator("maxAge")(_duration)
 
 
 class Indicator(_Strict):
-    ratio: Ratio
+    ratio: Ratio | None = None
+    latency: Latency | None = None
+    threshold: Threshold | None = None
+    freshness: Freshness | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Indicator:
+        kinds = [k for k in ("ratio", "latency", "threshold", "freshness")
+                 if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("expected exactly one of ratio, latency, threshold, freshness")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("ratio", "latency", "threshold", "freshness")
+                    if getattr(self, k) is not None)
 
 
 class Objective(_Strict):
+    displayName: str = ""
     target: float = Field(ge=0.0, lt=1.0)
+    timeSliceTarget: float | None = Field(default=None, gt=0.0, le=1.0)
+    timeSliceWindow: str | None = None
+
+    @field_validator("timeSliceWindow")
+    @classmethod
+    def _slice(cls, value: str | None) -> str | None:
+        if value is not None:
+            width = specio.duration(value, "mhd")
+            if width % EXTRACT_STEP:
+                raise ValueError("expected whole minutes, e.g. 1m or 5m")
+        return value
 
 
 class Window(_Strict):
-    calendar: Literal["month"] = "month"
-    timeZone: Literal["UTC"] = "UTC"
+    rolling: str | None = None
+    calendar: Literal["week", "month", "quarter", "year"] | None = None
+    timeZone: str | None = None
+    startTime: str | None = None
+
+    @field_validator("rolling")
+    @classmethod
+    def _rolling(cls, value: str | None) -> str | None:
+        if value is not None:
+            specio.duration(value, "dw")
+        return value
+
+    @field_validator("timeZone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else specio.time_zone(value)
+
+    @field_validator("startTime")
+    @classmethod
+    def _start(cls, value: str | None) -> str | None:
+        if value is not None:
+            from datetime import datetime
+
+            try:
+                datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                raise ValueError("expected 'YYYY-MM-DD HH:MM:SS', e.g. "
+                                 "'2024-01-01 00:00:00'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Window:
+        if (self.rolling is None) == (self.calendar is None):
+            raise ValueError("expected exactly one of 'rolling' (e.g. 28d) or "
+                             "'calendar' (week, month, quarter or year)")
+        if self.rolling is not None and (self.timeZone or self.startTime):
+            raise ValueError("timeZone and startTime apply to calendar windows only")
+        return self
+
+
+class BurnRate(_Strict):
+    severity: Literal["page", "ticket"]
+    longWindow: str
+    shortWindow: str
+    factor: float | None = Field(default=None, gt=0)
+    budgetConsumed: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("longWindow", "shortWindow")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        specio.duration(value, "mhd")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> BurnRate:
+        if (self.factor is None) == (self.budgetConsumed is None):
+            raise ValueError("expected exactly one of 'factor' (e.g. 14.4) or "
+                             "'budgetConsumed' (e.g. 0.02)")
+        if specio.duration(self.shortWindow) >= specio.duration(self.longWindow):
+            raise ValueError("expected shortWindow shorter than longWindow")
+        return self
+
+
+class Alerting(_Strict):
+    burnRates: list[BurnRate] = Field(min_length=1)
 
 
 class Metadata(_Strict):
     name: str
+    displayName: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
 
     _name = field_validator("name")(_safe)
+
+    @field_validator("labels")
+    @classmethod
+    def _tier(cls, value: dict[str, str]) -> dict[str, str]:
+        if "tier" in value and value["tier"] not in TIERS:
+            raise ValueError(f"tier {value['tier']!r}: expected one of {', '.join(TIERS)}")
+        return value
 
 
 class Spec(_Strict):
     service: str
     description: str = ""
     indicator: Indicator
-    objective: Objective
-    window: Window = Window()
-    budgetingMethod: Literal["Occurrences"] = "Occurrences"
+    objective: Objective | None = None
+    objectives: list[Objective] | None = None
+    window: Window = Window(calendar="month")
+    budgetingMethod: BudgetingMethod = "Occurrences"
+    noDataPolicy: Literal["good", "bad", "skip"] = "skip"
+    alerting: Alerting | None = None
 
     _service = field_validator("service")(_safe)
+
+    @model_validator(mode="after")
+    def _objectives(self) -> Spec:
+        if (self.objective is None) == (self.objectives is None) or self.objectives == []:
+            raise ValueError("expected 'objective: {target: ...}' or a non-empty "
+                             "'objectives' list (not both)")
+        method, kind = self.budgetingMethod, self.indicator.kind
+        objectives = self.all_objectives
+        for o in objectives:
+            if method == "Timeslices" and o.timeSliceWindow is None:
+                raise ValueError("budgetingMethod Timeslices needs timeSliceWindow (and "
+                                 "timeSliceTarget) in every objective, e.g. 1m and 0.99")
+            if method == "Timeslices" and o.timeSliceTarget is None and kind in (
+                    "ratio", "latency"):
+                raise ValueError("budgetingMethod Timeslices needs timeSliceTarget in every "
+                                 "objective: the share of good events that makes a slice good")
+            if method == "RatioTimeslices" and (o.timeSliceWindow is None
+                                                or o.timeSliceTarget is not None):
+                raise ValueError("budgetingMethod RatioTimeslices needs timeSliceWindow and "
+                                 "no timeSliceTarget in every objective")
+            if method == "Occurrences" and (o.timeSliceWindow or o.timeSliceTarget):
+                raise ValueError("timeSliceTarget and timeSliceWindow need budgetingMethod "
+                                 "Timeslices or RatioTimeslices")
+        if len({o.timeSliceWindow for o in objectives}) > 1:
+            raise ValueError("expected one timeSliceWindow shared by all objectives")
+        if kind in ("threshold", "freshness") and method != "Timeslices":
+            raise ValueError(f"a {kind} indicator is judged per time slice; expected "
+                             "budgetingMethod Timeslices")
+        if (kind == "ratio" and self.indicator.ratio is not None
+                and self.indicator.ratio.raw is not None and method == "Occurrences"):
+            raise ValueError("a raw ratio cannot be summed as events; expected "
+                             "budgetingMethod RatioTimeslices or Timeslices")
+        return self
+
+    @property
+    def all_objectives(self) -> list[Objective]:
+        return [self.objective] if self.objective is not None else list(self.objectives or [])
 
 
 class Document(_Strict):
@@ -120,8 +357,35 @@ class Document(_Strict):
 
 
 @dataclass(frozen=True)
+class Target:
+    """One objective of an SLO; the first is the one reports judge ``met`` by."""
+
+    target: float
+    display_name: str = ""
+    time_slice_target: float | None = None
+    time_slice_window: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class BurnRateAlert:
+    """An alerting override: fire iff both windows burn faster than ``factor`` (SLO_MATH 3)."""
+
+    severity: str
+    long_window: timedelta
+    short_window: timedelta
+    factor: float | None = None
+    budget_consumed: float | None = None
+
+
+@dataclass(frozen=True)
 class Slo:
-    """A validated SLO, as the rest of the pipeline sees it."""
+    """A validated SLO, as the rest of the pipeline sees it.
+
+    ``good`` and ``total`` always count events per extraction step, whatever the indicator
+    kind: a bad/total ratio gets ``good = total - bad``; threshold and freshness indicators
+    give one event per slice (``total`` 1 when there is data, ``good`` 1 when the slice is
+    good), so every kind lands in the same lake columns.
+    """
 
     name: str
     service: str
@@ -132,148 +396,198 @@ class Slo:
     labels: dict[str, str]
     source: str
     spec_hash: str
+    kind: Literal["ratio", "latency", "threshold", "freshness"] = "ratio"
+    bad: Query | None = None
+    objectives: tuple[Target, ...] = ()
+    budgeting_method: Literal["Occurrences", "Timeslices", "RatioTimeslices"] = "Occurrences"
+    time_slice_target: float | None = None
+    time_slice_window: timedelta | None = None
+    window_kind: Literal["calendar", "rolling"] = "calendar"
+    calendar_unit: Literal["week", "month", "quarter", "year"] | None = "month"
+    rolling_window: timedelta | None = None
+    time_zone: str = "UTC"
+    window_start: str | None = None
+    no_data_policy: Literal["good", "bad", "skip"] = "skip"
+    threshold_op: Literal["lt", "lte", "gt", "gte"] | None = None
+    threshold_value: float | None = None
+    latency_threshold: float | None = None
+    freshness_max_age: timedelta | None = None
+    freshness_measure: str | None = None
+    burn_rate_alerts: tuple[BurnRateAlert, ...] = ()
+    tier: str | None = None
+    team: str | None = None
+    display_name: str = ""
+    prometheus_url: str | None = None
+    # Where it was defined and the validated definition (for export-openslo and messages).
+    line: int = field(default=1, compare=False)
+    definition: Document | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def time_slice_window_s(self) -> int | None:
+        return None if self.time_slice_window is None else int(
+            self.time_slice_window.total_seconds())
 
     def as_row(self) -> dict[str, Any]:
         return {"slo": self.name, "service": self.service, "target": self.target,
                 "description": self.description, "spec_hash": self.spec_hash}
 
 
-def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            out[path + (key.value,)] = key.start_mark.line + 1
-            _line_map(value, path + (key.value,), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, path + (i,), out)
+def _counts(ind: Indicator) -> tuple[Query, Query, Query | None]:
+    """(good, total, bad) event queries for any indicator kind."""
+    if ind.ratio is not None:
+        r = ind.ratio
+        if r.raw is not None:
+            ratio = r.raw if r.rawType == "success" else f"1 - ({r.raw})"
+            return (_derived(f"sum({ratio})"), _derived(f"count({r.raw})"), None)
+        if r.good is not None and r.total is not None:
+            return r.good, r.total, None
+        assert r.bad is not None and r.total is not None
+        # A selector with no errors yet has no series at all: count that as zero bad events.
+        good = (f"clamp_min(({r.total.promql('{{.window}}')}) - "
+                f"(({r.bad.promql('{{.window}}')}) or vector(0)), 0)")
+        return _derived(good), r.total, r.bad
+    if ind.latency is not None:
+        return ind.latency.good(), ind.latency.total(), None
+    if ind.threshold is not None:
+        t = ind.threshold
+        good = f"min(({t.query}) {_PROMQL_OP[t.op]} bool {_num(t.value)})"
+        return _derived(good), _derived(f"max(({t.query}) * 0 + 1)"), None
+    assert ind.freshness is not None
+    f = ind.freshness
+    # Written exactly as the equivalent threshold on the age, so an OpenSLO round trip
+    # (which has no freshness kind) keeps the same queries and spec hash.
+    age = f"time() - ({f.timestamp})"
+    good = f"min(({age}) <= bool {_num(specio.duration(f.maxAge).total_seconds())})"
+    return _derived(good), _derived(f"max(({age}) * 0 + 1)"), None
 
 
-def _field(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(document)"
+def _hash(slo: Slo) -> str:
+    """Identifies what is computed: equal for equivalent native and OpenSLO definitions."""
+    canonical = {
+        "name": slo.name, "service": slo.service, "description": slo.description,
+        "labels": slo.labels, "good": slo.good.promql("$step"),
+        "total": slo.total.promql("$step"),
+        "objectives": [[o.target, o.time_slice_target, str(o.time_slice_window)]
+                       for o in slo.objectives],
+        "method": slo.budgeting_method, "window": [slo.window_kind, slo.calendar_unit,
+                                                   str(slo.rolling_window), slo.time_zone],
+        "no_data": slo.no_data_policy,
+        "alerts": [[a.severity, str(a.long_window), str(a.short_window), a.factor,
+                    a.budget_consumed] for a in slo.burn_rate_alerts],
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _describe(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _num(value: float) -> str:
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
-def _problems(exc: ValidationError, where: str, lines: dict[tuple[Any, ...], int]) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        line = next((lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in lines), 1)
-        msg = err["msg"].removeprefix("Value error, ")
-        kind = err["type"]
-        if kind == "missing":
-            found, expected = "missing", "expected a value (required field)"
-        elif kind == "extra_forbidden":
-            found, expected = f"unknown field {loc[-1]!r}", _expected_fields(loc)
-        else:
-            found, expected = _describe(err.get("input")), msg[0].lower() + msg[1:]
-        out.append(f"{where}:{line}: {_field(loc)}: {found}; {expected}")
-    return out
+def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
+           line: int = 1) -> Slo:
+    s, meta = doc.spec, doc.metadata
+    good, total, bad = _counts(s.indicator)
+    objectives = tuple(Target(
+        target=o.target, display_name=o.displayName,
+        time_slice_target=o.timeSliceTarget if o.timeSliceTarget is not None else (
+            1.0 if s.budgetingMethod == "Timeslices" else None),
+        time_slice_window=None if o.timeSliceWindow is None else specio.duration(
+            o.timeSliceWindow)) for o in s.all_objectives)
+    w = s.window
+    ind = s.indicator
+    alerts = tuple(BurnRateAlert(
+        severity=a.severity, long_window=specio.duration(a.longWindow),
+        short_window=specio.duration(a.shortWindow), factor=a.factor,
+        budget_consumed=a.budgetConsumed) for a in (s.alerting.burnRates if s.alerting else []))
+    slo = Slo(
+        name=meta.name, service=s.service, description=s.description,
+        target=objectives[0].target, good=good, total=total, labels=dict(meta.labels),
+        source=source, spec_hash="", kind=ind.kind,  # type: ignore[arg-type]
+        bad=bad, objectives=objectives, budgeting_method=s.budgetingMethod,
+        time_slice_target=objectives[0].time_slice_target,
+        time_slice_window=objectives[0].time_slice_window,
+        window_kind="rolling" if w.rolling else "calendar", calendar_unit=w.calendar,
+        rolling_window=specio.duration(w.rolling) if w.rolling else None,
+        time_zone=w.timeZone or "UTC", window_start=w.startTime,
+        no_data_policy=s.noDataPolicy,
+        threshold_op=ind.threshold.op if ind.threshold else None,
+        threshold_value=ind.threshold.value if ind.threshold else None,
+        latency_threshold=ind.latency.threshold if ind.latency else None,
+        freshness_max_age=specio.duration(ind.freshness.maxAge) if ind.freshness else None,
+        freshness_measure=ind.freshness.measure if ind.freshness else None,
+        burn_rate_alerts=alerts, tier=meta.labels.get("tier"),
+        team=meta.labels.get("team") or meta.labels.get("owner"),
+        display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
+        definition=doc)
+    return _replace_hash(slo)
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that holds the field at ``loc`` (for listing its valid fields)."""
-    cls: type[BaseModel] = Document
-    for part in loc[:-1]:
-        field = cls.model_fields.get(str(part))
-        if field is None:
-            return None
-        candidates = [field.annotation, *get_args(field.annotation)]
-        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-        if not nested:
-            return None
-        cls = nested[0]
-    return cls
+def _replace_hash(slo: Slo) -> Slo:
+    from dataclasses import replace
+
+    return replace(slo, spec_hash=_hash(slo))
 
 
-def _expected_fields(loc: tuple[Any, ...]) -> str:
-    cls = _model_at(loc)
-    if cls is None:
-        return "expected only the documented fields"
-    names = list(cls.model_fields)
-    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}expected one of: {', '.join(names)}"
-
-
-def _hash(doc: dict[str, Any]) -> str:
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-
-def load_file(path: Path) -> list[Slo]:
-    """Validate every document of one YAML file; raise SpecError listing all problems."""
-    where = str(path)
+def validate_native(doc: RawDoc) -> tuple[Slo | None, list[str]]:
+    """Validate one native document already read (and ``${VAR}``-resolved)."""
+    if not isinstance(doc.data, dict):
+        return None, [f"{doc.at(())}: {specio.describe(doc.data)}; "
+                      f"expected a mapping with apiVersion: {API_VERSION}"]
     try:
-        text = path.read_text(encoding="utf-8")
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        docs = list(yaml.safe_load_all(text))
-    except OSError as exc:
-        raise SpecError(f"{where}: cannot read: {exc.strerror}") from None
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise SpecError(f"{where}:{line}: (document): malformed YAML ({exc.problem}); "
-                        "expected a YAML mapping") from None
-    slos: list[Slo] = []
+        parsed = Document.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, specio.validation_problems(exc, doc, Document)
+    return to_slo(parsed, doc.file, line=doc.line(("metadata", "name"))), []
+
+
+def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
+             ) -> tuple[list[Slo], list[str], int]:
+    """Every SLO of ``paths`` and every problem found (as lines), and the number of files."""
+    from . import openslo
+
+    files = specio.yaml_files(paths)
     problems: list[str] = []
-    if not any(d is not None for d in docs):
-        raise SpecError(f"{where}:1: (document): empty file; expected an SLO definition")
-    for node, doc in zip(nodes, docs, strict=True):
-        if doc is None:
-            continue
-        lines: dict[tuple[Any, ...], int] = {}
-        _line_map(node, (), lines)
-        if not isinstance(doc, dict):
-            problems.append(f"{where}:{lines[()]}: (document): {_describe(doc)}; "
-                            f"expected a mapping with apiVersion: {API_VERSION}")
-            continue
+    native: list[RawDoc] = []
+    foreign: list[RawDoc] = []
+    for f in files:
         try:
-            parsed = Document.model_validate(doc)
-        except ValidationError as exc:
-            problems.extend(_problems(exc, where, lines))
+            docs = specio.read_documents(f)
+        except SpecError as exc:
+            problems.append(str(exc))
             continue
-        s = parsed.spec
-        slos.append(Slo(name=parsed.metadata.name, service=s.service, description=s.description,
-                        target=s.objective.target, good=s.indicator.ratio.good,
-                        total=s.indicator.ratio.total, labels=dict(parsed.metadata.labels),
-                        source=where, spec_hash=_hash(doc)))
+        for doc in docs:
+            problems.extend(specio.resolve_env(doc, env))
+            version = doc.data.get("apiVersion") if isinstance(doc.data, dict) else None
+            is_openslo = isinstance(version, str) and version.lower().startswith("openslo/")
+            (foreign if is_openslo else native).append(doc)
+    slos: list[Slo] = []
+    for doc in native:
+        slo, found = validate_native(doc)
+        problems.extend(found)
+        if slo is not None:
+            slos.append(slo)
+    imported, found = openslo.import_documents(foreign)
+    slos.extend(imported)
+    problems.extend(found)
+    seen: dict[str, Slo] = {}
+    for slo in slos:
+        if slo.name in seen:
+            first = seen[slo.name]
+            problems.append(f"{slo.source}:{slo.line}: metadata.name: {slo.name!r} is already "
+                            f"defined in {first.source}:{first.line}; expected a unique SLO name")
+        seen.setdefault(slo.name, slo)
+    return sorted(slos, key=lambda s: s.name), problems, len(files)
+
+
+def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Slo]:
+    """Load SLOs from files and folders (``*.yaml``/``*.yml``), sorted by name."""
+    slos, problems, _ = load_all(paths, env)
     if problems:
         raise SpecError("\n".join(problems))
     return slos
 
 
-def load(paths: Iterable[Path]) -> list[Slo]:
-    """Load SLOs from files and folders (``*.yaml``/``*.yml``), sorted by name."""
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise SpecError(f"{p}: no such file or folder; expected SLO YAML files")
-    if not files:
-        raise SpecError(f"{', '.join(map(str, paths))}: no *.yaml files; expected SLO definitions")
-    slos: list[Slo] = []
-    problems: list[str] = []
-    seen: dict[str, str] = {}
-    for f in files:
-        try:
-            for slo in load_file(f):
-                if slo.name in seen:
-                    problems.append(f"{f}: metadata.name: {slo.name!r} is already defined in "
-                                    f"{seen[slo.name]}; expected a unique SLO name")
-                seen.setdefault(slo.name, str(f))
-                slos.append(slo)
-        except SpecError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise SpecError("\n".join(problems))
-    return sorted(slos, key=lambda s: s.name)
+def load_file(path: Path) -> list[Slo]:
+    """Validate every document of one YAML file; raise SpecError listing all problems."""
+    return load([path])

@@ -48,7 +48,8 @@ def test_selector_and_expr_build_promql() -> None:
     (GOOD.replace("name: api-availability", "name: ../etc"),
      ":4: metadata.name: '../etc'; expected lower-case letters"),
     (GOOD.replace("  objective: {target: 0.999}\n", ""),
-     "spec.objective: missing; expected a value (required field)"),
+     ":5: spec: fields service, indicator; expected 'objective: {target: ...}' or a non-empty "
+     "'objectives' list (not both)"),
     (GOOD.replace("slo-jobs/v1", "v2"), ":1: apiVersion: 'v2'; input should be 'slo-jobs/v1'"),
     (GOOD.replace("{selector: 'http_requests_total'}", "{expr: 'sum(x)'}"),
      "spec.indicator.ratio.total: {\"expr\": \"sum(x)\"}; expr needs a window placeholder"),
@@ -74,9 +75,8 @@ def test_misspelled_field_suggests_the_close_match(tmp_path: Path) -> None:
         spec.load([f])
     lines = str(err.value).splitlines()
     assert f"{f}:11: spec.objectiv: unknown field 'objectiv'; did you mean 'objective'? " \
-        "expected one of: service, description, indicator, objective, window, " \
-        "budgetingMethod" in lines
-    assert f"{f}:6: spec.objective: missing; expected a value (required field)" in lines
+        "expected one of: service, description, indicator, objective, objectives, window, " \
+        "budgetingMethod, noDataPolicy, alerting" in lines
 
 
 def test_duplicate_names_across_files(tmp_path: Path) -> None:
@@ -89,11 +89,11 @@ def test_duplicate_names_across_files(tmp_path: Path) -> None:
 def test_validate_cli(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", str(ROOT / "slos")],
                         capture_output=True, text=True)
-    assert ok.returncode == 0 and "6 SLOs valid" in ok.stdout
+    assert ok.returncode == 0 and ok.stdout == "ok: 6 SLOs in 3 files valid\n"
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("target: 0.999", "target: 99.9"))
     out = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", str(bad)],
                          capture_output=True, text=True)
     assert out.returncode == 1
-    assert out.stderr.strip() == (f"error: {bad}:11: spec.objective.target: 99.9; "
+    assert out.stderr.strip() == (f"{bad}:11: spec.objective.target: 99.9; "
                                   "input should be less than 1")

@@ -1,0 +1,156 @@
+"""Starter SLO specs for ``slo-jobs init``: one template per kind of service, one tier each.
+
+Tier defaults come from SLO_MATH.md section 4 (availability target, p99 latency threshold,
+error rate); what the templates measure follows the requirements (an API: availability and
+latency; a data pipeline: freshness and completeness).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import specio
+from .errors import SpecError
+
+
+@dataclass(frozen=True)
+class Tier:
+    availability: float
+    latency_s: float
+    error_rate: float
+
+
+TIERS = {
+    "critical": Tier(0.9995, 0.1, 0.001),
+    "essential": Tier(0.999, 0.5, 0.01),
+    "standard": Tier(0.995, 1.0, 0.05),
+    "best_effort": Tier(0.99, 2.0, 0.1),
+}
+
+_HEAD = """\
+# {service}: {template} SLOs, {tier} tier (targets from the tier defaults; edit freely).
+# Check it with: slo-jobs validate {path}
+"""
+
+_DOC = """\
+apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata:
+  name: {name}
+  labels: {{tier: {tier}, team: {service}-owners}}
+spec:
+  service: {service}
+  description: {description}
+  indicator:
+{indicator}
+{objective}
+  window: {{calendar: month, timeZone: UTC}}    # or {{rolling: 28d}}
+"""
+
+_OCCURRENCES = "  objective: {{target: {target}}}"
+_TIMESLICES = """\
+  budgetingMethod: Timeslices
+  noDataPolicy: bad            # no data about freshness counts against the objective
+  objective: {{target: {target}, timeSliceTarget: 1, timeSliceWindow: 1m}}"""
+
+
+def _num(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _availability(service: str, target: float) -> dict[str, str]:
+    errors = f'http_requests_total{{service="{service}",code=~"5.."}}'
+    return {
+        "name": f"{service}-availability",
+        "description": "Requests that do not fail with a server error (5xx).",
+        "indicator": (
+            "    ratio:\n"
+            f"      bad:   {{selector: '{errors}'}}\n"
+            f"      total: {{selector: 'http_requests_total{{service=\"{service}\"}}'}}"),
+        "objective": _OCCURRENCES.format(target=_num(target)),
+    }
+
+
+def _latency(service: str, tier: Tier, what: str) -> dict[str, str]:
+    return {
+        "name": f"{service}-latency",
+        "description": f"{what} served within {_num(tier.latency_s * 1000)} ms (p99).",
+        "indicator": (
+            "    latency:\n"
+            f"      histogram: 'http_request_duration_seconds{{service=\"{service}\"}}'\n"
+            f"      threshold: {_num(tier.latency_s)}    # seconds; must be a bucket boundary"),
+        "objective": _OCCURRENCES.format(target="0.99"),
+    }
+
+
+def _freshness(service: str, target: float, measure: str, metric: str, max_age: str,
+               description: str, label: str = "pipeline") -> dict[str, str]:
+    return {
+        "name": f"{service}-freshness",
+        "description": description,
+        "indicator": (
+            "    freshness:\n"
+            f"      measure: {measure}\n"
+            f"      timestamp: 'max({metric}{{{label}=\"{service}\"}})'\n"
+            f"      maxAge: {max_age}"),
+        "objective": _TIMESLICES.format(target=_num(target)),
+    }
+
+
+def _ratio(service: str, suffix: str, description: str, good: str, total: str,
+           target: float, bad: bool = False, label: str = "pipeline") -> dict[str, str]:
+    first = "bad: " if bad else "good:"
+    return {
+        "name": f"{service}-{suffix}",
+        "description": description,
+        "indicator": (
+            "    ratio:\n"
+            f"      {first}  {{selector: '{good}{{{label}=\"{service}\"}}'}}\n"
+            f"      total: {{selector: '{total}{{{label}=\"{service}\"}}'}}"),
+        "objective": _OCCURRENCES.format(target=_num(target)),
+    }
+
+
+def _slos(template: str, service: str, tier: Tier) -> list[dict[str, str]]:
+    if template == "api":
+        return [_availability(service, tier.availability), _latency(service, tier, "Requests")]
+    if template == "web":
+        return [_availability(service, tier.availability),
+                _latency(service, tier, "Page requests")]
+    if template == "batch":
+        return [
+            _ratio(service, "runs", "Job runs that finish without failing.",
+                   "batch_job_runs_failed_total", "batch_job_runs_total",
+                   1 - tier.error_rate, bad=True, label="batch_job"),
+            _freshness(service, tier.availability, "runCompletion",
+                       "batch_job_last_success_timestamp_seconds", "25h",
+                       "The last successful run finished within 25 hours (a daily job).",
+                       label="batch_job"),
+        ]
+    return [
+        _freshness(service, tier.availability, "newestData",
+                   "pipeline_newest_record_timestamp_seconds", "30m",
+                   "The newest loaded data is at most 30 minutes old."),
+        _ratio(service, "completeness", "Records received that were processed.",
+               "pipeline_records_processed_total", "pipeline_records_received_total",
+               tier.availability),
+    ]
+
+
+TEMPLATES = ("api", "web", "batch", "data-pipeline")
+
+
+def render(template: str, tier: str, service: str, path: str = "slos/<file>.yaml") -> str:
+    """A ready-to-edit native spec (several documents) for ``service``."""
+    if template not in TEMPLATES:
+        raise SpecError(f"--template: {template!r}; expected one of {', '.join(TEMPLATES)}")
+    if tier not in TIERS:
+        raise SpecError(f"--tier: {tier!r}; expected one of {', '.join(TIERS)}")
+    try:
+        specio.safe_name(service)
+    except ValueError as exc:
+        raise SpecError(f"--service: {service!r}; {exc}") from None
+    docs = [_DOC.format(tier=tier, service=service, **slo)
+            for slo in _slos(template, service, TIERS[tier])]
+    return _HEAD.format(service=service, template=template, tier=tier, path=path) + \
+        "---\n".join(docs)

@@ -1,0 +1,315 @@
+"""Reading SLO YAML safely, and turning every problem into one ``file:line: field: ...`` line.
+
+Shared by the native format (``spec.py``) and the OpenSLO import (``openslo.py``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import types
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import SpecError
+
+# An SLO file is a few kilobytes; these bounds keep a hostile or broken file (a "billion
+# laughs" alias bomb, a huge generated dump) from exhausting memory before validation starts.
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 20_000
+
+# Names become partition paths (slo=<name>), so only a strict, path-safe shape passes.
+SAFE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SAFE_NAME_HINT = ("expected lower-case letters, digits and dashes (at most 63), "
+                  "starting and ending with a letter or digit")
+
+_ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})(s|m|h|d|w|M|Q|y|Y)$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+Loc = tuple[Any, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: ``startTime: 2022-01-01 12:00:00`` stays text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class RawDoc:
+    """One YAML document (or one item of a top-level list of documents) with its line map."""
+
+    file: str
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line(self, loc: Iterable[Any] = ()) -> int:
+        """The line of ``loc``, or of its closest ancestor present in the file."""
+        path = tuple(loc)
+        for i in range(len(path), -1, -1):
+            if path[:i] in self.lines:
+                return self.lines[path[:i]]
+        return 1
+
+    def at(self, loc: Iterable[Any]) -> str:
+        loc = tuple(loc)
+        return f"{self.file}:{self.line(loc)}: {field_path(loc)}"
+
+
+def field_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def describe(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def safe_name(value: str) -> str:
+    if not SAFE_NAME.match(value):
+        raise ValueError(SAFE_NAME_HINT)
+    return value
+
+
+def duration(text: str, units: str = "smhdw") -> timedelta:
+    """``30m``, ``1h``, ``28d``, ``2w`` as a timedelta; ``m`` is always minutes."""
+    m = _DURATION.match(text)
+    if not m or m.group(2) not in units:
+        allowed = ", ".join(u for u in "smhdw" if u in units)
+        raise ValueError(f"expected a duration: a whole number and one of {allowed}, e.g. 28d")
+    return timedelta(seconds=int(m.group(1)) * _SECONDS[m.group(2)])
+
+
+def duration_parts(text: str) -> tuple[int, str] | None:
+    m = _DURATION.match(text)
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
+def time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+    return name
+
+
+def _check_nodes(node: yaml.Node, where: str) -> None:
+    """Refuse alias bombs, recursive aliases and duplicate keys before constructing anything."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: yaml.Node) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if id(n) in active:
+            raise SpecError(f"{where}:{n.start_mark.line + 1}: (document): a recursive alias; "
+                            "expected plain YAML without self-references")
+        active.add(id(n))
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in n.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise SpecError(
+                            f"{where}:{key.start_mark.line + 1}: {key.value}: duplicate key "
+                            f"(first on line {seen[key.value]}); expected each field once")
+                    seen[key.value] = key.start_mark.line + 1
+                total += size(key) + size(value)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(item) for item in n.value)
+        active.discard(id(n))
+        sizes[id(n)] = total
+        if total > MAX_NODES:
+            raise SpecError(f"{where}:{node.start_mark.line + 1}: (document): more than "
+                            f"{MAX_NODES} YAML nodes once aliases are expanded; expected a "
+                            "small SLO document (aliases are limited to keep loading bounded)")
+        return total
+
+    size(node)
+
+
+def _line_map(node: yaml.Node, path: Loc, out: dict[Loc, int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out[path + (key.value,)] = key.start_mark.line + 1
+            _line_map(value, path + (key.value,), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), out)
+
+
+def read_documents(path: Path) -> list[RawDoc]:
+    """Every YAML document of ``path`` (a top-level list of documents counts as several)."""
+    where = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SpecError(f"{where}:1: (document): {path.stat().st_size} bytes; expected an "
+                            f"SLO file under {MAX_FILE_BYTES} bytes")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{where}: cannot read: {exc.strerror}; expected a readable file") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{where}:1: (document): not UTF-8 text; expected a YAML file") from None
+    docs: list[RawDoc] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _check_nodes(node, where)
+            lines: dict[Loc, int] = {}
+            _line_map(node, (), lines)
+            data = loader.construct_document(node)
+            if isinstance(data, list) and data and all(
+                    isinstance(d, dict) and "apiVersion" in d for d in data):
+                # The OpenSLO Go SDK writes several documents as one YAML list.
+                for i, item in enumerate(data):
+                    sub = {loc[1:]: ln for loc, ln in lines.items() if loc[:1] == (i,)}
+                    docs.append(RawDoc(where, item, sub))
+            elif data is not None:
+                docs.append(RawDoc(where, data, lines))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SpecError(f"{where}:{line}: (document): malformed YAML ({exc.problem}); "
+                        "expected a YAML mapping") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{where}:1: (document): unreadable YAML ({exc}); "
+                        "expected a YAML mapping") from None
+    finally:
+        loader.dispose()
+    if not docs:
+        raise SpecError(f"{where}:1: (document): empty file; expected an SLO definition")
+    return docs
+
+
+def resolve_env(doc: RawDoc, env: Mapping[str, str] | None = None) -> list[str]:
+    """Replace ``${VAR}`` in string values (``$${`` is a literal ``${``); return the problems."""
+    environ = os.environ if env is None else env
+    problems: list[str] = []
+
+    def sub(value: Any, loc: Loc) -> Any:
+        if isinstance(value, dict):
+            return {k: sub(v, loc + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [sub(v, loc + (i,)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+
+        def one(m: re.Match[str]) -> str:
+            if m.group(1):
+                return "${" + m.group(2) + "}"
+            name = m.group(2)
+            if not _ENV_NAME.match(name):
+                problems.append(f"{doc.at(loc)}: ${{{name}}}; expected a placeholder "
+                                "${NAME} with letters, digits and underscores")
+            elif name not in environ:
+                problems.append(f"{doc.at(loc)}: ${{{name}}} but the environment variable "
+                                f"{name} is not set; expected {name} to be set")
+            else:
+                return environ[name]
+            return m.group(0)
+
+        return _ENV.sub(one, value)
+
+    doc.data = sub(doc.data, ())
+    return problems
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if get_origin(annotation) in (Union, types.UnionType, list, tuple, dict) or get_args(
+            annotation):
+        return [m for a in get_args(annotation) for m in _nested_models(a)]
+    return []
+
+
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class that holds the field at ``loc`` (for listing its valid fields)."""
+    cls = root
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fld = cls.model_fields.get(str(part))
+        nested = _nested_models(fld.annotation) if fld is not None else []
+        if not nested:
+            return None
+        cls = nested[0]
+    return cls
+
+
+def _expected_fields(root: type[BaseModel], loc: Loc) -> str:
+    cls = _model_at(root, loc)
+    if cls is None:
+        return "expected only the documented fields"
+    names = [f.alias or n for n, f in cls.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}expected one of: {', '.join(names)}"
+
+
+def validation_problems(exc: ValidationError, doc: RawDoc, root: type[BaseModel]) -> list[str]:
+    """One line per pydantic error, located in the YAML file."""
+    out = []
+    for err in exc.errors():
+        # Drop pydantic's union-branch labels such as "function-after[...]" from the path.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = err["msg"].removeprefix("Value error, ")
+        kind = err["type"]
+        if kind == "missing":
+            found, expected = "missing", "expected a value (required field)"
+        elif kind == "extra_forbidden":
+            found, expected = f"unknown field {loc[-1]!r}", _expected_fields(root, loc)
+        else:
+            value = err.get("input")
+            # A rule across several fields: name the fields present, not the whole mapping.
+            found = describe(value)
+            if isinstance(value, dict) and found.endswith("..."):
+                found = f"fields {', '.join(map(str, value))}"
+            expected = msg[0].lower() + msg[1:]
+        out.append(f"{doc.at(loc)}: {found}; {expected}")
+    return out
+
+
+def yaml_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and the ``*.yaml``/``*.yml`` files of the folders named."""
+    paths = list(paths)
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise SpecError(f"{p}: no such file or folder; expected SLO YAML files")
+    if not files:
+        raise SpecError(f"{', '.join(map(str, paths))}: no *.yaml files; "
+                        "expected SLO definitions")
+    return files
+
+
+def iter_problems(lines: Iterable[str]) -> Iterator[str]:
+    for text in lines:
+        yield from text.splitlines()
