@@ -119,7 +119,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Files or folders.
         for line in problems:
             print(line, file=sys.stderr)
         sys.exit(1)
-    typer.echo(f"ok: {len(loaded)} SLOs in {files} files valid")
+    typer.echo(f"ok: {len(loaded)} SLOs in {files} file{'s' * (files != 1)} valid")
 
 
 @app.command()

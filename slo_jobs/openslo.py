@@ -302,8 +302,8 @@ class _Importer:
             op, value = next(iter(rules))
             if op is None or value is None:
                 raise self.fail(slo_doc, ("spec", "objectives", 0), "no op/value",
-                                "a thresholdMetric needs op (lt, lte, gt, gte) and value "
-                                "in its objectives")
+                                "expected op (lt, lte, gt, gte) and value in the objectives "
+                                "of a thresholdMetric")
             if len(rules) > 1:
                 raise self.fail(slo_doc, ("spec", "objectives"), "different op/value per "
                                 "objective not supported yet", "expected the same op and value")
@@ -388,6 +388,15 @@ class _Importer:
         indicator, url = found
         labels = {k: ",".join(v) if isinstance(v, list) else v
                   for k, v in slo.metadata.labels.items()}
+        kind = next(iter(indicator))
+        raw = kind == "ratio" and "raw" in indicator["ratio"]
+        problem = spec.objective_rules(
+            s.budgetingMethod, kind, raw,
+            [spec.Objective.model_construct(**_objective(o)) for o in s.objectives])
+        if problem:
+            self.problems.append(f"{doc.at(('spec', 'budgetingMethod'))}: "
+                                 f"{s.budgetingMethod}; {problem}")
+            return None
         native = {
             "apiVersion": spec.API_VERSION, "kind": spec.KIND,
             "metadata": {"name": slo.metadata.name, "displayName": slo.metadata.displayName,

@@ -316,37 +316,44 @@ class Spec(_Strict):
         if (self.objective is None) == (self.objectives is None) or self.objectives == []:
             raise ValueError("expected 'objective: {target: ...}' or a non-empty "
                              "'objectives' list (not both)")
-        method, kind = self.budgetingMethod, self.indicator.kind
-        objectives = self.all_objectives
-        for o in objectives:
-            if method == "Timeslices" and o.timeSliceWindow is None:
-                raise ValueError("budgetingMethod Timeslices needs timeSliceWindow (and "
-                                 "timeSliceTarget) in every objective, e.g. 1m and 0.99")
-            if method == "Timeslices" and o.timeSliceTarget is None and kind in (
-                    "ratio", "latency"):
-                raise ValueError("budgetingMethod Timeslices needs timeSliceTarget in every "
-                                 "objective: the share of good events that makes a slice good")
-            if method == "RatioTimeslices" and (o.timeSliceWindow is None
-                                                or o.timeSliceTarget is not None):
-                raise ValueError("budgetingMethod RatioTimeslices needs timeSliceWindow and "
-                                 "no timeSliceTarget in every objective")
-            if method == "Occurrences" and (o.timeSliceWindow or o.timeSliceTarget):
-                raise ValueError("timeSliceTarget and timeSliceWindow need budgetingMethod "
-                                 "Timeslices or RatioTimeslices")
-        if len({o.timeSliceWindow for o in objectives}) > 1:
-            raise ValueError("expected one timeSliceWindow shared by all objectives")
-        if kind in ("threshold", "freshness") and method != "Timeslices":
-            raise ValueError(f"a {kind} indicator is judged per time slice; expected "
-                             "budgetingMethod Timeslices")
-        if (kind == "ratio" and self.indicator.ratio is not None
-                and self.indicator.ratio.raw is not None and method == "Occurrences"):
-            raise ValueError("a raw ratio cannot be summed as events; expected "
-                             "budgetingMethod RatioTimeslices or Timeslices")
+        raw = self.indicator.ratio is not None and self.indicator.ratio.raw is not None
+        problem = objective_rules(self.budgetingMethod, self.indicator.kind, raw,
+                                  self.all_objectives)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
     def all_objectives(self) -> list[Objective]:
         return [self.objective] if self.objective is not None else list(self.objectives or [])
+
+
+def objective_rules(method: str, kind: str, raw: bool, objectives: list[Objective]
+                    ) -> str | None:
+    """What is wrong with this budgeting method for these objectives, if anything."""
+    for o in objectives:
+        if method == "Timeslices" and o.timeSliceWindow is None:
+            return ("budgetingMethod Timeslices needs timeSliceWindow (and timeSliceTarget) "
+                    "in every objective, e.g. 1m and 0.99")
+        if method == "Timeslices" and o.timeSliceTarget is None and kind in ("ratio", "latency"):
+            return ("budgetingMethod Timeslices needs timeSliceTarget in every objective: "
+                    "the share of good events that makes a slice good")
+        if method == "RatioTimeslices" and (o.timeSliceWindow is None
+                                            or o.timeSliceTarget is not None):
+            return ("budgetingMethod RatioTimeslices needs timeSliceWindow and no "
+                    "timeSliceTarget in every objective")
+        if method == "Occurrences" and (o.timeSliceWindow or o.timeSliceTarget):
+            return ("timeSliceTarget and timeSliceWindow need budgetingMethod Timeslices "
+                    "or RatioTimeslices")
+    if len({o.timeSliceWindow for o in objectives}) > 1:
+        return "expected one timeSliceWindow shared by all objectives"
+    if kind in ("threshold", "freshness") and method != "Timeslices":
+        return (f"a {kind} indicator is judged per time slice; expected budgetingMethod "
+                "Timeslices")
+    if raw and method == "Occurrences":
+        return ("a raw ratio cannot be summed as events; expected budgetingMethod "
+                "RatioTimeslices or Timeslices")
+    return None
 
 
 class Document(_Strict):
@@ -534,6 +541,9 @@ def validate_native(doc: RawDoc) -> tuple[Slo | None, list[str]]:
     if not isinstance(doc.data, dict):
         return None, [f"{doc.at(())}: {specio.describe(doc.data)}; "
                       f"expected a mapping with apiVersion: {API_VERSION}"]
+    if "apiVersion" not in doc.data and "kind" not in doc.data:
+        return None, [f"{doc.at(())}: a mapping without apiVersion or kind; expected an SLO "
+                      f"definition (apiVersion: {API_VERSION} or openslo/v1)"]
     try:
         parsed = Document.model_validate(doc.data)
     except ValidationError as exc:
@@ -557,7 +567,11 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
             problems.append(str(exc))
             continue
         for doc in docs:
-            problems.extend(specio.resolve_env(doc, env))
+            unresolved = specio.resolve_env(doc, env)
+            if unresolved:
+                # A query with a literal ${VAR} in it would only fail later, in Prometheus.
+                problems.extend(unresolved)
+                continue
             version = doc.data.get("apiVersion") if isinstance(doc.data, dict) else None
             is_openslo = isinstance(version, str) and version.lower().startswith("openslo/")
             (foreign if is_openslo else native).append(doc)
