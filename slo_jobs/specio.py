@@ -10,7 +10,7 @@ import json
 import os
 import re
 import types
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -308,8 +308,3 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
         raise SpecError(f"{', '.join(map(str, paths))}: no *.yaml files; "
                         "expected SLO definitions")
     return files
-
-
-def iter_problems(lines: Iterable[str]) -> Iterator[str]:
-    for text in lines:
-        yield from text.splitlines()
