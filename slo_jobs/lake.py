@@ -2,7 +2,7 @@
 
 Layout (all times UTC)::
 
-    <lake>/sli/slo=<name>/date=YYYY-MM-DD/part-0.parquet     one row per SLI bucket
+    <lake>/sli/slo=<name>/date=YYYY-MM-DD/part-0.parquet     one row per SLI bucket of the day
     <lake>/monthly/month=YYYY-MM/summary.parquet              one row per SLO and month
 
 A partition is written to a temporary file in its own folder and renamed over
@@ -11,8 +11,11 @@ the old one, so readers see the old or the new file, never half of one.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +30,7 @@ SLI_SCHEMA = pa.schema([
     pa.field("good", pa.float64(), nullable=False),
     pa.field("total", pa.float64(), nullable=False),
     pa.field("clipped", pa.bool_(), nullable=False),  # good > total was clipped to total
+    pa.field("has_data", pa.bool_(), nullable=False),  # false: Prometheus returned nothing
     pa.field("step_s", pa.int32(), nullable=False),
 ])
 PART = "part-0.parquet"
@@ -69,3 +73,40 @@ def write_atomic(table: pa.Table, target: Path) -> None:
 
 def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:
     return [d for d in days if sli_partition(lake, slo, d).exists()]
+
+
+def missing_days(lake: Path, slo: str, days: list[date]) -> list[date]:
+    """The ``days`` of ``slo`` without a partition (an empty partition counts as extracted)."""
+    have = set(existing_days(lake, slo, days))
+    return [d for d in days if d not in have]
+
+
+@contextmanager
+def slo_lock(lake: Path, slo: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``slo``'s partitions while writing them.
+
+    Overlapping runs (a backfill next to the daily DAG, two backfills) then write one
+    SLO at a time.  The kernel drops the lock when its holder dies, even by SIGKILL.
+    """
+    path = lake / ".locks" / f"{_checked(slo)}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("a")
+    except OSError as exc:
+        raise LakeError(f"{path}: cannot open lock file ({exc.strerror})") from None
+    with fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def remove_stale_temps(lake: Path, slo: str, days: list[date]) -> int:
+    """Delete temp files a killed writer left in ``slo``'s day folders; call under slo_lock."""
+    removed = 0
+    for day in days:
+        for tmp in sli_partition(lake, slo, day).parent.glob(".tmp-*"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import SloJobsError
 
@@ -48,3 +49,66 @@ def month_of(instant: datetime) -> Period:
 
 def previous(period: Period) -> Period:
     return month_of(period.start - timedelta(days=1))
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SloJobsError(f"time zone: found {tz!r}; expected an IANA name such as "
+                           "Europe/Berlin or UTC") from None
+
+
+def calendar(kind: str, label: str, tz: str = "UTC") -> Period:
+    """A calendar week, month or quarter in ``tz``, as a UTC interval (DST-correct).
+
+    Labels: ``2026-09`` (month), ``2026-Q3`` (quarter), ``2026-W38`` (ISO week, Monday start).
+    """
+    zone = _zone(tz)
+    if kind == "month":
+        m = month(label)
+        y, mo = m.start.year, m.start.month
+        local = datetime(y, mo, 1, tzinfo=zone)
+        nxt = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone)
+    elif kind == "quarter":
+        q = re.match(r"^(\d{4})-Q([1-4])$", label)
+        if not q:
+            raise SloJobsError(f"quarter: found {label!r}; expected YYYY-Qn, e.g. 2026-Q3")
+        y, n = int(q.group(1)), int(q.group(2))
+        local = datetime(y, 3 * n - 2, 1, tzinfo=zone)
+        nxt = datetime(y + (n == 4), (3 * n) % 12 + 1, 1, tzinfo=zone)
+    elif kind == "week":
+        w = re.match(r"^(\d{4})-W(\d{2})$", label)
+        if not w:
+            raise SloJobsError(f"week: found {label!r}; expected YYYY-Www, e.g. 2026-W38")
+        monday = date.fromisocalendar(int(w.group(1)), int(w.group(2)), 1)
+        local = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+        after = monday + timedelta(days=7)
+        nxt = datetime(after.year, after.month, after.day, tzinfo=zone)
+    else:
+        raise SloJobsError(f"calendar window: found {kind!r}; expected week, month or quarter")
+    return Period(label, local.astimezone(UTC), nxt.astimezone(UTC))
+
+
+def rolling(at: datetime, length: timedelta) -> Period:
+    """The rolling window ``[at - length, at)``."""
+    end = at.astimezone(UTC)
+    days = length.total_seconds() / 86_400
+    return Period(f"rolling-{days:g}d@{end.strftime('%Y-%m-%dT%H:%MZ')}", end - length, end)
+
+
+def local_days(period: Period, tz: str = "UTC") -> list[tuple[date, datetime, datetime]]:
+    """The local calendar days of ``period`` in ``tz``: (day, start UTC, end UTC), clipped."""
+    zone = _zone(tz)
+    first = period.start.astimezone(zone).date()
+    out = []
+    day = first
+    while True:
+        start = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+        nxt_day = day + timedelta(days=1)
+        end = datetime(nxt_day.year, nxt_day.month, nxt_day.day, tzinfo=zone).astimezone(UTC)
+        if start >= period.end:
+            break
+        out.append((day, max(start, period.start), min(end, period.end)))
+        day = nxt_day
+    return out

@@ -138,4 +138,4 @@ def test_cli_prometheus_down_one_line_no_traceback(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and url in lines[0] and lines[0].startswith("error: ")
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert not (tmp_path / "lake").exists()
+    assert not list(tmp_path.rglob("*.parquet"))

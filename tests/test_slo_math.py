@@ -54,18 +54,34 @@ def test_overspent_budget_goes_negative(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("bad", "status"), [
-    (1000, "exhausted"),  # R = 0
-    (250, "critical"),    # consumed 0.25 over 10 % of the month: burn 2.5
-    (160, "warning"),     # burn 1.6
-    (120, "attention"),   # burn 1.2
-    (100, "healthy"),     # burn exactly 1 is not above 1
-    (50, "healthy"),
+    (10_000, "exhausted"),  # projected C = 10 x 0.1 = 1: R = 0
+    (2_500, "critical"),    # C = 0.25 after 10 % of the month: burn 2.5
+    (1_600, "warning"),     # burn 1.6
+    (1_200, "attention"),   # burn 1.2
+    (1_000, "healthy"),     # burn exactly 1 is not above 1
+    (500, "healthy"),
 ])
 def test_status_from_even_spend_burn(tmp_path: Path, bad: int, status: str) -> None:
-    # SLO_MATH 4: status thresholds on C / elapsed_fraction, evaluated 3 days into 30.
+    # SLO_MATH 4: status on C / elapsed_fraction, 3 days into 30, where C is the share of the
+    # whole month's (projected) budget spent so far.
     write_buckets(tmp_path, "a", NOV.start, [(1_000_000 - bad, 1_000_000)])
     row = summary(tmp_path, slo("a", 0.999), as_of_days=3)["a"]
     assert row["status"] == status
+
+
+def test_to_date_and_projected_consumption(tmp_path: Path) -> None:
+    # SLO_MATH 2: T = 0.99, 1,000 events a day, 50 bad on day 1 of a 30-day month:
+    # to-date 500 %, projected 16.7 %; the burn (C / elapsed) is 5: critical.
+    write_buckets(tmp_path, "a", NOV.start, [(950 / 1440, 1000 / 1440)] * 1440)
+    row = summary(tmp_path, slo("a", 0.99), as_of_days=1)["a"]
+    assert row["budget_consumed_to_date"] == pytest.approx(5.0)
+    assert row["budget_consumed"] == pytest.approx(1 / 6)
+    assert row["estimated"] is True
+    assert row["status"] == "critical"
+    full = summary(tmp_path, slo("a", 0.99))["a"]  # at the end both equal the plain definition
+    assert full["budget_consumed"] == pytest.approx(full["budget_consumed_to_date"])
+    assert full["budget_consumed"] == pytest.approx(5.0)  # only day 1 had traffic
+    assert full["estimated"] is False
 
 
 def test_coverage_counts_missing_buckets(tmp_path: Path) -> None:
@@ -106,9 +122,12 @@ def test_clipped_rows_never_claim_good_above_total(tmp_path: Path) -> None:
                                 timedelta(minutes=1))
     rows = table.to_pylist()
     assert clipped == 1
-    assert [r["good"] for r in rows] == [10.0, 3.0, 0.0]  # missing good counts as bad, not good
-    assert [r["clipped"] for r in rows] == [True, False, False]
+    assert len(rows) == 1440  # dense: every bucket of the day
+    assert [r["good"] for r in rows[:3]] == [10.0, 3.0, 0.0]  # missing good is bad, not good
+    assert [r["clipped"] for r in rows[:3]] == [True, False, False]
+    assert [r["has_data"] for r in rows[:4]] == [True, True, True, False]
     assert rows[0]["ts"] == utc(2026, 11, 1)  # bucket start = evaluation time - step
+    assert rows[-1]["ts"] == utc(2026, 11, 1, 23, 59)
 
 
 def test_clipped_rows_are_reported(tmp_path: Path) -> None:

@@ -20,28 +20,39 @@ DEFAULT_STEP = timedelta(minutes=1)
 class DayResult:
     slo: str
     day: date
-    rows: int
+    rows: int  # buckets with data
     clipped: int
     path: Path
 
 
 def _day_table(day: date, good: dict[int, float], total: dict[int, float],
                step: timedelta) -> tuple[pa.Table, int]:
+    """Every bucket of ``day``, in time order; buckets without data get has_data = false.
+
+    Dense partitions let the compute stage find any window by position instead of by
+    searching timestamps.
+    """
     step_s = int(step.total_seconds())
-    rows_ts, rows_good, rows_total, rows_clip = [], [], [], []
-    for t in sorted(total):
-        tot = total[t]
+    first = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    starts = range(first, first + 86_400, step_s)
+    rows_good, rows_total, rows_clip, rows_has = [], [], [], []
+    for start in starts:
+        t = start + step_s  # Prometheus evaluates the bucket's increase at its end
+        tot = total.get(t)
         # No good events reported where total has some means zero good ones, never "all good".
-        g = good.get(t, 0.0)
-        clipped = g > tot
-        rows_ts.append(datetime.fromtimestamp(t - step_s, UTC))
-        rows_good.append(min(g, tot))
-        rows_total.append(tot)
-        rows_clip.append(clipped)
-    table = pa.table({"ts": rows_ts, "good": rows_good, "total": rows_total,
-                      "clipped": rows_clip, "step_s": [step_s] * len(rows_ts)},
-                     schema=lake.SLI_SCHEMA)
+        g = good.get(t, 0.0) if tot is not None else 0.0
+        rows_has.append(tot is not None)
+        rows_clip.append(tot is not None and g > tot)
+        rows_good.append(min(g, tot) if tot is not None else 0.0)
+        rows_total.append(tot if tot is not None else 0.0)
+    table = pa.table({"ts": [datetime.fromtimestamp(s, UTC) for s in starts], "good": rows_good,
+                      "total": rows_total, "clipped": rows_clip, "has_data": rows_has,
+                      "step_s": [step_s] * len(starts)}, schema=lake.SLI_SCHEMA)
     return table, sum(rows_clip)
+
+
+def _with_data(table: pa.Table) -> int:
+    return sum(1 for v in table.column("has_data").to_pylist() if v)
 
 
 def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: Path,
@@ -64,7 +75,7 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
     for day, table, clipped in fetched:
         path = lake.sli_partition(lake_dir, slo.name, day)
         lake.write_atomic(table, path)
-        results.append(DayResult(slo.name, day, table.num_rows, clipped, path))
+        results.append(DayResult(slo.name, day, _with_data(table), clipped, path))
     return results
 
 

@@ -1,0 +1,96 @@
+"""Compute stage: DuckDB SQL over the lake, one window (month, quarter, rolling ...) at a time.
+
+Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
+``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
+day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import lake, periods
+from ..errors import LakeError
+from ..periods import Period
+from ..spec import Slo
+from .engine import WindowResult, alert_factor, compute_window, connect
+from .params import SloParams
+
+__all__ = ["SloParams", "WindowResult", "alert_factor", "compute_calendar", "compute_month",
+           "compute_window",
+           "connect", "month_summary", "read_summary", "read_table", "write_result",
+           "write_summary"]
+
+TABLES = ("summary", "decisions", "daily", "incidents", "burn")
+
+
+def compute_calendar(lake_dir: Path, slos: Sequence[Slo], kind: str, label: str,
+                     as_of: datetime | None = None) -> WindowResult:
+    """A calendar period (``month``/``quarter``/``week``) for every SLO, each in its own
+    time zone: SLOs are grouped by zone and the results merged."""
+    params = [SloParams.of(s) for s in slos]
+    zones = sorted({p.time_zone for p in params})
+    merged: WindowResult | None = None
+    for tz in zones:
+        group = [p for p in params if p.time_zone == tz]
+        part = compute_window(lake_dir, group, periods.calendar(kind, label, tz), as_of, tz=tz)
+        if merged is None:
+            merged = part
+        else:
+            for name in TABLES:
+                getattr(merged, name).extend(getattr(part, name))
+    if merged is None:
+        return WindowResult(periods.calendar(kind, label), as_of or periods.month(label).end)
+    merged.summary.sort(key=lambda r: (r["service"], r["slo"]))
+    return merged
+
+
+def month_summary(lake_dir: Path, slos: Sequence[Slo], period: Period,
+                  as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Per-SLO good/total/SLI/budget/status rows for ``period`` (evaluated at ``as_of``)."""
+    return compute_calendar(lake_dir, slos, "month", period.label, as_of).summary
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows) if rows else pa.table({"slo": pa.array([], pa.string())})
+
+
+def write_result(lake_dir: Path, result: WindowResult) -> Path:
+    """Replace the period's output files; other periods are untouched."""
+    folder = lake.monthly_partition(lake_dir, result.period.label).parent
+    for name in TABLES:
+        lake.write_atomic(_table(getattr(result, name)), folder / f"{name}.parquet")
+    return folder / "summary.parquet"
+
+
+def write_summary(lake_dir: Path, period: Period, rows: list[dict[str, Any]]) -> Path:
+    target = lake.monthly_partition(lake_dir, period.label)
+    lake.write_atomic(_table(rows), target)
+    return target
+
+
+def read_table(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
+    path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
+    if not path.exists():
+        raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
+                        f"(run: slo-jobs compute --month {label})")
+    rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    return rows
+
+
+def read_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
+    """The summary rows ``compute_month`` wrote for ``period``."""
+    return read_table(lake_dir, period.label, "summary")
+
+
+def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[dict[str, Any]]:
+    """Compute the calendar month and replace its output files in the lake."""
+    result = compute_calendar(lake_dir, slos, "month", period.label)
+    write_result(lake_dir, result)
+    return result.summary

@@ -1,0 +1,65 @@
+"""What the compute stage needs to know about each SLO, read off the validated spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ..spec import Slo
+
+METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
+NO_DATA = ("good", "bad", "skip")
+
+
+def _attr(slo: Slo, names: tuple[str, ...], default: Any) -> Any:
+    for n in names:
+        value = getattr(slo, n, None)
+        if value is not None:
+            return value
+    return default
+
+
+def _seconds(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SloParams:
+    name: str
+    service: str
+    description: str
+    spec_hash: str
+    target: float
+    method: str = "Occurrences"
+    slice_seconds: float = 60.0
+    slice_target: float = 0.0
+    no_data: str = "skip"
+    time_zone: str = "UTC"
+    # Period P behind the alert factors f = p * P / L: a rolling SLO's own length; None means
+    # the length of the window being computed (a calendar period).
+    alert_period_s: float | None = None
+
+    @property
+    def budget_fraction(self) -> float:
+        # 1 - 0.999 is 0.0010000000000000009 in binary floating point: round it back.
+        return round(1.0 - self.target, 12)
+
+    @classmethod
+    def of(cls, slo: Slo) -> SloParams:
+        method = str(_attr(slo, ("budgeting_method", "method"), "Occurrences"))
+        return cls(
+            name=slo.name, service=slo.service, description=slo.description,
+            spec_hash=slo.spec_hash, target=slo.target, method=method,
+            slice_seconds=_seconds(_attr(slo, ("time_slice_window", "time_slice_seconds",
+                                                "slice_seconds"), None), 60.0),
+            slice_target=float(_attr(slo, ("time_slice_target", "slice_target"), 0.0)),
+            no_data=str(_attr(slo, ("no_data_policy", "no_data"), "skip")),
+            time_zone=str(_attr(slo, ("time_zone", "timezone"), "UTC")),
+            alert_period_s=(_seconds(_attr(slo, ("rolling_window",), None), 0.0) or None)
+            if _attr(slo, ("window_kind",), "calendar") == "rolling" else None,
+        )
