@@ -44,6 +44,7 @@ SELECT slo, service, description, spec_hash, target, method, unit,
        coalesce(good, 0) AS good, coalesce(total, 0) AS total, bad, sli,
        allowed_bad, allowed_bad_to_date,
        consumed AS budget_consumed, remaining AS budget_remaining,
+       allowed_bad - bad AS budget_remaining_events,
        consumed_to_date AS budget_consumed_to_date,
        -- budget as time for time-sliced SLOs: slices times the slice length
        CASE WHEN unit = 'slices' THEN allowed_bad * slice_seconds / 60 END               AS budget_minutes,

@@ -1,10 +1,10 @@
--- burn_trend.sql: burn rates over 1 h, 6 h and 1 d at the end of every hour, for charts.
+-- burn_trend.sql: burn rates over every alert window at the end of every hour, for charts.
 -- Grain:      one row per SLO and hour of the window.
 -- Inputs:     snap (bucket_stream.sql); slos(k, slo).
 -- Parameters: $origin_s (epoch seconds of bucket 0), $step_s, $hour (buckets per hour),
 --             $b0, $basof (bucket range).
 SELECT p.slo, to_timestamp($origin_s + (s.b + 1) * $step_s) AS hour_end,
-       s.burn_1h, s.burn_6h, s.burn_1d
+       s.burn_5m, s.burn_30m, s.burn_1h, s.burn_2h, s.burn_6h, s.burn_1d, s.burn_3d
 FROM snap AS s
 JOIN slos AS p USING (k)
 WHERE s.is_snap AND (s.b + 1) % $hour = 0 AND s.b >= $b0 AND s.b < $basof

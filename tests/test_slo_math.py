@@ -143,3 +143,7 @@ def test_calendar_month_lengths() -> None:
     assert periods.month("2024-03").seconds == 744 * 3600
     assert periods.month("2024-11").seconds == 720 * 3600
     assert periods.month("2026-12").end == utc(2027, 1, 1)
+    # ... and in America/New_York: Mar 2024 = 743 h, Nov 2024 = 721 h (DST)
+    assert periods.calendar("month", "2024-03", "America/New_York").seconds == 743 * 3600
+    assert periods.calendar("month", "2024-11", "America/New_York").seconds == 721 * 3600
+    assert periods.calendar("quarter", "2026-Q4", "UTC").end == utc(2027, 1, 1)

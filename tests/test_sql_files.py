@@ -106,10 +106,14 @@ def test_alert_factors(period_days: int, factors: tuple[float, ...]) -> None:
     assert got == pytest.approx(factors, abs=5e-5)
 
 
-def test_budget_at_constant_burn() -> None:
-    # SLO_MATH 3: at constant burn the budget lasts P / burn: 30 d at 14.4 = 50 h.
-    assert 30 * 24 / 14.4 == pytest.approx(50)
-    assert 30 * 24 * 60 / 1000 == pytest.approx(43.2)
+@pytest.mark.parametrize(("burn", "hours"), [(14.4, 50.0), (1000, 43.2 / 60)])
+def test_budget_at_constant_burn(burn: float, hours: float) -> None:
+    # SLO_MATH 3: a full budget at constant burn lasts P / burn: 30 d at 14.4 = 50 h, at
+    # 1000 = 43.2 min.
+    rows = run("budget_status", {
+        "slos": [slo_row(0)], "occ": [occ_row(0, 1_000_000, 1_000_000, burn=burn)],
+        "slc": SLC_EMPTY}, expected=10, elapsed=1.0)
+    assert rows[0]["exhaustion_days"] * 24 == pytest.approx(hours)
 
 
 def test_occurrence_measures_from_prefix_sums() -> None:
