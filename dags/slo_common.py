@@ -9,10 +9,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from airflow.sdk import Asset
+
 from slo_jobs.extract import PrometheusConfig
 
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
+# Every task that queries Prometheus runs in this pool: its slots cap concurrent queries.
+# Create it once per deployment: airflow pools set prometheus 4 "Prometheus query_range"
+PROMETHEUS_POOL = "prometheus"
 
 
 @dataclass(frozen=True)
@@ -30,14 +35,26 @@ def paths() -> Paths:
     )
 
 
-def prometheus_config(conn_id: str = PROMETHEUS_CONN_ID) -> PrometheusConfig:
-    """The Airflow Connection if it exists, else ``$SLO_JOBS_PROMETHEUS_URL``."""
+def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
+    """The Airflow Connection (default ``prometheus_default``), else ``$SLO_JOBS_PROMETHEUS_URL``.
+
+    An SLO may name another connection with the label ``prometheus_conn_id``.
+    """
+    conn_id = conn_id or PROMETHEUS_CONN_ID
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowRuntimeError
 
     try:
         conn = Connection.get(conn_id)
     except AirflowRuntimeError:
+        if conn_id != PROMETHEUS_CONN_ID:
+            raise  # a connection an SLO names explicitly must exist
         return PrometheusConfig.from_env()
     return PrometheusConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
                                             conn.login, conn.password, conn.extra_dejson)
+
+
+# Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's
+# extra names the day), slo_monthly_report updates MONTHLY_REPORT once per published month.
+SLI_DAYS = Asset(name="slo_sli_days", uri="slo-jobs://lake/sli")
+MONTHLY_REPORT = Asset(name="slo_monthly_report", uri="slo-jobs://reports/monthly")

@@ -1,13 +1,26 @@
 """
 ### Monthly SLO report
 
-For the calendar month of the run's data interval: extract every SLO's SLI
-history from Prometheus into the Parquet lake (one mapped task per SLO),
-compute compliance and error budgets with DuckDB, and render the HTML, PDF and
-JSON report into ``<out>/<YYYY-MM>/``.
+For the calendar month of the run's data interval (UTC):
+
+1. **extract** (one mapped task per SLO, in the ``prometheus`` pool): fill the
+   month's gaps, i.e. extract the days that have no partition yet.  Days the daily
+   DAG ``slo_extract`` already wrote are kept.  Trigger with
+   ``{"missing_days": "fail"}`` to extract nothing and fail on gaps instead.
+2. **check_complete**: fail, naming every SLO and missing day, unless the month
+   has a partition for every SLO and day.
+3. **compute**: compliance and error budgets with DuckDB into
+   ``monthly/month=<YYYY-MM>/summary.parquet``.
+4. **render**: HTML, PDF, JSON and CSV into ``<out>/<YYYY-MM>/``, then an event
+   on the Asset ``slo_monthly_report`` naming the month.
+
+Every output belongs to its month: re-running or backfilling a month replaces that
+month's files only.  Backfill a range with
+``airflow backfill create --dag-id slo_monthly_report --from-date 2026-07-01 --to-date 2026-09-01``.
 
 Prometheus is read through the Airflow Connection ``prometheus_default`` (or
-``$SLO_JOBS_PROMETHEUS_URL``). Folders come from ``SLO_JOBS_SLOS_DIR``,
+``$SLO_JOBS_PROMETHEUS_URL``; an SLO may name another connection with the label
+``prometheus_conn_id``).  Folders come from ``SLO_JOBS_SLOS_DIR``,
 ``SLO_JOBS_LAKE_DIR`` and ``SLO_JOBS_OUT_DIR``.
 """
 
@@ -17,14 +30,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+from slo_common import MONTHLY_REPORT, PROMETHEUS_POOL
 
 default_args: dict[str, Any] = {
     "owner": "sre",
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
 }
 
 
@@ -36,6 +52,8 @@ default_args: dict[str, Any] = {
     catchup=False,
     max_active_runs=1,
     default_args=default_args,
+    params={"missing_days": Param("fill", enum=["fill", "fail"],
+                                  description="Days without a partition: extract or fail.")},
     tags=["slo", "report"],
     doc_md=__doc__,
 )
@@ -47,18 +65,36 @@ def slo_monthly_report() -> None:
 
         return tasks.slo_names(paths().slos)
 
-    @task(map_index_template="{{ slo_name }}")
-    def extract(slo_name: str, data_interval_start: datetime | None = None,
+    @task(pool=PROMETHEUS_POOL, map_index_template="{{ slo_name }}")
+    def extract(slo_name: str, params: dict[str, Any] | None = None,
+                data_interval_start: datetime | None = None,
                 data_interval_end: datetime | None = None) -> dict[str, Any]:
         from slo_common import paths, prometheus_config
         from slo_jobs import tasks
 
         p = paths()
-        return tasks.extract_month(prometheus_config(), p.slos, p.lake, slo_name,
-                                   data_interval_start, data_interval_end)
+        return tasks.fill_month(prometheus_config, p.slos, p.lake, slo_name,
+                                data_interval_start, data_interval_end,
+                                fill=(params or {}).get("missing_days", "fill") == "fill")
 
     @task
-    def compute(extracted: list[dict[str, Any]], data_interval_start: datetime | None = None,
+    def check_complete(extracted: list[dict[str, Any]],
+                       data_interval_start: datetime | None = None,
+                       data_interval_end: datetime | None = None) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from slo_common import paths
+        from slo_jobs import tasks
+        from slo_jobs.errors import SloJobsError
+
+        p = paths()
+        try:
+            return tasks.check_month(p.slos, p.lake, data_interval_start, data_interval_end)
+        except SloJobsError as exc:
+            raise AirflowFailException(str(exc)) from None  # gaps do not fill by retrying
+
+    @task
+    def compute(checked: dict[str, Any], data_interval_start: datetime | None = None,
                 data_interval_end: datetime | None = None) -> str:
         from slo_common import paths
         from slo_jobs import tasks
@@ -66,17 +102,20 @@ def slo_monthly_report() -> None:
         p = paths()
         return tasks.compute_month(p.slos, p.lake, data_interval_start, data_interval_end)
 
-    @task
+    @task(outlets=[MONTHLY_REPORT])
     def render(summary_path: str, data_interval_start: datetime | None = None,
-               data_interval_end: datetime | None = None) -> dict[str, str]:
+               data_interval_end: datetime | None = None,
+               outlet_events: Any = None) -> dict[str, str]:
         from slo_common import paths, prometheus_config
         from slo_jobs import tasks
 
         p = paths()
-        return tasks.render_month(p.lake, p.out, prometheus_config().url,
-                                  data_interval_start, data_interval_end)
+        files = tasks.render_month(p.lake, p.out, prometheus_config().url,
+                                   data_interval_start, data_interval_end)
+        outlet_events[MONTHLY_REPORT].extra = files
+        return files
 
-    render(compute(extract.expand(slo_name=list_slos())))
+    render(compute(check_complete(extract.expand(slo_name=list_slos()))))
 
 
 slo_monthly_report()

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from . import compute, openslo, periods, pipeline, report, spec, spec_templates
+from .backfill import backfill as run_backfill
 from .errors import SloJobsError
 from .extract import PrometheusConfig
 
@@ -92,6 +93,28 @@ def report_cmd(month: Month, slos: Slos = [Path("slos")], lake: Lake = Path("lak
     rows = compute.month_summary(lake, spec.load(slos), period)
     files = report.render(rows, period, out, source=str(lake), generated_at=_now())
     typer.echo(f"HTML: {files.html}\nPDF:  {files.pdf}\nJSON: {files.json}")
+
+
+@app.command(name="backfill")
+def backfill_cmd(
+    first: Annotated[str, typer.Option("--from", help="First month, YYYY-MM (UTC).")],
+    last: Annotated[str, typer.Option("--to", help="Last month, YYYY-MM, included.")],
+    slos: Slos = [Path("slos")], prometheus_url: PromUrl = None,  # noqa: B006
+    lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+    redo: Annotated[bool, typer.Option("--redo", help="Redo what is already done.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Extract, compute and report every month of a range; resumes where it stopped.
+
+    Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
+    """
+    loaded = spec.load(slos)
+    config = PrometheusConfig.from_env(prometheus_url)
+    for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress):
+        done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
+        cover = min((r["coverage"] for r in m.rows), default=0.0)
+        typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%; "
+                   f"report in {out / m.period}")
 
 
 @app.command()

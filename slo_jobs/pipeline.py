@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import compute, report
+from . import compute, lake, report
 from .extract import PrometheusClient, PrometheusConfig, extract_period
 from .extract.extractor import DEFAULT_STEP, DayResult
 from .periods import Period
@@ -16,8 +16,23 @@ from .spec import Slo
 
 def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
             step: timedelta = DEFAULT_STEP) -> list[DayResult]:
+    return extract_days(config, slos, period.days, lake_dir, step)
+
+
+def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date],
+                 lake_dir: Path, step: timedelta = DEFAULT_STEP) -> list[DayResult]:
+    """Replace exactly the ``days`` partitions of each SLO.
+
+    Each SLO is written under its lock, after clearing temp files a killed run left
+    behind, so an interrupted extraction re-run leaves the lake as an uninterrupted one.
+    """
+    results: list[DayResult] = []
     with PrometheusClient(config) as client:
-        return extract_period(client, slos, period.days, lake_dir, step)
+        for slo in slos:
+            with lake.slo_lock(lake_dir, slo.name):
+                lake.remove_stale_temps(lake_dir, slo.name, days)
+                results.extend(extract_period(client, [slo], days, lake_dir, step))
+    return results
 
 
 def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
@@ -25,7 +40,8 @@ def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lak
                                                               report.ReportFiles]:
     extract(config, slos, period, lake_dir)
     rows = compute.compute_month(lake_dir, slos, period)
-    files = report.render(rows, period, out_dir, source=config.url, generated_at=generated_at)
+    files = report.render(lake_dir, period, out_dir, source=config.url,
+                          generated_at=generated_at)
     return rows, files
 
 

@@ -1,19 +1,26 @@
 """Task bodies for orchestrators: explicit arguments in, small JSON-able summaries out.
 
 The DAGs call these with the run's data interval; nothing here reads the clock
-or knows about Airflow.
+or knows about Airflow.  Where Prometheus is needed, the caller passes a function
+that resolves a connection name (an SLO may name its own with the label
+``prometheus_conn_id``; ``None`` means the default), so a run that needs no
+Prometheus never looks one up.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import compute, pipeline, report, spec
+from . import compute, lake, pipeline, report, spec
 from .errors import SloJobsError
 from .extract import PrometheusConfig
 from .periods import Period, month_of
+
+CONNECTION_LABEL = "prometheus_conn_id"
+ConfigFor = Callable[[str | None], PrometheusConfig]
 
 
 def period_of(interval_start: datetime | None, interval_end: datetime | None) -> Period:
@@ -27,6 +34,18 @@ def period_of(interval_start: datetime | None, interval_end: datetime | None) ->
     return period
 
 
+def day_of(interval_start: datetime | None, interval_end: datetime | None) -> date:
+    """The UTC day a daily data interval covers; refuses any other interval."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected a daily data interval")
+    start = interval_start.astimezone(UTC)
+    if (start.hour, start.minute, start.second, start.microsecond) != (0, 0, 0, 0) \
+            or interval_end - interval_start != timedelta(days=1):
+        raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
+                           "expected one whole day in UTC")
+    return start.date()
+
+
 def slo_names(slos_dir: Path) -> list[str]:
     return [s.name for s in spec.load([slos_dir])]
 
@@ -38,20 +57,70 @@ def _one(slos_dir: Path, name: str) -> spec.Slo:
     raise SloJobsError(f"SLO {name!r}: not found in {slos_dir}")
 
 
-def extract_month(config: PrometheusConfig, slos_dir: Path, lake_dir: Path, slo_name: str,
-                  interval_start: datetime | None,
-                  interval_end: datetime | None) -> dict[str, Any]:
+def _config(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
+    return config_for(slo.labels.get(CONNECTION_LABEL) or None)
+
+
+def day_ranges(days: list[date]) -> str:
+    """``2026-09-03..2026-09-05, 2026-09-10``: consecutive days folded into ranges."""
+    runs: list[list[date]] = []
+    for d in sorted(days):
+        if runs and d - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
+
+
+def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,
+                interval_start: datetime | None,
+                interval_end: datetime | None) -> dict[str, Any]:
+    """Replace exactly one SLO's partition of the interval's day."""
+    day = day_of(interval_start, interval_end)
+    slo = _one(slos_dir, slo_name)
+    results = pipeline.extract_days(_config(config_for, slo), [slo], [day], lake_dir)
+    return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
+            "clipped": sum(r.clipped for r in results)}
+
+
+def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,
+               interval_start: datetime | None, interval_end: datetime | None,
+               fill: bool = True) -> dict[str, Any]:
+    """Extract the days of the month that have no partition yet (all of them if none has).
+
+    Days already extracted (by the daily DAG or an earlier run) are left as they are.
+    With ``fill=False`` nothing is extracted; the missing days are only listed.
+    """
     period = period_of(interval_start, interval_end)
-    results = pipeline.extract(config, [_one(slos_dir, slo_name)], period, lake_dir)
-    return {"slo": slo_name, "period": period.label, "partitions": len(results),
-            "rows": sum(r.rows for r in results), "clipped": sum(r.clipped for r in results)}
+    slo = _one(slos_dir, slo_name)
+    missing = lake.missing_days(lake_dir, slo.name, period.days)
+    if missing and fill:
+        pipeline.extract_days(_config(config_for, slo), [slo], missing, lake_dir)
+    listed = [d.isoformat() for d in missing]
+    return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
+            "missing": [] if fill else listed}
+
+
+def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
+                interval_end: datetime | None) -> dict[str, Any]:
+    """Fail, naming SLOs and days, unless every SLO has a partition for every day."""
+    period = period_of(interval_start, interval_end)
+    slos = spec.load([slos_dir])
+    gaps = {s.name: lake.missing_days(lake_dir, s.name, period.days) for s in slos}
+    found = [f"{name} misses {day_ranges(days)}" for name, days in gaps.items() if days]
+    if found:
+        raise SloJobsError(
+            f"month {period.label}: extraction incomplete: {'; '.join(found)}; expected one "
+            "partition per SLO and day (run slo_extract for those days, or trigger "
+            "slo_monthly_report with missing_days=fill)")
+    return {"period": period.label, "slos": len(slos), "days": len(period.days)}
 
 
 def compute_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
                   interval_end: datetime | None) -> str:
     period = period_of(interval_start, interval_end)
-    rows = compute.month_summary(lake_dir, spec.load([slos_dir]), period)
-    return str(compute.write_summary(lake_dir, period, rows))
+    compute.compute_month(lake_dir, spec.load([slos_dir]), period)
+    return str(lake.monthly_partition(lake_dir, period.label))
 
 
 def render_month(lake_dir: Path, out_dir: Path, source: str,
@@ -60,7 +129,17 @@ def render_month(lake_dir: Path, out_dir: Path, source: str,
     period = period_of(interval_start, interval_end)
     rows = compute.read_summary(lake_dir, period)
     # The report's "generated" stamp is the end of the data interval, not the clock.
-    files = report.render(rows, period, out_dir, source=source, generated_at=period.end)
+    files = report.render(lake_dir, period, out_dir, source=source, generated_at=period.end)
     print(pipeline.table(rows))
-    return {"html": str(files.html), "pdf": str(files.pdf), "json": str(files.json),
-            "csv": str(files.csv)}
+    return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
+            "json": str(files.json), "csv": str(files.csv)}
+
+
+def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a finished day of extraction announces: the day, its SLOs and row counts."""
+    days = sorted({e["day"] for e in extracted})
+    if len(days) != 1:
+        raise SloJobsError(f"extracted days: found {days}; expected exactly one day")
+    return {"day": days[0], "slos": sorted(e["slo"] for e in extracted),
+            "rows": sum(e["rows"] for e in extracted),
+            "clipped": sum(e["clipped"] for e in extracted)}

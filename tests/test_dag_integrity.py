@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-DAG_IDS = {"slo_monthly_report"}
+DAG_IDS = {"slo_extract", "slo_monthly_report"}
 
 
 def _no_network(*args: Any, **kwargs: Any) -> None:
@@ -61,5 +61,41 @@ def test_monthly_report_has_a_monthly_data_interval(dagbag: Any) -> None:
 def test_wiring(dagbag: Any) -> None:
     dag = dagbag.get_dag("slo_monthly_report")
     assert dag.get_task("extract").upstream_task_ids == {"list_slos"}
-    assert dag.get_task("compute").upstream_task_ids == {"extract"}
+    assert dag.get_task("check_complete").upstream_task_ids == {"extract"}
+    assert dag.get_task("compute").upstream_task_ids == {"check_complete"}
     assert dag.get_task("render").upstream_task_ids == {"compute"}
+    assert dag.params["missing_days"] == "fill"
+
+
+def test_extract_has_a_daily_data_interval_and_catches_up(dagbag: Any) -> None:
+    from datetime import UTC, datetime
+
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag("slo_extract")
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup
+    interval = dag.timetable.infer_manual_data_interval(
+        run_after=datetime(2026, 9, 16, tzinfo=UTC))
+    assert (interval.start, interval.end) == (datetime(2026, 9, 15, tzinfo=UTC),
+                                              datetime(2026, 9, 16, tzinfo=UTC))
+
+
+def test_extract_wiring(dagbag: Any) -> None:
+    dag = dagbag.get_dag("slo_extract")
+    assert dag.get_task("list_slos").upstream_task_ids == {"wait_for_late_scrapes"}
+    assert dag.get_task("extract").upstream_task_ids == {"list_slos"}
+    assert dag.get_task("publish").upstream_task_ids == {"extract"}
+    assert [a.name for a in dag.get_task("publish").outlets] == ["slo_sli_days"]
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_prometheus_tasks_share_the_pool_and_back_off(dagbag: Any, dag_id: str) -> None:
+    from slo_common import PROMETHEUS_POOL
+
+    extract = dagbag.get_dag(dag_id).get_task("extract")
+    assert extract.pool == PROMETHEUS_POOL
+    assert extract.retry_exponential_backoff
+    for task in dagbag.get_dag(dag_id).tasks:
+        if task.task_id != "extract":
+            assert task.pool != PROMETHEUS_POOL, task.task_id  # slots are for queries only

@@ -1,0 +1,88 @@
+"""
+### Daily SLI extraction
+
+For the UTC day of the run's data interval: pull every SLO's good/total history
+from Prometheus and replace exactly that day's partitions in the Parquet lake
+(``sli/slo=<name>/date=<day>/``), one mapped task per SLO.  Re-running a day
+rewrites the same files; other days are never touched.
+
+* **Catchup** is on: a new deployment fills its history from ``start_date``
+  (days older than Prometheus' retention are written empty and show as missing
+  coverage in the monthly report).
+* **Pool** ``prometheus`` caps concurrent Prometheus queries across all runs;
+  create it once: ``airflow pools set prometheus 4 "Prometheus query_range"``.
+* **Retries** back off exponentially (1 min, 2 min, 4 min, ... up to 30 min).
+* The run waits 10 minutes past the end of the day so late scrapes are in.
+* When every SLO's partition of the day is written, the Asset ``slo_sli_days``
+  gets an event whose extra names the day.
+
+Prometheus comes from the Airflow Connection ``prometheus_default`` (an SLO may
+name another with the label ``prometheus_conn_id``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pendulum
+from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
+from airflow.sdk import dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from slo_common import PROMETHEUS_POOL, SLI_DAYS
+
+default_args: dict[str, Any] = {
+    "owner": "sre",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+@dag(
+    dag_id="slo_extract",
+    # The run for day D covers [D, D + 1) and starts once D is over.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 7, 1, tz="UTC"),
+    catchup=True,
+    max_active_runs=4,
+    default_args=default_args,
+    tags=["slo", "extract"],
+    doc_md=__doc__,
+)
+def slo_extract() -> None:
+    wait = TimeDeltaSensor(task_id="wait_for_late_scrapes", delta=timedelta(minutes=10),
+                           mode="reschedule", poke_interval=120)
+
+    @task
+    def list_slos() -> list[str]:
+        from slo_common import paths
+        from slo_jobs import tasks
+
+        return tasks.slo_names(paths().slos)
+
+    @task(pool=PROMETHEUS_POOL, map_index_template="{{ slo_name }}")
+    def extract(slo_name: str, data_interval_start: datetime | None = None,
+                data_interval_end: datetime | None = None) -> dict[str, Any]:
+        from slo_common import paths, prometheus_config
+        from slo_jobs import tasks
+
+        p = paths()
+        return tasks.extract_day(prometheus_config, p.slos, p.lake, slo_name,
+                                 data_interval_start, data_interval_end)
+
+    @task(outlets=[SLI_DAYS])
+    def publish(extracted: list[dict[str, Any]], outlet_events: Any = None) -> dict[str, Any]:
+        from slo_jobs import tasks
+
+        outlet_events[SLI_DAYS].extra = tasks.day_summary(extracted)
+        return dict(outlet_events[SLI_DAYS].extra)
+
+    slos = list_slos()
+    wait >> slos
+    publish(extract.expand(slo_name=slos))
+
+
+slo_extract()

@@ -1,0 +1,99 @@
+"""``slo-jobs backfill`` without Airflow: month ranges, overlapping and repeated runs leave each
+month exactly once, and a period Prometheus no longer holds shows as missing data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from slo_jobs import backfill, lake, spec
+from slo_jobs.errors import SloJobsError
+from slo_jobs.extract import PrometheusConfig
+from tests.conftest import ROOT, true_counts
+from tests.test_crash_safety import content
+
+SLOS = ROOT / "slos" / "checkout.yaml"
+
+
+def test_months_cover_the_range_across_a_year_end() -> None:
+    labels = [p.label for p in backfill.months("2026-11", "2027-02")]
+    assert labels == ["2026-11", "2026-12", "2027-01", "2027-02"]
+    assert [p.label for p in backfill.months("2026-09", "2026-09")] == ["2026-09"]
+
+
+def test_a_reversed_range_is_one_line() -> None:
+    with pytest.raises(SloJobsError, match=r"^--to 2026-07: before --from 2026-09; expected"):
+        backfill.months("2026-09", "2026-07")
+
+
+@pytest.mark.integration
+def test_overlapping_and_repeated_backfills_leave_each_month_once(
+        prometheus: str, truth: pd.DataFrame, tmp_path: Path) -> None:
+    config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
+    lake_dir, out = tmp_path / "lake", tmp_path / "out"
+    first = backfill.backfill(config, slos, "2026-07", "2026-08", lake_dir, out, progress=False)
+    assert [(m.period, m.extracted_days, m.reported) for m in first] == [
+        ("2026-07", 62, True), ("2026-08", 62, True)]
+    second = backfill.backfill(config, slos, "2026-08", "2026-09", lake_dir, out, progress=False)
+    # August was done: neither extracted nor rendered again
+    assert [(m.period, m.extracted_days, m.reported) for m in second] == [
+        ("2026-08", 0, False), ("2026-09", 60, True)]
+
+    assert sorted(p.parent.name for p in lake_dir.glob("monthly/*/summary.parquet")) == [
+        "month=2026-07", "month=2026-08", "month=2026-09"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["2026-07", "2026-08", "2026-09"]
+    assert len(list(lake_dir.glob("sli/*/date=*/part-0.parquet"))) == 2 * (31 + 31 + 30)
+    for month, start, end in [("2026-07", "2026-07-01", "2026-08-01"),
+                              ("2026-08", "2026-08-01", "2026-09-01"),
+                              ("2026-09", "2026-09-01", "2026-10-01")]:
+        records = json.loads((out / month / "summary.json").read_text())
+        assert sorted(r["slo"] for r in records) == ["checkout-availability", "checkout-latency"]
+        for r in records:
+            assert (r["good"], r["total"]) == true_counts(truth, r["slo"], start, end)
+            assert r["coverage"] == 1.0
+
+    before = content(lake_dir)
+    reports = {p: p.read_bytes() for p in out.glob("*/summary.*")}
+    again = backfill.backfill(config, slos, "2026-07", "2026-09", lake_dir, out, redo=True,
+                              progress=False)
+    assert [m.extracted_days for m in again] == [62, 62, 60]
+    assert content(lake_dir) == before  # redone byte for byte, nothing added
+    assert {p: p.read_bytes() for p in out.glob("*/summary.*")} == reports
+
+
+@pytest.mark.integration
+def test_a_changed_slo_set_makes_a_done_month_current_again(prometheus: str,
+                                                             tmp_path: Path) -> None:
+    config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
+    lake_dir, out = tmp_path / "lake", tmp_path / "out"
+    backfill.backfill(config, slos[:1], "2026-09", "2026-09", lake_dir, out, progress=False)
+    assert backfill.report_is_current(lake_dir, out, slos[:1], backfill.months(
+        "2026-09", "2026-09")[0])
+    [month] = backfill.backfill(config, slos, "2026-09", "2026-09", lake_dir, out,
+                                progress=False)
+    assert (month.extracted_days, month.reported) == (30, True)
+    assert len(json.loads((out / "2026-09" / "summary.json").read_text())) == 2
+
+
+@pytest.mark.integration
+def test_a_period_prometheus_no_longer_holds_reports_missing_data(prometheus: str,
+                                                                  tmp_path: Path) -> None:
+    # The test Prometheus holds July to September 2026: June is past its retention.
+    config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
+    lake_dir, out = tmp_path / "lake", tmp_path / "out"
+    [june] = backfill.backfill(config, slos, "2026-06", "2026-06", lake_dir, out,
+                               progress=False)
+    assert june.extracted_days == 60
+    # every day was extracted (so a resumed run will not ask again) ...
+    for slo in slos:
+        assert lake.missing_days(lake_dir, slo.name, backfill.months(
+            "2026-06", "2026-06")[0].days) == []
+    # ... and the report says the data is missing instead of claiming 100 %
+    for r in json.loads((out / "2026-06" / "summary.json").read_text()):
+        assert r["coverage"] == 0.0
+        assert r["total"] == 0 and r["sli"] is None and r["met"] is None
+        assert r["status"] not in {"healthy", "attention", "warning", "critical", "exhausted"}
+    assert "no data at all" in (out / "2026-06" / "report.html").read_text()

@@ -1,0 +1,125 @@
+"""Killing an extraction or a backfill mid-run and running it again leaves the lake exactly as
+an uninterrupted run does, and a resumed backfill does not redo finished days."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slo_jobs import backfill, lake, periods, pipeline, spec
+from slo_jobs.extract import PrometheusConfig
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+SLOS = ROOT / "slos" / "checkout.yaml"  # two SLOs: enough to be killed between them
+CLI = [sys.executable, "-m", "slo_jobs.cli"]
+
+
+def content(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (hidden ones included) and the SHA-256 of its bytes."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def parts(lake_dir: Path) -> list[Path]:
+    return sorted(lake_dir.glob("sli/*/date=*/part-0.parquet"))
+
+
+def kill_when(proc: subprocess.Popen[bytes], lake_dir: Path, written: int) -> int:
+    """SIGKILL ``proc``'s process group once ``written`` partitions exist; return how many."""
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(parts(lake_dir)) >= written:
+                break
+            time.sleep(0.005)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, \
+        f"the run ended on its own (exit {proc.returncode}) before it could be killed"
+    return len(parts(lake_dir))
+
+
+def start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+@pytest.fixture(scope="module")
+def reference(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """September of the checkout SLOs, extracted in one uninterrupted run."""
+    lake_dir = tmp_path_factory.mktemp("reference") / "lake"
+    pipeline.extract(PrometheusConfig(url=prometheus), spec.load([SLOS]),
+                     periods.month("2026-09"), lake_dir)
+    return lake_dir
+
+
+def test_extract_killed_mid_run_then_rerun_equals_uninterrupted(
+        prometheus: str, reference: Path, tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    args = ["extract", "--month", "2026-09", "--slos", str(SLOS), "--lake", str(lake_dir),
+            "--prometheus-url", prometheus]
+    left = kill_when(start(args), lake_dir, written=1)
+    assert 0 < left < 60, f"expected a partial lake after the kill, found {left} partitions"
+    assert content(lake_dir) != content(reference)
+    subprocess.run(CLI + args, check=True, capture_output=True)
+    assert content(lake_dir) == content(reference)
+
+
+def test_temp_file_of_a_writer_killed_mid_write_is_cleared(
+        prometheus: str, reference: Path, tmp_path: Path) -> None:
+    import shutil
+
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(reference, lake_dir)
+    # What a SIGKILL between the temp file's creation and its rename leaves behind.
+    target = lake.sli_partition(lake_dir, "checkout-latency", periods.month("2026-09").days[9])
+    (target.parent / ".tmp-k1ll3d.parquet").write_bytes(target.read_bytes()[:1000])
+    target.unlink()
+    assert content(lake_dir) != content(reference)
+    subprocess.run(CLI + ["extract", "--month", "2026-09", "--slos", str(SLOS), "--lake",
+                          str(lake_dir), "--prometheus-url", prometheus],
+                   check=True, capture_output=True)
+    assert content(lake_dir) == content(reference)
+
+
+@pytest.fixture(scope="module")
+def reference_backfill(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("reference-backfill")
+    backfill.backfill(PrometheusConfig(url=prometheus), spec.load([SLOS]), "2026-08",
+                      "2026-09", base / "lake", base / "out", progress=False)
+    return base
+
+
+def test_backfill_killed_mid_run_resumes_without_redoing_days(
+        prometheus: str, reference_backfill: Path, tmp_path: Path) -> None:
+    lake_dir, out = tmp_path / "lake", tmp_path / "out"
+    args = ["backfill", "--from", "2026-08", "--to", "2026-09", "--slos", str(SLOS),
+            "--lake", str(lake_dir), "--out", str(out), "--prometheus-url", prometheus]
+    left = kill_when(start(args + ["--no-progress"]), lake_dir, written=20)
+    assert 0 < left < 2 * (31 + 30)
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in parts(lake_dir)}
+
+    resumed = subprocess.run(CLI + args, check=True, capture_output=True, text=True)
+    # finished days were kept as they were, and only the rest was extracted
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in before} == before
+    extracted = sum(int(line.split(": ")[1].split()[0]) for line in resumed.stdout.splitlines()
+                    if "SLO-days extracted" in line)
+    assert extracted == 2 * (31 + 30) - len(before)
+    # a progress bar per month and per SLO
+    for label in ("2026-08", "2026-09", "checkout-availability", "checkout-latency"):
+        assert label in resumed.stderr
+    assert content(lake_dir) == content(reference_backfill / "lake")
+    for month in ("2026-08", "2026-09"):
+        for name in ("summary.json", "summary.csv", "report.html"):
+            assert (out / month / name).read_bytes() == \
+                (reference_backfill / "out" / month / name).read_bytes(), (month, name)
