@@ -18,6 +18,7 @@ test: install
 
 bench: install
 	.venv/bin/python bench/compute.py
+	.venv/bin/python bench/report.py
 
 lint: install
 	.venv/bin/ruff check slo_jobs dags tests bench

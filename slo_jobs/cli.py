@@ -83,16 +83,25 @@ def compute_cmd(month: Month, slos: Slos = [Path("slos")],  # noqa: B006
 
 
 @app.command(name="report")
-def report_cmd(month: Month, slos: Slos = [Path("slos")], lake: Lake = Path("lake"),  # noqa: B006
-               out: Out = Path("reports/out")) -> None:
-    """Render HTML, PDF, JSON and CSV for a computed month.
+def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+               service: Annotated[str | None, typer.Option(
+                   "--service", help="Only this service's SLOs.")] = None,
+               formats: Annotated[str, typer.Option(
+                   "--format", help="Comma-separated: html,pdf,json,csv.")] = "html,pdf,json,csv",
+               ) -> None:
+    """Render a computed month as HTML, PDF, JSON and CSV, and refresh the index page.
 
-    Example: slo-jobs report --month 2026-09
+    Example: slo-jobs report --month 2026-09 --service checkout --format html,pdf
     """
     period = periods.month(month)
-    rows = compute.month_summary(lake, spec.load(slos), period)
-    files = report.render(rows, period, out, source=str(lake), generated_at=_now())
-    typer.echo(f"HTML: {files.html}\nPDF:  {files.pdf}\nJSON: {files.json}")
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    files = report.render(lake, period, out, source=str(lake), generated_at=_now(),
+                          service=service, formats=chosen)
+    for name, path in (("html", files.html), ("pdf", files.pdf), ("json", files.json),
+                       ("csv", files.csv)):
+        if name in chosen:
+            typer.echo(f"{name.upper():<5} {path}")
+    typer.echo(f"INDEX {files.index}")
 
 
 @app.command(name="backfill")

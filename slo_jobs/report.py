@@ -1,4 +1,9 @@
-"""Report stage: the month's summary as HTML, PDF (WeasyPrint) and summary.json."""
+"""Report stage: the month as HTML and PDF (same content), plus JSON and CSV exports.
+
+Reads only the compute stage's outputs in the lake (summary, decisions, daily, incidents,
+burn of the month, and the summaries of earlier months for trends), so a report can be
+rendered again at any time without Prometheus.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import io
 import json
 import math
 import os
+import statistics
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,13 +24,21 @@ import jinja2
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from . import __version__, resources
+from . import __version__, charts, compute, lake, resources
+from .compute.engine import CONDITIONS, alert_factor
 from .errors import SloJobsError
-from .periods import Period
+from .periods import Period, month, previous
 
-JSON_FIELDS = ("period", "slo", "service", "target", "good", "total", "bad", "sli",
-               "allowed_bad", "budget_consumed", "budget_remaining", "status", "met",
-               "coverage", "buckets", "expected_buckets", "clipped_rows", "spec_hash")
+JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "total", "bad",
+               "sli", "allowed_bad", "budget_consumed", "budget_remaining",
+               "budget_remaining_events", "budget_minutes", "budget_remaining_minutes",
+               "status", "met", "coverage", "buckets", "expected_buckets", "clipped_rows",
+               "no_data_slices", "estimated", "exhaustion", "exhaustion_days", "incidents",
+               "release_low", "release_medium", "release_high", "spec_hash")
+INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
+                   "peak_burn_1h", "bad", "budget_share")
+FORMATS = ("html", "pdf", "json", "csv")
+POSTMORTEM_SHARE = 0.20  # an incident above 20 % of the budget gets a postmortem
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,8 @@ class ReportFiles:
     pdf: Path
     json: Path
     csv: Path
+    incidents_csv: Path
+    index: Path
 
 
 class _NoFetch(URLFetcher):  # type: ignore[misc]
@@ -50,10 +66,16 @@ def _pct(value: float | None, digits: int = 3) -> str:
     return f"{value * 100:.{digits}f} %"
 
 
-def _num(value: float | None) -> str:
+def _num(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "n/a"
-    return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def _signed_pp(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * 100:+.3f} pp"
 
 
 def _env() -> jinja2.Environment:
@@ -62,8 +84,8 @@ def _env() -> jinja2.Environment:
         autoescape=True,  # every name, description and label is user input
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters["pct"] = _pct
-    env.filters["num"] = _num
+    env.filters.update(pct=_pct, num=_num, pp=_signed_pp,
+                       ts=lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "n/a")
     return env
 
 
@@ -74,46 +96,237 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _read(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
+    path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
+    return compute.read_table(lake_dir, label, name) if path.exists() else []
+
+
+def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:
+    """What to do, following from the numbers (SLO_MATH 4 and the requirements)."""
+    out = []
+    status = row["status"]
+    if status == "no data":
+        out.append("No data for this period: check the SLI queries and that the source still "
+                   "holds the period (retention).")
+        return out
+    if status == "exhausted":
+        out.append("Error budget exhausted: freeze high-risk releases; ship reliability fixes "
+                   "first until the budget recovers.")
+    elif status in ("critical", "warning"):
+        out.append("Budget is burning faster than an even spend: review every release and "
+                   "prioritise the reliability work behind the burn.")
+    elif status == "attention":
+        out.append("Budget spending slightly above even: watch the burn rate before risky "
+                   "changes.")
+    for i in incidents:
+        if (i["budget_share"] or 0) > POSTMORTEM_SHARE:
+            out.append(f"Postmortem for the incident starting {i['start']:%Y-%m-%d %H:%M} UTC: "
+                       f"it consumed {i['budget_share'] * 100:.0f} % of the budget.")
+    if row["coverage"] < 1:
+        out.append(f"Data gaps: only {row['coverage'] * 100:.1f} % of the buckets had data; "
+                   "the figures cover those buckets only. Check scraping and retention.")
+    if row["clipped_rows"]:
+        out.append(f"{row['clipped_rows']} buckets reported more good than total events and were "
+                   "clipped: check that the good and total queries select the same traffic.")
+    if status == "healthy" and (row["budget_remaining"] or 0) > 0.5 and not out:
+        out.append("Budget healthy: there is room for planned risk (experiments, migrations).")
+    return out
+
+
+def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
+              burn: list[dict[str, Any]], incidents: list[dict[str, Any]],
+              decisions: dict[str, str], trend: list[dict[str, Any]]) -> dict[str, Any]:
+    days = [d["day"] for d in daily]
+    n = len(days) or 1
+    sli_pts = [((i + 0.5) / n, d["sli"]) for i, d in enumerate(daily)]
+    vals = [v for _, v in sli_pts if v is not None]
+    lo = min(vals + [row["target"]]) if vals else row["target"]
+    sli_chart = charts.line_chart(
+        "Daily SLI", [charts.Series("SLI", sli_pts)], [charts.Ref("target", row["target"])],
+        y_label="SLI", x_labels=charts.day_axis(days), pct=True,
+        y_min=max(0.0, lo - (1 - lo) * 0.2), y_max=1.0)
+    burndown = charts.line_chart(
+        "Error budget remaining", [
+            charts.Series("remaining", [(0.0, 1.0)] + [((i + 1) / n, d["budget_remaining"])
+                                                       for i, d in enumerate(daily)]),
+            charts.Series("even spend", [(0.0, 1.0), (1.0, 0.0)])],
+        [charts.Ref("exhausted", 0.0)], y_label="budget", x_labels=charts.day_axis(days),
+        pct=True)
+    # Max-pool the hourly burn rates to at most 240 points: peaks are what matters.
+    group = max(1, math.ceil(len(burn) / 240))
+    pooled = []
+    for i in range(0, len(burn), group):
+        chunk = burn[i:i + group]
+        pooled.append((charts.position(chunk[-1]["hour_end"], period.start, period.end),
+                       {k: max((c[k] for c in chunk if c[k] is not None), default=None)
+                        for k in ("burn_1h", "burn_6h", "burn_1d")}))
+    factors = {name: alert_factor(share, period.seconds, long_s)
+               for name, (share, long_s) in CONDITIONS.items()}
+    burn_chart = charts.line_chart(
+        "Burn rate (log scale)",
+        [charts.Series(label, [(x, v[key]) for x, v in pooled])
+         for label, key in (("1 h", "burn_1h"), ("6 h", "burn_6h"), ("1 d", "burn_1d"))],
+        [charts.Ref(f"page 1h x{factors['thr_page1']:.3g}", factors["thr_page1"]),
+         charts.Ref(f"page 6h x{factors['thr_page2']:.3g}", factors["thr_page2"]),
+         charts.Ref(f"ticket 1d x{factors['thr_ticket1']:.3g}", factors["thr_ticket1"])],
+        y_label="burn rate", x_labels=charts.day_axis(days), log=True, y_min=0.1)
+    return {"row": row, "daily": daily, "incidents": incidents, "decisions": decisions,
+            "trend": trend, "recommendations": recommendations(row, incidents),
+            "sli_chart": sli_chart, "burndown_chart": burndown, "burn_chart": burn_chart}
+
+
+def build_context(lake_dir: Path, period: Period, source: str, generated_at: datetime,
+                  service: str | None = None) -> dict[str, Any]:
+    rows = compute.read_summary(lake_dir, period)
+    if service is not None:
+        rows = [r for r in rows if r["service"] == service]
+        if not rows:
+            raise SloJobsError(f"--service: found {service!r}; expected a service of "
+                               f"{period.label}")
+    keep = {r["slo"] for r in rows}
+    decisions: dict[str, dict[str, str]] = {}
+    for d in _read(lake_dir, period.label, "decisions"):
+        decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
+    by: dict[str, dict[str, list[dict[str, Any]]]] = {"daily": {}, "burn": {}, "incidents": {}}
+    for name in by:
+        for r in _read(lake_dir, period.label, name):
+            if r["slo"] in keep:
+                by[name].setdefault(r["slo"], []).append(r)
+    prev_label = previous(period).label
+    prev = {r["slo"]: r for r in _read(lake_dir, prev_label, "summary")}
+    history = [prev_label, previous(previous(period)).label]
+    trend_rows = {label: {r["slo"]: r for r in _read(lake_dir, label, "summary")}
+                  for label in history}
+    services: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        r["delta_sli"] = (r["sli"] - prev[r["slo"]]["sli"]
+                          if r["slo"] in prev and r["sli"] is not None
+                          and prev[r["slo"]]["sli"] is not None else None)
+        r["incidents"] = len(by["incidents"].get(r["slo"], []))
+        for risk in ("low", "medium", "high"):
+            r[f"release_{risk}"] = decisions.get(r["slo"], {}).get(risk)
+        trend = [{"period": label, **trend_rows[label][r["slo"]]} for label in reversed(history)
+                 if r["slo"] in trend_rows[label]] + [{**r}]
+        services.setdefault(r["service"], []).append(_slo_view(
+            r, period, by["daily"].get(r["slo"], []), by["burn"].get(r["slo"], []),
+            by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend))
+    remaining = [r["budget_remaining"] for r in rows if r["budget_remaining"] is not None]
+    at_risk = sorted((r for r in rows if r["status"] not in ("healthy", "no data")),
+                     key=lambda r: r["budget_remaining"] if r["budget_remaining"] is not None
+                     else 0.0)
+    return {
+        "period": period, "rows": rows, "services": services, "source": source,
+        "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
+        "met": sum(1 for r in rows if r["met"]),
+        "missed": sum(1 for r in rows if r["met"] is False),
+        "no_data": sum(1 for r in rows if r["met"] is None),
+        "median_remaining": statistics.median(remaining) if remaining else None,
+        "incident_count": sum(r["incidents"] for r in rows), "at_risk": at_risk[:5],
+        "sentences": {s: _sentence(s, [v["row"] for v in views])
+                      for s, views in services.items()},
+        "low_coverage": [r for r in rows if r["coverage"] < 1],
+        "clipped": [r for r in rows if r["clipped_rows"]],
+        "previous_label": prev_label if prev else None,
+        "css": (resources.templates_dir() / "report.css").read_text(),
+    }
+
+
+def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
+    missed = [r for r in rows if r["met"] is False]
+    nodata = [r for r in rows if r["met"] is None]
+    incidents = sum(r["incidents"] for r in rows)
+    if missed:
+        worst = min(missed, key=lambda r: r["budget_remaining"])
+        text = (f"{service} missed {len(missed)} of {len(rows)} SLOs; {worst['slo']} spent "
+                f"{worst['budget_consumed'] * 100:.0f} % of its error budget")
+    else:
+        low = min((r for r in rows if r["budget_remaining"] is not None),
+                  key=lambda r: r["budget_remaining"], default=None)
+        text = f"{service} met all {len(rows) - len(nodata)} SLOs with data"
+        if low is not None:
+            text += f"; the tightest, {low['slo']}, has {low['budget_remaining'] * 100:.0f} % " \
+                    "of its budget left"
+    if nodata:
+        text += f"; {len(nodata)} without data"
+    return text + f"; {incidents} incident{'s' if incidents != 1 else ''}."
+
+
 def _records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: r.get(k) for k in JSON_FIELDS} for r in rows]
 
 
-def render(rows: Sequence[dict[str, Any]], period: Period, out_dir: Path,
-           source: str, generated_at: datetime) -> ReportFiles:
-    """Write ``report.html``, ``report.pdf``, ``summary.json`` and ``summary.csv``.
+def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buf.getvalue()
+
+
+def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
+           generated_at: datetime, service: str | None = None,
+           formats: Sequence[str] = FORMATS) -> ReportFiles:
+    """Render the computed ``period`` into ``<out_dir>/<YYYY-MM>/`` and refresh the index.
 
     ``generated_at`` is passed in (from the run), so rendering reads no clock.
     """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
+                           f"{','.join(FORMATS)}")
     folder = out_dir / period.label
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SloJobsError(f"{folder}: cannot create report folder ({exc.strerror})") from None
-    services: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        services.setdefault(r["service"], []).append(r)
-    met = sum(1 for r in rows if r["met"])
-    context = {
-        "period": period, "rows": rows, "services": services, "source": source,
-        "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
-        "met": met, "missed": sum(1 for r in rows if r["met"] is False),
-        "no_data": sum(1 for r in rows if r["met"] is None),
-        "low_coverage": [r for r in rows if r["coverage"] < 1],
-        "css": (resources.templates_dir() / "report.css").read_text(),
-    }
-    html = _env().get_template("report.html.j2").render(**context)
-    files = ReportFiles(folder / "report.html", folder / "report.pdf",
-                        folder / "summary.json", folder / "summary.csv")
-    _write_text(files.html, html)
-    pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
-    tmp_pdf = folder / ".tmp-report.pdf"
-    tmp_pdf.write_bytes(pdf if pdf is not None else b"")
-    os.replace(tmp_pdf, files.pdf)
-    records = _records(rows)
-    _write_text(files.json, json.dumps(records, indent=2, allow_nan=False) + "\n")
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=JSON_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    _write_text(files.csv, buf.getvalue())
+    context = build_context(lake_dir, period, source, generated_at, service)
+    suffix = f"-{service}" if service else ""
+    files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",
+                        folder / f"summary{suffix}.json", folder / f"summary{suffix}.csv",
+                        folder / f"incidents{suffix}.csv", out_dir / "index.html")
+    if "html" in formats or "pdf" in formats:
+        html = _env().get_template("report.html.j2").render(**context)
+        if "html" in formats:
+            _write_text(files.html, html)
+        if "pdf" in formats:
+            pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
+            tmp_pdf = folder / f".tmp-report{suffix}.pdf"
+            tmp_pdf.write_bytes(pdf if pdf is not None else b"")
+            os.replace(tmp_pdf, files.pdf)
+    records = _records(context["rows"])
+    if "json" in formats:
+        _write_text(files.json, json.dumps(records, indent=2, allow_nan=False,
+                                           default=str) + "\n")
+    if "csv" in formats:
+        _write_text(files.csv, _csv(records, JSON_FIELDS))
+        incidents = [{"period": period.label, "service": v["row"]["service"], **i}
+                     for views in context["services"].values() for v in views
+                     for i in v["incidents"]]
+        _write_text(files.incidents_csv, _csv([{k: i.get(k) for k in INCIDENT_FIELDS}
+                                               for i in incidents], INCIDENT_FIELDS))
+    write_index(lake_dir, out_dir)
     return files
+
+
+def write_index(lake_dir: Path, out_dir: Path) -> Path:
+    """``<out>/index.html``: every month in the lake with its overall figures."""
+    months = []
+    for part in sorted((lake_dir / "monthly").glob("month=*/summary.parquet"), reverse=True):
+        label = part.parent.name.removeprefix("month=")
+        try:
+            month(label)
+        except SloJobsError:
+            continue
+        rows = compute.read_table(lake_dir, label, "summary")
+        incidents = _read(lake_dir, label, "incidents")
+        months.append({"label": label, "slos": len(rows),
+                       "met": sum(1 for r in rows if r["met"]),
+                       "missed": sum(1 for r in rows if r["met"] is False),
+                       "no_data": sum(1 for r in rows if r["met"] is None),
+                       "incidents": len(incidents),
+                       "has_report": (out_dir / label / "report.html").exists()})
+    html = _env().get_template("index.html.j2").render(
+        months=months, css=(resources.templates_dir() / "report.css").read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_text(out_dir / "index.html", html)
+    return out_dir / "index.html"

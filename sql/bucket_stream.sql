@@ -5,8 +5,8 @@
 --             listed SLO by SLO and day by day, each SLO covering the same $n buckets from the
 --             same origin (the first day at 00:00 UTC). Bucket position = row position.
 -- Parameters: $files, $n (buckets per SLO), $b0/$b1 (the window's first / past-the-end
---             bucket), $snap (snapshot every $snap buckets), $l5m ... $l3d (window lengths in
---             buckets), $budget (B = 1 - target, one per SLO, in file order),
+--             bucket), $snap (snapshot every $snap buckets), $l5m ... $l1d (window lengths in
+--             buckets; 3 d is three times 1 d), $budget (B = 1 - target, one per SLO, in file order),
 --             $thr_page1 / $thr_page2 / $thr_ticket1 / $thr_ticket2 (f * B per SLO).
 -- Why this shape: the input is dense and already ordered, so prefix sums and lag() run as
 --             streaming window functions (no sort, no partitioning); the sum over the last L
@@ -26,16 +26,22 @@ cum AS (
            sum(hc) OVER (ROWS UNBOUNDED PRECEDING)    AS chc
     FROM rows
 ),
-win AS (
+win1 AS (
     SELECT *, rn // $n AS k, rn % $n AS b,
            cb - lag(cb, $l5m) OVER ()  AS b5m,  ct - lag(ct, $l5m) OVER ()  AS t5m,
            cb - lag(cb, $l30m) OVER () AS b30m, ct - lag(ct, $l30m) OVER () AS t30m,
            cb - lag(cb, $l1h) OVER ()  AS b1h,  ct - lag(ct, $l1h) OVER ()  AS t1h,
            cb - lag(cb, $l2h) OVER ()  AS b2h,  ct - lag(ct, $l2h) OVER ()  AS t2h,
            cb - lag(cb, $l6h) OVER ()  AS b6h,  ct - lag(ct, $l6h) OVER ()  AS t6h,
-           cb - lag(cb, $l1d) OVER ()  AS b1d,  ct - lag(ct, $l1d) OVER ()  AS t1d,
-           cb - lag(cb, $l3d) OVER ()  AS b3d,  ct - lag(ct, $l3d) OVER ()  AS t3d
+           lag(cb, $l1d) OVER ()       AS cb1,  lag(ct, $l1d) OVER ()       AS ct1
     FROM cum
+),
+-- DuckDB streams lag() only for offsets below 2,048 rows: the 3-day lag is three 1-day lags.
+win2 AS (SELECT *, lag(cb1, $l1d) OVER () AS cb2, lag(ct1, $l1d) OVER () AS ct2 FROM win1),
+win AS (
+    SELECT *, cb - cb1 AS b1d, ct - ct1 AS t1d,
+           cb - lag(cb2, $l1d) OVER () AS b3d, ct - lag(ct2, $l1d) OVER () AS t3d
+    FROM win2
 ),
 fire AS (
     SELECT *,

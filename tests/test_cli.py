@@ -30,11 +30,12 @@ def test_extract_compute_report_stages(prometheus: str, tmp_path: Path,
     co = cli("compute", "--month", "2026-08", "--slos", slos, cwd=tmp_path)
     assert co.returncode == 0, co.stderr
     assert (tmp_path / "lake/monthly/month=2026-08/summary.parquet").exists()
-    rep = cli("report", "--month", "2026-08", "--slos", slos, cwd=tmp_path)
+    rep = cli("report", "--month", "2026-08", cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr
     out = tmp_path / "reports/out/2026-08"
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "summary.json",
-                                               "summary.csv"}
+                                               "summary.csv", "incidents.csv"}
+    assert (tmp_path / "reports/out/index.html").exists()
     records = {r["slo"]: r for r in json.loads((out / "summary.json").read_text())}
     for name in TRUTH:
         assert (records[name]["good"], records[name]["total"]) == \

@@ -135,3 +135,19 @@ def test_lake_layout(dag_run: tuple[Any, Path]) -> None:
     assert len(parts) == 6 * 30
     assert (lake / "monthly/month=2026-09/summary.parquet").exists()
     assert not list(lake.rglob(".tmp-*"))
+
+
+def test_report_answers_a_service_owner(dag_run: tuple[Any, Path]) -> None:
+    # Did we meet our SLOs, how much budget is left, what burned it, what should we do?
+    _, base = dag_run
+    html = (base / "out/2026-09/report.html").read_text()
+    text = " ".join(html.split())
+    assert "checkout missed 1 of 2 SLOs; checkout-availability spent 130 % of its error budget" \
+        in text
+    assert "Error budget exhausted: freeze high-risk releases" in text
+    assert "Postmortem for the incident starting 2026-09-17 10:" in text
+    assert "<td>2026-09-17 10:" in text  # the bad deploy is in the incident list
+    assert "low risk: <b>block</b>" in text
+    incidents = (base / "out/2026-09/incidents.csv").read_text().splitlines()
+    assert incidents[0].startswith("period,slo,service,start,end")
+    assert any(",checkout-availability,checkout,2026-09-17 10:" in line for line in incidents)

@@ -7,8 +7,11 @@ run as streaming window functions, without sorting 40 M rows (see sql/bucket_str
 
 from __future__ import annotations
 
+import math
+import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from .. import lake, resources
@@ -113,6 +117,9 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
                    as_of: datetime | None = None, tz: str = "UTC",
                    step_s: int = 60) -> WindowResult:
     """All figures of ``slos`` over ``period``, evaluated at ``as_of`` (default: its end)."""
+    if step_s < 60 or 86_400 % step_s:
+        # Streaming lag() needs offsets under 2,048 rows: one day must fit (see the SQL).
+        raise SloJobsError(f"bucket step: found {step_s} s; expected at least 60 s dividing a day")
     evaluated = min(max(as_of or period.end, period.start), period.end)
     lay = _Layout(period, evaluated, step_s, tz)
     # Align as-of down to a snapshot boundary: the figures are exact up to that instant.
@@ -131,14 +138,8 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
                  else _filler(scratch, d, step_s) for s in slos for d in lay.days]
         _check_dense(con, files, lay.per_day)
         _register_slos(con, slos, period)
-        stream: dict[str, Any] = {
-            "files": files, "n": lay.n, "b0": lay.b0, "b1": lay.b1, "snap": lay.snap,
-            "budget": [s.budget_fraction for s in slos]}
-        stream.update({k: v // step_s for k, v in WINDOWS_S.items()})
-        for name, (share, long_s) in CONDITIONS.items():
-            stream[name] = [alert_factor(share, s.alert_period_s or period.seconds, long_s)
-                            * s.budget_fraction for s in slos]
-        con.execute("CREATE TEMP TABLE snap AS " + resources.sql("bucket_stream"), stream)
+        con.register("snap_arrow", _parallel_stream(slos, lay, files, period))
+        con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
         con.execute("CREATE TEMP TABLE occ AS " + resources.sql("occurrence_measures"),
                     {"b0": lay.b0, "basof": lay.basof})
         _slice_measures(con, slos, lay, files)
@@ -166,6 +167,37 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
     result.burn = _rows(con.execute(resources.sql("burn_trend"), {
         **common, "hour": lay.hour, "b0": lay.b0, "basof": lay.basof}))
     return result
+
+
+def _stream_part(slos: Sequence[SloParams], lay: _Layout, files: list[str], period: Period,
+                 k0: int) -> pa.Table:
+    """bucket_stream.sql over one contiguous group of SLOs (k numbered from ``k0``)."""
+    params: dict[str, Any] = {
+        "files": files, "n": lay.n, "b0": lay.b0, "b1": lay.b1, "snap": lay.snap,
+        "budget": [s.budget_fraction for s in slos]}
+    params.update({k: v // lay.step_s for k, v in WINDOWS_S.items() if k != "l3d"})
+    for name, (share, long_s) in CONDITIONS.items():
+        params[name] = [alert_factor(share, s.alert_period_s or period.seconds, long_s)
+                        * s.budget_fraction for s in slos]
+    table = connect().sql(resources.sql("bucket_stream"), params=params).to_arrow_table()
+    return table.set_column(0, "k", pa.compute.add(table.column("k"), k0))
+
+
+def _parallel_stream(slos: Sequence[SloParams], lay: _Layout, files: list[str],
+                     period: Period) -> pa.Table:
+    """Run the stream on groups of SLOs at once.
+
+    A streaming window runs on one thread, so the SLOs are split into one contiguous group
+    per core, each streamed by its own connection, and the snapshots concatenated.
+    """
+    groups = max(1, min(os.cpu_count() or 1, len(slos) // 8 or 1))
+    size = math.ceil(len(slos) / groups)
+    days = len(lay.days)
+    with ThreadPoolExecutor(max_workers=groups) as pool:
+        parts = [pool.submit(_stream_part, slos[g:g + size], lay,
+                             files[g * days:(g + size) * days], period, g)
+                 for g in range(0, len(slos), size)]
+        return pa.concat_tables([p.result() for p in parts])
 
 
 def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],

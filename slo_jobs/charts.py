@@ -1,0 +1,149 @@
+"""Small, dependency-free SVG line charts for the report (HTML and PDF alike).
+
+Charts must read in print and in grey scale: every series has its own dash pattern and a
+legend, axes carry labels and ticks, and reference lines (target, thresholds) are drawn
+and named. Values are numbers we computed; labels pass through ``escape``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from html import escape
+
+from markupsafe import Markup
+
+W, H = 520, 170
+LEFT, RIGHT, TOP, BOTTOM = 54, 12, 22, 30
+DASHES = ("", "6 3", "2 2", "8 3 2 3")
+GREYS = ("#000000", "#555555", "#888888", "#333333")
+
+Point = tuple[float, float | None]  # (x in [0, 1], y); None breaks the line
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: Sequence[Point]
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    y: float
+
+
+def _fmt(v: float, pct: bool, step: float) -> str:
+    """A tick label with just enough decimals to tell neighbouring ticks apart."""
+    scale = 100.0 if pct else 1.0
+    decimals = max(0, min(4, -math.floor(math.log10(step * scale)))) if step > 0 else 0
+    text = f"{v * scale:,.{decimals}f}"
+    return text + "%" if pct else text
+
+
+def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    out, v = [], first
+    while v <= hi + step * 1e-9:
+        out.append(round(v, 12))
+        v += step
+    return out
+
+
+def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
+               y_label: str = "", x_labels: Sequence[tuple[float, str]] = (),
+               pct: bool = False, y_min: float | None = None,
+               y_max: float | None = None, log: bool = False) -> Markup:
+    """An SVG line chart; x in [0, 1] across the period, y in data units."""
+    ys = [y for s in series for _, y in s.points if y is not None] + [r.y for r in refs]
+    if log:
+        ys = [y for y in ys if y > 0]
+    lo = y_min if y_min is not None else (min(ys) if ys else 0.0)
+    hi = y_max if y_max is not None else (max(ys) if ys else 1.0)
+    if hi <= lo:
+        hi = lo + (abs(lo) * 0.01 or 1.0)
+    pad = (hi - lo) * 0.05
+    lo, hi = (lo if y_min is not None else lo - pad), (hi if y_max is not None else hi + pad)
+    if log:
+        lo, hi = max(lo, 1e-3), max(hi, 1e-2)
+        tr = (math.log10(lo), math.log10(hi))
+    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+
+    def px(x: float) -> float:
+        return LEFT + x * plot_w
+
+    def py(y: float) -> float:
+        if log:
+            v = (math.log10(max(y, lo)) - tr[0]) / (tr[1] - tr[0])
+        else:
+            v = (y - lo) / (hi - lo)
+        return TOP + (1 - min(max(v, 0.0), 1.0)) * plot_h
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" '
+           f'width="{W}" height="{H}" role="img" aria-label="{escape(title)}" '
+           'font-family="DejaVu Sans, sans-serif" font-size="9">',
+           f'<text x="{LEFT}" y="12" font-size="10" font-weight="bold">{escape(title)}</text>',
+           f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" '
+           'stroke="#999" stroke-width="0.6"/>']
+    ticks = ([10 ** e for e in range(math.floor(tr[0]), math.ceil(tr[1]) + 1)
+              if lo <= 10 ** e <= hi] if log else _ticks(lo, hi))
+    step = (ticks[1] - ticks[0]) if len(ticks) > 1 else (hi - lo)
+    for t in ticks:
+        y = py(t)
+        out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
+                   'stroke="#ddd" stroke-width="0.5"/>')
+        out.append(f'<text x="{LEFT - 3}" y="{y + 3:.1f}" text-anchor="end">'
+                   f'{escape(_fmt(t, pct, t if log else step))}</text>')
+    for x, label in x_labels:
+        out.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 11}" text-anchor="middle">'
+                   f'{escape(label)}</text>')
+    if y_label:
+        out.append(f'<text transform="translate(10 {TOP + plot_h / 2:.0f}) rotate(-90)" '
+                   f'text-anchor="middle">{escape(y_label)}</text>')
+    for i, r in enumerate(refs):
+        y = py(r.y)
+        out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
+                   'stroke="#b00" stroke-width="0.8" stroke-dasharray="1 2"/>')
+        # Labels of several reference lines sit at different x so they never overlap.
+        lx = LEFT + plot_w - 2 - i * (plot_w / 3)
+        out.append(f'<text x="{lx:.1f}" y="{y - 2:.1f}" text-anchor="end" '
+                   f'fill="#b00">{escape(r.name)}</text>')
+    legend_x = LEFT + 140
+    for i, s in enumerate(series):
+        dash, colour = DASHES[i % len(DASHES)], GREYS[i % len(GREYS)]
+        path, pen = [], "M"
+        for x, value in s.points:
+            if value is None:
+                pen = "M"
+                continue
+            path.append(f"{pen}{px(x):.1f},{py(value):.1f}")
+            pen = "L"
+        if path:
+            out.append(f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" '
+                       f'stroke-width="1.2" stroke-dasharray="{dash}"/>')
+        lx = legend_x + i * 95
+        out.append(f'<line x1="{lx}" x2="{lx + 16}" y1="9" y2="9" stroke="{colour}" '
+                   f'stroke-width="1.2" stroke-dasharray="{dash}"/>')
+        out.append(f'<text x="{lx + 19}" y="12">{escape(s.name)}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def day_axis(days: Sequence[date]) -> list[tuple[float, str]]:
+    """Tick labels for a few days of the period (x positions at day midpoints)."""
+    n = len(days)
+    if not n:
+        return []
+    every = max(1, n // 6)
+    return [((i + 0.5) / n, d.strftime("%d %b")) for i, d in enumerate(days) if i % every == 0]
+
+
+def position(t: datetime, start: datetime, end: datetime) -> float:
+    return (t - start).total_seconds() / (end - start).total_seconds()
