@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import lake
+from ..errors import ExtractError
 from ..spec import Slo
 from .prometheus import PrometheusClient
 
@@ -23,22 +25,32 @@ class DayResult:
     rows: int  # buckets with data
     clipped: int
     path: Path
+    unusable: int = 0  # buckets dropped to "no data" because a value was NaN, infinite or < 0
+
+
+def _usable(value: float | None) -> bool:
+    return value is None or (math.isfinite(value) and value >= 0)
 
 
 def _day_table(day: date, good: dict[int, float], total: dict[int, float],
-               step: timedelta) -> tuple[pa.Table, int]:
+               step: timedelta) -> tuple[pa.Table, int, int]:
     """Every bucket of ``day``, in time order; buckets without data get has_data = false.
 
     Dense partitions let the compute stage find any window by position instead of by
-    searching timestamps.
+    searching timestamps.  A NaN, infinite or negative count makes its bucket "no data":
+    it lowers coverage and is never counted as good.  Returns (table, clipped, unusable).
     """
     step_s = int(step.total_seconds())
     first = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
     starts = range(first, first + 86_400, step_s)
     rows_good, rows_total, rows_clip, rows_has = [], [], [], []
+    unusable = 0
     for start in starts:
         t = start + step_s  # Prometheus evaluates the bucket's increase at its end
         tot = total.get(t)
+        if not (_usable(tot) and _usable(good.get(t))):
+            unusable += 1
+            tot = None
         # No good events reported where total has some means zero good ones, never "all good".
         g = good.get(t, 0.0) if tot is not None else 0.0
         rows_has.append(tot is not None)
@@ -48,7 +60,7 @@ def _day_table(day: date, good: dict[int, float], total: dict[int, float],
     table = pa.table({"ts": [datetime.fromtimestamp(s, UTC) for s in starts], "good": rows_good,
                       "total": rows_total, "clipped": rows_clip, "has_data": rows_has,
                       "step_s": [step_s] * len(starts)}, schema=lake.SLI_SCHEMA)
-    return table, sum(rows_clip)
+    return table, sum(rows_clip), unusable
 
 
 def _with_data(table: pa.Table) -> int:
@@ -68,14 +80,17 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
     for day in days:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         first, last = start + step, start + timedelta(days=1)
-        good = client.query_range(slo.good.promql(window), first, last, step)
-        total = client.query_range(slo.total.promql(window), first, last, step)
+        try:
+            good = client.query_range(slo.good.promql(window), first, last, step)
+            total = client.query_range(slo.total.promql(window), first, last, step)
+        except ExtractError as exc:
+            raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
         fetched.append((day, *_day_table(day, good, total, step)))
     results = []
-    for day, table, clipped in fetched:
+    for day, table, clipped, unusable in fetched:
         path = lake.sli_partition(lake_dir, slo.name, day)
         lake.write_atomic(table, path)
-        results.append(DayResult(slo.name, day, _with_data(table), clipped, path))
+        results.append(DayResult(slo.name, day, _with_data(table), clipped, path, unusable))
     return results
 
 

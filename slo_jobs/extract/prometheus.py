@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
+import ssl
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -16,11 +18,19 @@ from ..errors import ExtractError
 # Prometheus refuses query_range answers of more than 11,000 points per series.
 MAX_POINTS = 11_000
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+# Refusals that a shorter range avoids: Prometheus' resolution and sample limits, and the
+# range limits of Thanos and Mimir in front of it.
+_TOO_LARGE = ("exceeded maximum resolution", "would load too many samples",
+              "maximum number of samples", "query time range exceeds the limit")
 
 
 @dataclass(frozen=True)
 class PrometheusConfig:
-    """Where and how to reach Prometheus.  Secrets never appear in ``repr``."""
+    """Where and how to reach Prometheus.  Secrets never appear in ``repr``.
+
+    ``max_retry_s`` bounds the time one request may take, retries and waits included.
+    ``ca_bundle``, ``client_cert`` and ``client_key`` are file paths (PEM).
+    """
 
     url: str
     token: str | None = field(default=None, repr=False)
@@ -30,19 +40,26 @@ class PrometheusConfig:
     attempts: int = 4
     backoff_s: float = 0.5
     backoff_max_s: float = 8.0
+    max_retry_s: float = 300.0
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
     @classmethod
     def from_env(cls, url: str | None = None) -> PrometheusConfig:
-        """Read ``SLO_JOBS_PROMETHEUS_URL`` / ``_TOKEN`` / ``_USERNAME`` / ``_PASSWORD``."""
+        """Read ``SLO_JOBS_PROMETHEUS_URL`` / ``_TOKEN`` / ``_USERNAME`` / ``_PASSWORD`` and
+        ``_CA_BUNDLE`` / ``_CLIENT_CERT`` / ``_CLIENT_KEY``."""
         resolved = url or os.environ.get("SLO_JOBS_PROMETHEUS_URL")
         if not resolved:
             raise ExtractError("Prometheus URL: not set; expected --prometheus-url or "
                                "SLO_JOBS_PROMETHEUS_URL, e.g. http://127.0.0.1:9090")
-        return cls(url=resolved.rstrip("/"),
-                   token=os.environ.get("SLO_JOBS_PROMETHEUS_TOKEN") or None,
-                   username=os.environ.get("SLO_JOBS_PROMETHEUS_USERNAME") or None,
-                   password=os.environ.get("SLO_JOBS_PROMETHEUS_PASSWORD") or None)
 
+        def env(name: str) -> str | None:
+            return os.environ.get(f"SLO_JOBS_PROMETHEUS_{name}") or None
+
+        return cls(url=resolved.rstrip("/"), token=env("TOKEN"), username=env("USERNAME"),
+                   password=env("PASSWORD"), ca_bundle=env("CA_BUNDLE"),
+                   client_cert=env("CLIENT_CERT"), client_key=env("CLIENT_KEY"))
 
     @classmethod
     def from_connection(cls, conn_type: str | None, host: str | None, port: int | None,
@@ -50,7 +67,8 @@ class PrometheusConfig:
                         extra: dict[str, Any] | None = None) -> PrometheusConfig:
         """Build from the parts of an Airflow Connection (``prometheus_default``).
 
-        ``extra`` may hold ``token`` (bearer); login/password give basic auth.
+        ``extra`` may hold ``token`` (bearer), ``ca_bundle``, ``client_cert`` and
+        ``client_key`` (file paths); login/password give basic auth.
         """
         if not host:
             raise ExtractError("Prometheus connection: host is empty; expected e.g. "
@@ -61,9 +79,15 @@ class PrometheusConfig:
             base = f"{base.rstrip('/')}:{port}"
         if schema:
             base = f"{base.rstrip('/')}/{schema.strip('/')}"
-        token = (extra or {}).get("token")
-        return cls(url=base.rstrip("/"), token=str(token) if token else None,
-                   username=login or None, password=password or None)
+        extra = extra or {}
+
+        def opt(key: str) -> str | None:
+            value = extra.get(key)
+            return str(value) if value else None
+
+        return cls(url=base.rstrip("/"), token=opt("token"), username=login or None,
+                   password=password or None, ca_bundle=opt("ca_bundle"),
+                   client_cert=opt("client_cert"), client_key=opt("client_key"))
 
 
 class _Retryable(Exception):
@@ -73,16 +97,53 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _TooLarge(Exception):
+    """Prometheus refused the range as too large; a shorter one may pass."""
+
+
 def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds: either delay-seconds or an HTTP date."""
     value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _tls(config: PrometheusConfig) -> ssl.SSLContext | bool:
+    if not (config.ca_bundle or config.client_cert):
+        return True
+    try:
+        ctx = ssl.create_default_context(cafile=config.ca_bundle)
+        if config.client_cert:
+            ctx.load_cert_chain(config.client_cert, config.client_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ExtractError(f"Prometheus TLS files (CA bundle {config.ca_bundle}, client "
+                           f"certificate {config.client_cert}): cannot load "
+                           f"({type(exc).__name__}); expected readable PEM files") from None
+    return ctx
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class PrometheusClient:
-    """``query_range`` returning one aggregated series as ``{unix_seconds: value}``."""
+    """``query_range`` returning one aggregated series as ``{unix_seconds: value}``.
+
+    Values are returned as Prometheus gave them, NaN and infinities included: the
+    caller decides what an unusable value means.
+    """
 
     def __init__(self, config: PrometheusConfig, transport: httpx.BaseTransport | None = None):
         self.config = config
@@ -91,7 +152,8 @@ class PrometheusClient:
             headers["Authorization"] = f"Bearer {config.token}"
         auth = (config.username, config.password or "") if config.username else None
         self._http = httpx.Client(base_url=config.url, headers=headers, auth=auth,
-                                  timeout=config.timeout_s, transport=transport)
+                                  timeout=config.timeout_s, transport=transport,
+                                  verify=_tls(config))
 
     def close(self) -> None:
         self._http.close()
@@ -104,13 +166,23 @@ class PrometheusClient:
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        base = tenacity.wait_random_exponential(multiplier=self.config.backoff_s,
+        wait = tenacity.wait_random_exponential(multiplier=self.config.backoff_s,
                                                 max=self.config.backoff_max_s)(state)
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return min(max(exc.retry_after, base), self.config.backoff_max_s * 4)
-        return base
+            wait = min(max(exc.retry_after, wait), self.config.backoff_max_s * 4)
+        # Never sleep past the retry budget: total time stays bounded.
+        remaining = self.config.max_retry_s - (state.seconds_since_start or 0.0)
+        return max(0.0, min(wait, remaining))
+
+    def _refused(self, body: dict[str, Any], query: str) -> ExtractError | _TooLarge:
+        message = str(body.get("error", "no message"))
+        if any(marker in message for marker in _TOO_LARGE):
+            return _TooLarge(message)
+        return ExtractError(f"Prometheus at {self.config.url} refused query {query!r}: "
+                            f"{body.get('errorType', 'error')}: {_short(message)}")
 
     def _get(self, params: dict[str, str]) -> dict[str, Any]:
+        query = params["query"]
         try:
             response = self._http.get("/api/v1/query_range", params=params)
         except httpx.TimeoutException:
@@ -122,59 +194,101 @@ class PrometheusClient:
         try:
             body = response.json()
         except ValueError:
-            raise _Retryable(f"HTTP {response.status_code} with a body that is not JSON") from None
+            if response.status_code == 200:
+                # A cut connection or a proxy in between: worth another try.
+                raise _Retryable("HTTP 200 with a body that is not JSON (truncated?)") from None
+            raise ExtractError(f"Prometheus at {self.config.url}: HTTP {response.status_code} "
+                               f"for query {query!r}: {_short(response.text, 120)!r}") from None
         if not isinstance(body, dict):
-            raise ExtractError(f"Prometheus at {self.config.url}: answer is not a JSON object")
+            raise ExtractError(f"Prometheus at {self.config.url}: answer to query {query!r} "
+                               "is not a JSON object")
         if body.get("status") != "success":
-            raise ExtractError(
-                f"Prometheus at {self.config.url} refused query {params['query']!r}: "
-                f"{body.get('errorType', 'error')}: {body.get('error', 'no message')}")
+            raise self._refused(body, query)
+        if body.get("warnings"):
+            # Thanos and federated setups answer "success" with warnings when a source was
+            # missing: the numbers would be partial, so refuse them.
+            raise ExtractError(f"Prometheus at {self.config.url} answered query {query!r} "
+                               f"with warnings (partial data): "
+                               f"{_short('; '.join(map(str, body['warnings'])))}; "
+                               "expected a complete answer")
         return body
 
     def _fetch(self, params: dict[str, str]) -> dict[str, Any]:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(self.config.attempts),
+            stop=(tenacity.stop_after_attempt(self.config.attempts)
+                  | tenacity.stop_after_delay(self.config.max_retry_s)),
             wait=self._wait, reraise=True)
+        started = time.monotonic()
         try:
             return retrying(self._get, params)
         except _Retryable as exc:
-            raise ExtractError(f"Prometheus at {self.config.url} failed after "
-                               f"{self.config.attempts} attempts: {exc.reason}") from None
+            attempts = retrying.statistics.get("attempt_number", self.config.attempts)
+            raise ExtractError(
+                f"Prometheus at {self.config.url} failed after {attempts} attempts: "
+                f"{exc.reason} (gave up after {time.monotonic() - started:.1f} s; "
+                f"query {params['query']!r})") from None
 
     def query_range(self, promql: str, start: datetime, end: datetime,
                     step: timedelta) -> dict[int, float]:
         """Evaluate at start, start+step, ..., end (inclusive); one series expected.
 
-        Long ranges are split so no request exceeds MAX_POINTS points per series.
+        Long ranges are split so no request exceeds MAX_POINTS points per series, and
+        a range Prometheus refuses as too large is halved until it passes.
         """
         step_s = int(step.total_seconds())
         t0, t1 = int(start.timestamp()), int(end.timestamp())
         out: dict[int, float] = {}
         chunk = (MAX_POINTS - 1) * step_s
+        pending: list[tuple[int, int]] = []
         while t0 <= t1:
             hi = min(t1, t0 + chunk)
-            body = self._fetch({"query": promql, "start": str(t0), "end": str(hi),
-                                "step": str(step_s)})
-            out.update(self._single_series(body, promql))
+            pending.append((t0, hi))
             t0 = hi + step_s
+        pending.reverse()
+        # Each split halves a range, so this ends after at most 2 * points requests.
+        while pending:
+            lo, hi = pending.pop()
+            try:
+                body = self._fetch({"query": promql, "start": str(lo), "end": str(hi),
+                                    "step": str(step_s)})
+            except _TooLarge as exc:
+                if hi == lo:
+                    raise ExtractError(
+                        f"Prometheus at {self.config.url} refused query {promql!r} even for "
+                        f"a single point: {_short(str(exc))}; expected a query within its "
+                        "limits (raise --query.max-samples or simplify the query)") from None
+                mid = lo + ((hi - lo) // step_s // 2) * step_s
+                pending += [(mid + step_s, hi), (lo, mid)]
+                continue
+            out.update(self._single_series(body, promql))
         return out
 
     def _single_series(self, body: dict[str, Any], promql: str) -> dict[int, float]:
-        data = body.get("data") or {}
-        result = data.get("result")
-        if data.get("resultType") != "matrix" or not isinstance(result, list):
+        data = body.get("data")
+        result = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("resultType") != "matrix" \
+                or not isinstance(result, list):
             raise ExtractError(f"Prometheus at {self.config.url}: query {promql!r} did not "
                                "return a range matrix")
         if len(result) > 1:
             # Taking the first series would silently drop events: refuse instead.
-            labels = ", ".join(str(s.get("metric")) for s in result[:3])
+            labels = ", ".join(str(s.get("metric") if isinstance(s, dict) else s)
+                               for s in result[:3])
             raise ExtractError(f"query {promql!r} returned {len(result)} series ({labels}); "
                                "expected one: aggregate it with sum(...)")
         points: dict[int, float] = {}
         for series in result:
-            for ts, raw in series.get("values", []):
-                value = float(raw)
-                if math.isfinite(value):
-                    points[int(float(ts))] = value
+            values = series.get("values") if isinstance(series, dict) else None
+            if not isinstance(values, list):
+                raise ExtractError(f"Prometheus at {self.config.url}: query {promql!r}: a "
+                                   "series without a list of values")
+            for point in values:
+                try:
+                    ts, raw = point
+                    points[int(float(ts))] = float(raw)
+                except (TypeError, ValueError):
+                    raise ExtractError(
+                        f"Prometheus at {self.config.url}: query {promql!r}: malformed point "
+                        f"{_short(repr(point), 60)}; expected [unix_time, \"value\"]") from None
         return points
