@@ -1,0 +1,118 @@
+"""A fault-injecting HTTP server on loopback, in front of the real test Prometheus.
+
+Each request asks ``script(n, params)`` (n counts from 1) for a :class:`Reply`: forward to
+Prometheus, answer something else, answer late, cut the answer or reset the connection.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | None = None  # None: Prometheus' own answer
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # answer this late
+    reset: bool = False  # close the connection with a TCP reset, no answer
+    cut_at: int | None = None  # send only this many body bytes, then close
+    edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # rewrite the JSON
+
+
+FORWARD = Reply()
+
+
+def error_body(error_type: str, error: str) -> bytes:
+    return json.dumps({"status": "error", "errorType": error_type, "error": error}).encode()
+
+
+@dataclass
+class Seen:
+    at: float
+    params: dict[str, str]
+    headers: dict[str, str]
+
+    @property
+    def points(self) -> int:
+        p = self.params
+        return (int(p["end"]) - int(p["start"])) // int(p["step"]) + 1
+
+
+class FaultServer:
+    def __init__(self, upstream: str,
+                 script: Callable[[int, dict[str, str]], Reply] = lambda n, p: FORWARD) -> None:
+        self.seen: list[Seen] = []
+        self.script = script
+        upstream_http = httpx.Client(base_url=upstream, timeout=30)
+        outer = self
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                params = dict(parse_qsl(urlsplit(self.path).query))
+                with lock:
+                    outer.seen.append(Seen(time.monotonic(), params, dict(self.headers)))
+                    n = len(outer.seen)
+                reply = outer.script(n, params)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                if reply.reset:
+                    # SO_LINGER 0: close() sends RST instead of FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                body, status = reply.body, reply.status
+                if body is None:
+                    answer = upstream_http.get(self.path)
+                    body, status = answer.content, answer.status_code
+                    if reply.edit is not None:
+                        body = json.dumps(reply.edit(json.loads(body))).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(body if reply.cut_at is None else body[:reply.cut_at])
+                except OSError:
+                    pass  # the client gave up waiting
+                if reply.cut_at is not None:
+                    self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients that time out leave broken pipes behind
+
+        self._upstream = upstream_http
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> FaultServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._upstream.close()
