@@ -60,7 +60,8 @@ def write_atomic(table: pa.Table, target: Path) -> None:
         raise LakeError(f"{target.parent}: cannot write ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
+            # Page checksums let verify() tell a flipped bit from real data.
+            pq.write_table(table, fh, compression="zstd", write_page_checksum=True)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -69,6 +70,30 @@ def write_atomic(table: pa.Table, target: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _reextract_hint(path: Path) -> str:
+    slo, day = path.parent.parent.name.removeprefix("slo="), path.parent.name.removeprefix("date=")
+    return (f"re-extract it: slo-jobs extract --month {day[:7]} (SLO {slo}, day {day}; "
+            "or delete the file and run slo-jobs backfill)")
+
+
+def verify(paths: list[Path]) -> None:
+    """Raise a LakeError naming the first partition that is not a whole, intact SLI file.
+
+    Reads every page with its checksum, so truncation, foreign files and flipped bits are
+    all caught before a number is computed from them.
+    """
+    for path in paths:
+        try:
+            table = pq.ParquetFile(path, page_checksum_verification=True).read()
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            reason = " ".join(str(exc).split())[:160]
+            raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
+                            f"{_reextract_hint(path)}") from None
+        if not table.schema.equals(SLI_SCHEMA):
+            raise LakeError(f"{path}: columns {table.schema.names}; expected "
+                            f"{SLI_SCHEMA.names}; {_reextract_hint(path)}")
 
 
 def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:

@@ -77,6 +77,7 @@ def _filler(scratch: Path, day: date, step_s: int) -> str:
 
 
 def _check_dense(con: duckdb.DuckDBPyConnection, files: list[str], per_day: int) -> None:
+    lake.verify([Path(f) for f in files])  # a corrupt partition must not become a number
     bad = con.execute("SELECT file_name, num_rows FROM parquet_file_metadata($files) "
                       "WHERE num_rows <> $n LIMIT 1", {"files": files, "n": per_day}).fetchall()
     if bad:

@@ -169,10 +169,23 @@ class PrometheusClient:
         wait = tenacity.wait_random_exponential(multiplier=self.config.backoff_s,
                                                 max=self.config.backoff_max_s)(state)
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            wait = min(max(exc.retry_after, wait), self.config.backoff_max_s * 4)
+            wait = max(exc.retry_after, wait)
         # Never sleep past the retry budget: total time stays bounded.
         remaining = self.config.max_retry_s - (state.seconds_since_start or 0.0)
         return max(0.0, min(wait, remaining))
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        elapsed = state.seconds_since_start or 0.0
+        if isinstance(exc, _Retryable) and exc.retry_after is not None \
+                and elapsed + exc.retry_after > self.config.max_retry_s:
+            # Prometheus asks for more patience than the budget has left: give up now
+            # instead of asking again before it is ready.
+            exc.reason += (f" with Retry-After {exc.retry_after:g} s, beyond the retry "
+                           f"budget of {self.config.max_retry_s:g} s")
+            return True
+        return state.attempt_number >= self.config.attempts or \
+            elapsed >= self.config.max_retry_s
 
     def _refused(self, body: dict[str, Any], query: str) -> ExtractError | _TooLarge:
         message = str(body.get("error", "no message"))
@@ -216,9 +229,7 @@ class PrometheusClient:
     def _fetch(self, params: dict[str, str]) -> dict[str, Any]:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=(tenacity.stop_after_attempt(self.config.attempts)
-                  | tenacity.stop_after_delay(self.config.max_retry_s)),
-            wait=self._wait, reraise=True)
+            stop=self._stop, wait=self._wait, reraise=True)
         started = time.monotonic()
         try:
             return retrying(self._get, params)
