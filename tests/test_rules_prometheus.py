@@ -1,0 +1,112 @@
+"""The generated rules evaluated by the test Prometheus agree with the batch computation.
+
+September 2026 of the demo history (30 days, so the trailing-30-day period ratio of a calendar
+month covers exactly the month when evaluated at its end). The demo's counters are sampled on
+the minute grid, so ``increase`` over any whole-minute window is exact (no extrapolation) and
+the rules and the batch count the same events: the SLIs agree to floating-point rounding
+(1e-12 relative), and the alert conditions, evaluated every minute with windows (t - L, t],
+are the batch's buckets one for one.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from slo_jobs import periods, rules, spec
+from slo_jobs.compute import SloParams, compute_window
+from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+SEP = periods.month("2026-09")
+# The SLOs whose September has incidents (checkout: two pages; frontend: one outage that the
+# batch splits in two) and one without (search-latency, a raw-expression SLI).
+COMPARED = ("checkout-availability", "frontend-availability")
+
+
+def _instant(url: str, promql: str, at: datetime) -> float:
+    body = httpx.get(f"{url}/api/v1/query", params={"query": promql, "time": at.timestamp()},
+                     timeout=120).json()
+    assert body["status"] == "success", body
+    (sample,) = body["data"]["result"]
+    return float(sample["value"][1])
+
+
+@pytest.fixture(scope="module")
+def batch(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> object:
+    lake = tmp_path_factory.mktemp("lake")
+    slos = spec.load([ROOT / "slos"])
+    days = periods.month("2026-08").days[-3:] + SEP.days
+    with PrometheusClient(PrometheusConfig(prometheus)) as client:
+        for s in slos:
+            extract_slo(client, s, days, lake)
+    return compute_window(lake, [SloParams.of(s) for s in slos], SEP)
+
+
+def test_period_rule_gives_the_batch_sli(prometheus: str, batch: object) -> None:
+    summary = {r["slo"]: r for r in batch.summary}  # type: ignore[attr-defined]
+    slos = spec.load([ROOT / "slos"])
+    assert len(summary) == len(slos) == 6
+    for s in slos:
+        err = _instant(prometheus, rules.period_error_ratio(s), SEP.end)
+        want = summary[s.name]
+        assert 1 - err == pytest.approx(want["sli"], rel=1e-12, abs=1e-12), s.name
+        # and the trailing 30 days are this month's events, not an average of ratios
+        assert err == pytest.approx(want["bad"] / want["total"], rel=1e-12)
+
+
+def _runs(page: set[int], ticket: set[int]) -> list[tuple[datetime, datetime, str]]:
+    """Islands of minutes where either alert fires, as the batch builds incidents: a firing
+    evaluation at t is the bucket (t - 1m, t]."""
+    runs: list[list[int]] = []
+    for t in sorted(page | ticket):
+        if runs and t == runs[-1][1] + 60:
+            runs[-1][1] = t
+            runs[-1][2] |= t in page
+        else:
+            runs.append([t, t, t in page])
+    return [(datetime.fromtimestamp(a - 60, UTC), datetime.fromtimestamp(b, UTC),
+             "page" if p else "ticket") for a, b, p in runs]
+
+
+def test_alerts_fire_exactly_at_the_batch_incidents(prometheus: str, batch: object) -> None:
+    slos = {s.name: s for s in spec.load([ROOT / "slos"])}
+    config = PrometheusConfig(prometheus, timeout_s=120)
+
+    def firing(name: str, severity: str) -> set[int]:
+        s = slos[name]
+        expr = rules.alert_expr(s, severity, lambda w: rules.error_ratio(s, w))
+        assert expr is not None
+        with PrometheusClient(config) as client:
+            return set(client.query_range(expr, SEP.start + timedelta(minutes=1), SEP.end,
+                                          timedelta(minutes=1)))
+
+    jobs = [(n, sev) for n in COMPARED for sev in ("page", "ticket")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fired = dict(zip(jobs, pool.map(lambda j: firing(*j), jobs), strict=True))
+    incidents = batch.incidents  # type: ignore[attr-defined]
+    for name in COMPARED:
+        want = [(i["start"], i["end"], i["severity"]) for i in incidents if i["slo"] == name]
+        got = _runs(fired[(name, "page")], fired[(name, "ticket")])
+        assert want, name  # the demo's September pages both services
+        assert got == want, name
+    assert {i["slo"] for i in incidents} <= set(COMPARED)
+
+
+def test_backfill_writes_blocks_of_the_recording_rules(prometheus: str, tmp_path: Path) -> None:
+    slo = spec.load([ROOT / "slos" / "checkout.yaml"])[0]
+    rule_file = rules.write([slo], tmp_path / "rules.yaml")
+    start = datetime(2026, 9, 17, 10, tzinfo=UTC)
+    blocks = rules.backfill(rule_file, prometheus, start, start + timedelta(hours=3),
+                            tmp_path / "blocks")
+    assert blocks and all((b / "chunks").is_dir() for b in blocks)
+    samples = sum(json.loads((b / "meta.json").read_text())["stats"]["numSamples"]
+                  for b in blocks)
+    # 7 window ratios every minute for 3 h; the period ratio and 3 metadata series every 5 m.
+    assert samples == 7 * 180 + 4 * 36
