@@ -1,0 +1,53 @@
+"""The Grafana dashboard: valid JSON, one row per SLO, panels reading the recorded series."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from slo_jobs import dashboard, rules, spec
+from tests.conftest import ROOT
+
+FIXTURE = ROOT / "tests" / "fixtures" / "rules" / "api.yaml"
+
+
+def test_one_row_per_slo_with_the_expected_panels(tmp_path: Path) -> None:
+    slos = spec.load([ROOT / "slos"])
+    board = json.loads(dashboard.write(slos, tmp_path / "slos.json").read_text())
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    assert [r["title"] for r in rows] == [f"{s.name} ({s.service})" for s in slos]
+    assert [p["type"] for p in board["panels"]] == \
+        ["row", "stat", "gauge", "timeseries", "timeseries"] * len(slos)
+    ids = [p["id"] for p in board["panels"]]
+    assert len(set(ids)) == len(ids)
+    assert board["templating"]["list"][0]["type"] == "datasource"
+
+
+def test_queries_read_the_recorded_series_of_their_slo(tmp_path: Path) -> None:
+    slos = spec.load([ROOT / "slos"])
+    board = dashboard.build(slos)
+    recorded = {r["record"] for g in yaml.safe_load(rules.render(slos))["groups"]
+                for r in g["rules"] if "record" in r}
+    panels = [p for p in board["panels"] if p["type"] != "row"]
+    for slo, i in zip(slos, range(0, len(panels), 4), strict=True):
+        stat, gauge, burn, sli = panels[i:i + 4]
+        b = rules.budget_fraction(slo)
+        sel = f'{{slo="{slo.name}"}}'
+        assert stat["targets"][0]["expr"] == f"1 - slo:sli_error:ratio_period{sel}"
+        assert gauge["targets"][0]["expr"] == f"1 - slo:sli_error:ratio_period{sel} / {b!r}"
+        assert [t["expr"] for t in burn["targets"]] == [
+            f"slo:sli_error:ratio_rate{w}{sel} / {b!r}" for w in ("5m", "1h", "6h", "1d", "3d")]
+        assert sli["targets"][0]["expr"] == f"1 - slo:sli_error:ratio_rate5m{sel}"
+        for p in (stat, gauge, burn, sli):
+            for t in p["targets"]:
+                assert t["expr"].split("{")[0].split()[-1] in recorded, t["expr"]
+
+
+def test_burn_panel_draws_the_alert_factors() -> None:
+    api = spec.load([FIXTURE])[0]
+    burn = dashboard.build([api])["panels"][3]
+    steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["value"], s["color"]) for s in steps] == [
+        (None, "green"), (0.9333, "orange"), (2.8, "orange"), (5.6, "red"), (13.44, "red")]
