@@ -196,6 +196,48 @@ def export_openslo(paths: Annotated[list[Path], typer.Argument(help="Files or fo
         typer.echo(f"wrote {out}")
 
 
+@app.command(name="rules")
+def rules_cmd(
+    slos: Slos = [Path("slos")],  # noqa: B006
+    out: Annotated[Path, typer.Option("--out", help="Rule file to write.")] = Path(
+        "slo-rules.yaml"),
+    backfill: Annotated[bool, typer.Option(
+        "--backfill", help="Also evaluate the recording rules from --start to --end into "
+        "TSDB blocks (promtool tsdb create-blocks-from rules).")] = False,
+    blocks: Annotated[Path, typer.Option(help="Folder for the backfilled blocks.")] = Path(
+        "rule-blocks"),
+    start: Annotated[str | None, typer.Option(help="Backfill start, YYYY-MM-DD (UTC).")] = None,
+    end: Annotated[str | None, typer.Option(help="Backfill end, YYYY-MM-DD (UTC).")] = None,
+    prometheus_url: PromUrl = None,
+) -> None:
+    """Write Prometheus recording and burn-rate alert rules for the SLOs.
+
+    Example: slo-jobs rules --slos slos --out slo-rules.yaml --backfill
+    --start 2026-07-01 --end 2026-10-01 --prometheus-url http://127.0.0.1:9090
+    """
+    from . import rules
+
+    for line in rules.command(spec.load(slos), out, blocks if backfill else None, start,
+                              end, prometheus_url):
+        typer.echo(line)
+
+
+@app.command(name="dashboard")
+def dashboard_cmd(
+    slos: Slos = [Path("slos")],  # noqa: B006
+    out: Annotated[Path, typer.Option("--out", help="Dashboard JSON to write.")] = Path(
+        "slo-dashboard.json"),
+) -> None:
+    """Write a Grafana dashboard (JSON) over the recording rules, one row per SLO.
+
+    Example: slo-jobs dashboard --slos slos --out slo-dashboard.json
+    """
+    from . import dashboard
+
+    loaded = spec.load(slos)
+    typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +339,39 @@ def http_config(token: str | None, username: str | None, password: str | None) -
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         yaml.safe_dump(conf, f)
     return Path(name)
+
+
+def parse_instant(text: str, option: str) -> datetime:
+    """``2026-09-01`` or ``2026-09-01T12:00`` (UTC unless an offset is given)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SloJobsError(f"{option}: {text!r} is not a time; expected YYYY-MM-DD or "
+                           "YYYY-MM-DDTHH:MM (UTC), e.g. 2026-09-01") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def command(slos: Sequence[Slo], out: Path, backfill_to: Path | None = None,
+            start: str | None = None, end: str | None = None,
+            url: str | None = None) -> list[str]:
+    """``slo-jobs rules``: write the rule file and, with ``backfill_to``, the rule blocks.
+    Returns the lines to print."""
+    from .extract import PrometheusConfig
+
+    lines = [f"wrote {write(slos, out)} ({len(slos)} SLOs)"]
+    if backfill_to is None:
+        return lines
+    if not start or not end:
+        raise SloJobsError("--backfill: --start and --end are missing; expected both, e.g. "
+                           "--start 2026-07-01 --end 2026-10-01")
+    config = PrometheusConfig.from_env(url)
+    auth = http_config(config.token, config.username, config.password)
+    try:
+        blocks = backfill(out, config.url, parse_instant(start, "--start"),
+                          parse_instant(end, "--end"), backfill_to, http_config=auth)
+    finally:
+        if auth is not None:
+            auth.unlink(missing_ok=True)
+    lines.append(f"wrote {len(blocks)} blocks into {backfill_to}; move them into "
+                 "Prometheus' --storage.tsdb.path to use them")
+    return lines

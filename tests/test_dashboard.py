@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from slo_jobs import dashboard, rules, spec
@@ -51,3 +53,37 @@ def test_burn_panel_draws_the_alert_factors() -> None:
     steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert [(s["value"], s["color"]) for s in steps] == [
         (None, "green"), (0.9333, "orange"), (2.8, "orange"), (5.6, "red"), (13.44, "red")]
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+         *args: str) -> tuple[int, str, str]:
+    from slo_jobs import cli
+
+    monkeypatch.setattr(sys, "argv", ["slo-jobs", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_writes_rules_and_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(monkeypatch, capsys, "dashboard", "--slos", str(FIXTURE), "--out",
+                        str(tmp_path / "d.json"))
+    assert code == 0 and "(1 SLOs)" in out
+    assert json.loads((tmp_path / "d.json").read_text())["uid"] == dashboard.UID
+    code, _, _ = _cli(monkeypatch, capsys, "rules", "--slos", str(FIXTURE), "--out",
+                      str(tmp_path / "r.yaml"))
+    assert code == 0
+    assert yaml.safe_load((tmp_path / "r.yaml").read_text())["groups"][0]["name"] == \
+        "slo-jobs:api-availability"
+    code, _, err = _cli(monkeypatch, capsys, "rules", "--slos", str(FIXTURE), "--out",
+                        str(tmp_path / "r.yaml"), "--backfill", "--start", "2026-09-01",
+                        "--end", "yesterday", "--prometheus-url", "http://127.0.0.1:9")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "error: --end: 'yesterday' is not a time; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM "
+        "(UTC), e.g. 2026-09-01"]
