@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import ssl
 import time
@@ -240,6 +241,17 @@ class PrometheusClient:
                 f"{exc.reason} (gave up after {time.monotonic() - started:.1f} s; "
                 f"query {params['query']!r})") from None
 
+    def _redact(self, text: str) -> str:
+        # A server or proxy may echo the credentials it refused: never pass them on.
+        secrets = [self.config.token, self.config.password]
+        if self.config.username:
+            secrets.append(base64.b64encode(
+                f"{self.config.username}:{self.config.password or ''}".encode()).decode())
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
     def query_range(self, promql: str, start: datetime, end: datetime,
                     step: timedelta) -> dict[int, float]:
         """Evaluate at start, start+step, ..., end (inclusive); one series expected.
@@ -247,6 +259,13 @@ class PrometheusClient:
         Long ranges are split so no request exceeds MAX_POINTS points per series, and
         a range Prometheus refuses as too large is halved until it passes.
         """
+        try:
+            return self._query_range(promql, start, end, step)
+        except ExtractError as exc:
+            raise ExtractError(self._redact(str(exc))) from None
+
+    def _query_range(self, promql: str, start: datetime, end: datetime,
+                     step: timedelta) -> dict[int, float]:
         step_s = int(step.total_seconds())
         t0, t1 = int(start.timestamp()), int(end.timestamp())
         out: dict[int, float] = {}
