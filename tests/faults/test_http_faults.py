@@ -104,8 +104,9 @@ def test_total_retry_time_is_bounded(fault: str, prometheus: str, slo: spec.Slo,
                              ) as client:
         with pytest.raises(ExtractError, match=r"\(gave up after 1\.\d s"):
             extract_slo(client, slo, [DAY], tmp_path)
-    # The budget, plus at most one request's timeout started just before it ran out.
-    assert time.monotonic() - started < 1.0 + 0.3 + 0.5
+    # The budget plus one last request's timeout, with slack for a loaded machine; without
+    # the budget, 10,000 attempts would take over an hour.
+    assert time.monotonic() - started < 5
     assert 2 <= len(server.seen) < 30
     assert no_parquet(tmp_path)
 
