@@ -154,3 +154,18 @@ def test_monthly_report_fills_gaps_and_replaces_only_its_month(
         assert (rows[name]["good"], rows[name]["total"]) == true_counts(
             truth, name, "2026-09-01", "2026-10-01"), name
         assert rows[name]["coverage"] == 1.0
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (datetime(2026, 9, 15, tzinfo=UTC), datetime(2026, 9, 17, tzinfo=UTC)),  # two days
+    (datetime(2026, 9, 15, 1, tzinfo=UTC), datetime(2026, 9, 16, 1, tzinfo=UTC)),  # not midnight
+    (datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)),  # a month
+])
+def test_extract_day_refuses_anything_but_one_utc_day(start: datetime, end: datetime) -> None:
+    with pytest.raises(SloJobsError, match=r"^data interval: found .*; expected one whole day"):
+        tasks.day_of(start, end)
+
+
+def test_a_day_interval_is_its_utc_day() -> None:
+    assert tasks.day_of(datetime(2026, 9, 15, tzinfo=UTC),
+                        datetime(2026, 9, 16, tzinfo=UTC)) == DAY
