@@ -39,6 +39,14 @@ def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lak
               out_dir: Path, generated_at: datetime) -> tuple[list[dict[str, Any]],
                                                               report.ReportFiles]:
     extract(config, slos, period, lake_dir)
+    # Burn rates at the start of the month look back up to 3 days: fetch those days too
+    # when the lake lacks them, so the alert timeline does not start on partial windows.
+    first = period.start.date()
+    lookback = [first - timedelta(days=i) for i in (3, 2, 1)]
+    for slo in slos:
+        missing = lake.missing_days(lake_dir, slo.name, lookback)
+        if missing:
+            extract_days(config, [slo], missing, lake_dir)
     rows = compute.compute_month(lake_dir, slos, period)
     files = report.render(lake_dir, period, out_dir, source=config.url,
                           generated_at=generated_at)

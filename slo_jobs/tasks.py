@@ -96,6 +96,12 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: 
     missing = lake.missing_days(lake_dir, slo.name, period.days)
     if missing and fill:
         pipeline.extract_days(_config(config_for, slo), [slo], missing, lake_dir)
+    # Burn rates at the month's start look back 3 days into the month before: fetch those
+    # days too when absent, so the alert timeline does not start on partial windows.
+    lookback = lake.missing_days(lake_dir, slo.name, [period.start.date() - timedelta(days=i)
+                                                      for i in (3, 2, 1)])
+    if lookback and fill:
+        pipeline.extract_days(_config(config_for, slo), [slo], lookback, lake_dir)
     listed = [d.isoformat() for d in missing]
     return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
             "missing": [] if fill else listed}

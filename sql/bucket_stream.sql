@@ -55,7 +55,7 @@ fire AS (
     FROM win
 )
 SELECT k, b, bad, total, ct - cb AS cgood, ct AS ctot, cb AS cbad,
-       chc & 4294967295 AS chas, chc >> 32 AS cclip,
+       (chc & 4294967295)::BIGINT AS chas, (chc >> 32)::BIGINT AS cclip,
        b5m / nullif(t5m, 0) / $budget[k + 1]   AS burn_5m,
        b30m / nullif(t30m, 0) / $budget[k + 1] AS burn_30m,
        b1h / nullif(t1h, 0) / $budget[k + 1]   AS burn_1h,

@@ -8,7 +8,7 @@ SELECT k,
        max(cgood) FILTER (WHERE b = $basof - 1) - max(cgood) FILTER (WHERE b = $b0 - 1) AS good,
        max(ctot)  FILTER (WHERE b = $basof - 1) - max(ctot)  FILTER (WHERE b = $b0 - 1) AS total,
        max(chas)  FILTER (WHERE b = $basof - 1) - max(chas)  FILTER (WHERE b = $b0 - 1) AS buckets,
-       max(cclip) FILTER (WHERE b = $basof - 1) - max(cclip) FILTER (WHERE b = $b0 - 1) AS clipped_rows,
+       (max(cclip) FILTER (WHERE b = $basof - 1) - max(cclip) FILTER (WHERE b = $b0 - 1))::BIGINT AS clipped_rows,
        max(burn_1d) FILTER (WHERE b = $basof - 1)                                     AS burn_1d_now
 FROM snap
 WHERE is_snap AND b IN ($b0 - 1, $basof - 1)

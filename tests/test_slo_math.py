@@ -117,7 +117,7 @@ def test_rows_outside_the_month_are_ignored(tmp_path: Path) -> None:
 def test_clipped_rows_never_claim_good_above_total(tmp_path: Path) -> None:
     # SLO_MATH 6: per-step good > total is clipped to total and counted.
     t0 = int(utc(2026, 11, 1).timestamp())
-    table, clipped = _day_table(date(2026, 11, 1), {t0 + 60: 12.5, t0 + 120: 3.0},
+    table, clipped, _ = _day_table(date(2026, 11, 1), {t0 + 60: 12.5, t0 + 120: 3.0},
                                 {t0 + 60: 10.0, t0 + 120: 4.0, t0 + 180: 5.0},
                                 timedelta(minutes=1))
     rows = table.to_pylist()
