@@ -132,7 +132,11 @@ def test_lake_layout(dag_run: tuple[Any, Path]) -> None:
     _, base = dag_run
     lake = base / "lake"
     parts = sorted(lake.glob("sli/slo=*/date=*/part-0.parquet"))
-    assert len(parts) == 6 * 30
+    days = sorted({p.parent.name for p in parts})
+    # the month, plus the 3 days before it that burn rates at its start look back on
+    assert days == [f"date=2026-08-{d}" for d in (29, 30, 31)] + [
+        f"date=2026-09-{d:02d}" for d in range(1, 31)]
+    assert len(parts) == 6 * (3 + 30)
     assert (lake / "monthly/month=2026-09/summary.parquet").exists()
     assert not list(lake.rglob(".tmp-*"))
 
