@@ -15,6 +15,7 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -72,7 +73,7 @@ def write_atomic(table: pa.Table, target: Path) -> None:
             os.unlink(tmp)
 
 
-def _reextract_hint(path: Path) -> str:
+def reextract_hint(path: Path) -> str:
     slo, day = path.parent.parent.name.removeprefix("slo="), path.parent.name.removeprefix("date=")
     return (f"re-extract it: slo-jobs extract --month {day[:7]} (SLO {slo}, day {day}; "
             "or delete the file and run slo-jobs backfill)")
@@ -84,16 +85,23 @@ def verify(paths: list[Path]) -> None:
     Reads every page with its checksum, so truncation, foreign files and flipped bits are
     all caught before a number is computed from them.
     """
-    for path in paths:
-        try:
-            table = pq.ParquetFile(path, page_checksum_verification=True).read()
-        except (OSError, ValueError, pa.ArrowException) as exc:
-            reason = " ".join(str(exc).split())[:160]
-            raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
-                            f"{_reextract_hint(path)}") from None
-        if not table.schema.equals(SLI_SCHEMA):
-            raise LakeError(f"{path}: columns {table.schema.names}; expected "
-                            f"{SLI_SCHEMA.names}; {_reextract_hint(path)}")
+    # Arrow releases the GIL while it reads and checks pages: one thread per core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for problem in pool.map(_verify_one, paths):
+            if problem:
+                raise LakeError(problem)
+
+
+def _verify_one(path: Path) -> str | None:
+    try:
+        table = pq.ParquetFile(path, page_checksum_verification=True).read()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        return f"{path}: not a readable Parquet partition ({reason}); {reextract_hint(path)}"
+    if not table.schema.equals(SLI_SCHEMA):
+        return (f"{path}: columns {table.schema.names}; expected {SLI_SCHEMA.names}; "
+                f"{reextract_hint(path)}")
+    return None
 
 
 def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:
