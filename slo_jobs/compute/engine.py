@@ -150,7 +150,12 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
         # next to the stream (both only read); nothing is returned before both succeed.
         with ThreadPoolExecutor(max_workers=1) as checker:
             verified = checker.submit(lake.verify, [Path(f) for f in files])
-            snap = _parallel_stream(slos, lay, files, period)
+            try:
+                snap = _parallel_stream(slos, lay, files, period)
+            except duckdb.Error as exc:
+                verified.result()  # names the bad partition and the fix, if one is bad
+                raise LakeError(f"{lake_dir}: cannot read the partitions of {period.label} "
+                                f"({' '.join(str(exc).split())[:200]})") from None
             verified.result()
         con.register("snap_arrow", snap)
         con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
