@@ -109,4 +109,6 @@ def test_backfill_writes_blocks_of_the_recording_rules(prometheus: str, tmp_path
     samples = sum(json.loads((b / "meta.json").read_text())["stats"]["numSamples"]
                   for b in blocks)
     # 7 window ratios every minute for 3 h; the period ratio and 3 metadata series every 5 m.
-    assert samples == 7 * 180 + 4 * 36
+    # promtool may include or drop the evaluation on the range's last edge, so each series
+    # holds its count give or take one sample.
+    assert 7 * 179 + 4 * 35 <= samples <= 7 * 181 + 4 * 37
