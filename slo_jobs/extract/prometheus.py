@@ -117,6 +117,8 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    # An HTTP-date Retry-After is a delay relative to now: the one place the extractor reads
+    # the clock, for pacing requests; no figure or partition depends on it.
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
