@@ -103,7 +103,12 @@ class _TooLarge(Exception):
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds: either delay-seconds or an HTTP date."""
+    """``Retry-After`` in seconds: either delay-seconds or an HTTP date.
+
+    An HTTP date is read against the response's own ``Date`` header, not the local clock:
+    both come from the server, so a skewed client clock cannot stretch or skip the wait.
+    Without a ``Date`` header the date is ignored and the usual backoff applies.
+    """
     value = response.headers.get("Retry-After")
     if value is None:
         return None
@@ -113,13 +118,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(value)
+        sent = parsedate_to_datetime(response.headers.get("Date", ""))
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    # An HTTP-date Retry-After is a delay relative to now: the one place the extractor reads
-    # the clock, for pacing requests; no figure or partition depends on it.
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    return max(0.0, (when - sent).total_seconds())
 
 
 def _tls(config: PrometheusConfig) -> ssl.SSLContext | bool:

@@ -73,9 +73,13 @@ def test_retry_after_is_honoured(prometheus: str, slo: spec.Slo, tmp_path: Path)
 
 
 def test_retry_after_as_http_date() -> None:
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    response = httpx.Response(429, headers={"Retry-After": later})
+    sent = datetime.now(UTC)
+    later = format_datetime(sent + timedelta(seconds=30), usegmt=True)
+    response = httpx.Response(429, headers={"Retry-After": later,
+                                            "Date": format_datetime(sent, usegmt=True)})
     assert 25 <= (_retry_after(response) or 0) <= 30
+    # the date counts from the server's Date header; without one, backoff applies instead
+    assert _retry_after(httpx.Response(429, headers={"Retry-After": later})) is None
     assert _retry_after(httpx.Response(429, headers={"Retry-After": "soon"})) is None
     assert _retry_after(httpx.Response(429, headers={"Retry-After": "-5"})) == 0
 
