@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -54,8 +55,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(tsdb: Path, port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start Prometheus on 127.0.0.1:``port`` over ``tsdb``; return once it answers."""
+def start(tsdb: Path, port: int, log: Path | None = None,
+          extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """Start Prometheus on 127.0.0.1:``port`` over ``tsdb``; return once it answers.
+
+    ``extra`` adds command-line flags (e.g. query limits for fault tests).
+    """
     config = tsdb.parent / "prometheus.yml"
     config.write_text(CONFIG)
     out = log.open("wb") if log else subprocess.DEVNULL
@@ -63,7 +68,7 @@ def start(tsdb: Path, port: int, log: Path | None = None) -> subprocess.Popen[by
         ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
          # The history lies in the past: the default 15 d retention would delete it.
          "--storage.tsdb.retention.time=3650d",
-         f"--web.listen-address=127.0.0.1:{port}"],
+         f"--web.listen-address=127.0.0.1:{port}", *extra],
         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

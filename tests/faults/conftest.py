@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from slo_jobs import periods, spec
@@ -57,33 +55,10 @@ def private_prometheus(demo_tsdb: Path, tmp_path: Path) -> Iterator[StartProm]:
 
     def start(*args: str, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
         port = port or prom.free_port()
-        proc = start_prometheus(data, port, list(args))
+        proc = prom.start(data, port, extra=list(args))
         procs.append(proc)
         return f"http://127.0.0.1:{port}", proc
 
     yield start
     for proc in procs:
         prom.stop(proc)
-
-
-def start_prometheus(tsdb: Path, port: int, extra: list[str]) -> subprocess.Popen[bytes]:
-    """Like slo_jobs.demo.prom.start, with extra command-line flags."""
-    config = tsdb.parent / "prometheus.yml"
-    config.write_text(prom.CONFIG)
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
-         "--storage.tsdb.retention.time=3650d", f"--web.listen-address=127.0.0.1:{port}",
-         *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    prom.stop(proc)
-    raise RuntimeError("prometheus did not become ready within 60 s")
