@@ -80,3 +80,17 @@ def airflow_db() -> Path:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def september_lake(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every demo SLO's September 2026 plus its 3-day burn-rate lookback, extracted once."""
+    from slo_jobs import periods, spec
+    from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+
+    lake = tmp_path_factory.mktemp("september-lake")
+    days = periods.month("2026-08").days[-3:] + periods.month("2026-09").days
+    with PrometheusClient(PrometheusConfig(prometheus)) as client:
+        for s in spec.load([ROOT / "slos"]):
+            extract_slo(client, s, days, lake)
+    return lake

@@ -20,7 +20,7 @@ import pytest
 
 from slo_jobs import periods, rules, spec
 from slo_jobs.compute import SloParams, compute_window
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.extract import PrometheusClient, PrometheusConfig
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -39,14 +39,9 @@ def _instant(url: str, promql: str, at: datetime) -> float:
 
 
 @pytest.fixture(scope="module")
-def batch(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> object:
-    lake = tmp_path_factory.mktemp("lake")
+def batch(september_lake: Path) -> object:
     slos = spec.load([ROOT / "slos"])
-    days = periods.month("2026-08").days[-3:] + SEP.days
-    with PrometheusClient(PrometheusConfig(prometheus)) as client:
-        for s in slos:
-            extract_slo(client, s, days, lake)
-    return compute_window(lake, [SloParams.of(s) for s in slos], SEP)
+    return compute_window(september_lake, [SloParams.of(s) for s in slos], SEP)
 
 
 def test_period_rule_gives_the_batch_sli(prometheus: str, batch: object) -> None:
