@@ -45,8 +45,6 @@ def test_selector_and_expr_build_promql() -> None:
 @pytest.mark.parametrize(("text", "expected"), [
     (GOOD.replace("target: 0.999", "target: 1.5"),
      ":11: spec.objective.target: 1.5; input should be less than 1"),
-    (GOOD.replace("name: api-availability", "name: ../etc"),
-     ":4: metadata.name: '../etc'; expected lower-case letters"),
     (GOOD.replace("  objective: {target: 0.999}\n", ""),
      ":5: spec: fields service, indicator; expected 'objective: {target: ...}' or a non-empty "
      "'objectives' list (not both)"),

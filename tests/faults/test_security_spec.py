@@ -1,0 +1,128 @@
+"""Security: SLO files are read safely and names are checked before they become paths.
+
+YAML is loaded with a safe loader (no tags that construct objects) and bounded (file size,
+node count after alias expansion, recursive aliases). SLO and service names are refused in the
+spec unless path-safe, and checked again where the lake and the report build paths from them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from slo_jobs import lake, periods, report, spec, specio
+from slo_jobs.compute import SloParams, compute_window, write_result
+from slo_jobs.errors import LakeError, SloJobsError, SpecError
+from tests.conftest import ROOT
+from tests.lakeutil import write_buckets
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOOD = (ROOT / "tests" / "fixtures" / "spec" / "invalid" / "native-target-too-high.yaml"
+        ).read_text().replace("target: 1.5", "target: 0.999")
+UNSAFE = ["../etc/passwd", "..", "a/b", "/etc", "a\\b", "a\x00b", "web.availability",
+          "Api", "-x", "x-", "a" * 64, "%2e%2e"]
+
+
+def _one_line(problems: list[str], path: Path, expected: str) -> None:
+    assert problems == [f"{path}{expected}"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("unsafe-name", f":4: metadata.name: '../etc/passwd'; {specio.SAFE_NAME_HINT}"),
+    ("unsafe-service", f":6: spec.service: 'api/v2'; {specio.SAFE_NAME_HINT}"),
+    ("yaml-alias-bomb", ":1: (document): more than 20000 YAML nodes once aliases are expanded; "
+                        "expected a small SLO document (aliases are limited to keep loading "
+                        "bounded)"),
+])
+def test_unsafe_document_is_refused_in_one_line(name: str, expected: str) -> None:
+    path = FIXTURES / f"{name}.yaml"
+    slos, problems, _ = spec.load_all([path])
+    assert slos == []
+    _one_line(problems, path, expected)
+
+
+@pytest.mark.parametrize("name", UNSAFE)
+def test_unsafe_names_never_become_paths(name: str, tmp_path: Path) -> None:
+    assert not specio.SAFE_NAME.match(name)
+    # The spec refuses them; the lake checks again where it builds a path (defence in depth).
+    with pytest.raises(LakeError, match="not safe as a partition path"):
+        lake.sli_partition(tmp_path, name, date(2026, 9, 1))
+    with pytest.raises(LakeError, match="not safe as a partition path"), \
+            lake.slo_lock(tmp_path, name):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_validate_refuses_traversal_and_writes_nothing(tmp_path: Path) -> None:
+    slos = tmp_path / "slos"
+    slos.mkdir()
+    (slos / "evil.yaml").write_text((FIXTURES / "unsafe-name.yaml").read_text())
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "extract", "--month",
+                           "2026-09", "--slos", str(slos), "--prometheus-url",
+                           "http://127.0.0.1:9", "--lake", str(tmp_path / "lake")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "../etc/passwd" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["evil.yaml", "slos"]
+
+
+def test_report_service_filter_is_not_a_path(tmp_path: Path) -> None:
+    # --service picks files named report-<service>.html: only a service of the month passes.
+    sep = periods.month("2026-09")
+    write_buckets(tmp_path / "lake", "web-availability", sep.start, [(9, 10)] * 60)
+    write_result(tmp_path / "lake", compute_window(
+        tmp_path / "lake", [SloParams("web-availability", "web", "d", "h", 0.99)], sep))
+    with pytest.raises(SloJobsError, match=r"--service: found '\.\./\.\./x'"):
+        report.render(tmp_path / "lake", sep, tmp_path / "out", source="s",
+                      generated_at=periods.month("2026-10").start, service="../../x")
+    assert not list(tmp_path.rglob("*.html")) and not (tmp_path.parent / "x.html").exists()
+
+
+PYTHON_TAGS = [
+    "!!python/object/apply:os.system ['touch {marker}']",
+    "!!python/object/new:subprocess.Popen [['touch', '{marker}']]",
+    "!!python/name:os.system",
+    "!!python/object:pathlib.Path {{}}",
+]
+
+
+@pytest.mark.parametrize("tag", PYTHON_TAGS, ids=["apply", "new", "name", "object"])
+def test_yaml_constructs_no_objects(tag: str, tmp_path: Path) -> None:
+    marker = tmp_path / "constructed"
+    path = tmp_path / "slo.yaml"
+    path.write_text(GOOD + f"extra: {tag.format(marker=marker)}\n")
+    with pytest.raises(SpecError) as err:
+        spec.load([path])
+    message = str(err.value)
+    assert message.startswith(f"{path}:") and "\n" not in message
+    assert "malformed YAML" in message and "python" in message
+    assert not marker.exists()  # nothing ran
+
+
+def test_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "slo.yaml"
+    path.write_text("a: &a [*a]\n")
+    with pytest.raises(SpecError, match=r":1: \(document\): a recursive alias"):
+        spec.load([path])
+
+
+def test_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
+    # Ten levels of ten: 10**10 nodes if expanded; refused from the node graph alone.
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SpecError, match=f"more than {specio.MAX_NODES} YAML nodes"):
+        spec.load([path])
+
+
+def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text(GOOD + "# " + "x" * specio.MAX_FILE_BYTES + "\n")
+    with pytest.raises(SpecError, match=f"expected an SLO file under {specio.MAX_FILE_BYTES}"):
+        spec.load([path])
