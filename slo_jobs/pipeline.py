@@ -7,28 +7,45 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import compute, lake, report
+from . import compute, lake, pipelines, report
 from .extract import PrometheusClient, PrometheusConfig, extract_period
 from .extract.extractor import DEFAULT_STEP, DayResult
 from .periods import Period
+from .pipelines.record import AirflowFor
+from .pipelines.sources import AirflowConfig
 from .spec import Slo
 
 
 def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
-            step: timedelta = DEFAULT_STEP) -> list[DayResult]:
-    return extract_days(config, slos, period.days, lake_dir, step)
+            step: timedelta = DEFAULT_STEP,
+            airflow_for: AirflowFor | None = None) -> list[DayResult]:
+    return extract_days(config, slos, period.days, lake_dir, step, airflow_for)
+
+
+def _env(conn_id: str | None) -> AirflowConfig:
+    return AirflowConfig.from_env()
 
 
 def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date],
-                 lake_dir: Path, step: timedelta = DEFAULT_STEP) -> list[DayResult]:
+                 lake_dir: Path, step: timedelta = DEFAULT_STEP,
+                 airflow_for: AirflowFor | None = None) -> list[DayResult]:
     """Replace exactly the ``days`` partitions of each SLO.
+
+    Pipeline SLOs are read from their own sources (the Airflow API, a table); the
+    Airflow API settings come from ``airflow_for`` (by connection id) or the environment.
 
     Each SLO is written under its lock, after clearing temp files a killed run left
     behind, so an interrupted extraction re-run leaves the lake as an uninterrupted one.
     """
     results: list[DayResult] = []
+    tables = [s for s in slos if s.pipeline is not None]
+    if tables:
+        results.extend(pipelines.record_days(tables, days, lake_dir, airflow_for or _env))
+    prom = [s for s in slos if s.pipeline is None]
+    if not prom:
+        return results
     with PrometheusClient(config) as client:
-        for slo in slos:
+        for slo in prom:
             with lake.slo_lock(lake_dir, slo.name):
                 lake.remove_stale_temps(lake_dir, slo.name, days)
                 results.extend(extract_period(client, [slo], days, lake_dir, step))

@@ -36,6 +36,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import specio
 from .errors import SpecError
+from .spec_pipeline import (
+    CompletenessColumns,
+    Completion,
+    PipelineSource,
+    TableRef,
+    TableSource,
+    identifier,
+)
 from .specio import RawDoc
 
 API_VERSION = "slo-jobs/v1"
@@ -47,6 +55,8 @@ EXTRACT_STEP = timedelta(minutes=1)
 _PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 Op = Literal["lt", "lte", "gt", "gte"]
+Kind = Literal["ratio", "latency", "threshold", "freshness", "completion", "completeness"]
+KINDS = ("ratio", "latency", "threshold", "freshness", "completion", "completeness")
 BudgetingMethod = Literal["Occurrences", "Timeslices", "RatioTimeslices"]
 
 
@@ -60,6 +70,12 @@ def _safe(value: str) -> str:
 
 def _duration(value: str) -> str:
     specio.duration(value)
+    return value
+
+
+def _optional_duration(value: str | None) -> str | None:
+    if value is not None:
+        specio.duration(value)
     return value
 
 
@@ -170,13 +186,50 @@ class Threshold(_Strict):
 
 
 class Freshness(_Strict):
-    """Good slices are those whose age (now minus ``timestamp``) is at most ``maxAge``."""
+    """Good slices are those whose age (now minus the newest time) is at most ``maxAge``.
+
+    The newest time is a Prometheus ``timestamp`` query or, with ``table``, the newest
+    ``loadedAt`` of the rows loaded by then.  ``warnAfter``/``errorAfter`` give the
+    dbt-style status of the age at the end of a period.
+    """
 
     measure: Literal["newestData", "runCompletion"] = "newestData"
-    timestamp: str
+    timestamp: str | None = None
+    table: TableSource | None = None
+    loadedAt: str = "loaded_at"
     maxAge: str
+    warnAfter: str | None = None
+    errorAfter: str | None = None
 
     _max_age = field_validator("maxAge")(_duration)
+    _status = field_validator("warnAfter", "errorAfter")(_optional_duration)
+    _column = field_validator("loadedAt")(identifier)
+
+    @model_validator(mode="after")
+    def _source(self) -> Freshness:
+        if (self.timestamp is None) == (self.table is None):
+            raise ValueError("expected exactly one of 'timestamp' (a Prometheus query giving "
+                             "a Unix time) or 'table' (rows with a loadedAt column)")
+        return self
+
+
+class Completeness(_Strict):
+    """Records (or partitions) processed over expected: two Prometheus counters or a table."""
+
+    processed: Query | None = None
+    expected: Query | None = None
+    table: TableSource | None = None
+    columns: CompletenessColumns | None = None
+
+    @model_validator(mode="after")
+    def _source(self) -> Completeness:
+        counters = self.processed is not None and self.expected is not None
+        table = self.table is not None and self.columns is not None
+        if counters == table or (not counters and (self.processed or self.expected)) or (
+                not table and (self.table or self.columns)):
+            raise ValueError("expected 'processed' and 'expected' (Prometheus counters) or "
+                             "'table' and 'columns' {at, processed, expected}")
+        return self
 
 
 class Indicator(_Strict):
@@ -184,19 +237,19 @@ class Indicator(_Strict):
     latency: Latency | None = None
     threshold: Threshold | None = None
     freshness: Freshness | None = None
+    completion: Completion | None = None
+    completeness: Completeness | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Indicator:
-        kinds = [k for k in ("ratio", "latency", "threshold", "freshness")
-                 if getattr(self, k) is not None]
+        kinds = [k for k in KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("expected exactly one of ratio, latency, threshold, freshness")
+            raise ValueError(f"expected exactly one of {', '.join(KINDS)}")
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("ratio", "latency", "threshold", "freshness")
-                    if getattr(self, k) is not None)
+        return next(k for k in KINDS if getattr(self, k) is not None)
 
 
 class Objective(_Strict):
@@ -350,6 +403,9 @@ def objective_rules(method: str, kind: str, raw: bool, objectives: list[Objectiv
     if kind in ("threshold", "freshness") and method != "Timeslices":
         return (f"a {kind} indicator is judged per time slice; expected budgetingMethod "
                 "Timeslices")
+    if kind in ("completion", "completeness") and method != "Occurrences":
+        return (f"a {kind} indicator counts runs or records; expected budgetingMethod "
+                "Occurrences")
     if raw and method == "Occurrences":
         return ("a raw ratio cannot be summed as events; expected budgetingMethod "
                 "RatioTimeslices or Timeslices")
@@ -403,7 +459,7 @@ class Slo:
     labels: dict[str, str]
     source: str
     spec_hash: str
-    kind: Literal["ratio", "latency", "threshold", "freshness"] = "ratio"
+    kind: Kind = "ratio"
     bad: Query | None = None
     objectives: tuple[Target, ...] = ()
     budgeting_method: Literal["Occurrences", "Timeslices", "RatioTimeslices"] = "Occurrences"
@@ -420,6 +476,11 @@ class Slo:
     latency_threshold: float | None = None
     freshness_max_age: timedelta | None = None
     freshness_measure: str | None = None
+    # dbt-style status thresholds of a freshness SLI (strict: age > warn_after warns).
+    warn_after: timedelta | None = None
+    error_after: timedelta | None = None
+    # Set when the SLI is read from the Airflow API or a table instead of Prometheus.
+    pipeline: PipelineSource | None = None
     burn_rate_alerts: tuple[BurnRateAlert, ...] = ()
     tier: str | None = None
     team: str | None = None
@@ -459,7 +520,12 @@ def _counts(ind: Indicator) -> tuple[Query, Query, Query | None]:
         t = ind.threshold
         good = f"min(({t.query}) {_PROMQL_OP[t.op]} bool {_num(t.value)})"
         return _derived(good), _derived(f"max(({t.query}) * 0 + 1)"), None
-    assert ind.freshness is not None
+    if ind.completeness is not None and ind.completeness.processed is not None:
+        assert ind.completeness.expected is not None
+        return ind.completeness.processed, ind.completeness.expected, None
+    if ind.freshness is None or ind.freshness.timestamp is None:
+        # Read from the Airflow API or a table: no query; names the source in messages.
+        return _derived(f"pipeline {ind.kind}: good"), _derived(f"pipeline {ind.kind}: total"), None
     f = ind.freshness
     # Written exactly as the equivalent threshold on the age, so an OpenSLO round trip
     # (which has no freshness kind) keeps the same queries and spec hash.
@@ -479,6 +545,8 @@ def _hash(slo: Slo) -> str:
         "method": slo.budgeting_method, "window": [slo.window_kind, slo.calendar_unit,
                                                    str(slo.rolling_window), slo.time_zone],
         "no_data": slo.no_data_policy,
+        "pipeline": slo.pipeline.key() if slo.pipeline else None,
+        "status": [str(slo.warn_after), str(slo.error_after)],
         "alerts": [[a.severity, str(a.long_window), str(a.short_window), a.factor,
                     a.budget_consumed] for a in slo.burn_rate_alerts],
     }
@@ -523,11 +591,36 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         latency_threshold=ind.latency.threshold if ind.latency else None,
         freshness_max_age=specio.duration(ind.freshness.maxAge) if ind.freshness else None,
         freshness_measure=ind.freshness.measure if ind.freshness else None,
+        warn_after=_maybe_duration(ind.freshness.warnAfter if ind.freshness else None),
+        error_after=_maybe_duration(ind.freshness.errorAfter if ind.freshness else None),
+        pipeline=_pipeline(ind, source),
         burn_rate_alerts=alerts, tier=meta.labels.get("tier"),
         team=meta.labels.get("team") or meta.labels.get("owner"),
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         definition=doc)
     return _replace_hash(slo)
+
+
+def _maybe_duration(text: str | None) -> timedelta | None:
+    return None if text is None else specio.duration(text)
+
+
+def _pipeline(ind: Indicator, source: str) -> PipelineSource | None:
+    """The non-Prometheus source of a pipeline SLI, or None when Prometheus has it."""
+    f, c, k = ind.freshness, ind.completion, ind.completeness
+    if f is not None and f.table is not None:
+        return PipelineSource(kind="freshness", table=TableRef.of(f.table, source),
+                              loaded_at=f.loadedAt, max_age=specio.duration(f.maxAge))
+    if c is not None:
+        return PipelineSource(kind="completion",
+                              table=TableRef.of(c.runs, source) if c.runs else None,
+                              dag=c.dag, within=specio.duration(c.within),
+                              expect_every=_maybe_duration(c.expectEvery))
+    if k is not None and k.table is not None and k.columns is not None:
+        return PipelineSource(kind="completeness", table=TableRef.of(k.table, source),
+                              at=k.columns.at, processed=k.columns.processed,
+                              expected=k.columns.expected)
+    return None
 
 
 def _replace_hash(slo: Slo) -> Slo:

@@ -75,7 +75,7 @@ EXPECTED: dict[str, list[str]] = {
                                          "timeSliceWindow (and timeSliceTarget) in every "
                                          "objective, e.g. 1m and 0.99"],
     "native-two-kinds": [":7: spec.indicator: fields ratio, threshold; expected exactly one of "
-                         "ratio, latency, threshold, freshness"],
+                         "ratio, latency, threshold, freshness, completion, completeness"],
     "native-unknown-budgeting-method": [":11: spec.budgetingMethod: 'Occurences'; input should "
                                         "be 'Occurrences', 'Timeslices' or 'RatioTimeslices'"],
     "native-unknown-tier": [":5: metadata.labels: {\"tier\": \"gold\"}; tier 'gold': expected one "

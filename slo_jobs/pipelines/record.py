@@ -1,0 +1,261 @@
+"""Judge pipeline SLIs into lake partitions: the SLI buckets plus two detail tables.
+
+Layout beside the SLI partitions (all times UTC)::
+
+    <lake>/sli/slo=<name>/date=D/part-0.parquet             good/total per minute (as always)
+    <lake>/pipeline_age/slo=<name>/date=D/part-0.parquet    freshness: age at each minute's end
+    <lake>/pipeline_runs/slo=<name>/date=D/part-0.parquet   completion: one row per judged run
+
+Bucket ``[t, t + 1m)`` holds the events of ``(t, t + 1m]`` and a freshness bucket is judged
+by the age at ``t + 1m``: the same convention as Prometheus' ``increase`` at the bucket's
+end, so a table source and a Prometheus gauge of the same loads give identical buckets.
+A run is an event at its deadline (interval end + ``within``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import lake
+from ..errors import LakeError
+from ..extract.extractor import DayResult
+from ..spec import Slo
+from ..spec_pipeline import PipelineSource
+from . import judge, sources
+from .judge import US
+
+STEP_S = 60
+DEFAULT_LOOKBEHIND = timedelta(days=32)  # a monthly DAG's interval, when none is declared
+AirflowFor = Callable[[str | None], sources.AirflowConfig]
+AIRFLOW_LABEL = "airflow_conn_id"
+
+AGE_SCHEMA = pa.schema([
+    pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start
+    pa.field("age_s", pa.float64()),  # at the bucket's end; null: nothing loaded yet
+])
+_TS = pa.timestamp("us", tz="UTC")
+RUN_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string()),  # null: no run for an expected interval
+    pa.field("data_interval_start", _TS, nullable=False),
+    pa.field("data_interval_end", _TS, nullable=False),
+    pa.field("deadline", _TS, nullable=False),
+    pa.field("start_date", _TS),
+    pa.field("end_date", _TS),
+    pa.field("state", pa.string(), nullable=False),
+    pa.field("good", pa.bool_(), nullable=False),
+    pa.field("finished_after_s", pa.float64()),
+    pa.field("late_s", pa.float64()),
+])
+
+
+def detail_partition(lake_dir: Path, table: str, slo: str, day: date) -> Path:
+    # Same checked name and date folders as the SLI partitions, another top folder.
+    sli = lake.sli_partition(lake_dir, slo, day)
+    return lake_dir / table / sli.parent.parent.name / sli.parent.name / lake.PART
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The buckets ``[start, end)`` of one SLO and their details."""
+
+    start_us: int
+    good: npt.NDArray[np.float64]
+    total: npt.NDArray[np.float64]
+    clipped: npt.NDArray[np.bool_]
+    ages: npt.NDArray[np.float64] | None = None
+    runs: list[judge.RunVerdict] | None = None
+
+
+def _us(t: datetime) -> int:
+    return (t - sources.EPOCH) // timedelta(microseconds=1)
+
+
+def judge_window(slo: Slo, start: datetime, end: datetime, airflow_for: AirflowFor) -> Judged:
+    src = slo.pipeline
+    assert src is not None
+    s, e = _us(start), _us(end)
+    n = (e - s) // (STEP_S * US)
+    ends = s + (np.arange(n, dtype=np.int64) + 1) * STEP_S * US
+    zeros = np.zeros(n)
+    if src.kind == "freshness":
+        assert src.table is not None and src.loaded_at and src.max_age is not None
+        ages = judge.ages_at(ends, sources.load_times(src.table, src.loaded_at, e))
+        ok = judge.fresh(ages, src.max_age.total_seconds())
+        return Judged(s, ok.astype(float), np.ones(n), np.zeros(n, bool), ages=ages)
+    if src.kind == "completeness":
+        assert src.table and src.at and src.processed and src.expected
+        good, total = zeros.copy(), zeros.copy()
+        for at, processed, expected in sources.completeness_rows(
+                src.table, src.at, src.processed, src.expected, s, e):
+            i = -(-(at - s) // (STEP_S * US)) - 1  # (t, t + 1m] -> bucket t
+            good[i] += processed
+            total[i] += expected
+        clipped = good > total
+        return Judged(s, np.minimum(good, total), total, clipped)
+    runs = judge.judge_runs(_runs(slo, src, s, e, airflow_for), int(src.within_s), s, e,
+                            src.expect_every_s)
+    good, total = zeros.copy(), zeros.copy()
+    for v in runs:
+        i = -(-(v.deadline - s) // (STEP_S * US)) - 1
+        total[i] += 1
+        good[i] += v.good
+    return Judged(s, good, total, np.zeros(n, bool), runs=runs)
+
+
+def _runs(slo: Slo, src: PipelineSource, s: int, e: int,
+          airflow_for: AirflowFor) -> list[judge.Run]:
+    assert src.dag is not None and src.within is not None
+    within = int(src.within_s) * US
+    if src.table is not None:
+        return sources.exported_runs(src.table, src.dag, s - within, e - within)
+    back = (src.expect_every or DEFAULT_LOOKBEHIND) // timedelta(microseconds=1)
+    after = s - within - back  # logical date = interval start: one interval before
+    with sources.AirflowClient(airflow_for(slo.labels.get(AIRFLOW_LABEL) or None)) as api:
+        return api.runs(src.dag, after, e - within)
+
+
+def _cut(j: Judged, start: datetime, end: datetime) -> Judged:
+    """The buckets ``[start, end)`` of a judged span."""
+    step = STEP_S * US
+    i0, i1 = (_us(start) - j.start_us) // step, (_us(end) - j.start_us) // step
+    runs = None if j.runs is None else [
+        v for v in j.runs if _us(start) < v.deadline <= _us(end)]
+    return Judged(_us(start), j.good[i0:i1], j.total[i0:i1], j.clipped[i0:i1],
+                  None if j.ages is None else j.ages[i0:i1], runs)
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _read(path: Path, schema: pa.Schema) -> pa.Table | None:
+    """The partition being merged into, checked whole (page checksums) before use."""
+    if not path.exists():
+        return None
+    try:
+        table = pq.ParquetFile(path, page_checksum_verification=True).read()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise LakeError(f"{path}: not a readable Parquet partition ({reason}); delete it "
+                        "and record the day again (slo-jobs extract)") from None
+    if not table.schema.equals(schema):
+        raise LakeError(f"{path}: columns {table.schema.names}; expected {schema.names}; "
+                        "delete it and record the day again (slo-jobs extract)")
+    return table
+
+
+def _clear_temps(lake_dir: Path, slo: str, days: Sequence[date]) -> None:
+    """Temp files a killed writer left, in the SLI and the detail folders."""
+    lake.remove_stale_temps(lake_dir, slo, list(days))
+    for table in ("pipeline_age", "pipeline_runs"):
+        for d in days:
+            for tmp in detail_partition(lake_dir, table, slo, d).parent.glob(".tmp-*"):
+                tmp.unlink(missing_ok=True)
+
+
+def _empty_day(day: date) -> pa.Table:
+    start, _ = _day_bounds(day)
+    n = 86_400 // STEP_S
+    ts = [start + timedelta(seconds=i * STEP_S) for i in range(n)]
+    return pa.table({"ts": ts, "good": [0.0] * n, "total": [0.0] * n, "clipped": [False] * n,
+                     "has_data": [False] * n, "step_s": [STEP_S] * n}, schema=lake.SLI_SCHEMA)
+
+
+def _merge_sli(old: pa.Table, j: Judged, day: date) -> pa.Table:
+    """``old`` with the judged buckets replaced: exactly this window, nothing else."""
+    i0 = (j.start_us - _us(_day_bounds(day)[0])) // (STEP_S * US)
+    cols = {c: old.column(c).to_numpy(zero_copy_only=False).copy()
+            for c in ("good", "total", "clipped", "has_data")}
+    sl = slice(i0, i0 + len(j.good))
+    cols["good"][sl], cols["total"][sl], cols["clipped"][sl] = j.good, j.total, j.clipped
+    cols["has_data"][sl] = True  # the source answered: a quiet minute is data, not a gap
+    return pa.table({"ts": old.column("ts"), **cols, "step_s": old.column("step_s")},
+                    schema=lake.SLI_SCHEMA)
+
+
+def _merge_ages(old: pa.Table | None, j: Judged, day: date) -> pa.Table:
+    assert j.ages is not None
+    ts = [datetime.fromtimestamp((j.start_us + i * STEP_S * US) / US, UTC)
+          for i in range(len(j.ages))]
+    new = pa.table({"ts": ts, "age_s": [None if np.isnan(a) else float(a) for a in j.ages]},
+                   schema=AGE_SCHEMA)
+    if old is None:
+        return new
+    lo, hi = new.column("ts")[0], new.column("ts")[-1]
+    keep = old.filter(pa.compute.or_(pa.compute.less(old.column("ts"), lo),
+                                     pa.compute.greater(old.column("ts"), hi)))
+    return pa.concat_tables([keep, new]).sort_by("ts")
+
+
+def _merge_runs(old: pa.Table | None, j: Judged) -> pa.Table:
+    assert j.runs is not None
+    end_us = j.start_us + len(j.good) * STEP_S * US
+
+    def ts(us: int | None) -> datetime | None:
+        return None if us is None else datetime.fromtimestamp(us / US, UTC)
+
+    new = pa.Table.from_pylist([{
+        "run_id": v.run_id, "data_interval_start": ts(v.interval_start),
+        "data_interval_end": ts(v.interval_end), "deadline": ts(v.deadline),
+        "start_date": ts(v.start), "end_date": ts(v.end), "state": v.state, "good": v.good,
+        "finished_after_s": v.finished_after_s, "late_s": v.late_s} for v in j.runs],
+        schema=RUN_SCHEMA)
+    if old is None:
+        return new
+    d = old.column("deadline").cast(pa.int64()).to_numpy()
+    keep = old.filter(pa.array((d <= j.start_us) | (d > end_us)))
+    return pa.concat_tables([keep, new]).sort_by([("deadline", "ascending")])
+
+
+def _write(slo: Slo, day: date, j: Judged, lake_dir: Path) -> DayResult:
+    path = lake.sli_partition(lake_dir, slo.name, day)
+    sli = _merge_sli(_read(path, lake.SLI_SCHEMA) or _empty_day(day), j, day)
+    if j.ages is not None:
+        ages = detail_partition(lake_dir, "pipeline_age", slo.name, day)
+        lake.write_atomic(_merge_ages(_read(ages, AGE_SCHEMA), j, day), ages)
+    if j.runs is not None:
+        runs = detail_partition(lake_dir, "pipeline_runs", slo.name, day)
+        lake.write_atomic(_merge_runs(_read(runs, RUN_SCHEMA), j), runs)
+    # The SLI partition last: its presence is what marks the day as extracted.
+    lake.write_atomic(sli, path)
+    rows = int(np.count_nonzero(sli.column("has_data").to_numpy(zero_copy_only=False)))
+    return DayResult(slo.name, day, rows, int(j.clipped.sum()), path)
+
+
+def record_interval(slo: Slo, start: datetime, end: datetime, lake_dir: Path,
+                    airflow_for: AirflowFor) -> DayResult:
+    """Replace the buckets ``[start, end)`` (within one UTC day) of a pipeline SLO."""
+    day = start.astimezone(UTC).date()
+    if end <= start or end > _day_bounds(day)[1] or (end - start).total_seconds() % STEP_S \
+            or start.second or start.microsecond:
+        raise LakeError(f"interval [{start}, {end}): expected whole minutes within one UTC day")
+    j = judge_window(slo, start, end, airflow_for)  # read everything before writing
+    with lake.slo_lock(lake_dir, slo.name):
+        _clear_temps(lake_dir, slo.name, [day])
+        return _write(slo, day, j, lake_dir)
+
+
+def record_days(slos: Sequence[Slo], days: Sequence[date], lake_dir: Path,
+                airflow_for: AirflowFor) -> list[DayResult]:
+    """Replace whole days of pipeline SLOs, each SLO's sources read before any write."""
+    out: list[DayResult] = []
+    if not days:
+        return out
+    first, last = _day_bounds(min(days))[0], _day_bounds(max(days))[1]
+    for slo in slos:
+        # One read of the source for the whole span, cut into days.
+        span = judge_window(slo, first, last, airflow_for)
+        judged = [(d, _cut(span, *_day_bounds(d))) for d in sorted(set(days))]
+        with lake.slo_lock(lake_dir, slo.name):
+            _clear_temps(lake_dir, slo.name, days)
+            out.extend(_write(slo, d, j, lake_dir) for d, j in judged)
+    return out

@@ -1,0 +1,161 @@
+"""The parts of an SLO definition that describe a data pipeline's own sources.
+
+A pipeline SLI need not come from Prometheus: run records come from the Airflow REST API
+(or an export of them), load times and row counts from a table DuckDB can read.  These
+models are the YAML shapes; :class:`PipelineSource` is what the pipeline stages see.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from . import specio
+
+# Column names are spliced into SQL as quoted identifiers, so only plain names pass.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Airflow's own rule for DAG ids.
+DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError("expected a column name: letters, digits and underscores, "
+                         "not starting with a digit")
+    return value
+
+
+def _duration(value: str | None) -> str | None:
+    if value is not None:
+        specio.duration(value)
+    return value
+
+
+class TableSource(_Strict):
+    """Rows DuckDB reads: Parquet or CSV ``files`` (a path or glob), or a DuckDB ``table``.
+
+    Relative paths are relative to the YAML file that defines the SLO.
+    """
+
+    files: str | None = None
+    database: str | None = None
+    table: str | None = None
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str | None) -> str | None:
+        return None if value is None else identifier(value)
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().rstrip("*").endswith(
+                (".parquet", ".csv", "/")):
+            raise ValueError("expected Parquet or CSV files, e.g. data/loads/*.parquet")
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TableSource:
+        if (self.files is None) == (self.database is None and self.table is None) or (
+                (self.database is None) != (self.table is None)):
+            raise ValueError("expected 'files' (Parquet or CSV) or 'database' and 'table' "
+                             "(a DuckDB file and a table in it)")
+        return self
+
+
+class Completion(_Strict):
+    """Each run of ``dag`` is good iff it succeeded within ``within`` of its interval's end."""
+
+    dag: str
+    within: str
+    # The DAG's schedule period: an interval without a run then counts as a bad run.
+    expectEvery: str | None = None
+    # Run records exported from Airflow; without it they come from the Airflow REST API.
+    runs: TableSource | None = None
+
+    @field_validator("dag")
+    @classmethod
+    def _dag(cls, value: str) -> str:
+        if not DAG_ID.match(value):
+            raise ValueError("expected an Airflow DAG id: letters, digits, '_', '.', '-'")
+        return value
+
+    _within = field_validator("within")(_duration)
+    _every = field_validator("expectEvery")(_duration)
+
+
+class CompletenessColumns(_Strict):
+    at: str
+    processed: str
+    expected: str
+
+    _names = field_validator("at", "processed", "expected")(identifier)
+
+
+class FreshnessTable(_Strict):
+    loadedAt: str = "loaded_at"
+
+    _name = field_validator("loadedAt")(identifier)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    files: Path | None = None
+    database: Path | None = None
+    table: str | None = None
+    written: str = ""  # as the spec wrote it: the spec hash must not depend on the checkout
+
+    @classmethod
+    def of(cls, src: TableSource, spec_file: str) -> TableRef:
+        base = Path(spec_file).parent
+
+        def near(p: str) -> Path:
+            path = Path(p).expanduser()
+            return path if path.is_absolute() else base / path
+
+        return cls(files=near(src.files) if src.files else None,
+                   database=near(src.database) if src.database else None, table=src.table,
+                   written=src.files or f"{src.database}:{src.table}")
+
+    def describe(self) -> str:
+        return str(self.files) if self.files else f"{self.database} table {self.table}"
+
+
+@dataclass(frozen=True)
+class PipelineSource:
+    """Where a pipeline SLI is read from when it is not Prometheus."""
+
+    kind: Literal["freshness", "completion", "completeness"]
+    table: TableRef | None = None
+    loaded_at: str | None = None
+    at: str | None = None
+    processed: str | None = None
+    expected: str | None = None
+    dag: str | None = None
+    within: timedelta | None = None
+    expect_every: timedelta | None = None
+    max_age: timedelta | None = None
+
+    @property
+    def within_s(self) -> int:
+        return 0 if self.within is None else int(self.within.total_seconds())
+
+    @property
+    def expect_every_s(self) -> int | None:
+        return None if self.expect_every is None else int(self.expect_every.total_seconds())
+
+    def key(self) -> list[str]:
+        """What identifies the source in the spec hash."""
+        t = self.table
+        return [self.kind, t.written if t else "airflow-api", str(self.loaded_at),
+                str(self.at), str(self.processed), str(self.expected), str(self.dag),
+                str(self.within), str(self.expect_every), str(self.max_age)]
