@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -55,11 +55,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(tsdb: Path, port: int, log: Path | None = None,
-          extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+def _http_ready(port: int) -> bool:
+    return httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200
+
+
+def start(tsdb: Path, port: int, log: Path | None = None, extra: Sequence[str] = (),
+          ready: Callable[[int], bool] = _http_ready) -> subprocess.Popen[bytes]:
     """Start Prometheus on 127.0.0.1:``port`` over ``tsdb``; return once it answers.
 
-    ``extra`` adds command-line flags (e.g. query limits for fault tests).
+    ``extra`` adds command-line flags (e.g. query limits for fault tests); ``ready`` probes
+    the port (a Prometheus serving TLS with client certificates needs its own probe).
     """
     config = tsdb.parent / "prometheus.yml"
     config.write_text(CONFIG)
@@ -75,7 +80,7 @@ def start(tsdb: Path, port: int, log: Path | None = None,
         if proc.poll() is not None:
             raise RuntimeError(f"prometheus exited with {proc.returncode}; see {log}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200:
+            if ready(port):
                 return proc
         except httpx.HTTPError:
             pass

@@ -196,6 +196,32 @@ class PrometheusClient:
         return state.attempt_number >= self.config.attempts or \
             elapsed >= self.config.max_retry_s
 
+    def _tls_refusal(self, exc: BaseException) -> ExtractError | None:
+        """A TLS failure that another attempt cannot fix, as a clear error; else None.
+
+        An untrusted server certificate or an alert from the server (it refused our client
+        certificate, or that there was none) is configuration, not a passing fault: retrying
+        would only hide it. A TLS connection cut short stays retryable.
+        """
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ssl.SSLError):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return ExtractError(
+                f"Prometheus at {self.config.url}: TLS server certificate not trusted "
+                f"({cause.verify_message}); expected a certificate signed by a CA in the CA "
+                f"bundle ({self.config.ca_bundle or 'none set: system CAs'}; set "
+                "SLO_JOBS_PROMETHEUS_CA_BUNDLE or ca_bundle in the connection's extra)")
+        if isinstance(cause, ssl.SSLError) and "ALERT" in (cause.reason or ""):
+            sent = f"client certificate {self.config.client_cert}" if self.config.client_cert \
+                else "no client certificate"
+            return ExtractError(
+                f"Prometheus at {self.config.url}: TLS handshake refused by the server "
+                f"({cause.reason}, {sent} sent); expected a client certificate it accepts "
+                "(SLO_JOBS_PROMETHEUS_CLIENT_CERT and _CLIENT_KEY, or client_cert and "
+                "client_key in the connection's extra)")
+        return None
+
     def _refused(self, body: dict[str, Any], query: str) -> ExtractError | _TooLarge:
         message = str(body.get("error", "no message"))
         if any(marker in message for marker in _TOO_LARGE):
@@ -210,6 +236,9 @@ class PrometheusClient:
         except httpx.TimeoutException:
             raise _Retryable(f"no answer within {self.config.timeout_s:g} s") from None
         except httpx.TransportError as exc:
+            tls = self._tls_refusal(exc)
+            if tls is not None:
+                raise tls from None
             raise _Retryable(f"connection failed ({type(exc).__name__})") from None
         if response.status_code in _RETRY_STATUS:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
