@@ -1,4 +1,4 @@
-"""Run-time settings shared by the slo-jobs DAGs: folders and the Prometheus connection.
+"""Run-time settings shared by the slo-jobs DAGs: folders and the connections.
 
 Nothing here runs at parse time; the DAG files call these inside task bodies.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 from airflow.sdk import Asset
 
 from slo_jobs.extract import PrometheusConfig
+from slo_jobs.pipelines.sources import AIRFLOW_CONN_ID, AirflowConfig
 
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
@@ -52,6 +53,26 @@ def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
         return PrometheusConfig.from_env()
     return PrometheusConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
                                             conn.login, conn.password, conn.extra_dejson)
+
+
+def airflow_config(conn_id: str | None = None) -> AirflowConfig:
+    """The Airflow API server pipeline SLOs read runs from: Connection ``airflow_api``
+    (host, login/password or extra ``token``), else ``$SLO_JOBS_AIRFLOW_URL``.
+
+    An SLO may name another connection with the label ``airflow_conn_id``.
+    """
+    conn_id = conn_id or AIRFLOW_CONN_ID
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowRuntimeError
+
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowRuntimeError:
+        if conn_id != AIRFLOW_CONN_ID:
+            raise
+        return AirflowConfig.from_env()
+    return AirflowConfig.from_connection(conn.host, conn.port, conn.schema, conn.login,
+                                         conn.password, conn.extra_dejson)
 
 
 # Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's

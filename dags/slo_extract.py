@@ -1,6 +1,9 @@
 """
 ### Daily SLI extraction
 
+Pipeline SLOs (runs from the Airflow API, load times from tables) are recorded hourly by
+``slo_pipeline_freshness`` instead.
+
 For the UTC day of the run's data interval: pull every SLO's good/total history
 from Prometheus and replace exactly that day's partitions in the Parquet lake
 (``sli/slo=<name>/date=<day>/``), one mapped task per SLO.  Re-running a day
@@ -61,7 +64,7 @@ def slo_extract() -> None:
         from slo_common import paths
         from slo_jobs import tasks
 
-        return tasks.slo_names(paths().slos)
+        return tasks.slo_names(paths().slos, source="prometheus")
 
     @task(pool=PROMETHEUS_POOL, map_index_template="{{ slo_name }}")
     def extract(slo_name: str, data_interval_start: datetime | None = None,

@@ -69,13 +69,14 @@ def slo_monthly_report() -> None:
     def extract(slo_name: str, params: dict[str, Any] | None = None,
                 data_interval_start: datetime | None = None,
                 data_interval_end: datetime | None = None) -> dict[str, Any]:
-        from slo_common import paths, prometheus_config
+        from slo_common import airflow_config, paths, prometheus_config
         from slo_jobs import tasks
 
         p = paths()
         return tasks.fill_month(prometheus_config, p.slos, p.lake, slo_name,
                                 data_interval_start, data_interval_end,
-                                fill=(params or {}).get("missing_days", "fill") == "fill")
+                                fill=(params or {}).get("missing_days", "fill") == "fill",
+                                airflow_for=airflow_config)
 
     @task
     def check_complete(extracted: list[dict[str, Any]],

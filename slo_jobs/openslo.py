@@ -528,6 +528,9 @@ def _sli_spec(doc: spec.Document) -> dict[str, Any]:
         return {"thresholdMetric": _metric(f"time() - ({ind.freshness.timestamp})")}
     if ind.latency is not None:
         parts = {"good": ind.latency.good(), "total": ind.latency.total()}
+    elif ind.completeness is not None:
+        assert ind.completeness.processed and ind.completeness.expected
+        parts = {"good": ind.completeness.processed, "total": ind.completeness.expected}
     else:
         assert ind.ratio is not None
         r = ind.ratio
@@ -594,6 +597,10 @@ def export(slos: Sequence[spec.Slo]) -> tuple[str, list[str]]:
     """OpenSLO v1 YAML (one document per SLO) and warnings for what has no equivalent."""
     docs, warnings = [], []
     for slo in slos:
+        if slo.pipeline is not None:
+            warnings.append(f"{slo.source}:{slo.line}: {slo.name}: a {slo.kind} SLI read from "
+                            "the Airflow API or a table has no OpenSLO v1 form; not exported")
+            continue
         d, w = _export_one(slo)
         docs.append(d)
         warnings.extend(w)

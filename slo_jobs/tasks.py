@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import compute, lake, pipeline, report, spec
+from . import compute, lake, pipeline, pipelines, report, spec
 from .errors import SloJobsError
 from .extract import PrometheusConfig
 from .periods import Period, month_of
+from .pipelines.record import AirflowFor
 
 CONNECTION_LABEL = "prometheus_conn_id"
 ConfigFor = Callable[[str | None], PrometheusConfig]
@@ -46,8 +47,10 @@ def day_of(interval_start: datetime | None, interval_end: datetime | None) -> da
     return start.date()
 
 
-def slo_names(slos_dir: Path) -> list[str]:
-    return [s.name for s in spec.load([slos_dir])]
+def slo_names(slos_dir: Path, source: str = "all") -> list[str]:
+    """SLO names; ``source`` "prometheus" or "pipeline" keeps the SLOs read from there."""
+    return [s.name for s in spec.load([slos_dir]) if source == "all"
+            or (s.pipeline is None) == (source == "prometheus")]
 
 
 def _one(slos_dir: Path, name: str) -> spec.Slo:
@@ -59,6 +62,13 @@ def _one(slos_dir: Path, name: str) -> spec.Slo:
 
 def _config(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
     return config_for(slo.labels.get(CONNECTION_LABEL) or None)
+
+
+def _lazy(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
+    # A pipeline SLO never queries Prometheus: do not require its connection.
+    if slo.pipeline is not None:
+        return PrometheusConfig(url="unused://pipeline-source")
+    return _config(config_for, slo)
 
 
 def day_ranges(days: list[date]) -> str:
@@ -73,19 +83,20 @@ def day_ranges(days: list[date]) -> str:
 
 
 def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,
-                interval_start: datetime | None,
-                interval_end: datetime | None) -> dict[str, Any]:
+                interval_start: datetime | None, interval_end: datetime | None,
+                airflow_for: AirflowFor | None = None) -> dict[str, Any]:
     """Replace exactly one SLO's partition of the interval's day."""
     day = day_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
-    results = pipeline.extract_days(_config(config_for, slo), [slo], [day], lake_dir)
+    results = pipeline.extract_days(_lazy(config_for, slo), [slo], [day], lake_dir,
+                                    airflow_for=airflow_for)
     return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
             "clipped": sum(r.clipped for r in results)}
 
 
 def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,
                interval_start: datetime | None, interval_end: datetime | None,
-               fill: bool = True) -> dict[str, Any]:
+               fill: bool = True, airflow_for: AirflowFor | None = None) -> dict[str, Any]:
     """Extract the days of the month that have no partition yet (all of them if none has).
 
     Days already extracted (by the daily DAG or an earlier run) are left as they are.
@@ -95,16 +106,33 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: 
     slo = _one(slos_dir, slo_name)
     missing = lake.missing_days(lake_dir, slo.name, period.days)
     if missing and fill:
-        pipeline.extract_days(_config(config_for, slo), [slo], missing, lake_dir)
+        pipeline.extract_days(_lazy(config_for, slo), [slo], missing, lake_dir,
+                              airflow_for=airflow_for)
     # Burn rates at the month's start look back 3 days into the month before: fetch those
     # days too when absent, so the alert timeline does not start on partial windows.
     lookback = lake.missing_days(lake_dir, slo.name, [period.start.date() - timedelta(days=i)
                                                       for i in (3, 2, 1)])
     if lookback and fill:
-        pipeline.extract_days(_config(config_for, slo), [slo], lookback, lake_dir)
+        pipeline.extract_days(_lazy(config_for, slo), [slo], lookback, lake_dir,
+                              airflow_for=airflow_for)
     listed = [d.isoformat() for d in missing]
     return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
             "missing": [] if fill else listed}
+
+
+def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: Path, slo_name: str,
+                    interval_start: datetime | None,
+                    interval_end: datetime | None) -> dict[str, Any]:
+    """Replace exactly the interval's minutes of one pipeline SLO (within one UTC day)."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected an hourly data interval")
+    slo = _one(slos_dir, slo_name)
+    if slo.pipeline is None:
+        raise SloJobsError(f"SLO {slo_name!r}: its SLI is read from Prometheus; expected a "
+                           "pipeline SLO (completion, or freshness/completeness from a table)")
+    r = pipelines.record_interval(slo, interval_start, interval_end, lake_dir, airflow_for)
+    return {"slo": slo_name, "day": r.day.isoformat(), "start": interval_start.isoformat(),
+            "end": interval_end.isoformat(), "rows": r.rows}
 
 
 def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-DAG_IDS = {"slo_extract", "slo_monthly_report"}
+DAG_IDS = {"slo_extract", "slo_monthly_report", "slo_pipeline_freshness"}
+PROMETHEUS_DAGS = ["slo_extract", "slo_monthly_report"]
 
 
 def _no_network(*args: Any, **kwargs: Any) -> None:
@@ -89,7 +90,7 @@ def test_extract_wiring(dagbag: Any) -> None:
     assert [a.name for a in dag.get_task("publish").outlets] == ["slo_sli_days"]
 
 
-@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+@pytest.mark.parametrize("dag_id", PROMETHEUS_DAGS)
 def test_prometheus_tasks_share_the_pool_and_back_off(dagbag: Any, dag_id: str) -> None:
     from slo_common import PROMETHEUS_POOL
 
@@ -99,3 +100,22 @@ def test_prometheus_tasks_share_the_pool_and_back_off(dagbag: Any, dag_id: str) 
     for task in dagbag.get_dag(dag_id).tasks:
         if task.task_id != "extract":
             assert task.pool != PROMETHEUS_POOL, task.task_id  # slots are for queries only
+
+
+def test_pipeline_dag_has_an_hourly_data_interval(dagbag: Any) -> None:
+    from datetime import UTC, datetime
+
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag("slo_pipeline_freshness")
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    import pendulum
+
+    interval = dag.timetable.infer_manual_data_interval(
+        run_after=pendulum.datetime(2026, 9, 16, 5, tz="UTC"))
+    assert (interval.start, interval.end) == (datetime(2026, 9, 16, 4, tzinfo=UTC),
+                                              datetime(2026, 9, 16, 5, tzinfo=UTC))
+    assert dag.get_task("record").upstream_task_ids == {"list_pipeline_slos"}
+    from slo_common import PROMETHEUS_POOL
+
+    assert all(t.pool != PROMETHEUS_POOL for t in dag.tasks)  # no Prometheus queries here
