@@ -78,13 +78,44 @@ def _signed_pp(value: float | None) -> str:
     return f"{value * 100:+.3f} pp"
 
 
+def _duration(seconds: float | None) -> str:
+    """``8 h 41 min``, ``20 min``, ``45 s``: how late, how old."""
+    if seconds is None:
+        return "n/a"
+    s = int(round(seconds))
+    d, rest = divmod(s, 86_400)
+    h, rest = divmod(rest, 3_600)
+    m, sec = divmod(rest, 60)
+    parts = [f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m else "",
+             f"{sec} s" if sec and not (d or h) else ""]
+    return " ".join(p for p in parts if p) or "0 s"
+
+
+def _pipelines(lake_dir: Path, label: str, rows: Sequence[dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """Per pipeline (service): its SLOs with the summary row, late runs and worst hours."""
+    keep = {r["slo"]: r for r in rows}
+    late = _read(lake_dir, label, "pipeline_late_runs")
+    hours = _read(lake_dir, label, "pipeline_hours")
+    out: dict[str, dict[str, Any]] = {}
+    for p in _read(lake_dir, label, "pipelines"):
+        if p["slo"] not in keep:
+            continue
+        view = out.setdefault(p["service"], {"service": p["service"], "slos": [],
+                                             "late_runs": [], "worst_hours": []})
+        view["slos"].append({**p, "row": keep[p["slo"]]})
+        view["late_runs"] += [r for r in late if r["slo"] == p["slo"]]
+        view["worst_hours"] += [h for h in hours if h["slo"] == p["slo"]]
+    return list(out.values())
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.templates_dir())),
         autoescape=True,  # every name, description and label is user input
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=_pct, num=_num, pp=_signed_pp,
+    env.filters.update(pct=_pct, num=_num, pp=_signed_pp, dur=_duration,
                        ts=lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "n/a")
     return env
 
@@ -227,6 +258,7 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         "low_coverage": [r for r in rows if r["coverage"] < 1],
         "clipped": [r for r in rows if r["clipped_rows"]],
         "previous_label": prev_label if prev else None,
+        "pipelines": _pipelines(lake_dir, period.label, rows),
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
 

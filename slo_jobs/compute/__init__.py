@@ -2,7 +2,8 @@
 
 Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
-day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates).
+day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
+``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipelines.monthly`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 from .. import lake, periods
 from ..errors import LakeError
 from ..periods import Period
+from ..pipelines import monthly
 from ..spec import Slo
 from .engine import WindowResult, alert_factor, compute_window, connect
 from .params import SloParams
@@ -93,4 +95,5 @@ def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[d
     """Compute the calendar month and replace its output files in the lake."""
     result = compute_calendar(lake_dir, slos, "month", period.label)
     write_result(lake_dir, result)
+    monthly.summarise(lake_dir, slos, period)  # the "Data pipelines" tables
     return result.summary
