@@ -57,7 +57,7 @@ def test_unsafe_names_never_become_paths(name: str, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_validate_refuses_traversal_and_writes_nothing(tmp_path: Path) -> None:
+def test_cli_refuses_traversal_and_writes_nothing(tmp_path: Path) -> None:
     slos = tmp_path / "slos"
     slos.mkdir()
     (slos / "evil.yaml").write_text((FIXTURES / "unsafe-name.yaml").read_text())
