@@ -92,15 +92,36 @@ def verify(paths: list[Path]) -> None:
                 raise LakeError(problem)
 
 
-def _verify_one(path: Path) -> str | None:
+def read_verified(path: Path, rows: int | None = None) -> pa.Table:
+    """The whole partition at ``path``, every page's checksum verified while it is read.
+
+    Verification and the read the computation needs are one pass over the file, so a
+    corrupt partition costs nothing extra to catch. ``rows``: the row count a dense
+    partition must have (one per bucket of the day). Raises a LakeError naming the file.
+    """
     try:
-        table = pq.ParquetFile(path, page_checksum_verification=True).read()
+        # A small file: reading it whole first skips Arrow's filesystem layer, and one
+        # thread beats Arrow's thread pool (both measurably cheaper per partition).
+        data = pa.BufferReader(pa.py_buffer(path.read_bytes()))
+        table = pq.ParquetFile(data, page_checksum_verification=True).read(use_threads=False)
     except (OSError, ValueError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
-        return f"{path}: not a readable Parquet partition ({reason}); {reextract_hint(path)}"
+        raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
+                        f"{reextract_hint(path)}") from None
     if not table.schema.equals(SLI_SCHEMA):
-        return (f"{path}: columns {table.schema.names}; expected {SLI_SCHEMA.names}; "
-                f"{reextract_hint(path)}")
+        raise LakeError(f"{path}: columns {table.schema.names}; expected {SLI_SCHEMA.names}; "
+                        f"{reextract_hint(path)}")
+    if rows is not None and table.num_rows != rows:
+        raise LakeError(f"{path}: {table.num_rows} rows; expected {rows} (one per bucket of "
+                        f"the day); {reextract_hint(path)}")
+    return table
+
+
+def _verify_one(path: Path) -> str | None:
+    try:
+        read_verified(path)
+    except LakeError as exc:
+        return str(exc)
     return None
 
 

@@ -1,21 +1,15 @@
 -- slice_measures.sql: time-slice counts for Timeslices and RatioTimeslices SLOs.
--- Grain:      one row per SLO (gk: its index among all SLOs of the window).
--- Inputs:     read_parquet($files): the dense, ordered buckets of these SLOs only (same
---             layout as bucket_stream.sql).
--- Parameters: $files, $n (buckets per SLO), $b0, $basof (bucket range evaluated), and per
---             SLO in file order: $gk, $slice_buckets, $slice_target, $no_data.
+-- Grain:      one row per SLO index k present in `buckets`.
+-- Inputs:     buckets(k, b, good, total, has_data): one row per bucket of the time-slice SLOs
+--             (k: the SLO's index among all SLOs of the window, b: bucket index from the
+--             window's origin), as stream.py reads them from the dense partitions.
+-- Parameters: $b0, $basof (bucket range evaluated), and per SLO index k (lists over all
+--             SLOs of the window, entry k + 1): $slice_buckets, $slice_target, $no_data.
 -- Rules:      SLO_MATH 1. A slice is good iff good/total >= timeSliceTarget; a slice with no
 --             data (no bucket with data, or no events) follows the SLO's policy: good, bad,
 --             or skip (left out of N). RatioTimeslices: mean of good/total over slices with
 --             total > 0.
-WITH rows AS (
-    SELECT row_number() OVER () - 1 AS rn, good, total, has_data
-    FROM read_parquet($files)
-),
-buckets AS (
-    SELECT rn // $n AS k, rn % $n AS b, good, total, has_data FROM rows
-),
-slices AS (
+WITH slices AS (
     SELECT k, (b - $b0) // $slice_buckets[k + 1] AS slice,
            sum(good) AS good, sum(total) AS total, bool_or(has_data) AS has_data
     FROM buckets
@@ -31,7 +25,7 @@ judged AS (
            END AS verdict
     FROM slices
 )
-SELECT $gk[k + 1] AS k,
+SELECT k,
        count(*) FILTER (WHERE verdict = 'good')                      AS good_slices,
        count(*) FILTER (WHERE verdict <> 'skip')                     AS counted_slices,
        count(*) FILTER (WHERE total = 0)                             AS no_data_slices,

@@ -28,7 +28,7 @@ def test_installed_wheel_finds_its_resources(tmp_path: Path) -> None:
     wheel = next((tmp_path / "dist").glob("slo_jobs-*.whl"))
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
     code = ("import slo_jobs.resources as r; print(r.sql_dir()); print(r.templates_dir()); "
-            "r.sql('bucket_stream')")
+            "r.sql('budget_status')")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, check=True, env={"PYTHONPATH": str(tmp_path / "site")})
     site = str(tmp_path / "site")

@@ -1,30 +1,26 @@
-"""Run the compute SQL for one window (a calendar period or a rolling window) of SLOs.
+"""Run the compute for one window (a calendar period or a rolling window) of SLOs.
 
-The lake's day partitions are dense (one row per bucket) and are fed to DuckDB SLO by SLO,
-day by day, so a bucket's position in the stream is its time: prefix sums and lags then
-run as streaming window functions, without sorting 40 M rows (see sql/bucket_stream.sql).
+The lake's day partitions are dense (one row per bucket), so a bucket's position in an SLO's
+array is its time: ``stream.py`` turns every window sum into a difference of prefix sums and
+keeps snapshot rows and firing buckets; the SQL files compute everything else from those.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from .. import lake, resources
-from ..errors import LakeError, SloJobsError
+from ..errors import SloJobsError
 from ..periods import Period, local_days
+from . import stream
 from .params import SloParams
 
 LOOKBACK = timedelta(days=3)  # the longest burn-rate window
@@ -58,46 +54,30 @@ def alert_factor(share: float, period_s: float, long_s: float) -> float:
     return share * period_s / long_s
 
 
-def _rows(rel: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in rel.description or []]
-    return [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
-
-
-def _filler(scratch: Path, day: date, step_s: int) -> str:
-    """A partition-shaped file of ``day`` with no data, standing in for a missing one."""
-    path = scratch / f"empty-{day.isoformat()}-{step_s}.parquet"
-    if not path.exists():
-        first = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        n = 86_400 // step_s
-        pq.write_table(pa.table({
-            "ts": [first + timedelta(seconds=i * step_s) for i in range(n)],
-            "good": [0.0] * n, "total": [0.0] * n, "clipped": [False] * n,
-            "has_data": [False] * n, "step_s": [step_s] * n}, schema=lake.SLI_SCHEMA), path)
-    return str(path)
-
-
-def _check_dense(con: duckdb.DuckDBPyConnection, files: list[str], per_day: int) -> None:
-    """Every partition has one row per bucket of its day (footers only: cheap)."""
-    try:
-        bad = con.execute("SELECT file_name, num_rows FROM parquet_file_metadata($files) "
-                          "WHERE num_rows <> $n LIMIT 1",
-                          {"files": files, "n": per_day}).fetchall()
-    except duckdb.Error:
-        # An unreadable footer: let the full check name the file and the fix.
-        lake.verify([Path(f) for f in files])
-        raise
-    if bad:
-        lake.verify([Path(bad[0][0])])
-        raise LakeError(f"{bad[0][0]}: {bad[0][1]} rows; expected {per_day} (one per bucket of "
-                        f"the day); {lake.reextract_hint(Path(bad[0][0]))}")
+def _rows(rel: duckdb.DuckDBPyRelation) -> list[dict[str, Any]]:
+    """The result as dicts. Through Arrow, with repeated values (SLO names, hours, days)
+    converted to Python once each: a timestamp per row was most of the time for the
+    720,000 hourly burn rows of 1,000 SLOs."""
+    table = rel.to_arrow_table()
+    columns: list[list[Any]] = []
+    for col in table.columns:
+        if pa.types.is_temporal(col.type) or pa.types.is_string(col.type):
+            enc = pc.dictionary_encode(col.combine_chunks())
+            values = enc.dictionary.to_pylist()
+            columns.append([None if i is None else values[i] for i in enc.indices.to_pylist()])
+        else:
+            columns.append(col.to_pylist())
+    names = table.column_names
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 class _Layout:
     """Bucket arithmetic of one window: origin, bucket indices, snapshot interval."""
 
-    def __init__(self, period: Period, as_of: datetime, step_s: int, tz: str) -> None:
+    def __init__(self, period: Period, as_of: datetime, step_s: int, tz: str,
+                 lookback: timedelta = LOOKBACK) -> None:
         self.step_s = step_s
-        first = (period.start - LOOKBACK).date()
+        first = (period.start - lookback).date()
         self.origin = datetime(first.year, first.month, first.day, tzinfo=UTC)
         last = (period.end - timedelta(microseconds=1)).date()
         self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -121,15 +101,41 @@ class _Layout:
         return int((t - self.origin).total_seconds()) // self.step_s
 
 
+def conditions(slo: SloParams, period_s: float, step_s: int) -> tuple[stream.Condition, ...]:
+    """The SLO's alert conditions, as rules.conditions() gives them to Prometheus: its
+    ``alerting.burnRates`` overrides, else the four defaults; f = p * P / L (SLO_MATH 3)."""
+    p = slo.alert_period_s or period_s
+    b = slo.budget_fraction
+    if slo.burn_rates:
+        out = []
+        for a in slo.burn_rates:
+            long_s = a.long_window.total_seconds()
+            factor = a.factor if a.factor is not None else \
+                alert_factor(a.budget_consumed or 0.0, p, long_s)
+            out.append(stream.Condition(a.severity == "page", int(long_s) // step_s,
+                                        int(a.short_window.total_seconds()) // step_s,
+                                        factor * b))
+        return tuple(out)
+    # The SRE workbook's short windows are a twelfth of the long ones (1h/5m ... 3d/6h).
+    return tuple(stream.Condition(name.startswith("thr_page"), long_s // step_s,
+                                  long_s // 12 // step_s, alert_factor(share, p, long_s) * b)
+                 for name, (share, long_s) in CONDITIONS.items())
+
+
+def _lookback(slos: Sequence[SloParams]) -> timedelta:
+    """3 days, or whole days covering a longer override window."""
+    longest = max([a.long_window for s in slos for a in s.burn_rates], default=LOOKBACK)
+    return max(LOOKBACK, timedelta(days=-(-longest // timedelta(days=1))))
+
+
 def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
                    as_of: datetime | None = None, tz: str = "UTC",
                    step_s: int = 60) -> WindowResult:
     """All figures of ``slos`` over ``period``, evaluated at ``as_of`` (default: its end)."""
     if step_s < 60 or 86_400 % step_s:
-        # Streaming lag() needs offsets under 2,048 rows: one day must fit (see the SQL).
         raise SloJobsError(f"bucket step: found {step_s} s; expected at least 60 s dividing a day")
     evaluated = min(max(as_of or period.end, period.start), period.end)
-    lay = _Layout(period, evaluated, step_s, tz)
+    lay = _Layout(period, evaluated, step_s, tz, _lookback(slos))
     # Align as-of down to a snapshot boundary: the figures are exact up to that instant.
     lay.basof -= lay.basof % lay.snap
     evaluated = lay.origin + timedelta(seconds=lay.basof * step_s)
@@ -140,30 +146,17 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
         raise SloJobsError(f"as-of {evaluated}: before the window {period.label} starts")
     elapsed = (lay.basof - lay.b0) / (lay.b1 - lay.b0)
     con = connect()
-    with tempfile.TemporaryDirectory(prefix="slo-jobs-") as tmp:
-        scratch = Path(tmp)
-        files = [str(p) if (p := lake.sli_partition(lake_dir, s.name, d)).exists()
-                 else _filler(scratch, d, step_s) for s in slos for d in lay.days]
-        _check_dense(con, files, lay.per_day)
-        _register_slos(con, slos, period)
-        # A corrupt partition must not become a number: every page's checksum is verified,
-        # next to the stream (both only read); nothing is returned before both succeed.
-        with ThreadPoolExecutor(max_workers=1) as checker:
-            verified = checker.submit(lake.verify, [Path(f) for f in files])
-            try:
-                snap = _parallel_stream(slos, lay, files, period)
-            except duckdb.Error as exc:
-                verified.result()  # names the bad partition and the fix, if one is bad
-                raise LakeError(f"{lake_dir}: cannot read the partitions of {period.label} "
-                                f"({' '.join(str(exc).split())[:200]})") from None
-            verified.result()
-        con.register("snap_arrow", snap)
-        con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
-        con.execute("CREATE TEMP TABLE occ AS " + resources.sql("occurrence_measures"),
-                    {"b0": lay.b0, "basof": lay.basof})
-        _slice_measures(con, slos, lay, files)
-        result.summary = _rows(con.execute(resources.sql("budget_status"), {
-            "expected": lay.basof - lay.b0, "elapsed": elapsed}))
+    snap, buckets = _stream(lake_dir, slos, lay, period)
+    _register_slos(con, slos, period)
+    con.register("snap_arrow", snap)
+    con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
+    con.unregister("snap_arrow")
+    con.execute("CREATE TEMP TABLE occ AS " + resources.sql("occurrence_measures"),
+                {"b0": lay.b0, "basof": lay.basof})
+    _slice_measures(con, slos, lay, buckets)
+    del buckets
+    result.summary = _rows(con.sql(resources.sql("budget_status"), params={
+        "expected": lay.basof - lay.b0, "elapsed": elapsed}))
     for r in result.summary:
         r["period"] = period.label
         r["period_start"], r["period_end"], r["as_of"] = period.start, period.end, evaluated
@@ -171,55 +164,37 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
                               if r["exhaustion_days"] is not None else None)
     con.register("decisions_in", pa.Table.from_pylist(
         [{"slo": r["slo"], "status": r["status"]} for r in result.summary]))
-    result.decisions = _rows(con.execute(resources.sql("release_decision")))
+    result.decisions = _rows(con.sql(resources.sql("release_decision")))
     con.register("days", pa.table({
         "day": [d for d, _, _ in lay.local], "b_start": [s for _, s, _ in lay.local],
         "b_end": [e for _, _, e in lay.local],
         "elapsed_end": [(e - lay.b0) / (lay.b1 - lay.b0) for _, _, e in lay.local]},
         schema=pa.schema([("day", pa.date32()), ("b_start", pa.int64()),
                           ("b_end", pa.int64()), ("elapsed_end", pa.float64())])))
-    result.daily = _rows(con.execute(resources.sql("daily_series"),
-                                     {"b0": lay.b0, "elapsed": elapsed}))
+    result.daily = _rows(con.sql(resources.sql("daily_series"),
+                                 params={"b0": lay.b0, "elapsed": elapsed}))
     common = {"origin_s": int(lay.origin.timestamp()), "step_s": step_s}
-    result.incidents = _rows(con.execute(resources.sql("incidents"),
-                                         {**common, "elapsed": elapsed, "basof": lay.basof}))
-    result.burn = _rows(con.execute(resources.sql("burn_trend"), {
+    result.incidents = _rows(con.sql(resources.sql("incidents"), params={
+        **common, "elapsed": elapsed, "basof": lay.basof}))
+    result.burn = _rows(con.sql(resources.sql("burn_trend"), params={
         **common, "hour": lay.hour, "b0": lay.b0, "basof": lay.basof}))
     return result
 
 
-def _stream_part(slos: Sequence[SloParams], lay: _Layout, files: list[str], period: Period,
-                 k0: int) -> pa.Table:
-    """bucket_stream.sql over one contiguous group of SLOs (k numbered from ``k0``)."""
-    params: dict[str, Any] = {
-        "files": files, "n": lay.n, "b0": lay.b0, "b1": lay.b1, "snap": lay.snap,
-        "budget": [s.budget_fraction for s in slos]}
-    params.update({k: v // lay.step_s for k, v in WINDOWS_S.items() if k != "l3d"})
-    for name, (share, long_s) in CONDITIONS.items():
-        params[name] = [alert_factor(share, s.alert_period_s or period.seconds, long_s)
-                        * s.budget_fraction for s in slos]
-    con = connect()
-    # The streaming window is single-threaded anyway; one scan thread keeps memory flat.
-    con.execute("SET threads = 1")
-    table = con.sql(resources.sql("bucket_stream"), params=params).to_arrow_table()
-    return table.set_column(0, "k", pa.compute.add(table.column("k"), k0))
-
-
-def _parallel_stream(slos: Sequence[SloParams], lay: _Layout, files: list[str],
-                     period: Period) -> pa.Table:
-    """Run the stream on groups of SLOs at once.
-
-    A streaming window runs on one thread, so the SLOs are split into one contiguous group
-    per core, each streamed by its own connection, and the snapshots concatenated.
-    """
-    groups = max(1, min(os.cpu_count() or 1, len(slos) // 8 or 1))
-    size = math.ceil(len(slos) / groups)
-    days = len(lay.days)
-    with ThreadPoolExecutor(max_workers=groups) as pool:
-        parts = [pool.submit(_stream_part, slos[g:g + size], lay,
-                             files[g * days:(g + size) * days], period, g)
-                 for g in range(0, len(slos), size)]
-        return pa.concat_tables([p.result() for p in parts])
+def _stream(lake_dir: Path, slos: Sequence[SloParams], lay: _Layout,
+            period: Period) -> tuple[pa.Table, pa.Table]:
+    """Every SLO's partitions through stream.py: snapshot/firing rows and slice buckets."""
+    grid = stream.Grid(per_day=lay.per_day, b0=lay.b0, b1=lay.b1, basof=lay.basof,
+                       snap=lay.snap, burn_b=tuple(v // lay.step_s
+                                                   for v in stream.BURN_WINDOWS_S.values()))
+    inputs = []
+    for k, s in enumerate(slos):
+        paths = tuple(str(p) if (p := lake.sli_partition(lake_dir, s.name, d)).exists()
+                      else None for d in lay.days)
+        inputs.append(stream.SloInput(k, paths, s.budget_fraction,
+                                      conditions(s, period.seconds, lay.step_s),
+                                      s.method != "Occurrences"))
+    return stream.run(grid, inputs)
 
 
 def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
@@ -241,7 +216,7 @@ _SLC_TABLE = ("CREATE TEMP TABLE slc (k BIGINT, good_slices BIGINT, counted_slic
 
 
 def _slice_measures(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams], lay: _Layout,
-                    files: list[str]) -> None:
+                    buckets: pa.Table) -> None:
     sliced = [(k, s) for k, s in enumerate(slos) if s.method != "Occurrences"]
     con.execute(_SLC_TABLE)
     if not sliced:
@@ -250,10 +225,9 @@ def _slice_measures(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams], l
         if s.slice_seconds % lay.step_s or s.slice_seconds <= 0:
             raise SloJobsError(f"SLO {s.name}: timeSliceWindow of {s.slice_seconds:g} s is not a "
                                f"multiple of the {lay.step_s} s bucket")
-    sub = [f for k, _ in sliced for f in files[k * len(lay.days):(k + 1) * len(lay.days)]]
+    con.register("buckets", buckets)
     con.execute("INSERT INTO slc " + resources.sql("slice_measures"), {
-        "files": sub, "n": lay.n, "b0": lay.b0, "basof": lay.basof,
-        "gk": [k for k, _ in sliced],
-        "slice_buckets": [int(s.slice_seconds // lay.step_s) for _, s in sliced],
-        "slice_target": [s.slice_target for _, s in sliced],
-        "no_data": [s.no_data for _, s in sliced]})
+        "b0": lay.b0, "basof": lay.basof,
+        "slice_buckets": [max(1, int(s.slice_seconds // lay.step_s)) for s in slos],
+        "slice_target": [s.slice_target for s in slos], "no_data": [s.no_data for s in slos]})
+    con.unregister("buckets")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ..spec import Slo
+from ..spec import BurnRateAlert, Slo
 
 METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 NO_DATA = ("good", "bad", "skip")
@@ -43,6 +43,8 @@ class SloParams:
     # Period P behind the alert factors f = p * P / L: a rolling SLO's own length; None means
     # the length of the window being computed (a calendar period).
     alert_period_s: float | None = None
+    # spec.alerting.burnRates: replace the four default alert conditions (as rules.py does).
+    burn_rates: tuple[BurnRateAlert, ...] = ()
 
     @property
     def budget_fraction(self) -> float:
@@ -62,4 +64,5 @@ class SloParams:
             time_zone=str(_attr(slo, ("time_zone", "timezone"), "UTC")),
             alert_period_s=(_seconds(_attr(slo, ("rolling_window",), None), 0.0) or None)
             if _attr(slo, ("window_kind",), "calendar") == "rolling" else None,
+            burn_rates=tuple(_attr(slo, ("burn_rate_alerts",), ())),
         )

@@ -1,0 +1,218 @@
+"""Window sums, burn rates and alert conditions of every bucket, over dense numpy arrays.
+
+Why numpy and not SQL: a window over the last L buckets is the difference of two prefix-sum
+entries, and a dense partition puts bucket b at position b. DuckDB streams lag() only for
+offsets under 2,048 rows, so the 1-day and 3-day windows cost more than everything else
+together in SQL; here each window is one vectorised subtraction per SLO. The outputs have the
+shapes the SQL files read (``snap`` and ``buckets``), and every figure is still checked
+against the pandas reference (tests/test_compute_reference.py).
+
+Each partition is read once, whole, with every page's checksum verified
+(``lake.read_verified``): verification costs no second read. Reading many small files is
+bound by Python's GIL in threads, so the SLOs are spread over processes (``run``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .. import lake
+
+# Burn-rate columns of ``snap``: window lengths in seconds (SLO_MATH 3).
+BURN_WINDOWS_S = {"burn_5m": 300, "burn_30m": 1800, "burn_1h": 3600, "burn_2h": 7200,
+                  "burn_6h": 21600, "burn_1d": 86400, "burn_3d": 259200}
+# A worker process costs about a second to start: not worth it for fewer SLOs per process.
+MIN_SLOS_PER_PROCESS = 64
+CHUNK = 16  # SLOs per unit of work handed to a process or thread
+
+SNAP_SCHEMA = pa.schema(
+    [("k", pa.int64()), ("b", pa.int64()), ("bad", pa.float64()), ("total", pa.float64()),
+     ("cgood", pa.float64()), ("ctot", pa.float64()), ("cbad", pa.float64()),
+     ("chas", pa.int64()), ("cclip", pa.int64())]
+    + [(name, pa.float64()) for name in BURN_WINDOWS_S]
+    + [("page", pa.bool_()), ("ticket", pa.bool_()), ("is_snap", pa.bool_())])
+BUCKETS_SCHEMA = pa.schema([("k", pa.int64()), ("b", pa.int64()), ("good", pa.float64()),
+                            ("total", pa.float64()), ("has_data", pa.bool_())])
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Fire iff bad(L) > threshold * total(L) and bad(S) > threshold * total(S)."""
+
+    page: bool  # severity page, else ticket
+    long_b: int  # window lengths in buckets
+    short_b: int
+    threshold: float  # f * B
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Bucket indices shared by every SLO of one window (see engine._Layout)."""
+
+    per_day: int
+    b0: int  # first bucket of the window
+    b1: int  # past-the-end bucket of the window
+    basof: int  # past-the-end bucket evaluated (slices)
+    snap: int  # snapshot every ``snap`` buckets
+    burn_b: tuple[int, ...]  # BURN_WINDOWS_S in buckets, same order
+
+
+@dataclass(frozen=True)
+class SloInput:
+    k: int
+    paths: tuple[str | None, ...]  # one per day from the origin; None: no partition (no data)
+    budget: float  # B = 1 - target
+    conditions: tuple[Condition, ...]
+    sliced: bool  # a time-slice SLO: also return its buckets of [b0, basof)
+
+
+def _load(paths: Sequence[str | None], per_day: int) -> tuple[np.ndarray, ...]:
+    n = len(paths) * per_day
+    good, total = np.zeros(n), np.zeros(n)
+    has, clip = np.zeros(n, bool), np.zeros(n, bool)
+    for i, path in enumerate(paths):
+        if path is None:
+            continue  # a day never extracted reads as a day without data
+        table = lake.read_verified(Path(path), per_day)
+        at = slice(i * per_day, (i + 1) * per_day)
+        good[at] = table.column("good").to_numpy()
+        total[at] = table.column("total").to_numpy()
+        has[at] = table.column("has_data").to_numpy()
+        clip[at] = table.column("clipped").to_numpy()
+    return good, total, has, clip
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    """p[i] = sum of the first i values, so the sum over buckets [a, b] is p[b+1] - p[a]."""
+    out = np.zeros(len(values) + 1, values.dtype)
+    np.cumsum(values, out=out[1:])
+    return out
+
+
+def _one(grid: Grid, slo: SloInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    good, total, has, clip = _load(slo.paths, grid.per_day)
+    bad = total - good
+    cb, ct = _prefix(bad), _prefix(total)
+    # Evaluated rows: b in [b0 - 1, b1); the row b0 - 1 carries the prefix sums before the
+    # window. p[e] is the prefix up to and including bucket e - 1.
+    lo, hi = grid.b0, grid.b1 + 1
+    sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def window(length: int) -> tuple[np.ndarray, np.ndarray]:
+        # The caller's lookback covers the longest window: lo - length >= 0.
+        if length not in sums:
+            sums[length] = (cb[lo:hi] - cb[lo - length:hi - length],
+                            ct[lo:hi] - ct[lo - length:hi - length])
+        return sums[length]
+
+    page = np.zeros(hi - lo, bool)
+    ticket = np.zeros(hi - lo, bool)
+    for c in slo.conditions:
+        bl, tl = window(c.long_b)
+        bs, ts = window(c.short_b)
+        fires = (bl > c.threshold * tl) & (bs > c.threshold * ts)
+        if c.page:
+            page |= fires
+        else:
+            ticket |= fires
+    page[0] = ticket[0] = False  # the row before the window only carries prefix sums
+    b = np.arange(grid.b0 - 1, grid.b1, dtype=np.int64)
+    is_snap = (b + 1) % grid.snap == 0
+    keep = np.flatnonzero(is_snap | page | ticket)
+    rows = keep + grid.b0 - 1
+    out = {"k": np.full(len(keep), slo.k, np.int64), "b": rows, "bad": bad[rows],
+           "total": total[rows], "cgood": ct[rows + 1] - cb[rows + 1], "ctot": ct[rows + 1],
+           "cbad": cb[rows + 1], "chas": _prefix(has.astype(np.int64))[rows + 1],
+           "cclip": _prefix(clip.astype(np.int64))[rows + 1]}
+    for name, length in zip(BURN_WINDOWS_S, grid.burn_b, strict=True):
+        wb, wt = window(length)
+        wb, wt = wb[keep], wt[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # NaN where the window has no events: null in the table
+            out[name] = np.where(wt != 0, wb / wt / slo.budget, np.nan)
+    out.update(page=page[keep], ticket=ticket[keep], is_snap=is_snap[keep])
+    sliced: dict[str, np.ndarray] = {}
+    if slo.sliced:
+        at = slice(grid.b0, grid.basof)
+        sliced = {"k": np.full(grid.basof - grid.b0, slo.k, np.int64),
+                  "b": np.arange(grid.b0, grid.basof, dtype=np.int64),
+                  "good": good[at], "total": total[at], "has_data": has[at]}
+    return out, sliced
+
+
+def _table(parts: list[dict[str, np.ndarray]], schema: pa.Schema) -> pa.Table:
+    parts = [p for p in parts if p]
+    if not parts:
+        return schema.empty_table()
+    cols = {}
+    for f in schema:
+        values = np.concatenate([p[f.name] for p in parts])
+        cols[f.name] = pa.array(values, f.type, from_pandas=f.name.startswith("burn_"))
+    return pa.table(cols, schema=schema)
+
+
+def compute(grid: Grid, slos: Sequence[SloInput]) -> tuple[pa.Table, pa.Table]:
+    """``snap`` (snapshot and firing rows) and ``buckets`` (time-slice SLOs) of ``slos``."""
+    snaps, buckets = zip(*(_one(grid, s) for s in slos), strict=True) if slos else ((), ())
+    return _table(list(snaps), SNAP_SCHEMA), _table(list(buckets), BUCKETS_SCHEMA)
+
+
+def _workers(n_slos: int) -> int:
+    if multiprocessing.current_process().daemon:
+        return 1  # a daemonic process (some task runners) may not start children
+    return max(1, min(os.cpu_count() or 1, n_slos // MIN_SLOS_PER_PROCESS))
+
+
+def _ready(_: int) -> None:
+    return None
+
+
+def run(grid: Grid, slos: Sequence[SloInput]) -> tuple[pa.Table, pa.Table]:
+    """``compute`` over all SLOs, this process and one worker process per further core
+    taking chunks of SLOs from one queue (a worker's start-up is then not a straggler)."""
+    workers = _workers(len(slos))
+    if workers == 1:
+        return compute(grid, slos)
+    chunks = deque(enumerate(slos[i:i + CHUNK] for i in range(0, len(slos), CHUNK)))
+    done: dict[int, tuple[pa.Table, pa.Table]] = {}
+    lock = threading.Lock()
+    failed = threading.Event()
+
+    def take() -> tuple[int, Sequence[SloInput]] | None:
+        with lock:
+            return None if failed.is_set() or not chunks else chunks.popleft()
+
+    def drain(pool: ProcessPoolExecutor | None) -> None:
+        try:
+            while (item := take()) is not None:
+                done[item[0]] = (pool.submit(compute, grid, item[1]).result() if pool
+                                 else compute(grid, item[1]))
+        except BaseException:
+            failed.set()  # the others stop taking chunks
+            raise
+
+    # fork, not spawn: spawn re-imports the caller's main module (a script without a main
+    # guard would run again). The children only read files and run numpy.
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers - 1, mp_context=ctx) as pool, \
+            ThreadPoolExecutor(workers) as feeders:
+        # Fork every child now, before this process starts reading: a fork while another
+        # thread holds an allocator or Arrow lock would copy the held lock into the child.
+        list(pool.map(_ready, range(workers - 1)))
+        futures: list[Future[None]] = [feeders.submit(drain, pool)
+                                       for _ in range(workers - 1)]
+        drain(None)
+        for f in futures:
+            f.result()
+    parts = [done[i] for i in sorted(done)]
+    return (pa.concat_tables([p[0] for p in parts]), pa.concat_tables([p[1] for p in parts]))

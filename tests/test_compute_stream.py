@@ -1,0 +1,104 @@
+"""The numpy stage of the compute (slo_jobs/compute/stream.py): worker processes give the
+same figures as one process, a corrupt partition read by a worker is named with its fix, and
+an SLO's alerting.burnRates overrides replace the default alert conditions as in rules.py.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from slo_jobs import periods, rules, spec
+from slo_jobs.compute import SloParams, compute_window, engine, stream
+from slo_jobs.errors import LakeError
+from slo_jobs.lake import sli_partition
+from slo_jobs.spec import BurnRateAlert
+from tests.conftest import ROOT
+from tests.lakeutil import utc, write_buckets
+
+NOV = periods.month("2026-11")
+
+
+def _outage_lake(lake_dir: Path, name: str = "a") -> None:
+    # 6 days at 0.05 % errors (burn 0.5 against 99.9 %), then one hour of 100 % errors.
+    write_buckets(lake_dir, name, utc(2026, 10, 29), [(999.5, 1000.0)] * (6 * 1440))
+    write_buckets(lake_dir, name, utc(2026, 11, 2, 12), [(0.0, 1000.0)] * 60)
+
+
+def test_worker_processes_give_the_figures_of_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i, name in enumerate("abcd"):
+        _outage_lake(tmp_path, name)
+        write_buckets(tmp_path, name, utc(2026, 11, 5 + i), [(90.0, 100.0)] * 30)
+    slos = [SloParams(n, "svc", "", "h", 0.999, method="Timeslices" if n == "d" else
+                      "Occurrences", slice_target=0.99) for n in "abcd"]
+    alone = compute_window(tmp_path, slos, NOV)
+    monkeypatch.setattr(stream, "MIN_SLOS_PER_PROCESS", 1)
+    monkeypatch.setattr(stream, "CHUNK", 1)
+    assert stream._workers(len(slos)) > 1 or pytest.skip("one core: no worker process")
+    spread = compute_window(tmp_path, slos, NOV)
+    for name in ("summary", "daily", "incidents", "burn"):
+        assert getattr(spread, name) == getattr(alone, name), name
+    assert len(alone.incidents) >= 4
+
+
+def test_corrupt_partition_in_a_worker_is_named(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in "abcd":
+        _outage_lake(tmp_path, name)
+    part = sli_partition(tmp_path, "c", utc(2026, 11, 2).date())
+    data = part.read_bytes()
+    part.write_bytes(data[:200] + bytes([data[200] ^ 0x10]) + data[201:])
+    monkeypatch.setattr(stream, "MIN_SLOS_PER_PROCESS", 1)
+    monkeypatch.setattr(stream, "CHUNK", 1)
+    with pytest.raises(LakeError, match="slo-jobs extract --month 2026-11") as err:
+        compute_window(tmp_path, [SloParams(n, "svc", "", "h", 0.999) for n in "abcd"], NOV)
+    assert str(err.value).startswith(f"{part}: ")
+
+
+def test_burn_rate_overrides_replace_the_default_conditions(tmp_path: Path) -> None:
+    _outage_lake(tmp_path)
+    default = compute_window(tmp_path, [SloParams("a", "svc", "", "h", 0.999)], NOV)
+    assert [(i["severity"], i["start"], i["end"]) for i in default.incidents] == [
+        ("page", utc(2026, 11, 2, 12), utc(2026, 11, 2, 18, 59))]
+    # A page no burn of this history reaches (1000 < 2000), and a ticket over 2 h / 10 min
+    # spending 5 % of November's budget: f = 0.05 * 720 h / 2 h = 18. The 2 h window burns
+    # (999.5 m + 60) / 120 with m outage minutes in it: over 18 from m = 3, so from the
+    # outage's third minute (12:02); the 10 min window keeps an outage minute up to 13:08.
+    overrides = (
+        BurnRateAlert("page", timedelta(hours=1), timedelta(minutes=5), factor=2000.0),
+        BurnRateAlert("ticket", timedelta(hours=2), timedelta(minutes=10),
+                      budget_consumed=0.05))
+    slo = SloParams("a", "svc", "", "h", 0.999, burn_rates=overrides)
+    got = compute_window(tmp_path, [slo], NOV)
+    assert [(i["severity"], i["start"], i["end"]) for i in got.incidents] == [
+        ("ticket", utc(2026, 11, 2, 12, 2), utc(2026, 11, 2, 13, 9))]
+    assert got.summary == default.summary  # only the alert conditions change
+
+
+def test_override_longer_than_three_days_reads_a_longer_lookback(tmp_path: Path) -> None:
+    # a 5-day window at factor 0.4: the burn 0.5 before the month fires from its first minute
+    _outage_lake(tmp_path)
+    slo = SloParams("a", "svc", "", "h", 0.999, burn_rates=(
+        BurnRateAlert("ticket", timedelta(days=5), timedelta(hours=6), factor=0.4),))
+    got = compute_window(tmp_path, [slo], NOV)
+    assert got.incidents[0]["start"] == utc(2026, 11, 1)
+
+
+def test_batch_thresholds_are_the_rules_thresholds(tmp_path: Path) -> None:
+    text = (ROOT / "tests" / "fixtures" / "rules" / "api.yaml").read_text().replace(
+        "  window: {rolling: 28d}",
+        "  window: {rolling: 28d}\n  alerting:\n    burnRates:\n"
+        "      - {severity: page, longWindow: 4h, shortWindow: 20m, factor: 10}\n"
+        "      - {severity: ticket, longWindow: 1d, shortWindow: 2h, budgetConsumed: 0.05}")
+    path = tmp_path / "override.yaml"
+    path.write_text(text)
+    slo = spec.load([path])[0]
+    params = SloParams.of(slo)
+    assert len(params.burn_rates) == 2
+    batch = engine.conditions(params, NOV.seconds, 60)
+    assert [(c.page, c.long_b, c.short_b) for c in batch] == [(True, 240, 20), (False, 1440, 120)]
+    want = [(c.factor or 0.0) * rules.budget_fraction(slo) for c in rules.conditions(slo)]
+    assert [c.threshold for c in batch] == want
