@@ -75,6 +75,10 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
     the lake as it was.  Bucket ``[t, t + step)`` is Prometheus' ``increase`` over
     ``step`` evaluated at ``t + step``.
     """
+    if slo.pipeline is not None:
+        where = slo.pipeline.table.describe() if slo.pipeline.table else "the Airflow API"
+        raise ExtractError(f"SLO {slo.name}: its SLI is read from {where}, not Prometheus; "
+                           "expected slo_jobs.pipeline.extract_days")
     window = f"{int(step.total_seconds())}s"
     fetched = []
     for day in days:

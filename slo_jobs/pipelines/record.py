@@ -75,7 +75,7 @@ class Judged:
 
 
 def _us(t: datetime) -> int:
-    return (t - sources.EPOCH) // timedelta(microseconds=1)
+    return sources.micros(t)
 
 
 def judge_window(slo: Slo, start: datetime, end: datetime, airflow_for: AirflowFor) -> Judged:

@@ -6,9 +6,10 @@ in the spec and are quoted as identifiers; every value (paths, times, DAG ids) i
 
 from __future__ import annotations
 
+import calendar
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -32,8 +33,14 @@ def _us(value: datetime | None) -> int | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # Airflow and our exports store UTC
-    # Integer arithmetic: a float timestamp loses the last microseconds of a 2026 date.
-    return (value - EPOCH) // timedelta(microseconds=1)
+    return micros(value)
+
+
+def micros(t: datetime) -> int:
+    """Microseconds since the epoch, in integers: a float timestamp loses the last
+    microseconds of a 2026 date.  Works for datetime subclasses (Airflow passes pendulum's)."""
+    u = t.astimezone(UTC)
+    return calendar.timegm(u.utctimetuple()) * US + u.microsecond
 
 
 def _iso(us: int) -> str:
