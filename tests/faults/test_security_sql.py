@@ -73,6 +73,7 @@ def test_no_sql_is_assembled_from_values() -> None:
     offenders, checked = [], 0
     # The modules through which SLO spec values reach DuckDB.
     modules = [*sorted((ROOT / "slo_jobs" / "compute").rglob("*.py")),
+               *sorted((ROOT / "slo_jobs" / "pipelines").rglob("*.py")),
                ROOT / "slo_jobs" / "lake.py", ROOT / "slo_jobs" / "report.py"]
     for path in modules:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -83,3 +84,34 @@ def test_no_sql_is_assembled_from_values() -> None:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert checked >= 5 and offenders == []
     assert _formatted(ast.parse('f"SELECT {x}"', mode="eval").body)  # the check does bite
+
+
+def test_pipeline_sources_bind_paths_and_refuse_unsafe_identifiers(tmp_path: Path) -> None:
+    """A pipeline SLO's file path reaches DuckDB as a value (quotes and semicolons are just
+    characters of a file name); its column and table names must be plain identifiers."""
+    from datetime import date
+
+    from slo_jobs import spec
+    from slo_jobs.errors import SpecError
+    from slo_jobs.pipelines import record_days
+
+    weird = tmp_path / "x'); DROP TABLE t; --.csv"
+    weird.write_text("loaded_at\n2026-09-01T00:00:00Z\n")
+
+    def doc(table: str, column: str = "loaded_at") -> Path:
+        path = tmp_path / "slo.yaml"
+        path.write_text(
+            "apiVersion: slo-jobs/v1\nkind: ServiceLevelObjective\n"
+            "metadata: {name: orders-fresh}\nspec:\n  service: orders\n  indicator:\n"
+            f"    freshness: {{table: {table}, loadedAt: '{column}', maxAge: 1h}}\n"
+            "  budgetingMethod: Timeslices\n"
+            "  objective: {target: 0.99, timeSliceTarget: 1, timeSliceWindow: 1m}\n")
+        return path
+
+    [slo] = spec.load([doc('{files: "' + weird.name + '"}')])
+    [day] = record_days([slo], [date(2026, 9, 1)], tmp_path / "lake", lambda c: None)  # type: ignore[arg-type, return-value]
+    assert day.rows == 1440
+    for table, column in (("{files: a.csv}", 'loaded_at" FROM x; --'),
+                          ("{database: w.duckdb, table: 't; DROP TABLE t'}", "loaded_at")):
+        with pytest.raises(SpecError, match="expected a column name"):
+            spec.load([doc(table, column)])
