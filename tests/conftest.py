@@ -59,6 +59,16 @@ def prometheus(demo_tsdb: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     prom.stop(proc)
 
 
+DEMO_SLOS = len(TRUTH) + 4  # six service SLOs and the project's four pipeline SLOs
+
+
+def service_slos() -> list[Any]:
+    """The demo's SLOs read from Prometheus (slos/ without the pipeline SLOs)."""
+    from slo_jobs import spec
+
+    return [s for s in spec.load([ROOT / "slos"]) if s.pipeline is None]
+
+
 @pytest.fixture(scope="session")
 def truth(demo_tsdb: Path) -> pd.DataFrame:
     return pd.read_parquet(CACHE / "truth.parquet")

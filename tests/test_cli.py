@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, TRUTH, true_counts
+from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,8 @@ def test_extract_compute_report_stages(prometheus: str, tmp_path: Path,
     ex = cli("extract", "--month", "2026-08", "--slos", slos, "--prometheus-url", prometheus,
              cwd=tmp_path)
     assert ex.returncode == 0, ex.stderr
-    assert "extracted 186 partitions" in ex.stdout  # 6 SLOs x 31 days, default ./lake
+    # 10 SLOs (6 services, 4 pipelines) x 31 days, default ./lake
+    assert f"extracted {DEMO_SLOS * 31} partitions" in ex.stdout
     co = cli("compute", "--month", "2026-08", "--slos", slos, cwd=tmp_path)
     assert co.returncode == 0, co.stderr
     assert (tmp_path / "lake/monthly/month=2026-08/summary.parquet").exists()

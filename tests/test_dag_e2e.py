@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, TRUTH, true_counts
+from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts
 
 pytestmark = pytest.mark.integration
 TARGETS = {"checkout-availability": 0.999, "checkout-latency": 0.99,
@@ -84,7 +84,8 @@ def test_run_succeeds_for_september(dag_run: tuple[Any, Path]) -> None:
 
 def test_summary_json_matches_truth(dag_run: tuple[Any, Path], truth: pd.DataFrame) -> None:
     _, base = dag_run
-    records = {r["slo"]: r for r in json.loads((base / "out/2026-09/summary.json").read_text())}
+    records = {r["slo"]: r for r in json.loads((base / "out/2026-09/summary.json").read_text())
+               if r["slo"] in TRUTH}  # the pipeline SLOs are checked in test_pipelines.py
     assert set(records) == set(TRUTH)
     for name, r in records.items():
         good, total = true_counts(truth, name, "2026-09-01", "2026-10-01")
@@ -109,7 +110,8 @@ def test_html_table_shows_the_computed_figures(dag_run: tuple[Any, Path]) -> Non
         assert cells[1] == name
         assert cells[3] == f"{r['sli'] * 100:.4f} %"
         assert cells[4] == r["status"]
-        assert cells[5] == f"{r['budget_remaining'] * 100:.1f} %"
+        # Time-based SLIs add the budget left as minutes under the share.
+        assert cells[5].startswith(f"{r['budget_remaining'] * 100:.1f} %")
 
 
 def test_pdf_lists_every_slo_and_renders(dag_run: tuple[Any, Path], tmp_path: Path) -> None:
@@ -136,7 +138,7 @@ def test_lake_layout(dag_run: tuple[Any, Path]) -> None:
     # the month, plus the 3 days before it that burn rates at its start look back on
     assert days == [f"date=2026-08-{d}" for d in (29, 30, 31)] + [
         f"date=2026-09-{d:02d}" for d in range(1, 31)]
-    assert len(parts) == 6 * (3 + 30)
+    assert len(parts) == DEMO_SLOS * (3 + 30)
     assert (lake / "monthly/month=2026-09/summary.parquet").exists()
     assert not list(lake.rglob(".tmp-*"))
 

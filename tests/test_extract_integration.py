@@ -13,7 +13,7 @@ import pytest
 from slo_jobs import compute, periods, spec
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from slo_jobs.extract import prometheus as prom_api
-from tests.conftest import ROOT, TRUTH, true_counts
+from tests.conftest import TRUTH, service_slos, true_counts
 
 pytestmark = pytest.mark.integration
 SEP = periods.month("2026-09")
@@ -32,7 +32,7 @@ def lake_digest(lake: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def slos() -> list[spec.Slo]:
-    return spec.load([ROOT / "slos"])
+    return service_slos()
 
 
 @pytest.fixture(scope="module")

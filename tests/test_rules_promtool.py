@@ -126,7 +126,9 @@ def test_promtool_checks_rules_of_every_example_spec(tmp_path: Path) -> None:
         done = _promtool("check", "rules", str(out))
         assert done.returncode == 0, f"{path}: {done.stdout}{done.stderr}"
         # Per SLO: 7 windows, 2 alerts, absent data; the period group: ratio and metadata.
-        assert f"SUCCESS: {len(slos) * 14} rules found" in done.stdout, done.stdout
+        # Pipeline SLOs read from tables or the Airflow API get none.
+        ruled = [s for s in slos if s.pipeline is None]
+        assert f"SUCCESS: {len(ruled) * 14} rules found" in done.stdout, done.stdout
 
 
 def test_factors_follow_the_period() -> None:

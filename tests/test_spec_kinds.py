@@ -73,8 +73,9 @@ def test_shipped_examples_keep_their_queries() -> None:
     assert by_name["frontend-latency"].good.promql("60s") == \
         'sum(increase(http_request_duration_seconds_bucket{service="frontend",le="1"}[60s]))'
     for s in by_name.values():
+        method = "Timeslices" if s.kind == "freshness" else "Occurrences"
         assert (s.budgeting_method, s.window_kind, s.calendar_unit, s.time_zone) == \
-            ("Occurrences", "calendar", "month", "UTC")
+            (method, "calendar", "month", "UTC")
         assert s.tier in spec.TIERS and s.team
 
 
