@@ -30,6 +30,13 @@ __all__ = ["SloParams", "WindowResult", "alert_factor", "compute_calendar", "com
            "write_summary"]
 
 TABLES = ("summary", "decisions", "daily", "incidents", "burn")
+LIST_TABLES = TABLES[:-1]  # burn is kept as an Arrow table
+
+
+def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return pa.concat_tables([a, b])
 
 
 def compute_calendar(lake_dir: Path, slos: Sequence[Slo], kind: str, label: str,
@@ -45,8 +52,9 @@ def compute_calendar(lake_dir: Path, slos: Sequence[Slo], kind: str, label: str,
         if merged is None:
             merged = part
         else:
-            for name in TABLES:
+            for name in LIST_TABLES:
                 getattr(merged, name).extend(getattr(part, name))
+            merged.burn_table = _concat(merged.burn_table, part.burn_table)
     if merged is None:
         return WindowResult(periods.calendar(kind, label), as_of or periods.month(label).end)
     merged.summary.sort(key=lambda r: (r["service"], r["slo"]))
@@ -66,8 +74,10 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
 def write_result(lake_dir: Path, result: WindowResult) -> Path:
     """Replace the period's output files; other periods are untouched."""
     folder = lake.monthly_partition(lake_dir, result.period.label).parent
-    for name in TABLES:
+    for name in LIST_TABLES:
         lake.write_atomic(_table(getattr(result, name)), folder / f"{name}.parquet")
+    lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
+                      folder / "burn.parquet")
     return folder / "summary.parquet"
 
 

@@ -39,7 +39,13 @@ class WindowResult:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     daily: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)
-    burn: list[dict[str, Any]] = field(default_factory=list)
+    # Hourly burn rates stay in Arrow: 720,000 rows for 1,000 SLOs go to Parquet as they are,
+    # and become Python rows only for a caller that asks for ``burn``.
+    burn_table: pa.Table | None = None
+
+    @property
+    def burn(self) -> list[dict[str, Any]]:
+        return [] if self.burn_table is None else _rows_of(self.burn_table)
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -58,7 +64,10 @@ def _rows(rel: duckdb.DuckDBPyRelation) -> list[dict[str, Any]]:
     """The result as dicts. Through Arrow, with repeated values (SLO names, hours, days)
     converted to Python once each: a timestamp per row was most of the time for the
     720,000 hourly burn rows of 1,000 SLOs."""
-    table = rel.to_arrow_table()
+    return _rows_of(rel.to_arrow_table())
+
+
+def _rows_of(table: pa.Table) -> list[dict[str, Any]]:
     columns: list[list[Any]] = []
     for col in table.columns:
         if pa.types.is_temporal(col.type) or pa.types.is_string(col.type):
@@ -176,8 +185,8 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
     common = {"origin_s": int(lay.origin.timestamp()), "step_s": step_s}
     result.incidents = _rows(con.sql(resources.sql("incidents"), params={
         **common, "elapsed": elapsed, "basof": lay.basof}))
-    result.burn = _rows(con.sql(resources.sql("burn_trend"), params={
-        **common, "hour": lay.hour, "b0": lay.b0, "basof": lay.basof}))
+    result.burn_table = con.sql(resources.sql("burn_trend"), params={
+        **common, "hour": lay.hour, "b0": lay.b0, "basof": lay.basof}).to_arrow_table()
     return result
 
 
