@@ -1,8 +1,9 @@
 -- budget_status.sql: SLI, error budget, status and release decisions per SLO and window.
 -- Grain:      one row per SLO in `slos`.
 -- Inputs:     slos(k, slo, service, description, spec_hash, target, budget_fraction, method,
---             slice_seconds, period_s); occ (occurrence_measures.sql); slc (slice_measures.sql,
---             only for time-slice SLOs).
+--             slice_seconds, period_s); occ (occurrence_measures.sql); slc (k, good_slices,
+--             counted_slices, no_data_slices, all_slices, ratio_mean: the time-slice counts
+--             judged in slo_jobs/compute/stream.py, only for time-slice SLOs).
 -- Parameters: $expected (buckets in [window start, as-of)), $elapsed (fraction of the window
 --             elapsed at as-of, in (0, 1]), $as_of (TIMESTAMPTZ).
 -- Rules:      SLO_MATH 1 (methods), 2 (to-date and projected), 3-4 (status, projection,

@@ -155,15 +155,17 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
         raise SloJobsError(f"as-of {evaluated}: before the window {period.label} starts")
     elapsed = (lay.basof - lay.b0) / (lay.b1 - lay.b0)
     con = connect()
-    snap, buckets = _stream(lake_dir, slos, lay, period)
+    _check_slices(slos, lay)
+    snap, slices = _stream(lake_dir, slos, lay, period)
     _register_slos(con, slos, period)
     con.register("snap_arrow", snap)
     con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
     con.unregister("snap_arrow")
     con.execute("CREATE TEMP TABLE occ AS " + resources.sql("occurrence_measures"),
                 {"b0": lay.b0, "basof": lay.basof})
-    _slice_measures(con, slos, lay, buckets)
-    del buckets
+    con.register("slc_arrow", slices)
+    con.execute("CREATE TEMP TABLE slc AS SELECT * FROM slc_arrow")
+    con.unregister("slc_arrow")
     result.summary = _rows(con.sql(resources.sql("budget_status"), params={
         "expected": lay.basof - lay.b0, "elapsed": elapsed}))
     for r in result.summary:
@@ -202,7 +204,9 @@ def _stream(lake_dir: Path, slos: Sequence[SloParams], lay: _Layout,
                       else None for d in lay.days)
         inputs.append(stream.SloInput(k, paths, s.budget_fraction,
                                       conditions(s, period.seconds, lay.step_s),
-                                      s.method != "Occurrences"))
+                                      s.method != "Occurrences",
+                                      max(1, int(s.slice_seconds // lay.step_s)),
+                                      s.slice_target, s.no_data))
     return stream.run(grid, inputs)
 
 
@@ -220,23 +224,8 @@ def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
     con.execute("CREATE TEMP TABLE slos AS SELECT * FROM slos_arrow")
 
 
-_SLC_TABLE = ("CREATE TEMP TABLE slc (k BIGINT, good_slices BIGINT, counted_slices BIGINT, "
-              "no_data_slices BIGINT, all_slices BIGINT, ratio_mean DOUBLE)")
-
-
-def _slice_measures(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams], lay: _Layout,
-                    buckets: pa.Table) -> None:
-    sliced = [(k, s) for k, s in enumerate(slos) if s.method != "Occurrences"]
-    con.execute(_SLC_TABLE)
-    if not sliced:
-        return
-    for _, s in sliced:
-        if s.slice_seconds % lay.step_s or s.slice_seconds <= 0:
+def _check_slices(slos: Sequence[SloParams], lay: _Layout) -> None:
+    for s in slos:
+        if s.method != "Occurrences" and (s.slice_seconds % lay.step_s or s.slice_seconds <= 0):
             raise SloJobsError(f"SLO {s.name}: timeSliceWindow of {s.slice_seconds:g} s is not a "
                                f"multiple of the {lay.step_s} s bucket")
-    con.register("buckets", buckets)
-    con.execute("INSERT INTO slc " + resources.sql("slice_measures"), {
-        "b0": lay.b0, "basof": lay.basof,
-        "slice_buckets": [max(1, int(s.slice_seconds // lay.step_s)) for s in slos],
-        "slice_target": [s.slice_target for s in slos], "no_data": [s.no_data for s in slos]})
-    con.unregister("buckets")
