@@ -37,7 +37,7 @@ def generate(lake_dir: Path, n_slos: int, days: int) -> None:
     from slo_jobs import lake
 
     # Files as the lake writes them (zstd, page checksums): verification has real work to do.
-    stamp = lake_dir / f".complete-{n_slos}x{days}-checksummed"
+    stamp = lake_dir / f".complete-{n_slos}x{days}-v3"
     if stamp.exists():
         return
     rng = np.random.default_rng(7)
@@ -59,7 +59,7 @@ def generate(lake_dir: Path, n_slos: int, days: int) -> None:
                               "step_s": np.full(per_day, 60, np.int32)}, schema=lake.SLI_SCHEMA)
             path = lake.sli_partition(lake_dir, f"slo-{s:04d}", first.date())
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, path, compression="zstd", write_page_checksum=True)
+            pq.write_table(table, path, **lake.write_options(table.schema))
     stamp.write_text("ok\n")
 
 

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,6 +53,20 @@ def monthly_partition(lake: Path, label: str) -> Path:
     return lake / "monthly" / f"month={label}" / "summary.parquet"
 
 
+# Integer columns that grow by a constant step (bucket starts, widths): delta-encoded.
+_DELTA = ("ts", "step_s")
+
+
+def write_options(schema: pa.Schema) -> dict[str, Any]:
+    """How every lake file is written. Page checksums let a read tell a flipped bit from
+    real data. No dictionaries: a day's 1,440 distinct bucket starts make a dictionary page
+    as large as the data, and plain/delta pages decode in about half the time (the compute
+    stage reads every partition whole), in half the bytes."""
+    return {"compression": "zstd", "write_page_checksum": True, "use_dictionary": False,
+            "column_encoding": {c: "DELTA_BINARY_PACKED" for c in _DELTA
+                                if c in schema.names}}
+
+
 def write_atomic(table: pa.Table, target: Path) -> None:
     """Write ``table`` to ``target`` through a temp file and a rename."""
     try:
@@ -61,8 +76,7 @@ def write_atomic(table: pa.Table, target: Path) -> None:
         raise LakeError(f"{target.parent}: cannot write ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            # Page checksums let verify() tell a flipped bit from real data.
-            pq.write_table(table, fh, compression="zstd", write_page_checksum=True)
+            pq.write_table(table, fh, **write_options(table.schema))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
