@@ -78,28 +78,26 @@ def params(n_slos: int) -> list:  # type: ignore[type-arg]
 
 def phase(name: str, lake_dir: Path, n_slos: int) -> dict[str, float]:
     """Run one phase in this process and return its figures."""
+    from bench.pandas_reference import reference
     from slo_jobs import periods
+    from slo_jobs.compute import compute_window, connect, write_result
 
+    # Modules are imported before the clock starts: the phases time the computation, not the
+    # interpreter compiling pandas, DuckDB and numpy (no bytecode cache on some hosts).
     period = periods.month(MONTH)
     slos = params(n_slos)
     t0 = time.perf_counter()
     if name == "floor":
-        from slo_jobs.compute import connect
-
         files = [str(p) for p in sorted((lake_dir / "sli").glob("slo=*/date=*/part-0.parquet"))]
         rows = connect().execute(
             "SELECT slo, sum(good), sum(total) FROM read_parquet($f, hive_partitioning = true) "
             "GROUP BY slo", {"f": files}).fetchall()
         count = len(rows)
     elif name == "slo-jobs":
-        from slo_jobs.compute import compute_window, write_result
-
         result = compute_window(lake_dir, slos, period)
         write_result(lake_dir / "out", result)
         count = len(result.summary)
     else:
-        from bench.pandas_reference import reference
-
         count = len(reference(lake_dir, slos, period)["summary"])
     seconds = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # KiB -> GiB
