@@ -69,6 +69,8 @@ def _pct(value: float | None, digits: int = 3) -> str:
 def _num(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "n/a"
+    if digits == 0 and 0 < abs(value) < 10 and value != round(value):
+        digits = 1  # 0.1 allowed bad events is not "0"
     return f"{value:,.{digits}f}"
 
 
