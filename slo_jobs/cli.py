@@ -18,7 +18,6 @@ import typer
 from . import compute, openslo, periods, pipeline, report, spec, spec_templates
 from .backfill import backfill as run_backfill
 from .errors import SloJobsError
-from .extract import PrometheusConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Auditable monthly SLO reports from Prometheus history.")
@@ -50,7 +49,7 @@ def run(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl = Non
     """
     period = periods.month(month)
     loaded = spec.load(slos)
-    config = PrometheusConfig.from_env(prometheus_url)
+    config = pipeline.prometheus_config(loaded, prometheus_url)
     rows, files = pipeline.run_month(config, loaded, period, lake, out, _now())
     typer.echo(pipeline.table(rows))
     typer.echo(f"HTML: {files.html}\nPDF:  {files.pdf}\nJSON: {files.json}")
@@ -65,7 +64,8 @@ def extract(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl =
     """
     period = periods.month(month)
     loaded = spec.load(slos)
-    results = pipeline.extract(PrometheusConfig.from_env(prometheus_url), loaded, period, lake)
+    results = pipeline.extract(pipeline.prometheus_config(loaded, prometheus_url), loaded,
+                               period, lake)
     rows = sum(r.rows for r in results)
     typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
 
@@ -118,7 +118,7 @@ def backfill_cmd(
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
     loaded = spec.load(slos)
-    config = PrometheusConfig.from_env(prometheus_url)
+    config = pipeline.prometheus_config(loaded, prometheus_url)
     for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress):
         done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
         cover = min((r["coverage"] for r in m.rows), default=0.0)

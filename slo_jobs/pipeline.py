@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,14 @@ def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_
             step: timedelta = DEFAULT_STEP,
             airflow_for: AirflowFor | None = None) -> list[DayResult]:
     return extract_days(config, slos, period.days, lake_dir, step, airflow_for)
+
+
+def prometheus_config(slos: Sequence[Slo], url: str | None) -> PrometheusConfig:
+    """``--prometheus-url`` or the environment; not required when no SLO reads Prometheus."""
+    if url is None and not os.environ.get("SLO_JOBS_PROMETHEUS_URL") and slos and all(
+            s.pipeline is not None for s in slos):
+        return PrometheusConfig(url="none (pipeline SLOs only)")
+    return PrometheusConfig.from_env(url)
 
 
 def _env(conn_id: str | None) -> AirflowConfig:

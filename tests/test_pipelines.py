@@ -325,3 +325,21 @@ def test_demo_pipelines_september(tmp_path: Path) -> None:
     late_by = t(late[0]["end_date"]) - t(late[0]["data_interval_end"]) - timedelta(hours=1)
     assert report._duration(late_by.total_seconds()) in html  # "8 h 41 min"
     assert f"stale {stale:,} of 43,200 min" in html
+
+
+def test_cli_runs_pipeline_slos_without_a_prometheus(tmp_path: Path) -> None:
+    """Only pipeline SLOs: `run` needs no Prometheus URL and reports the month."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(ROOT / "slos" / "pipelines.yaml", tmp_path)
+    shutil.copytree(ROOT / "slos" / "pipeline-data", tmp_path / "pipeline-data")
+    env = {k: v for k, v in __import__("os").environ.items()
+           if not k.startswith("SLO_JOBS_PROMETHEUS")}
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "run", "--month", "2026-09",
+                           "--slos", "pipelines.yaml"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "lake-freshness" in proc.stdout and "exhausted" in proc.stdout
+    assert "Data pipelines" in (tmp_path / "reports/out/2026-09/report.html").read_text()
