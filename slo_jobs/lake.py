@@ -36,6 +36,24 @@ SLI_SCHEMA = pa.schema([
     pa.field("step_s", pa.int32(), nullable=False),
 ])
 PART = "part-0.parquet"
+_TS = pa.timestamp("us", tz="UTC")
+# Detail tables of pipeline SLIs, partitioned like the SLI buckets (see docs/architecture.md).
+AGE_SCHEMA = pa.schema([
+    pa.field("ts", _TS, nullable=False),  # bucket start
+    pa.field("age_s", pa.float64()),  # freshness: age at the bucket's end; null: none loaded
+])
+RUN_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string()),  # null: no run for an expected interval
+    pa.field("data_interval_start", _TS, nullable=False),
+    pa.field("data_interval_end", _TS, nullable=False),
+    pa.field("deadline", _TS, nullable=False),
+    pa.field("start_date", _TS),
+    pa.field("end_date", _TS),
+    pa.field("state", pa.string(), nullable=False),
+    pa.field("good", pa.bool_(), nullable=False),
+    pa.field("finished_after_s", pa.float64()),
+    pa.field("late_s", pa.float64()),
+])
 
 
 def _checked(name: str) -> str:
@@ -47,6 +65,13 @@ def _checked(name: str) -> str:
 
 def sli_partition(lake: Path, slo: str, day: date) -> Path:
     return lake / "sli" / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART
+
+
+def detail_partition(lake: Path, table: str, slo: str, day: date) -> Path:
+    """``<lake>/<table>/slo=<name>/date=<day>/part-0.parquet``: pipeline_age, pipeline_runs."""
+    if table not in ("pipeline_age", "pipeline_runs"):
+        raise LakeError(f"detail table {table!r}: expected pipeline_age or pipeline_runs")
+    return lake / table / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART
 
 
 def monthly_partition(lake: Path, label: str) -> Path:

@@ -476,6 +476,8 @@ class Slo:
     latency_threshold: float | None = None
     freshness_max_age: timedelta | None = None
     freshness_measure: str | None = None
+    # The Prometheus form's query giving the newest Unix time (its age is kept too).
+    freshness_timestamp: str | None = None
     # dbt-style status thresholds of a freshness SLI (strict: age > warn_after warns).
     warn_after: timedelta | None = None
     error_after: timedelta | None = None
@@ -591,6 +593,7 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         latency_threshold=ind.latency.threshold if ind.latency else None,
         freshness_max_age=specio.duration(ind.freshness.maxAge) if ind.freshness else None,
         freshness_measure=ind.freshness.measure if ind.freshness else None,
+        freshness_timestamp=ind.freshness.timestamp if ind.freshness else None,
         warn_after=_maybe_duration(ind.freshness.warnAfter if ind.freshness else None),
         error_after=_maybe_duration(ind.freshness.errorAfter if ind.freshness else None),
         pipeline=_pipeline(ind, source),

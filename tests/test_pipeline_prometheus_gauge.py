@@ -95,6 +95,11 @@ def test_gauge_and_table_give_the_same_buckets(gauge_prometheus: str, tmp_path: 
     b = pq.read_table(lake.sli_partition(tmp_path / "lake-gauge", by_gauge.name, DAY))
     for column in ("good", "total", "has_data"):
         assert a.column(column).to_pylist() == b.column(column).to_pylist(), column
+    # Both forms keep the age at each minute's end, for the status and the worst hours.
+    ages = [pq.read_table(lake.detail_partition(d, "pipeline_age", "orders-freshness", DAY)
+                          ).column("age_s").to_pylist()
+            for d in (tmp_path / "lake-table", tmp_path / "lake-gauge")]
+    assert ages[0] == ages[1] and all(a is not None for a in ages[0])
     good = a.column("good").to_pylist()
     assert 0 < sum(good) < 1440  # the test means something: fresh and stale minutes both
     assert sum(good[10 * 60:13 * 60]) == 0  # the pipeline did not run: stale, not missing

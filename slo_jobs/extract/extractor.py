@@ -63,6 +63,18 @@ def _day_table(day: date, good: dict[int, float], total: dict[int, float],
     return table, sum(rows_clip), unusable
 
 
+def _age_table(day: date, ages: dict[int, float], step: timedelta) -> pa.Table:
+    """A freshness SLI's age at each bucket's end (null where Prometheus had none), kept
+    for the report's status and worst hours, as the table form keeps it."""
+    step_s = int(step.total_seconds())
+    first = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    starts = range(first, first + 86_400, step_s)
+    values = [ages.get(s + step_s) for s in starts]
+    return pa.table({"ts": [datetime.fromtimestamp(s, UTC) for s in starts],
+                     "age_s": [v if v is not None and math.isfinite(v) else None
+                               for v in values]}, schema=lake.AGE_SCHEMA)
+
+
 def _with_data(table: pa.Table) -> int:
     return sum(1 for v in table.column("has_data").to_pylist() if v)
 
@@ -87,12 +99,18 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
         try:
             good = client.query_range(slo.good.promql(window), first, last, step)
             total = client.query_range(slo.total.promql(window), first, last, step)
+            ages = None if slo.freshness_timestamp is None else client.query_range(
+                f"max(time() - ({slo.freshness_timestamp}))", first, last, step)
         except ExtractError as exc:
             raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
-        fetched.append((day, *_day_table(day, good, total, step)))
+        fetched.append((day, *_day_table(day, good, total, step),
+                        None if ages is None else _age_table(day, ages, step)))
     results = []
-    for day, table, clipped, unusable in fetched:
+    for day, table, clipped, unusable, age_table in fetched:
         path = lake.sli_partition(lake_dir, slo.name, day)
+        if age_table is not None:  # before the SLI partition, which marks the day as done
+            lake.write_atomic(age_table, lake.detail_partition(lake_dir, "pipeline_age",
+                                                               slo.name, day))
         lake.write_atomic(table, path)
         results.append(DayResult(slo.name, day, _with_data(table), clipped, path, unusable))
     return results

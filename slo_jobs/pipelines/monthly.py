@@ -51,6 +51,8 @@ def _freshness(lake_dir: Path, slo: Slo, local: Period, row: dict[str, Any],
                hours: list[dict[str, Any]]) -> None:
     ages = [a for a in _rows(lake_dir, "pipeline_age", AGE_SCHEMA, slo.name, local.start,
                              local.end) if local.start <= a["ts"] < local.end]
+    if not ages:
+        return  # no ages recorded (a lake written before they were kept): details n/a
     limit = (slo.freshness_max_age or timedelta(0)).total_seconds()
     stale = [a for a in ages if a["age_s"] is None or a["age_s"] > limit]
     last = ages[-1] if ages and ages[-1]["ts"] == local.end - timedelta(minutes=1) else None
@@ -107,7 +109,7 @@ def summarise(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[dict[
             "minutes": None, "stale_minutes": None, "oldest_age_s": None,
             "age_at_end_s": None, "status": None, "runs": None, "runs_good": None,
             "runs_missing": None, "runs_failed": None, "runs_late": None}
-        if src is not None and src.kind == "freshness":
+        if slo.kind == "freshness":  # a table or a Prometheus gauge: both keep their ages
             _freshness(lake_dir, slo, local, row, hours)
         elif src is not None and src.kind == "completion":
             _completion(lake_dir, slo, local, row, late)

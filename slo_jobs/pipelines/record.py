@@ -37,29 +37,7 @@ DEFAULT_LOOKBEHIND = timedelta(days=32)  # a monthly DAG's interval, when none i
 AirflowFor = Callable[[str | None], sources.AirflowConfig]
 AIRFLOW_LABEL = "airflow_conn_id"
 
-AGE_SCHEMA = pa.schema([
-    pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start
-    pa.field("age_s", pa.float64()),  # at the bucket's end; null: nothing loaded yet
-])
-_TS = pa.timestamp("us", tz="UTC")
-RUN_SCHEMA = pa.schema([
-    pa.field("run_id", pa.string()),  # null: no run for an expected interval
-    pa.field("data_interval_start", _TS, nullable=False),
-    pa.field("data_interval_end", _TS, nullable=False),
-    pa.field("deadline", _TS, nullable=False),
-    pa.field("start_date", _TS),
-    pa.field("end_date", _TS),
-    pa.field("state", pa.string(), nullable=False),
-    pa.field("good", pa.bool_(), nullable=False),
-    pa.field("finished_after_s", pa.float64()),
-    pa.field("late_s", pa.float64()),
-])
-
-
-def detail_partition(lake_dir: Path, table: str, slo: str, day: date) -> Path:
-    # Same checked name and date folders as the SLI partitions, another top folder.
-    sli = lake.sli_partition(lake_dir, slo, day)
-    return lake_dir / table / sli.parent.parent.name / sli.parent.name / lake.PART
+AGE_SCHEMA, RUN_SCHEMA, detail_partition = lake.AGE_SCHEMA, lake.RUN_SCHEMA, lake.detail_partition
 
 
 @dataclass(frozen=True)
