@@ -102,3 +102,31 @@ def test_batch_thresholds_are_the_rules_thresholds(tmp_path: Path) -> None:
     assert [(c.page, c.long_b, c.short_b) for c in batch] == [(True, 240, 20), (False, 1440, 120)]
     want = [(c.factor or 0.0) * rules.budget_fraction(slo) for c in rules.conditions(slo)]
     assert [c.threshold for c in batch] == want
+
+
+# Time slices as data (SLO_MATH 1): buckets (good, total, has_data) of [b0, basof) in,
+# the per-SLO counts out. Slices of 3 buckets; the last slice is partial (2 buckets).
+SLICE_BUCKETS = [(3, 3, True), (2, 2, True), (1, 1, True),      # 6/6: good
+                 (9, 10, True), (10, 10, True), (10, 10, True),  # 29/30 = 0.967: bad at 0.99
+                 (0, 0, False), (0, 0, False), (0, 0, False),    # no data
+                 (0, 0, True), (0, 0, True), (0, 0, True),       # data but no events
+                 (5, 5, True), (4, 5, True)]                     # partial: 9/10: bad
+
+
+@pytest.mark.parametrize(("policy", "good", "counted"), [
+    ("skip", 1, 3), ("good", 3, 5), ("bad", 1, 5)])
+def test_slices_as_data(policy: str, good: int, counted: int) -> None:
+    import numpy as np
+
+    g, t, h = (np.array([b[i] for b in SLICE_BUCKETS], dtype=float if i < 2 else bool)
+               for i in range(3))
+    pad = 5  # buckets before the window start (lookback)
+    g, t = np.concatenate([np.zeros(pad), g]), np.concatenate([np.zeros(pad), t])
+    h = np.concatenate([np.ones(pad, bool), h])
+    grid = stream.Grid(per_day=1440, b0=pad, b1=pad + 15, basof=pad + len(SLICE_BUCKETS),
+                       snap=60, burn_b=())
+    slo = stream.SloInput(7, (), 0.01, (), True, slice_b=3, slice_target=0.99, no_data=policy)
+    out = {k: v.tolist() for k, v in stream._slices(grid, slo, g, t, h).items()}
+    assert out["k"] == [7] and out["all_slices"] == [5] and out["no_data_slices"] == [2]
+    assert (out["good_slices"], out["counted_slices"]) == ([good], [counted])
+    assert out["ratio_mean"] == pytest.approx([(1.0 + 29 / 30 + 0.9) / 3])
