@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import Asset
 
@@ -36,20 +37,27 @@ def paths() -> Paths:
     )
 
 
+def _connection(conn_id: str | None, default: str) -> Any:
+    """The Connection ``conn_id`` (or ``default``); None when the default one is not defined
+    (the caller then reads the environment). A connection an SLO names must exist."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowRuntimeError
+
+    try:
+        return Connection.get(conn_id or default)
+    except AirflowRuntimeError:
+        if conn_id and conn_id != default:
+            raise
+        return None
+
+
 def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
     """The Airflow Connection (default ``prometheus_default``), else ``$SLO_JOBS_PROMETHEUS_URL``.
 
     An SLO may name another connection with the label ``prometheus_conn_id``.
     """
-    conn_id = conn_id or PROMETHEUS_CONN_ID
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowRuntimeError
-
-    try:
-        conn = Connection.get(conn_id)
-    except AirflowRuntimeError:
-        if conn_id != PROMETHEUS_CONN_ID:
-            raise  # a connection an SLO names explicitly must exist
+    conn = _connection(conn_id, PROMETHEUS_CONN_ID)
+    if conn is None:
         return PrometheusConfig.from_env()
     return PrometheusConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
                                             conn.login, conn.password, conn.extra_dejson)
@@ -61,15 +69,8 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
 
     An SLO may name another connection with the label ``airflow_conn_id``.
     """
-    conn_id = conn_id or AIRFLOW_CONN_ID
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowRuntimeError
-
-    try:
-        conn = Connection.get(conn_id)
-    except AirflowRuntimeError:
-        if conn_id != AIRFLOW_CONN_ID:
-            raise
+    conn = _connection(conn_id, AIRFLOW_CONN_ID)
+    if conn is None:
         return AirflowConfig.from_env()
     return AirflowConfig.from_connection(conn.host, conn.port, conn.schema, conn.login,
                                          conn.password, conn.extra_dejson)

@@ -23,11 +23,15 @@ def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_
     return extract_days(config, slos, period.days, lake_dir, step, airflow_for)
 
 
+# What pipeline SLOs carry where a Prometheus is expected: they never query it.
+NO_PROMETHEUS = PrometheusConfig(url="none (pipeline SLOs only)")
+
+
 def prometheus_config(slos: Sequence[Slo], url: str | None) -> PrometheusConfig:
     """``--prometheus-url`` or the environment; not required when no SLO reads Prometheus."""
     if url is None and not os.environ.get("SLO_JOBS_PROMETHEUS_URL") and slos and all(
             s.pipeline is not None for s in slos):
-        return PrometheusConfig(url="none (pipeline SLOs only)")
+        return NO_PROMETHEUS
     return PrometheusConfig.from_env(url)
 
 

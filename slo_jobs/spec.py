@@ -43,6 +43,7 @@ from .spec_pipeline import (
     TableRef,
     TableSource,
     identifier,
+    optional_duration,
 )
 from .specio import RawDoc
 
@@ -70,12 +71,6 @@ def _safe(value: str) -> str:
 
 def _duration(value: str) -> str:
     specio.duration(value)
-    return value
-
-
-def _optional_duration(value: str | None) -> str | None:
-    if value is not None:
-        specio.duration(value)
     return value
 
 
@@ -202,7 +197,7 @@ class Freshness(_Strict):
     errorAfter: str | None = None
 
     _max_age = field_validator("maxAge")(_duration)
-    _status = field_validator("warnAfter", "errorAfter")(_optional_duration)
+    _status = field_validator("warnAfter", "errorAfter")(optional_duration)
     _column = field_validator("loadedAt")(identifier)
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ def identifier(value: str) -> str:
     return value
 
 
-def _duration(value: str | None) -> str | None:
+def optional_duration(value: str | None) -> str | None:
     if value is not None:
         specio.duration(value)
     return value
@@ -89,8 +89,8 @@ class Completion(_Strict):
             raise ValueError("expected an Airflow DAG id: letters, digits, '_', '.', '-'")
         return value
 
-    _within = field_validator("within")(_duration)
-    _every = field_validator("expectEvery")(_duration)
+    _within = field_validator("within")(optional_duration)
+    _every = field_validator("expectEvery")(optional_duration)
 
 
 class CompletenessColumns(_Strict):

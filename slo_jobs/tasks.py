@@ -67,7 +67,7 @@ def _config(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
 def _lazy(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
     # A pipeline SLO never queries Prometheus: do not require its connection.
     if slo.pipeline is not None:
-        return PrometheusConfig(url="unused://pipeline-source")
+        return pipeline.NO_PROMETHEUS
     return _config(config_for, slo)
 
 

@@ -52,8 +52,7 @@ class Judged:
     runs: list[judge.RunVerdict] | None = None
 
 
-def _us(t: datetime) -> int:
-    return sources.micros(t)
+_us = sources.micros
 
 
 def judge_window(slo: Slo, start: datetime, end: datetime, airflow_for: AirflowFor) -> Judged:
