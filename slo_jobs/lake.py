@@ -15,7 +15,6 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -118,20 +117,8 @@ def reextract_hint(path: Path) -> str:
             "or delete the file and run slo-jobs backfill)")
 
 
-def verify(paths: list[Path]) -> None:
-    """Raise a LakeError naming the first partition that is not a whole, intact SLI file.
-
-    Reads every page with its checksum, so truncation, foreign files and flipped bits are
-    all caught before a number is computed from them.
-    """
-    # Arrow releases the GIL while it reads and checks pages: one thread per core.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for problem in pool.map(_verify_one, paths):
-            if problem:
-                raise LakeError(problem)
-
-
-def read_verified(path: Path, rows: int | None = None) -> pa.Table:
+def read_verified(path: Path, rows: int | None = None,
+                  schema: pa.Schema = SLI_SCHEMA) -> pa.Table:
     """The whole partition at ``path``, every page's checksum verified while it is read.
 
     Verification and the read the computation needs are one pass over the file, so a
@@ -147,21 +134,13 @@ def read_verified(path: Path, rows: int | None = None) -> pa.Table:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
                         f"{reextract_hint(path)}") from None
-    if not table.schema.equals(SLI_SCHEMA):
-        raise LakeError(f"{path}: columns {table.schema.names}; expected {SLI_SCHEMA.names}; "
+    if not table.schema.equals(schema):
+        raise LakeError(f"{path}: columns {table.schema.names}; expected {schema.names}; "
                         f"{reextract_hint(path)}")
     if rows is not None and table.num_rows != rows:
         raise LakeError(f"{path}: {table.num_rows} rows; expected {rows} (one per bucket of "
                         f"the day); {reextract_hint(path)}")
     return table
-
-
-def _verify_one(path: Path) -> str | None:
-    try:
-        read_verified(path)
-    except LakeError as exc:
-        return str(exc)
-    return None
 
 
 def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import lake
 from ..errors import LakeError
@@ -116,18 +115,7 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def _read(path: Path, schema: pa.Schema) -> pa.Table | None:
     """The partition being merged into, checked whole (page checksums) before use."""
-    if not path.exists():
-        return None
-    try:
-        table = pq.ParquetFile(path, page_checksum_verification=True).read()
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        reason = " ".join(str(exc).split())[:160]
-        raise LakeError(f"{path}: not a readable Parquet partition ({reason}); delete it "
-                        "and record the day again (slo-jobs extract)") from None
-    if not table.schema.equals(schema):
-        raise LakeError(f"{path}: columns {table.schema.names}; expected {schema.names}; "
-                        "delete it and record the day again (slo-jobs extract)")
-    return table
+    return lake.read_verified(path, schema=schema) if path.exists() else None
 
 
 def _clear_temps(lake_dir: Path, slo: str, days: Sequence[date]) -> None:
