@@ -69,6 +69,21 @@ def service_slos() -> list[Any]:
     return [s for s in spec.load([ROOT / "slos"]) if s.pipeline is None]
 
 
+def api_with_overrides(folder: Path) -> Any:
+    """tests/fixtures/rules/api.yaml with two alerting.burnRates overrides: a page over
+    4 h / 20 m at factor 10 and a ticket over 1 d / 2 h spending 5 % of the budget."""
+    from slo_jobs import spec
+
+    text = (ROOT / "tests" / "fixtures" / "rules" / "api.yaml").read_text().replace(
+        "  window: {rolling: 28d}",
+        "  window: {rolling: 28d}\n  alerting:\n    burnRates:\n"
+        "      - {severity: page, longWindow: 4h, shortWindow: 20m, factor: 10}\n"
+        "      - {severity: ticket, longWindow: 1d, shortWindow: 2h, budgetConsumed: 0.05}")
+    path = folder / "override.yaml"
+    path.write_text(text)
+    return spec.load([path])[0]
+
+
 @pytest.fixture(scope="session")
 def truth(demo_tsdb: Path) -> pd.DataFrame:
     return pd.read_parquet(CACHE / "truth.parquet")

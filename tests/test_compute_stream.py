@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import periods, rules, spec
+from slo_jobs import periods, rules
 from slo_jobs.compute import SloParams, compute_window, engine, stream
 from slo_jobs.errors import LakeError
 from slo_jobs.lake import sli_partition
 from slo_jobs.spec import BurnRateAlert
-from tests.conftest import ROOT
+from tests.conftest import api_with_overrides
 from tests.lakeutil import utc, write_buckets
 
 NOV = periods.month("2026-11")
@@ -88,14 +88,7 @@ def test_override_longer_than_three_days_reads_a_longer_lookback(tmp_path: Path)
 
 
 def test_batch_thresholds_are_the_rules_thresholds(tmp_path: Path) -> None:
-    text = (ROOT / "tests" / "fixtures" / "rules" / "api.yaml").read_text().replace(
-        "  window: {rolling: 28d}",
-        "  window: {rolling: 28d}\n  alerting:\n    burnRates:\n"
-        "      - {severity: page, longWindow: 4h, shortWindow: 20m, factor: 10}\n"
-        "      - {severity: ticket, longWindow: 1d, shortWindow: 2h, budgetConsumed: 0.05}")
-    path = tmp_path / "override.yaml"
-    path.write_text(text)
-    slo = spec.load([path])[0]
+    slo = api_with_overrides(tmp_path)
     params = SloParams.of(slo)
     assert len(params.burn_rates) == 2
     batch = engine.conditions(params, NOV.seconds, 60)

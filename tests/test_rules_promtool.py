@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from slo_jobs import rules, spec, spec_templates
-from tests.conftest import ROOT
+from tests.conftest import ROOT, api_with_overrides
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
 FIXTURE = ROOT / "tests" / "fixtures" / "rules" / "api.yaml"
@@ -144,14 +144,7 @@ def test_factors_follow_the_period() -> None:
 
 
 def test_overrides_replace_the_default_alerts(tmp_path: Path) -> None:
-    text = FIXTURE.read_text().replace(
-        "  window: {rolling: 28d}",
-        "  window: {rolling: 28d}\n  alerting:\n    burnRates:\n"
-        "      - {severity: page, longWindow: 4h, shortWindow: 20m, factor: 10}\n"
-        "      - {severity: ticket, longWindow: 1d, shortWindow: 2h, budgetConsumed: 0.05}")
-    path = tmp_path / "override.yaml"
-    path.write_text(text)
-    slo = spec.load([path])[0]
+    slo = api_with_overrides(tmp_path)
     assert [(c.severity, c.long_window, c.short_window, round(c.factor or 0, 4))
             for c in rules.conditions(slo)] == [
         ("page", "4h", "20m", 10.0), ("ticket", "1d", "2h", 1.4)]

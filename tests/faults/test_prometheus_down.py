@@ -5,9 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -18,45 +16,17 @@ from slo_jobs.demo.prom import free_port
 from slo_jobs.errors import ExtractError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
+from tests.faults.faultserver import FORWARD, FaultServer, Reply
 from tests.test_extract_integration import lake_digest
 
 SEP = periods.month("2026-09")
 FAST = {"attempts": 3, "backoff_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 5.0}
 
 
-class Flaky:
-    """A loopback proxy in front of the real Prometheus that fails the first N requests."""
-
-    def __init__(self, upstream: str, failures: int, status: int = 503,
-                 retry_after: str | None = None) -> None:
-        self.calls = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                outer.calls += 1
-                if outer.calls <= failures:
-                    self.send_response(status)
-                    if retry_after is not None:
-                        self.send_header("Retry-After", retry_after)
-                    self.end_headers()
-                    self.wfile.write(b"unavailable")
-                    return
-                answer = httpx.get(upstream + self.path)
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
+def flaky(upstream: str, failures: int, status: int = 503) -> FaultServer:
+    """The real Prometheus behind a proxy that fails the first ``failures`` requests."""
+    return FaultServer(upstream, lambda n, params: Reply(status, body=b"unavailable")
+                       if n <= failures else FORWARD)
 
 
 @pytest.fixture()
@@ -107,24 +77,18 @@ def test_failure_midway_writes_nothing(prometheus: str, populated_lake: Path,
 
 
 def test_transient_503_is_retried(prometheus: str, slo: spec.Slo, tmp_path: Path) -> None:
-    flaky = Flaky(prometheus, failures=2)
-    try:
-        with PrometheusClient(PrometheusConfig(flaky.url, **FAST)) as client:  # type: ignore[arg-type]
-            results = extract_slo(client, slo, SEP.days[:1], tmp_path)
-    finally:
-        flaky.close()
+    with flaky(prometheus, failures=2) as proxy, \
+            PrometheusClient(PrometheusConfig(proxy.url, **FAST)) as client:  # type: ignore[arg-type]
+        results = extract_slo(client, slo, SEP.days[:1], tmp_path)
     assert results[0].rows == 1440
-    assert flaky.calls == 4  # two failures, then the good and the total query
+    assert len(proxy.seen) == 4  # two failures, then the good and the total query
 
 
 def test_persistent_503_gives_one_line(prometheus: str, slo: spec.Slo, tmp_path: Path) -> None:
-    flaky = Flaky(prometheus, failures=100, status=503)
-    try:
-        with PrometheusClient(PrometheusConfig(flaky.url, **FAST)) as client:  # type: ignore[arg-type]
-            with pytest.raises(ExtractError, match=r"failed after 3 attempts: HTTP 503"):
-                extract_slo(client, slo, SEP.days[:1], tmp_path)
-    finally:
-        flaky.close()
+    with flaky(prometheus, failures=100, status=503) as proxy, \
+            PrometheusClient(PrometheusConfig(proxy.url, **FAST)) as client:  # type: ignore[arg-type]
+        with pytest.raises(ExtractError, match=r"failed after 3 attempts: HTTP 503"):
+            extract_slo(client, slo, SEP.days[:1], tmp_path)
     assert not any(tmp_path.rglob("*.parquet"))
 
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from slo_jobs import periods, report, spec
 from slo_jobs.compute import SloParams, compute_window, write_result
+from tests.faults.faultserver import FaultServer, Reply
 from tests.lakeutil import write_buckets
 
 NOV = periods.month("2026-11")
@@ -102,31 +101,6 @@ def test_names_and_services_cannot_carry_markup(field: str, tmp_path: Path) -> N
     assert slos == [] and len(problems) == 1 and "'a<b>c'" in problems[0]
 
 
-class _Counter:
-    """A loopback HTTP server that counts the requests it gets."""
-
-    def __init__(self) -> None:
-        self.hits = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                outer.hits += 1
-                self.send_response(404)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _png(path: Path) -> Path:
     # The smallest valid PNG: 1x1, one grey pixel (zlib stream of b"\x00\x80").
     path.write_bytes(bytes.fromhex(
@@ -146,17 +120,15 @@ def test_pdf_fetches_nothing_the_content_points_at(tmp_path: Path) -> None:
     from weasyprint import HTML, URLFetcher
 
     image = _png(tmp_path / "local.png")
-    server = _Counter()
-    try:
+    # A loopback server answering 404 to everything, counting what it is asked.
+    with FaultServer("http://127.0.0.1:9", lambda n, params: Reply(404, body=b"")) as server:
         html = (f'<img src="file://{image}"><img src="file:///etc/passwd">'
                 f'<link rel=stylesheet href="{server.url}/x.css"><img src="{server.url}/y.png">')
         # Control: WeasyPrint's own fetcher does read the file and reach the network ...
         opened = HTML(string=html, url_fetcher=URLFetcher()).write_pdf()
-        assert _pdf_images(opened, tmp_path) == 1 and server.hits == 2
+        assert _pdf_images(opened, tmp_path) == 1 and len(server.seen) == 2
         # ... the report's fetcher neither reads the file nor makes a request.
         closed = HTML(string=html, url_fetcher=report._NoFetch()).write_pdf()
-        assert _pdf_images(closed, tmp_path) == 0 and server.hits == 2
-    finally:
-        server.close()
+        assert _pdf_images(closed, tmp_path) == 0 and len(server.seen) == 2
     with pytest.raises(ValueError, match="refused"):
         report._NoFetch().fetch("file:///etc/passwd")
