@@ -75,20 +75,27 @@ class PrometheusConfig:
             raise ExtractError("Prometheus connection: host is empty; expected e.g. "
                                "AIRFLOW_CONN_PROMETHEUS_DEFAULT='http://127.0.0.1:9090'")
         scheme = "https" if (conn_type or "").lower() in {"https"} else "http"
-        base = host if "://" in host else f"{scheme}://{host}"
-        if port:
-            base = f"{base.rstrip('/')}:{port}"
-        if schema:
-            base = f"{base.rstrip('/')}/{schema.strip('/')}"
+        base = connection_url(host, port, schema, scheme)
         extra = extra or {}
 
         def opt(key: str) -> str | None:
             value = extra.get(key)
             return str(value) if value else None
 
-        return cls(url=base.rstrip("/"), token=opt("token"), username=login or None,
+        return cls(url=base, token=opt("token"), username=login or None,
                    password=password or None, ca_bundle=opt("ca_bundle"),
                    client_cert=opt("client_cert"), client_key=opt("client_key"))
+
+
+def connection_url(host: str, port: int | None, schema: str | None,
+                   scheme: str = "http") -> str:
+    """The base URL of an Airflow Connection's parts (host may carry its scheme)."""
+    base = host if "://" in host else f"{scheme}://{host}"
+    if port:
+        base = f"{base.rstrip('/')}:{port}"
+    if schema:
+        base = f"{base.rstrip('/')}/{schema.strip('/')}"
+    return base.rstrip("/")
 
 
 class _Retryable(Exception):

@@ -20,6 +20,7 @@ import tenacity
 
 from .. import resources
 from ..errors import ExtractError
+from ..extract.prometheus import connection_url
 from ..spec_pipeline import TableRef
 from .judge import US, Run
 
@@ -144,13 +145,8 @@ class AirflowConfig:
         if not host:
             raise ExtractError(f"Airflow connection {AIRFLOW_CONN_ID!r}: host is empty; "
                                "expected e.g. http://127.0.0.1:8080")
-        base = host if "://" in host else f"http://{host}"
-        if port:
-            base = f"{base.rstrip('/')}:{port}"
-        if schema:
-            base = f"{base.rstrip('/')}/{schema.strip('/')}"
         token = (extra or {}).get("token")
-        return cls(url=base.rstrip("/"), token=str(token) if token else None,
+        return cls(url=connection_url(host, port, schema), token=str(token) if token else None,
                    username=login or None, password=password or None)
 
 
