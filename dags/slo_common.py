@@ -8,15 +8,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset
 
-from slo_jobs.extract import PrometheusConfig
-from slo_jobs.pipelines.sources import AIRFLOW_CONN_ID, AirflowConfig
+if TYPE_CHECKING:  # imported by the functions below: parsing a DAG file loads no data stack
+    from slo_jobs.extract import PrometheusConfig
+    from slo_jobs.pipelines.sources import AirflowConfig
 
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
+AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.pipelines.sources.AIRFLOW_CONN_ID
 # Every task that queries Prometheus runs in this pool: its slots cap concurrent queries.
 # Create it once per deployment: airflow pools set prometheus 4 "Prometheus query_range"
 PROMETHEUS_POOL = "prometheus"
@@ -56,6 +58,8 @@ def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
 
     An SLO may name another connection with the label ``prometheus_conn_id``.
     """
+    from slo_jobs.extract import PrometheusConfig
+
     conn = _connection(conn_id, PROMETHEUS_CONN_ID)
     if conn is None:
         return PrometheusConfig.from_env()
@@ -69,6 +73,8 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
 
     An SLO may name another connection with the label ``airflow_conn_id``.
     """
+    from slo_jobs.pipelines.sources import AirflowConfig
+
     conn = _connection(conn_id, AIRFLOW_CONN_ID)
     if conn is None:
         return AirflowConfig.from_env()
