@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from . import compute, openslo, periods, pipeline, report, spec, spec_templates
+from . import atomicio, compute, openslo, periods, pipeline, report, spec, spec_templates
 from .backfill import backfill as run_backfill
 from .errors import SloJobsError
 
@@ -173,8 +173,7 @@ def init(template: Annotated[str, typer.Option(help="api, web, batch or data-pip
         return
     if target.exists() and not force:
         raise SloJobsError(f"{target}: already exists; expected a new file (or --force)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    atomicio.write_text(target, text)
     typer.echo(f"wrote {target}")
 
 
@@ -192,7 +191,7 @@ def export_openslo(paths: Annotated[list[Path], typer.Argument(help="Files or fo
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        atomicio.write_text(out, text)
         typer.echo(f"wrote {out}")
 
 

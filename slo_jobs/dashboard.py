@@ -8,12 +8,11 @@ Every query reads the recorded series, so the dashboard shows what the alerts se
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import rules
+from . import atomicio, rules
 from .spec import Slo
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -104,8 +103,4 @@ def build(slos: Sequence[Slo], title: str = "SLOs") -> dict[str, Any]:
 
 
 def write(slos: Sequence[Slo], out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(build(slos), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomicio.write_text(out, json.dumps(build(slos), indent=2) + "\n")

@@ -6,14 +6,12 @@ Layout (all times UTC)::
     <lake>/monthly/month=YYYY-MM/summary.parquet              one row per SLO and month
 
 A partition is written to a temporary file in its own folder and renamed over
-the old one, so readers see the old or the new file, never half of one.
+the old one (:mod:`atomicio`), so readers see the old or the new file, never half of one.
 """
 
 from __future__ import annotations
 
 import fcntl
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -23,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import atomicio
 from .errors import LakeError
 from .spec import SAFE_NAME
 
@@ -92,23 +91,10 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
 
 
 def write_atomic(table: pa.Table, target: Path) -> None:
-    """Write ``table`` to ``target`` through a temp file and a rename."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target.parent)
-    except OSError as exc:
-        raise LakeError(f"{target.parent}: cannot write ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh, **write_options(table.schema))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise LakeError(f"{target}: cannot write ({exc.strerror})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write ``table`` to ``target`` whole (temp file and rename, see :mod:`atomicio`)."""
+    atomicio.write_file(target, lambda fh: pq.write_table(table, fh,
+                                                          **write_options(table.schema)),
+                        LakeError)
 
 
 def reextract_hint(path: Path) -> str:

@@ -11,9 +11,7 @@ import csv
 import io
 import json
 import math
-import os
 import statistics
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +22,7 @@ import jinja2
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from . import __version__, charts, compute, lake, resources
+from . import __version__, atomicio, charts, compute, lake, redaction, resources
 from .compute.engine import CONDITIONS, alert_factor
 from .errors import SloJobsError
 from .periods import Period, month, previous
@@ -123,10 +121,8 @@ def _env() -> jinja2.Environment:
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    # Known secrets never reach a published file, whatever path they took into the text.
+    atomicio.write_text(path, redaction.redact(text))
 
 
 def _read(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
@@ -309,35 +305,33 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
         raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
                            f"{','.join(FORMATS)}")
     folder = out_dir / period.label
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SloJobsError(f"{folder}: cannot create report folder ({exc.strerror})") from None
     context = build_context(lake_dir, period, source, generated_at, service)
     suffix = f"-{service}" if service else ""
     files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",
                         folder / f"summary{suffix}.json", folder / f"summary{suffix}.csv",
                         folder / f"incidents{suffix}.csv", out_dir / "index.html")
-    if "html" in formats or "pdf" in formats:
-        html = _env().get_template("report.html.j2").render(**context)
-        if "html" in formats:
-            _write_text(files.html, html)
-        if "pdf" in formats:
-            pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
-            tmp_pdf = folder / f".tmp-report{suffix}.pdf"
-            tmp_pdf.write_bytes(pdf if pdf is not None else b"")
-            os.replace(tmp_pdf, files.pdf)
-    records = _records(context["rows"])
-    if "json" in formats:
-        _write_text(files.json, json.dumps(records, indent=2, allow_nan=False,
-                                           default=str) + "\n")
-    if "csv" in formats:
-        _write_text(files.csv, _csv(records, JSON_FIELDS))
-        incidents = [{"period": period.label, "service": v["row"]["service"], **i}
-                     for views in context["services"].values() for v in views
-                     for i in v["incidents"]]
-        _write_text(files.incidents_csv, _csv([{k: i.get(k) for k in INCIDENT_FIELDS}
-                                               for i in incidents], INCIDENT_FIELDS))
+    # Everything of the month is rendered into a new version of its folder, published at
+    # once: a failure (or a kill) part-way leaves the previous set whole.
+    with atomicio.publish_folder(folder) as stage:
+        if "html" in formats or "pdf" in formats:
+            html = redaction.redact(_env().get_template("report.html.j2").render(**context))
+            if "html" in formats:
+                _write_text(stage / files.html.name, html)
+            if "pdf" in formats:
+                pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
+                atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
+        records = _records(context["rows"])
+        if "json" in formats:
+            _write_text(stage / files.json.name, json.dumps(records, indent=2, allow_nan=False,
+                                                            default=str) + "\n")
+        if "csv" in formats:
+            _write_text(stage / files.csv.name, _csv(records, JSON_FIELDS))
+            incidents = [{"period": period.label, "service": v["row"]["service"], **i}
+                         for views in context["services"].values() for v in views
+                         for i in v["incidents"]]
+            _write_text(stage / files.incidents_csv.name,
+                        _csv([{k: i.get(k) for k in INCIDENT_FIELDS} for i in incidents],
+                             INCIDENT_FIELDS))
     write_index(lake_dir, out_dir)
     return files
 
@@ -361,6 +355,5 @@ def write_index(lake_dir: Path, out_dir: Path) -> Path:
                        "has_report": (out_dir / label / "report.html").exists()})
     html = _env().get_template("index.html.j2").render(
         months=months, css=(resources.templates_dir() / "report.css").read_text())
-    out_dir.mkdir(parents=True, exist_ok=True)
     _write_text(out_dir / "index.html", html)
     return out_dir / "index.html"

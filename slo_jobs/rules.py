@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from . import atomicio, redaction
 from .compute.engine import CONDITIONS, alert_factor
 from .compute.params import SloParams
 from .errors import SloJobsError
@@ -299,18 +300,27 @@ def render(slos: Sequence[Slo]) -> str:
 
 def write(slos: Sequence[Slo], out: Path) -> Path:
     """Write the rule file atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(slos), encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomicio.write_text(out, render(slos))
+
+
+def _takes_http_config(exe: str) -> bool:
+    """Whether this promtool accepts ``--http.config.file`` (2.42, Debian 12's, does not)."""
+    try:
+        shown = subprocess.run([exe, "tsdb", "create-blocks-from", "rules", "--help"],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--http.config.file" in shown.stdout + shown.stderr
 
 
 def backfill(rule_file: Path, url: str, start: datetime, end: datetime, output_dir: Path,
              promtool: str = "promtool", http_config: Path | None = None) -> list[Path]:
     """Evaluate the recording rules over ``[start, end)`` with ``promtool tsdb
     create-blocks-from rules`` against Prometheus at ``url``; the blocks land in
-    ``output_dir`` (move them into Prometheus' data folder to use them)."""
+    ``output_dir`` (move them into Prometheus' data folder to use them).
+
+    Credentials go to promtool only in ``http_config`` (a file), never in its command
+    line, which every local user can read; a promtool without that option is refused."""
     exe = shutil.which(promtool)
     if exe is None:
         raise SloJobsError("promtool: not found on PATH; expected Prometheus' promtool "
@@ -318,6 +328,17 @@ def backfill(rule_file: Path, url: str, start: datetime, end: datetime, output_d
     if end <= start:
         raise SloJobsError(f"--end: {end.isoformat()} is not after --start "
                            f"{start.isoformat()}; expected a later end")
+    url, user, password = redaction.split_userinfo(url)
+    if user or password:
+        raise SloJobsError(f"--prometheus-url: {redaction.redact(url)} carries credentials; "
+                           "expected them in SLO_JOBS_PROMETHEUS_USERNAME / _PASSWORD")
+    if http_config is not None and not _takes_http_config(exe):
+        raise SloJobsError(
+            f"{exe}: this promtool has no --http.config.file option, so it cannot be given "
+            "the Prometheus credentials (SLO_JOBS_PROMETHEUS_TOKEN / _USERNAME / _PASSWORD) "
+            "without showing them on its command line; expected a promtool whose "
+            "'tsdb create-blocks-from rules --help' lists --http.config.file, or a "
+            "Prometheus URL that needs no credentials (e.g. on its own host)")
     output_dir.mkdir(parents=True, exist_ok=True)
     before = set(output_dir.iterdir())
     cmd = [exe, "tsdb", "create-blocks-from", "rules",
@@ -327,7 +348,7 @@ def backfill(rule_file: Path, url: str, start: datetime, end: datetime, output_d
         cmd += ["--http.config.file", str(http_config)]
     done = subprocess.run([*cmd, str(rule_file)], capture_output=True, text=True)
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        last = redaction.redact((done.stderr.strip().splitlines() or ["no output"])[-1])
         raise SloJobsError(f"{rule_file}: promtool tsdb create-blocks-from rules failed: "
                            f"{last}; expected a reachable Prometheus at {url}")
     return sorted(p for p in set(output_dir.iterdir()) - before if (p / "meta.json").exists())

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import lake, periods
+from .. import atomicio, lake, periods
 from ..errors import LakeError
 from ..periods import Period
 from ..pipelines import monthly
@@ -71,19 +71,26 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows) if rows else pa.table({"slo": pa.array([], pa.string())})
 
 
-def write_result(lake_dir: Path, result: WindowResult) -> Path:
-    """Replace the period's output files; other periods are untouched."""
-    folder = lake.monthly_partition(lake_dir, result.period.label).parent
+def write_result(lake_dir: Path, result: WindowResult, folder: Path | None = None) -> Path:
+    """Replace the period's output files as one set; other periods are untouched.
+
+    ``folder``: write into this (staging) folder instead, for a caller publishing more."""
+    target = lake.monthly_partition(lake_dir, result.period.label)
+    if folder is None:
+        with atomicio.publish_folder(target.parent, LakeError) as stage:
+            write_result(lake_dir, result, stage)
+        return target
     for name in LIST_TABLES:
         lake.write_atomic(_table(getattr(result, name)), folder / f"{name}.parquet")
     lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
                       folder / "burn.parquet")
-    return folder / "summary.parquet"
+    return target
 
 
 def write_summary(lake_dir: Path, period: Period, rows: list[dict[str, Any]]) -> Path:
     target = lake.monthly_partition(lake_dir, period.label)
-    lake.write_atomic(_table(rows), target)
+    with atomicio.publish_folder(target.parent, LakeError) as stage:
+        lake.write_atomic(_table(rows), stage / target.name)
     return target
 
 
@@ -92,7 +99,13 @@ def read_table(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
     if not path.exists():
         raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
                         f"(run: slo-jobs compute --month {label})")
-    rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    try:
+        rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "
+                        f"computed {name} of {label}: recompute it with slo-jobs compute "
+                        f"--month {label}") from None
     return rows
 
 
@@ -104,6 +117,9 @@ def read_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
 def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[dict[str, Any]]:
     """Compute the calendar month and replace its output files in the lake."""
     result = compute_calendar(lake_dir, slos, "month", period.label)
-    write_result(lake_dir, result)
-    monthly.summarise(lake_dir, slos, period)  # the "Data pipelines" tables
+    # The compute outputs and the "Data pipelines" tables are published as one set.
+    folder = lake.monthly_partition(lake_dir, period.label).parent
+    with atomicio.publish_folder(folder, LakeError) as stage:
+        write_result(lake_dir, result, stage)
+        monthly.summarise(lake_dir, slos, period, stage)
     return result.summary

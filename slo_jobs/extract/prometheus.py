@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import tenacity
 
+from .. import redaction
 from ..errors import ExtractError
 
 # Prometheus refuses query_range answers of more than 11,000 points per series.
@@ -29,8 +32,10 @@ _TOO_LARGE = ("exceeded maximum resolution", "would load too many samples",
 class PrometheusConfig:
     """Where and how to reach Prometheus.  Secrets never appear in ``repr``.
 
-    ``max_retry_s`` bounds the time one request may take, retries and waits included.
-    ``ca_bundle``, ``client_cert`` and ``client_key`` are file paths (PEM).
+    ``max_retry_s`` bounds the time one request may take, retries and waits included;
+    ``timeout_s`` bounds one attempt, from connecting to the answer's last byte.
+    ``ca_bundle``, ``client_cert`` and ``client_key`` are file paths (PEM).  Credentials in
+    the URL (``user:password@``) move to ``username``/``password``, so the URL can be shown.
     """
 
     url: str
@@ -45,6 +50,14 @@ class PrometheusConfig:
     ca_bundle: str | None = None
     client_cert: str | None = None
     client_key: str | None = None
+
+    def __post_init__(self) -> None:
+        url, user, password = redaction.split_userinfo(self.url)
+        if user is not None or password is not None:
+            object.__setattr__(self, "url", url)
+            object.__setattr__(self, "username", self.username or user)
+            object.__setattr__(self, "password", self.password or password)
+        redaction.register(self.token, self.password)
 
     @classmethod
     def from_env(cls, url: str | None = None) -> PrometheusConfig:
@@ -170,6 +183,8 @@ class PrometheusClient:
         self._http = httpx.Client(base_url=config.url, headers=headers, auth=auth,
                                   timeout=config.timeout_s, transport=transport,
                                   verify=_tls(config))
+        if config.token or config.password:
+            redaction.warn_plain_http(config.url, "Prometheus")
 
     def close(self) -> None:
         self._http.close()
@@ -234,14 +249,59 @@ class PrometheusClient:
         if any(marker in message for marker in _TOO_LARGE):
             return _TooLarge(message)
         return ExtractError(f"Prometheus at {self.config.url} refused query {query!r}: "
-                            f"{body.get('errorType', 'error')}: {_short(message)}")
+                            f"{body.get('errorType', 'error')}: {_short(self._redact(message))}")
 
-    def _get(self, params: dict[str, str]) -> dict[str, Any]:
+    def _send(self, params: dict[str, str], deadline: float) -> httpx.Response:
+        """GET query_range and read the whole answer by ``deadline`` (monotonic), or give up.
+
+        httpx's timeout applies to each read, so a server dripping a byte at a time could
+        hold a request for ever.  The request runs in a thread; at the deadline its sockets
+        are shut down, which ends a blocked read at once.
+        """
+        streams: list[Any] = []
+        outcome: list[httpx.Response | BaseException] = []
+
+        def trace(event: str, info: dict[str, Any]) -> None:
+            if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                streams.append(info.get("return_value"))
+
+        def run() -> None:
+            try:
+                with self._http.stream("GET", "/api/v1/query_range", params=params,
+                                       extensions={"trace": trace}) as answer:
+                    streams.append(answer.extensions.get("network_stream"))
+                    answer.read()
+                outcome.append(answer)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, name="prometheus-request", daemon=True)
+        limit = max(0.0, deadline - time.monotonic())
+        worker.start()
+        worker.join(limit)
+        if not outcome:
+            for stream in streams:
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                if isinstance(sock, socket.socket):
+                    try:
+                        # The plain socket's shutdown, also under TLS: it wakes the reader.
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            raise httpx.ReadTimeout(f"no complete answer within {limit:.3g} s")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _get(self, params: dict[str, str], deadline: float) -> dict[str, Any]:
         query = params["query"]
+        attempt_deadline = min(deadline, time.monotonic() + self.config.timeout_s)
         try:
-            response = self._http.get("/api/v1/query_range", params=params)
+            response = self._send(params, attempt_deadline)
         except httpx.TimeoutException:
-            raise _Retryable(f"no answer within {self.config.timeout_s:g} s") from None
+            raise _Retryable("no complete answer within "
+                             f"{min(self.config.timeout_s, self.config.max_retry_s):g} s"
+                             ) from None
         except httpx.TransportError as exc:
             tls = self._tls_refusal(exc)
             if tls is not None:
@@ -256,7 +316,8 @@ class PrometheusClient:
                 # A cut connection or a proxy in between: worth another try.
                 raise _Retryable("HTTP 200 with a body that is not JSON (truncated?)") from None
             raise ExtractError(f"Prometheus at {self.config.url}: HTTP {response.status_code} "
-                               f"for query {query!r}: {_short(response.text, 120)!r}") from None
+                               f"for query {query!r}: {_short(self._redact(response.text), 120)!r}"
+                               ) from None
         if not isinstance(body, dict):
             raise ExtractError(f"Prometheus at {self.config.url}: answer to query {query!r} "
                                "is not a JSON object")
@@ -267,7 +328,7 @@ class PrometheusClient:
             # missing: the numbers would be partial, so refuse them.
             raise ExtractError(f"Prometheus at {self.config.url} answered query {query!r} "
                                f"with warnings (partial data): "
-                               f"{_short('; '.join(map(str, body['warnings'])))}; "
+                               f"{_short(self._redact('; '.join(map(str, body['warnings']))))}; "
                                "expected a complete answer")
         return body
 
@@ -277,7 +338,8 @@ class PrometheusClient:
             stop=self._stop, wait=self._wait, reraise=True)
         started = time.monotonic()
         try:
-            return retrying(self._get, params)
+            # One deadline for every attempt and wait: the whole request ends by then.
+            return retrying(self._get, params, started + self.config.max_retry_s)
         except _Retryable as exc:
             attempts = retrying.statistics.get("attempt_number", self.config.attempts)
             raise ExtractError(
@@ -287,14 +349,10 @@ class PrometheusClient:
 
     def _redact(self, text: str) -> str:
         # A server or proxy may echo the credentials it refused: never pass them on.
-        secrets = [self.config.token, self.config.password]
-        if self.config.username:
-            secrets.append(base64.b64encode(
-                f"{self.config.username}:{self.config.password or ''}".encode()).decode())
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        # Called before any shortening, so a cut cannot leave part of a secret behind.
+        basic = base64.b64encode(f"{self.config.username}:{self.config.password or ''}"
+                                 .encode()).decode() if self.config.username else None
+        return redaction.redact(text, (self.config.token, self.config.password, basic))
 
     def query_range(self, promql: str, start: datetime, end: datetime,
                     step: timedelta) -> dict[int, float]:
@@ -330,7 +388,8 @@ class PrometheusClient:
                 if hi == lo:
                     raise ExtractError(
                         f"Prometheus at {self.config.url} refused query {promql!r} even for "
-                        f"a single point: {_short(str(exc))}; expected a query within its "
+                        f"a single point: {_short(self._redact(str(exc)))}; expected a query "
+                        "within its "
                         "limits (raise --query.max-samples or simplify the query)") from None
                 mid = lo + ((hi - lo) // step_s // 2) * step_s
                 pending += [(mid + step_s, hi), (lo, mid)]

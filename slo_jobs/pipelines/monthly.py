@@ -89,8 +89,10 @@ def _completion(lake_dir: Path, slo: Slo, local: Period, row: dict[str, Any],
     late.extend({"slo": slo.name, **r} for r in runs if not r["good"])
 
 
-def summarise(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[dict[str, Any]]:
-    """Write the month's pipeline tables (empty when no SLO is a pipeline SLO)."""
+def summarise(lake_dir: Path, slos: Sequence[Slo], period: Period,
+              folder: Path | None = None) -> list[dict[str, Any]]:
+    """Write the month's pipeline tables (empty when no SLO is a pipeline SLO) into
+    ``folder`` (default: the month's folder in the lake)."""
     rows: list[dict[str, Any]] = []
     late: list[dict[str, Any]] = []
     hours: list[dict[str, Any]] = []
@@ -114,7 +116,7 @@ def summarise(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[dict[
         elif src is not None and src.kind == "completion":
             _completion(lake_dir, slo, local, row, late)
         rows.append(row)
-    folder = lake.monthly_partition(lake_dir, period.label).parent
+    folder = folder or lake.monthly_partition(lake_dir, period.label).parent
     for name, table in (("pipelines", rows), ("pipeline_late_runs", late),
                         ("pipeline_hours", hours)):
         data = pa.Table.from_pylist(table) if table else pa.table(

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import tenacity
 
-from .. import resources
+from .. import redaction, resources
 from ..errors import ExtractError
 from ..extract.prometheus import connection_url
 from ..spec_pipeline import TableRef
@@ -124,6 +124,15 @@ class AirflowConfig:
     timeout_s: float = 30.0
     attempts: int = 4
 
+    def __post_init__(self) -> None:
+        # Credentials in the URL move out of it, so the URL can appear in messages.
+        url, user, password = redaction.split_userinfo(self.url)
+        if user is not None or password is not None:
+            object.__setattr__(self, "url", url)
+            object.__setattr__(self, "username", self.username or user)
+            object.__setattr__(self, "password", self.password or password)
+        redaction.register(self.token, self.password)
+
     @classmethod
     def from_env(cls) -> AirflowConfig:
         """``SLO_JOBS_AIRFLOW_URL`` / ``_TOKEN`` / ``_USERNAME`` / ``_PASSWORD``."""
@@ -161,6 +170,8 @@ class AirflowClient:
         self.config = config
         self._http = httpx.Client(base_url=config.url, timeout=config.timeout_s)
         self._token = config.token
+        if config.token or config.password:
+            redaction.warn_plain_http(config.url, "Airflow API")
 
     def __enter__(self) -> AirflowClient:
         return self

@@ -1,0 +1,76 @@
+"""Keeping credentials out of everything slo-jobs shows or writes.
+
+Known secrets are the values of secret-named environment variables (``*_TOKEN``,
+``*_PASSWORD``, ...) and those a configuration registers (a Connection's password or
+token). :func:`redact` replaces them, and the ``user:password@`` of any URL, by ``***``.
+A bottom-layer module: it imports nothing of slo_jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+MASK = "***"
+# A variable whose name says it holds a credential (SLO_JOBS_PROMETHEUS_TOKEN, DB_PASSWORD,
+# AWS_SECRET_ACCESS_KEY, ...).
+_SECRET_NAME = re.compile(r"TOKEN|PASSW|SECRET|CREDENTIAL|API_?KEY|PRIVATE|AUTH", re.I)
+# Shorter values ("1", "true") would mask ordinary text and hide nothing worth hiding.
+MIN_SECRET_LEN = 6
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s\"'<>]*@")
+_registered: set[str] = set()
+_warned: set[str] = set()
+log = logging.getLogger("slo_jobs")
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def register(*values: str | None) -> None:
+    """Remember credentials that did not come from the environment (a Connection's)."""
+    _registered.update(v for v in values if v and len(v) >= MIN_SECRET_LEN)
+
+
+def known_secrets(env: Mapping[str, str] | None = None) -> list[str]:
+    """Every known secret, longest first (so a secret containing another goes whole)."""
+    environ = os.environ if env is None else env
+    found = {v for k, v in environ.items() if is_secret_name(k) and len(v) >= MIN_SECRET_LEN}
+    return sorted(found | _registered, key=len, reverse=True)
+
+
+def redact(text: str, extra: tuple[str | None, ...] = ()) -> str:
+    """``text`` without URL credentials, known secrets or the ``extra`` ones."""
+    text = _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
+    for secret in sorted({e for e in extra if e}, key=len, reverse=True) + known_secrets():
+        text = text.replace(secret, MASK)
+    return text
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """``http://user:pw@host/x`` -> (``http://host/x``, ``user``, ``pw``), decoded."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, sep, password = userinfo.partition(":")
+    return (urlunsplit(parts._replace(netloc=host)), unquote(user) or None,
+            unquote(password) if sep else None)
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def warn_plain_http(url: str, what: str) -> None:
+    """Warn once per URL (one line, to the log or stderr) that credentials for ``what``
+    would cross the network unencrypted; loopback and https are fine."""
+    if url.lower().startswith("http://") and not is_loopback(url) and url not in _warned:
+        _warned.add(url)
+        # Without logging configured (the CLI), Python prints this line alone on stderr.
+        log.warning("warning: %s at %s: credentials are sent over plain http, readable on "
+                    "the network; expected an https:// URL", what, redact(url))
