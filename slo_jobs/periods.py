@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import SloJobsError
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"\A(\d{4})-(\d{2})\Z")
+# Prometheus counts from 1970; the upper bound leaves room for a period's end and the
+# months before it (trends, lookback) inside what datetime can hold.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ def month(label: str) -> Period:
     m = _MONTH.match(label.strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise SloJobsError(f"month: found {label!r}; expected YYYY-MM, e.g. 2026-09")
+    if not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
+        raise SloJobsError(f"month: found {label!r}; expected a year from {FIRST_YEAR} to "
+                           f"{LAST_YEAR}, e.g. 2026-09")
     y, mo = int(m.group(1)), int(m.group(2))
     start = datetime(y, mo, 1, tzinfo=UTC)
     end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=UTC)
@@ -71,17 +77,21 @@ def calendar(kind: str, label: str, tz: str = "UTC") -> Period:
         local = datetime(y, mo, 1, tzinfo=zone)
         nxt = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone)
     elif kind == "quarter":
-        q = re.match(r"^(\d{4})-Q([1-4])$", label)
-        if not q:
+        q = re.match(r"\A(\d{4})-Q([1-4])\Z", label)
+        if not q or not FIRST_YEAR <= int(q.group(1)) <= LAST_YEAR:
             raise SloJobsError(f"quarter: found {label!r}; expected YYYY-Qn, e.g. 2026-Q3")
         y, n = int(q.group(1)), int(q.group(2))
         local = datetime(y, 3 * n - 2, 1, tzinfo=zone)
         nxt = datetime(y + (n == 4), (3 * n) % 12 + 1, 1, tzinfo=zone)
     elif kind == "week":
-        w = re.match(r"^(\d{4})-W(\d{2})$", label)
-        if not w:
-            raise SloJobsError(f"week: found {label!r}; expected YYYY-Www, e.g. 2026-W38")
-        monday = date.fromisocalendar(int(w.group(1)), int(w.group(2)), 1)
+        w = re.match(r"\A(\d{4})-W(\d{2})\Z", label)
+        try:
+            if not w or not FIRST_YEAR <= int(w.group(1)) <= LAST_YEAR:
+                raise ValueError(label)
+            monday = date.fromisocalendar(int(w.group(1)), int(w.group(2)), 1)
+        except ValueError:
+            raise SloJobsError(f"week: found {label!r}; expected YYYY-Www, e.g. 2026-W38"
+                               ) from None
         local = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
         after = monday + timedelta(days=7)
         nxt = datetime(after.year, after.month, after.day, tzinfo=zone)

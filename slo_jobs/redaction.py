@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 MASK = "***"
 # A variable whose name says it holds a credential (SLO_JOBS_PROMETHEUS_TOKEN, DB_PASSWORD,
 # AWS_SECRET_ACCESS_KEY, ...).
-_SECRET_NAME = re.compile(r"TOKEN|PASSW|SECRET|CREDENTIAL|API_?KEY|PRIVATE|AUTH", re.I)
+_SECRET_NAME = re.compile(r"TOKEN|PASSW|SECRET|CREDENTIAL|API_?KEY|PRIVATE_?KEY", re.I)
 # Shorter values ("1", "true") would mask ordinary text and hide nothing worth hiding.
 MIN_SECRET_LEN = 6
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s\"'<>]*@")

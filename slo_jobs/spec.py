@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -639,7 +639,29 @@ def validate_native(doc: RawDoc) -> tuple[Slo | None, list[str]]:
         parsed = Document.model_validate(doc.data)
     except ValidationError as exc:
         return None, specio.validation_problems(exc, doc, Document)
-    return to_slo(parsed, doc.file, line=doc.line(("metadata", "name"))), []
+    slo = to_slo(parsed, doc.file, line=doc.line(("metadata", "name")))
+    problem = source_problem(slo, doc.at)
+    return (None, [problem]) if problem else (slo, [])
+
+
+def _located(where: str) -> Callable[[tuple[str, ...]], str]:
+    return lambda loc: f"{where}: {specio.field_path(loc)}"
+
+
+def source_problem(slo: Slo, at: Callable[[tuple[str, ...]], str]) -> str | None:
+    """A pipeline table source outside the SLO file's folder (and SLO_JOBS_DATA_DIRS), as
+    a problem line located by ``at``; None when it is inside or there is none."""
+    src = slo.pipeline
+    if src is None or src.table is None:
+        return None
+    ref = src.table
+    problem = ref.outside()
+    if problem is None:
+        return None
+    holder = ("completion", "runs") if src.kind == "completion" else (src.kind, "table")
+    key = "files" if ref.files is not None else "database"
+    written = ref.written if ref.files is not None else ref.written.rpartition(":")[0]
+    return f"{at(('spec', 'indicator', *holder, key))}: {written!r} {problem}"
 
 
 def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
@@ -673,8 +695,13 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
         if slo is not None:
             slos.append(slo)
     imported, found = openslo.import_documents(foreign)
-    slos.extend(imported)
     problems.extend(found)
+    for slo in imported:
+        problem = source_problem(slo, _located(f"{slo.source}:{slo.line}"))
+        if problem:
+            problems.append(problem)
+        else:
+            slos.append(slo)
     seen: dict[str, Slo] = {}
     for slo in slos:
         if slo.name in seen:

@@ -7,6 +7,8 @@ models are the YAML shapes; :class:`PipelineSource` is what the pipeline stages 
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,9 +20,12 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from . import specio
 
 # Column names are spliced into SQL as quoted identifiers, so only plain names pass.
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+# Folders besides an SLO file's own where its table sources may live (os.pathsep-separated).
+DATA_DIRS_ENV = "SLO_JOBS_DATA_DIRS"
+_WILDCARD = re.compile(r"[*?\[]")
 # Airflow's own rule for DAG ids.
-DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+DAG_ID = re.compile(r"\A[A-Za-z0-9_.-]{1,250}\Z")
 
 
 class _Strict(BaseModel):
@@ -107,12 +112,20 @@ class FreshnessTable(_Strict):
     _name = field_validator("loadedAt")(identifier)
 
 
+def _outside(real: Path, roots: list[Path]) -> str | None:
+    if any(real == root or real.is_relative_to(root) for root in roots):
+        return None
+    return (f"resolves to {real}, outside {', '.join(map(str, roots))}; expected a path "
+            f"inside the SLO file's folder (or a folder listed in {DATA_DIRS_ENV})")
+
+
 @dataclass(frozen=True)
 class TableRef:
     files: Path | None = None
     database: Path | None = None
     table: str | None = None
     written: str = ""  # as the spec wrote it: the spec hash must not depend on the checkout
+    spec_file: str = ""
 
     @classmethod
     def of(cls, src: TableSource, spec_file: str) -> TableRef:
@@ -124,10 +137,51 @@ class TableRef:
 
         return cls(files=near(src.files) if src.files else None,
                    database=near(src.database) if src.database else None, table=src.table,
-                   written=src.files or f"{src.database}:{src.table}")
+                   written=src.files or f"{src.database}:{src.table}", spec_file=spec_file)
 
     def describe(self) -> str:
         return str(self.files) if self.files else f"{self.database} table {self.table}"
+
+    def roots(self) -> list[Path]:
+        """Where this source may read: its SLO file's folder and SLO_JOBS_DATA_DIRS."""
+        extra = [Path(p).expanduser().resolve()
+                 for p in os.environ.get(DATA_DIRS_ENV, "").split(os.pathsep) if p]
+        return [Path(self.spec_file).parent.resolve(), *extra]
+
+    def outside(self) -> str | None:
+        """Why the source lies outside its roots (after resolving '..' and symlinks), or None.
+
+        For a glob, the folder before the first wildcard is checked here; each file it
+        matches is checked again when read (:meth:`matched_files`).
+        """
+        path = self.files if self.files is not None else self.database
+        assert path is not None
+        fixed = Path(_WILDCARD.split(str(path), maxsplit=1)[0] or "/")
+        return _outside(fixed.resolve(), self.roots())
+
+    def matched_files(self) -> list[Path]:
+        """The regular files ``files`` names, resolved, each inside the roots.
+
+        The glob is expanded here, not by DuckDB, so no file outside the roots (through a
+        symlink, a '..' or a pattern) is ever handed to it.  Raises ValueError.
+        """
+        assert self.files is not None
+        pattern = str(self.files)
+        if pattern.endswith("/"):
+            pattern += "**/*.parquet"  # a folder: its Parquet files, as DuckDB reads one
+        names = sorted(glob.glob(pattern, recursive=True))
+        if not names:
+            raise ValueError(f"no file matches {self.files}")
+        roots = self.roots()
+        out = []
+        for name in names:
+            real = Path(name).resolve()
+            problem = _outside(real, roots)
+            if problem is not None:
+                raise ValueError(f"{name}: {problem}")
+            if real.is_file():
+                out.append(real)
+        return out
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import difflib
 import json
 import os
 import re
+import stat
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,21 +21,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import redaction
 from .errors import SpecError
 
 # An SLO file is a few kilobytes; these bounds keep a hostile or broken file (a "billion
 # laughs" alias bomb, a huge generated dump) from exhausting memory before validation starts.
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 20_000
+# Deeper nesting is no SLO, and PyYAML's composer recurses once per level.
+MAX_DEPTH = 64
+# Python refuses to parse integers over 4,300 digits; no SLO needs more than a few.
+MAX_INT_DIGITS = 30
 
 # Names become partition paths (slo=<name>), so only a strict, path-safe shape passes.
-SAFE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# \Z, not $: $ also matches before a final newline, and "name\n" must not pass.
+SAFE_NAME = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 SAFE_NAME_HINT = ("expected lower-case letters, digits and dashes (at most 63), "
                   "starting and ending with a letter or digit")
 
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DURATION = re.compile(r"^([1-9][0-9]{0,5})(s|m|h|d|w|M|Q|y|Y)$")
+_ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+_DURATION = re.compile(r"\A([1-9][0-9]{0,5})(s|m|h|d|w|M|Q|y|Y)\Z")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 Loc = tuple[Any, ...]
@@ -42,6 +49,18 @@ Loc = tuple[Any, ...]
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader without implicit timestamps: ``startTime: 2022-01-01 12:00:00`` stays text."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {digits} digits; expected a number of at most "
+                f"{MAX_INT_DIGITS} digits", node.start_mark)
+        value: int = super().construct_yaml_int(node)
+        return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -147,6 +166,52 @@ def _check_nodes(node: yaml.Node, where: str) -> None:
     size(node)
 
 
+def _check_depth(text: str, where: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the parser's events (which do not recurse),
+    before the recursive composer sees it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else 1
+                raise SpecError(f"{where}:{line}: (document): nested more than {MAX_DEPTH} "
+                                "levels deep; expected a small SLO document")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _read_bounded(path: Path, where: str) -> str:
+    """The text of ``path``, refusing anything but a regular file of at most MAX_FILE_BYTES.
+
+    Opened without blocking (a FIFO named *.yaml would hang an ordinary open) and checked
+    on the open descriptor, so a device such as /dev/zero behind a symlink is never read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SpecError(f"{where}: cannot read: {exc.strerror}; expected a readable file"
+                        ) from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError(f"{where}:1: (document): not a regular file (a device, FIFO or "
+                            "socket); expected an SLO YAML file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise SpecError(f"{where}:1: (document): {info.st_size} bytes; expected an "
+                            f"SLO file under {MAX_FILE_BYTES} bytes")
+        # Read one byte more than allowed: a file that grows after fstat is still caught.
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(f"{where}:1: (document): more than {MAX_FILE_BYTES} bytes; expected "
+                        f"an SLO file under {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{where}:1: (document): not UTF-8 text; expected a YAML file"
+                        ) from None
+
+
 def _line_map(node: yaml.Node, path: Loc, out: dict[Loc, int]) -> None:
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -161,18 +226,11 @@ def _line_map(node: yaml.Node, path: Loc, out: dict[Loc, int]) -> None:
 def read_documents(path: Path) -> list[RawDoc]:
     """Every YAML document of ``path`` (a top-level list of documents counts as several)."""
     where = str(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise SpecError(f"{where}:1: (document): {path.stat().st_size} bytes; expected an "
-                            f"SLO file under {MAX_FILE_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{where}: cannot read: {exc.strerror}; expected a readable file") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{where}:1: (document): not UTF-8 text; expected a YAML file") from None
+    text = _read_bounded(path, where)
     docs: list[RawDoc] = []
     loader = _Loader(text)
     try:
+        _check_depth(text, where)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -192,6 +250,9 @@ def read_documents(path: Path) -> list[RawDoc]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
+        if isinstance(exc, yaml.constructor.ConstructorError) and exc.problem and \
+                exc.problem.startswith("an integer of"):
+            raise SpecError(f"{where}:{line}: (document): {exc.problem}") from None
         raise SpecError(f"{where}:{line}: (document): malformed YAML ({exc.problem}); "
                         "expected a YAML mapping") from None
     except yaml.YAMLError as exc:
@@ -224,9 +285,18 @@ def resolve_env(doc: RawDoc, env: Mapping[str, str] | None = None) -> list[str]:
             if not _ENV_NAME.match(name):
                 problems.append(f"{doc.at(loc)}: ${{{name}}}; expected a placeholder "
                                 "${NAME} with letters, digits and underscores")
+            elif redaction.is_secret_name(name):
+                # SLO text is published (report, PDF, summary, PromQL): no credential in it.
+                problems.append(f"{doc.at(loc)}: ${{{name}}} names a secret variable; "
+                                "expected a variable that holds no credential (slo-jobs "
+                                "reads its credentials from the environment itself)")
             elif name not in environ:
                 problems.append(f"{doc.at(loc)}: ${{{name}}} but the environment variable "
                                 f"{name} is not set; expected {name} to be set")
+            elif any(s in environ[name] for s in redaction.known_secrets(environ)):
+                problems.append(f"{doc.at(loc)}: ${{{name}}} holds a secret (the value of a "
+                                "credential variable); expected a variable that holds no "
+                                "credential")
             else:
                 return environ[name]
             return m.group(0)

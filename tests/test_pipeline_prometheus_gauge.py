@@ -84,8 +84,10 @@ spec:
 
 def test_gauge_and_table_give_the_same_buckets(gauge_prometheus: str, tmp_path: Path) -> None:
     loads = _loads()
-    pq.write_table(pa.table({"loaded_at": loads}), tmp_path / "loads.parquet")
-    by_table = _slo(tmp_path / "t", f"      table: {{files: {tmp_path / 'loads.parquet'}}}")
+    # Beside the SLO file: a table source must live in its folder (or SLO_JOBS_DATA_DIRS).
+    (tmp_path / "t").mkdir()
+    pq.write_table(pa.table({"loaded_at": loads}), tmp_path / "t" / "loads.parquet")
+    by_table = _slo(tmp_path / "t", f"      table: {{files: {tmp_path / 't' / 'loads.parquet'}}}")
     by_gauge = _slo(tmp_path / "g", "      timestamp: 'max(orders_last_load_timestamp_seconds"
                     "{pipeline=\"orders\"})'")
     config = PrometheusConfig(url=gauge_prometheus)

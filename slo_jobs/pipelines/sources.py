@@ -56,11 +56,19 @@ def _source_rows(con: duckdb.DuckDBPyConnection, ref: TableRef,
     paths are plain arguments of the readers.
     """
     if ref.files is not None:
-        name = str(ref.files)
-        rel = con.read_csv(name) if name.lower().endswith(".csv") else con.read_parquet(name)
+        files = [str(f) for f in ref.matched_files()]  # each resolved inside its roots
+        rel = con.read_csv(files) if str(ref.files).lower().endswith(".csv") \
+            else con.read_parquet(files)
     else:
         assert ref.database is not None and ref.table is not None
+        problem = ref.outside()
+        if problem is not None:
+            raise ValueError(problem)
         con.execute("ATTACH $db AS src (READ_ONLY)", {"db": str(ref.database)})
+        # The database is the user's, its views included: once attached, no query may touch
+        # another file (a view over read_text('/etc/passwd')) or the network.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         rel = con.table(f"src.{ref.table}")  # a checked identifier, resolved as a name
     con.register("source_rows", rel.select(*[duckdb.ColumnExpression(theirs).alias(ours)
                                              for ours, theirs in columns.items()]))
@@ -73,7 +81,7 @@ def _query(ref: TableRef, sql_name: str, columns: dict[str, str], params: dict[s
         con.execute("SET TimeZone='UTC'")
         _source_rows(con, ref, columns)
         return con.execute(resources.sql(sql_name), params).fetchall()
-    except duckdb.Error as exc:
+    except (duckdb.Error, ValueError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise ExtractError(f"{ref.describe()}: cannot read {what} ({reason})") from None
     finally:
