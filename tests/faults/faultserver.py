@@ -29,6 +29,7 @@ class Reply:
     reset: bool = False  # close the connection with a TCP reset, no answer
     cut_at: int | None = None  # send only this many body bytes, then close
     edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # rewrite the JSON
+    drip_s: float = 0.0  # send the whole answer, headers included, one byte per drip_s
 
 
 FORWARD = Reply()
@@ -82,6 +83,9 @@ class FaultServer:
                     body, status = answer.content, answer.status_code
                     if reply.edit is not None:
                         body = json.dumps(reply.edit(json.loads(body))).encode()
+                if reply.drip_s:
+                    self._drip(status, body, reply.drip_s)
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -94,6 +98,19 @@ class FaultServer:
                     pass  # the client gave up waiting
                 if reply.cut_at is not None:
                     self.close_connection = True
+
+            def _drip(self, status: int, body: bytes, every_s: float) -> None:
+                head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode()
+                self.close_connection = True
+                for i, byte in enumerate(head + body):
+                    if i:
+                        time.sleep(every_s)
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up
 
             def log_message(self, *args: object) -> None:
                 pass

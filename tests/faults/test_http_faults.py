@@ -126,3 +126,22 @@ def test_backoff_is_jittered_and_grows(prometheus: str, slo: spec.Slo, tmp_path:
     # Random exponential: wait n is uniform in [0, 0.02 * 2**n]; never above its cap.
     assert len(gaps) == 5
     assert all(g <= 0.02 * 2 ** (i + 1) + 0.25 for i, g in enumerate(gaps)), gaps
+
+
+def test_a_dripping_answer_is_cut_at_the_request_deadline(prometheus: str, slo: spec.Slo,
+                                                          tmp_path: Path) -> None:
+    # One byte every 0.05 s, headers included: every read is far inside the 1 s timeout,
+    # yet each answer takes about 7 s; only a deadline on the whole request stops it.
+    body = b'{"status":"success","data":{"resultType":"matrix","result":[]}}'
+    with FaultServer(prometheus, lambda n, p: Reply(body=body, drip_s=0.05)) as server, \
+            PrometheusClient(fast(server.url, attempts=10_000, timeout_s=1.0,
+                                  max_retry_s=2.0)) as client:
+        started = time.monotonic()
+        with pytest.raises(ExtractError, match=r"no complete answer within 1 s "
+                                               r"\(gave up after 2\.\d s"):
+            extract_slo(client, slo, [DAY], tmp_path)
+        elapsed = time.monotonic() - started
+    # The 2 s budget, with slack for a loaded machine; one dripped answer alone takes 7 s.
+    assert elapsed < 4.5
+    assert len(server.seen) >= 2  # each attempt was cut at its 1 s and tried again
+    assert no_parquet(tmp_path)

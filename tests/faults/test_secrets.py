@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from slo_jobs import spec
-from slo_jobs.errors import ExtractError
+from slo_jobs import rules, spec
+from slo_jobs.errors import ExtractError, SloJobsError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
 from tests.faults.conftest import DAY
@@ -69,3 +71,146 @@ def test_credentials_echoed_by_the_server_are_redacted(status: int, prometheus: 
         assert token not in message and password not in message and basic not in message
         assert status == 503 or "***" in message  # the echo was there, and was redacted
         assert token not in repr(cfg) and password not in repr(cfg)
+
+
+SPEC = """apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {name: checkout-availability}
+spec:
+  service: checkout
+  description: "DESCRIPTION"
+  indicator:
+    ratio:
+      bad: {selector: 'http_requests_total{service="checkout",code=~"5.."}'}
+      total: {expr: 'EXPR'}
+  objective: {target: 0.999}
+"""
+TOTAL = 'sum(increase(http_requests_total{service="checkout"}[{{.window}}]))'
+
+
+def _spec(tmp_path: Path, description: str, expr: str = TOTAL) -> Path:
+    path = tmp_path / "slos" / "checkout.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(SPEC.replace("DESCRIPTION", description).replace("EXPR", expr))
+    return path
+
+
+@pytest.mark.parametrize(("description", "expr", "field", "found"), [
+    ("token=${SLO_JOBS_PROMETHEUS_TOKEN}", TOTAL, "spec.description",
+     "names a secret variable"),
+    ("ok", TOTAL.replace("checkout", "${SLO_JOBS_PROMETHEUS_PASSWORD}"),
+     "spec.indicator.ratio.total.expr", "names a secret variable"),
+    ("team ${TEAM_CHANNEL}", TOTAL, "spec.description", "holds a secret"),
+])
+def test_secret_variables_never_reach_spec_text(description: str, expr: str, field: str,
+                                                found: str, tmp_path: Path) -> None:
+    token, password = "tok-" + secrets.token_hex(16), "pw-" + secrets.token_hex(16)
+    # TEAM_CHANNEL has an ordinary name but a secret value: refused by its value.
+    env = {**os.environ, "SLO_JOBS_PROMETHEUS_TOKEN": token,
+           "SLO_JOBS_PROMETHEUS_PASSWORD": password, "TEAM_CHANNEL": f"#x {token}"}
+    path = _spec(tmp_path, description, expr)
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"{path}:") and f": {field}: " in line and found in line, line
+    assert token not in proc.stdout + proc.stderr and password not in proc.stderr
+    # The control: an ordinary variable still expands.
+    ok = _spec(tmp_path, "team ${TEAM}")
+    [slo] = spec.load([ok], env={"TEAM": "payments"})
+    assert slo.description == "team payments"
+
+
+def test_url_credentials_are_used_but_never_shown(prometheus: str, tmp_path: Path) -> None:
+    password = "pw-" + secrets.token_hex(16)
+    with FaultServer(prometheus, lambda n, p: Reply(503, b"warming up") if n == 1
+                     else FORWARD) as server:
+        url = server.url.replace("http://", f"http://reader:{password}@")
+        proc = subprocess.run(
+            [sys.executable, "-m", "slo_jobs.cli", "run", "--month", "2026-09", "--slos",
+             str(ROOT / "slos" / "checkout.yaml"), "--prometheus-url", url,
+             "--lake", str(tmp_path / "lake"), "--out", str(tmp_path / "out")],
+            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    basic = "Basic " + base64.b64encode(f"reader:{password}".encode()).decode()
+    assert server.seen and all(s.headers.get("Authorization") == basic for s in server.seen)
+    html = (tmp_path / "out" / "2026-09" / "report.html").read_text()
+    assert f"Source: {server.url}." in html  # the URL without its credentials
+    assert password not in proc.stdout + proc.stderr
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        assert password.encode() not in path.read_bytes(), path
+    # A failing run names the URL, never the credentials in it.
+    with FaultServer(prometheus, lambda n, p: Reply(401, f"denied {url}".encode())) as bad:
+        cfg = PrometheusConfig(bad.url.replace("http://", f"http://reader:{password}@"),
+                               attempts=1)
+        with PrometheusClient(cfg) as client, pytest.raises(ExtractError) as err:
+            extract_slo(client, spec.load([ROOT / "slos" / "checkout.yaml"])[0], [DAY],
+                        tmp_path / "lake2")
+    assert password not in str(err.value) and f"Prometheus at {bad.url}" in str(err.value)
+
+
+def test_an_echo_cut_short_leaks_no_part_of_the_token(prometheus: str, slo: spec.Slo,
+                                                       tmp_path: Path) -> None:
+    token = "tok-" + secrets.token_hex(24)
+    # The token straddles the 120-character cut: shortening before redacting leaves its
+    # first part, which no longer matches the whole token.
+    echo = ("x" * 100 + " " + token + " trailing").encode()
+    with FaultServer(prometheus, lambda n, p: Reply(400, echo)) as server, \
+            PrometheusClient(PrometheusConfig(server.url, token=token, attempts=1)) as client, \
+            pytest.raises(ExtractError) as err:
+        extract_slo(client, slo, [DAY], tmp_path)
+    message = str(err.value)
+    assert "***" in message and token[:10] not in message, message
+
+
+@pytest.mark.parametrize(("url", "creds", "warned"), [
+    ("http://prometheus.example:9090", {"token": "tok-abcdef123"}, True),
+    ("http://10.1.2.3:9090", {"username": "u", "password": "pw-abcdef123"}, True),
+    ("http://u:pw-abcdef123@prom.example", {}, True),
+    ("https://prometheus.example:9090", {"token": "tok-abcdef123"}, False),
+    ("http://127.0.0.1:9090", {"token": "tok-abcdef123"}, False),
+    ("http://localhost:9090", {"token": "tok-abcdef123"}, False),
+    ("http://prometheus.example:9091", {}, False),
+])
+def test_credentials_over_plain_http_warn_once(url: str, creds: dict[str, str], warned: bool,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        for _ in range(2):  # a second client for the same URL does not repeat it
+            PrometheusClient(PrometheusConfig(url, **creds)).close()  # type: ignore[arg-type]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == (1 if warned else 0), lines
+    assert all("plain http" in m and "abcdef123" not in m for m in lines)
+
+
+def test_rule_backfill_never_puts_credentials_on_promtool_command_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    monkeypatch.setenv("SLO_JOBS_PROMETHEUS_TOKEN", token)
+    slos = spec.load([ROOT / "slos" / "checkout.yaml"])
+    args = {"start": "2026-09-01", "end": "2026-09-02", "url": "http://127.0.0.1:9"}
+    real = shutil.which("promtool")
+    assert real is not None
+    help_text = subprocess.run([real, "tsdb", "create-blocks-from", "rules", "--help"],
+                               capture_output=True, text=True)
+    if "--http.config.file" not in help_text.stdout + help_text.stderr:
+        # Debian 12's promtool 2.42: refused in one line that names the way out.
+        with pytest.raises(SloJobsError) as err:
+            rules.command(slos, tmp_path / "r.yaml", tmp_path / "blocks", **args)
+        message = str(err.value)
+        assert "has no --http.config.file" in message and "\n" not in message
+        assert "SLO_JOBS_PROMETHEUS_TOKEN" in message  # names what to set instead
+        assert token not in message and not any((tmp_path / "blocks").glob("*"))
+    # A promtool that takes the option gets the token in that file, not in its arguments.
+    fake = tmp_path / "bin" / "promtool"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nfor a; do echo "$a"; done >> "$0.args"\n'
+                    'case "$*" in *--help*) echo "  --http.config.file=FILE";; *)\n'
+                    'for a; do case "$a" in *.yml) cat "$a" >> "$0.args";; esac; done;; esac\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    rules.command(slos, tmp_path / "r.yaml", tmp_path / "blocks", **args)
+    seen = (tmp_path / "bin" / "promtool.args").read_text()
+    run_args, _, config = seen.partition("authorization")
+    assert "--http.config.file" in run_args and token not in run_args
+    assert token in config  # the credentials went through the file
+    assert not list(Path(tempfile.gettempdir()).glob("slo-jobs-promtool-*"))

@@ -7,8 +7,10 @@ spec unless path-safe, and checked again where the lake and the report build pat
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from slo_jobs import lake, periods, report, spec, specio
 from slo_jobs.compute import SloParams, compute_window, write_result
 from slo_jobs.errors import LakeError, SloJobsError, SpecError
+from slo_jobs.spec_pipeline import DAG_ID, IDENTIFIER
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
 
@@ -126,3 +129,71 @@ def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
     path.write_text(GOOD + "# " + "x" * specio.MAX_FILE_BYTES + "\n")
     with pytest.raises(SpecError, match=f"expected an SLO file under {specio.MAX_FILE_BYTES}"):
         spec.load([path])
+
+
+def _validate(*paths: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", *map(str, paths)],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_devices_and_fifos_are_refused_unread(tmp_path: Path) -> None:
+    # /dev/zero has size 0 and never ends; a FIFO without a writer blocks an ordinary open.
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    started = time.monotonic()
+    proc = _validate(tmp_path)  # a folder: its *.yaml files, as `validate slos/` reads them
+    assert time.monotonic() - started < 30  # the timeout above is the hang's only bound
+    assert proc.returncode == 1
+    assert sorted(proc.stderr.strip().splitlines()) == [
+        f"{tmp_path / name}:1: (document): not a regular file (a device, FIFO or socket); "
+        "expected an SLO YAML file" for name in ("pipe.yaml", "zero.yaml")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a: " + "[" * 10_000 + "]" * 10_000 + "\n",
+     f":1: (document): nested more than {specio.MAX_DEPTH} levels deep"),
+    ("a: " + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n",
+     f":1: (document): nested more than {specio.MAX_DEPTH} levels deep"),
+    ("".join(f"{' ' * i}a:\n" for i in range(200)) + " " * 200 + "b: 1\n",
+     f":{specio.MAX_DEPTH + 1}: (document): nested more than {specio.MAX_DEPTH} levels deep"),
+    (GOOD.replace("target: 0.999", "target: " + "9" * 5_000),
+     ": (document): an integer of 5000 digits; expected a number of at most"),
+])
+def test_deep_nesting_and_huge_integers_are_one_line(text: str, expected: str,
+                                                     tmp_path: Path) -> None:
+    path = tmp_path / "slo.yaml"
+    path.write_text(text)
+    proc = _validate(path)
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"{path}:") and expected in line, line
+    assert "unexpected" not in line
+
+
+@pytest.mark.parametrize("field", ["metadata.name", "spec.service"])
+def test_names_ending_in_a_newline_are_refused(field: str, tmp_path: Path) -> None:
+    assert not specio.SAFE_NAME.match("checkout\n")
+    text = GOOD.replace("name: ", 'name: "x-\\n"  # ', 1) if field == "metadata.name" else \
+        GOOD.replace("service: ", 'service: "x\\n"  # ', 1)
+    path = tmp_path / "slo.yaml"
+    path.write_text(text)
+    slos, problems, _ = spec.load_all([path])
+    assert slos == []
+    [line] = problems
+    assert f": {field}: " in line and specio.SAFE_NAME_HINT in line, line
+    with pytest.raises(LakeError, match="not safe as a partition path"):
+        lake.sli_partition(tmp_path, "checkout\n", date(2026, 9, 1))
+    # The other validated names end where the pattern says, too.
+    assert not IDENTIFIER.match("loaded_at\n") and not DAG_ID.match("slo_extract\n")
+
+
+@pytest.mark.parametrize("month", ["0000-01", "9999-12", "10000-01", "2026-13"])
+def test_out_of_range_months_are_one_line(month: str, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "report", "--month", month,
+                           "--lake", str(tmp_path / "lake"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 1
+    assert proc.stderr == f"error: month: found {month!r}; expected " + (
+        "YYYY-MM, e.g. 2026-09\n" if month in ("10000-01", "2026-13") else
+        "a year from 1970 to 9998, e.g. 2026-09\n")
+    assert not (tmp_path / "out").exists()
