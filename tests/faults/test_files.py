@@ -1,0 +1,209 @@
+"""Files: every output is written whole by one helper, and a month is published as a set.
+
+``slo_jobs.atomicio`` writes through a temp file with a random name created with ``O_EXCL``
+(a planted symlink is never followed), with the mode the umask gives, and removes its temp
+file on any failure. A month's report folder and its computed tables in the lake are built
+as a new version beside the old one and swapped in with one rename: a failure part-way
+leaves the previous set whole, and a reader never sees files of two versions together.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from slo_jobs import atomicio, lake, periods, report
+from slo_jobs.compute import SloParams, compute_window, write_result
+from slo_jobs.errors import LakeError, SloJobsError
+from tests.conftest import ROOT
+from tests.lakeutil import write_buckets
+
+NOV = periods.month("2026-11")
+SLO = SloParams("web-availability", "web", "d", "h", 0.99)
+
+
+def _compute(lake_dir: Path, good: int) -> None:
+    write_buckets(lake_dir, SLO.name, NOV.start, [(good, 1000)] * 1440)
+    write_result(lake_dir, compute_window(lake_dir, [SLO], NOV))
+
+
+def _render(base: Path, day: int) -> report.ReportFiles:
+    return report.render(base / "lake", NOV, base / "out", source="s",
+                         generated_at=datetime(2026, 12, day, tzinfo=UTC))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.fixture()
+def umask() -> Iterator[None]:
+    old = os.umask(0)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o002])
+def test_outputs_get_the_mode_the_umask_gives(mask: int, tmp_path: Path, umask: None) -> None:
+    os.umask(mask)
+    _compute(tmp_path / "lake", 990)
+    files = _render(tmp_path, 1)
+    outputs = [files.html, files.pdf, files.json, files.csv, files.index,
+               lake.sli_partition(tmp_path / "lake", SLO.name, NOV.start.date()),
+               lake.monthly_partition(tmp_path / "lake", NOV.label)]
+    for path in outputs:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path  # not mkstemp's 0600
+
+
+def test_a_planted_symlink_at_a_temp_name_is_never_followed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    # The names an attacker can guess: the old fixed PDF temp name, and (with the random
+    # part predicted) the helper's own next name.
+    (out / ".tmp-report.pdf").symlink_to(victim)
+    (out / ".tmp-report.pdf-guessed").symlink_to(victim)
+    tokens = iter(["guessed", "guessed", "fresh"])
+    monkeypatch.setattr(atomicio, "_token", lambda: next(tokens))
+    atomicio.write_bytes(out / "report.pdf", b"%PDF-1.7 new")
+    assert victim.read_text() == "precious"
+    assert (out / "report.pdf").read_bytes() == b"%PDF-1.7 new"
+    assert not (out / "report.pdf").is_symlink()
+    # A real render into a month folder holding the old fixed name's trap.
+    monkeypatch.undo()
+    _compute(tmp_path / "lake", 990)
+    month_dir = tmp_path / "out" / NOV.label
+    month_dir.mkdir()
+    (month_dir / ".tmp-report.pdf").symlink_to(victim)
+    files = _render(tmp_path, 1)
+    assert victim.read_text() == "precious"
+    assert files.pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_a_failed_write_leaves_no_temp_file_and_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    atomicio.write_text(target, "old")
+
+    def half(fh: Any) -> None:
+        fh.write(b"half of the new")
+        raise RuntimeError("killed part-way")
+
+    def full(fh: Any) -> None:
+        fh.write(b"half of the new")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(RuntimeError):
+        atomicio.write_file(target, half)
+    with pytest.raises(SloJobsError, match=r"summary.json: cannot write \(No space left"):
+        atomicio.write_file(target, full)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_a_failed_render_leaves_the_previous_month_whole(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _compute(tmp_path / "lake", 990)
+    files = _render(tmp_path, 1)
+    month_dir = files.html.parent
+    before = _files(month_dir)
+    assert {"report.html", "report.pdf", "summary.json", "summary.csv"} <= set(before)
+    _compute(tmp_path / "lake", 950)  # new figures: every file of the month changes
+
+    def crash(*_: object, **__: object) -> bytes:
+        raise RuntimeError("the PDF renderer died")
+
+    # report.html is rendered before the PDF: written file by file, it would be new here.
+    monkeypatch.setattr(report.HTML, "write_pdf", crash)
+    with pytest.raises(RuntimeError):
+        _render(tmp_path, 2)
+    assert _files(month_dir) == before
+    hidden = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    assert len(hidden) == 1 and os.readlink(tmp_path / "out" / NOV.label) == hidden[0]
+    monkeypatch.undo()
+    _render(tmp_path, 2)
+    after = _files(month_dir)
+    assert all(after[name] != before[name] for name in ("report.html", "summary.json"))
+    assert b"2026-12-02" in after["report.html"]
+
+
+def test_a_failed_compute_leaves_the_previous_tables_whole(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    _compute(tmp_path / "lake", 990)
+    folder = lake.monthly_partition(tmp_path / "lake", NOV.label).parent
+    before = _files(folder)
+    assert len(before) == 5
+    real, calls = lake.write_atomic, []
+
+    def third_fails(table: pa.Table, target: Path) -> None:
+        calls.append(target)
+        if len(calls) == 3:
+            raise LakeError(f"{target}: cannot write (No space left on device)")
+        real(table, target)
+
+    monkeypatch.setattr(lake, "write_atomic", third_fails)
+    with pytest.raises(LakeError, match="No space left"):
+        _compute(tmp_path / "lake", 950)
+    assert len(calls) == 3 and _files(folder) == before  # two new tables were not published
+
+
+def test_readers_never_see_two_versions_together(tmp_path: Path) -> None:
+    target = tmp_path / "2026-11"
+    mixed: list[tuple[bytes, bytes]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            folder = target.resolve()  # a reader resolves the month once, then reads
+            try:
+                a, b = (folder / "report.html").read_bytes(), (folder / "summary.json").read_bytes()
+            except FileNotFoundError:
+                continue  # the version it resolved was replaced and removed: read again
+            if a != b:
+                mixed.append((a, b))
+
+    reader = threading.Thread(target=read)
+    with atomicio.publish_folder(target) as stage:
+        for name in ("report.html", "summary.json"):
+            atomicio.write_text(stage / name, "0")
+    reader.start()
+    try:
+        for version in range(1, 150):
+            with atomicio.publish_folder(target) as stage:
+                for name in ("report.html", "summary.json"):
+                    atomicio.write_text(stage / name, str(version))
+    finally:
+        done.set()
+        reader.join()
+    assert mixed == []
+    assert (target / "summary.json").read_text() == "149"
+    assert len(list(tmp_path.iterdir())) == 2  # the link and one version: none left behind
+
+
+def test_a_truncated_monthly_summary_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    _compute(tmp_path / "lake", 990)
+    summary = lake.monthly_partition(tmp_path / "lake", NOV.label)
+    summary.write_bytes(summary.read_bytes()[:100])
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "report", "--month",
+                           NOV.label, "--lake", str(tmp_path / "lake"), "--out",
+                           str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 1
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(f"error: {summary}: not a readable Parquet file (")
+    assert line.endswith("recompute it with slo-jobs compute --month 2026-11")
+    assert "unexpected" not in line and not (tmp_path / "out" / NOV.label).exists()
