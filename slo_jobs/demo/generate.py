@@ -18,9 +18,12 @@ import argparse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+
+from .. import atomicio
 
 START = datetime(2026, 7, 1, tzinfo=UTC)
 END = datetime(2026, 10, 1, tzinfo=UTC)
@@ -171,14 +174,14 @@ def write(out: Path, start: datetime = START, end: datetime = END) -> None:
                                         f'le="+Inf",{svc_l}', total, seconds))
         hist_lines.append(_series_lines("http_request_duration_seconds_count", svc_l,
                                         total, seconds))
-    tmp = out / "history.om.tmp"
-    with tmp.open("w") as fh:
-        fh.write("# TYPE http_requests counter\n")
-        fh.writelines(req_lines)
-        fh.write("# TYPE http_request_duration_seconds histogram\n")
-        fh.writelines(hist_lines)
-        fh.write("# EOF\n")
-    tmp.replace(out / "history.om")
+    def history(fh: BinaryIO) -> None:
+        fh.write(b"# TYPE http_requests counter\n")
+        fh.writelines(line.encode() for line in req_lines)
+        fh.write(b"# TYPE http_request_duration_seconds histogram\n")
+        fh.writelines(line.encode() for line in hist_lines)
+        fh.write(b"# EOF\n")
+
+    atomicio.write_file(out / "history.om", history)
     pd.concat(truths, ignore_index=True).to_parquet(out / "truth.parquet", index=False)
     stamp = f"{GENERATOR_VERSION} {SEED} {start.isoformat()} {end.isoformat()}\n"
     (out / "VERSION").write_text(stamp)

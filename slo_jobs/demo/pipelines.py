@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+
+from .. import atomicio
 
 START = datetime(2026, 6, 27, tzinfo=UTC)  # a few days before July: the burn-rate lookback
 END = datetime(2026, 10, 1, tzinfo=UTC)
@@ -82,10 +85,11 @@ def write(out: Path) -> None:
     runs, loads = rows()
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("airflow_runs.csv", runs), ("extract_loads.csv", loads)):
-        with (out / name).open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(table[0]), lineterminator="\n")
-            w.writeheader()
-            w.writerows(table)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(table[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(table)
+        atomicio.write_text(out / name, buf.getvalue())
 
 
 def main() -> None:
