@@ -12,6 +12,7 @@ This module sits at the bottom: it imports nothing of slo_jobs but the errors.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import secrets
@@ -80,64 +81,66 @@ def write_text(target: Path, text: str, error: type[SloJobsError] = SloJobsError
     return write_bytes(target, text.encode("utf-8"), error)
 
 
-def _version_of(target: Path) -> Path | None:
-    """The folder ``target`` (a symlink) points at, or None if it is not one of ours."""
-    if not target.is_symlink():
-        return None
-    pointed = target.parent / os.readlink(target)
-    return pointed if pointed.parent == target.parent and pointed.name.startswith(
-        f".{target.name}.v-") else None
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step (Linux ``renameat2``); False where the
+    system or file system cannot (e.g. NFS), for the caller's fallback."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 @contextmanager
 def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError
                    ) -> Iterator[Path]:
-    """Build a new version of the folder ``target`` in the folder yielded, then publish it.
+    """Build the new content of the folder ``target`` in the folder yielded, then publish it.
 
-    ``target`` becomes a symlink to a hidden versioned folder beside it
-    (``.<name>.v-<random>``); publishing swaps the symlink with one ``rename``, so a reader
-    opening ``target/<file>`` gets the old set or the new set, never a mix.  Files of the
-    old version that the new one does not write are carried over (hard links), so writing
-    part of a set (one format, one service) keeps the rest.  If the body fails, the new
-    version is removed and ``target`` is untouched.
+    The new folder is built beside ``target`` and the two are exchanged in one step, so a
+    reader sees the old set of files or the new set, never a mix (one that must read
+    several files opens the folder once and reads through that descriptor).  Files of the
+    old set that the new one does not write are carried over (hard links), so writing part
+    of a set (one format, one service) keeps the rest.  If the body fails, ``target`` is
+    untouched and the new folder removed.
     """
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        stage = parent / f".{target.name}.v-{_token()}"
+        stage = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
         stage.mkdir()
     except OSError as exc:
         raise error(f"{target}: cannot create a new version ({exc.strerror})") from None
     try:
         yield stage
-        old = _version_of(target) or (target if target.is_dir() and not target.is_symlink()
-                                      else None)
-        if old is not None:
-            for entry in old.iterdir():
+        if target.is_dir():
+            for entry in target.iterdir():
                 if entry.is_file() and not entry.name.startswith(TEMP_PREFIX) \
                         and not (stage / entry.name).exists():
                     try:
                         os.link(entry, stage / entry.name)
                     except OSError:
                         shutil.copy2(entry, stage / entry.name)
-        if target.is_dir() and not target.is_symlink():
-            # A plain folder from an earlier version of slo-jobs: moved aside once (the
-            # only moment a reader may find no folder), a symlink from then on.
-            legacy = parent / f".{target.name}.v-{_token()}"
-            os.rename(target, legacy)
-            old = legacy
-        link = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
-        os.symlink(stage.name, link)
-        try:
-            os.replace(link, target)
-        except OSError:
-            os.unlink(link)
-            raise
+            if not _exchange(stage, target):
+                # No atomic exchange here: two renames, with a moment without the folder.
+                old = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
+                os.rename(target, old)
+                os.rename(stage, target)
+                stage = old
+        else:
+            os.rename(stage, target)
+            return
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True)
         raise error(f"{target}: cannot publish the new version ({exc.strerror})") from None
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(stage, ignore_errors=True)  # now the old set

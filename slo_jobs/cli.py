@@ -136,8 +136,8 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
     typer.echo(pipeline.table(compute.read_summary(lake, period)))
     folder = out / period.label
     for name in ("report.html", "report.pdf", "summary.json"):
-        path = folder / name  # not resolved: the month folder links to its current version
-        typer.echo(f"{name:<13} {path.absolute() if path.exists() else '(not rendered yet)'}")
+        path = folder / name
+        typer.echo(f"{name:<13} {path.resolve() if path.exists() else '(not rendered yet)'}")
 
 
 @app.command()

@@ -185,6 +185,7 @@ class PrometheusClient:
                                   verify=_tls(config))
         if config.token or config.password:
             redaction.warn_plain_http(config.url, "Prometheus")
+        self._deadline = threading.local()  # per calling thread: the current request's end
 
     def close(self) -> None:
         self._http.close()
@@ -293,8 +294,9 @@ class PrometheusClient:
             raise outcome[0]
         return outcome[0]
 
-    def _get(self, params: dict[str, str], deadline: float) -> dict[str, Any]:
+    def _get(self, params: dict[str, str]) -> dict[str, Any]:
         query = params["query"]
+        deadline = getattr(self._deadline, "at", time.monotonic() + self.config.max_retry_s)
         attempt_deadline = min(deadline, time.monotonic() + self.config.timeout_s)
         try:
             response = self._send(params, attempt_deadline)
@@ -337,9 +339,10 @@ class PrometheusClient:
             retry=tenacity.retry_if_exception_type(_Retryable),
             stop=self._stop, wait=self._wait, reraise=True)
         started = time.monotonic()
+        # One deadline for every attempt and wait: the whole request ends by then.
+        self._deadline.at = started + self.config.max_retry_s
         try:
-            # One deadline for every attempt and wait: the whole request ends by then.
-            return retrying(self._get, params, started + self.config.max_retry_s)
+            return retrying(self._get, params)
         except _Retryable as exc:
             attempts = retrying.statistics.get("attempt_number", self.config.attempts)
             raise ExtractError(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -60,16 +61,16 @@ def test_failure_midway_writes_nothing(prometheus: str, populated_lake: Path,
     before = lake_digest(populated_lake)
     calls = 0
     with PrometheusClient(PrometheusConfig(prometheus, **FAST)) as client:  # type: ignore[arg-type]
-        original = client._http.get
+        original = client._http.send
 
-        def get(url: str, params: dict[str, str]) -> httpx.Response:
+        def send(request: httpx.Request, **kw: Any) -> httpx.Response:
             nonlocal calls
             calls += 1
             if calls > 6:
                 raise httpx.ConnectError("refused")
-            return original(url, params=params)
+            return original(request, **kw)
 
-        client._http.get = get  # type: ignore[method-assign]
+        client._http.send = send  # type: ignore[method-assign]
         with pytest.raises(ExtractError):
             extract_slo(client, slo, SEP.days, populated_lake)
     assert calls == 6 + 3
