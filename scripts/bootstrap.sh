@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(prometheus libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
-              fonts-dejavu-core)
+              fonts-dejavu-core victoria-metrics)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
