@@ -14,10 +14,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import numpy as np
 
+from .. import atomicio
 from .scrapes import BUCKET, COUNT, REQUESTS, Scrapes, Series, generate, month_scenario
 
 # OpenMetrics names a family without the sample suffix; each family's lines stay together.
@@ -45,16 +47,16 @@ def write_openmetrics(scrapes: Scrapes, path: Path) -> None:
     unknown = {s.labels["__name__"] for s in scrapes.series} - known
     if unknown:
         raise ValueError(f"no OpenMetrics family for {sorted(unknown)}; known: {sorted(known)}")
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as fh:
+    def fill(fh: BinaryIO) -> None:
         for family, kind, names in FAMILIES:
-            fh.write(f"# TYPE {family} {kind}\n")
+            fh.write(f"# TYPE {family} {kind}\n".encode())
             for name in names:
                 for s in scrapes.series:
                     if s.labels["__name__"] == name:
-                        fh.write(_series_lines(s))
-        fh.write("# EOF\n")
-    tmp.replace(path)
+                        fh.write(_series_lines(s).encode())
+        fh.write(b"# EOF\n")
+
+    atomicio.write_file(path, fill)
 
 
 def build_prometheus_tsdb(scrapes: Scrapes, folder: Path) -> Path:
