@@ -394,8 +394,8 @@ class PrometheusClient:
                     raise ExtractError(
                         f"Prometheus at {self.config.url} refused query {promql!r} even for "
                         f"a single point: {_short(self._redact(str(exc)))}; expected a query "
-                        "within its "
-                        "limits (raise --query.max-samples or simplify the query)") from None
+                        "within its limits (raise --query.max-samples or simplify the query)"
+                        ) from None
                 mid = lo + ((hi - lo) // step_s // 2) * step_s
                 pending += [(mid + step_s, hi), (lo, mid)]
                 continue
