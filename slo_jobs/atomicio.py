@@ -17,6 +17,7 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,8 @@ from .errors import SloJobsError
 TEMP_PREFIX = ".tmp-"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 _TRIES = 8  # a name taken (by a planted file or symlink) is skipped, never opened
+# A folder being built older than this was left by a killed writer (a render takes seconds).
+STALE_STAGE_S = 3600.0
 
 
 def _token() -> str:
@@ -99,6 +102,19 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def _remove_stale_stages(target: Path) -> None:
+    """Remove the folders a killed writer of ``target`` left half built (old ones only: a
+    young one may belong to a writer still at work)."""
+    now = time.time()
+    for old in target.parent.glob(f"{TEMP_PREFIX}{target.name}-*"):
+        try:
+            if old.is_dir() and not old.is_symlink() \
+                    and now - old.stat().st_mtime > STALE_STAGE_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
+
+
 @contextmanager
 def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError
                    ) -> Iterator[Path]:
@@ -114,6 +130,7 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_stages(target)
         stage = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
         stage.mkdir()
     except OSError as exc:

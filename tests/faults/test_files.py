@@ -200,6 +200,20 @@ def test_readers_never_see_two_versions_together(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [target]  # no version left behind
 
 
+def test_folders_left_by_a_killed_writer_are_removed_once_stale(tmp_path: Path) -> None:
+    target = tmp_path / "2026-11"
+    stale, young = tmp_path / ".tmp-2026-11-killed", tmp_path / ".tmp-2026-11-working"
+    for folder in (stale, young):
+        folder.mkdir()
+        (folder / "report.html").write_text("half")
+    hour_ago = stale.stat().st_mtime - atomicio.STALE_STAGE_S - 60
+    os.utime(stale, (hour_ago, hour_ago))
+    with atomicio.publish_folder(target) as stage:
+        atomicio.write_text(stage / "report.html", "whole")
+    assert not stale.exists() and young.exists()  # a young one may be another writer's
+    assert (target / "report.html").read_text() == "whole"
+
+
 def test_a_truncated_monthly_summary_names_the_file_and_the_fix(tmp_path: Path) -> None:
     _compute(tmp_path / "lake", 990)
     summary = lake.monthly_partition(tmp_path / "lake", NOV.label)
