@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_
     return extract_days(config, slos, period.days, lake_dir, step, airflow_for)
 
 
+# Concurrent Prometheus queries of one extraction, like the default Airflow pool's slots.
+EXTRACT_CONCURRENCY = 4
 # What pipeline SLOs carry where a Prometheus is expected: they never query it.
 NO_PROMETHEUS = PrometheusConfig(url="none (pipeline SLOs only)")
 
@@ -41,7 +44,8 @@ def _env(conn_id: str | None) -> AirflowConfig:
 
 def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date],
                  lake_dir: Path, step: timedelta = DEFAULT_STEP,
-                 airflow_for: AirflowFor | None = None) -> list[DayResult]:
+                 airflow_for: AirflowFor | None = None,
+                 concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
     """Replace exactly the ``days`` partitions of each SLO.
 
     Pipeline SLOs are read from their own sources (the Airflow API, a table); the
@@ -49,6 +53,8 @@ def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date]
 
     Each SLO is written under its lock, after clearing temp files a killed run left
     behind, so an interrupted extraction re-run leaves the lake as an uninterrupted one.
+    At most ``concurrency`` SLOs query Prometheus at once (in the DAGs, the Airflow pool
+    ``prometheus`` bounds the mapped tasks instead).
     """
     results: list[DayResult] = []
     tables = [s for s in slos if s.pipeline is not None]
@@ -58,10 +64,15 @@ def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date]
     if not prom:
         return results
     with PrometheusClient(config) as client:
-        for slo in prom:
+        def one(slo: Slo) -> list[DayResult]:
             with lake.slo_lock(lake_dir, slo.name):
                 lake.remove_stale_temps(lake_dir, slo.name, days)
-                results.extend(extract_period(client, [slo], days, lake_dir, step))
+                return extract_period(client, [slo], days, lake_dir, step)
+
+        # Threads: the work is waiting for Prometheus and decoding its answers.
+        with ThreadPoolExecutor(max(1, concurrency)) as pool:
+            for done in pool.map(one, prom):
+                results.extend(done)
     return results
 
 
