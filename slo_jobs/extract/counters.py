@@ -34,6 +34,9 @@ LOOKBACK_S = 3_600
 GAP_INTERVALS = 3.0
 # The 5-minute burn window must see a sample; beyond twice its length it cannot be measured.
 MAX_INTERVAL_S = 600.0
+# A day read this soon after its end may still miss samples not yet ingested (remote write,
+# a slow scrape): it is marked complete only up to its newest sample, and read again later.
+INGEST_GRACE_S = 900
 # Windows the promql method may use: each tiles a day, the longest is the shortest burn window.
 PROMQL_WINDOWS_S = (60, 120, 180, 240, 300)
 
@@ -46,20 +49,45 @@ class DayTable:
     unusable: int
     ages: pa.Table | None
     notes: tuple[str, ...] = ()
+    # Set when the day was read before it was complete (it is still running, or Prometheus
+    # had not ingested all of it): the buckets from here on are "no data" for now, and the
+    # day is extracted again once it can be complete.
+    complete_until: datetime | None = None
 
 
 def _day_start(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
+def complete_until(day: date, until_s: int | None, newest_s: float | None
+                   ) -> datetime | None:
+    """Up to when ``day`` can be trusted complete when read with data up to ``until_s``
+    (the as-of) and samples up to ``newest_s``; None: the whole day.
+
+    A day read soon after it ended (within INGEST_GRACE_S) may miss samples Prometheus has
+    not ingested yet: it counts only up to the newest sample, and is read again later.
+    """
+    end = _day_start(day) + DAY_S
+    if until_s is None or until_s >= end + INGEST_GRACE_S:
+        return None
+    cut = min(until_s, end)
+    if newest_s is not None and newest_s < cut:
+        cut = int(newest_s) // 60 * 60
+    return datetime.fromtimestamp(cut, UTC)
+
+
 def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarray,
             clipped: np.ndarray, unusable: np.ndarray, step_s: int,
-            notes: tuple[str, ...]) -> list[DayTable]:
+            notes: tuple[str, ...], until_s: int | None = None,
+            newest_s: float | None = None) -> list[DayTable]:
     per_day = DAY_S // step_s
     out = []
     for i, day in enumerate(run):
         sl = slice(i * per_day, (i + 1) * per_day)
-        h = has[sl]
+        until = complete_until(day, until_s, newest_s)
+        h = has[sl].copy()
+        if until is not None:  # nothing after it is written as data
+            h[max(0, (int(until.timestamp()) - _day_start(day)) // step_s):] = False
         starts = np.arange(_day_start(day), _day_start(day) + DAY_S, step_s, dtype=np.int64)
         table = pa.table({
             "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
@@ -68,19 +96,21 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
             "step_s": pa.array(np.full(per_day, step_s, dtype=np.int32)),
         }, schema=lake.SLI_SCHEMA)
         out.append(DayTable(day, table, int((clipped[sl] & h).sum()),
-                            int(unusable[sl].sum()), None, notes))
+                            int(unusable[sl].sum()), None, notes, until))
     return out
 
 
-def _fetch(client: PrometheusClient, slo: Slo, selector: str, run: list[date]
-           ) -> list[samples.Series]:
-    """Raw samples of ``selector`` from an hour before ``run`` to its end, one query a day
-    (the first one reaching back over the lookback too)."""
+def _fetch(client: PrometheusClient, slo: Slo, selector: str, run: list[date],
+           until_s: int | None) -> list[samples.Series]:
+    """Raw samples of ``selector`` from an hour before ``run`` to its end (or ``until_s``),
+    one query a day (the first one reaching back over the lookback too)."""
     chunks = []
     for i, day in enumerate(run):
+        at = _day_start(day) + DAY_S if until_s is None else min(_day_start(day) + DAY_S,
+                                                                 until_s)
         try:
-            chunks.append(client.raw_samples(selector, _day_start(day) + DAY_S,
-                                             DAY_S + (LOOKBACK_S if i == 0 else 0)))
+            chunks.append(client.raw_samples(selector, at, at - _day_start(day)
+                                             + (LOOKBACK_S if i == 0 else 0)))
         except ExtractError as exc:
             raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
     return samples.merge(chunks)
@@ -118,16 +148,17 @@ def _interval(slo: Slo, series: list[samples.Series], what: str, run: list[date]
 
 
 def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
-                 step: timedelta) -> list[DayTable]:
-    """A run of consecutive days of a counter SLO, counted from raw samples."""
+                 step: timedelta, until_s: int | None = None) -> list[DayTable]:
+    """A run of consecutive days of a counter SLO, counted from raw samples up to
+    ``until_s`` (the as-of; None: the run's end)."""
     step_s = int(step.total_seconds())
     bad = slo.bad is not None
     part_query = slo.bad if bad else slo.good
     assert part_query is not None and part_query.selector and slo.total.selector
     total_sel = _resolve(client, slo, slo.total.selector.strip(), run)
     part_sel = _resolve(client, slo, part_query.selector.strip(), run)
-    total_s = _fetch(client, slo, total_sel, run)
-    part_s = _fetch(client, slo, part_sel, run)
+    total_s = _fetch(client, slo, total_sel, run, until_s)
+    part_s = _fetch(client, slo, part_sel, run, until_s)
     t0 = _day_start(run[0])
     buckets = len(run) * (DAY_S // step_s)
     gap_ms = 0
@@ -157,8 +188,9 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
     else:
         clipped = part.events > tot.events
         good = np.minimum(part.events, tot.events)
+    newest = max((float(x.ts_ms[-1]) / 1000 for x in total_s if len(x.ts_ms)), default=None)
     return _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable, step_s,
-                   notes)
+                   notes, until_s, newest)
 
 
 _RANGE = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*\s*(?:\{[^}]*\})?)\s*\[\s*(?:"
@@ -185,7 +217,7 @@ def _window_s(client: PrometheusClient, slo: Slo, run: list[date]) -> int:
 
 
 def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
-                  step: timedelta) -> list[DayTable]:
+                  step: timedelta, until_s: int | None = None) -> list[DayTable]:
     """A run of days of an expression SLO: one value per window, in the window's last bucket;
     the window's other buckets have data (zero events) when the window has a value."""
     step_s = int(step.total_seconds())
@@ -197,7 +229,10 @@ def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
     has = np.zeros(buckets, dtype=bool)
     unusable = np.zeros(buckets, dtype=bool)
     first = datetime.fromtimestamp(t0 + w, UTC)
-    last = datetime.fromtimestamp(t0 + len(run) * DAY_S, UTC)
+    end_s = t0 + len(run) * DAY_S if until_s is None else min(t0 + len(run) * DAY_S, until_s)
+    if end_s < t0 + w:
+        return _tables(run, good, total, has, has, unusable, step_s, (), until_s)
+    last = datetime.fromtimestamp(end_s - (end_s - t0) % w, UTC)
     try:
         g = client.query_range(slo.good.promql(f"{w}s"), first, last, timedelta(seconds=w))
         t = client.query_range(slo.total.promql(f"{w}s"), first, last, timedelta(seconds=w))
@@ -216,4 +251,4 @@ def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
         total[end - 1], good[end - 1] = tv, gv
     clipped = good > total
     return _tables(run, np.minimum(good, total), total, has & ~unusable, clipped, unusable,
-                   step_s, (f"counted with {w} s windows of its PromQL expression",))
+                   step_s, (f"counted with {w} s windows of its PromQL expression",), until_s)
