@@ -132,15 +132,19 @@ def _resolve(client: PrometheusClient, slo: Slo, selector: str, run: list[date])
     return selectors.bucket_selector(selector, found, f"SLO {slo.name} ({slo.source})")
 
 
-def _interval(slo: Slo, series: list[samples.Series], what: str, run: list[date]) -> float:
+def _unmeasurable(slo: Slo, what: str, run: list[date]) -> str:
+    return (f"SLO {slo.name}, {run[0]}: cannot measure the scrape interval of {what}: no series "
+            "has two samples; expected spec.scrapeInterval (e.g. 30s) in the SLO definition")
+
+
+def _interval(slo: Slo, series: list[samples.Series], what: str, run: list[date]
+              ) -> float | None:
+    """The scrape interval: the spec's, else measured (None when no series has two samples);
+    an interval too long for the 5-minute burn window is refused."""
     if slo.scrape_interval is not None:
         return slo.scrape_interval.total_seconds()
     found = samples.scrape_interval(series)
-    if found is None:
-        raise ExtractError(f"SLO {slo.name}, {run[0]}: cannot measure the scrape interval of "
-                           f"{what}: no series has two samples; expected spec.scrapeInterval "
-                           "(e.g. 30s) in the SLO definition")
-    if found > MAX_INTERVAL_S:
+    if found is not None and found > MAX_INTERVAL_S:
         raise ExtractError(f"SLO {slo.name}, {run[0]}: {what} is scraped every {found:g} s; "
                            f"expected at most {MAX_INTERVAL_S:g} s, or the 5-minute burn "
                            "window cannot be measured")
@@ -162,9 +166,14 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
     t0 = _day_start(run[0])
     buckets = len(run) * (DAY_S // step_s)
     gap_ms = 0
-    if total_s:
-        interval = _interval(slo, total_s, total_sel, run)
+    notes: tuple[str, ...] = ()
+    interval = _interval(slo, total_s, total_sel, run) if total_s else None
+    if interval is not None:
         gap_ms = int(GAP_INTERVALS * interval * 1000)
+    elif total_s:
+        # The counts need no interval; coverage does: only buckets holding a sample count.
+        notes = (f"{_unmeasurable(slo, total_sel, run).split(': ', 1)[1]}: only buckets "
+                 "holding a sample count as data",)
 
     def count(series: list[samples.Series]) -> samples.Counted:
         return samples.count(series, t0 * 1000, buckets, step_s * 1000,
@@ -172,23 +181,25 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
 
     tot, part = count(total_s), count(part_s)
     has = tot.covered & ~tot.unusable & ~part.unusable
-    notes: tuple[str, ...] = ()
     if part.series == 0 and tot.series > 0:
         if bad:
             # Error counters are created at the first error: none yet means none happened.
-            notes = (f"bad selector {part_sel} matched no series: no bad events counted",)
+            notes += (f"bad selector {part_sel} matched no series: no bad events counted",)
         else:
             # Never read a selector that matches nothing as "0 good events".
             has = np.zeros(buckets, dtype=bool)
-            notes = (f"good selector {part_sel} matched no series while {total_sel} had "
-                     "data: counted as no data",)
+            notes += (f"good selector {part_sel} matched no series while {total_sel} had "
+                      "data: counted as no data",)
     if bad:
         clipped = part.events > tot.events
         good = np.maximum(tot.events - part.events, 0.0)
     else:
         clipped = part.events > tot.events
         good = np.minimum(part.events, tot.events)
+    # Samples stop well before the as-of: Prometheus may not have ingested the rest yet.
     newest = max((float(x.ts_ms[-1]) / 1000 for x in total_s if len(x.ts_ms)), default=None)
+    if newest is not None and until_s is not None and newest >= until_s - gap_ms / 1000:
+        newest = None
     return _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable, step_s,
                    notes, until_s, newest)
 
@@ -204,7 +215,10 @@ def _window_s(client: PrometheusClient, slo: Slo, run: list[date]) -> int:
     series: list[samples.Series] = []
     for sel in found:
         series += client.raw_samples(sel, _day_start(run[0]), LOOKBACK_S)
-    interval = _interval(slo, series, " and ".join(found) or "its expression", run)
+    what = " and ".join(found) or "its expression"
+    interval = _interval(slo, series, what, run)
+    if interval is None:
+        raise ExtractError(_unmeasurable(slo, what, run))
     # Two samples in every window, with scrapes up to half an interval early or late.
     need = 2.5 * interval
     for w in PROMQL_WINDOWS_S:
