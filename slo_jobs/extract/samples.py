@@ -20,8 +20,8 @@ See docs/extraction.md for the reasoning and the cost in points fetched.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
