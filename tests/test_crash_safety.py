@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.integration
 SLOS = ROOT / "slos" / "checkout.yaml"  # two SLOs: enough to be killed between them
 CLI = [sys.executable, "-m", "slo_jobs.cli"]
+RENDERED = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)  # the render time the CLI would pass
 
 
 def content(folder: Path) -> dict[str, str]:
@@ -96,7 +98,8 @@ def test_temp_file_of_a_writer_killed_mid_write_is_cleared(
 def reference_backfill(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("reference-backfill")
     backfill.backfill(PrometheusConfig(url=prometheus), spec.load([SLOS]), "2026-08",
-                      "2026-09", base / "lake", base / "out", progress=False)
+                      "2026-09", base / "lake", base / "out",
+                      progress=False, rendered_at=RENDERED)
     return base
 
 
