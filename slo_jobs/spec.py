@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import specio
+from . import promql, specio
 from .errors import SpecError
 from .spec_pipeline import (
     CompletenessColumns,
@@ -84,11 +84,27 @@ def _fill(text: str, window: str) -> str:
     return text
 
 
+def _checked_expr(text: str) -> str:
+    # Parsed as Prometheus will see it: the window placeholder replaced by a step.
+    promql.check_expr(_fill(text, "1m"))
+    return text
+
+
 class Query(_Strict):
     """A counter selector (the tool builds ``increase``) or a raw PromQL expression."""
 
     selector: str | None = None
     expr: str | None = None
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else promql.check_selector(value)
+
+    @field_validator("expr")
+    @classmethod
+    def _expr(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_expr(value)
 
     @model_validator(mode="after")
     def _one_of(self) -> Query:
@@ -122,6 +138,8 @@ class Ratio(_Strict):
     raw: str | None = None
     rawType: Literal["success", "failure"] | None = None
 
+    _raw = field_validator("raw")(promql.check_optional_expr)
+
     @model_validator(mode="after")
     def _one_form(self) -> Ratio:
         counts = (self.good is not None) + (self.bad is not None)
@@ -152,7 +170,7 @@ class Latency(_Strict):
         if name.endswith(("_bucket", "_count", "_sum")):
             raise ValueError(f"expected the histogram's base name "
                              f"{name.rsplit('_', 1)[0]!r}, without the _bucket/_count suffix")
-        return value.strip()
+        return promql.check_selector(value.strip())
 
     def _series(self, suffix: str, extra: str = "") -> str:
         name, _, rest = self.histogram.partition("{")
@@ -179,6 +197,8 @@ class Threshold(_Strict):
     op: Op
     value: float
 
+    _query = field_validator("query")(promql.check_expr)
+
 
 class Freshness(_Strict):
     """Good slices are those whose age (now minus the newest time) is at most ``maxAge``.
@@ -196,6 +216,7 @@ class Freshness(_Strict):
     warnAfter: str | None = None
     errorAfter: str | None = None
 
+    _timestamp = field_validator("timestamp")(promql.check_optional_expr)
     _max_age = field_validator("maxAge")(_duration)
     _status = field_validator("warnAfter", "errorAfter")(optional_duration)
     _column = field_validator("loadedAt")(identifier)
