@@ -16,7 +16,7 @@ import statistics
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import jinja2
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from . import __version__, charts, compute, lake, resources
+from . import __version__, charts, compute, gaps, lake, resources
 from .compute.engine import CONDITIONS, alert_factor
 from .errors import SloJobsError
 from .periods import Period, month, previous
@@ -38,6 +38,11 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")
+# Event counts are whole numbers; the compute stage hands them over as doubles.
+COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events", "buckets",
+                "expected_buckets", "clipped_rows", "no_data_slices", "incidents",
+                "duration_minutes")
+GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
 POSTMORTEM_SHARE = 0.20  # an incident above 20 % of the budget gets a postmortem
 
 
@@ -93,6 +98,15 @@ def _duration(seconds: float | None) -> str:
     return " ".join(p for p in parts if p) or "0 s"
 
 
+def _ts(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if t else "n/a"
+
+
+def _iso(t: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as spreadsheets and ``date -d`` read it."""
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _pipelines(lake_dir: Path, label: str, rows: Sequence[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Per pipeline (service): its SLOs with the summary row, late runs and worst hours."""
@@ -117,8 +131,7 @@ def _env() -> jinja2.Environment:
         autoescape=True,  # every name, description and label is user input
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=_pct, num=_num, pp=_signed_pp, dur=_duration,
-                       ts=lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "n/a")
+    env.filters.update(pct=_pct, num=_num, pp=_signed_pp, dur=_duration, ts=_ts)
     return env
 
 
@@ -163,6 +176,10 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
                    "clipped: check that the good and total queries select the same traffic.")
     if status == "healthy" and (row["budget_remaining"] or 0) > 0.5 and not out:
         out.append("Budget healthy: there is room for planned risk (experiments, migrations).")
+    elif not out:
+        # Never an empty list under "What to do": say that nothing is needed, and why.
+        out.append("No action needed: the budget is spent no faster than evenly; keep the "
+                   "current release pace.")
     return out
 
 
@@ -249,7 +266,11 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
                      else 0.0)
     return {
         "period": period, "rows": rows, "services": services, "source": source,
-        "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
+        # Two different times, labelled apart: what the figures describe and when the file
+        # was made (a report rendered months later must not look older or newer than it is).
+        "as_of": max((r["as_of"] for r in rows if r.get("as_of") is not None), default=None),
+        "rendered_at": generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
         "met": sum(1 for r in rows if r["met"]),
         "missed": sum(1 for r in rows if r["met"] is False),
         "no_data": sum(1 for r in rows if r["met"] is None),
@@ -257,12 +278,20 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         "incident_count": sum(r["incidents"] for r in rows), "at_risk": at_risk[:5],
         "sentences": {s: _sentence(s, [v["row"] for v in views])
                       for s, views in services.items()},
-        "low_coverage": [r for r in rows if r["coverage"] < 1],
+        "low_coverage": [{**r, "gaps": _gaps(lake_dir, r)} for r in rows if r["coverage"] < 1],
         "clipped": [r for r in rows if r["clipped_rows"]],
         "previous_label": prev_label if prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
+
+
+def _gaps(lake_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """The runs of buckets without data of one SLO's window, up to its as-of."""
+    end = row.get("as_of") or row["period_end"]
+    found = gaps.find(lake_dir, row["slo"], row["period_start"], end)
+    return {"shown": found[:GAPS_SHOWN], "more": max(0, len(found) - GAPS_SHOWN),
+            "count": len(found)}
 
 
 def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
@@ -289,11 +318,24 @@ def _records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: r.get(k) for k in JSON_FIELDS} for r in rows]
 
 
+def _cell(field: str, value: Any) -> Any:
+    """A CSV cell as a spreadsheet or pandas reads it back without guessing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in summary.json
+    if isinstance(value, datetime):
+        return _iso(value)
+    if field in COUNT_FIELDS and isinstance(value, float) and value.is_integer():
+        return int(value)  # 43039000, not 43039000.0
+    return value
+
+
 def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({k: _cell(k, r.get(k)) for k in fields} for r in records)
     return buf.getvalue()
 
 
@@ -338,18 +380,24 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
                      for i in v["incidents"]]
         _write_text(files.incidents_csv, _csv([{k: i.get(k) for k in INCIDENT_FIELDS}
                                                for i in incidents], INCIDENT_FIELDS))
-    write_index(lake_dir, out_dir)
+    write_index(lake_dir, out_dir, generated_at)
     return files
 
 
-def write_index(lake_dir: Path, out_dir: Path) -> Path:
-    """``<out>/index.html``: every month in the lake with its overall figures."""
+def write_index(lake_dir: Path, out_dir: Path, rendered_at: datetime) -> Path:
+    """``<out>/index.html``: every month in the lake up to ``rendered_at``, with its figures.
+
+    A month that starts after the render time is left out (it can only hold a summary of
+    nothing); the month the render time falls in is marked as still running.
+    """
     months = []
     for part in sorted((lake_dir / "monthly").glob("month=*/summary.parquet"), reverse=True):
         label = part.parent.name.removeprefix("month=")
         try:
-            month(label)
+            period = month(label)
         except SloJobsError:
+            continue
+        if period.start > rendered_at:
             continue
         rows = compute.read_table(lake_dir, label, "summary")
         incidents = _read(lake_dir, label, "incidents")
@@ -358,9 +406,11 @@ def write_index(lake_dir: Path, out_dir: Path) -> Path:
                        "missed": sum(1 for r in rows if r["met"] is False),
                        "no_data": sum(1 for r in rows if r["met"] is None),
                        "incidents": len(incidents),
+                       "running": period.end > rendered_at,
                        "has_report": (out_dir / label / "report.html").exists()})
     html = _env().get_template("index.html.j2").render(
-        months=months, css=(resources.templates_dir() / "report.css").read_text())
+        months=months, css=(resources.templates_dir() / "report.css").read_text(),
+        rendered_at=rendered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_text(out_dir / "index.html", html)
     return out_dir / "index.html"
