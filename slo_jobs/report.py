@@ -148,7 +148,7 @@ def _read(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
 
 
 def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:
-    """What to do, following from the numbers (SLO_MATH 4 and the requirements)."""
+    """What to do, following from the numbers (docs/slo-math.md)."""
     out = []
     status = row["status"]
     if status == "no data":

@@ -447,7 +447,8 @@ class Target:
 
 @dataclass(frozen=True)
 class BurnRateAlert:
-    """An alerting override: fire iff both windows burn faster than ``factor`` (SLO_MATH 3)."""
+    """An alerting override: fire iff both windows burn faster than ``factor``
+    (docs/slo-math.md)."""
 
     severity: str
     long_window: timedelta

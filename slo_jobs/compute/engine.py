@@ -26,7 +26,7 @@ from .params import SloParams
 LOOKBACK = timedelta(days=3)  # the longest burn-rate window
 WINDOWS_S = {"l5m": 300, "l30m": 1800, "l1h": 3600, "l2h": 7200, "l6h": 21600,
              "l1d": 86400, "l3d": 259200}
-# (share of the period's budget, long window) per alert condition: SLO_MATH 3.
+# (share of the period's budget, long window) per alert condition: docs/slo-math.md.
 CONDITIONS = {"thr_page1": (0.02, 3600), "thr_page2": (0.05, 21600),
               "thr_ticket1": (0.10, 86400), "thr_ticket2": (0.10, 259200)}
 
@@ -112,7 +112,7 @@ class _Layout:
 
 def conditions(slo: SloParams, period_s: float, step_s: int) -> tuple[stream.Condition, ...]:
     """The SLO's alert conditions, as rules.conditions() gives them to Prometheus: its
-    ``alerting.burnRates`` overrides, else the four defaults; f = p * P / L (SLO_MATH 3)."""
+    ``alerting.burnRates`` overrides, else the four defaults; f = p * P / L (docs/slo-math.md)."""
     p = slo.alert_period_s or period_s
     b = slo.budget_fraction
     if slo.burn_rates:

@@ -7,7 +7,7 @@ together in SQL; here each window is one vectorised subtraction per SLO. The out
 shapes the SQL files read (``snap``, and ``slices``: the time-slice counts per SLO, judged
 here because grouping 8.6 M bucket rows of 200 time-slice SLOs into slices cost DuckDB more
 than the rest of its work), and every figure is still checked against the pandas reference
-(tests/test_compute_reference.py) and the SLO_MATH check values (tests/test_sql_files.py).
+(tests/test_compute_reference.py) and the slo-math.md checks (tests/test_sql_files.py).
 
 Each partition is read once, whole, with every page's checksum verified
 (``lake.read_verified``): verification costs no second read. Reading many small files is
@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from .. import lake
 
-# Burn-rate columns of ``snap``: window lengths in seconds (SLO_MATH 3).
+# Burn-rate columns of ``snap``: window lengths in seconds (docs/slo-math.md).
 BURN_WINDOWS_S = {"burn_5m": 300, "burn_30m": 1800, "burn_1h": 3600, "burn_2h": 7200,
                   "burn_6h": 21600, "burn_1d": 86400, "burn_3d": 259200}
 # A worker process costs about a second to start: not worth it for fewer SLOs per process.
@@ -152,7 +152,7 @@ def _one(grid: Grid, slo: SloInput) -> tuple[dict[str, np.ndarray], dict[str, np
 
 def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
             has: np.ndarray) -> dict[str, np.ndarray]:
-    """SLO_MATH 1 over the slices of [b0, basof) (the last one may be partial): a slice is
+    """Timeslices over the slices of [b0, basof) (the last one may be partial): a slice is
     good iff good/total >= timeSliceTarget; one with no bucket with data or no events follows
     the no-data policy (good, bad, or skip: left out of N). RatioTimeslices: the mean of
     good/total over the slices with events."""
