@@ -35,6 +35,9 @@ SLI_SCHEMA = pa.schema([
     pa.field("step_s", pa.int32(), nullable=False),
 ])
 PART = "part-0.parquet"
+# Parquet key-value metadata of an SLI partition: what the extractor noticed about the day's
+# data (e.g. a selector that matched no series), one note per line, for the report.
+NOTES_KEY = b"slo_jobs.notes"
 _TS = pa.timestamp("us", tz="UTC")
 # Detail tables of pipeline SLIs, partitioned like the SLI buckets (see docs/architecture.md).
 AGE_SCHEMA = pa.schema([
@@ -141,6 +144,16 @@ def read_verified(path: Path, rows: int | None = None,
         raise LakeError(f"{path}: {table.num_rows} rows; expected {rows} (one per bucket of "
                         f"the day); {reextract_hint(path)}")
     return table
+
+
+def notes(path: Path) -> list[str]:
+    """The extractor's notes stored with an SLI partition (none when unreadable)."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError, pa.ArrowException):
+        return []
+    raw = meta.get(NOTES_KEY)
+    return raw.decode().splitlines() if raw else []
 
 
 def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:

@@ -285,7 +285,7 @@ class _Importer:
                                 "http_requests_total{code=\"200\"} (or counter: false with an "
                                 "expression counting events over {{.window}})")
             return {"selector": query}
-        if not spec._has_placeholder(query):
+        if not spec.has_placeholder(query):
             raise self.fail(doc, qloc, specio.describe(query),
                             "counter: false expects an expression counting events over the "
                             "window placeholder, e.g. sum(increase(x_total[{{.window}}])), "

@@ -280,6 +280,7 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
                       for s, views in services.items()},
         "low_coverage": [{**r, "gaps": _gaps(lake_dir, r)} for r in rows if r["coverage"] < 1],
         "clipped": [r for r in rows if r["clipped_rows"]],
+        "extract_notes": extract_notes(lake_dir, period, [r["slo"] for r in rows]),
         "previous_label": prev_label if prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
         "css": (resources.templates_dir() / "report.css").read_text(),
@@ -292,6 +293,20 @@ def _gaps(lake_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
     found = gaps.find(lake_dir, row["slo"], row["period_start"], end)
     return {"shown": found[:GAPS_SHOWN], "more": max(0, len(found) - GAPS_SHOWN),
             "count": len(found)}
+
+
+def extract_notes(lake_dir: Path, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
+    """What the extractor noted about each SLO's days (e.g. a selector matching no series),
+    one entry per SLO and note with the days it applies to."""
+    out = []
+    for slo in slos:
+        days: dict[str, list[str]] = {}
+        for day in period.days:
+            for note in lake.notes(lake.sli_partition(lake_dir, slo, day)):
+                days.setdefault(note, []).append(day.isoformat())
+        out += [{"slo": slo, "note": note, "days": len(d), "first": d[0], "last": d[-1]}
+                for note, d in days.items()]
+    return out
 
 
 def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:

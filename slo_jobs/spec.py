@@ -74,7 +74,7 @@ def _duration(value: str) -> str:
     return value
 
 
-def _has_placeholder(text: str) -> bool:
+def has_placeholder(text: str) -> bool:
     return any(p in text for p in WINDOW_PLACEHOLDERS)
 
 
@@ -110,7 +110,7 @@ class Query(_Strict):
     def _one_of(self) -> Query:
         if (self.selector is None) == (self.expr is None):
             raise ValueError("expected exactly one of 'selector' or 'expr'")
-        if self.expr is not None and not _has_placeholder(self.expr):
+        if self.expr is not None and not has_placeholder(self.expr):
             raise ValueError("expr needs a window placeholder {{.window}}, e.g. "
                              "sum(increase(x_total[{{.window}}]))")
         if self.selector is not None and not self.selector.strip():
@@ -377,8 +377,11 @@ class Spec(_Strict):
     budgetingMethod: BudgetingMethod = "Occurrences"
     noDataPolicy: Literal["good", "bad", "skip"] = "skip"
     alerting: Alerting | None = None
+    # How often Prometheus scrapes the SLI's series; measured from the samples when absent.
+    scrapeInterval: str | None = None
 
     _service = field_validator("service")(_safe)
+    _scrape = field_validator("scrapeInterval")(optional_duration)
 
     @model_validator(mode="after")
     def _objectives(self) -> Spec:
@@ -505,6 +508,7 @@ class Slo:
     team: str | None = None
     display_name: str = ""
     prometheus_url: str | None = None
+    scrape_interval: timedelta | None = None
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -617,6 +621,7 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         burn_rate_alerts=alerts, tier=meta.labels.get("tier"),
         team=meta.labels.get("team") or meta.labels.get("owner"),
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
+        scrape_interval=_maybe_duration(s.scrapeInterval),
         definition=doc)
     return _replace_hash(slo)
 

@@ -26,7 +26,10 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     # localedef is in libc-bin (essential); the de_DE sources it compiles are in locales.
     "localedef": ("libc-bin", "locales"),
     "chromium": ("chromium",),
+    "victoria-metrics": ("victoria-metrics",),
 }
+# Other names a program is looked up by (upstream's binary names), never Debian's.
+ALIASES = {"victoria-metrics-prod": "victoria-metrics"}
 # Run from .venv or by the tests' own Python: installed from requirements.lock, not Debian.
 FROM_VENV = {"airflow", "api-server", "standalone", "tsdb", "create-blocks-from", "openmetrics"}
 # What the package itself needs at run time besides programs (WeasyPrint's libraries, the
@@ -37,6 +40,8 @@ LIBRARIES = {"python3", "python3-venv", "libpango-1.0-0", "libpangoft2-1.0-0",
 # ["prog", ...] as the first element of an argument list, shutil.which("prog"), and the
 # CHROMIUM = "chromium" style constant the browser test uses.
 STARTS = re.compile(r'(?:(?:run|Popen|check_output)\(\s*\[\s*|which\(\s*)"([a-z][\w.-]*)"')
+# which(NAME) with NAME = "program" defined in the same file
+BY_CONSTANT = re.compile(r"which\(\s*([A-Z][A-Z0-9_]*)\s*\)")
 
 
 def deb_packages() -> list[str]:
@@ -52,7 +57,14 @@ def programs_started() -> dict[str, set[str]]:
         for path in sorted((ROOT / folder).rglob("*")):
             if path.suffix not in (".py", ".sh") or path.name == "test_bootstrap.py":
                 continue
-            for name in STARTS.findall(path.read_text()):
+            text = path.read_text()
+            names = STARTS.findall(text)
+            for constant in BY_CONSTANT.findall(text):
+                value = re.search(rf'^{constant}\s*=\s*"([a-z][\w.-]*)"', text, re.M)
+                assert value, f"{path}: which({constant}): no {constant} = \"...\" to resolve"
+                names.append(value.group(1))
+            for name in names:
+                name = ALIASES.get(name, name)
                 out.setdefault(name, set()).add(str(path.relative_to(ROOT)))
     return out
 
@@ -60,7 +72,7 @@ def programs_started() -> dict[str, set[str]]:
 def test_scan_finds_the_programs_known_to_be_started() -> None:
     # If the scan broke (a pattern change), the next test would pass vacuously.
     found = programs_started()
-    assert {"promtool", "pdftotext", "localedef", "chromium"} <= set(found)
+    assert {"promtool", "pdftotext", "localedef", "chromium", "victoria-metrics"} <= set(found)
     assert "tests/faults/test_environment.py" in found["localedef"]
 
 

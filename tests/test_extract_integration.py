@@ -17,11 +17,10 @@ from tests.conftest import TRUTH, service_slos, true_counts
 
 pytestmark = pytest.mark.integration
 SEP = periods.month("2026-09")
-# Why (almost) exact: the generator puts a sample on every minute boundary and the extractor
-# evaluates increase(x[60s]) on that same grid, so each window holds exactly its two boundary
-# samples and Prometheus extrapolates nothing; counter resets are at sample instants, so
-# increase() recovers every event. Float64 holds these integer counts exactly (< 2**53); the
-# only slack allowed is for summation order.
+# Why exact: the extractor counts the differences of raw samples, and the demo's counters hold
+# integer event counts, so every bucket is an exact integer; counter resets are at sample
+# instants, so every event is seen. Float64 holds these counts exactly (< 2**53); the only
+# slack allowed is for summation order. (tests/realdata checks jittered, churning scrapes.)
 REL_TOL = 1e-12
 
 
@@ -115,9 +114,9 @@ def test_chunking_under_the_points_limit(prometheus: str, slos: list[spec.Slo],
         monkeypatch.setattr(prom_api, "MAX_POINTS", 100)
         original = client._get
 
-        def counting(params: dict[str, str]) -> dict:
+        def counting(path: str, params: dict[str, str]) -> dict:
             requests.append(params["start"])
-            return original(params)
+            return original(path, params)
 
         monkeypatch.setattr(client, "_get", counting)
         split = client.query_range(slos[0].total.promql("60s"), start, end, step)

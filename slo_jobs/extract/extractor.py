@@ -12,7 +12,9 @@ import pyarrow as pa
 
 from .. import lake
 from ..errors import ExtractError
-from ..spec import Slo
+from ..spec import Slo, has_placeholder
+from .counters import DayTable as _Day
+from .counters import counted_days, windowed_days
 from .prometheus import PrometheusClient
 
 DEFAULT_STEP = timedelta(minutes=1)
@@ -26,6 +28,7 @@ class DayResult:
     clipped: int
     path: Path
     unusable: int = 0  # buckets dropped to "no data" because a value was NaN, infinite or < 0
+    notes: tuple[str, ...] = ()  # what the report's data-quality section should say
 
 
 def _usable(value: float | None) -> bool:
@@ -79,41 +82,79 @@ def _with_data(table: pa.Table) -> int:
     return sum(1 for v in table.column("has_data").to_pylist() if v)
 
 
+def _runs(days: Iterable[date]) -> list[list[date]]:
+    """Consecutive days grouped: each run is fetched as one stretch of samples."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
 def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: Path,
                 step: timedelta = DEFAULT_STEP) -> list[DayResult]:
     """Extract ``days`` of ``slo`` and replace exactly those day partitions.
 
-    Every query runs before anything is written, so a failing Prometheus leaves
-    the lake as it was.  Bucket ``[t, t + step)`` is Prometheus' ``increase`` over
-    ``step`` evaluated at ``t + step``.
+    Every query runs before anything is written, so a failing Prometheus leaves the lake as
+    it was.  Counters given by a selector are counted from their raw samples
+    (:mod:`.samples`); other queries are evaluated with ``query_range`` (:func:`method`).
     """
     if slo.pipeline is not None:
         where = slo.pipeline.table.describe() if slo.pipeline.table else "the Airflow API"
         raise ExtractError(f"SLO {slo.name}: its SLI is read from {where}, not Prometheus; "
                            "expected slo_jobs.pipeline.extract_days")
-    window = f"{int(step.total_seconds())}s"
-    fetched = []
-    for day in days:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        first, last = start + step, start + timedelta(days=1)
-        try:
-            good = client.query_range(slo.good.promql(window), first, last, step)
-            total = client.query_range(slo.total.promql(window), first, last, step)
-            ages = None if slo.freshness_timestamp is None else client.query_range(
-                f"max(time() - ({slo.freshness_timestamp}))", first, last, step)
-        except ExtractError as exc:
-            raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
-        fetched.append((day, *_day_table(day, good, total, step),
-                        None if ages is None else _age_table(day, ages, step)))
+    how = method(slo)
+    fetched: list[_Day] = []
+    for run in _runs(days):
+        if how == "samples":
+            fetched += counted_days(client, slo, run, step)
+        elif how == "promql":
+            fetched += windowed_days(client, slo, run, step)
+        else:
+            fetched += [_gauge_day(client, slo, day, step) for day in run]
     results = []
-    for day, table, clipped, unusable, age_table in fetched:
-        path = lake.sli_partition(lake_dir, slo.name, day)
-        if age_table is not None:  # before the SLI partition, which marks the day as done
-            lake.write_atomic(age_table, lake.detail_partition(lake_dir, "pipeline_age",
-                                                               slo.name, day))
+    for d in fetched:
+        path = lake.sli_partition(lake_dir, slo.name, d.day)
+        if d.ages is not None:  # before the SLI partition, which marks the day as done
+            lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age",
+                                                            slo.name, d.day))
+        table = d.table
+        if d.notes:
+            table = table.replace_schema_metadata({lake.NOTES_KEY: "\n".join(d.notes)})
         lake.write_atomic(table, path)
-        results.append(DayResult(slo.name, day, _with_data(table), clipped, path, unusable))
+        results.append(DayResult(slo.name, d.day, _with_data(d.table), d.clipped, path,
+                                 d.unusable, d.notes))
     return results
+
+
+def method(slo: Slo) -> str:
+    """How an SLO's events are read: ``samples`` (counter selectors, from raw samples),
+    ``promql`` (an expression over a window, evaluated per bucket) or ``gauge`` (a value per
+    minute: threshold and freshness slices, raw ratios)."""
+    part = slo.bad if slo.bad is not None else slo.good
+    if slo.total.selector is not None and part is not None and part.selector is not None:
+        return "samples"
+    if any(q.expr is not None and has_placeholder(q.expr) for q in (slo.good, slo.total)):
+        return "promql"
+    return "gauge"
+
+
+def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta) -> _Day:
+    window = f"{int(step.total_seconds())}s"
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    first, last = start + step, start + timedelta(days=1)
+    try:
+        good = client.query_range(slo.good.promql(window), first, last, step)
+        total = client.query_range(slo.total.promql(window), first, last, step)
+        ages = None if slo.freshness_timestamp is None else client.query_range(
+            f"max(time() - ({slo.freshness_timestamp}))", first, last, step)
+    except ExtractError as exc:
+        raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
+    table, clipped, unusable = _day_table(day, good, total, step)
+    return _Day(day, table, clipped, unusable,
+                None if ages is None else _age_table(day, ages, step))
 
 
 def extract_period(client: PrometheusClient, slos: Iterable[Slo], days: list[date],

@@ -15,6 +15,7 @@ import httpx
 import tenacity
 
 from ..errors import ExtractError
+from .samples import Series, decode_series
 
 # Prometheus refuses query_range answers of more than 11,000 points per series.
 MAX_POINTS = 11_000
@@ -236,10 +237,10 @@ class PrometheusClient:
         return ExtractError(f"Prometheus at {self.config.url} refused query {query!r}: "
                             f"{body.get('errorType', 'error')}: {_short(message)}")
 
-    def _get(self, params: dict[str, str]) -> dict[str, Any]:
-        query = params["query"]
+    def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        query = params.get("query") or params.get("match[]", "")
         try:
-            response = self._http.get("/api/v1/query_range", params=params)
+            response = self._http.get(path, params=params)
         except httpx.TimeoutException:
             raise _Retryable(f"no answer within {self.config.timeout_s:g} s") from None
         except httpx.TransportError as exc:
@@ -271,19 +272,20 @@ class PrometheusClient:
                                "expected a complete answer")
         return body
 
-    def _fetch(self, params: dict[str, str]) -> dict[str, Any]:
+    def _fetch(self, params: dict[str, str],
+               path: str = "/api/v1/query_range") -> dict[str, Any]:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
             stop=self._stop, wait=self._wait, reraise=True)
         started = time.monotonic()
         try:
-            return retrying(self._get, params)
+            return retrying(self._get, path, params)
         except _Retryable as exc:
             attempts = retrying.statistics.get("attempt_number", self.config.attempts)
             raise ExtractError(
                 f"Prometheus at {self.config.url} failed after {attempts} attempts: "
                 f"{exc.reason} (gave up after {time.monotonic() - started:.1f} s; "
-                f"query {params['query']!r})") from None
+                f"query {params.get('query') or params.get('match[]')!r})") from None
 
     def _redact(self, text: str) -> str:
         # A server or proxy may echo the credentials it refused: never pass them on.
@@ -366,3 +368,63 @@ class PrometheusClient:
                         f"Prometheus at {self.config.url}: query {promql!r}: malformed point "
                         f"{_short(repr(point), 60)}; expected [unix_time, \"value\"]") from None
         return points
+
+    # --- raw samples ----------------------------------------------------------------------
+
+    def raw_samples(self, selector: str, at: int, range_s: int) -> list[Series]:
+        """Every raw sample of every series matching ``selector`` in the ``range_s`` seconds
+        up to ``at``, as Prometheus stored them (an instant query of ``selector[range]``).
+
+        Prometheus 2 returns ``[at - range, at]``, Prometheus 3 and VictoriaMetrics
+        ``(at - range, at]``: callers ask overlapping ranges and deduplicate, so both give the
+        same samples.  A range refused as too large is split in halves.
+        """
+        try:
+            return self._raw(selector, at, range_s)
+        except ExtractError as exc:
+            raise ExtractError(self._redact(str(exc))) from None
+
+    def _raw(self, selector: str, at: int, range_s: int) -> list[Series]:
+        query = f"{selector}[{range_s}s]"
+        try:
+            body = self._fetch({"query": query, "time": str(at)}, "/api/v1/query")
+        except _TooLarge as exc:
+            if range_s <= 60:
+                raise ExtractError(
+                    f"Prometheus at {self.config.url} refused query {query!r} even for one "
+                    f"minute of samples: {_short(str(exc))}; expected a selector matching "
+                    "fewer series (raise --query.max-samples)") from None
+            half = range_s // 2
+            return self._raw(selector, at - half, range_s - half) + \
+                self._raw(selector, at, half)
+        data = body.get("data")
+        result = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("resultType") != "matrix" \
+                or not isinstance(result, list):
+            raise ExtractError(f"Prometheus at {self.config.url}: query {query!r} did not "
+                               "return a range matrix")
+        out = []
+        for entry in result:
+            metric = entry.get("metric") if isinstance(entry, dict) else None
+            values = entry.get("values") if isinstance(entry, dict) else None
+            if not isinstance(metric, dict) or not isinstance(values, list):
+                raise ExtractError(f"Prometheus at {self.config.url}: query {query!r}: a "
+                                   "series without labels or a list of values")
+            out.append(decode_series(metric, values, query, self.config.url))
+        return out
+
+    def label_sets(self, match: str, start: int, end: int) -> list[dict[str, str]]:
+        """The label sets of the series matching ``match`` with samples in [start, end]."""
+        params = {"match[]": match, "start": str(start), "end": str(end)}
+        try:
+            body = self._fetch(params, "/api/v1/series")
+        except _TooLarge as exc:
+            raise ExtractError(self._redact(f"Prometheus at {self.config.url} refused to list "
+                                            f"series {match!r}: {_short(str(exc))}")) from None
+        except ExtractError as exc:
+            raise ExtractError(self._redact(str(exc))) from None
+        data = body.get("data")
+        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+            raise ExtractError(f"Prometheus at {self.config.url}: series of {match!r}: "
+                               "expected a list of label sets")
+        return [{str(k): str(v) for k, v in d.items()} for d in data]

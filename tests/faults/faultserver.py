@@ -49,6 +49,11 @@ class Seen:
         p = self.params
         return (int(p["end"]) - int(p["start"])) // int(p["step"]) + 1
 
+    @property
+    def range_s(self) -> int:
+        """The range of a raw-sample query ``selector[<n>s]``."""
+        return int(self.params["query"].rsplit("[", 1)[1].removesuffix("s]"))
+
 
 class FaultServer:
     def __init__(self, upstream: str,

@@ -9,11 +9,12 @@ One metric, ``shape_requests_total{pod, code}``, over February 2026 on the 1-min
 * a series starting mid-month: ``{pod="b", code="503"}`` from 20 Feb 12:00.
 
 Conventions are the demo generator's: a series' first sample is 0 and the sample at t holds
-the events of [first, t), so ``increase(x[1m])`` at t + 1m sees exactly the events of
-[t, t + 1m) when both samples exist; a reset right after the sample at r leaves the sample at
-r + 1m holding only that minute's events. Where a series lacks one of the two samples,
-Prometheus returns nothing for it: its events of that minute are invisible, and a bucket no
-series can be evaluated in is "no data". :func:`truth` applies exactly these rules.
+the events of [first, t); a reset right after the sample at r leaves the sample at r + 1m
+holding only that minute's events. The extractor counts raw samples: the events between two
+samples of a series land in the bucket of the later one (bucket [t, t + 1m) holds the sample
+at t + 1m), so the events of a scrape outage are counted in the first bucket after it, and
+the buckets inside an outage (samples more than 3 intervals apart) are "no data".
+:func:`truth` applies exactly these rules, from the events rather than the counter values.
 """
 
 from __future__ import annotations
@@ -125,9 +126,20 @@ class Truth:
 
 
 def truth(gen: Generated) -> Truth:
-    """What ``sum(increase(x[1m]))`` must give per bucket, by Prometheus' rules."""
-    visible = gen.present[:, :-1] & gen.present[:, 1:]  # both samples of the minute exist
-    counted = np.where(visible, gen.events, 0)
-    good_rows = np.array([s.good for s in SERIES])
-    return Truth(good=counted[good_rows].sum(axis=0), total=counted.sum(axis=0),
-                 has_data=visible.any(axis=0))
+    """Per bucket: the events between consecutive samples of each series, in the bucket of
+    the later sample; a bucket has data when a sample falls in it or it lies between two
+    samples of a series at most 3 minutes apart."""
+    good = np.zeros(MINUTES, dtype=np.int64)
+    total = np.zeros(MINUTES, dtype=np.int64)
+    has = np.zeros(MINUTES, dtype=bool)
+    for i, s in enumerate(SERIES):
+        at = np.flatnonzero(gen.present[i])
+        for prev, cur in zip(at[:-1].tolist(), at[1:].tolist(), strict=True):
+            seen = int(gen.events[i, prev:cur].sum())
+            total[cur - 1] += seen
+            if s.good:
+                good[cur - 1] += seen
+            has[cur - 1] = True
+            if cur - prev <= 3:
+                has[prev:cur] = True
+    return Truth(good=good, total=total, has_data=has)

@@ -2,8 +2,8 @@
 
 A separate history (``shapes.py``) is loaded with promtool into a Prometheus of its own and
 February 2026 is extracted and computed. Every bucket, day and the month's summary must equal
-the generator's truth; the outage must show as "no data" (coverage below 100 %), never as
-good events.
+the generator's truth; the outage must show as "no data" (coverage below 100 %), and its
+events, which the counters kept counting, must be counted once scraping resumes.
 """
 
 from __future__ import annotations
@@ -110,12 +110,14 @@ def test_the_shapes_are_really_there(month: pa.Table, truth: shapes.Truth,
         at = _bucket(reset)
         assert (gen.values[:, at + 1] < gen.values[:, at]).any()
         assert total[at] == truth.total[at] == gen.events[:, at].sum() > 0
-    # The outage: every missing sample takes its two buckets with it, as "no data" ...
+    # The outage: the buckets whose samples are missing are "no data" ...
     lo, hi = _bucket(shapes.OUTAGE[0]), _bucket(shapes.OUTAGE[1])
     gap = [i for i, h in enumerate(month.column("has_data").to_pylist()) if not h]
-    assert gap == list(range(lo - 1, hi))
-    # ... while the app kept counting: those events exist, but no bucket claims them.
-    assert gen.events[:, lo - 1:hi].sum() > 0 and sum(total[lo - 1:hi]) == 0
+    assert gap == list(range(lo - 1, hi - 1))
+    # ... while the app kept counting: the first sample after it shows every event since the
+    # last sample before it, and the bucket of that sample counts them all.
+    assert sum(total[lo - 1:hi - 1]) == 0
+    assert total[hi - 1] == gen.events[:, lo - 1:hi].sum() > 0
     # Churn and the new series: the new pod's and the new code's minutes are all counted.
     for start in (shapes.CHURN, shapes.NEW_SERIES):
         at = _bucket(start)

@@ -7,7 +7,7 @@ coverage and are never counted as good.
 
 from __future__ import annotations
 
-import copy
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,8 @@ from tests.faults.conftest import DAY, SEP, fast, no_parquet
 from tests.faults.faultserver import FORWARD, FaultServer, Reply, error_body
 
 
-def _two_series(body: dict[str, Any]) -> dict[str, Any]:
-    series = body["data"]["result"][0]
-    other = copy.deepcopy(series)
-    other["metric"] = {"pod": "b"}
-    body["data"]["result"].append(other)
+def _no_values(body: dict[str, Any]) -> dict[str, Any]:
+    body["data"]["result"][0] = {"metric": body["data"]["result"][0]["metric"]}
     return body
 
 
@@ -57,7 +54,8 @@ REFUSED: dict[str, tuple[Reply, str, int]] = {
     "status-error-200": (Reply(edit=_with("status", "error")), r"refused query", 1),
     "warnings": (Reply(edit=_with("warnings", ["store 10.0.0.3 unreachable"])),
                  r"with warnings \(partial data\): store 10\.0\.0\.3 unreachable", 1),
-    "more-series": (Reply(edit=_two_series), r"returned 2 series .*pod.*expected one", 1),
+    "series-without-values": (Reply(edit=_no_values),
+                              r"a series without labels or a list of values", 1),
     "vector-not-matrix": (Reply(edit=lambda b: {**b, "data": {**b["data"],
                                                               "resultType": "vector"}}),
                           r"did not return a range matrix", 1),
@@ -91,21 +89,23 @@ def test_malformed_answer_fails_naming_slo_and_query(case: str, prometheus: str,
     assert no_parquet(tmp_path)
 
 
-# Bucket index (minute of the day) -> the value Prometheus gives, in the good or total query.
+# Bucket index (minute of the day) -> the raw value Prometheus gives for its sample (taken at
+# the bucket's end), in a series of the good or the total selector.
 BAD_VALUES = {("total", 10): "NaN", ("total", 11): "+Inf", ("good", 500): "NaN",
               ("good", 501): "+Inf", ("good", 502): "-Inf", ("total", 900): "-3",
-              ("good", 1439): "NaN"}
+              ("good", 1438): "NaN"}
 
 
 def _poison(params: dict[str, str]) -> Reply:
     which = "good" if "code!~" in params["query"] else "total"
+    day_start = int(datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC).timestamp())
 
     def edit(body: dict[str, Any]) -> dict[str, Any]:
-        values = body["data"]["result"][0]["values"]
+        series = body["data"]["result"][0]  # the code="200" series in both selectors
+        at = {int(float(ts)): i for i, (ts, _) in enumerate(series["values"])}
         for (kind, minute), raw in BAD_VALUES.items():
             if kind == which:
-                # values[i] is the increase over bucket i, evaluated at its end
-                values[minute][1] = raw
+                series["values"][at[day_start + (minute + 1) * 60]][1] = raw
         return body
     return Reply(edit=edit)
 
@@ -118,9 +118,14 @@ def test_nan_and_infinite_values_become_no_data_never_good(
     poisoned = {minute for _, minute in BAD_VALUES}
     assert result.unusable == len(poisoned) and result.rows == 1440 - len(poisoned)
     clean, got = pq.read_table(reference).to_pylist(), pq.read_table(result.path).to_pylist()
+    # An unusable sample is skipped: its events count with the series' next sample, in the
+    # bucket after the poisoned ones; every other bucket is as without the fault.
+    after = {m + 1 for m in poisoned} - poisoned
     for minute, (want, row) in enumerate(zip(clean, got, strict=True)):
         if minute in poisoned:
             assert (row["has_data"], row["good"], row["total"]) == (False, 0.0, 0.0), minute
+        elif minute in after:
+            assert row["has_data"] and row["good"] <= row["total"], minute
         else:
             assert row == want, minute
     # The compute stage reports the loss as coverage, and counts none of it as good.
@@ -128,6 +133,7 @@ def test_nan_and_infinite_values_become_no_data_never_good(
     assert month["coverage"] == pytest.approx((1440 - len(poisoned)) / (30 * 1440))
     assert month["good"] == pytest.approx(sum(r["good"] for r in got), rel=1e-12)
     assert month["total"] == pytest.approx(sum(r["total"] for r in got), rel=1e-12)
+    assert month["good"] <= sum(r["good"] for r in clean)
 
 
 def test_first_good_answer_after_refusal_is_not_reused(prometheus: str, slo: spec.Slo,

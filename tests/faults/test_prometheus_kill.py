@@ -36,7 +36,7 @@ class KillAfterFirstAnswer(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         response.read()
-        if request.url.path.endswith("/query_range") and response.status_code == 200:
+        if request.url.path.endswith("/query") and response.status_code == 200:
             self.answered += 1
             if self.answered == 1:
                 self.proc.kill()
@@ -71,7 +71,7 @@ def test_sigkill_mid_extraction_then_restart_and_rerun(
     message = str(err.value)
     assert transport.answered == 1 and proc.returncode == -9  # killed genuinely mid-run
     assert "\n" not in message and url in message
-    assert message.startswith(f"SLO {slo.name}, {DAY}: Prometheus at {url} failed after 3 "
+    assert message.startswith(f"SLO {slo.name}, {DAYS[1]}: Prometheus at {url} failed after 3 "
                               "attempts: connection failed")
     assert lake_digest(lake_dir) == before  # no partition written, no temp file left
     assert not list(lake_dir.rglob(".tmp-*"))

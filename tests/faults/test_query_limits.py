@@ -25,36 +25,40 @@ SAMPLES = ("execution", "query processing would load too many samples into memor
 
 def test_real_sample_limit_is_split_around(private_prometheus: StartProm, slo: spec.Slo,
                                            reference: Path, tmp_path: Path) -> None:
-    # With 1,000 samples a whole day (1,440 points over 2 series) is refused.
+    # With 1,000 samples a whole day of raw samples (1,500 per series with the lookback hour,
+    # over 2 series) is refused.
     url, _ = private_prometheus("--query.max-samples=1000")
     with FaultServer(url) as server, PrometheusClient(fast(server.url)) as client:
         result = extract_slo(client, slo, [DAY], tmp_path)[0]
     assert result.path.read_bytes() == reference.read_bytes()
-    sizes = [s.points for s in server.seen]
-    assert sizes[0] == 1440 and len(sizes) > 2 and min(sizes) < 1440
+    sizes = [s.range_s for s in server.seen]
+    assert sizes[0] == 90_000 and len(sizes) > 2 and min(sizes) < 90_000
 
 
 @pytest.mark.parametrize("refusal", [RESOLUTION, SAMPLES], ids=["resolution", "samples"])
 def test_imitated_limit_is_split_around(refusal: tuple[str, str], prometheus: str,
                                         slo: spec.Slo, reference: Path, tmp_path: Path) -> None:
-    limit = 300
+    limit = 5 * 3600  # seconds of raw samples per query
 
     def script(n: int, params: dict[str, str]) -> Reply:
-        points = (int(params["end"]) - int(params["start"])) // int(params["step"]) + 1
+        too_long = int(params["query"].rsplit("[", 1)[1].removesuffix("s]")) > limit
         return Reply(400 if refusal is RESOLUTION else 422, error_body(*refusal)) \
-            if points > limit else FORWARD
+            if too_long else FORWARD
 
     with FaultServer(prometheus, script) as server, \
             PrometheusClient(fast(server.url)) as client:
         result = extract_slo(client, slo, [DAY], tmp_path)[0]
     assert result.path.read_bytes() == reference.read_bytes()
-    answered = [s for s in server.seen if s.points <= limit]
-    # Halving 1440 points: 1440 -> 720 -> 360 -> 180: 8 pieces per query, none lost or repeated.
+    answered = [s for s in server.seen if s.range_s <= limit]
+    # Halving 25 h (the day and its lookback hour): 4 levels, 8 pieces per selector.
     assert len(answered) == 2 * 8
-    covered = sorted((int(s.params["start"]), int(s.params["end"])) for s in answered
-                     if "code!~" in s.params["query"])
-    for (_, end), (start, _) in zip(covered, covered[1:], strict=False):
-        assert start == end + 60
+    pieces = sorted((int(s.params["time"]) - s.range_s, int(s.params["time"]))
+                    for s in answered if "code!~" in s.params["query"])
+    # Contiguous and not overlapping: (start, end] pieces from the lookback to the day's end.
+    assert pieces[0][0] == int(datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC).timestamp()) \
+        - 3600 and pieces[-1][1] == pieces[0][0] + 90_000
+    for (_, end), (start, _) in zip(pieces, pieces[1:], strict=False):
+        assert start == end
 
 
 def test_a_single_point_over_the_limit_fails_clearly(prometheus: str, slo: spec.Slo) -> None:

@@ -1,0 +1,219 @@
+"""Day partitions of counter SLIs: from raw samples, or from a windowed PromQL expression.
+
+Both fill the lake's one-minute buckets (see docs/extraction.md):
+
+* ``samples``: every raw sample of the good (or bad) and total selectors, fetched as
+  instant queries of ``selector[1d]``, counted by :func:`.samples.count`.  Exact at any
+  scrape interval; costs one point per stored sample.
+* ``promql``: a user's expression with a window placeholder, evaluated with ``query_range``
+  over a window wide enough for two scrapes.  PromQL decides what happens between windows,
+  so this is only as exact as the backend's ``increase`` (see the docs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from .. import lake
+from ..errors import ExtractError
+from ..spec import WINDOW_PLACEHOLDERS, Slo
+from . import samples, selectors
+from .prometheus import PrometheusClient
+
+DAY_S = 86_400
+# Samples fetched before the first day: the previous sample of each series (its baseline),
+# and room for a scrape gap of up to an hour across midnight.
+LOOKBACK_S = 3_600
+# Samples further apart than this many scrape intervals leave the buckets between them
+# uncovered; a missed scrape or two is still a measured stretch.
+GAP_INTERVALS = 3.0
+# The 5-minute burn window must see a sample; beyond twice its length it cannot be measured.
+MAX_INTERVAL_S = 600.0
+# Windows the promql method may use: each tiles a day, the longest is the shortest burn window.
+PROMQL_WINDOWS_S = (60, 120, 180, 240, 300)
+
+
+@dataclass(frozen=True)
+class DayTable:
+    day: date
+    table: pa.Table
+    clipped: int
+    unusable: int
+    ages: pa.Table | None
+    notes: tuple[str, ...] = ()
+
+
+def _day_start(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarray,
+            clipped: np.ndarray, unusable: np.ndarray, step_s: int,
+            notes: tuple[str, ...]) -> list[DayTable]:
+    per_day = DAY_S // step_s
+    out = []
+    for i, day in enumerate(run):
+        sl = slice(i * per_day, (i + 1) * per_day)
+        h = has[sl]
+        starts = np.arange(_day_start(day), _day_start(day) + DAY_S, step_s, dtype=np.int64)
+        table = pa.table({
+            "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
+            "good": np.where(h, good[sl], 0.0), "total": np.where(h, total[sl], 0.0),
+            "clipped": clipped[sl] & h, "has_data": h,
+            "step_s": pa.array(np.full(per_day, step_s, dtype=np.int32)),
+        }, schema=lake.SLI_SCHEMA)
+        out.append(DayTable(day, table, int((clipped[sl] & h).sum()),
+                            int(unusable[sl].sum()), None, notes))
+    return out
+
+
+def _fetch(client: PrometheusClient, slo: Slo, selector: str, run: list[date]
+           ) -> list[samples.Series]:
+    """Raw samples of ``selector`` from an hour before ``run`` to its end, one query a day
+    (the first one reaching back over the lookback too)."""
+    chunks = []
+    for i, day in enumerate(run):
+        try:
+            chunks.append(client.raw_samples(selector, _day_start(day) + DAY_S,
+                                             DAY_S + (LOOKBACK_S if i == 0 else 0)))
+        except ExtractError as exc:
+            raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
+    return samples.merge(chunks)
+
+
+def _resolve(client: PrometheusClient, slo: Slo, selector: str, run: list[date]) -> str:
+    """A histogram bucket selector matched against the ``le`` values really stored."""
+    if not selectors.is_bucket(selector):
+        return selector
+    parsed = selectors.parse(selector)
+    assert parsed is not None
+    t0 = _day_start(run[0])
+    try:
+        found = [s["le"] for s in client.label_sets(parsed.without("le").text(),
+                                                    t0 - LOOKBACK_S, t0 + len(run) * DAY_S)
+                 if "le" in s]
+    except ExtractError as exc:
+        raise ExtractError(f"SLO {slo.name}, {run[0]}: {exc}") from None
+    return selectors.bucket_selector(selector, found, f"SLO {slo.name} ({slo.source})")
+
+
+def _interval(slo: Slo, series: list[samples.Series], what: str, run: list[date]) -> float:
+    if slo.scrape_interval is not None:
+        return slo.scrape_interval.total_seconds()
+    found = samples.scrape_interval(series)
+    if found is None:
+        raise ExtractError(f"SLO {slo.name}, {run[0]}: cannot measure the scrape interval of "
+                           f"{what}: no series has two samples; expected spec.scrapeInterval "
+                           "(e.g. 30s) in the SLO definition")
+    if found > MAX_INTERVAL_S:
+        raise ExtractError(f"SLO {slo.name}, {run[0]}: {what} is scraped every {found:g} s; "
+                           f"expected at most {MAX_INTERVAL_S:g} s, or the 5-minute burn "
+                           "window cannot be measured")
+    return found
+
+
+def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
+                 step: timedelta) -> list[DayTable]:
+    """A run of consecutive days of a counter SLO, counted from raw samples."""
+    step_s = int(step.total_seconds())
+    bad = slo.bad is not None
+    part_query = slo.bad if bad else slo.good
+    assert part_query is not None and part_query.selector and slo.total.selector
+    total_sel = _resolve(client, slo, slo.total.selector.strip(), run)
+    part_sel = _resolve(client, slo, part_query.selector.strip(), run)
+    total_s = _fetch(client, slo, total_sel, run)
+    part_s = _fetch(client, slo, part_sel, run)
+    t0 = _day_start(run[0])
+    buckets = len(run) * (DAY_S // step_s)
+    gap_ms = 0
+    if total_s:
+        interval = _interval(slo, total_s, total_sel, run)
+        gap_ms = int(GAP_INTERVALS * interval * 1000)
+
+    def count(series: list[samples.Series]) -> samples.Counted:
+        return samples.count(series, t0 * 1000, buckets, step_s * 1000,
+                             (t0 - LOOKBACK_S) * 1000, gap_ms)
+
+    tot, part = count(total_s), count(part_s)
+    has = tot.covered & ~tot.unusable & ~part.unusable
+    notes: tuple[str, ...] = ()
+    if part.series == 0 and tot.series > 0:
+        if bad:
+            # Error counters are created at the first error: none yet means none happened.
+            notes = (f"bad selector {part_sel} matched no series: no bad events counted",)
+        else:
+            # Never read a selector that matches nothing as "0 good events".
+            has = np.zeros(buckets, dtype=bool)
+            notes = (f"good selector {part_sel} matched no series while {total_sel} had "
+                     "data: counted as no data",)
+    if bad:
+        clipped = part.events > tot.events
+        good = np.maximum(tot.events - part.events, 0.0)
+    else:
+        clipped = part.events > tot.events
+        good = np.minimum(part.events, tot.events)
+    return _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable, step_s,
+                   notes)
+
+
+_RANGE = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*\s*(?:\{[^}]*\})?)\s*\[\s*(?:"
+                    + "|".join(re.escape(p) for p in WINDOW_PLACEHOLDERS) + r")\s*\]")
+
+
+def _window_s(client: PrometheusClient, slo: Slo, run: list[date]) -> int:
+    """The narrowest window holding two scrapes of every series the expression reads."""
+    exprs = [q.expr for q in (slo.good, slo.total) if q.expr]
+    found = sorted({m.group(1).strip() for e in exprs for m in _RANGE.finditer(e)})
+    series: list[samples.Series] = []
+    for sel in found:
+        series += client.raw_samples(sel, _day_start(run[0]), LOOKBACK_S)
+    interval = _interval(slo, series, " and ".join(found) or "its expression", run)
+    # Two samples in every window, with scrapes up to half an interval early or late.
+    need = 2.5 * interval
+    for w in PROMQL_WINDOWS_S:
+        if w >= need:
+            return w
+    raise ExtractError(f"SLO {slo.name}: its expr reads series scraped every {interval:g} s, "
+                       f"which needs {need:g} s windows, longer than the 5-minute burn window; "
+                       "expected a counter 'selector' (counted from raw samples at any "
+                       "interval) instead of 'expr'")
+
+
+def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
+                  step: timedelta) -> list[DayTable]:
+    """A run of days of an expression SLO: one value per window, in the window's last bucket;
+    the window's other buckets have data (zero events) when the window has a value."""
+    step_s = int(step.total_seconds())
+    w = _window_s(client, slo, run)
+    t0 = _day_start(run[0])
+    buckets = len(run) * (DAY_S // step_s)
+    good = np.zeros(buckets)
+    total = np.zeros(buckets)
+    has = np.zeros(buckets, dtype=bool)
+    unusable = np.zeros(buckets, dtype=bool)
+    first = datetime.fromtimestamp(t0 + w, UTC)
+    last = datetime.fromtimestamp(t0 + len(run) * DAY_S, UTC)
+    try:
+        g = client.query_range(slo.good.promql(f"{w}s"), first, last, timedelta(seconds=w))
+        t = client.query_range(slo.total.promql(f"{w}s"), first, last, timedelta(seconds=w))
+    except ExtractError as exc:
+        raise ExtractError(f"SLO {slo.name}, {run[0]}: {exc}") from None
+    per = w // step_s
+    for at, tv in t.items():
+        end = (at - t0) // step_s  # buckets before the evaluation time
+        if not 0 < end <= buckets:
+            continue
+        gv = g.get(at, 0.0)
+        if not (np.isfinite(tv) and tv >= 0 and np.isfinite(gv) and gv >= 0):
+            unusable[end - per:end] = True
+            continue
+        has[end - per:end] = True
+        total[end - 1], good[end - 1] = tv, gv
+    clipped = good > total
+    return _tables(run, np.minimum(good, total), total, has & ~unusable, clipped, unusable,
+                   step_s, (f"counted with {w} s windows of its PromQL expression",))
