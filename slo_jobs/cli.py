@@ -75,7 +75,8 @@ def _now() -> datetime:
 
 
 def _print_files(files: Sequence[tuple[str, Path | None]]) -> None:
-    """Output files, one per line, the same way in every command: name, then absolute path."""
+    """A month's report files, the same way in run, report, show and backfill: one per line,
+    name, then absolute path."""
     for name, path in files:
         shown = str(path.resolve()) if path is not None and path.exists() else \
             "(not rendered yet)"
@@ -247,7 +248,7 @@ def init(template: Annotated[str, typer.Option(
         raise SloJobsError(f"{target}: already exists; expected a new file (or --force)")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
-    _print_files([(target.name, target)])
+    typer.echo(f"wrote {target}")
 
 
 @app.command(name="export-openslo")
@@ -269,7 +270,7 @@ def export_openslo(paths: Paths = None, slos: Slos = None,
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-        _print_files([(out.name, out)])
+        typer.echo(f"wrote {out}")
 
 
 @app.command(name="rules")
@@ -314,8 +315,8 @@ def dashboard_cmd(
     from . import dashboard, spec
 
     loaded = spec.load(_slo_paths(slos))
-    typer.echo(f"{len(loaded)} SLOs")
-    _print_files([(out.name, dashboard.write(loaded, out))])
+    # As `rules` prints its file: the commands that write one file say "wrote <file>".
+    typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
 
 
 def _usage_error(exc: typer.TyperException) -> NoReturn:
