@@ -17,6 +17,7 @@ test: install
 	bash scripts/test.sh
 
 bench: install
+	.venv/bin/python bench/extract.py
 	.venv/bin/python bench/compute.py
 	.venv/bin/python bench/report.py
 

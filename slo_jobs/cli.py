@@ -40,6 +40,11 @@ Slos = Annotated[list[Path] | None, typer.Option(
     help="SLO YAML file or folder, subfolders included (repeatable).")]
 Lake = Annotated[Path, typer.Option("--lake", metavar="DIR", help="Parquet lake folder.")]
 Out = Annotated[Path, typer.Option("--out", metavar="DIR", help="Report output folder.")]
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", metavar="TIME",
+    help="Evaluate at this instant (ISO 8601, UTC unless a zone is given), e.g. "
+    "2026-09-15T12:00Z; default: now. A month still running is reported to date, projected "
+    "and marked estimated.")]
 PromUrl = Annotated[str | None, typer.Option(
     "--prometheus-url", metavar="URL",
     help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
@@ -74,6 +79,13 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _as_of(text: str | None) -> datetime:
+    """--as-of, or the clock: the CLI is where time enters; whole minutes (the buckets)."""
+    from . import periods
+
+    return periods.instant(text) if text else _now().replace(second=0)
+
+
 def _print_files(files: Sequence[tuple[str, Path | None]]) -> None:
     """A month's report files, the same way in run, report, show and backfill: one per line,
     name, then absolute path."""
@@ -92,17 +104,18 @@ def _report_files(files: ReportFiles, formats: Sequence[str] = ("html", "pdf", "
 
 @app.command()
 def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
-        lake: Lake = Path("lake"), out: Out = Path("reports/out")) -> None:
-    """Extract, compute and report one month.
+        lake: Lake = Path("lake"), out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
+    """Extract, compute and report one month (each SLO's month in its own time zone).
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
     from . import periods, pipeline, spec
 
     period = periods.month(month)
+    at = _as_of(as_of)
     loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
-    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now())
+    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at)
     typer.echo(pipeline.table(rows))
     _print_files(_report_files(files))
 
@@ -125,7 +138,8 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
 
 @app.command(name="compute")
-def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake")) -> None:
+def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
+                as_of: AsOf = None) -> None:
     """Compute the month's summary from the lake.
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
@@ -133,7 +147,10 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake")) -> N
     from . import compute, periods, pipeline, spec
 
     period = periods.month(month)
-    rows = compute.compute_month(lake, spec.load(_slo_paths(slos)), period)
+    at = _as_of(as_of)
+    loaded = spec.load(_slo_paths(slos))
+    pipeline.started(loaded, period.label, at)
+    rows = compute.compute_month(lake, loaded, period, at)
     typer.echo(pipeline.table(rows))
 
 

@@ -111,8 +111,12 @@ def test_index_lists_no_month_that_has_not_begun(
     base, files = published
     html = files.index.read_text()
     assert 'data-month="2026-11"' in html and 'data-month="2027-05"' not in html
-    # rendered inside November: the month is listed, marked as still running
-    index = report.write_index(base / "lake", tmp_path, datetime(2026, 11, 20, tzinfo=UTC))
+    assert re.search(r'<tr data-month="2026-11"><td>2026-11</td>', html)
+    # computed to date (as of 20 November): listed, marked as still running
+    slos = [SloParams("web-availability", "web", "Pages served.", "h", 0.999)]
+    mid = datetime(2026, 11, 20, tzinfo=UTC)
+    write_result(tmp_path / "lake", compute_window(base / "lake", slos, NOV, mid))
+    index = report.write_index(tmp_path / "lake", tmp_path / "out", RENDERED)
     row = re.search(r'<tr data-month="2026-11"><td>([^<]*)</td>', index.read_text())
     assert row is not None and row.group(1) == "2026-11 (still running)"
 

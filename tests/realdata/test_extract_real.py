@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import compute, lake, periods, spec
+from slo_jobs import compute, lake, periods, report, spec
 from slo_jobs.demo import scrapes
 from slo_jobs.errors import ExtractError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
@@ -176,8 +176,15 @@ def test_a_good_selector_matching_nothing_is_no_data_and_noted(real_victoria: st
     assert lake.notes(result[0].path) == [
         'good selector http_requests_total{job="api30",code="2OO"} matched no series while '
         'http_requests_total{job="api30"} had data: counted as no data']
-    row = compute.month_summary(tmp_path / "lake", [slo], SEP)[0]
+    row = compute.compute_month(tmp_path / "lake", [slo], SEP)[0]
     assert row["status"] == "no data" and row["good"] == 0
+    # The report says which selector matched nothing, and when.
+    files = report.render(tmp_path / "lake", SEP, tmp_path / "out", source="test",
+                          formats=("html",), generated_at=SEP.end)
+    text = " ".join(files.html.read_text().split())
+    assert ("typo-availability</span>: good selector http_requests_total{job=&#34;api30&#34;,"
+            "code=&#34;2OO&#34;} matched no series") in text
+    assert "2 days, 2026-09-01 to 2026-09-02" in text
 
 
 def test_cli_month_from_victoriametrics_equals_truth(real_victoria: str,
@@ -214,3 +221,32 @@ def test_a_day_extracted_alone_equals_the_same_day_in_a_run(real_prometheus: str
         alone = extract_slo(client, s, [day], tmp_path)[0]
     want = pq.read_table(lake.sli_partition(lakes["prometheus2"], s.name, day))
     assert pq.read_table(alone.path).equals(want)
+
+
+EXPR = """\
+    ratio:
+      good:  {{selector: 'http_requests_total{{job="{job}",code!~"5.."}}'}}
+      total: {{expr: 'sum(increase(http_requests_total{{job="{job}"}}[{{{{.window}}}}]))'}}"""
+
+
+# Prometheus' windows come out about 8 % under the truth on these jittered 60 s scrapes (see
+# docs/extraction.md): the reason selectors are counted from raw samples instead.
+@pytest.mark.parametrize("backend, rel", [("victoria", REL), ("prometheus", 0.1)])
+def test_an_expression_is_read_over_windows_of_two_scrapes(
+        backend: str, rel: float, real_prometheus: str, real_victoria: str,
+        real_scrapes: scrapes.Scrapes, tmp_path: Path) -> None:
+    (tmp_path / "expr.yaml").write_text(DOC.format(name="api60-availability", job="api60",
+                                                   indicator=EXPR.format(job="api60")))
+    slo = spec.load([tmp_path / "expr.yaml"])[0]
+    url = real_victoria if backend == "victoria" else real_prometheus
+    with PrometheusClient(PrometheusConfig(url)) as client:
+        result = extract_slo(client, slo, SEP.days, tmp_path / "lake")
+    # 60 s scrapes with jitter: 2.5 intervals need 150 s, so 180 s windows.
+    assert result[0].notes == ("counted with 180 s windows of its PromQL expression",)
+    row = compute.month_summary(tmp_path / "lake", [slo], SEP)[0]
+    # VictoriaMetrics' increase() starts from the sample before each window: the windows tile
+    # the month exactly. Prometheus extrapolates each window from its own samples: not exact.
+    truth = true_month(real_scrapes.truth, slo.name)[1]
+    assert row["total"] == pytest.approx(truth, rel=rel)
+    if backend == "prometheus":
+        assert abs(row["total"] / truth - 1) > REL
