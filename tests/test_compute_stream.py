@@ -62,7 +62,8 @@ def test_burn_rate_overrides_replace_the_default_conditions(tmp_path: Path) -> N
     _outage_lake(tmp_path)
     default = compute_window(tmp_path, [SloParams("a", "svc", "", "h", 0.999)], NOV)
     assert [(i["severity"], i["start"], i["end"]) for i in default.incidents] == [
-        ("page", utc(2026, 11, 2, 12), utc(2026, 11, 2, 18, 59))]
+        ("page", utc(2026, 11, 2, 12), utc(2026, 11, 2, 13, 29)),
+        ("ticket", utc(2026, 11, 2, 12, 2), utc(2026, 11, 2, 18, 59))]
     # A page no burn of this history reaches (1000 < 2000), and a ticket over 2 h / 10 min
     # spending 5 % of November's budget: f = 0.05 * 720 h / 2 h = 18. The 2 h window burns
     # (999.5 m + 60) / 120 with m outage minutes in it: over 18 from m = 3, so from the
@@ -75,7 +76,13 @@ def test_burn_rate_overrides_replace_the_default_conditions(tmp_path: Path) -> N
     got = compute_window(tmp_path, [slo], NOV)
     assert [(i["severity"], i["start"], i["end"]) for i in got.incidents] == [
         ("ticket", utc(2026, 11, 2, 12, 2), utc(2026, 11, 2, 13, 9))]
-    assert got.summary == default.summary  # only the alert conditions change
+    # only the alert conditions change, and the summary carries them for the report
+    def without(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "alert_conditions"} for r in rows]
+    assert without(got.summary) == without(default.summary)
+    assert got.summary[0]["alert_conditions"] == [
+        {"severity": "page", "long_s": 3600, "short_s": 300, "factor": 2000.0},
+        {"severity": "ticket", "long_s": 7200, "short_s": 600, "factor": pytest.approx(18.0)}]
 
 
 def test_override_longer_than_three_days_reads_a_longer_lookback(tmp_path: Path) -> None:
@@ -119,7 +126,8 @@ def test_slices_as_data(policy: str, good: int, counted: int) -> None:
     grid = stream.Grid(per_day=1440, b0=pad, b1=pad + 15, basof=pad + len(SLICE_BUCKETS),
                        snap=60, burn_b=())
     slo = stream.SloInput(7, (), 0.01, (), True, slice_b=3, slice_target=0.99, no_data=policy)
-    out = {k: v.tolist() for k, v in stream._slices(grid, slo, g, t, h).items()}
+    window, _ = stream._slices(grid, slo, g, t, h)
+    out = {k: v.tolist() for k, v in window.items()}
     assert out["k"] == [7] and out["all_slices"] == [5] and out["no_data_slices"] == [2]
     assert (out["good_slices"], out["counted_slices"]) == ([good], [counted])
     assert out["ratio_mean"] == pytest.approx([(1.0 + 29 / 30 + 0.9) / 3])
