@@ -112,7 +112,7 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
                    'stroke="#b00" stroke-width="0.8" stroke-dasharray="1 2"/>')
         # Labels of several reference lines sit at different x so they never overlap.
-        lx = LEFT + plot_w - 2 - i * (plot_w / 3)
+        lx = LEFT + plot_w - 2 - i * (plot_w / max(3, len(refs)))
         out.append(f'<text x="{lx:.1f}" y="{y - 2:.1f}" text-anchor="end" '
                    f'fill="#b00">{escape(r.name)}</text>')
     legend_x = LEFT + 140

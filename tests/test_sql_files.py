@@ -307,3 +307,52 @@ def test_rolling_window_at_any_instant(tmp_path: Path) -> None:
     row = compute_window(tmp_path, [SloParams("a", "svc", "", "h", 0.9)], week).summary[0]
     assert (row["good"], row["total"]) == (19.0, 20.0)
     assert row["expected_buckets"] == 7 * 1440
+
+
+def _three_days(lake_dir: Path) -> periods.Period:
+    # 3 days of 100 requests a minute; day 1 has 10 minutes at 98/100,
+    # day 2 has 5 minutes at 0/100, day 3 is clean.
+    start = utc(2026, 11, 1)
+    write_buckets(lake_dir, "t", start, [(100.0, 100.0)] * (3 * 1440))
+    write_buckets(lake_dir, "t", start + timedelta(hours=6), [(98.0, 100.0)] * 10)
+    write_buckets(lake_dir, "t", start + timedelta(days=1, hours=6), [(0.0, 100.0)] * 5)
+    return periods.Period("3d", start, start + timedelta(days=3))
+
+
+def test_timeslices_daily_series_and_burn_down_count_slices(tmp_path: Path) -> None:
+    # Timeslices, 1-min slices good iff >= 99 % good, target 99 %: 4,320 slices, 43.2
+    # allowed bad. Bad slices: 10 on day 1, 5 on day 2 (not the 20 + 500 bad events).
+    period = _three_days(tmp_path)
+    slo = SloParams("t", "svc", "", "h", 0.99, method="Timeslices", slice_seconds=60,
+                    slice_target=0.99)
+    res = compute_window(tmp_path, [slo], period)
+    row = res.summary[0]
+    assert (row["good"], row["total"], row["bad"]) == (4305, 4320, 15)
+    assert row["budget_remaining"] == pytest.approx(1 - 15 / 43.2)
+    assert [(r["good"], r["total"]) for r in res.daily] == [(1430, 1440), (1435, 1440),
+                                                           (1440, 1440)]
+    assert [r["budget_remaining"] for r in res.daily] == pytest.approx(
+        [1 - 10 / 43.2, 1 - 15 / 43.2, 1 - 15 / 43.2])
+    # the burn-down ends at the headline
+    assert res.daily[-1]["budget_remaining"] == pytest.approx(row["budget_remaining"])
+
+
+def test_ratio_timeslices_agree_everywhere(tmp_path: Path) -> None:
+    # RatioTimeslices, target 99 %: no slice target; the SLI is the mean slice ratio.
+    # Day 1: 10 slices at 0.98 (0.02 bad each, 0.2 in all); day 2: 5 slices at 0 (5 bad).
+    # SLI = 1 - 5.2 / 4,320; consumed = (1 - SLI) / 0.01 = 5.2 / 43.2 = 0.1204: healthy, met.
+    period = _three_days(tmp_path)
+    slo = SloParams("t", "svc", "", "h", 0.99, method="RatioTimeslices", slice_seconds=60)
+    res = compute_window(tmp_path, [slo], period)
+    row = res.summary[0]
+    assert row["sli"] == pytest.approx(1 - 5.2 / 4320)
+    assert row["bad"] == pytest.approx(5.2) and row["allowed_bad"] == pytest.approx(43.2)
+    assert row["budget_consumed"] == pytest.approx((1 - row["sli"]) / 0.01)
+    assert row["budget_consumed"] == pytest.approx(5.2 / 43.2)
+    assert (row["status"], row["met"]) == ("healthy", True)
+    assert [r["sli"] for r in res.daily] == pytest.approx(
+        [1 - 0.2 / 1440, 1 - 5 / 1440, 1.0])
+    assert [r["budget_remaining"] for r in res.daily] == pytest.approx(
+        [1 - 0.2 / 43.2, 1 - 5.2 / 43.2, 1 - 5.2 / 43.2])
+    assert res.daily[-1]["budget_remaining"] == pytest.approx(row["budget_remaining"])
+    assert [d["decision"] for d in res.decisions] == ["approve", "approve", "review"]
