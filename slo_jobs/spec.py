@@ -542,7 +542,7 @@ def _counts(ind: Indicator) -> tuple[Query, Query, Query | None]:
 
 def _hash(slo: Slo) -> str:
     """Identifies what is computed: equal for equivalent native and OpenSLO definitions."""
-    canonical = {
+    canonical: dict[str, Any] = {
         "name": slo.name, "service": slo.service, "description": slo.description,
         "labels": slo.labels, "good": slo.good.promql("$step"),
         "total": slo.total.promql("$step"),

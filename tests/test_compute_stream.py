@@ -131,3 +131,40 @@ def test_slices_as_data(policy: str, good: int, counted: int) -> None:
     assert out["k"] == [7] and out["all_slices"] == [5] and out["no_data_slices"] == [2]
     assert (out["good_slices"], out["counted_slices"]) == ([good], [counted])
     assert out["ratio_mean"] == pytest.approx([(1.0 + 29 / 30 + 0.9) / 3])
+
+
+def test_pandas_reference_agrees_on_every_method(tmp_path: Path) -> None:
+    # bench/pandas_reference.py derives its own windows and factors; on one history (an
+    # hour's outage, ten minutes at 99 %) every method's totals, daily series and burn-down,
+    # and the page and ticket incidents (defaults and an override) must agree.
+    import pandas as pd
+
+    from bench.pandas_reference import reference
+
+    _outage_lake(tmp_path)
+    write_buckets(tmp_path, "a", utc(2026, 11, 1, 6), [(990.0, 1000.0)] * 10)
+    period = periods.Period("3d", utc(2026, 11, 1), utc(2026, 11, 4))
+    override = (BurnRateAlert("page", timedelta(hours=2), timedelta(minutes=10),
+                              budget_consumed=0.05),)
+    slos = [SloParams("a", "svc", "", "h", 0.999),
+            SloParams("a", "svc", "", "h", 0.995, method="Timeslices", slice_seconds=300,
+                      slice_target=0.995),
+            SloParams("a", "svc", "", "h", 0.999, method="RatioTimeslices", slice_seconds=120),
+            SloParams("a", "svc", "", "h", 0.999, burn_rates=override,
+                      alert_period_s=7 * 86400.0)]
+    for s in slos:
+        got = compute_window(tmp_path, [s], period)
+        want = reference(tmp_path, [s], period)
+        row, ref = got.summary[0], want["summary"].iloc[0]
+        assert (row["good"], row["total"]) == pytest.approx((ref.good, ref.total), rel=1e-12)
+        assert row["budget_consumed"] == pytest.approx(ref.budget_consumed, rel=1e-9)
+        assert row["met"] == ref.met
+        for col in ("good", "total", "budget_remaining"):
+            assert [r[col] for r in got.daily] == pytest.approx(want["daily"][col].tolist(),
+                                                                rel=1e-9), col
+        cols = ["start", "end", "severity", "bad"]
+        assert [tuple(i[c] for c in cols) for i in got.incidents] == \
+            [tuple(r) for r in want["incidents"][cols].itertuples(index=False, name=None)]
+        assert len(got.incidents) >= 1
+        assert pd.Series([i["budget_share"] for i in got.incidents]).tolist() == \
+            pytest.approx(want["incidents"].budget_share.tolist(), rel=1e-9)
