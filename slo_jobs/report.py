@@ -321,7 +321,7 @@ def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
     tickets = sum(r["tickets"] for r in rows)
     if missed:
         worst = min(missed, key=lambda r: r["budget_remaining"])
-        text = (f"{service} missed {len(missed)} of {judged} SLOs judged; {worst['slo']} spent "
+        text = (f"{service} missed {len(missed)} of {judged} SLOs; {worst['slo']} spent "
                 f"{worst['budget_consumed'] * 100:.0f} % of its error budget")
     else:
         low = min((r for r in rows if r["budget_remaining"] is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from slo_jobs import periods, rules
@@ -113,24 +114,45 @@ SLICE_BUCKETS = [(3, 3, True), (2, 2, True), (1, 1, True),      # 6/6: good
                  (5, 5, True), (4, 5, True)]                     # partial: 9/10: bad
 
 
-@pytest.mark.parametrize(("policy", "good", "counted"), [
-    ("skip", 1, 3), ("good", 3, 5), ("bad", 1, 5)])
-def test_slices_as_data(policy: str, good: int, counted: int) -> None:
-    import numpy as np
+@pytest.mark.parametrize(("policy", "good", "counted", "days"), [
+    # per day: day 1 holds the slices starting at buckets 0 and 3 (good, bad), day 2 those at
+    # 6 (no data), 9 (no events) and 12 (partial, bad)
+    ("skip", 1, 3, [(1, 2), (0, 1)]), ("good", 3, 5, [(1, 2), (2, 3)]),
+    ("bad", 1, 5, [(1, 2), (0, 3)])])
+def test_slices_as_data(policy: str, good: int, counted: int,
+                        days: list[tuple[int, int]]) -> None:
+    g, t, h, grid = _slice_input()
+    slo = stream.SloInput(7, (), 0.01, (), True, slice_b=3, slice_target=0.99, no_data=policy)
+    window, per_day = stream._slices(grid, slo, g, t, h)
+    out = {k: v.tolist() for k, v in window.items()}
+    assert out["k"] == [7] and out["all_slices"] == [5] and out["no_data_slices"] == [2]
+    assert (out["good_slices"], out["counted_slices"]) == ([good], [counted])
+    assert out["ratio_mean"] == pytest.approx([(1.0 + 29 / 30 + 0.9) / 3])
+    assert list(zip(per_day["good"].tolist(), per_day["total"].tolist(), strict=True)) == days
+    assert per_day["b_start"].tolist() == [5, 11]
 
+
+def test_ratio_slices_as_data() -> None:
+    # RatioTimeslices: no slice target, no no-data policy: the slices with events count with
+    # their ratios 1, 29/30 and 0.9 (sum 2.8667 of 3); per day 1 + 29/30 of 2, and 0.9 of 1.
+    g, t, h, grid = _slice_input()
+    slo = stream.SloInput(7, (), 0.01, (), True, slice_b=3, ratio=True, no_data="bad")
+    window, per_day = stream._slices(grid, slo, g, t, h)
+    assert window["good_slices"].tolist() == pytest.approx([1 + 29 / 30 + 0.9])
+    assert window["counted_slices"].tolist() == [3]
+    assert per_day["good"].tolist() == pytest.approx([1 + 29 / 30, 0.9])
+    assert per_day["total"].tolist() == [2, 1]
+
+
+def _slice_input() -> tuple[np.ndarray, np.ndarray, np.ndarray, stream.Grid]:
     g, t, h = (np.array([b[i] for b in SLICE_BUCKETS], dtype=float if i < 2 else bool)
                for i in range(3))
     pad = 5  # buckets before the window start (lookback)
     g, t = np.concatenate([np.zeros(pad), g]), np.concatenate([np.zeros(pad), t])
     h = np.concatenate([np.ones(pad, bool), h])
     grid = stream.Grid(per_day=1440, b0=pad, b1=pad + 15, basof=pad + len(SLICE_BUCKETS),
-                       snap=60, burn_b=())
-    slo = stream.SloInput(7, (), 0.01, (), True, slice_b=3, slice_target=0.99, no_data=policy)
-    window, _ = stream._slices(grid, slo, g, t, h)
-    out = {k: v.tolist() for k, v in window.items()}
-    assert out["k"] == [7] and out["all_slices"] == [5] and out["no_data_slices"] == [2]
-    assert (out["good_slices"], out["counted_slices"]) == ([good], [counted])
-    assert out["ratio_mean"] == pytest.approx([(1.0 + 29 / 30 + 0.9) / 3])
+                       snap=60, burn_b=(), days=((pad, pad + 6), (pad + 6, pad + 15)))
+    return g, t, h, grid
 
 
 def test_pandas_reference_agrees_on_every_method(tmp_path: Path) -> None:
