@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from slo_jobs import periods, spec  # noqa: E402
 from slo_jobs.demo import backends, prom, scrapes  # noqa: E402
-from slo_jobs.extract import PrometheusConfig  # noqa: E402
+from slo_jobs.extract import PrometheusClient, PrometheusConfig  # noqa: E402
 from slo_jobs.extract.counters import DAY_S, LOOKBACK_S  # noqa: E402
 from slo_jobs.pipeline import extract_days  # noqa: E402
 
@@ -123,14 +123,14 @@ def ours(url: str, slos: list[spec.Slo], pool: int) -> float:
 
 
 def peer(url: str, slos: list[spec.Slo], pool: int) -> tuple[float, int]:
-    def one(client: httpx.Client, q: str) -> int:
-        body = client.get("/api/v1/query_range", params={
-            "query": q, "start": str(int(MONTH.start.timestamp()) + 60),
-            "end": str(int(MONTH.end.timestamp())), "step": "60"}).json()
-        return sum(len(r["values"]) for r in body["data"]["result"])
+    start, step = MONTH.start + timedelta(minutes=1), timedelta(minutes=1)
+
+    def one(client: PrometheusClient, q: str) -> int:
+        return len(client.query_range(q, start, MONTH.end, step))  # split under 11,000 points
 
     qs = [q.promql("60s") for s in slos for q in (s.total, s.good)]
-    with httpx.Client(base_url=url, timeout=120) as client, ThreadPoolExecutor(pool) as ex:
+    with PrometheusClient(PrometheusConfig(url, timeout_s=120)) as client, \
+            ThreadPoolExecutor(pool) as ex:
         t0 = time.perf_counter()
         points = sum(ex.map(lambda q: one(client, q), qs))
         return time.perf_counter() - t0, points

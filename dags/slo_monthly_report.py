@@ -1,8 +1,11 @@
 """
 ### Monthly SLO report
 
-For the calendar month of the run's data interval (UTC):
+For the calendar month of the run's data interval (UTC), each SLO over its own
+calendar month in its own time zone:
 
+0. **wait_for_local_month_end**: 12 h 10 min past the UTC month, when every zone's
+   month has ended (UTC-12 is the last) and late scrapes have arrived.
 1. **extract** (one mapped task per SLO, in the ``prometheus`` pool): fill the
    month's gaps, i.e. extract the days that have no partition yet.  Days the daily
    DAG ``slo_extract`` already wrote are kept.  Trigger with
@@ -30,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -58,6 +62,11 @@ default_args: dict[str, Any] = {
     doc_md=__doc__,
 )
 def slo_monthly_report() -> None:
+    # slo_jobs.periods.LOCAL_MONTH_SETTLE (not imported here: parsing loads no library code).
+    wait = TimeDeltaSensor(task_id="wait_for_local_month_end",
+                           delta=timedelta(hours=12, minutes=10), mode="reschedule",
+                           poke_interval=600)
+
     @task
     def list_slos() -> list[str]:
         from slo_common import paths
@@ -116,7 +125,9 @@ def slo_monthly_report() -> None:
         outlet_events[MONTHLY_REPORT].extra = files
         return files
 
-    render(compute(check_complete(extract.expand(slo_name=list_slos()))))
+    names = list_slos()
+    wait >> names
+    render(compute(check_complete(extract.expand(slo_name=names))))
 
 
 slo_monthly_report()

@@ -27,6 +27,10 @@ Month = Annotated[str, typer.Option("--month", help="Calendar month, YYYY-MM (UT
 Slos = Annotated[list[Path], typer.Option("--slos", help="SLO YAML file or folder (repeatable).")]
 Lake = Annotated[Path, typer.Option("--lake", help="Parquet lake folder.")]
 Out = Annotated[Path, typer.Option("--out", help="Report output folder.")]
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="Evaluate at this instant (ISO 8601, UTC unless a zone is given), e.g. "
+    "2026-09-15T12:00Z; default: now. A month still running is reported to date, projected "
+    "and marked estimated.")]
 PromUrl = Annotated[str | None, typer.Option(
     "--prometheus-url", help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
 
@@ -40,17 +44,23 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _as_of(text: str | None) -> datetime:
+    """--as-of, or the clock: the CLI is where time enters; whole minutes (the buckets)."""
+    return periods.instant(text) if text else _now().replace(second=0)
+
+
 @app.command()
 def run(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl = None,  # noqa: B006
-        lake: Lake = Path("lake"), out: Out = Path("reports/out")) -> None:
-    """Extract, compute and report one month.
+        lake: Lake = Path("lake"), out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
+    """Extract, compute and report one month (each SLO's month in its own time zone).
 
     Example: slo-jobs run --month 2026-09 --slos slos --prometheus-url http://127.0.0.1:9090
     """
     period = periods.month(month)
+    at = _as_of(as_of)
     loaded = spec.load(slos)
     config = pipeline.prometheus_config(loaded, prometheus_url)
-    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now())
+    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at)
     typer.echo(pipeline.table(rows))
     typer.echo(f"HTML: {files.html}\nPDF:  {files.pdf}\nJSON: {files.json}")
 
@@ -72,13 +82,16 @@ def extract(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl =
 
 @app.command(name="compute")
 def compute_cmd(month: Month, slos: Slos = [Path("slos")],  # noqa: B006
-                lake: Lake = Path("lake")) -> None:
+                lake: Lake = Path("lake"), as_of: AsOf = None) -> None:
     """Compute the month's summary from the lake.
 
     Example: slo-jobs compute --month 2026-09
     """
     period = periods.month(month)
-    rows = compute.compute_month(lake, spec.load(slos), period)
+    at = _as_of(as_of)
+    loaded = spec.load(slos)
+    pipeline.started(loaded, period.label, at)
+    rows = compute.compute_month(lake, loaded, period, at)
     typer.echo(pipeline.table(rows))
 
 

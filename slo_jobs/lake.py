@@ -14,9 +14,9 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ PART = "part-0.parquet"
 # Parquet key-value metadata of an SLI partition: what the extractor noticed about the day's
 # data (e.g. a selector that matched no series), one note per line, for the report.
 NOTES_KEY = b"slo_jobs.notes"
+# Set on a partition read before its day was complete: the instant up to which it is.
+COMPLETE_UNTIL_KEY = b"slo_jobs.complete_until"
 _TS = pa.timestamp("us", tz="UTC")
 # Detail tables of pipeline SLIs, partitioned like the SLI buckets (see docs/architecture.md).
 AGE_SCHEMA = pa.schema([
@@ -146,24 +148,57 @@ def read_verified(path: Path, rows: int | None = None,
     return table
 
 
+def partition_metadata(notes: Sequence[str], complete_until: datetime | None
+                       ) -> dict[bytes, bytes]:
+    meta = {}
+    if notes:
+        meta[NOTES_KEY] = "\n".join(notes).encode()
+    if complete_until is not None:
+        meta[COMPLETE_UNTIL_KEY] = complete_until.astimezone(UTC).isoformat().encode()
+    return meta
+
+
+def _metadata(path: Path) -> dict[bytes, bytes]:
+    try:
+        return dict(pq.read_schema(path).metadata or {})
+    except (OSError, ValueError, pa.ArrowException):
+        return {}
+
+
 def notes(path: Path) -> list[str]:
     """The extractor's notes stored with an SLI partition (none when unreadable)."""
-    try:
-        meta = pq.read_schema(path).metadata or {}
-    except (OSError, ValueError, pa.ArrowException):
-        return []
-    raw = meta.get(NOTES_KEY)
+    raw = _metadata(path).get(NOTES_KEY)
     return raw.decode().splitlines() if raw else []
+
+
+def complete_until(path: Path) -> datetime | None:
+    """Up to when a partition read before its day was complete holds data; None: whole."""
+    raw = _metadata(path).get(COMPLETE_UNTIL_KEY)
+    return datetime.fromisoformat(raw.decode()) if raw else None
 
 
 def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:
     return [d for d in days if sli_partition(lake, slo, d).exists()]
 
 
-def missing_days(lake: Path, slo: str, days: list[date]) -> list[date]:
-    """The ``days`` of ``slo`` without a partition (an empty partition counts as extracted)."""
-    have = set(existing_days(lake, slo, days))
-    return [d for d in days if d not in have]
+def missing_days(lake: Path, slo: str, days: list[date],
+                 as_of: datetime | None = None) -> list[date]:
+    """The ``days`` of ``slo`` to extract: those without a partition, and those written
+    before they were complete that a read at ``as_of`` (default: now is long after them)
+    would make more complete. A partition without data counts as extracted."""
+    out = []
+    for d in days:
+        path = sli_partition(lake, slo, d)
+        if not path.exists():
+            out.append(d)
+            continue
+        until = complete_until(path)
+        if until is None:
+            continue
+        day_end = datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1)
+        if as_of is None or until < min(day_end, as_of):
+            out.append(d)
+    return out
 
 
 @contextmanager

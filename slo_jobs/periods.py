@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import SloJobsError
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# A UTC month's report waits this long past the month's end: every zone's month has ended
+# (the latest, UTC-12, 12 hours later) and late scrapes have arrived.
+LOCAL_MONTH_SETTLE = timedelta(hours=12, minutes=10)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,20 @@ def month(label: str) -> Period:
     return Period(f"{y:04d}-{mo:02d}", start, end)
 
 
+def instant(text: str) -> datetime:
+    """An ISO 8601 instant (``2026-09-15T12:00Z``, ``2026-09-15T12:00:00+02:00``, or a date
+    for its midnight), UTC unless a zone is given, to the whole minute."""
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+    except ValueError:
+        raise SloJobsError(f"as-of: found {text!r}; expected an ISO 8601 instant such as "
+                           "2026-09-15T12:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(second=0, microsecond=0)
+
+
 def month_of(instant: datetime) -> Period:
     """The calendar month containing ``instant`` (converted to UTC)."""
     u = instant.astimezone(UTC)
@@ -60,12 +77,19 @@ def _zone(tz: str) -> ZoneInfo:
 
 
 def calendar(kind: str, label: str, tz: str = "UTC") -> Period:
-    """A calendar week, month or quarter in ``tz``, as a UTC interval (DST-correct).
+    """A calendar week, month, quarter or year in ``tz``, as a UTC interval (DST-correct).
 
-    Labels: ``2026-09`` (month), ``2026-Q3`` (quarter), ``2026-W38`` (ISO week, Monday start).
+    Labels: ``2026-09`` (month), ``2026-Q3`` (quarter), ``2026-W38`` (ISO week, Monday start),
+    ``2026`` (year).
     """
     zone = _zone(tz)
-    if kind == "month":
+    if kind == "year":
+        yr = re.match(r"^(\d{4})$", label)
+        if not yr or int(yr.group(1)) < 1:
+            raise SloJobsError(f"year: found {label!r}; expected YYYY, e.g. 2026")
+        local = datetime(int(yr.group(1)), 1, 1, tzinfo=zone)
+        nxt = datetime(int(yr.group(1)) + 1, 1, 1, tzinfo=zone)
+    elif kind == "month":
         m = month(label)
         y, mo = m.start.year, m.start.month
         local = datetime(y, mo, 1, tzinfo=zone)
@@ -86,8 +110,29 @@ def calendar(kind: str, label: str, tz: str = "UTC") -> Period:
         after = monday + timedelta(days=7)
         nxt = datetime(after.year, after.month, after.day, tzinfo=zone)
     else:
-        raise SloJobsError(f"calendar window: found {kind!r}; expected week, month or quarter")
+        raise SloJobsError(f"calendar window: found {kind!r}; expected week, month, quarter "
+                           "or year")
     return Period(label, local.astimezone(UTC), nxt.astimezone(UTC))
+
+
+def label_of(kind: str, instant: datetime, tz: str = "UTC") -> str:
+    """The label of the calendar ``kind`` period of ``tz`` that contains ``instant``."""
+    local = instant.astimezone(_zone(tz))
+    if kind == "year":
+        return f"{local.year:04d}"
+    if kind == "quarter":
+        return f"{local.year:04d}-Q{(local.month - 1) // 3 + 1}"
+    if kind == "week":
+        iso = local.isocalendar()
+        return f"{iso.year:04d}-W{iso.week:02d}"
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def utc_days(period: Period) -> list[date]:
+    """The UTC days (lake partitions) that overlap ``period``."""
+    first = period.start.astimezone(UTC).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(UTC).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def rolling(at: datetime, length: timedelta) -> Period:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import compute, lake, pipelines, report
-from .extract import PrometheusClient, PrometheusConfig, extract_period
+from . import compute, lake, periods, pipelines, report
+from .compute.engine import LOOKBACK
+from .errors import SloJobsError
+from .extract import PrometheusClient, PrometheusConfig, extract_slo
 from .extract.extractor import DEFAULT_STEP, DayResult
 from .periods import Period
 from .pipelines.record import AirflowFor
@@ -45,7 +47,8 @@ def _env(conn_id: str | None) -> AirflowConfig:
 def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date],
                  lake_dir: Path, step: timedelta = DEFAULT_STEP,
                  airflow_for: AirflowFor | None = None,
-                 concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
+                 concurrency: int = EXTRACT_CONCURRENCY,
+                 as_of: datetime | None = None) -> list[DayResult]:
     """Replace exactly the ``days`` partitions of each SLO.
 
     Pipeline SLOs are read from their own sources (the Airflow API, a table); the
@@ -58,8 +61,11 @@ def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date]
     """
     results: list[DayResult] = []
     tables = [s for s in slos if s.pipeline is not None]
-    if tables:
-        results.extend(pipelines.record_days(tables, days, lake_dir, airflow_for or _env))
+    # Pipeline SLIs judge whole days (a run not there yet would count as missing).
+    done = [d for d in days if as_of is None
+            or datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1) <= as_of]
+    if tables and done:
+        results.extend(pipelines.record_days(tables, done, lake_dir, airflow_for or _env))
     prom = [s for s in slos if s.pipeline is None]
     if not prom:
         return results
@@ -67,28 +73,69 @@ def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date]
         def one(slo: Slo) -> list[DayResult]:
             with lake.slo_lock(lake_dir, slo.name):
                 lake.remove_stale_temps(lake_dir, slo.name, days)
-                return extract_period(client, [slo], days, lake_dir, step)
+                return extract_slo(client, slo, days, lake_dir, step, as_of)
 
         # Threads: the work is waiting for Prometheus and decoding its answers.
         with ThreadPoolExecutor(max(1, concurrency)) as pool:
-            for done in pool.map(one, prom):
-                results.extend(done)
+            for written in pool.map(one, prom):
+                results.extend(written)
     return results
 
 
+def month_days(slo: Slo, label: str, as_of: datetime | None = None
+               ) -> tuple[list[date], list[date]]:
+    """The UTC days (lake partitions) a report of month ``label`` needs for ``slo``:
+    (the days of its month in its own time zone, the other days it reads: the burn-rate
+    lookback before the month and its own window to date). Days starting at or after
+    ``as_of`` are left out: nothing is extracted for time that has not happened."""
+    local = periods.calendar("month", label, slo.time_zone)
+    at = local.end if as_of is None else min(as_of, local.end)
+    window = compute.own_window(slo, at)
+    lookback = max([LOOKBACK, *(a.long_window for a in slo.burn_rate_alerts)])
+    start = min(local.start, window.start) - lookback
+
+    def upto(p: Period) -> list[date]:
+        return [d for d in periods.utc_days(p)
+                if as_of is None or datetime(d.year, d.month, d.day, tzinfo=UTC) < as_of]
+
+    month = upto(local)
+    before = [d for d in upto(Period("", start, at)) if d not in set(month)]
+    return month, before
+
+
+def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
+    """Refuse a month that has not begun at ``as_of`` in any SLO's zone."""
+    first = min((periods.calendar("month", label, s.time_zone).start for s in slos),
+                default=periods.month(label).start)
+    if as_of <= first:
+        raise SloJobsError(f"month {label}: has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
+                           "expected a month that has started (or a later --as-of)")
+
+
 def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
-              out_dir: Path, generated_at: datetime) -> tuple[list[dict[str, Any]],
-                                                              report.ReportFiles]:
-    extract(config, slos, period, lake_dir)
-    # Burn rates at the start of the month look back up to 3 days: fetch those days too
-    # when the lake lacks them, so the alert timeline does not start on partial windows.
-    first = period.start.date()
-    lookback = [first - timedelta(days=i) for i in (3, 2, 1)]
+              out_dir: Path, generated_at: datetime,
+              as_of: datetime | None = None) -> tuple[list[dict[str, Any]],
+                                                       report.ReportFiles]:
+    """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
+
+    Each SLO's month is its calendar month in its own zone, re-extracted whole; the days it
+    reads besides (the burn-rate lookback, its own quarter or rolling window to date) are
+    extracted when missing or incomplete. A month still running at ``as_of`` is reported to
+    date and projected, marked estimated; no partition is written past ``as_of``.
+    """
+    if as_of is not None:
+        started(slos, period.label, as_of)
+    groups: dict[tuple[tuple[date, ...], tuple[date, ...]], list[Slo]] = {}
     for slo in slos:
-        missing = lake.missing_days(lake_dir, slo.name, lookback)
-        if missing:
-            extract_days(config, [slo], missing, lake_dir)
-    rows = compute.compute_month(lake_dir, slos, period)
+        month, before = month_days(slo, period.label, as_of)
+        groups.setdefault((tuple(month), tuple(before)), []).append(slo)
+    for (in_month, others), group in groups.items():
+        extract_days(config, group, list(in_month), lake_dir, as_of=as_of)
+        for slo in group:
+            missing = lake.missing_days(lake_dir, slo.name, list(others), as_of)
+            if missing:
+                extract_days(config, [slo], missing, lake_dir, as_of=as_of)
+    rows = compute.compute_month(lake_dir, slos, period, as_of)
     files = report.render(lake_dir, period, out_dir, source=config.url,
                           generated_at=generated_at)
     return rows, files

@@ -35,7 +35,9 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "status", "met", "coverage", "buckets", "expected_buckets", "clipped_rows",
                "no_data_slices", "estimated", "exhaustion", "exhaustion_days", "incidents",
                "pages", "tickets", "min_coverage",
-               "release_low", "release_medium", "release_high", "spec_hash")
+               "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
+               "as_of", "window_label", "window_sli", "window_budget_consumed",
+               "window_budget_remaining", "window_status", "window_met", "window_estimated")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")
@@ -292,6 +294,8 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         "low_coverage": [r for r in rows if r["coverage"] < 1],
         "clipped": [r for r in rows if r["clipped_rows"]],
         "extract_notes": extract_notes(lake_dir, period, [r["slo"] for r in rows]),
+        "zones": sorted({r.get("time_zone") or "UTC" for r in rows}) or ["UTC"],
+        "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
         "previous_label": prev_label if prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
         "css": (resources.templates_dir() / "report.css").read_text(),

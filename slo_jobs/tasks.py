@@ -17,7 +17,7 @@ from typing import Any
 from . import compute, lake, pipeline, pipelines, report, spec
 from .errors import SloJobsError
 from .extract import PrometheusConfig
-from .periods import Period, month_of
+from .periods import LOCAL_MONTH_SETTLE, Period, month_of
 from .pipelines.record import AirflowFor
 
 CONNECTION_LABEL = "prometheus_conn_id"
@@ -33,6 +33,13 @@ def period_of(interval_start: datetime | None, interval_end: datetime | None) ->
         raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
                            "expected one whole calendar month in UTC")
     return period
+
+
+def settled(period: Period) -> datetime:
+    """The as-of of a monthly run: its interval's end plus the settle delay the DAG waits
+    (LOCAL_MONTH_SETTLE), by when every zone's month has ended. A UTC day it cuts (the one
+    after the month) is written as incomplete and read whole by a later run."""
+    return period.end + LOCAL_MONTH_SETTLE
 
 
 def day_of(interval_start: datetime | None, interval_end: datetime | None) -> date:
@@ -97,24 +104,22 @@ def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name:
 def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,
                interval_start: datetime | None, interval_end: datetime | None,
                fill: bool = True, airflow_for: AirflowFor | None = None) -> dict[str, Any]:
-    """Extract the days of the month that have no partition yet (all of them if none has).
+    """Extract the days the SLO's month needs that have no (complete) partition yet.
 
-    Days already extracted (by the daily DAG or an earlier run) are left as they are.
-    With ``fill=False`` nothing is extracted; the missing days are only listed.
+    The SLO's month is its calendar month in its own time zone (an America/Los_Angeles
+    September reaches into October 1st UTC), plus the burn-rate lookback and its own window
+    to date. Days already extracted (by the daily DAG or an earlier run) are left as they
+    are. With ``fill=False`` nothing is extracted; the missing days are only listed.
     """
     period = period_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
-    missing = lake.missing_days(lake_dir, slo.name, period.days)
-    if missing and fill:
-        pipeline.extract_days(_lazy(config_for, slo), [slo], missing, lake_dir,
-                              airflow_for=airflow_for)
-    # Burn rates at the month's start look back 3 days into the month before: fetch those
-    # days too when absent, so the alert timeline does not start on partial windows.
-    lookback = lake.missing_days(lake_dir, slo.name, [period.start.date() - timedelta(days=i)
-                                                      for i in (3, 2, 1)])
-    if lookback and fill:
-        pipeline.extract_days(_lazy(config_for, slo), [slo], lookback, lake_dir,
-                              airflow_for=airflow_for)
+    as_of = settled(period)
+    month, before = pipeline.month_days(slo, period.label, as_of)
+    missing = lake.missing_days(lake_dir, slo.name, month, as_of)
+    others = lake.missing_days(lake_dir, slo.name, before, as_of)
+    if fill and (missing or others):
+        pipeline.extract_days(_lazy(config_for, slo), [slo], missing + others, lake_dir,
+                              airflow_for=airflow_for, as_of=as_of)
     listed = [d.isoformat() for d in missing]
     return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
             "missing": [] if fill else listed}
@@ -137,10 +142,14 @@ def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: Path, slo
 
 def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
                 interval_end: datetime | None) -> dict[str, Any]:
-    """Fail, naming SLOs and days, unless every SLO has a partition for every day."""
+    """Fail, naming SLOs and days, unless every SLO has a complete partition for every day
+    of its month (in its own time zone)."""
     period = period_of(interval_start, interval_end)
     slos = spec.load([slos_dir])
-    gaps = {s.name: lake.missing_days(lake_dir, s.name, period.days) for s in slos}
+    as_of = settled(period)
+    gaps = {s.name: lake.missing_days(lake_dir, s.name,
+                                      pipeline.month_days(s, period.label, as_of)[0], as_of)
+            for s in slos}
     found = [f"{name} misses {day_ranges(days)}" for name, days in gaps.items() if days]
     if found:
         raise SloJobsError(

@@ -65,7 +65,16 @@ def test_wiring(dagbag: Any) -> None:
     assert dag.get_task("check_complete").upstream_task_ids == {"extract"}
     assert dag.get_task("compute").upstream_task_ids == {"check_complete"}
     assert dag.get_task("render").upstream_task_ids == {"compute"}
+    assert dag.get_task("list_slos").upstream_task_ids == {"wait_for_local_month_end"}
     assert dag.params["missing_days"] == "fill"
+
+
+def test_monthly_report_waits_until_every_zones_month_has_ended(dagbag: Any) -> None:
+    # The sensor's delay is the library's settle delay, by which the tasks' as-of is set.
+    from slo_jobs.periods import LOCAL_MONTH_SETTLE
+
+    wait = dagbag.get_dag("slo_monthly_report").get_task("wait_for_local_month_end")
+    assert wait.delta == LOCAL_MONTH_SETTLE and wait.mode == "reschedule"
 
 
 def test_extract_has_a_daily_data_interval_and_catches_up(dagbag: Any) -> None:

@@ -9,7 +9,7 @@ day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn ra
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +101,53 @@ def read_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
     return read_table(lake_dir, period.label, "summary")
 
 
-def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period) -> list[dict[str, Any]]:
-    """Compute the calendar month and replace its output files in the lake."""
-    result = compute_calendar(lake_dir, slos, "month", period.label)
+def own_window(slo: Slo, at: datetime) -> Period:
+    """The SLO's own window (its calendar week/month/quarter/year in its zone, or its rolling
+    window) that holds the instant just before ``at``: the window "to date" at ``at``."""
+    if slo.window_kind == "rolling" and slo.rolling_window is not None:
+        return periods.rolling(at, slo.rolling_window)
+    kind = slo.calendar_unit or "month"
+    label = periods.label_of(kind, at - timedelta(microseconds=1), slo.time_zone)
+    return periods.calendar(kind, label, slo.time_zone)
+
+
+WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "status", "met", "estimated",
+                 "coverage", "good", "total")
+
+
+def own_windows(lake_dir: Path, slos: Sequence[Slo], month_rows: Sequence[dict[str, Any]]
+                ) -> dict[str, dict[str, Any]]:
+    """Per SLO, its own window to date at the as-of of its month row (the month itself for a
+    calendar-month SLO): ``window_label``, ``window_start``/``_end`` and ``window_<field>``."""
+    as_of = {r["slo"]: r["as_of"] for r in month_rows}
+    out: dict[str, dict[str, Any]] = {}
+    groups: dict[tuple[Period, datetime, str], list[Slo]] = {}
+    for s in slos:
+        if s.name not in as_of:
+            continue
+        window = own_window(s, as_of[s.name])
+        groups.setdefault((window, as_of[s.name], s.time_zone), []).append(s)
+    for (window, at, tz), group in groups.items():
+        rows = compute_window(lake_dir, [SloParams.of(s) for s in group], window, at,
+                              tz=tz).summary
+        for r in rows:
+            out[r["slo"]] = {"window_label": window.label, "window_start": window.start,
+                             "window_end": window.end,
+                             **{f"window_{f}": r[f] for f in WINDOW_FIELDS}}
+    return out
+
+
+def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
+                  as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Compute the calendar month (each SLO's in its own zone) at ``as_of`` (default: its
+    end; earlier: the month to date, projected and marked estimated), with each SLO's own
+    window to date beside it, and replace the month's output files in the lake."""
+    result = compute_calendar(lake_dir, slos, "month", period.label, as_of)
+    windows = own_windows(lake_dir, slos, result.summary)
+    by_name = {s.name: s for s in slos}
+    for r in result.summary:
+        r["time_zone"] = by_name[r["slo"]].time_zone
+        r.update(windows.get(r["slo"], {}))
     write_result(lake_dir, result)
     monthly.summarise(lake_dir, slos, period)  # the "Data pipelines" tables
     return result.summary

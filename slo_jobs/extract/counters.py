@@ -34,6 +34,9 @@ LOOKBACK_S = 3_600
 GAP_INTERVALS = 3.0
 # The 5-minute burn window must see a sample; beyond twice its length it cannot be measured.
 MAX_INTERVAL_S = 600.0
+# A day read this soon after its end may still miss samples not yet ingested (remote write,
+# a slow scrape): it is marked complete only up to its newest sample, and read again later.
+INGEST_GRACE_S = 900
 # Windows the promql method may use: each tiles a day, the longest is the shortest burn window.
 PROMQL_WINDOWS_S = (60, 120, 180, 240, 300)
 
@@ -46,20 +49,45 @@ class DayTable:
     unusable: int
     ages: pa.Table | None
     notes: tuple[str, ...] = ()
+    # Set when the day was read before it was complete (it is still running, or Prometheus
+    # had not ingested all of it): the buckets from here on are "no data" for now, and the
+    # day is extracted again once it can be complete.
+    complete_until: datetime | None = None
 
 
 def _day_start(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
+def complete_until(day: date, until_s: int | None, newest_s: float | None
+                   ) -> datetime | None:
+    """Up to when ``day`` can be trusted complete when read with data up to ``until_s``
+    (the as-of) and samples up to ``newest_s``; None: the whole day.
+
+    A day read soon after it ended (within INGEST_GRACE_S) may miss samples Prometheus has
+    not ingested yet: it counts only up to the newest sample, and is read again later.
+    """
+    end = _day_start(day) + DAY_S
+    if until_s is None or until_s >= end + INGEST_GRACE_S:
+        return None
+    cut = min(until_s, end)
+    if newest_s is not None and newest_s < cut:
+        cut = int(newest_s) // 60 * 60
+    return datetime.fromtimestamp(cut, UTC)
+
+
 def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarray,
             clipped: np.ndarray, unusable: np.ndarray, step_s: int,
-            notes: tuple[str, ...]) -> list[DayTable]:
+            notes: tuple[str, ...], until_s: int | None = None,
+            newest_s: float | None = None) -> list[DayTable]:
     per_day = DAY_S // step_s
     out = []
     for i, day in enumerate(run):
         sl = slice(i * per_day, (i + 1) * per_day)
-        h = has[sl]
+        until = complete_until(day, until_s, newest_s)
+        h = has[sl].copy()
+        if until is not None:  # nothing after it is written as data
+            h[max(0, (int(until.timestamp()) - _day_start(day)) // step_s):] = False
         starts = np.arange(_day_start(day), _day_start(day) + DAY_S, step_s, dtype=np.int64)
         table = pa.table({
             "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
@@ -68,19 +96,21 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
             "step_s": pa.array(np.full(per_day, step_s, dtype=np.int32)),
         }, schema=lake.SLI_SCHEMA)
         out.append(DayTable(day, table, int((clipped[sl] & h).sum()),
-                            int(unusable[sl].sum()), None, notes))
+                            int(unusable[sl].sum()), None, notes, until))
     return out
 
 
-def _fetch(client: PrometheusClient, slo: Slo, selector: str, run: list[date]
-           ) -> list[samples.Series]:
-    """Raw samples of ``selector`` from an hour before ``run`` to its end, one query a day
-    (the first one reaching back over the lookback too)."""
+def _fetch(client: PrometheusClient, slo: Slo, selector: str, run: list[date],
+           until_s: int | None) -> list[samples.Series]:
+    """Raw samples of ``selector`` from an hour before ``run`` to its end (or ``until_s``),
+    one query a day (the first one reaching back over the lookback too)."""
     chunks = []
     for i, day in enumerate(run):
+        at = _day_start(day) + DAY_S if until_s is None else min(_day_start(day) + DAY_S,
+                                                                 until_s)
         try:
-            chunks.append(client.raw_samples(selector, _day_start(day) + DAY_S,
-                                             DAY_S + (LOOKBACK_S if i == 0 else 0)))
+            chunks.append(client.raw_samples(selector, at, at - _day_start(day)
+                                             + (LOOKBACK_S if i == 0 else 0)))
         except ExtractError as exc:
             raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
     return samples.merge(chunks)
@@ -102,15 +132,19 @@ def _resolve(client: PrometheusClient, slo: Slo, selector: str, run: list[date])
     return selectors.bucket_selector(selector, found, f"SLO {slo.name} ({slo.source})")
 
 
-def _interval(slo: Slo, series: list[samples.Series], what: str, run: list[date]) -> float:
+def _unmeasurable(slo: Slo, what: str, run: list[date]) -> str:
+    return (f"SLO {slo.name}, {run[0]}: cannot measure the scrape interval of {what}: no series "
+            "has two samples; expected spec.scrapeInterval (e.g. 30s) in the SLO definition")
+
+
+def _interval(slo: Slo, series: list[samples.Series], what: str, run: list[date]
+              ) -> float | None:
+    """The scrape interval: the spec's, else measured (None when no series has two samples);
+    an interval too long for the 5-minute burn window is refused."""
     if slo.scrape_interval is not None:
         return slo.scrape_interval.total_seconds()
     found = samples.scrape_interval(series)
-    if found is None:
-        raise ExtractError(f"SLO {slo.name}, {run[0]}: cannot measure the scrape interval of "
-                           f"{what}: no series has two samples; expected spec.scrapeInterval "
-                           "(e.g. 30s) in the SLO definition")
-    if found > MAX_INTERVAL_S:
+    if found is not None and found > MAX_INTERVAL_S:
         raise ExtractError(f"SLO {slo.name}, {run[0]}: {what} is scraped every {found:g} s; "
                            f"expected at most {MAX_INTERVAL_S:g} s, or the 5-minute burn "
                            "window cannot be measured")
@@ -118,22 +152,28 @@ def _interval(slo: Slo, series: list[samples.Series], what: str, run: list[date]
 
 
 def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
-                 step: timedelta) -> list[DayTable]:
-    """A run of consecutive days of a counter SLO, counted from raw samples."""
+                 step: timedelta, until_s: int | None = None) -> list[DayTable]:
+    """A run of consecutive days of a counter SLO, counted from raw samples up to
+    ``until_s`` (the as-of; None: the run's end)."""
     step_s = int(step.total_seconds())
     bad = slo.bad is not None
     part_query = slo.bad if bad else slo.good
     assert part_query is not None and part_query.selector and slo.total.selector
     total_sel = _resolve(client, slo, slo.total.selector.strip(), run)
     part_sel = _resolve(client, slo, part_query.selector.strip(), run)
-    total_s = _fetch(client, slo, total_sel, run)
-    part_s = _fetch(client, slo, part_sel, run)
+    total_s = _fetch(client, slo, total_sel, run, until_s)
+    part_s = _fetch(client, slo, part_sel, run, until_s)
     t0 = _day_start(run[0])
     buckets = len(run) * (DAY_S // step_s)
     gap_ms = 0
-    if total_s:
-        interval = _interval(slo, total_s, total_sel, run)
+    notes: tuple[str, ...] = ()
+    interval = _interval(slo, total_s, total_sel, run) if total_s else None
+    if interval is not None:
         gap_ms = int(GAP_INTERVALS * interval * 1000)
+    elif total_s:
+        # The counts need no interval; coverage does: only buckets holding a sample count.
+        notes = (f"{_unmeasurable(slo, total_sel, run).split(': ', 1)[1]}: only buckets "
+                 "holding a sample count as data",)
 
     def count(series: list[samples.Series]) -> samples.Counted:
         return samples.count(series, t0 * 1000, buckets, step_s * 1000,
@@ -141,24 +181,27 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
 
     tot, part = count(total_s), count(part_s)
     has = tot.covered & ~tot.unusable & ~part.unusable
-    notes: tuple[str, ...] = ()
     if part.series == 0 and tot.series > 0:
         if bad:
             # Error counters are created at the first error: none yet means none happened.
-            notes = (f"bad selector {part_sel} matched no series: no bad events counted",)
+            notes += (f"bad selector {part_sel} matched no series: no bad events counted",)
         else:
             # Never read a selector that matches nothing as "0 good events".
             has = np.zeros(buckets, dtype=bool)
-            notes = (f"good selector {part_sel} matched no series while {total_sel} had "
-                     "data: counted as no data",)
+            notes += (f"good selector {part_sel} matched no series while {total_sel} had "
+                      "data: counted as no data",)
     if bad:
         clipped = part.events > tot.events
         good = np.maximum(tot.events - part.events, 0.0)
     else:
         clipped = part.events > tot.events
         good = np.minimum(part.events, tot.events)
+    # Samples stop well before the as-of: Prometheus may not have ingested the rest yet.
+    newest = max((float(x.ts_ms[-1]) / 1000 for x in total_s if len(x.ts_ms)), default=None)
+    if newest is not None and until_s is not None and newest >= until_s - gap_ms / 1000:
+        newest = None
     return _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable, step_s,
-                   notes)
+                   notes, until_s, newest)
 
 
 _RANGE = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*\s*(?:\{[^}]*\})?)\s*\[\s*(?:"
@@ -172,7 +215,10 @@ def _window_s(client: PrometheusClient, slo: Slo, run: list[date]) -> int:
     series: list[samples.Series] = []
     for sel in found:
         series += client.raw_samples(sel, _day_start(run[0]), LOOKBACK_S)
-    interval = _interval(slo, series, " and ".join(found) or "its expression", run)
+    what = " and ".join(found) or "its expression"
+    interval = _interval(slo, series, what, run)
+    if interval is None:
+        raise ExtractError(_unmeasurable(slo, what, run))
     # Two samples in every window, with scrapes up to half an interval early or late.
     need = 2.5 * interval
     for w in PROMQL_WINDOWS_S:
@@ -185,7 +231,7 @@ def _window_s(client: PrometheusClient, slo: Slo, run: list[date]) -> int:
 
 
 def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
-                  step: timedelta) -> list[DayTable]:
+                  step: timedelta, until_s: int | None = None) -> list[DayTable]:
     """A run of days of an expression SLO: one value per window, in the window's last bucket;
     the window's other buckets have data (zero events) when the window has a value."""
     step_s = int(step.total_seconds())
@@ -197,7 +243,10 @@ def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
     has = np.zeros(buckets, dtype=bool)
     unusable = np.zeros(buckets, dtype=bool)
     first = datetime.fromtimestamp(t0 + w, UTC)
-    last = datetime.fromtimestamp(t0 + len(run) * DAY_S, UTC)
+    end_s = t0 + len(run) * DAY_S if until_s is None else min(t0 + len(run) * DAY_S, until_s)
+    if end_s < t0 + w:
+        return _tables(run, good, total, has, has, unusable, step_s, (), until_s)
+    last = datetime.fromtimestamp(end_s - (end_s - t0) % w, UTC)
     try:
         g = client.query_range(slo.good.promql(f"{w}s"), first, last, timedelta(seconds=w))
         t = client.query_range(slo.total.promql(f"{w}s"), first, last, timedelta(seconds=w))
@@ -216,4 +265,4 @@ def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
         total[end - 1], good[end - 1] = tv, gv
     clipped = good > total
     return _tables(run, np.minimum(good, total), total, has & ~unusable, clipped, unusable,
-                   step_s, (f"counted with {w} s windows of its PromQL expression",))
+                   step_s, (f"counted with {w} s windows of its PromQL expression",), until_s)

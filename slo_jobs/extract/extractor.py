@@ -14,7 +14,7 @@ from .. import lake
 from ..errors import ExtractError
 from ..spec import Slo, has_placeholder
 from .counters import DayTable as _Day
-from .counters import counted_days, windowed_days
+from .counters import complete_until, counted_days, windowed_days
 from .prometheus import PrometheusClient
 
 DEFAULT_STEP = timedelta(minutes=1)
@@ -29,6 +29,7 @@ class DayResult:
     path: Path
     unusable: int = 0  # buckets dropped to "no data" because a value was NaN, infinite or < 0
     notes: tuple[str, ...] = ()  # what the report's data-quality section should say
+    complete_until: datetime | None = None  # None: the whole day; else read again later
 
 
 def _usable(value: float | None) -> bool:
@@ -94,8 +95,14 @@ def _runs(days: Iterable[date]) -> list[list[date]]:
 
 
 def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: Path,
-                step: timedelta = DEFAULT_STEP) -> list[DayResult]:
+                step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
+                ) -> list[DayResult]:
     """Extract ``days`` of ``slo`` and replace exactly those day partitions.
+
+    With ``as_of``, nothing after it is read or written as data: days starting at or after
+    it get no partition, and a day it cuts (or one Prometheus may not have fully ingested
+    yet) is written with ``complete_until`` in its metadata, so it is extracted again once
+    it can be complete (:func:`slo_jobs.lake.missing_days`).
 
     Every query runs before anything is written, so a failing Prometheus leaves the lake as
     it was.  Counters given by a selector are counted from their raw samples
@@ -106,26 +113,25 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
         raise ExtractError(f"SLO {slo.name}: its SLI is read from {where}, not Prometheus; "
                            "expected slo_jobs.pipeline.extract_days")
     how = method(slo)
+    until_s = None if as_of is None else int(as_of.timestamp()) // 60 * 60
     fetched: list[_Day] = []
-    for run in _runs(days):
+    for run in _runs(d for d in days if until_s is None or _start(d) < until_s):
         if how == "samples":
-            fetched += counted_days(client, slo, run, step)
+            fetched += counted_days(client, slo, run, step, until_s)
         elif how == "promql":
-            fetched += windowed_days(client, slo, run, step)
+            fetched += windowed_days(client, slo, run, step, until_s)
         else:
-            fetched += [_gauge_day(client, slo, day, step) for day in run]
+            fetched += [_gauge_day(client, slo, day, step, until_s) for day in run]
     results = []
     for d in fetched:
         path = lake.sli_partition(lake_dir, slo.name, d.day)
         if d.ages is not None:  # before the SLI partition, which marks the day as done
             lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age",
                                                             slo.name, d.day))
-        table = d.table
-        if d.notes:
-            table = table.replace_schema_metadata({lake.NOTES_KEY: "\n".join(d.notes)})
-        lake.write_atomic(table, path)
+        lake.write_atomic(d.table.replace_schema_metadata(
+            lake.partition_metadata(d.notes, d.complete_until)), path)
         results.append(DayResult(slo.name, d.day, _with_data(d.table), d.clipped, path,
-                                 d.unusable, d.notes))
+                                 d.unusable, d.notes, d.complete_until))
     return results
 
 
@@ -141,10 +147,18 @@ def method(slo: Slo) -> str:
     return "gauge"
 
 
-def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta) -> _Day:
+def _start(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
+               until_s: int | None = None) -> _Day:
     window = f"{int(step.total_seconds())}s"
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     first, last = start + step, start + timedelta(days=1)
+    until = complete_until(day, until_s, None)
+    if until is not None:
+        last = max(first, until)
     try:
         good = client.query_range(slo.good.promql(window), first, last, step)
         total = client.query_range(slo.total.promql(window), first, last, step)
@@ -152,9 +166,13 @@ def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta) -
             f"max(time() - ({slo.freshness_timestamp}))", first, last, step)
     except ExtractError as exc:
         raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
+    if until is not None:  # nothing after the as-of counts, whatever Prometheus returned
+        cut = int(until.timestamp())
+        good = {t: v for t, v in good.items() if t <= cut}
+        total = {t: v for t, v in total.items() if t <= cut}
     table, clipped, unusable = _day_table(day, good, total, step)
     return _Day(day, table, clipped, unusable,
-                None if ages is None else _age_table(day, ages, step))
+                None if ages is None else _age_table(day, ages, step), (), until)
 
 
 def extract_period(client: PrometheusClient, slos: Iterable[Slo], days: list[date],

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -38,14 +39,20 @@ class Series:
 
 
 def decode_series(metric: dict[str, Any], values: list[Any], query: str, url: str) -> Series:
-    """One series of a matrix answer, in numpy arrays; a malformed point is an error."""
+    """One series of a matrix answer, in numpy arrays; a malformed point is an error.
+
+    The points are flattened in one C-level pass and converted column by column: a
+    per-point Python loop cost as much as decoding the JSON itself.
+    """
+    flat = list(chain.from_iterable(values)) if all(
+        type(p) is list for p in values[:1]) else []
     try:
-        # Prometheus gives times as float seconds with millisecond precision.
-        ts = np.rint(np.fromiter((p[0] for p in values), np.float64, len(values)) * 1000)
-        vals = np.array([p[1] for p in values], dtype=np.float64)
-        if any(len(p) != 2 for p in values):
+        if len(flat) != 2 * len(values):
             raise ValueError
-    except (TypeError, ValueError, IndexError, KeyError):
+        # Prometheus gives times as float seconds with millisecond precision.
+        ts = np.rint(np.array(flat[0::2], dtype=np.float64) * 1000)
+        vals = np.array(flat[1::2], dtype=np.float64)
+    except (TypeError, ValueError):
         bad = next((p for p in values if not _point_ok(p)), values[:1])
         raise ExtractError(f"Prometheus at {url}: query {query!r}: malformed point "
                            f"{repr(bad)[:60]}; expected [unix_time, \"value\"]") from None
@@ -55,7 +62,8 @@ def decode_series(metric: dict[str, Any], values: list[Any], query: str, url: st
 
 def _point_ok(point: Any) -> bool:
     try:
-        _, raw = point
+        at, raw = point
+        float(at)
         float(raw)
         return True
     except (TypeError, ValueError):

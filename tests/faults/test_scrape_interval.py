@@ -42,25 +42,45 @@ def test_samples_fifteen_minutes_apart_are_refused(prometheus: str, slo: spec.Sl
     assert no_parquet(tmp_path)
 
 
-def test_an_interval_that_cannot_be_measured_asks_for_scrape_interval(
-        prometheus: str, slo: spec.Slo, tmp_path: Path) -> None:
-    def last_only(body: dict[str, Any]) -> dict[str, Any]:
-        for series in body["data"]["result"]:
-            series["values"] = series["values"][-1:]
-        return body
+def _last_only(body: dict[str, Any]) -> dict[str, Any]:
+    for series in body["data"]["result"]:
+        series["values"] = series["values"][-1:]
+    return body
 
-    one_sample = Reply(edit=last_only)  # one sample per series: the day's last
-    with FaultServer(prometheus, lambda n, p: one_sample) as server, \
+
+def test_an_unmeasurable_interval_counts_only_buckets_with_samples(
+        prometheus: str, slo: spec.Slo, tmp_path: Path) -> None:
+    # One sample per series (the day's last): its events count; the interval, and so which
+    # buckets between samples were scraped, cannot be told: only its own bucket has data,
+    # and the report says why.
+    with FaultServer(prometheus, lambda n, p: Reply(edit=_last_only)) as server, \
+            PrometheusClient(fast(server.url)) as client:
+        result = extract_slo(client, slo, [DAY], tmp_path / "a")[0]
+        assert result.rows == 1 and pq.read_table(result.path).num_rows == 1440
+        assert result.notes == ('cannot measure the scrape interval of http_requests_total'
+                                '{service="checkout"}: no series has two samples; expected '
+                                'spec.scrapeInterval (e.g. 30s) in the SLO definition: only '
+                                'buckets holding a sample count as data',)
+        # Stated in the definition, the interval needs no measuring, and no note is made.
+        stated = replace(slo, scrape_interval=timedelta(minutes=1))
+        assert extract_slo(client, stated, [DAY], tmp_path / "b")[0].notes == ()
+
+
+def test_an_expression_without_a_measurable_interval_is_refused(
+        prometheus: str, tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "slos" / "checkout.yaml").read_text()
+    doc = text.split("---")[0].replace(
+        "total: {selector: 'http_requests_total{service=\"checkout\"}'}",
+        "total: {expr: 'sum(increase(http_requests_total{service=\"checkout\"}[{{.window}}]))'}")
+    (tmp_path / "expr.yaml").write_text(doc)
+    expr_slo = spec.load([tmp_path / "expr.yaml"])[0]
+    with FaultServer(prometheus, lambda n, p: Reply(edit=_last_only)) as server, \
             PrometheusClient(fast(server.url)) as client:
         with pytest.raises(ExtractError, match=r"cannot measure the scrape interval of "
                            r"http_requests_total\{service=\"checkout\"\}: no series has two "
                            r"samples; expected spec\.scrapeInterval"):
-            extract_slo(client, slo, [DAY], tmp_path)
-        # Stated in the definition, the interval needs no measuring: the day is extracted,
-        # and its single sample per series makes one bucket of data.
-        stated = replace(slo, scrape_interval=timedelta(minutes=1))
-        result = extract_slo(client, stated, [DAY], tmp_path)[0]
-    assert result.rows == 1 and pq.read_table(result.path).num_rows == 1440
+            extract_slo(client, expr_slo, [DAY], tmp_path / "lake")
+    assert no_parquet(tmp_path)
 
 
 def test_scrape_interval_is_read_from_the_spec(tmp_path: Path) -> None:

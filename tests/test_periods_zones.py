@@ -1,0 +1,119 @@
+"""Months in other time zones through `slo-jobs compute`: a DST change, a half-hour offset,
+a quarter and a year, on hand-built lakes with hand-derived figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from slo_jobs import periods
+from tests.conftest import ROOT
+from tests.lakeutil import write_buckets
+
+DOC = """\
+apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {{name: {name}}}
+spec:
+  service: web
+  indicator:
+    ratio:
+      good:  {{selector: 'x_total{{code="200"}}'}}
+      total: {{selector: 'x_total'}}
+  objective: {{target: 0.999}}
+  window: {window}
+"""
+
+
+def compute(tmp: Path, name: str, window: str, month: str, as_of: str) -> dict[str, list]:
+    (tmp / "slo.yaml").write_text(DOC.format(name=name, window=window))
+    done = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "compute", "--month", month,
+                           "--slos", str(tmp / "slo.yaml"), "--lake", str(tmp / "lake"),
+                           "--as-of", as_of], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    folder = tmp / "lake" / "monthly" / f"month={month}"
+    return {t: pq.read_table(folder / f"{t}.parquet").to_pylist() for t in ("summary", "daily")}
+
+
+def fill(tmp: Path, name: str, start: datetime, end: datetime,
+         bad_from: datetime, bad_to: datetime) -> None:
+    """999 good of 1,000 events every minute of [start, end); all bad in [bad_from, bad_to)."""
+    minutes = int((end - start) / timedelta(minutes=1))
+    write_buckets(tmp / "lake", name, start, [
+        (0.0, 1000.0) if bad_from <= start + timedelta(minutes=i) < bad_to else (999.0, 1000.0)
+        for i in range(minutes)])
+
+
+def test_los_angeles_november_has_the_extra_hour(tmp_path: Path) -> None:
+    # DST ends on Sunday 1 November 2026 at 02:00 PDT: 01:00-02:00 happens twice. The local
+    # month runs from 07:00 UTC on 1 Nov (midnight PDT) to 08:00 UTC on 1 Dec (midnight PST):
+    # 30 days and 1 hour, 43,260 minutes. The first 01:00 hour (08:00-09:00 UTC) is all bad.
+    fill(tmp_path, "la", datetime(2026, 10, 28, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC),
+         datetime(2026, 11, 1, 8, tzinfo=UTC), datetime(2026, 11, 1, 9, tzinfo=UTC))
+    out = compute(tmp_path, "la", "{calendar: month, timeZone: America/Los_Angeles}",
+                  "2026-11", "2026-12-10T00:00Z")
+    row = out["summary"][0]
+    minutes = 30 * 1440 + 60
+    assert row["expected_buckets"] == minutes and row["coverage"] == 1.0
+    assert row["total"] == minutes * 1000
+    assert row["bad"] == (minutes - 60) * 1 + 60 * 1000
+    assert row["period_start"] == datetime(2026, 11, 1, 7, tzinfo=UTC)
+    assert row["period_end"] == datetime(2026, 12, 1, 8, tzinfo=UTC)
+    daily = {str(d["day"]): d for d in out["daily"]}
+    assert len(daily) == 30
+    assert daily["2026-11-01"]["total"] == 25 * 60 * 1000  # the 25-hour day
+    assert daily["2026-11-02"]["total"] == 24 * 60 * 1000
+    assert row["time_zone"] == "America/Los_Angeles" and row["window_label"] == "2026-11"
+
+
+def test_kolkata_month_starts_at_half_past_six_utc(tmp_path: Path) -> None:
+    # Asia/Kolkata is UTC+5:30, no DST: September is [31 Aug 18:30, 30 Sep 18:30) UTC.
+    # The 30 minutes before it (18:00-18:30 UTC on 31 Aug) are bad and belong to August.
+    fill(tmp_path, "in", datetime(2026, 8, 27, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC),
+         datetime(2026, 8, 31, 18, tzinfo=UTC), datetime(2026, 8, 31, 18, 30, tzinfo=UTC))
+    out = compute(tmp_path, "in", "{calendar: month, timeZone: Asia/Kolkata}", "2026-09",
+                  "2026-10-10T00:00Z")
+    row = out["summary"][0]
+    assert row["expected_buckets"] == 43_200 and row["bad"] == 43_200
+    assert row["period_start"] == datetime(2026, 8, 31, 18, 30, tzinfo=UTC)
+    assert {str(d["day"]) for d in out["daily"]} == {f"2026-09-{d:02d}" for d in range(1, 31)}
+
+
+def test_a_quarter_slo_gets_its_quarter_to_date_and_at_its_end(tmp_path: Path) -> None:
+    # A bad hour in July; the report of August shows Q3 to date (July + August, estimated),
+    # the report of September the whole quarter (not estimated).
+    fill(tmp_path, "q", datetime(2026, 6, 27, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC),
+         datetime(2026, 7, 10, 3, tzinfo=UTC), datetime(2026, 7, 10, 4, tzinfo=UTC))
+    aug = compute(tmp_path, "q", "{calendar: quarter}", "2026-08", "2026-12-01T00:00Z")
+    row = aug["summary"][0]
+    to_date = (31 + 31) * 1440  # July and August
+    assert row["window_label"] == "2026-Q3" and row["window_estimated"] is True
+    assert row["window_good"] == (to_date - 60) * 999
+    assert row["window_total"] == to_date * 1000
+    sep = compute(tmp_path, "q", "{calendar: quarter}", "2026-09", "2026-12-01T00:00Z")
+    row = sep["summary"][0]
+    whole = 92 * 1440
+    bad = (whole - 60) * 1 + 60 * 1000
+    assert row["window_estimated"] is False
+    assert row["window_sli"] == pytest.approx(1 - bad / (whole * 1000), rel=1e-12)
+    # Consumed of the quarter's budget: bad / (0.001 x total).
+    assert row["window_budget_consumed"] == pytest.approx(bad / (0.001 * whole * 1000),
+                                                          rel=1e-9)
+
+
+def test_calendar_years_and_labels() -> None:
+    year = periods.calendar("year", "2026", "Asia/Kolkata")
+    assert year.start == datetime(2025, 12, 31, 18, 30, tzinfo=UTC)
+    assert year.end == datetime(2026, 12, 31, 18, 30, tzinfo=UTC)
+    at = datetime(2026, 12, 31, 19, tzinfo=UTC)  # already 2027 in Kolkata
+    assert periods.label_of("year", at, "Asia/Kolkata") == "2027"
+    assert periods.label_of("week", at, "UTC") == "2026-W53"
+    assert periods.label_of("quarter", at, "UTC") == "2026-Q4"
+    assert periods.instant("2026-09-15T12:00:30+02:00") == datetime(2026, 9, 15, 10, 0,
+                                                                     tzinfo=UTC)
