@@ -161,8 +161,13 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
     elif status == "attention":
         out.append("Budget spending slightly above even: watch the burn rate before risky "
                    "changes.")
+    pages = [i for i in incidents if i.get("severity", "page") == "page"]
     for i in incidents:
-        if (i["budget_share"] or 0) > POSTMORTEM_SHARE:
+        # A ticket overlapping a page is the same event seen over longer windows: one
+        # postmortem, named by the page.
+        overlaps = i.get("severity") == "ticket" and any(
+            p["start"] < i["end"] and i["start"] < p["end"] for p in pages)
+        if (i["budget_share"] or 0) > POSTMORTEM_SHARE and not overlaps:
             out.append(f"Postmortem for the incident starting {i['start']:%Y-%m-%d %H:%M} UTC: "
                        f"it consumed {i['budget_share'] * 100:.0f} % of the budget.")
     if row["coverage"] < 1 and status != "insufficient data":

@@ -172,3 +172,16 @@ def test_chart_and_definitions_use_the_slos_own_factors(tmp_path: Path) -> None:
     assert "page 1 h &amp; 5 min: 13.44;" in _definitions(html, "rolling")
     assert "page 1 h &amp; 5 min: 14.88;" in _definitions(html, "calendar")
     assert "14.4" not in _definitions(html, "rolling") + _definitions(html, "override")
+
+
+def test_one_postmortem_for_a_page_and_its_overlapping_ticket() -> None:
+    # A 60-minute outage: the page 12:00-13:29 and the ticket 12:04-18:59 both hold more
+    # than 20 % of the budget; a later ticket on its own gets its own postmortem.
+    def at(h: int, m: int = 0) -> datetime:
+        return datetime(2026, 11, 2, h, m, tzinfo=UTC)
+    inc = [{"severity": "page", "start": at(12), "end": at(13, 29), "budget_share": 1.39},
+           {"severity": "ticket", "start": at(12, 4), "end": at(18, 59), "budget_share": 1.3},
+           {"severity": "ticket", "start": at(20), "end": at(23), "budget_share": 0.3}]
+    row = {"status": "exhausted", "coverage": 1.0, "clipped_rows": 0, "budget_remaining": -1}
+    posts = [r for r in report.recommendations(row, inc) if r.startswith("Postmortem")]
+    assert [p.split(" UTC")[0][-5:] for p in posts] == ["12:00", "20:00"]
