@@ -71,13 +71,14 @@ def _islands(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def _slices(d: pd.DataFrame, s: SloParams, period: Period) -> pd.DataFrame:
+def _slices(d: pd.DataFrame, s: SloParams, period: Period) -> tuple[pd.DataFrame, pd.Series]:
     """Per time slice (grouped by start, from the period's start): its day, and its good and
     counted value (SLO_MATH 1): Timeslices 1/0 by the slice target and no-data policy,
-    RatioTimeslices the slice's ratio over the slices with events."""
+    RatioTimeslices the slice's ratio over the slices with events. And per bucket its
+    share of its slice's bad value (what an incident over that bucket spent)."""
     n = ((d.ts - period.start).dt.total_seconds() // s.slice_seconds).astype(int)
     g = d.groupby(n).agg(start=("ts", "min"), good=("good", "sum"), total=("total", "sum"),
-                         has=("has_data", "any"))
+                         has=("has_data", "any"), size=("ts", "size"))
     ratio = g.good / g.total.where(g.total > 0)
     if s.method == "RatioTimeslices":
         counted = g.total > 0
@@ -89,8 +90,11 @@ def _slices(d: pd.DataFrame, s: SloParams, period: Period) -> pd.DataFrame:
             good |= no_data
         counted = ~no_data | (s.no_data != "skip")
         value = (good & counted).astype(float)
-    return pd.DataFrame({"day": g.start.dt.date, "good": value.where(counted, 0.0),
-                         "total": counted.astype(float)})
+    good_value = value.where(counted, 0.0)
+    per_bucket = ((counted.astype(float) - good_value) / g["size"]).reindex(n.to_numpy())
+    return (pd.DataFrame({"day": g.start.dt.date, "good": good_value,
+                          "total": counted.astype(float)}),
+            pd.Series(per_bucket.to_numpy(), index=d.index))
 
 
 def reference(lake_dir: Path, slos: Sequence[SloParams], period: Period,
@@ -121,8 +125,10 @@ def reference(lake_dir: Path, slos: Sequence[SloParams], period: Period,
         d = df[inside]
         if s.method == "Occurrences":
             units = pd.DataFrame({"day": d.ts.dt.date, "good": d.good, "total": d.total})
+            spent = bad  # what an incident's buckets spend of the budget: events
         else:
-            units = _slices(d, s, period)
+            units, in_slices = _slices(d, s, period)
+            spent = in_slices.reindex(df.index, fill_value=0.0)  # bad slices
         good, total = units.good.sum(), units.total.sum()
         allowed = B * total
         coverage = d.has_data.sum() / len(d)
@@ -146,7 +152,6 @@ def reference(lake_dir: Path, slos: Sequence[SloParams], period: Period,
             burn.append({"slo": s.name, "hour_end": df.ts[i] + pd.Timedelta(seconds=step_s),
                          **{name: r[i] for name, r in rates.items()}})
         # one incident per severity and run of buckets in which a condition of it holds
-        events_allowed = B * d.total.sum()
         for severity, flags in fired.items():
             for a, b in _islands((flags & inside).to_numpy()):
                 incidents.append({
@@ -154,7 +159,7 @@ def reference(lake_dir: Path, slos: Sequence[SloParams], period: Period,
                     "end": df.ts[b] + pd.Timedelta(seconds=step_s), "severity": severity,
                     "peak_burn_1h": float(rates["burn_1h"][a:b + 1].max()),
                     "bad": float(bad[a:b + 1].sum()),
-                    "budget_share": float(bad[a:b + 1].sum() / events_allowed)})
+                    "budget_share": float(spent[a:b + 1].sum() / allowed)})
     order = {"page": 0, "ticket": 1}
     incidents.sort(key=lambda i: (i["slo"], i["start"], order[i["severity"]]))
     return {"summary": pd.DataFrame(summary), "daily": pd.DataFrame(daily),

@@ -123,13 +123,17 @@ def test_slices_as_data(policy: str, good: int, counted: int,
                         days: list[tuple[int, int]]) -> None:
     g, t, h, grid = _slice_input()
     slo = stream.SloInput(7, (), 0.01, (), True, slice_b=3, slice_target=0.99, no_data=policy)
-    window, per_day = stream._slices(grid, slo, g, t, h)
+    window, per_day, spread = stream._slices(grid, slo, g, t, h)
     out = {k: v.tolist() for k, v in window.items()}
     assert out["k"] == [7] and out["all_slices"] == [5] and out["no_data_slices"] == [2]
     assert (out["good_slices"], out["counted_slices"]) == ([good], [counted])
     assert out["ratio_mean"] == pytest.approx([(1.0 + 29 / 30 + 0.9) / 3])
     assert list(zip(per_day["good"].tolist(), per_day["total"].tolist(), strict=True)) == days
     assert per_day["b_start"].tolist() == [5, 11]
+    # each counted bad slice spread over its buckets: the 29/30 slice over 3, the partial
+    # one over 2; no-data slices only when counted as bad
+    empty = [1 / 3] * 6 if policy == "bad" else [0.0] * 6
+    assert spread.tolist() == pytest.approx([0.0] * 3 + [1 / 3] * 3 + empty + [0.5] * 2)
 
 
 def test_ratio_slices_as_data() -> None:
@@ -137,7 +141,9 @@ def test_ratio_slices_as_data() -> None:
     # their ratios 1, 29/30 and 0.9 (sum 2.8667 of 3); per day 1 + 29/30 of 2, and 0.9 of 1.
     g, t, h, grid = _slice_input()
     slo = stream.SloInput(7, (), 0.01, (), True, slice_b=3, ratio=True, no_data="bad")
-    window, per_day = stream._slices(grid, slo, g, t, h)
+    window, per_day, spread = stream._slices(grid, slo, g, t, h)
+    assert spread.tolist() == pytest.approx([0.0] * 3 + [(1 - 29 / 30) / 3] * 3 + [0.0] * 6
+                                            + [0.1 / 2] * 2)
     assert window["good_slices"].tolist() == pytest.approx([1 + 29 / 30 + 0.9])
     assert window["counted_slices"].tolist() == [3]
     assert per_day["good"].tolist() == pytest.approx([1 + 29 / 30, 0.9])

@@ -38,7 +38,9 @@ MIN_SLOS_PER_PROCESS = 64
 CHUNK = 16  # SLOs per unit of work handed to a process or thread
 
 SNAP_SCHEMA = pa.schema(
+    # slice_bad: a time-slice SLO's bad slices spread evenly over their buckets (incidents)
     [("k", pa.int64()), ("b", pa.int64()), ("bad", pa.float64()), ("total", pa.float64()),
+     ("slice_bad", pa.float64()),
      ("cgood", pa.float64()), ("ctot", pa.float64()), ("cbad", pa.float64()),
      ("chas", pa.int64()), ("cclip", pa.int64())]
     + [(name, pa.float64()) for name in BURN_WINDOWS_S]
@@ -157,14 +159,22 @@ def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
             # NaN where the window has no events: null in the table
             out[name] = np.where(wt != 0, wb / wt / slo.budget, np.nan)
     out.update(page=page[keep], ticket=ticket[keep], is_snap=is_snap[keep])
-    return (out, *(_slices(grid, slo, good, total, has) if slo.sliced else ({}, {})))
+    if not slo.sliced:
+        out["slice_bad"] = np.zeros(len(keep))
+        return out, {}, {}
+    in_window, per_day, spread = _slices(grid, slo, good, total, has)
+    slice_bad = np.zeros(len(good))
+    slice_bad[grid.b0:grid.basof] = spread
+    out["slice_bad"] = slice_bad[rows]
+    return out, in_window, per_day
 
 
 def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
-            has: np.ndarray) -> tuple[Arrays, Arrays]:
+            has: np.ndarray) -> tuple[Arrays, Arrays, np.ndarray]:
     """SLO_MATH 1 over the slices of [b0, basof) (the last one may be partial): the window's
-    counts, and the same per local day of ``grid.days`` (a slice belongs to the day it
-    starts in), so the daily series and burn-down add up to the headline.
+    counts, the same per local day of ``grid.days`` (a slice belongs to the day it starts
+    in), so the daily series and burn-down add up to the headline, and each bucket's share
+    of its slice's bad value (an incident's share of a budget counted in slices).
 
     Timeslices: a slice is good iff good/total >= timeSliceTarget; one with no bucket with
     data or no events follows the no-data policy (good, bad, or skip: left out of N).
@@ -190,12 +200,14 @@ def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
     def one(value: float) -> np.ndarray:
         return np.array([value])
 
+    lengths = np.diff(np.append(starts, grid.basof - grid.b0))
+    spread = np.repeat((counted - value) / lengths, lengths)
     window = {"k": one(slo.k).astype(np.int64), "good_slices": one(float(value.sum())),
               "counted_slices": one(int(np.count_nonzero(counted))).astype(np.int64),
               "no_data_slices": one(int(np.count_nonzero(t == 0))).astype(np.int64),
               "all_slices": one(len(starts)).astype(np.int64), "ratio_mean": one(mean)}
     if not grid.days:
-        return window, {}
+        return window, {}, spread
     day_start = np.array([d[0] for d in grid.days], np.int64)
     day_end = np.array([d[1] for d in grid.days], np.int64)
     first = starts + grid.b0
@@ -205,7 +217,7 @@ def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
     per_day = {"k": np.full(n, slo.k, np.int64), "b_start": day_start,
                "good": np.bincount(day[inside], value[inside], n),
                "total": np.bincount(day[inside], counted[inside].astype(float), n)}
-    return window, per_day
+    return window, per_day, spread
 
 
 def _table(parts: list[dict[str, np.ndarray]], schema: pa.Schema) -> pa.Table:
