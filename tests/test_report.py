@@ -120,6 +120,7 @@ def test_thin_month_is_insufficient_data_everywhere(tmp_path: Path) -> None:
     html = files.html.read_text()
     assert re.search(r'id="kpi-met">1<', html) and re.search(r'id="kpi-missed">0<', html)
     assert re.search(r'id="kpi-insufficient">1<', html)
+    assert "6.7 % (needs 90 %)" in html
     index = files.index.read_text()
     row = re.search(r'<tr data-month="2026-11">(.*?)</tr>', index, re.S)
     assert row is not None
