@@ -53,6 +53,8 @@ SAFE_NAME = specio.SAFE_NAME
 WINDOW_PLACEHOLDERS = ("{{.window}}", "{{window}}", "{{ window }}", "{{ .window }}")
 TIERS = ("critical", "essential", "standard", "best_effort")
 EXTRACT_STEP = timedelta(minutes=1)
+# spec.minCoverage: the share of buckets with data a period needs before it can be judged.
+DEFAULT_MIN_COVERAGE = 0.9
 _PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 Op = Literal["lt", "lte", "gt", "gte"]
@@ -377,6 +379,8 @@ class Spec(_Strict):
     budgetingMethod: BudgetingMethod = "Occurrences"
     noDataPolicy: Literal["good", "bad", "skip"] = "skip"
     alerting: Alerting | None = None
+    # Below this share of buckets with data the period is "insufficient data", never met.
+    minCoverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0.0, le=1.0)
     # How often Prometheus scrapes the SLI's series; measured from the samples when absent.
     scrapeInterval: str | None = None
 
@@ -504,6 +508,7 @@ class Slo:
     # Set when the SLI is read from the Airflow API or a table instead of Prometheus.
     pipeline: PipelineSource | None = None
     burn_rate_alerts: tuple[BurnRateAlert, ...] = ()
+    min_coverage: float = DEFAULT_MIN_COVERAGE
     tier: str | None = None
     team: str | None = None
     display_name: str = ""
@@ -559,7 +564,7 @@ def _counts(ind: Indicator) -> tuple[Query, Query, Query | None]:
 
 def _hash(slo: Slo) -> str:
     """Identifies what is computed: equal for equivalent native and OpenSLO definitions."""
-    canonical = {
+    canonical: dict[str, Any] = {
         "name": slo.name, "service": slo.service, "description": slo.description,
         "labels": slo.labels, "good": slo.good.promql("$step"),
         "total": slo.total.promql("$step"),
@@ -573,6 +578,8 @@ def _hash(slo: Slo) -> str:
         "alerts": [[a.severity, str(a.long_window), str(a.short_window), a.factor,
                     a.budget_consumed] for a in slo.burn_rate_alerts],
     }
+    if slo.min_coverage != DEFAULT_MIN_COVERAGE:  # the default keeps earlier hashes
+        canonical["min_coverage"] = slo.min_coverage
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -618,7 +625,7 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         warn_after=_maybe_duration(ind.freshness.warnAfter if ind.freshness else None),
         error_after=_maybe_duration(ind.freshness.errorAfter if ind.freshness else None),
         pipeline=_pipeline(ind, source),
-        burn_rate_alerts=alerts, tier=meta.labels.get("tier"),
+        burn_rate_alerts=alerts, min_coverage=s.minCoverage, tier=meta.labels.get("tier"),
         team=meta.labels.get("team") or meta.labels.get("owner"),
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),

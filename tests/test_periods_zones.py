@@ -117,3 +117,35 @@ def test_calendar_years_and_labels() -> None:
     assert periods.label_of("quarter", at, "UTC") == "2026-Q4"
     assert periods.instant("2026-09-15T12:00:30+02:00") == datetime(2026, 9, 15, 10, 0,
                                                                      tzinfo=UTC)
+
+
+@pytest.mark.parametrize("kind, anchor, start, end", [
+    # A fiscal year from 1 February: at the end of September 2026 it began on 1 Feb 2026.
+    ("year", "2024-02-01 00:00:00", datetime(2026, 2, 1), datetime(2027, 2, 1)),
+    # Quarters from February: Feb-Apr, May-Jul, Aug-Oct.
+    ("quarter", "2024-02-01 00:00:00", datetime(2026, 8, 1), datetime(2026, 11, 1)),
+    # Months from the 15th at 06:00.
+    ("month", "2024-01-15 06:00:00", datetime(2026, 9, 15, 6), datetime(2026, 10, 15, 6)),
+    # Weeks from Wednesday (3 January 2024 was one); 30 September 2026 is a Wednesday.
+    ("week", "2024-01-03 00:00:00", datetime(2026, 9, 30), datetime(2026, 10, 7)),
+    # On the natural boundary: the plain calendar quarter, with its usual label.
+    ("quarter", "2024-01-01 00:00:00", datetime(2026, 7, 1), datetime(2026, 10, 1)),
+])
+def test_a_start_time_anchors_the_calendar_periods(kind: str, anchor: str, start: datetime,
+                                                  end: datetime) -> None:
+    at = datetime(2026, 9, 30, 12, tzinfo=UTC)  # Wednesday
+    got = periods.containing(kind, at, "UTC", anchor)
+    assert (got.start, got.end) == (start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+
+
+def test_a_fiscal_quarter_slo_gets_its_own_quarter_to_date(tmp_path: Path) -> None:
+    fill(tmp_path, "fq", datetime(2026, 7, 28, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC),
+         datetime(2026, 8, 10, 3, tzinfo=UTC), datetime(2026, 8, 10, 4, tzinfo=UTC))
+    out = compute(tmp_path, "fq", "{calendar: quarter, startTime: '2026-02-01 00:00:00'}",
+                  "2026-09", "2026-12-01T00:00Z")
+    row = out["summary"][0]
+    # The quarter from 1 August to 1 November, to date at the end of September: 61 days.
+    to_date = 61 * 1440
+    assert row["window_label"] == "quarter from 2026-08-01 00:00"
+    assert row["window_estimated"] is True and row["window_total"] == to_date * 1000
+    assert row["window_good"] == (to_date - 60) * 999
