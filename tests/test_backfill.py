@@ -98,7 +98,9 @@ def test_a_period_prometheus_no_longer_holds_reports_missing_data(prometheus: st
             "2026-06", "2026-06")[0].days) == []
     # ... and the report says the data is missing instead of claiming 100 %
     for r in json.loads((out / "2026-06" / "summary.json").read_text()):
-        assert r["coverage"] == 0.0
+        # The history's first sample, at 00:00 on 1 July, ends June's last bucket: that one
+        # bucket is measured (no events), the other 43,199 are not.
+        assert r["coverage"] == 1 / 43_200
         assert r["total"] == 0 and r["sli"] is None and r["met"] is None
         assert r["status"] not in {"healthy", "attention", "warning", "critical", "exhausted"}
     assert "no data at all" in (out / "2026-06" / "report.html").read_text()
