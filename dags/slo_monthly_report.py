@@ -120,8 +120,11 @@ def slo_monthly_report() -> None:
         from slo_jobs import tasks
 
         p = paths()
-        files = tasks.render_month(p.lake, p.out, prometheus_config().url,
-                                   data_interval_start, data_interval_end)
+        # The render time is the one clock reading a report carries, labelled as such; its
+        # figures are as of the data interval's end.
+        files = tasks.render_month(prometheus_config, p.slos, p.lake, p.out,
+                                   data_interval_start, data_interval_end,
+                                   rendered_at=pendulum.now("UTC"))
         outlet_events[MONTHLY_REPORT].extra = files
         return files
 

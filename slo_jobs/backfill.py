@@ -14,17 +14,19 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from . import compute, lake, periods, report
+from . import compute, lake, periods, pipelines, report
 from .errors import SloJobsError
 from .extract import PrometheusClient, PrometheusConfig, extract_slo
 from .extract.extractor import DEFAULT_STEP
 from .periods import Period
+from .pipelines.record import AirflowFor
+from .pipelines.sources import AirflowConfig
 from .spec import Slo
 
 REPORT_FILES = ("report.html", "report.pdf", "summary.json", "summary.csv")
@@ -36,6 +38,16 @@ class MonthOutcome:
     extracted_days: int  # SLO-days pulled from Prometheus by this run
     reported: bool  # False when the month's report was already current
     rows: list[dict[str, Any]]
+
+
+def _env_airflow(conn_id: str | None) -> AirflowConfig:
+    return AirflowConfig.from_env()
+
+
+def _source(config: PrometheusConfig, slos: Sequence[Slo]) -> str:
+    if all(s.pipeline is not None for s in slos):
+        return "pipeline sources (see Data pipelines)"
+    return config.url
 
 
 def months(first: str, last: str) -> list[Period]:
@@ -75,7 +87,14 @@ def report_is_current(lake_dir: Path, out_dir: Path, slos: Sequence[Slo],
 
 
 def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_dir: Path,
-                     redo: bool, progress: bool, step: timedelta) -> int:
+                     redo: bool, progress: bool, step: timedelta,
+                     airflow_for: AirflowFor) -> int:
+    if slo.pipeline is not None:
+        # Read from its own source (the Airflow API, a table), never Prometheus: one read of
+        # the source for all the days, written day by day under the SLO's lock.
+        todo = period.days if redo else lake.missing_days(lake_dir, slo.name, period.days)
+        pipelines.record_days([slo], todo, lake_dir, airflow_for)
+        return len(todo)
     with lake.slo_lock(lake_dir, slo.name):
         todo = period.days if redo else lake.missing_days(lake_dir, slo.name, period.days)
         lake.remove_stale_temps(lake_dir, slo.name, todo)
@@ -88,8 +107,14 @@ def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_di
 
 def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: str,
              lake_dir: Path, out_dir: Path, *, redo: bool = False, progress: bool = True,
-             step: timedelta = DEFAULT_STEP) -> list[MonthOutcome]:
-    """Bring every month from ``first`` to ``last`` to a complete lake and a current report."""
+             rendered_at: datetime, step: timedelta = DEFAULT_STEP,
+             airflow_for: AirflowFor | None = None) -> list[MonthOutcome]:
+    """Bring every month from ``first`` to ``last`` to a complete lake and a current report.
+
+    Pipeline SLOs are read from their own sources; the Airflow API settings come from
+    ``airflow_for`` (by connection id) or the environment. ``rendered_at`` is the time the
+    reports record as their render time (the caller's clock).
+    """
     todo = months(first, last)
     outcomes = []
     with PrometheusClient(config) as client:
@@ -100,12 +125,12 @@ def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: st
                 for slo in slos:
                     bar.set_postfix_str(slo.name)
                     extracted += _extract_missing(client, slo, period, lake_dir, redo,
-                                                  progress, step)
+                                                  progress, step, airflow_for or _env_airflow)
                     bar.update(1)
             if redo or extracted or not report_is_current(lake_dir, out_dir, slos, period):
                 rows = compute.compute_month(lake_dir, slos, period)
-                # Stamped with the period's end, so a re-rendered report equals the first one.
-                report.render(lake_dir, period, out_dir, source=config.url, generated_at=period.end)
+                report.render(lake_dir, period, out_dir, source=_source(config, slos),
+                              generated_at=rendered_at)
                 outcomes.append(MonthOutcome(period.label, extracted, True, rows))
             else:
                 outcomes.append(MonthOutcome(period.label, 0, False,

@@ -15,8 +15,11 @@ from html import escape
 
 from markupsafe import Markup
 
-W, H = 520, 170
-LEFT, RIGHT, TOP, BOTTOM = 54, 12, 22, 30
+W, H = 600, 170
+# Reference-line labels sit in the right margin, outside the data, so no line crosses them.
+LEFT, RIGHT, TOP, BOTTOM = 62, 104, 22, 30
+FONT = 9  # px; text widths below are estimated at CHAR_W per character (DejaVu Sans digits)
+CHAR_W = 0.62
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
 GREYS = ("#000000", "#555555", "#888888", "#333333")
 
@@ -102,20 +105,20 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
         out.append(f'<text x="{LEFT - 3}" y="{y + 3:.1f}" text-anchor="end">'
                    f'{escape(_fmt(t, pct, t if log else step))}</text>')
     for x, label in x_labels:
-        out.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 11}" text-anchor="middle">'
+        out.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 14}" text-anchor="middle">'
                    f'{escape(label)}</text>')
     if y_label:
         out.append(f'<text transform="translate(10 {TOP + plot_h / 2:.0f}) rotate(-90)" '
                    f'text-anchor="middle">{escape(y_label)}</text>')
-    for i, r in enumerate(refs):
+    for r, label_y in zip(refs, _spread([py(r.y) + 3 for r in refs], TOP + 3,
+                                         TOP + plot_h + 3), strict=True):
         y = py(r.y)
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
                    'stroke="#b00" stroke-width="0.8" stroke-dasharray="1 2"/>')
-        # Labels of several reference lines sit at different x so they never overlap.
-        lx = LEFT + plot_w - 2 - i * (plot_w / 3)
-        out.append(f'<text x="{lx:.1f}" y="{y - 2:.1f}" text-anchor="end" '
-                   f'fill="#b00">{escape(r.name)}</text>')
-    legend_x = LEFT + 140
+        out.append(f'<text x="{LEFT + plot_w + 4}" y="{label_y:.1f}" fill="#b00">'
+                   f'{escape(r.name)}</text>')
+    # The legend starts after the title, however long the title is.
+    legend_x = LEFT + round(len(title) * 10 * 0.68) + 16
     for i, s in enumerate(series):
         dash, colour = DASHES[i % len(DASHES)], GREYS[i % len(GREYS)]
         path, pen = [], "M"
@@ -128,12 +131,29 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
         if path:
             out.append(f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" '
                        f'stroke-width="1.2" stroke-dasharray="{dash}"/>')
-        lx = legend_x + i * 95
+        lx = legend_x
+        legend_x += 19 + round(len(s.name) * FONT * CHAR_W) + 14
         out.append(f'<line x1="{lx}" x2="{lx + 16}" y1="9" y2="9" stroke="{colour}" '
                    f'stroke-width="1.2" stroke-dasharray="{dash}"/>')
         out.append(f'<text x="{lx + 19}" y="12">{escape(s.name)}</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _spread(ys: Sequence[float], lo: float, hi: float, gap: float = FONT + 1.5) -> list[float]:
+    """Baselines for labels wanted at ``ys``, moved apart just enough not to overlap."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    placed: list[float] = []
+    for i in order:
+        placed.append(max(ys[i], lo, placed[-1] + gap if placed else lo))
+    # Pushed past the bottom: shift the stack up as a whole.
+    excess = placed[-1] - hi if placed else 0.0
+    if excess > 0:
+        placed = [max(lo, y - excess) for y in placed]
+    out = [0.0] * len(ys)
+    for i, y in zip(order, placed, strict=True):
+        out[i] = y
+    return out
 
 
 def day_axis(days: Sequence[date]) -> list[tuple[float, str]]:

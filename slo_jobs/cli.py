@@ -9,71 +9,128 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from . import atomicio, compute, openslo, periods, pipeline, report, spec, spec_templates
-from .backfill import backfill as run_backfill
+from . import __version__
 from .errors import SloJobsError
 
+if TYPE_CHECKING:
+    from .report import ReportFiles
+
+# The data stack (DuckDB, pyarrow, pandas, WeasyPrint) is imported inside the commands that
+# use it: importing it all up front made every command, even --help, take seconds to start.
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Auditable monthly SLO reports from Prometheus history.")
+                  rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
+                  help="Auditable monthly SLO reports from Prometheus history.\n\n"
+                  "Example: slo-jobs run --month 2026-09 --slos slos/ "
+                  "--prometheus-url http://127.0.0.1:9090")
 _state = {"debug": False}
 
-Month = Annotated[str, typer.Option("--month", help="Calendar month, YYYY-MM (UTC).")]
-Slos = Annotated[list[Path], typer.Option("--slos", help="SLO YAML file or folder (repeatable).")]
-Lake = Annotated[Path, typer.Option("--lake", help="Parquet lake folder.")]
-Out = Annotated[Path, typer.Option("--out", help="Report output folder.")]
+Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM",
+                                    help="Calendar month (UTC).")]
+Slos = Annotated[list[Path] | None, typer.Option(
+    "--slos", metavar="PATH", show_default="slos/",
+    help="SLO YAML file or folder, subfolders included (repeatable).")]
+Lake = Annotated[Path, typer.Option("--lake", metavar="DIR", help="Parquet lake folder.")]
+Out = Annotated[Path, typer.Option("--out", metavar="DIR", help="Report output folder.")]
 AsOf = Annotated[str | None, typer.Option(
-    "--as-of", help="Evaluate at this instant (ISO 8601, UTC unless a zone is given), e.g. "
+    "--as-of", metavar="TIME",
+    help="Evaluate at this instant (ISO 8601, UTC unless a zone is given), e.g. "
     "2026-09-15T12:00Z; default: now. A month still running is reported to date, projected "
     "and marked estimated.")]
 PromUrl = Annotated[str | None, typer.Option(
-    "--prometheus-url", help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
+    "--prometheus-url", metavar="URL",
+    help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
+# Hidden from the argument list (typer would print its Python type there); the command's help
+# says what PATH is.
+Paths = Annotated[list[Path] | None, typer.Argument(metavar="PATH", show_default=False,
+                                                    hidden=True)]
+
+
+def _slo_paths(*given: Sequence[Path] | None) -> list[Path]:
+    """Every ``--slos`` and positional path, in order; ``slos/`` when none is given."""
+    paths = [p for group in given for p in (group or [])]
+    return paths or [Path("slos")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"slo-jobs {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+          version: Annotated[bool, typer.Option(
+              "--version", callback=_show_version, is_eager=True,
+              help="Print the version and exit.")] = False) -> None:
     _state["debug"] = debug
 
 
 def _now() -> datetime:
+    # The render time a report records (labelled as such); the data's time comes from --month.
     return datetime.now(UTC).replace(microsecond=0)
 
 
 def _as_of(text: str | None) -> datetime:
     """--as-of, or the clock: the CLI is where time enters; whole minutes (the buckets)."""
+    from . import periods
+
     return periods.instant(text) if text else _now().replace(second=0)
 
 
+def _print_files(files: Sequence[tuple[str, Path | None]]) -> None:
+    """A month's report files, the same way in run, report, show and backfill: one per line,
+    name, then absolute path."""
+    for name, path in files:
+        shown = str(path.resolve()) if path is not None and path.exists() else \
+            "(not rendered yet)"
+        typer.echo(f"{name:<14} {shown}")
+
+
+def _report_files(files: ReportFiles, formats: Sequence[str] = ("html", "pdf", "json", "csv")
+                  ) -> list[tuple[str, Path | None]]:
+    chosen = [(files.html, "html"), (files.pdf, "pdf"), (files.json, "json"),
+              (files.csv, "csv"), (files.incidents_csv, "csv"), (files.index, "")]
+    return [(p.name, p) for p, fmt in chosen if not fmt or fmt in formats]
+
+
 @app.command()
-def run(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl = None,  # noqa: B006
+def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
         lake: Lake = Path("lake"), out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
     """Extract, compute and report one month (each SLO's month in its own time zone).
 
-    Example: slo-jobs run --month 2026-09 --slos slos --prometheus-url http://127.0.0.1:9090
+    Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
+    from . import periods, pipeline, spec
+
     period = periods.month(month)
     at = _as_of(as_of)
-    loaded = spec.load(slos)
+    loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
     rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at)
     typer.echo(pipeline.table(rows))
-    typer.echo(f"HTML: {files.html}\nPDF:  {files.pdf}\nJSON: {files.json}")
+    _print_files(_report_files(files))
 
 
 @app.command()
-def extract(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl = None,  # noqa: B006
+def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
             lake: Lake = Path("lake")) -> None:
     """Pull one month of SLI history into the lake (replaces those day partitions).
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
     """
+    from . import periods, pipeline, spec
+
     period = periods.month(month)
-    loaded = spec.load(slos)
+    loaded = spec.load(_slo_paths(slos))
     results = pipeline.extract(pipeline.prometheus_config(loaded, prometheus_url), loaded,
                                period, lake)
     rows = sum(r.rows for r in results)
@@ -81,15 +138,17 @@ def extract(month: Month, slos: Slos = [Path("slos")], prometheus_url: PromUrl =
 
 
 @app.command(name="compute")
-def compute_cmd(month: Month, slos: Slos = [Path("slos")],  # noqa: B006
-                lake: Lake = Path("lake"), as_of: AsOf = None) -> None:
+def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
+                as_of: AsOf = None) -> None:
     """Compute the month's summary from the lake.
 
-    Example: slo-jobs compute --month 2026-09
+    Example: slo-jobs compute --month 2026-09 --slos slos/
     """
+    from . import compute, periods, pipeline, spec
+
     period = periods.month(month)
     at = _as_of(as_of)
-    loaded = spec.load(slos)
+    loaded = spec.load(_slo_paths(slos))
     pipeline.started(loaded, period.label, at)
     rows = compute.compute_month(lake, loaded, period, at)
     typer.echo(pipeline.table(rows))
@@ -98,45 +157,52 @@ def compute_cmd(month: Month, slos: Slos = [Path("slos")],  # noqa: B006
 @app.command(name="report")
 def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out"),
                service: Annotated[str | None, typer.Option(
-                   "--service", help="Only this service's SLOs.")] = None,
+                   "--service", metavar="NAME", help="Only this service's SLOs.")] = None,
                formats: Annotated[str, typer.Option(
-                   "--format", help="Comma-separated: html,pdf,json,csv.")] = "html,pdf,json,csv",
+                   "--format", metavar="LIST", help="Comma-separated: html,pdf,json,csv.")
+               ] = "html,pdf,json,csv",
                ) -> None:
     """Render a computed month as HTML, PDF, JSON and CSV, and refresh the index page.
 
     Example: slo-jobs report --month 2026-09 --service checkout --format html,pdf
     """
+    from . import periods, report
+
     period = periods.month(month)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     files = report.render(lake, period, out, source=str(lake), generated_at=_now(),
                           service=service, formats=chosen)
-    for name, path in (("html", files.html), ("pdf", files.pdf), ("json", files.json),
-                       ("csv", files.csv)):
-        if name in chosen:
-            typer.echo(f"{name.upper():<5} {path}")
-    typer.echo(f"INDEX {files.index}")
+    _print_files(_report_files(files, chosen))
 
 
 @app.command(name="backfill")
 def backfill_cmd(
-    first: Annotated[str, typer.Option("--from", help="First month, YYYY-MM (UTC).")],
-    last: Annotated[str, typer.Option("--to", help="Last month, YYYY-MM, included.")],
-    slos: Slos = [Path("slos")], prometheus_url: PromUrl = None,  # noqa: B006
+    first: Annotated[str, typer.Option("--from", metavar="YYYY-MM",
+                                       help="First month (UTC).")],
+    last: Annotated[str, typer.Option("--to", metavar="YYYY-MM",
+                                      help="Last month, included.")],
+    slos: Slos = None, prometheus_url: PromUrl = None,
     lake: Lake = Path("lake"), out: Out = Path("reports/out"),
     redo: Annotated[bool, typer.Option("--redo", help="Redo what is already done.")] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress",
+                                           help="Progress bars on stderr.")] = True,
 ) -> None:
     """Extract, compute and report every month of a range; resumes where it stopped.
 
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    loaded = spec.load(slos)
+    from . import pipeline, spec
+    from .backfill import backfill as run_backfill
+
+    loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
-    for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress):
+    for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress,
+                          rendered_at=_now()):
         done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
         cover = min((r["coverage"] for r in m.rows), default=0.0)
-        typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%; "
-                   f"report in {out / m.period}")
+        typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%")
+        _print_files([(name, out / m.period / name) for name in ("report.html", "report.pdf",
+                                                                 "summary.json")])
 
 
 @app.command()
@@ -145,21 +211,26 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
 
     Example: slo-jobs show --month 2026-09
     """
+    from . import compute, periods, pipeline
+
     period = periods.month(month)
     typer.echo(pipeline.table(compute.read_summary(lake, period)))
     folder = out / period.label
-    for name in ("report.html", "report.pdf", "summary.json"):
-        path = folder / name
-        typer.echo(f"{name:<13} {path.resolve() if path.exists() else '(not rendered yet)'}")
+    _print_files([(name, folder / name) for name in ("report.html", "report.pdf",
+                                                     "summary.json")])
 
 
 @app.command()
-def validate(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
+def validate(paths: Paths = None, slos: Slos = None) -> None:
     """Check SLO definitions (native or OpenSLO v1); one line per problem, exit 1 if any.
+
+    PATH: SLO YAML files or folders, subfolders included, like --slos (default slos/).
 
     Example: slo-jobs validate slos/
     """
-    loaded, problems, files = spec.load_all(paths)
+    from . import spec
+
+    loaded, problems, files = spec.load_all(_slo_paths(paths, slos))
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
@@ -168,17 +239,23 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Files or folders.
 
 
 @app.command()
-def init(template: Annotated[str, typer.Option(help="api, web, batch or data-pipeline.")],
-         tier: Annotated[str, typer.Option(help="critical, essential, standard, best_effort.")],
-         service: Annotated[str, typer.Option(help="Service name (lower-case, dashes).")],
+def init(template: Annotated[str, typer.Option(
+             metavar="NAME", help="api, web, batch or data-pipeline.")],
+         tier: Annotated[str, typer.Option(
+             metavar="TIER", help="critical, essential, standard or best-effort.")],
+         service: Annotated[str, typer.Option(
+             metavar="NAME", help="Service name (lower-case, dashes).")],
          out: Annotated[Path | None, typer.Option(
-             help="File to write (default slos/<service>.yaml; - prints it).")] = None,
+             metavar="FILE", help="File to write (default slos/<service>.yaml; - prints it).")
+         ] = None,
          force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
          ) -> None:
     """Write a ready-to-edit SLO spec from a template and a tier.
 
     Example: slo-jobs init --template api --tier essential --service search
     """
+    from . import atomicio, spec_templates
+
     target = out or Path("slos") / f"{service}.yaml"
     text = spec_templates.render(template, tier, service, str(target))
     if str(target) == "-":
@@ -191,14 +268,18 @@ def init(template: Annotated[str, typer.Option(help="api, web, batch or data-pip
 
 
 @app.command(name="export-openslo")
-def export_openslo(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")],
+def export_openslo(paths: Paths = None, slos: Slos = None,
                    out: Annotated[Path | None, typer.Option(
-                       help="File to write (default: print).")] = None) -> None:
+                       metavar="FILE", help="File to write (default: print).")] = None) -> None:
     """Write SLO definitions as OpenSLO v1 documents.
+
+    PATH: SLO YAML files or folders, subfolders included, like --slos (default slos/).
 
     Example: slo-jobs export-openslo slos/ --out openslo.yaml
     """
-    text, warnings = openslo.export(spec.load(paths))
+    from . import atomicio, openslo, spec
+
+    text, warnings = openslo.export(spec.load(_slo_paths(paths, slos)))
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     if out is None:
@@ -210,49 +291,67 @@ def export_openslo(paths: Annotated[list[Path], typer.Argument(help="Files or fo
 
 @app.command(name="rules")
 def rules_cmd(
-    slos: Slos = [Path("slos")],  # noqa: B006
-    out: Annotated[Path, typer.Option("--out", help="Rule file to write.")] = Path(
-        "slo-rules.yaml"),
+    slos: Slos = None,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Rule file to write.")
+                   ] = Path("slo-rules.yaml"),
     backfill: Annotated[bool, typer.Option(
         "--backfill", help="Also evaluate the recording rules from --start to --end into "
         "TSDB blocks (promtool tsdb create-blocks-from rules).")] = False,
-    blocks: Annotated[Path, typer.Option(help="Folder for the backfilled blocks.")] = Path(
-        "rule-blocks"),
-    start: Annotated[str | None, typer.Option(help="Backfill start, YYYY-MM-DD (UTC).")] = None,
-    end: Annotated[str | None, typer.Option(help="Backfill end, YYYY-MM-DD (UTC).")] = None,
+    blocks: Annotated[Path, typer.Option(metavar="DIR",
+                                         help="Folder for the backfilled blocks.")
+                      ] = Path("rule-blocks"),
+    start: Annotated[str | None, typer.Option(metavar="YYYY-MM-DD",
+                                              help="Backfill start (UTC).")] = None,
+    end: Annotated[str | None, typer.Option(metavar="YYYY-MM-DD",
+                                            help="Backfill end (UTC).")] = None,
     prometheus_url: PromUrl = None,
 ) -> None:
     """Write Prometheus recording and burn-rate alert rules for the SLOs.
 
-    Example: slo-jobs rules --slos slos --out slo-rules.yaml --backfill
+    Example: slo-jobs rules --slos slos/ --out slo-rules.yaml --backfill
     --start 2026-07-01 --end 2026-10-01 --prometheus-url http://127.0.0.1:9090
     """
-    from . import rules
+    from . import rules, spec
 
-    for line in rules.command(spec.load(slos), out, blocks if backfill else None, start,
-                              end, prometheus_url):
+    for line in rules.command(spec.load(_slo_paths(slos)), out, blocks if backfill else None,
+                              start, end, prometheus_url):
         typer.echo(line)
 
 
 @app.command(name="dashboard")
 def dashboard_cmd(
-    slos: Slos = [Path("slos")],  # noqa: B006
-    out: Annotated[Path, typer.Option("--out", help="Dashboard JSON to write.")] = Path(
-        "slo-dashboard.json"),
+    slos: Slos = None,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Dashboard JSON to write.")
+                   ] = Path("slo-dashboard.json"),
 ) -> None:
     """Write a Grafana dashboard (JSON) over the recording rules, one row per SLO.
 
-    Example: slo-jobs dashboard --slos slos --out slo-dashboard.json
+    Example: slo-jobs dashboard --slos slos/ --out slo-dashboard.json
     """
-    from . import dashboard
+    from . import dashboard, spec
 
-    loaded = spec.load(slos)
+    loaded = spec.load(_slo_paths(slos))
+    # As `rules` prints its file: the commands that write one file say "wrote <file>".
     typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
+
+
+def _usage_error(exc: typer.TyperException) -> NoReturn:
+    """A usage mistake as one line naming the command, and where its help is."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "slo-jobs"
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        # Bare `slo-jobs` (or a group without a command): the help is the answer.
+        typer.echo(ctx.get_help())
+        sys.exit(0)
+    message = " ".join(exc.format_message().split()) if hasattr(exc, "format_message") \
+        else str(exc)
+    print(f"error: {command}: {message} (see {command} --help)", file=sys.stderr)
+    sys.exit(getattr(exc, "exit_code", 2))
 
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="slo-jobs")
     except SloJobsError as exc:
         if _state["debug"]:
             traceback.print_exc()
@@ -262,12 +361,9 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and anything unforeseen: one line
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # unknown command, missing or bad option
+        _usage_error(exc)
+    except Exception as exc:  # anything unforeseen: still one line
         if _state["debug"]:
             raise
         print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",

@@ -555,6 +555,9 @@ def _export_one(slo: spec.Slo) -> tuple[dict[str, Any], list[str]]:
     if s.alerting is not None:
         warnings.append(f"{slo.source}:{slo.line}: spec.alerting: has no OpenSLO v1 "
                         "equivalent; not exported")
+    if s.minCoverage != spec.DEFAULT_MIN_COVERAGE:
+        warnings.append(f"{slo.source}:{slo.line}: spec.minCoverage: {s.minCoverage:g} has no "
+                        "OpenSLO v1 equivalent; not exported")
     objectives = []
     for o in s.all_objectives:
         out: dict[str, Any] = {"target": o.target}

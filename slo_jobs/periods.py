@@ -138,6 +138,60 @@ def label_of(kind: str, instant: datetime, tz: str = "UTC") -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _add_months(y: int, m: int, n: int) -> tuple[int, int]:
+    k = y * 12 + (m - 1) + n
+    return k // 12, k % 12 + 1
+
+
+def _wall(zone: ZoneInfo, y: int, m: int, day: int, at: datetime) -> datetime:
+    """The anchor's day (clamped to the month's length) and time of day in month (y, m)."""
+    last = (date(*_add_months(y, m, 1), 1) - timedelta(days=1)).day
+    return datetime(y, m, min(day, last), at.hour, at.minute, at.second, tzinfo=zone)
+
+
+def containing(kind: str, instant: datetime, tz: str = "UTC",
+               start_time: str | None = None) -> Period:
+    """The calendar ``kind`` period of ``tz`` that holds ``instant``.
+
+    ``start_time`` (``YYYY-MM-DD HH:MM:SS``, wall time in ``tz``; OpenSLO's calendar
+    ``startTime``) anchors the periods: weeks start on its weekday, months on its day of the
+    month, quarters and years in its month (a fiscal year from 1 February), all at its time
+    of day. Without it, or with an anchor on the natural boundary, periods are the plain
+    calendar ones with their usual labels (``2026-Q3``).
+    """
+    zone = _zone(tz)
+    anchor = datetime.strptime(start_time, "%Y-%m-%d %H:%M:%S") if start_time else None
+    natural = anchor is None or (anchor.time() == datetime.min.time() and (
+        (kind == "week" and anchor.weekday() == 0) or (kind != "week" and anchor.day == 1 and (
+            (anchor.month - 1) % _MONTHS.get(kind, 1) == 0))))
+    if natural:
+        return calendar(kind, label_of(kind, instant, tz), tz)
+    assert anchor is not None
+    local = instant.astimezone(zone)
+    if kind == "week":
+        day = local.date() - timedelta(days=(local.weekday() - anchor.weekday()) % 7)
+        start = datetime(day.year, day.month, day.day, anchor.hour, anchor.minute,
+                         anchor.second, tzinfo=zone)
+        if start > local:
+            start -= timedelta(days=7)
+        nxt = start + timedelta(days=7)
+        nxt = datetime(nxt.year, nxt.month, nxt.day, anchor.hour, anchor.minute, anchor.second,
+                       tzinfo=zone)
+    else:
+        step = _MONTHS[kind]
+        y, m = _add_months(local.year, local.month, -((local.month - anchor.month) % step))
+        start = _wall(zone, y, m, anchor.day, anchor)
+        if start > local:
+            y, m = _add_months(y, m, -step)
+            start = _wall(zone, y, m, anchor.day, anchor)
+        nxt = _wall(zone, *_add_months(y, m, step), anchor.day, anchor)
+    label = f"{kind} from {start:%Y-%m-%d %H:%M}"
+    return Period(label, start.astimezone(UTC), nxt.astimezone(UTC))
+
+
 def utc_days(period: Period) -> list[date]:
     """The UTC days (lake partitions) that overlap ``period``."""
     first = period.start.astimezone(UTC).date()

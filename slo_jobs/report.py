@@ -14,7 +14,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import jinja2
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from . import __version__, atomicio, charts, compute, lake, redaction, resources
+from . import __version__, atomicio, charts, compute, gaps, lake, redaction, resources
 from .compute.engine import CONDITIONS, alert_factor
 from .errors import SloJobsError
 from .periods import Period, month, previous
@@ -32,13 +32,21 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "budget_remaining_events", "budget_minutes", "budget_remaining_minutes",
                "status", "met", "coverage", "buckets", "expected_buckets", "clipped_rows",
                "no_data_slices", "estimated", "exhaustion", "exhaustion_days", "incidents",
+               "pages", "tickets", "min_coverage",
                "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
                "as_of", "window_label", "window_sli", "window_budget_consumed",
                "window_budget_remaining", "window_status", "window_met", "window_estimated")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")
+# Event counts are whole numbers; the compute stage hands them over as doubles.
+COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events", "buckets",
+                "expected_buckets", "clipped_rows", "no_data_slices", "incidents", "pages",
+                "tickets", "duration_minutes")
+GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
 POSTMORTEM_SHARE = 0.20  # an incident above 20 % of the budget gets a postmortem
+# Statuses that are not "at risk": healthy, or not judged at all (too little data).
+JUDGED_OK = ("healthy", "no data", "insufficient data")
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,15 @@ def _duration(seconds: float | None) -> str:
     return " ".join(p for p in parts if p) or "0 s"
 
 
+def _ts(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if t else "n/a"
+
+
+def _iso(t: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as spreadsheets and ``date -d`` read it."""
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _pipelines(lake_dir: Path, label: str, rows: Sequence[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Per pipeline (service): its SLOs with the summary row, late runs and worst hours."""
@@ -117,8 +134,7 @@ def _env() -> jinja2.Environment:
         autoescape=True,  # every name, description and label is user input
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=_pct, num=_num, pp=_signed_pp, dur=_duration,
-                       ts=lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "n/a")
+    env.filters.update(pct=_pct, num=_num, pp=_signed_pp, dur=_duration, ts=_ts)
     return env
 
 
@@ -133,13 +149,18 @@ def _read(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
 
 
 def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:
-    """What to do, following from the numbers (SLO_MATH 4 and the requirements)."""
+    """What to do, following from the numbers (docs/slo-math.md)."""
     out = []
     status = row["status"]
     if status == "no data":
         out.append("No data for this period: check the SLI queries and that the source still "
                    "holds the period (retention).")
         return out
+    if status == "insufficient data":
+        out.append(f"Insufficient data: {row['coverage'] * 100:.1f} % of the buckets had data, "
+                   f"below the {row['min_coverage'] * 100:.0f} % this SLO needs to be judged; "
+                   "neither met nor missed, and no release is approved on it. Check scraping "
+                   "and retention, then extract the missing days again.")
     if status == "exhausted":
         out.append("Error budget exhausted: freeze high-risk releases; ship reliability fixes "
                    "first until the budget recovers.")
@@ -149,11 +170,16 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
     elif status == "attention":
         out.append("Budget spending slightly above even: watch the burn rate before risky "
                    "changes.")
+    pages = [i for i in incidents if i.get("severity", "page") == "page"]
     for i in incidents:
-        if (i["budget_share"] or 0) > POSTMORTEM_SHARE:
+        # A ticket overlapping a page is the same event seen over longer windows: one
+        # postmortem, named by the page.
+        overlaps = i.get("severity") == "ticket" and any(
+            p["start"] < i["end"] and i["start"] < p["end"] for p in pages)
+        if (i["budget_share"] or 0) > POSTMORTEM_SHARE and not overlaps:
             out.append(f"Postmortem for the incident starting {i['start']:%Y-%m-%d %H:%M} UTC: "
                        f"it consumed {i['budget_share'] * 100:.0f} % of the budget.")
-    if row["coverage"] < 1:
+    if row["coverage"] < 1 and status != "insufficient data":
         out.append(f"Data gaps: only {row['coverage'] * 100:.1f} % of the buckets had data; "
                    "the figures cover those buckets only. Check scraping and retention.")
     if row["clipped_rows"]:
@@ -161,7 +187,31 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
                    "clipped: check that the good and total queries select the same traffic.")
     if status == "healthy" and (row["budget_remaining"] or 0) > 0.5 and not out:
         out.append("Budget healthy: there is room for planned risk (experiments, migrations).")
+    elif not out:
+        # Never an empty list under "What to do": say that nothing is needed, and why.
+        out.append("No action needed: the budget is spent no faster than evenly; keep the "
+                   "current release pace.")
     return out
+
+
+def _window(seconds: int) -> str:
+    """``3600`` -> ``1 h``, ``300`` -> ``5 min``, ``259200`` -> ``3 d``."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]]:
+    """The SLO's burn-rate alert conditions as the compute judged its incidents by (its own
+    period and alerting.burnRates overrides); the four defaults over ``period`` for a
+    summary computed before the conditions were stored."""
+    conds = row.get("alert_conditions") or [
+        {"severity": "page" if name.startswith("thr_page") else "ticket", "long_s": long_s,
+         "short_s": long_s // 12, "factor": alert_factor(share, period.seconds, long_s)}
+        for name, (share, long_s) in CONDITIONS.items()]
+    return [{**c, "label": f"{c['severity']} {_window(int(c['long_s']))} & "
+                           f"{_window(int(c['short_s']))}"} for c in conds]
 
 
 def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
@@ -191,18 +241,16 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
         pooled.append((charts.position(chunk[-1]["hour_end"], period.start, period.end),
                        {k: max((c[k] for c in chunk if c[k] is not None), default=None)
                         for k in ("burn_1h", "burn_6h", "burn_1d")}))
-    factors = {name: alert_factor(share, period.seconds, long_s)
-               for name, (share, long_s) in CONDITIONS.items()}
+    conds = alert_conditions(row, period)
     burn_chart = charts.line_chart(
         "Burn rate (log scale)",
         [charts.Series(label, [(x, v[key]) for x, v in pooled])
          for label, key in (("1 h", "burn_1h"), ("6 h", "burn_6h"), ("1 d", "burn_1d"))],
-        [charts.Ref(f"page 1h x{factors['thr_page1']:.3g}", factors["thr_page1"]),
-         charts.Ref(f"page 6h x{factors['thr_page2']:.3g}", factors["thr_page2"]),
-         charts.Ref(f"ticket 1d x{factors['thr_ticket1']:.3g}", factors["thr_ticket1"])],
+        [charts.Ref(f"{c['label']} x{c['factor']:.4g}", c["factor"]) for c in conds],
         y_label="burn rate", x_labels=charts.day_axis(days), log=True, y_min=0.1)
     return {"row": row, "daily": daily, "incidents": incidents, "decisions": decisions,
-            "trend": trend, "recommendations": recommendations(row, incidents),
+            "trend": trend, "alert_conditions": conds,
+            "recommendations": recommendations(row, incidents),
             "sli_chart": sli_chart, "burndown_chart": burndown, "burn_chart": burn_chart}
 
 
@@ -233,7 +281,10 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         r["delta_sli"] = (r["sli"] - prev[r["slo"]]["sli"]
                           if r["slo"] in prev and r["sli"] is not None
                           and prev[r["slo"]]["sli"] is not None else None)
-        r["incidents"] = len(by["incidents"].get(r["slo"], []))
+        own = by["incidents"].get(r["slo"], [])
+        r["incidents"] = len(own)
+        r["pages"] = sum(1 for i in own if i["severity"] == "page")
+        r["tickets"] = r["incidents"] - r["pages"]
         for risk in ("low", "medium", "high"):
             r[f"release_{risk}"] = decisions.get(r["slo"], {}).get(risk)
         trend = [{"period": label, **trend_rows[label][r["slo"]]} for label in reversed(history)
@@ -242,20 +293,27 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
             r, period, by["daily"].get(r["slo"], []), by["burn"].get(r["slo"], []),
             by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend))
     remaining = [r["budget_remaining"] for r in rows if r["budget_remaining"] is not None]
-    at_risk = sorted((r for r in rows if r["status"] not in ("healthy", "no data")),
+    at_risk = sorted((r for r in rows if r["status"] not in JUDGED_OK),
                      key=lambda r: r["budget_remaining"] if r["budget_remaining"] is not None
                      else 0.0)
     return {
         "period": period, "rows": rows, "services": services, "source": source,
-        "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
+        # Two different times, labelled apart: what the figures describe and when the file
+        # was made (a report rendered months later must not look older or newer than it is).
+        "as_of": max((r["as_of"] for r in rows if r.get("as_of") is not None), default=None),
+        "rendered_at": generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
         "met": sum(1 for r in rows if r["met"]),
         "missed": sum(1 for r in rows if r["met"] is False),
-        "no_data": sum(1 for r in rows if r["met"] is None),
+        "no_data": sum(1 for r in rows if r["status"] == "no data"),
+        "insufficient": sum(1 for r in rows if r["status"] == "insufficient data"),
         "median_remaining": statistics.median(remaining) if remaining else None,
-        "incident_count": sum(r["incidents"] for r in rows), "at_risk": at_risk[:5],
+        "incident_count": sum(r["incidents"] for r in rows),
+        "page_count": sum(r["pages"] for r in rows),
+        "ticket_count": sum(r["tickets"] for r in rows), "at_risk": at_risk[:5],
         "sentences": {s: _sentence(s, [v["row"] for v in views])
                       for s, views in services.items()},
-        "low_coverage": [r for r in rows if r["coverage"] < 1],
+        "low_coverage": [{**r, "gaps": _gaps(lake_dir, r)} for r in rows if r["coverage"] < 1],
         "clipped": [r for r in rows if r["clipped_rows"]],
         "extract_notes": extract_notes(lake_dir, period, [r["slo"] for r in rows]),
         "zones": sorted({r.get("time_zone") or "UTC" for r in rows}) or ["UTC"],
@@ -264,6 +322,14 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         "pipelines": _pipelines(lake_dir, period.label, rows),
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
+
+
+def _gaps(lake_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """The runs of buckets without data of one SLO's window, up to its as-of."""
+    end = row.get("as_of") or row["period_end"]
+    found = gaps.find(lake_dir, row["slo"], row["period_start"], end)
+    return {"shown": found[:GAPS_SHOWN], "more": max(0, len(found) - GAPS_SHOWN),
+            "count": len(found)}
 
 
 def extract_notes(lake_dir: Path, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
@@ -282,33 +348,52 @@ def extract_notes(lake_dir: Path, period: Period, slos: Sequence[str]) -> list[d
 
 def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
     missed = [r for r in rows if r["met"] is False]
-    nodata = [r for r in rows if r["met"] is None]
-    incidents = sum(r["incidents"] for r in rows)
+    nodata = [r for r in rows if r["status"] == "no data"]
+    thin = [r for r in rows if r["status"] == "insufficient data"]
+    judged = len(rows) - len(nodata) - len(thin)
+    pages = sum(r["pages"] for r in rows)
+    tickets = sum(r["tickets"] for r in rows)
     if missed:
         worst = min(missed, key=lambda r: r["budget_remaining"])
-        text = (f"{service} missed {len(missed)} of {len(rows)} SLOs; {worst['slo']} spent "
+        text = (f"{service} missed {len(missed)} of {judged} SLOs; {worst['slo']} spent "
                 f"{worst['budget_consumed'] * 100:.0f} % of its error budget")
     else:
-        low = min((r for r in rows if r["budget_remaining"] is not None),
-                  key=lambda r: r["budget_remaining"], default=None)
-        text = f"{service} met all {len(rows) - len(nodata)} SLOs with data"
+        low = min((r for r in rows if r["budget_remaining"] is not None
+                   and r["met"] is not None), key=lambda r: r["budget_remaining"], default=None)
+        text = f"{service} met all {judged} SLOs with enough data"
         if low is not None:
             text += f"; the tightest, {low['slo']}, has {low['budget_remaining'] * 100:.0f} % " \
                     "of its budget left"
     if nodata:
         text += f"; {len(nodata)} without data"
-    return text + f"; {incidents} incident{'s' if incidents != 1 else ''}."
+    if thin:
+        text += f"; {len(thin)} with insufficient data (not judged)"
+    return text + f"; {pages} page{'s' if pages != 1 else ''} and {tickets} " \
+        f"ticket{'s' if tickets != 1 else ''}."
 
 
 def _records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: r.get(k) for k in JSON_FIELDS} for r in rows]
 
 
+def _cell(field: str, value: Any) -> Any:
+    """A CSV cell as a spreadsheet or pandas reads it back without guessing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in summary.json
+    if isinstance(value, datetime):
+        return _iso(value)
+    if field in COUNT_FIELDS and isinstance(value, float) and value.is_integer():
+        return int(value)  # 43039000, not 43039000.0
+    return value
+
+
 def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({k: _cell(k, r.get(k)) for k in fields} for r in records)
     return buf.getvalue()
 
 
@@ -351,28 +436,41 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
             _write_text(stage / files.incidents_csv.name,
                         _csv([{k: i.get(k) for k in INCIDENT_FIELDS} for i in incidents],
                              INCIDENT_FIELDS))
-    write_index(lake_dir, out_dir)
+    write_index(lake_dir, out_dir, generated_at)
     return files
 
 
-def write_index(lake_dir: Path, out_dir: Path) -> Path:
-    """``<out>/index.html``: every month in the lake with its overall figures."""
+def write_index(lake_dir: Path, out_dir: Path, rendered_at: datetime) -> Path:
+    """``<out>/index.html``: every month in the lake up to ``rendered_at``, with its figures.
+
+    A month that starts after the render time is left out (it can only hold a summary of
+    nothing); the month the render time falls in is marked as still running.
+    """
     months = []
     for part in sorted((lake_dir / "monthly").glob("month=*/summary.parquet"), reverse=True):
         label = part.parent.name.removeprefix("month=")
         try:
-            month(label)
+            period = month(label)
         except SloJobsError:
+            continue
+        if period.start > rendered_at:
             continue
         rows = compute.read_table(lake_dir, label, "summary")
         incidents = _read(lake_dir, label, "incidents")
         months.append({"label": label, "slos": len(rows),
                        "met": sum(1 for r in rows if r["met"]),
                        "missed": sum(1 for r in rows if r["met"] is False),
-                       "no_data": sum(1 for r in rows if r["met"] is None),
-                       "incidents": len(incidents),
+                       "no_data": sum(1 for r in rows if r["status"] == "no data"),
+                       "insufficient": sum(1 for r in rows
+                                           if r["status"] == "insufficient data"),
+                       "pages": sum(1 for i in incidents if i["severity"] == "page"),
+                       "tickets": sum(1 for i in incidents if i["severity"] != "page"),
+                       # figures to date (an --as-of inside the month), or rendered in it
+                       "running": any(r.get("estimated") for r in rows)
+                       or period.end > rendered_at,
                        "has_report": (out_dir / label / "report.html").exists()})
     html = _env().get_template("index.html.j2").render(
-        months=months, css=(resources.templates_dir() / "report.css").read_text())
+        months=months, css=(resources.templates_dir() / "report.css").read_text(),
+        rendered_at=rendered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     _write_text(out_dir / "index.html", html)
     return out_dir / "index.html"

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import specio
+from . import promql, specio
 from .errors import SpecError
 from .spec_pipeline import (
     CompletenessColumns,
@@ -53,6 +53,8 @@ SAFE_NAME = specio.SAFE_NAME
 WINDOW_PLACEHOLDERS = ("{{.window}}", "{{window}}", "{{ window }}", "{{ .window }}")
 TIERS = ("critical", "essential", "standard", "best_effort")
 EXTRACT_STEP = timedelta(minutes=1)
+# spec.minCoverage: the share of buckets with data a period needs before it can be judged.
+DEFAULT_MIN_COVERAGE = 0.9
 _PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 Op = Literal["lt", "lte", "gt", "gte"]
@@ -84,11 +86,27 @@ def _fill(text: str, window: str) -> str:
     return text
 
 
+def _checked_expr(text: str) -> str:
+    # Parsed as Prometheus will see it: the window placeholder replaced by a step.
+    promql.check_expr(_fill(text, "1m"))
+    return text
+
+
 class Query(_Strict):
     """A counter selector (the tool builds ``increase``) or a raw PromQL expression."""
 
     selector: str | None = None
     expr: str | None = None
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else promql.check_selector(value)
+
+    @field_validator("expr")
+    @classmethod
+    def _expr(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_expr(value)
 
     @model_validator(mode="after")
     def _one_of(self) -> Query:
@@ -122,6 +140,8 @@ class Ratio(_Strict):
     raw: str | None = None
     rawType: Literal["success", "failure"] | None = None
 
+    _raw = field_validator("raw")(promql.check_optional_expr)
+
     @model_validator(mode="after")
     def _one_form(self) -> Ratio:
         counts = (self.good is not None) + (self.bad is not None)
@@ -152,7 +172,7 @@ class Latency(_Strict):
         if name.endswith(("_bucket", "_count", "_sum")):
             raise ValueError(f"expected the histogram's base name "
                              f"{name.rsplit('_', 1)[0]!r}, without the _bucket/_count suffix")
-        return value.strip()
+        return promql.check_selector(value.strip())
 
     def _series(self, suffix: str, extra: str = "") -> str:
         name, _, rest = self.histogram.partition("{")
@@ -179,6 +199,8 @@ class Threshold(_Strict):
     op: Op
     value: float
 
+    _query = field_validator("query")(promql.check_expr)
+
 
 class Freshness(_Strict):
     """Good slices are those whose age (now minus the newest time) is at most ``maxAge``.
@@ -196,6 +218,7 @@ class Freshness(_Strict):
     warnAfter: str | None = None
     errorAfter: str | None = None
 
+    _timestamp = field_validator("timestamp")(promql.check_optional_expr)
     _max_age = field_validator("maxAge")(_duration)
     _status = field_validator("warnAfter", "errorAfter")(optional_duration)
     _column = field_validator("loadedAt")(identifier)
@@ -356,6 +379,8 @@ class Spec(_Strict):
     budgetingMethod: BudgetingMethod = "Occurrences"
     noDataPolicy: Literal["good", "bad", "skip"] = "skip"
     alerting: Alerting | None = None
+    # Below this share of buckets with data the period is "insufficient data", never met.
+    minCoverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0.0, le=1.0)
     # How often Prometheus scrapes the SLI's series; measured from the samples when absent.
     scrapeInterval: str | None = None
 
@@ -429,7 +454,8 @@ class Target:
 
 @dataclass(frozen=True)
 class BurnRateAlert:
-    """An alerting override: fire iff both windows burn faster than ``factor`` (SLO_MATH 3)."""
+    """An alerting override: fire iff both windows burn faster than ``factor``
+    (docs/slo-math.md)."""
 
     severity: str
     long_window: timedelta
@@ -482,6 +508,7 @@ class Slo:
     # Set when the SLI is read from the Airflow API or a table instead of Prometheus.
     pipeline: PipelineSource | None = None
     burn_rate_alerts: tuple[BurnRateAlert, ...] = ()
+    min_coverage: float = DEFAULT_MIN_COVERAGE
     tier: str | None = None
     team: str | None = None
     display_name: str = ""
@@ -537,7 +564,7 @@ def _counts(ind: Indicator) -> tuple[Query, Query, Query | None]:
 
 def _hash(slo: Slo) -> str:
     """Identifies what is computed: equal for equivalent native and OpenSLO definitions."""
-    canonical = {
+    canonical: dict[str, Any] = {
         "name": slo.name, "service": slo.service, "description": slo.description,
         "labels": slo.labels, "good": slo.good.promql("$step"),
         "total": slo.total.promql("$step"),
@@ -551,6 +578,8 @@ def _hash(slo: Slo) -> str:
         "alerts": [[a.severity, str(a.long_window), str(a.short_window), a.factor,
                     a.budget_consumed] for a in slo.burn_rate_alerts],
     }
+    if slo.min_coverage != DEFAULT_MIN_COVERAGE:  # the default keeps earlier hashes
+        canonical["min_coverage"] = slo.min_coverage
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -596,7 +625,7 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         warn_after=_maybe_duration(ind.freshness.warnAfter if ind.freshness else None),
         error_after=_maybe_duration(ind.freshness.errorAfter if ind.freshness else None),
         pipeline=_pipeline(ind, source),
-        burn_rate_alerts=alerts, tier=meta.labels.get("tier"),
+        burn_rate_alerts=alerts, min_coverage=s.minCoverage, tier=meta.labels.get("tier"),
         team=meta.labels.get("team") or meta.labels.get("owner"),
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),

@@ -1,6 +1,6 @@
 """Starter SLO specs for ``slo-jobs init``: one template per kind of service, one tier each.
 
-Tier defaults come from SLO_MATH.md section 4 (availability target, p99 latency threshold,
+Tier defaults are those of docs/slo-math.md ("Tiers") (availability target, p99 latency threshold,
 error rate); what the templates measure follows the requirements (an API: availability and
 latency; a data pipeline: freshness and completeness).
 """
@@ -30,6 +30,7 @@ TIERS = {
 _HEAD = """\
 # {service}: {template} SLOs, {tier} tier (targets from the tier defaults; edit freely).
 # Check it with: slo-jobs validate {path}
+# Tier defaults, budgets and burn-rate alerts: docs/slo-math.md in the slo-jobs repository.
 """
 
 _DOC = """\
@@ -144,8 +145,10 @@ def render(template: str, tier: str, service: str, path: str = "slos/<file>.yaml
     """A ready-to-edit native spec (several documents) for ``service``."""
     if template not in TEMPLATES:
         raise SpecError(f"--template: {template!r}; expected one of {', '.join(TEMPLATES)}")
+    tier = tier.strip().lower().replace("-", "_")  # best-effort as typed on a command line
     if tier not in TIERS:
-        raise SpecError(f"--tier: {tier!r}; expected one of {', '.join(TIERS)}")
+        raise SpecError(f"--tier: {tier!r}; expected one of "
+                        f"{', '.join(t.replace('_', '-') for t in TIERS)}")
     try:
         specio.safe_name(service)
     except ValueError as exc:

@@ -166,13 +166,26 @@ def compute_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | Non
     return str(lake.monthly_partition(lake_dir, period.label))
 
 
-def render_month(lake_dir: Path, out_dir: Path, source: str,
-                 interval_start: datetime | None,
-                 interval_end: datetime | None) -> dict[str, str]:
+def report_source(config_for: ConfigFor, slos: list[spec.Slo]) -> str:
+    """What a report names as its source; looks up a Prometheus only if an SLO reads one."""
+    conns = sorted({s.labels.get(CONNECTION_LABEL) or "" for s in slos if s.pipeline is None})
+    found = [config_for(c or None).url for c in conns]
+    if any(s.pipeline is not None for s in slos):
+        found.append("pipeline sources (see Data pipelines)")
+    return "; ".join(found) or "no SLOs"
+
+
+def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, out_dir: Path,
+                 interval_start: datetime | None, interval_end: datetime | None,
+                 rendered_at: datetime) -> dict[str, str]:
+    """Render the interval's month; ``rendered_at`` is the render time the report records.
+
+    A month whose SLOs are all pipeline SLOs renders without any Prometheus connection.
+    """
     period = period_of(interval_start, interval_end)
     rows = compute.read_summary(lake_dir, period)
-    # The report's "generated" stamp is the end of the data interval, not the clock.
-    files = report.render(lake_dir, period, out_dir, source=source, generated_at=period.end)
+    source = report_source(config_for, spec.load([slos_dir]))
+    files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at)
     print(pipeline.table(rows))
     return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
             "json": str(files.json), "csv": str(files.csv)}

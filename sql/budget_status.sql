@@ -1,14 +1,19 @@
 -- budget_status.sql: SLI, error budget, status and release decisions per SLO and window.
 -- Grain:      one row per SLO in `slos`.
 -- Inputs:     slos(k, slo, service, description, spec_hash, target, budget_fraction, method,
---             slice_seconds, period_s); occ (occurrence_measures.sql); slc (k, good_slices,
---             counted_slices, no_data_slices, all_slices, ratio_mean: the time-slice counts
---             judged in slo_jobs/compute/stream.py, only for time-slice SLOs).
+--             slice_seconds, min_coverage, period_s); occ (occurrence_measures.sql); slc (k,
+--             good_slices, counted_slices, no_data_slices, all_slices, ratio_mean: the
+--             time-slice counts judged in slo_jobs/compute/stream.py, only for time-slice
+--             SLOs; for RatioTimeslices good_slices is the sum of the slice ratios and
+--             counted_slices the slices with events, so good / total is the mean ratio).
 -- Parameters: $expected (buckets in [window start, as-of)), $elapsed (fraction of the window
 --             elapsed at as-of, in (0, 1]), $as_of (TIMESTAMPTZ).
 -- Rules:      SLO_MATH 1 (methods), 2 (to-date and projected), 3-4 (status, projection,
 --             decisions). Consumption is of the whole window's budget, projected from the
 --             traffic (or slices) so far: at the window's end it is the plain definition.
+--             Coverage (SLO_MATH 6: buckets with data / expected) below the SLO's
+--             min_coverage makes the window 'insufficient data': no budget status, met
+--             NULL, no exhaustion projection.
 WITH m AS (
     SELECT s.*, o.buckets, o.clipped_rows, o.burn_1d_now,
            CASE s.method WHEN 'Occurrences' THEN o.good ELSE c.good_slices END::DOUBLE      AS good,
@@ -21,18 +26,16 @@ WITH m AS (
 ),
 sli AS (
     SELECT *, coalesce(total, 0) - coalesce(good, 0) AS bad,
-           CASE
-               WHEN method = 'RatioTimeslices' THEN ratio_mean
-               WHEN total > 0 THEN good / total
-           END AS sli
+           -- one formula for every method: RatioTimeslices' good and total make it the mean
+           CASE WHEN total > 0 THEN good / total END AS sli
     FROM m
 ),
 budget AS (
     SELECT *,
            budget_fraction * total                              AS allowed_bad_to_date,
            budget_fraction * total / $elapsed                   AS allowed_bad,
-           CASE WHEN method = 'RatioTimeslices' THEN (1 - sli) / budget_fraction
-                WHEN total > 0 THEN bad / (budget_fraction * total) END AS consumed_to_date
+           CASE WHEN total > 0 THEN bad / (budget_fraction * total) END AS consumed_to_date,
+           coalesce(buckets, 0) / $expected < min_coverage AS insufficient
     FROM sli
 ),
 status AS (
@@ -56,22 +59,24 @@ SELECT slo, service, description, spec_hash, target, method, unit,
        $elapsed < 1 AS estimated,
        CASE
            WHEN sli IS NULL           THEN 'no data'
+           WHEN insufficient          THEN 'insufficient data'
            WHEN remaining <= 0        THEN 'exhausted'
            WHEN consumed / $elapsed > 2   THEN 'critical'
            WHEN consumed / $elapsed > 1.5 THEN 'warning'
            WHEN consumed / $elapsed > 1   THEN 'attention'
            ELSE 'healthy'
        END AS status,
-       CASE WHEN sli IS NOT NULL THEN sli >= target END AS met,
+       CASE WHEN sli IS NOT NULL AND NOT insufficient THEN sli >= target END AS met,
+       min_coverage,
        burn_1d_now,
        -- exhaustion at the trailing 1-day burn: as_of + (R / burn) * P
        CASE
-           WHEN sli IS NULL THEN NULL
+           WHEN sli IS NULL OR insufficient THEN NULL
            WHEN remaining <= 0 THEN 'exhausted'
            WHEN coalesce(burn_1d_now, 0) = 0 THEN 'never'
            ELSE 'projected'
        END AS exhaustion,
-       CASE WHEN remaining > 0 AND burn_1d_now > 0
+       CASE WHEN remaining > 0 AND burn_1d_now > 0 AND NOT insufficient
             THEN remaining / burn_1d_now * period_s / 86400 END                           AS exhaustion_days
 FROM status
 ORDER BY service, slo

@@ -1,31 +1,44 @@
 -- incidents.sql: the historical alert timeline, as incidents.
--- Grain:      one row per maximal run of consecutive buckets in which a multi-window
---             multi-burn-rate condition (page or ticket) holds, per SLO.
+-- Grain:      one row per SLO, severity and maximal run of consecutive buckets in which a
+--             multi-window multi-burn-rate condition of that severity holds: a page incident
+--             lasts while a page condition holds, and ticket conditions make their own ticket
+--             incidents (they may overlap a page, as the two Prometheus alerts would).
 -- Inputs:     snap (bucket_stream.sql): firing buckets carry page/ticket flags, their own
---             bad events and burn rates; slos(k, slo, budget_fraction); occ (window traffic).
+--             bad events, bad slices (slice_bad) and burn rates; slos(k, slo,
+--             budget_fraction, method); occ (window traffic); slc (window slices).
 -- Parameters: $origin_s (epoch seconds of bucket 0), $step_s, $elapsed, $basof (past-the-end
 --             bucket evaluated).
--- Share of budget: bad events inside the incident / allowed bad events of the window.
+-- Share of budget, in the budget's own unit (as budget_status.sql): bad events inside the
+-- incident / allowed bad events of the window, or for a time-slice SLO bad slices inside it
+-- (a slice's bad value spread over its buckets) / allowed bad slices.
 WITH firing AS (
-    SELECT k, b, bad, page, ticket, burn_1h, burn_5m,
-           b - row_number() OVER (PARTITION BY k ORDER BY b) AS island
-    FROM snap
-    WHERE (page OR ticket) AND b < $basof
+    SELECT k, b, bad, slice_bad, burn_1h, 'page' AS severity FROM snap WHERE page AND b < $basof
+    UNION ALL
+    SELECT k, b, bad, slice_bad, burn_1h, 'ticket' AS severity FROM snap
+    WHERE ticket AND b < $basof
+),
+islands AS (
+    SELECT *, b - row_number() OVER (PARTITION BY k, severity ORDER BY b) AS island
+    FROM firing
 ),
 runs AS (
-    SELECT k, island, min(b) AS b_start, max(b) + 1 AS b_end, sum(bad) AS bad,
-           max(burn_1h) AS peak_burn_1h, bool_or(page) AS paged
-    FROM firing
-    GROUP BY k, island
+    SELECT k, severity, island, min(b) AS b_start, max(b) + 1 AS b_end, sum(bad) AS bad,
+           sum(slice_bad) AS slice_bad, max(burn_1h) AS peak_burn_1h
+    FROM islands
+    GROUP BY k, severity, island
 )
 SELECT p.slo,
        to_timestamp($origin_s + r.b_start * $step_s) AS start,
        to_timestamp($origin_s + r.b_end * $step_s)   AS "end",
        (r.b_end - r.b_start) * $step_s / 60.0         AS duration_minutes,
-       CASE WHEN r.paged THEN 'page' ELSE 'ticket' END AS severity,
+       r.severity,
        r.peak_burn_1h, r.bad,
-       r.bad / (p.budget_fraction * o.total / $elapsed) AS budget_share
+       CASE WHEN p.method = 'Occurrences'
+            THEN r.bad / (p.budget_fraction * o.total / $elapsed)
+            ELSE r.slice_bad / (p.budget_fraction * c.counted_slices / $elapsed)
+       END AS budget_share
 FROM runs AS r
 JOIN slos AS p USING (k)
 JOIN occ AS o USING (k)
-ORDER BY p.slo, start
+LEFT JOIN slc AS c USING (k)
+ORDER BY p.slo, start, CASE r.severity WHEN 'page' THEN 0 ELSE 1 END

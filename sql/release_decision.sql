@@ -10,7 +10,9 @@ SELECT slo, risk,
                                            WHEN 'medium' THEN 'defer' ELSE 'block' END
            WHEN 'critical'  THEN CASE risk WHEN 'low' THEN 'defer' ELSE 'block' END
            WHEN 'exhausted' THEN 'block'
-           ELSE 'review'  -- no data: nobody can vouch for the service
+           -- no data or insufficient data (coverage below spec.minCoverage): nobody can
+           -- vouch for the service, so never approve
+           ELSE 'review'
        END AS decision
 FROM decisions_in, (VALUES ('low'), ('medium'), ('high')) AS r(risk)
 ORDER BY slo, CASE risk WHEN 'low' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END

@@ -4,6 +4,7 @@ month exactly once, and a period Prometheus no longer holds shows as missing dat
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from tests.conftest import ROOT, true_counts
 from tests.test_crash_safety import content
 
 SLOS = ROOT / "slos" / "checkout.yaml"
+RENDERED = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)  # the render time the CLI would pass
 
 
 def test_months_cover_the_range_across_a_year_end() -> None:
@@ -34,10 +36,12 @@ def test_overlapping_and_repeated_backfills_leave_each_month_once(
         prometheus: str, truth: pd.DataFrame, tmp_path: Path) -> None:
     config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
-    first = backfill.backfill(config, slos, "2026-07", "2026-08", lake_dir, out, progress=False)
+    first = backfill.backfill(config, slos, "2026-07", "2026-08", lake_dir, out,
+                              progress=False, rendered_at=RENDERED)
     assert [(m.period, m.extracted_days, m.reported) for m in first] == [
         ("2026-07", 62, True), ("2026-08", 62, True)]
-    second = backfill.backfill(config, slos, "2026-08", "2026-09", lake_dir, out, progress=False)
+    second = backfill.backfill(config, slos, "2026-08", "2026-09", lake_dir, out,
+                               progress=False, rendered_at=RENDERED)
     # August was done: neither extracted nor rendered again
     assert [(m.period, m.extracted_days, m.reported) for m in second] == [
         ("2026-08", 0, False), ("2026-09", 60, True)]
@@ -58,7 +62,7 @@ def test_overlapping_and_repeated_backfills_leave_each_month_once(
     before = content(lake_dir)
     reports = {p: p.read_bytes() for p in out.glob("*/summary.*")}
     again = backfill.backfill(config, slos, "2026-07", "2026-09", lake_dir, out, redo=True,
-                              progress=False)
+                              progress=False, rendered_at=RENDERED)
     assert [m.extracted_days for m in again] == [62, 62, 60]
     assert content(lake_dir) == before  # redone byte for byte, nothing added
     assert {p: p.read_bytes() for p in out.glob("*/summary.*")} == reports
@@ -69,11 +73,12 @@ def test_a_changed_slo_set_makes_a_done_month_current_again(prometheus: str,
                                                              tmp_path: Path) -> None:
     config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
-    backfill.backfill(config, slos[:1], "2026-09", "2026-09", lake_dir, out, progress=False)
+    backfill.backfill(config, slos[:1], "2026-09", "2026-09", lake_dir, out,
+                      progress=False, rendered_at=RENDERED)
     assert backfill.report_is_current(lake_dir, out, slos[:1], backfill.months(
         "2026-09", "2026-09")[0])
     [month] = backfill.backfill(config, slos, "2026-09", "2026-09", lake_dir, out,
-                                progress=False)
+                                progress=False, rendered_at=RENDERED)
     assert (month.extracted_days, month.reported) == (30, True)
     assert len(json.loads((out / "2026-09" / "summary.json").read_text())) == 2
 
@@ -85,7 +90,7 @@ def test_a_period_prometheus_no_longer_holds_reports_missing_data(prometheus: st
     config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
     [june] = backfill.backfill(config, slos, "2026-06", "2026-06", lake_dir, out,
-                               progress=False)
+                               progress=False, rendered_at=RENDERED)
     assert june.extracted_days == 60
     # every day was extracted (so a resumed run will not ask again) ...
     for slo in slos:
@@ -93,7 +98,9 @@ def test_a_period_prometheus_no_longer_holds_reports_missing_data(prometheus: st
             "2026-06", "2026-06")[0].days) == []
     # ... and the report says the data is missing instead of claiming 100 %
     for r in json.loads((out / "2026-06" / "summary.json").read_text()):
-        assert r["coverage"] == 0.0
+        # The history's first sample, at 00:00 on 1 July, ends June's last bucket: that one
+        # bucket is measured (no events), the other 43,199 are not.
+        assert r["coverage"] == 1 / 43_200
         assert r["total"] == 0 and r["sli"] is None and r["met"] is None
         assert r["status"] not in {"healthy", "attention", "warning", "critical", "exhausted"}
     assert "no data at all" in (out / "2026-06" / "report.html").read_text()

@@ -33,6 +33,8 @@ def test_totals_agree(both: tuple) -> None:
     assert (got.good == want.good).all() and (got.total == want.total).all()
     assert (got.buckets == want.buckets).all()
     pd.testing.assert_series_equal(got.budget_consumed, want.budget_consumed, rtol=1e-12)
+    # judged only with enough coverage (spec.minCoverage), by the same SLI
+    assert got.met.tolist() == want.met.tolist()
 
 
 def test_hourly_burn_rates_agree(both: tuple) -> None:

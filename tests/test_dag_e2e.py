@@ -156,4 +156,5 @@ def test_report_answers_a_service_owner(dag_run: tuple[Any, Path]) -> None:
     assert "low risk: <b>block</b>" in text
     incidents = (base / "out/2026-09/incidents.csv").read_text().splitlines()
     assert incidents[0].startswith("period,slo,service,start,end")
-    assert any(",checkout-availability,checkout,2026-09-17 10:" in line for line in incidents)
+    # ISO 8601 in UTC, as spreadsheets read it
+    assert any(",checkout-availability,checkout,2026-09-17T10:" in line for line in incidents)

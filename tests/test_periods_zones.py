@@ -117,3 +117,103 @@ def test_calendar_years_and_labels() -> None:
     assert periods.label_of("quarter", at, "UTC") == "2026-Q4"
     assert periods.instant("2026-09-15T12:00:30+02:00") == datetime(2026, 9, 15, 10, 0,
                                                                      tzinfo=UTC)
+
+
+@pytest.mark.parametrize("kind, anchor, start, end", [
+    # A fiscal year from 1 February: at the end of September 2026 it began on 1 Feb 2026.
+    ("year", "2024-02-01 00:00:00", datetime(2026, 2, 1), datetime(2027, 2, 1)),
+    # Quarters from February: Feb-Apr, May-Jul, Aug-Oct.
+    ("quarter", "2024-02-01 00:00:00", datetime(2026, 8, 1), datetime(2026, 11, 1)),
+    # Months from the 15th at 06:00.
+    ("month", "2024-01-15 06:00:00", datetime(2026, 9, 15, 6), datetime(2026, 10, 15, 6)),
+    # Weeks from Wednesday (3 January 2024 was one); 30 September 2026 is a Wednesday.
+    ("week", "2024-01-03 00:00:00", datetime(2026, 9, 30), datetime(2026, 10, 7)),
+    # On the natural boundary: the plain calendar quarter, with its usual label.
+    ("quarter", "2024-01-01 00:00:00", datetime(2026, 7, 1), datetime(2026, 10, 1)),
+])
+def test_a_start_time_anchors_the_calendar_periods(kind: str, anchor: str, start: datetime,
+                                                  end: datetime) -> None:
+    at = datetime(2026, 9, 30, 12, tzinfo=UTC)  # Wednesday
+    got = periods.containing(kind, at, "UTC", anchor)
+    assert (got.start, got.end) == (start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+
+
+def test_a_fiscal_quarter_slo_gets_its_own_quarter_to_date(tmp_path: Path) -> None:
+    fill(tmp_path, "fq", datetime(2026, 7, 28, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC),
+         datetime(2026, 8, 10, 3, tzinfo=UTC), datetime(2026, 8, 10, 4, tzinfo=UTC))
+    out = compute(tmp_path, "fq", "{calendar: quarter, startTime: '2026-02-01 00:00:00'}",
+                  "2026-09", "2026-12-01T00:00Z")
+    row = out["summary"][0]
+    # The quarter from 1 August to 1 November, to date at the end of September: 61 days.
+    to_date = 61 * 1440
+    assert row["window_label"] == "quarter from 2026-08-01 00:00"
+    assert row["window_estimated"] is True and row["window_total"] == to_date * 1000
+    assert row["window_good"] == (to_date - 60) * 999
+
+
+THREE = """\
+apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {name: thin}
+spec:
+  service: web
+  indicator: {ratio: {good: {selector: 'x_total{code="200"}'}, total: {selector: x_total}}}
+  objective: {target: 0.99}
+---
+apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {name: hourly}
+spec:
+  service: web
+  indicator: {ratio: {good: {selector: 'x_total{code="200"}'}, total: {selector: x_total}}}
+  budgetingMethod: RatioTimeslices
+  objective: {target: 0.99, timeSliceWindow: 1h}
+---
+apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {name: paged}
+spec:
+  service: web
+  indicator: {ratio: {good: {selector: 'x_total{code="200"}'}, total: {selector: x_total}}}
+  objective: {target: 0.999}
+  alerting:
+    burnRates:
+      - {severity: page, longWindow: 4h, shortWindow: 20m, factor: 10}
+"""
+
+
+def test_coverage_slices_and_overrides_through_the_cli(tmp_path: Path) -> None:
+    nov = datetime(2026, 11, 1, tzinfo=UTC)
+    # thin: two days of thirty have data: 6.7 % coverage, below the 90 % threshold.
+    write_buckets(tmp_path / "lake", "thin", nov, [(10.0, 10.0)] * (2 * 1440))
+    # hourly: 99 of 100 good every minute, one hour all bad: 720 one-hour slices with
+    # ratios 0.99 (719 of them) and 0: SLI = mean = 719 x 0.99 / 720, consumed = (1 - SLI) / 0.01.
+    fill_minutes = [(0.0, 100.0) if 600 <= i < 660 else (99.0, 100.0) for i in range(30 * 1440)]
+    write_buckets(tmp_path / "lake", "hourly", nov - timedelta(days=3),
+                  [(99.0, 100.0)] * (3 * 1440) + fill_minutes)
+    write_buckets(tmp_path / "lake", "paged", nov - timedelta(days=3),
+                  [(999.0, 1000.0)] * (33 * 1440))
+    (tmp_path / "slos.yaml").write_text(THREE)
+    base = [sys.executable, "-m", "slo_jobs.cli"]
+    done = subprocess.run([*base, "compute", "--month", "2026-11", "--slos",
+                           str(tmp_path / "slos.yaml"), "--lake", str(tmp_path / "lake"),
+                           "--as-of", "2026-12-05T00:00Z"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*base, "report", "--month", "2026-11", "--lake",
+                           str(tmp_path / "lake"), "--out", str(tmp_path / "out"), "--format",
+                           "html,json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    rows = {r["slo"]: r for r in json.loads(
+        (tmp_path / "out" / "2026-11" / "summary.json").read_text())}
+    assert (rows["thin"]["status"], rows["thin"]["met"]) == ("insufficient data", None)
+    assert rows["thin"]["coverage"] == pytest.approx(2 / 30)
+    sli = 719 * 0.99 / 720
+    assert rows["hourly"]["sli"] == pytest.approx(sli, rel=1e-12)
+    assert rows["hourly"]["budget_consumed"] == pytest.approx((1 - sli) / 0.01, rel=1e-9)
+    assert rows["hourly"]["met"] is False and rows["hourly"]["status"] == "exhausted"
+    html = (tmp_path / "out" / "2026-11" / "report.html").read_text()
+    definition = html.split('data-definition="paged"')[1].split("</tr>")[0]
+    assert "4 h" in definition and "20 min" in definition and "10" in definition

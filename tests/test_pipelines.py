@@ -343,3 +343,46 @@ def test_cli_runs_pipeline_slos_without_a_prometheus(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "lake-freshness" in proc.stdout and "exhausted" in proc.stdout
     assert "Data pipelines" in (tmp_path / "reports/out/2026-09/report.html").read_text()
+
+
+def test_cli_backfill_of_pipeline_slos_needs_no_prometheus(tmp_path: Path) -> None:
+    """`backfill` reads pipeline SLOs from their own sources, never through Prometheus."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLO_JOBS_PROMETHEUS")}
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "backfill", "--from",
+                           "2026-09", "--to", "2026-09", "--slos",
+                           str(ROOT / "slos" / "pipelines.yaml"), "--lake", "lake", "--out",
+                           "out", "--no-progress"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "slo_jobs." not in proc.stderr + proc.stdout  # no internal name reaches the user
+    rows = {r["slo"]: r for r in compute.read_summary(tmp_path / "lake",
+                                                      periods.month("2026-09"))}
+    assert rows["extract-completion"]["total"] == 30 and rows["lake-freshness"]["coverage"] == 1
+    html = (tmp_path / "out" / "2026-09" / "report.html").read_text()
+    assert "Data pipelines" in html and "pipeline sources" in html
+
+
+def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> None:
+    from slo_jobs import tasks
+
+    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is not None]
+    period = periods.month("2026-09")
+    record_days(slos, period.days, tmp_path / "lake", no_airflow)
+    compute.compute_month(tmp_path / "lake", slos, period)
+    import shutil
+
+    folder = tmp_path / "slos"
+    shutil.copytree(ROOT / "slos" / "pipeline-data", folder / "pipeline-data")
+    shutil.copy(ROOT / "slos" / "pipelines.yaml", folder)
+
+    def no_prometheus(conn: str | None) -> Any:
+        raise AssertionError("pipeline SLOs only: no Prometheus connection may be looked up")
+
+    rendered = datetime(2026, 12, 2, 5, 40, tzinfo=UTC)
+    files = tasks.render_month(no_prometheus, folder, tmp_path / "lake", tmp_path / "out",
+                               period.start, period.end, rendered_at=rendered)
+    assert Path(files["html"]).is_file() and files["period"] == "2026-09"

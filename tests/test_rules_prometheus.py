@@ -57,17 +57,20 @@ def test_period_rule_gives_the_batch_sli(prometheus: str, batch: object) -> None
 
 
 def _runs(page: set[int], ticket: set[int]) -> list[tuple[datetime, datetime, str]]:
-    """Islands of minutes where either alert fires, as the batch builds incidents: a firing
-    evaluation at t is the bucket (t - 1m, t]."""
-    runs: list[list[int]] = []
-    for t in sorted(page | ticket):
-        if runs and t == runs[-1][1] + 60:
-            runs[-1][1] = t
-            runs[-1][2] |= t in page
-        else:
-            runs.append([t, t, t in page])
-    return [(datetime.fromtimestamp(a - 60, UTC), datetime.fromtimestamp(b, UTC),
-             "page" if p else "ticket") for a, b, p in runs]
+    """Islands of minutes where each alert fires, as the batch builds incidents (one per
+    severity: a page lasts while the page alert fires, a ticket is its own incident): a
+    firing evaluation at t is the bucket (t - 1m, t]."""
+    out = []
+    for severity, minutes in (("page", page), ("ticket", ticket)):
+        runs: list[list[int]] = []
+        for t in sorted(minutes):
+            if runs and t == runs[-1][1] + 60:
+                runs[-1][1] = t
+            else:
+                runs.append([t, t])
+        out += [(datetime.fromtimestamp(a - 60, UTC), datetime.fromtimestamp(b, UTC), severity)
+                for a, b in runs]
+    return sorted(out, key=lambda r: (r[0], r[2] != "page"))
 
 
 def test_alerts_fire_exactly_at_the_batch_incidents(prometheus: str, batch: object) -> None:

@@ -15,10 +15,12 @@ from tests.lakeutil import utc, write_buckets
 NOV = periods.month("2026-11")
 
 
-def slo(name: str, target: float) -> Slo:
+def slo(name: str, target: float, min_coverage: float = 0.0) -> Slo:
+    # The arithmetic checks below use a few buckets of a month: judged at any coverage unless
+    # a test sets the threshold (spec.minCoverage, 0.9 by default).
     q = Query(selector="x_total")
     return Slo(name=name, service="svc", description="", target=target, good=q, total=q,
-               labels={}, source="test", spec_hash="0")
+               labels={}, source="test", spec_hash="0", min_coverage=min_coverage)
 
 
 def summary(lake: Path, *slos: Slo, as_of_days: float | None = None) -> dict[str, dict]:
@@ -147,3 +149,15 @@ def test_calendar_month_lengths() -> None:
     assert periods.calendar("month", "2024-03", "America/New_York").seconds == 743 * 3600
     assert periods.calendar("month", "2024-11", "America/New_York").seconds == 721 * 3600
     assert periods.calendar("quarter", "2026-Q4", "UTC").end == utc(2027, 1, 1)
+
+
+def test_a_thinly_covered_month_is_never_met(tmp_path: Path) -> None:
+    # Two perfect days of thirty: coverage 2,880 / 43,200 = 6.7 %, below the default 90 %.
+    # The SLI is still 100 %, but the month is "insufficient data", not healthy nor met.
+    write_buckets(tmp_path, "a", NOV.start, [(5.0, 5.0)] * (2 * 1440))
+    row = summary(tmp_path, slo("a", 0.999, min_coverage=0.9))["a"]
+    assert row["coverage"] == pytest.approx(2 / 30) and row["sli"] == 1.0
+    assert (row["status"], row["met"], row["exhaustion"]) == ("insufficient data", None, None)
+    # with a threshold the coverage meets (5 %), the same figures are judged
+    row = summary(tmp_path, slo("a", 0.999, min_coverage=0.05))["a"]
+    assert (row["status"], row["met"]) == ("healthy", True)

@@ -51,6 +51,8 @@ def test_selector_and_expr_build_promql() -> None:
     (GOOD.replace("  objective: {target: 0.999}\n", ""),
      ":5: spec: fields service, indicator; expected 'objective: {target: ...}' or a non-empty "
      "'objectives' list (not both)"),
+    (GOOD + "  minCoverage: 1.5\n",
+     "spec.minCoverage: 1.5; input should be less than or equal to 1"),
     (GOOD.replace("slo-jobs/v1", "v2"), ":1: apiVersion: 'v2'; input should be 'slo-jobs/v1'"),
     (GOOD.replace("{selector: 'http_requests_total'}", "{expr: 'sum(x)'}"),
      "spec.indicator.ratio.total: {\"expr\": \"sum(x)\"}; expr needs a window placeholder"),
@@ -69,6 +71,17 @@ def test_bad_documents_give_one_line(tmp_path: Path, text: str, expected: str) -
     assert len(message.splitlines()) == 1
 
 
+def test_min_coverage_defaults_to_90_percent(tmp_path: Path) -> None:
+    f = tmp_path / "slo.yaml"
+    f.write_text(GOOD)
+    default = spec.load([f])[0]
+    f.write_text(GOOD + "  minCoverage: 0.5\n")
+    custom = spec.load([f])[0]
+    assert (default.min_coverage, custom.min_coverage) == (0.9, 0.5)
+    # what is judged changes, so the spec version does; the default keeps earlier versions
+    assert custom.spec_hash != default.spec_hash
+
+
 def test_misspelled_field_suggests_the_close_match(tmp_path: Path) -> None:
     f = tmp_path / "slo.yaml"
     f.write_text(GOOD.replace("  objective:", "  objectiv:"))
@@ -77,7 +90,7 @@ def test_misspelled_field_suggests_the_close_match(tmp_path: Path) -> None:
     lines = str(err.value).splitlines()
     assert f"{f}:11: spec.objectiv: unknown field 'objectiv'; did you mean 'objective'? " \
         "expected one of: service, description, indicator, objective, objectives, window, " \
-        "budgetingMethod, noDataPolicy, alerting, scrapeInterval" in lines
+        "budgetingMethod, noDataPolicy, alerting, minCoverage, scrapeInterval" in lines
 
 
 def test_duplicate_names_across_files(tmp_path: Path) -> None:

@@ -19,6 +19,10 @@ CORPUS = ROOT / "tests" / "fixtures" / "spec" / "invalid"
 _HINT = "expected lower-case letters, digits and dashes (at most 63), starting and ending with " \
     "a letter or digit"
 
+SELECTOR_HINT = ('http_requests_total{service="api",code=~"5.."} (slo-jobs adds increase() and '
+                 "the range itself), ")
+EXPR_HINT = "write a full query as expr: with the {{.window}} placeholder instead"
+
 # file -> the expected lines, without the leading file name.
 EXPECTED: dict[str, list[str]] = {
     "native-bad-duration": [":12: spec.window.rolling: '4 weeks'; expected a duration: a whole "
@@ -50,11 +54,27 @@ EXPECTED: dict[str, list[str]] = {
     "native-misspelled-field": [":11: spec.objectiv: unknown field 'objectiv'; did you mean "
                                 "'objective'? expected one of: service, description, indicator, "
                                 "objective, objectives, window, budgetingMethod, noDataPolicy, "
-                                "alerting, scrapeInterval"],
+                                "alerting, minCoverage, scrapeInterval"],
     "native-no-data-policy": [":11: spec.noDataPolicy: 'ignore'; input should be 'good', 'bad' "
                               "or 'skip'"],
     "native-rolling-in-minutes": [":12: spec.window.rolling: '30m'; expected a duration: a whole "
                                   "number and one of d, w, e.g. 28d"],
+    # PromQL is parsed at validate: the file, line and field instead of a 400 at extract.
+    "native-selector-is-a-rate": [":9: spec.indicator.ratio.bad.selector: 'rate(http_requests_"
+                                  "total{code=~\"5..\"}[5m])'; expected a plain vector selector "
+                                  "such as " + SELECTOR_HINT + "not a function call; " + EXPR_HINT],
+    "native-selector-with-range": [":9: spec.indicator.ratio.good.selector: 'http_requests_total"
+                                   "{code!~\"5..\"}[5m]'; expected a plain vector selector such as "
+                                   + SELECTOR_HINT + "not a range vector (x[5m]); " + EXPR_HINT],
+    "native-expr-unbalanced": [":11: spec.indicator.ratio.total.expr: 'sum(increase(http_"
+                               "requests_total{job=\"api\"}[{{.window}}])'; expected valid "
+                               "PromQL; it does not parse: unclosed left parenthesis"],
+    "native-threshold-query-unbalanced": [":9: spec.indicator.threshold.query: 'sum(kafka_"
+                                          "consumergroup_lag{group=\"api\"}'; expected valid "
+                                          "PromQL; it does not parse: unclosed left parenthesis"],
+    "native-freshness-timestamp-unbalanced": [
+        ":10: spec.indicator.freshness.timestamp: 'max(last_load_timestamp_seconds{table="
+        "\"orders\"}'; expected valid PromQL; it does not parse: unclosed left parenthesis"],
     "native-selector-and-expr": [":10: spec.indicator.ratio.total: fields selector, expr; "
                                  "expected exactly one of 'selector' or 'expr'"],
     "native-slices-with-occurrences": [":5: spec: fields service, indicator, objective; "

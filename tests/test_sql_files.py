@@ -45,18 +45,20 @@ def test_release_decision_table() -> None:
 
 
 def slo_row(k: int, method: str = "Occurrences", target: float = 0.999,
-            period_s: float = 30 * 86400, slice_seconds: float = 60) -> dict[str, Any]:
+            period_s: float = 30 * 86400, slice_seconds: float = 60,
+            min_coverage: float = 0.9) -> dict[str, Any]:
     return {"k": k, "slo": f"s{k}", "service": "svc", "description": "", "spec_hash": "h",
             "target": target, "budget_fraction": round(1 - target, 12), "method": method,
-            "slice_seconds": slice_seconds, "period_s": period_s}
+            "slice_seconds": slice_seconds, "min_coverage": min_coverage, "period_s": period_s}
 
 
-def occ_row(k: int, good: float, total: float, burn: float | None = None) -> dict[str, Any]:
-    return {"k": k, "good": good, "total": total, "buckets": 10, "clipped_rows": 0,
+def occ_row(k: int, good: float, total: float, burn: float | None = None,
+            buckets: int = 10) -> dict[str, Any]:
+    return {"k": k, "good": good, "total": total, "buckets": buckets, "clipped_rows": 0,
             "burn_1d_now": burn}
 
 
-SLC_EMPTY = [{"k": -1, "good_slices": 0, "counted_slices": 0, "no_data_slices": 0,
+SLC_EMPTY = [{"k": -1, "good_slices": 0.0, "counted_slices": 0, "no_data_slices": 0,
               "all_slices": 0, "ratio_mean": 0.0}]
 
 
@@ -73,13 +75,47 @@ def test_budget_status_occurrences_check_values() -> None:
 
 def test_budget_status_ratio_timeslices_check_value() -> None:
     # SLO_MATH 1: slices (1000, 10 bad) and (10, 5 bad): RatioTimeslices error 0.255.
+    # stream.py hands over good_slices = the sum of the slice ratios, 0.99 + 0.5 = 1.49, over
+    # 2 slices with events; bad = 2 - 1.49 = 0.51 slices of 0.1 * 2 = 0.2 allowed.
     rows = run("budget_status", {
         "slos": [slo_row(0, "RatioTimeslices", target=0.9)],
         "occ": [occ_row(0, 1005, 1010)],
-        "slc": [{"k": 0, "good_slices": 1, "counted_slices": 2, "no_data_slices": 0,
-                 "all_slices": 2, "ratio_mean": (0.99 + 0.5) / 2}]}, expected=2, elapsed=1.0)
-    assert 1 - rows[0]["sli"] == pytest.approx(0.255)
-    assert rows[0]["budget_consumed"] == pytest.approx(2.55)
+        "slc": [{"k": 0, "good_slices": 0.99 + 0.5, "counted_slices": 2, "no_data_slices": 0,
+                 "all_slices": 2, "ratio_mean": (0.99 + 0.5) / 2}]}, expected=10, elapsed=1.0)
+    r = rows[0]
+    assert 1 - r["sli"] == pytest.approx(0.255)
+    # consumed = (1 - SLI) / (1 - target) = 0.255 / 0.1 = 2.55 = bad / allowed = 0.51 / 0.2:
+    # the headline, the counts, the status and met say the same thing
+    assert r["budget_consumed"] == pytest.approx(2.55)
+    assert (r["bad"], r["allowed_bad"]) == pytest.approx((0.51, 0.2))
+    assert r["budget_remaining"] == pytest.approx(-1.55)
+    assert (r["status"], r["met"]) == ("exhausted", False)
+
+
+@pytest.mark.parametrize(("buckets", "min_coverage", "status", "met"), [
+    (9, 0.9, "healthy", True),               # 9 of 10 buckets = 90 %: enough
+    (8, 0.9, "insufficient data", None),     # 80 % < 90 %
+    (1, 0.05, "healthy", True),              # 10 % >= a 5 % threshold
+    (0, 0.0, "no data", None),               # nothing at all is still "no data"
+])
+def test_coverage_below_the_threshold_is_insufficient_data(
+        buckets: int, min_coverage: float, status: str, met: bool | None) -> None:
+    # 1,000,000 requests, 100 bad at 99.9 %: 10 % of the budget spent, healthy when judged
+    good = 0.0 if buckets == 0 else 999_900.0
+    total = 0.0 if buckets == 0 else 1_000_000.0
+    rows = run("budget_status", {
+        "slos": [slo_row(0, min_coverage=min_coverage)],
+        "occ": [occ_row(0, good, total, burn=0.1, buckets=buckets)],
+        "slc": SLC_EMPTY}, expected=10, elapsed=1.0)
+    r = rows[0]
+    assert (r["status"], r["met"], r["coverage"]) == (status, met, buckets / 10)
+    if status == "insufficient data":
+        # the figures are still shown, but nothing is projected from 8 % of a month
+        assert r["sli"] == pytest.approx(0.9999) and r["exhaustion"] is None
+        assert r["exhaustion_days"] is None
+        decisions = run("release_decision", {"decisions_in": [{"slo": "s0",
+                                                               "status": r["status"]}]})
+        assert [d["decision"] for d in decisions] == ["review", "review", "review"]
 
 
 def test_exhaustion_projection_check_value() -> None:
@@ -124,16 +160,23 @@ def test_occurrence_measures_from_prefix_sums() -> None:
                      "burn_1d_now": 0.5}]
 
 
-def test_incidents_are_islands_of_firing_buckets() -> None:
-    def firing(b: int, page: bool = False) -> dict[str, Any]:
-        return {"k": 0, "b": b, "bad": 2.0, "page": page, "ticket": not page, "burn_1h": b * 1.0,
-                "burn_5m": 0.0, "is_snap": False}
-    snap = [firing(10, True), firing(11), firing(12), firing(20), firing(21), firing(30)]
+def test_incidents_are_islands_of_firing_buckets_per_severity() -> None:
+    def firing(b: int, page: bool, ticket: bool) -> dict[str, Any]:
+        return {"k": 0, "b": b, "bad": 2.0, "slice_bad": 0.0, "page": page, "ticket": ticket,
+                "burn_1h": b * 1.0, "burn_5m": 0.0, "is_snap": False}
+    # buckets 10-12: a page and a ticket condition hold; 13-15: only a ticket one; 20-21:
+    # ticket; 30 is past as-of.
+    snap = [firing(b, b <= 12, True) for b in range(10, 16)] + \
+        [firing(20, False, True), firing(21, False, True), firing(30, True, True)]
     rows = run("incidents", {"snap": snap, "slos": [slo_row(0)],
-                             "occ": [occ_row(0, 900, 1000)]},
+                             "occ": [occ_row(0, 900, 1000)], "slc": SLC_EMPTY},
                origin_s=0, step_s=60, elapsed=1.0, basof=30)
-    assert [(r["duration_minutes"], r["severity"], r["peak_burn_1h"], r["bad"]) for r in rows] == \
-        [(3.0, "page", 12.0, 6.0), (2.0, "ticket", 21.0, 4.0)]  # bucket 30 is past as-of
+    # The page lasts while a page condition holds (3 buckets), not while the ticket does;
+    # the ticket is its own incident over its own 6 buckets.
+    assert [(r["start"].timestamp() / 60, r["duration_minutes"], r["severity"],
+             r["peak_burn_1h"], r["bad"]) for r in rows] == [
+        (10, 3.0, "page", 12.0, 6.0), (10, 6.0, "ticket", 15.0, 12.0),
+        (20, 2.0, "ticket", 21.0, 4.0)]
     assert rows[0]["budget_share"] == pytest.approx(6 / 1.0)  # 6 bad of 1 allowed (B*1000)
 
 
@@ -193,14 +236,52 @@ def test_stream_burn_rates_and_page(tmp_path: Path) -> None:
     first = res.burn[0]
     assert first["hour_end"] == utc(2026, 11, 1, 1)
     assert (first["burn_1h"], first["burn_6h"], first["burn_1d"]) == pytest.approx((.5, .5, .5))
-    assert len(res.incidents) == 1
-    page = res.incidents[0]
+    page, ticket = res.incidents
     # the first bucket with 100 % errors already lifts 5 m and 1 h over 14.4 x B
     assert page["severity"] == "page" and page["start"] == utc(2026, 11, 2, 12, 0)
     assert page["peak_burn_1h"] == pytest.approx(1000)
-    # it lasts while a window still holds bad buckets: ticket 3 d / 6 h at factor 1 fires
-    # until the 6 h window ending with the bucket [18:58, 18:59) no longer reaches 12:59
-    assert page["end"] == utc(2026, 11, 2, 18, 59)
+    # The page lasts while a page condition holds: 6 h / 30 m at factor 6 needs
+    # m * 999.5 + (30 - m) * 0.5 > 0.006 * 30,000 bad in the 30 m window, i.e. one outage
+    # minute (12:59) in it: up to the bucket [13:28, 13:29).
+    assert page["end"] == utc(2026, 11, 2, 13, 29)
+    # The ticket is separate: 3 d / 6 h at factor 1 needs m * 999.5 + 2,160 > 4,320 bad in
+    # 3 d (m >= 3: from 12:02) and holds until the 6 h window ending with [18:58, 18:59) no
+    # longer reaches 12:59.
+    assert (ticket["severity"], ticket["start"], ticket["end"]) == \
+        ("ticket", utc(2026, 11, 2, 12, 2), utc(2026, 11, 2, 18, 59))
+
+
+def test_one_hour_outage_in_a_clean_month_pages_for_the_page_conditions_only(
+        tmp_path: Path) -> None:
+    # 1,000 requests a minute, none bad, from the lookback on; 12:00-13:00 on 2 Nov all bad.
+    # Against 99.9 % (B = 0.001), with m outage minutes in a window of n minutes its error
+    # ratio is m / n (SLO_MATH 3, 30-day month: factors 14.4, 6, 3, 1):
+    # - page 1 h & 5 m over 0.0144: 5 m needs m >= 1 and so does 1 h (1/60 = 0.0167):
+    #   the buckets 12:00 .. 13:03 (the 5 m window ending at 13:04 holds no outage minute);
+    # - page 6 h & 30 m over 0.006: 6 h needs m/360 > 0.006, m >= 3 (from 12:02); 30 m holds
+    #   an outage minute up to the bucket 13:28: page conditions hold 12:00 .. 13:28.
+    # - ticket 1 d & 2 h over 0.003: 1 d needs m/1440 > 0.003, m >= 5 (from 12:04) until
+    #   14:58; ticket 3 d & 6 h over 0.001: 3 d needs m/4320 > 0.001, m >= 5 (from 12:04),
+    #   6 h holds an outage minute up to the bucket 18:58.
+    write_buckets(tmp_path, "a", utc(2026, 10, 29), [(1000.0, 1000.0)] * (33 * 1440))
+    write_buckets(tmp_path, "a", utc(2026, 11, 2, 12), [(0.0, 1000.0)] * 60)
+    res = compute_window(tmp_path, [SloParams("a", "svc", "", "h", 0.999)],
+                         periods.month("2026-11"))
+    got = [(i["severity"], i["start"], i["end"], i["duration_minutes"]) for i in res.incidents]
+    assert got == [("page", utc(2026, 11, 2, 12), utc(2026, 11, 2, 13, 29), 89.0),
+                   ("ticket", utc(2026, 11, 2, 12, 4), utc(2026, 11, 2, 18, 59), 415.0)]
+    page, ticket = res.incidents
+    # the 1 h burn peaks at 60,000 / 60,000 / B = 1000 when the hour is all outage
+    assert page["peak_burn_1h"] == pytest.approx(1000)
+    # allowed: B * 30 * 1440 * 1000 = 43,200 bad; the page holds all 60,000 of them, the
+    # ticket (from 12:04) 56,000
+    assert (page["bad"], ticket["bad"]) == (60_000, 56_000)
+    assert page["budget_share"] == pytest.approx(60_000 / 43_200)
+    assert ticket["budget_share"] == pytest.approx(56_000 / 43_200)
+    # the headline: 60,000 bad of 43,200 allowed, exhausted and missed, counted once
+    row = res.summary[0]
+    assert row["budget_consumed"] == pytest.approx(60_000 / 43_200)
+    assert (row["status"], row["met"], row["coverage"]) == ("exhausted", False, 1.0)
 
 
 def test_calendar_month_in_new_york_is_dst_correct(tmp_path: Path) -> None:
@@ -226,3 +307,79 @@ def test_rolling_window_at_any_instant(tmp_path: Path) -> None:
     row = compute_window(tmp_path, [SloParams("a", "svc", "", "h", 0.9)], week).summary[0]
     assert (row["good"], row["total"]) == (19.0, 20.0)
     assert row["expected_buckets"] == 7 * 1440
+
+
+def _three_days(lake_dir: Path) -> periods.Period:
+    # 3 days of 100 requests a minute; day 1 has 10 minutes at 98/100,
+    # day 2 has 5 minutes at 0/100, day 3 is clean.
+    start = utc(2026, 11, 1)
+    write_buckets(lake_dir, "t", start, [(100.0, 100.0)] * (3 * 1440))
+    write_buckets(lake_dir, "t", start + timedelta(hours=6), [(98.0, 100.0)] * 10)
+    write_buckets(lake_dir, "t", start + timedelta(days=1, hours=6), [(0.0, 100.0)] * 5)
+    return periods.Period("3d", start, start + timedelta(days=3))
+
+
+def test_timeslices_daily_series_and_burn_down_count_slices(tmp_path: Path) -> None:
+    # Timeslices, 1-min slices good iff >= 99 % good, target 99 %: 4,320 slices, 43.2
+    # allowed bad. Bad slices: 10 on day 1, 5 on day 2 (not the 20 + 500 bad events).
+    period = _three_days(tmp_path)
+    slo = SloParams("t", "svc", "", "h", 0.99, method="Timeslices", slice_seconds=60,
+                    slice_target=0.99)
+    res = compute_window(tmp_path, [slo], period)
+    row = res.summary[0]
+    assert (row["good"], row["total"], row["bad"]) == (4305, 4320, 15)
+    assert row["budget_remaining"] == pytest.approx(1 - 15 / 43.2)
+    assert [(r["good"], r["total"]) for r in res.daily] == [(1430, 1440), (1435, 1440),
+                                                           (1440, 1440)]
+    assert [r["budget_remaining"] for r in res.daily] == pytest.approx(
+        [1 - 10 / 43.2, 1 - 15 / 43.2, 1 - 15 / 43.2])
+    # the burn-down ends at the headline
+    assert res.daily[-1]["budget_remaining"] == pytest.approx(row["budget_remaining"])
+
+
+def test_ratio_timeslices_agree_everywhere(tmp_path: Path) -> None:
+    # RatioTimeslices, target 99 %: no slice target; the SLI is the mean slice ratio.
+    # Day 1: 10 slices at 0.98 (0.02 bad each, 0.2 in all); day 2: 5 slices at 0 (5 bad).
+    # SLI = 1 - 5.2 / 4,320; consumed = (1 - SLI) / 0.01 = 5.2 / 43.2 = 0.1204: healthy, met.
+    period = _three_days(tmp_path)
+    slo = SloParams("t", "svc", "", "h", 0.99, method="RatioTimeslices", slice_seconds=60)
+    res = compute_window(tmp_path, [slo], period)
+    row = res.summary[0]
+    assert row["sli"] == pytest.approx(1 - 5.2 / 4320)
+    assert row["bad"] == pytest.approx(5.2) and row["allowed_bad"] == pytest.approx(43.2)
+    assert row["budget_consumed"] == pytest.approx((1 - row["sli"]) / 0.01)
+    assert row["budget_consumed"] == pytest.approx(5.2 / 43.2)
+    assert (row["status"], row["met"]) == ("healthy", True)
+    assert [r["sli"] for r in res.daily] == pytest.approx(
+        [1 - 0.2 / 1440, 1 - 5 / 1440, 1.0])
+    assert [r["budget_remaining"] for r in res.daily] == pytest.approx(
+        [1 - 0.2 / 43.2, 1 - 5.2 / 43.2, 1 - 5.2 / 43.2])
+    assert res.daily[-1]["budget_remaining"] == pytest.approx(row["budget_remaining"])
+    assert [d["decision"] for d in res.decisions] == ["approve", "approve", "review"]
+
+
+def test_time_slice_incident_spends_slices(tmp_path: Path) -> None:
+    # Timeslices (1-min slices good iff >= 99 %, target 99 %, B = 0.01) over 3 days of 100
+    # requests a minute, none bad, except 06:00-06:05 on day 2: 5 minutes at 0 of 50. P = 3 d,
+    # so the factors are 1.44, 0.6, 0.3, 0.1 (thresholds 0.0144, 0.006, 0.003, 0.001).
+    # With m outage minutes so far:
+    # - page 1 h & 5 m: 1 h = 50m / (6000 - 50m) > 0.0144 from m = 2 (06:01); 5 m holds an
+    #   outage minute up to the bucket 06:08. Page 6 h & 30 m: 6 h = 50m / (36000 - 50m)
+    #   > 0.006 from m = 5 (06:04); 30 m holds one up to 06:33. Page: 06:01 - 06:34.
+    # - ticket 1 d & 2 h: 1 d at most 250 / 143,750 < 0.003: never. Ticket 3 d & 6 h: the 3 d
+    #   window holds the data since 1 Nov, 50m / (180,000 + 50m) > 0.001 from m = 4 (06:03);
+    #   6 h holds an outage minute up to 12:03. Ticket: 06:03 - 12:04.
+    # Shares are in slices: the page holds the 4 bad slices 06:01-06:04, the ticket 2, of
+    # 0.01 * 4,320 = 43.2 allowed (in events the page would be 200 / 4,317.5 = 4.6 %).
+    start = utc(2026, 11, 1)
+    write_buckets(tmp_path, "t", start, [(100.0, 100.0)] * (3 * 1440))
+    write_buckets(tmp_path, "t", start + timedelta(days=1, hours=6), [(0.0, 50.0)] * 5)
+    slo = SloParams("t", "svc", "", "h", 0.99, method="Timeslices", slice_seconds=60,
+                    slice_target=0.99)
+    res = compute_window(tmp_path, [slo], periods.Period("3d", start, start + timedelta(days=3)))
+    day2 = start + timedelta(days=1)
+    assert [(i["severity"], i["start"], i["end"]) for i in res.incidents] == [
+        ("page", day2 + timedelta(hours=6, minutes=1), day2 + timedelta(hours=6, minutes=34)),
+        ("ticket", day2 + timedelta(hours=6, minutes=3), day2 + timedelta(hours=12, minutes=4))]
+    assert [i["budget_share"] for i in res.incidents] == pytest.approx([4 / 43.2, 2 / 43.2])
+    assert res.summary[0]["budget_consumed"] == pytest.approx(5 / 43.2)

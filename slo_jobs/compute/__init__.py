@@ -119,9 +119,8 @@ def own_window(slo: Slo, at: datetime) -> Period:
     window) that holds the instant just before ``at``: the window "to date" at ``at``."""
     if slo.window_kind == "rolling" and slo.rolling_window is not None:
         return periods.rolling(at, slo.rolling_window)
-    kind = slo.calendar_unit or "month"
-    label = periods.label_of(kind, at - timedelta(microseconds=1), slo.time_zone)
-    return periods.calendar(kind, label, slo.time_zone)
+    return periods.containing(slo.calendar_unit or "month", at - timedelta(microseconds=1),
+                              slo.time_zone, slo.window_start)
 
 
 WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "status", "met", "estimated",

@@ -26,7 +26,7 @@ from .params import SloParams
 LOOKBACK = timedelta(days=3)  # the longest burn-rate window
 WINDOWS_S = {"l5m": 300, "l30m": 1800, "l1h": 3600, "l2h": 7200, "l6h": 21600,
              "l1d": 86400, "l3d": 259200}
-# (share of the period's budget, long window) per alert condition: SLO_MATH 3.
+# (share of the period's budget, long window) per alert condition: docs/slo-math.md.
 CONDITIONS = {"thr_page1": (0.02, 3600), "thr_page2": (0.05, 21600),
               "thr_ticket1": (0.10, 86400), "thr_ticket2": (0.10, 259200)}
 
@@ -110,25 +110,46 @@ class _Layout:
         return int((t - self.origin).total_seconds()) // self.step_s
 
 
-def conditions(slo: SloParams, period_s: float, step_s: int) -> tuple[stream.Condition, ...]:
+@dataclass(frozen=True)
+class AlertCondition:
+    """One burn-rate alert condition of an SLO: fire iff both windows burn above ``factor``."""
+
+    severity: str  # page or ticket
+    long_s: int
+    short_s: int
+    factor: float
+
+    def as_row(self) -> dict[str, Any]:
+        return {"severity": self.severity, "long_s": self.long_s, "short_s": self.short_s,
+                "factor": self.factor}
+
+
+def alert_conditions(slo: SloParams, period_s: float) -> tuple[AlertCondition, ...]:
     """The SLO's alert conditions, as rules.conditions() gives them to Prometheus: its
-    ``alerting.burnRates`` overrides, else the four defaults; f = p * P / L (SLO_MATH 3)."""
+    ``alerting.burnRates`` overrides, else the four defaults; f = p * P / L (docs/slo-math.md) with
+    P its rolling length, else the length of the window computed (a 31-day month is 31 d)."""
     p = slo.alert_period_s or period_s
-    b = slo.budget_fraction
     if slo.burn_rates:
         out = []
         for a in slo.burn_rates:
             long_s = a.long_window.total_seconds()
             factor = a.factor if a.factor is not None else \
                 alert_factor(a.budget_consumed or 0.0, p, long_s)
-            out.append(stream.Condition(a.severity == "page", int(long_s) // step_s,
-                                        int(a.short_window.total_seconds()) // step_s,
-                                        factor * b))
+            out.append(AlertCondition(a.severity, int(long_s),
+                                      int(a.short_window.total_seconds()), factor))
         return tuple(out)
     # The SRE workbook's short windows are a twelfth of the long ones (1h/5m ... 3d/6h).
-    return tuple(stream.Condition(name.startswith("thr_page"), long_s // step_s,
-                                  long_s // 12 // step_s, alert_factor(share, p, long_s) * b)
+    return tuple(AlertCondition("page" if name.startswith("thr_page") else "ticket", long_s,
+                                long_s // 12, alert_factor(share, p, long_s))
                  for name, (share, long_s) in CONDITIONS.items())
+
+
+def conditions(slo: SloParams, period_s: float, step_s: int) -> tuple[stream.Condition, ...]:
+    """``alert_conditions`` in buckets, with thresholds f * B."""
+    b = slo.budget_fraction
+    return tuple(stream.Condition(c.severity == "page", c.long_s // step_s,
+                                  c.short_s // step_s, c.factor * b)
+                 for c in alert_conditions(slo, period_s))
 
 
 def _lookback(slos: Sequence[SloParams]) -> timedelta:
@@ -156,7 +177,7 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
     elapsed = (lay.basof - lay.b0) / (lay.b1 - lay.b0)
     con = connect()
     _check_slices(slos, lay)
-    snap, slices = _stream(lake_dir, slos, lay, period)
+    snap, slices, slice_days = _stream(lake_dir, slos, lay, period)
     _register_slos(con, slos, period)
     con.register("snap_arrow", snap)
     con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
@@ -166,9 +187,14 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
     con.register("slc_arrow", slices)
     con.execute("CREATE TEMP TABLE slc AS SELECT * FROM slc_arrow")
     con.unregister("slc_arrow")
+    con.register("slc_days", slice_days)
     result.summary = _rows(con.sql(resources.sql("budget_status"), params={
         "expected": lay.basof - lay.b0, "elapsed": elapsed}))
+    by_name = {s.name: s for s in slos}
     for r in result.summary:
+        # The factors the incidents were judged by, for the report's chart and definitions.
+        r["alert_conditions"] = [c.as_row() for c in alert_conditions(by_name[r["slo"]],
+                                                                      period.seconds)]
         r["period"] = period.label
         r["period_start"], r["period_end"], r["as_of"] = period.start, period.end, evaluated
         r["exhaustion_at"] = (evaluated + timedelta(days=r["exhaustion_days"])
@@ -193,11 +219,12 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
 
 
 def _stream(lake_dir: Path, slos: Sequence[SloParams], lay: _Layout,
-            period: Period) -> tuple[pa.Table, pa.Table]:
-    """Every SLO's partitions through stream.py: snapshot/firing rows and slice buckets."""
+            period: Period) -> stream.Tables:
+    """Every SLO's partitions through stream.py: snapshot/firing rows and slice counts."""
     grid = stream.Grid(per_day=lay.per_day, b0=lay.b0, b1=lay.b1, basof=lay.basof,
                        snap=lay.snap, burn_b=tuple(v // lay.step_s
-                                                   for v in stream.BURN_WINDOWS_S.values()))
+                                                   for v in stream.BURN_WINDOWS_S.values()),
+                       days=tuple((b_start, b_end) for _, b_start, b_end in lay.local))
     inputs = []
     for k, s in enumerate(slos):
         paths = tuple(str(p) if (p := lake.sli_partition(lake_dir, s.name, d)).exists()
@@ -206,7 +233,8 @@ def _stream(lake_dir: Path, slos: Sequence[SloParams], lay: _Layout,
                                       conditions(s, period.seconds, lay.step_s),
                                       s.method != "Occurrences",
                                       max(1, int(s.slice_seconds // lay.step_s)),
-                                      s.slice_target, s.no_data))
+                                      s.method == "RatioTimeslices", s.slice_target,
+                                      s.no_data))
     return stream.run(grid, inputs)
 
 
@@ -220,6 +248,7 @@ def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
         "budget_fraction": pa.array([s.budget_fraction for s in slos], pa.float64()),
         "method": [s.method for s in slos],
         "slice_seconds": pa.array([s.slice_seconds for s in slos], pa.float64()),
+        "min_coverage": pa.array([s.min_coverage for s in slos], pa.float64()),
         "period_s": pa.array([float(period.seconds)] * len(slos), pa.float64())}))
     con.execute("CREATE TEMP TABLE slos AS SELECT * FROM slos_arrow")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ..spec import BurnRateAlert, Slo
+from ..spec import DEFAULT_MIN_COVERAGE, BurnRateAlert, Slo
 
 METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 NO_DATA = ("good", "bad", "skip")
@@ -37,7 +37,7 @@ class SloParams:
     target: float
     method: str = "Occurrences"
     slice_seconds: float = 60.0
-    slice_target: float = 0.0
+    slice_target: float = 1.0  # Timeslices only; RatioTimeslices judges the mean ratio
     no_data: str = "skip"
     time_zone: str = "UTC"
     # Period P behind the alert factors f = p * P / L: a rolling SLO's own length; None means
@@ -45,6 +45,8 @@ class SloParams:
     alert_period_s: float | None = None
     # spec.alerting.burnRates: replace the four default alert conditions (as rules.py does).
     burn_rates: tuple[BurnRateAlert, ...] = ()
+    # Below this coverage the window is "insufficient data": no status, never met.
+    min_coverage: float = DEFAULT_MIN_COVERAGE
 
     @property
     def budget_fraction(self) -> float:
@@ -59,10 +61,11 @@ class SloParams:
             spec_hash=slo.spec_hash, target=slo.target, method=method,
             slice_seconds=_seconds(_attr(slo, ("time_slice_window", "time_slice_seconds",
                                                 "slice_seconds"), None), 60.0),
-            slice_target=float(_attr(slo, ("time_slice_target", "slice_target"), 0.0)),
+            slice_target=float(_attr(slo, ("time_slice_target", "slice_target"), 1.0)),
             no_data=str(_attr(slo, ("no_data_policy", "no_data"), "skip")),
             time_zone=str(_attr(slo, ("time_zone", "timezone"), "UTC")),
             alert_period_s=(_seconds(_attr(slo, ("rolling_window",), None), 0.0) or None)
             if _attr(slo, ("window_kind",), "calendar") == "rolling" else None,
             burn_rates=tuple(_attr(slo, ("burn_rate_alerts",), ())),
+            min_coverage=float(_attr(slo, ("min_coverage",), DEFAULT_MIN_COVERAGE)),
         )

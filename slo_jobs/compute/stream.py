@@ -7,7 +7,7 @@ together in SQL; here each window is one vectorised subtraction per SLO. The out
 shapes the SQL files read (``snap``, and ``slices``: the time-slice counts per SLO, judged
 here because grouping 8.6 M bucket rows of 200 time-slice SLOs into slices cost DuckDB more
 than the rest of its work), and every figure is still checked against the pandas reference
-(tests/test_compute_reference.py) and the SLO_MATH check values (tests/test_sql_files.py).
+(tests/test_compute_reference.py) and the slo-math.md checks (tests/test_sql_files.py).
 
 Each partition is read once, whole, with every page's checksum verified
 (``lake.read_verified``): verification costs no second read. Reading many small files is
@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from .. import lake
 
-# Burn-rate columns of ``snap``: window lengths in seconds (SLO_MATH 3).
+# Burn-rate columns of ``snap``: window lengths in seconds (docs/slo-math.md).
 BURN_WINDOWS_S = {"burn_5m": 300, "burn_30m": 1800, "burn_1h": 3600, "burn_2h": 7200,
                   "burn_6h": 21600, "burn_1d": 86400, "burn_3d": 259200}
 # A worker process costs about a second to start: not worth it for fewer SLOs per process.
@@ -38,14 +38,20 @@ MIN_SLOS_PER_PROCESS = 64
 CHUNK = 16  # SLOs per unit of work handed to a process or thread
 
 SNAP_SCHEMA = pa.schema(
+    # slice_bad: a time-slice SLO's bad slices spread evenly over their buckets (incidents)
     [("k", pa.int64()), ("b", pa.int64()), ("bad", pa.float64()), ("total", pa.float64()),
+     ("slice_bad", pa.float64()),
      ("cgood", pa.float64()), ("ctot", pa.float64()), ("cbad", pa.float64()),
      ("chas", pa.int64()), ("cclip", pa.int64())]
     + [(name, pa.float64()) for name in BURN_WINDOWS_S]
     + [("page", pa.bool_()), ("ticket", pa.bool_()), ("is_snap", pa.bool_())])
-SLICES_SCHEMA = pa.schema([("k", pa.int64()), ("good_slices", pa.int64()),
+# good_slices is fractional for RatioTimeslices: the sum of the slices' ratios (see _slices).
+SLICES_SCHEMA = pa.schema([("k", pa.int64()), ("good_slices", pa.float64()),
                            ("counted_slices", pa.int64()), ("no_data_slices", pa.int64()),
                            ("all_slices", pa.int64()), ("ratio_mean", pa.float64())])
+# The same counts per local day (the day starting at bucket b_start), for the daily series.
+SLICE_DAYS_SCHEMA = pa.schema([("k", pa.int64()), ("b_start", pa.int64()),
+                               ("good", pa.float64()), ("total", pa.float64())])
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class Grid:
     basof: int  # past-the-end bucket evaluated (slices)
     snap: int  # snapshot every ``snap`` buckets
     burn_b: tuple[int, ...]  # BURN_WINDOWS_S in buckets, same order
+    # Local days of the window that ended by as-of: [start, end) bucket indices, ascending.
+    days: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ class SloInput:
     conditions: tuple[Condition, ...]
     sliced: bool  # a time-slice SLO: also judge its slices of [b0, basof)
     slice_b: int = 1  # buckets per time slice
-    slice_target: float = 0.0  # a slice is good iff good / total >= this
+    ratio: bool = False  # RatioTimeslices: judged by the mean slice ratio, no slice target
+    slice_target: float = 1.0  # Timeslices: a slice is good iff good / total >= this
     no_data: str = "skip"  # a slice without data or events counts as good, bad or skip
 
 
@@ -105,7 +114,10 @@ def _prefix(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _one(grid: Grid, slo: SloInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+Arrays = dict[str, np.ndarray]
+
+
+def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
     good, total, has, clip = _load(slo.paths, grid.per_day)
     bad = total - good
     cb, ct = _prefix(bad), _prefix(total)
@@ -147,35 +159,65 @@ def _one(grid: Grid, slo: SloInput) -> tuple[dict[str, np.ndarray], dict[str, np
             # NaN where the window has no events: null in the table
             out[name] = np.where(wt != 0, wb / wt / slo.budget, np.nan)
     out.update(page=page[keep], ticket=ticket[keep], is_snap=is_snap[keep])
-    return out, _slices(grid, slo, good, total, has) if slo.sliced else {}
+    if not slo.sliced:
+        out["slice_bad"] = np.zeros(len(keep))
+        return out, {}, {}
+    in_window, per_day, spread = _slices(grid, slo, good, total, has)
+    slice_bad = np.zeros(len(good))
+    slice_bad[grid.b0:grid.basof] = spread
+    out["slice_bad"] = slice_bad[rows]
+    return out, in_window, per_day
 
 
 def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
-            has: np.ndarray) -> dict[str, np.ndarray]:
-    """SLO_MATH 1 over the slices of [b0, basof) (the last one may be partial): a slice is
-    good iff good/total >= timeSliceTarget; one with no bucket with data or no events follows
-    the no-data policy (good, bad, or skip: left out of N). RatioTimeslices: the mean of
-    good/total over the slices with events."""
+            has: np.ndarray) -> tuple[Arrays, Arrays, np.ndarray]:
+    """docs/slo-math.md over the slices of [b0, basof) (the last one may be partial): the window's
+    counts, the same per local day of ``grid.days`` (a slice belongs to the day it starts
+    in), so the daily series and burn-down add up to the headline, and each bucket's share
+    of its slice's bad value (an incident's share of a budget counted in slices).
+
+    Timeslices: a slice is good iff good/total >= timeSliceTarget; one with no bucket with
+    data or no events follows the no-data policy (good, bad, or skip: left out of N).
+    RatioTimeslices: ``good`` is the sum of good/total over the slices with events and
+    ``counted`` their number, so good/counted is the mean ratio and bad/(B * counted) the
+    budget consumed, (1 - SLI) / B: one definition for SLI, status and budget."""
     at = slice(grid.b0, grid.basof)
     starts = np.arange(0, grid.basof - grid.b0, max(1, slo.slice_b))
     g = np.add.reduceat(good[at], starts)
     t = np.add.reduceat(total[at], starts)
     no_data = ~np.logical_or.reduceat(has[at], starts) | (t == 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = g / t
-    judged_good = np.where(no_data, slo.no_data == "good", ratio >= slo.slice_target)
-    counted = ~no_data | (slo.no_data != "skip")
     events = t > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(events, g / np.where(events, t, 1.0), 0.0)
+    if slo.ratio:
+        value, counted = ratio, events
+    else:
+        judged_good = np.where(no_data, slo.no_data == "good", ratio >= slo.slice_target)
+        counted = ~no_data | (slo.no_data != "skip")
+        value = (judged_good & counted).astype(float)
     mean = float(ratio[events].mean()) if events.any() else np.nan
 
     def one(value: float) -> np.ndarray:
         return np.array([value])
 
-    return {"k": one(slo.k).astype(np.int64),
-            "good_slices": one(int(np.count_nonzero(judged_good & counted))).astype(np.int64),
-            "counted_slices": one(int(np.count_nonzero(counted))).astype(np.int64),
-            "no_data_slices": one(int(np.count_nonzero(t == 0))).astype(np.int64),
-            "all_slices": one(len(starts)).astype(np.int64), "ratio_mean": one(mean)}
+    lengths = np.diff(np.append(starts, grid.basof - grid.b0))
+    spread = np.repeat((counted - value) / lengths, lengths)
+    window = {"k": one(slo.k).astype(np.int64), "good_slices": one(float(value.sum())),
+              "counted_slices": one(int(np.count_nonzero(counted))).astype(np.int64),
+              "no_data_slices": one(int(np.count_nonzero(t == 0))).astype(np.int64),
+              "all_slices": one(len(starts)).astype(np.int64), "ratio_mean": one(mean)}
+    if not grid.days:
+        return window, {}, spread
+    day_start = np.array([d[0] for d in grid.days], np.int64)
+    day_end = np.array([d[1] for d in grid.days], np.int64)
+    first = starts + grid.b0
+    day = np.searchsorted(day_start, first, side="right") - 1
+    inside = (day >= 0) & (first < day_end[np.maximum(day, 0)])
+    n = len(grid.days)
+    per_day = {"k": np.full(n, slo.k, np.int64), "b_start": day_start,
+               "good": np.bincount(day[inside], value[inside], n),
+               "total": np.bincount(day[inside], counted[inside].astype(float), n)}
+    return window, per_day, spread
 
 
 def _table(parts: list[dict[str, np.ndarray]], schema: pa.Schema) -> pa.Table:
@@ -190,10 +232,16 @@ def _table(parts: list[dict[str, np.ndarray]], schema: pa.Schema) -> pa.Table:
     return pa.table(cols, schema=schema)
 
 
-def compute(grid: Grid, slos: Sequence[SloInput]) -> tuple[pa.Table, pa.Table]:
-    """``snap`` (snapshot and firing rows) and ``slices`` (time-slice SLOs) of ``slos``."""
-    snaps, slices = zip(*(_one(grid, s) for s in slos), strict=True) if slos else ((), ())
-    return _table(list(snaps), SNAP_SCHEMA), _table(list(slices), SLICES_SCHEMA)
+Tables = tuple[pa.Table, pa.Table, pa.Table]
+
+
+def compute(grid: Grid, slos: Sequence[SloInput]) -> Tables:
+    """``snap`` (snapshot and firing rows), ``slices`` and ``slice_days`` (time-slice SLOs)
+    of ``slos``."""
+    snaps, slices, days = zip(*(_one(grid, s) for s in slos), strict=True) if slos \
+        else ((), (), ())
+    return (_table(list(snaps), SNAP_SCHEMA), _table(list(slices), SLICES_SCHEMA),
+            _table(list(days), SLICE_DAYS_SCHEMA))
 
 
 def _workers(n_slos: int) -> int:
@@ -206,14 +254,14 @@ def _ready(_: int) -> None:
     return None
 
 
-def run(grid: Grid, slos: Sequence[SloInput]) -> tuple[pa.Table, pa.Table]:
+def run(grid: Grid, slos: Sequence[SloInput]) -> Tables:
     """``compute`` over all SLOs, this process and one worker process per further core
     taking chunks of SLOs from one queue (a worker's start-up is then not a straggler)."""
     workers = _workers(len(slos))
     if workers == 1:
         return compute(grid, slos)
     chunks = deque(enumerate(slos[i:i + CHUNK] for i in range(0, len(slos), CHUNK)))
-    done: dict[int, tuple[pa.Table, pa.Table]] = {}
+    done: dict[int, Tables] = {}
     lock = threading.Lock()
     failed = threading.Event()
 
@@ -244,4 +292,5 @@ def run(grid: Grid, slos: Sequence[SloInput]) -> tuple[pa.Table, pa.Table]:
         for f in futures:
             f.result()
     parts = [done[i] for i in sorted(done)]
-    return (pa.concat_tables([p[0] for p in parts]), pa.concat_tables([p[1] for p in parts]))
+    return (pa.concat_tables([p[0] for p in parts]), pa.concat_tables([p[1] for p in parts]),
+            pa.concat_tables([p[2] for p in parts]))

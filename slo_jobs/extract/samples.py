@@ -50,8 +50,8 @@ def decode_series(metric: dict[str, Any], values: list[Any], query: str, url: st
         if len(flat) != 2 * len(values):
             raise ValueError
         # Prometheus gives times as float seconds with millisecond precision.
-        ts = np.rint(np.array(flat[0::2], dtype=np.float64) * 1000)
-        vals = np.array(flat[1::2], dtype=np.float64)
+        ts = np.rint(np.fromiter(flat[0::2], np.float64, len(values)) * 1000)
+        vals = np.fromiter(map(float, flat[1::2]), np.float64, len(values))
     except (TypeError, ValueError):
         bad = next((p for p in values if not _point_ok(p)), values[:1])
         raise ExtractError(f"Prometheus at {url}: query {query!r}: malformed point "

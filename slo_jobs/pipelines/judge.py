@@ -1,4 +1,4 @@
-"""Pipeline SLI arithmetic (SLO_MATH 5), on plain arrays and records: no I/O here.
+"""Pipeline SLI arithmetic (docs/slo-math.md), on plain arrays and records: no I/O here.
 
 Times are integer microseconds since the epoch (UTC), so comparisons at the boundaries are
 exact: an age of exactly ``max_age`` is fresh, one microsecond more is stale.
