@@ -14,13 +14,13 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from . import compute, lake, periods, pipelines, report
+from . import compute, lake, periods, pipeline, pipelines, report
 from .errors import SloJobsError
 from .extract import PrometheusClient, PrometheusConfig, extract_slo
 from .extract.extractor import DEFAULT_STEP
@@ -86,22 +86,31 @@ def report_is_current(lake_dir: Path, out_dir: Path, slos: Sequence[Slo],
     return isinstance(shown, list) and _published(shown) == _published(rows)
 
 
+def _todo(slo: Slo, period: Period, lake_dir: Path, redo: bool, as_of: datetime) -> list[date]:
+    """The SLO's month in its own zone (all of it with ``redo``), then the days it reads
+    besides (burn-rate lookback, own window to date), each unless already complete."""
+    month, before = pipeline.month_days(slo, period.label, as_of)
+    todo = month if redo else lake.missing_days(lake_dir, slo.name, month, as_of)
+    return todo + lake.missing_days(lake_dir, slo.name, before, as_of)
+
+
 def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_dir: Path,
                      redo: bool, progress: bool, step: timedelta,
-                     airflow_for: AirflowFor) -> int:
+                     airflow_for: AirflowFor, as_of: datetime) -> int:
     if slo.pipeline is not None:
         # Read from its own source (the Airflow API, a table), never Prometheus: one read of
         # the source for all the days, written day by day under the SLO's lock.
-        todo = period.days if redo else lake.missing_days(lake_dir, slo.name, period.days)
+        todo = [d for d in _todo(slo, period, lake_dir, redo, as_of)
+                if datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1) <= as_of]
         pipelines.record_days([slo], todo, lake_dir, airflow_for)
         return len(todo)
     with lake.slo_lock(lake_dir, slo.name):
-        todo = period.days if redo else lake.missing_days(lake_dir, slo.name, period.days)
+        todo = _todo(slo, period, lake_dir, redo, as_of)
         lake.remove_stale_temps(lake_dir, slo.name, todo)
         # One day at a time: each finished day is kept if the run is interrupted.
         for day in tqdm(todo, desc=f"  {slo.name}", unit="day", leave=False,
                         disable=not progress, file=sys.stderr):
-            extract_slo(client, slo, [day], lake_dir, step)
+            extract_slo(client, slo, [day], lake_dir, step, as_of)
     return len(todo)
 
 
@@ -111,9 +120,12 @@ def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: st
              airflow_for: AirflowFor | None = None) -> list[MonthOutcome]:
     """Bring every month from ``first`` to ``last`` to a complete lake and a current report.
 
-    Pipeline SLOs are read from their own sources; the Airflow API settings come from
-    ``airflow_for`` (by connection id) or the environment. ``rendered_at`` is the time the
-    reports record as their render time (the caller's clock).
+    Each SLO's month is its calendar month in its own zone, with the burn-rate lookback and
+    its own window to date. Pipeline SLOs are read from their own sources; the Airflow API
+    settings come from ``airflow_for`` (by connection id) or the environment.
+    ``rendered_at`` is the time the reports record as their render time (the caller's
+    clock), and the as-of: nothing after it is extracted, and a month still running is
+    reported to date.
     """
     todo = months(first, last)
     outcomes = []
@@ -125,10 +137,11 @@ def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: st
                 for slo in slos:
                     bar.set_postfix_str(slo.name)
                     extracted += _extract_missing(client, slo, period, lake_dir, redo,
-                                                  progress, step, airflow_for or _env_airflow)
+                                                  progress, step, airflow_for or _env_airflow,
+                                                  rendered_at)
                     bar.update(1)
             if redo or extracted or not report_is_current(lake_dir, out_dir, slos, period):
-                rows = compute.compute_month(lake_dir, slos, period)
+                rows = compute.compute_month(lake_dir, slos, period, rendered_at)
                 report.render(lake_dir, period, out_dir, source=_source(config, slos),
                               generated_at=rendered_at)
                 outcomes.append(MonthOutcome(period.label, extracted, True, rows))

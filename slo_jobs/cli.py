@@ -160,7 +160,7 @@ def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports
                    "--service", metavar="NAME", help="Only this service's SLOs.")] = None,
                formats: Annotated[str, typer.Option(
                    "--format", metavar="LIST", help="Comma-separated: html,pdf,json,csv.")
-               ] = "html,pdf,json,csv",
+               ] = "html,pdf,json,csv", as_of: AsOf = None,
                ) -> None:
     """Render a computed month as HTML, PDF, JSON and CSV, and refresh the index page.
 
@@ -171,7 +171,7 @@ def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports
     period = periods.month(month)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     files = report.render(lake, period, out, source=str(lake), generated_at=_now(),
-                          service=service, formats=chosen)
+                          service=service, formats=chosen, as_of=_as_of(as_of))
     _print_files(_report_files(files, chosen))
 
 

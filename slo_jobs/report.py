@@ -399,11 +399,16 @@ def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
 
 def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
            generated_at: datetime, service: str | None = None,
-           formats: Sequence[str] = FORMATS) -> ReportFiles:
+           formats: Sequence[str] = FORMATS, as_of: datetime | None = None) -> ReportFiles:
     """Render the computed ``period`` into ``<out_dir>/<YYYY-MM>/`` and refresh the index.
 
-    ``generated_at`` is passed in (from the run), so rendering reads no clock.
+    ``generated_at`` is passed in (from the run), so rendering reads no clock. ``as_of``
+    (default: the render time) is the instant the index is drawn at: months that begin
+    after it are left out, and the one it falls in is marked as running.
     """
+    if as_of is not None and as_of <= period.start:
+        raise SloJobsError(f"month {period.label}: has not begun at as-of "
+                           f"{as_of:%Y-%m-%dT%H:%MZ}; expected a month that has started")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
@@ -436,7 +441,7 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
             _write_text(stage / files.incidents_csv.name,
                         _csv([{k: i.get(k) for k in INCIDENT_FIELDS} for i in incidents],
                              INCIDENT_FIELDS))
-    write_index(lake_dir, out_dir, generated_at)
+    write_index(lake_dir, out_dir, as_of or generated_at)
     return files
 
 

@@ -38,8 +38,9 @@ def test_overlapping_and_repeated_backfills_leave_each_month_once(
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
     first = backfill.backfill(config, slos, "2026-07", "2026-08", lake_dir, out,
                               progress=False, rendered_at=RENDERED)
+    # July brings the 3 days of burn-rate lookback before it (28-30 June); August's are July's.
     assert [(m.period, m.extracted_days, m.reported) for m in first] == [
-        ("2026-07", 62, True), ("2026-08", 62, True)]
+        ("2026-07", 2 * (31 + 3), True), ("2026-08", 62, True)]
     second = backfill.backfill(config, slos, "2026-08", "2026-09", lake_dir, out,
                                progress=False, rendered_at=RENDERED)
     # August was done: neither extracted nor rendered again
@@ -49,7 +50,7 @@ def test_overlapping_and_repeated_backfills_leave_each_month_once(
     assert sorted(p.parent.name for p in lake_dir.glob("monthly/*/summary.parquet")) == [
         "month=2026-07", "month=2026-08", "month=2026-09"]
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["2026-07", "2026-08", "2026-09"]
-    assert len(list(lake_dir.glob("sli/*/date=*/part-0.parquet"))) == 2 * (31 + 31 + 30)
+    assert len(list(lake_dir.glob("sli/*/date=*/part-0.parquet"))) == 2 * (3 + 31 + 31 + 30)
     for month, start, end in [("2026-07", "2026-07-01", "2026-08-01"),
                               ("2026-08", "2026-08-01", "2026-09-01"),
                               ("2026-09", "2026-09-01", "2026-10-01")]:
@@ -79,7 +80,8 @@ def test_a_changed_slo_set_makes_a_done_month_current_again(prometheus: str,
         "2026-09", "2026-09")[0])
     [month] = backfill.backfill(config, slos, "2026-09", "2026-09", lake_dir, out,
                                 progress=False, rendered_at=RENDERED)
-    assert (month.extracted_days, month.reported) == (30, True)
+    # The new SLO's September and the 3 lookback days before it.
+    assert (month.extracted_days, month.reported) == (33, True)
     assert len(json.loads((out / "2026-09" / "summary.json").read_text())) == 2
 
 
@@ -91,7 +93,7 @@ def test_a_period_prometheus_no_longer_holds_reports_missing_data(prometheus: st
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
     [june] = backfill.backfill(config, slos, "2026-06", "2026-06", lake_dir, out,
                                progress=False, rendered_at=RENDERED)
-    assert june.extracted_days == 60
+    assert june.extracted_days == 2 * (30 + 3)  # June and its 3 lookback days
     # every day was extracted (so a resumed run will not ask again) ...
     for slo in slos:
         assert lake.missing_days(lake_dir, slo.name, backfill.months(

@@ -110,7 +110,8 @@ def test_backfill_killed_mid_run_resumes_without_redoing_days(
     args = ["backfill", "--from", "2026-08", "--to", "2026-09", "--slos", str(SLOS),
             "--lake", str(lake_dir), "--out", str(out), "--prometheus-url", prometheus]
     left = kill_when(start(args + ["--no-progress"]), lake_dir, written=20)
-    assert 0 < left < 2 * (31 + 30)
+    days = 2 * (3 + 31 + 30)  # both SLOs: August's 3 lookback days, August and September
+    assert 0 < left < days
     before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in parts(lake_dir)}
 
     resumed = subprocess.run(CLI + args, check=True, capture_output=True, text=True)
@@ -118,7 +119,7 @@ def test_backfill_killed_mid_run_resumes_without_redoing_days(
     assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in before} == before
     extracted = sum(int(line.split(": ")[1].split()[0]) for line in resumed.stdout.splitlines()
                     if "SLO-days extracted" in line)
-    assert extracted == 2 * (31 + 30) - len(before)
+    assert extracted == days - len(before)
     # a progress bar per month and per SLO
     for label in ("2026-08", "2026-09", "checkout-availability", "checkout-latency"):
         assert label in resumed.stderr

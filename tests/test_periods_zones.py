@@ -217,3 +217,19 @@ def test_coverage_slices_and_overrides_through_the_cli(tmp_path: Path) -> None:
     html = (tmp_path / "out" / "2026-11" / "report.html").read_text()
     definition = html.split('data-definition="paged"')[1].split("</tr>")[0]
     assert "4 h" in definition and "20 min" in definition and "10" in definition
+    # report --as-of: a month not begun at it is refused; inside it, the index marks it running.
+    early = subprocess.run([*base, "report", "--month", "2026-11", "--lake",
+                            str(tmp_path / "lake"), "--out", str(tmp_path / "out2"),
+                            "--as-of", "2026-10-31T23:00Z"], capture_output=True, text=True,
+                           cwd=ROOT, timeout=300)
+    assert early.returncode == 1 and early.stderr.strip() == (
+        "error: month 2026-11: has not begun at as-of 2026-10-31T23:00Z; expected a month that "
+        "has started")
+    mid = subprocess.run([*base, "report", "--month", "2026-11", "--lake",
+                          str(tmp_path / "lake"), "--out", str(tmp_path / "out2"), "--format",
+                          "html", "--as-of", "2026-11-20T00:00Z"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=300)
+    assert mid.returncode == 0, mid.stderr
+    index = (tmp_path / "out2" / "index.html").read_text()
+    row = index.split('data-month="2026-11"')[1].split("</tr>")[0]
+    assert "running" in row
