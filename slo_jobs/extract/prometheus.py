@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import heapq
 import itertools
+import json
 import os
 import socket
 import ssl
@@ -371,7 +372,8 @@ class PrometheusClient:
         if response.status_code in _RETRY_STATUS:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
         try:
-            body = response.json()
+            # The bytes straight to the parser: Response.json() costs a text decode more.
+            body = json.loads(response.content)
         except ValueError:
             if response.status_code == 200:
                 # A cut connection or a proxy in between: worth another try.
