@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import secrets
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,8 +28,6 @@ from .errors import SloJobsError
 TEMP_PREFIX = ".tmp-"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 _TRIES = 8  # a name taken (by a planted file or symlink) is skipped, never opened
-# A folder being built older than this was left by a killed writer (a render takes seconds).
-STALE_STAGE_S = 3600.0
 
 
 def _token() -> str:
@@ -102,17 +100,34 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def _lock(folder: Path, block: bool = True) -> int | None:
+    """An exclusive lock on ``folder`` (its descriptor), or None if another process holds it.
+
+    A writer holds its stage folder's lock while it builds; the kernel drops it when the
+    writer dies, even by SIGKILL, so an unlocked stage is one a killed writer left.
+    """
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def _remove_stale_stages(target: Path) -> None:
-    """Remove the folders a killed writer of ``target`` left half built (old ones only: a
-    young one may belong to a writer still at work)."""
-    now = time.time()
+    """Remove the folders killed writers of ``target`` left half built: those no writer
+    holds locked (a writer at work keeps its own). No clock is read."""
     for old in target.parent.glob(f"{TEMP_PREFIX}{target.name}-*"):
         try:
-            if old.is_dir() and not old.is_symlink() \
-                    and now - old.stat().st_mtime > STALE_STAGE_S:
-                shutil.rmtree(old, ignore_errors=True)
+            if not old.is_dir() or old.is_symlink():
+                continue
+            fd = _lock(old, block=False)
         except OSError:
             continue
+        if fd is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            os.close(fd)
 
 
 @contextmanager
@@ -133,6 +148,7 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError
         _remove_stale_stages(target)
         stage = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
         stage.mkdir()
+        held = _lock(stage)
     except OSError as exc:
         raise error(f"{target}: cannot create a new version ({exc.strerror})") from None
     try:
@@ -160,4 +176,7 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        if held is not None:
+            os.close(held)
     shutil.rmtree(stage, ignore_errors=True)  # now the old set

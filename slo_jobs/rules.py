@@ -361,6 +361,8 @@ def http_config(token: str | None, username: str | None, password: str | None) -
     conf: dict[str, Any] = ({"authorization": {"type": "Bearer", "credentials": token}}
                             if token else
                             {"basic_auth": {"username": username, "password": password or ""}})
+    # Not an output: a secret handed to promtool, owner-only (mkstemp's 0600) on purpose and
+    # deleted by the caller after the run, so it does not go through atomicio.
     fd, name = tempfile.mkstemp(prefix="slo-jobs-promtool-", suffix=".yml")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         yaml.safe_dump(conf, f)

@@ -206,12 +206,27 @@ def test_folders_left_by_a_killed_writer_are_removed_once_stale(tmp_path: Path) 
     for folder in (stale, young):
         folder.mkdir()
         (folder / "report.html").write_text("half")
-    hour_ago = stale.stat().st_mtime - atomicio.STALE_STAGE_S - 60
-    os.utime(stale, (hour_ago, hour_ago))
-    with atomicio.publish_folder(target) as stage:
-        atomicio.write_text(stage / "report.html", "whole")
+    # A writer at work holds its stage folder's lock (another process: flock is per open
+    # file, so a child holds it); the killed writer's lock died with it.
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(young)], stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    try:
+        with atomicio.publish_folder(target) as stage:
+            atomicio.write_text(stage / "report.html", "whole")
+    finally:
+        holder.kill()
+        holder.wait()
     assert not stale.exists() and young.exists()  # a young one may be another writer's
     assert (target / "report.html").read_text() == "whole"
+
+
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
 
 
 def test_a_truncated_monthly_summary_names_the_file_and_the_fix(tmp_path: Path) -> None:
