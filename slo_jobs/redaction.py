@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
@@ -74,3 +75,14 @@ def warn_plain_http(url: str, what: str) -> None:
         # Without logging configured (the CLI), Python prints this line alone on stderr.
         log.warning("warning: %s at %s: credentials are sent over plain http, readable on "
                     "the network; expected an https:// URL", what, redact(url))
+
+
+def take_url_credentials(config: Any) -> None:
+    """Move ``user:password@`` out of a frozen config's ``url`` into its ``username`` and
+    ``password`` (unless set), so the URL can appear in messages; register the secrets."""
+    url, user, password = split_userinfo(config.url)
+    if user is not None or password is not None:
+        object.__setattr__(config, "url", url)
+        object.__setattr__(config, "username", config.username or user)
+        object.__setattr__(config, "password", config.password or password)
+    register(getattr(config, "token", None), config.password)

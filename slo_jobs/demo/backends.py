@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import httpx
 import numpy as np
 
 from .. import atomicio
+from . import prom
 from .scrapes import BUCKET, COUNT, REQUESTS, Scrapes, Series, generate, month_scenario
 
 # OpenMetrics names a family without the sample suffix; each family's lines stay together.
@@ -109,13 +109,7 @@ def start_victoria(data_dir: Path, port: int, log: Path) -> subprocess.Popen[byt
 
 
 def stop_victoria(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    prom.stop(proc)  # the same SIGTERM, wait, then kill
 
 
 def _import_batches(scrapes: Scrapes, max_samples: int = 500_000) -> Iterator[bytes]:

@@ -58,12 +58,7 @@ class PrometheusConfig:
     client_key: str | None = None
 
     def __post_init__(self) -> None:
-        url, user, password = redaction.split_userinfo(self.url)
-        if user is not None or password is not None:
-            object.__setattr__(self, "url", url)
-            object.__setattr__(self, "username", self.username or user)
-            object.__setattr__(self, "password", self.password or password)
-        redaction.register(self.token, self.password)
+        redaction.take_url_credentials(self)
 
     @classmethod
     def from_env(cls, url: str | None = None) -> PrometheusConfig:
@@ -462,13 +457,18 @@ class PrometheusClient:
             out.update(self._single_series(body, promql))
         return out
 
-    def _single_series(self, body: dict[str, Any], promql: str) -> dict[int, float]:
+    def _matrix(self, body: dict[str, Any], query: str) -> list[Any]:
+        """The series of a range-matrix answer; anything else is an error naming the query."""
         data = body.get("data")
         result = data.get("result") if isinstance(data, dict) else None
         if not isinstance(data, dict) or data.get("resultType") != "matrix" \
                 or not isinstance(result, list):
-            raise ExtractError(f"Prometheus at {self.config.url}: query {promql!r} did not "
+            raise ExtractError(f"Prometheus at {self.config.url}: query {query!r} did not "
                                "return a range matrix")
+        return result
+
+    def _single_series(self, body: dict[str, Any], promql: str) -> dict[int, float]:
+        result = self._matrix(body, promql)
         if len(result) > 1:
             # Taking the first series would silently drop events: refuse instead.
             labels = ", ".join(str(s.get("metric") if isinstance(s, dict) else s)
@@ -519,12 +519,7 @@ class PrometheusClient:
             half = range_s // 2
             return self._raw(selector, at - half, range_s - half) + \
                 self._raw(selector, at, half)
-        data = body.get("data")
-        result = data.get("result") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or data.get("resultType") != "matrix" \
-                or not isinstance(result, list):
-            raise ExtractError(f"Prometheus at {self.config.url}: query {query!r} did not "
-                               "return a range matrix")
+        result = self._matrix(body, query)
         out = []
         for entry in result:
             metric = entry.get("metric") if isinstance(entry, dict) else None

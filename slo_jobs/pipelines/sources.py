@@ -133,13 +133,7 @@ class AirflowConfig:
     attempts: int = 4
 
     def __post_init__(self) -> None:
-        # Credentials in the URL move out of it, so the URL can appear in messages.
-        url, user, password = redaction.split_userinfo(self.url)
-        if user is not None or password is not None:
-            object.__setattr__(self, "url", url)
-            object.__setattr__(self, "username", self.username or user)
-            object.__setattr__(self, "password", self.password or password)
-        redaction.register(self.token, self.password)
+        redaction.take_url_credentials(self)
 
     @classmethod
     def from_env(cls) -> AirflowConfig:
