@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import lake
+from . import lake, periods
 
 DAY = timedelta(days=1)
 
@@ -25,15 +25,6 @@ class Gap:
         return (self.end - self.start).total_seconds() / 60
 
 
-def _days(start: datetime, end: datetime) -> list[datetime]:
-    first = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    out = []
-    while first < end:
-        out.append(first)
-        first += DAY
-    return out
-
-
 def find(lake_dir: Path, slo: str, start: datetime, end: datetime) -> list[Gap]:
     """Every run of buckets in ``[start, end)`` without data, in time order.
 
@@ -41,8 +32,9 @@ def find(lake_dir: Path, slo: str, start: datetime, end: datetime) -> list[Gap]:
     without data too). Adjacent runs across midnight are joined.
     """
     runs: list[Gap] = []
-    for day in _days(start, end):
-        path = lake.sli_partition(lake_dir, slo, day.date())
+    for date_ in periods.utc_days(periods.Period("", start, end)):
+        day = datetime(date_.year, date_.month, date_.day, tzinfo=UTC)
+        path = lake.sli_partition(lake_dir, slo, date_)
         if not path.exists():
             spans = [(day, day + DAY)]
         else:
