@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -190,6 +191,22 @@ def containing(kind: str, instant: datetime, tz: str = "UTC",
         nxt = _wall(zone, *_add_months(y, m, step), anchor.day, anchor)
     label = f"{kind} from {start:%Y-%m-%d %H:%M}"
     return Period(label, start.astimezone(UTC), nxt.astimezone(UTC))
+
+
+def consecutive(days: Iterable[date]) -> list[list[date]]:
+    """The days, sorted and without repeats, grouped into runs of consecutive days."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def day_start(day: date) -> int:
+    """The Unix time of ``day``'s UTC midnight."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def utc_days(period: Period) -> list[date]:

@@ -17,7 +17,7 @@ from typing import Any
 from . import compute, lake, pipeline, pipelines, report, spec
 from .errors import SloJobsError
 from .extract import PrometheusConfig
-from .periods import LOCAL_MONTH_SETTLE, Period, month_of
+from .periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
 from .pipelines.record import AirflowFor
 
 CONNECTION_LABEL = "prometheus_conn_id"
@@ -80,13 +80,8 @@ def _lazy(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
 
 def day_ranges(days: list[date]) -> str:
     """``2026-09-03..2026-09-05, 2026-09-10``: consecutive days folded into ranges."""
-    runs: list[list[date]] = []
-    for d in sorted(days):
-        if runs and d - runs[-1][-1] == timedelta(days=1):
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
+    return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0]}..{r[-1]}"
+                     for r in consecutive(days))
 
 
 def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,

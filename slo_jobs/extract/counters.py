@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from .. import lake
 from ..errors import ExtractError
+from ..periods import day_start
 from ..spec import WINDOW_PLACEHOLDERS, Slo
 from . import samples, selectors
 from .prometheus import PrometheusClient
@@ -55,10 +56,6 @@ class DayTable:
     complete_until: datetime | None = None
 
 
-def _day_start(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-
-
 def complete_until(day: date, until_s: int | None, newest_s: float | None
                    ) -> datetime | None:
     """Up to when ``day`` can be trusted complete when read with data up to ``until_s``
@@ -67,7 +64,7 @@ def complete_until(day: date, until_s: int | None, newest_s: float | None
     A day read soon after it ended (within INGEST_GRACE_S) may miss samples Prometheus has
     not ingested yet: it counts only up to the newest sample, and is read again later.
     """
-    end = _day_start(day) + DAY_S
+    end = day_start(day) + DAY_S
     if until_s is None or until_s >= end + INGEST_GRACE_S:
         return None
     cut = min(until_s, end)
@@ -87,8 +84,8 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
         until = complete_until(day, until_s, newest_s)
         h = has[sl].copy()
         if until is not None:  # nothing after it is written as data
-            h[max(0, (int(until.timestamp()) - _day_start(day)) // step_s):] = False
-        starts = np.arange(_day_start(day), _day_start(day) + DAY_S, step_s, dtype=np.int64)
+            h[max(0, (int(until.timestamp()) - day_start(day)) // step_s):] = False
+        starts = np.arange(day_start(day), day_start(day) + DAY_S, step_s, dtype=np.int64)
         table = pa.table({
             "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
             "good": np.where(h, good[sl], 0.0), "total": np.where(h, total[sl], 0.0),
@@ -106,10 +103,10 @@ def _fetch(client: PrometheusClient, slo: Slo, selector: str, run: list[date],
     one query a day (the first one reaching back over the lookback too)."""
     chunks = []
     for i, day in enumerate(run):
-        at = _day_start(day) + DAY_S if until_s is None else min(_day_start(day) + DAY_S,
+        at = day_start(day) + DAY_S if until_s is None else min(day_start(day) + DAY_S,
                                                                  until_s)
         try:
-            chunks.append(client.raw_samples(selector, at, at - _day_start(day)
+            chunks.append(client.raw_samples(selector, at, at - day_start(day)
                                              + (LOOKBACK_S if i == 0 else 0)))
         except ExtractError as exc:
             raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
@@ -122,7 +119,7 @@ def _resolve(client: PrometheusClient, slo: Slo, selector: str, run: list[date])
         return selector
     parsed = selectors.parse(selector)
     assert parsed is not None
-    t0 = _day_start(run[0])
+    t0 = day_start(run[0])
     try:
         found = [s["le"] for s in client.label_sets(parsed.without("le").text(),
                                                     t0 - LOOKBACK_S, t0 + len(run) * DAY_S)
@@ -163,7 +160,7 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
     part_sel = _resolve(client, slo, part_query.selector.strip(), run)
     total_s = _fetch(client, slo, total_sel, run, until_s)
     part_s = _fetch(client, slo, part_sel, run, until_s)
-    t0 = _day_start(run[0])
+    t0 = day_start(run[0])
     buckets = len(run) * (DAY_S // step_s)
     gap_ms = 0
     notes: tuple[str, ...] = ()
@@ -214,7 +211,7 @@ def _window_s(client: PrometheusClient, slo: Slo, run: list[date]) -> int:
     found = sorted({m.group(1).strip() for e in exprs for m in _RANGE.finditer(e)})
     series: list[samples.Series] = []
     for sel in found:
-        series += client.raw_samples(sel, _day_start(run[0]), LOOKBACK_S)
+        series += client.raw_samples(sel, day_start(run[0]), LOOKBACK_S)
     what = " and ".join(found) or "its expression"
     interval = _interval(slo, series, what, run)
     if interval is None:
@@ -236,7 +233,7 @@ def windowed_days(client: PrometheusClient, slo: Slo, run: list[date],
     the window's other buckets have data (zero events) when the window has a value."""
     step_s = int(step.total_seconds())
     w = _window_s(client, slo, run)
-    t0 = _day_start(run[0])
+    t0 = day_start(run[0])
     buckets = len(run) * (DAY_S // step_s)
     good = np.zeros(buckets)
     total = np.zeros(buckets)

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from .. import lake
 from ..errors import ExtractError
+from ..periods import consecutive, day_start
 from ..spec import Slo, has_placeholder
 from .counters import DayTable as _Day
 from .counters import complete_until, counted_days, windowed_days
@@ -83,17 +84,6 @@ def _with_data(table: pa.Table) -> int:
     return sum(1 for v in table.column("has_data").to_pylist() if v)
 
 
-def _runs(days: Iterable[date]) -> list[list[date]]:
-    """Consecutive days grouped: each run is fetched as one stretch of samples."""
-    runs: list[list[date]] = []
-    for day in sorted(set(days)):
-        if runs and (day - runs[-1][-1]).days == 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return runs
-
-
 def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: Path,
                 step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
                 ) -> list[DayResult]:
@@ -115,7 +105,7 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
     how = method(slo)
     until_s = None if as_of is None else int(as_of.timestamp()) // 60 * 60
     fetched: list[_Day] = []
-    for run in _runs(d for d in days if until_s is None or _start(d) < until_s):
+    for run in consecutive(d for d in days if until_s is None or day_start(d) < until_s):
         if how == "samples":
             fetched += counted_days(client, slo, run, step, until_s)
         elif how == "promql":
@@ -147,10 +137,6 @@ def method(slo: Slo) -> str:
     return "gauge"
 
 
-def _start(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-
-
 def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
                until_s: int | None = None) -> _Day:
     window = f"{int(step.total_seconds())}s"
@@ -173,11 +159,3 @@ def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
     table, clipped, unusable = _day_table(day, good, total, step)
     return _Day(day, table, clipped, unusable,
                 None if ages is None else _age_table(day, ages, step), (), until)
-
-
-def extract_period(client: PrometheusClient, slos: Iterable[Slo], days: list[date],
-                   lake_dir: Path, step: timedelta = DEFAULT_STEP) -> list[DayResult]:
-    out: list[DayResult] = []
-    for slo in slos:
-        out.extend(extract_slo(client, slo, days, lake_dir, step))
-    return out
