@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,9 @@ from typing import Any
 from . import compute, lake, periods, pipelines, report
 from .compute.engine import LOOKBACK
 from .errors import SloJobsError
-from .extract import PrometheusClient, PrometheusConfig, extract_slo
-from .extract.extractor import DEFAULT_STEP, DayResult
+from .extract import PrometheusClient, PrometheusConfig
+from .extract.collector import fewer_collections
+from .extract.extractor import DEFAULT_STEP, DayResult, read_days, write_days
 from .periods import Period
 from .pipelines.record import AirflowFor
 from .pipelines.sources import AirflowConfig
@@ -30,6 +33,8 @@ def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_
 EXTRACT_CONCURRENCY = 4
 # What pipeline SLOs carry where a Prometheus is expected: they never query it.
 NO_PROMETHEUS = PrometheusConfig(url="none (pipeline SLOs only)")
+# Threads writing partitions beside the queries (they wait on fsync, not on Prometheus).
+WRITERS = 2
 
 
 def prometheus_config(slos: Sequence[Slo], url: str | None) -> PrometheusConfig:
@@ -69,16 +74,37 @@ def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date]
     prom = [s for s in slos if s.pipeline is None]
     if not prom:
         return results
-    with PrometheusClient(config) as client:
-        def one(slo: Slo) -> list[DayResult]:
-            with lake.slo_lock(lake_dir, slo.name):
-                lake.remove_stale_temps(lake_dir, slo.name, days)
-                return extract_slo(client, slo, days, lake_dir, step, as_of)
+    with fewer_collections(), PrometheusClient(config) as client, \
+            ThreadPoolExecutor(WRITERS, thread_name_prefix="lake-writer") as writers:
+        backlog = threading.BoundedSemaphore(max(1, concurrency))
 
-        # Threads: the work is waiting for Prometheus and decoding its answers.
+        def one(slo: Slo) -> Future[list[DayResult]]:
+            held = ExitStack()  # the SLO's lock, released once its partitions are written
+            held.enter_context(lake.slo_lock(lake_dir, slo.name))
+            try:
+                lake.remove_stale_temps(lake_dir, slo.name, days)
+                tables = read_days(client, slo, days, step, as_of)
+                backlog.acquire()
+            except BaseException:
+                held.close()
+                raise
+
+            def write() -> list[DayResult]:
+                with held:
+                    try:
+                        return write_days(slo, tables, lake_dir)
+                    finally:
+                        backlog.release()
+
+            return writers.submit(write)
+
+        # Threads: the work is waiting for Prometheus and decoding its answers. A reader
+        # hands its SLO's tables to a writer and queries the next SLO while they are
+        # written, so the fsync of every partition never leaves a query slot idle.
         with ThreadPoolExecutor(max(1, concurrency)) as pool:
-            for written in pool.map(one, prom):
-                results.extend(written)
+            reads = [pool.submit(one, slo) for slo in prom]
+        for read in reads:
+            results.extend(read.result().result())
     return results
 
 

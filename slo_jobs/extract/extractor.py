@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import lake
 from ..errors import ExtractError
@@ -81,7 +82,7 @@ def _age_table(day: date, ages: dict[int, float], step: timedelta) -> pa.Table:
 
 
 def _with_data(table: pa.Table) -> int:
-    return sum(1 for v in table.column("has_data").to_pylist() if v)
+    return int(pc.sum(table.column("has_data")).as_py() or 0)
 
 
 def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: Path,
@@ -98,6 +99,12 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
     it was.  Counters given by a selector are counted from their raw samples
     (:mod:`.samples`); other queries are evaluated with ``query_range`` (:func:`method`).
     """
+    return write_days(slo, read_days(client, slo, days, step, as_of), lake_dir)
+
+
+def read_days(client: PrometheusClient, slo: Slo, days: Iterable[date],
+              step: timedelta = DEFAULT_STEP, as_of: datetime | None = None) -> list[_Day]:
+    """The queries of :func:`extract_slo`: every day's table, nothing written yet."""
     if slo.pipeline is not None:
         where = slo.pipeline.table.describe() if slo.pipeline.table else "the Airflow API"
         raise ExtractError(f"SLO {slo.name}: its SLI is read from {where}, not Prometheus; "
@@ -112,6 +119,11 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
             fetched += windowed_days(client, slo, run, step, until_s)
         else:
             fetched += [_gauge_day(client, slo, day, step, until_s) for day in run]
+    return fetched
+
+
+def write_days(slo: Slo, fetched: list[_Day], lake_dir: Path) -> list[DayResult]:
+    """The writes of :func:`extract_slo`: each day's partition replaced whole, in order."""
     results = []
     for d in fetched:
         path = lake.sli_partition(lake_dir, slo.name, d.day)
