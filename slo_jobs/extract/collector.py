@@ -5,7 +5,7 @@ until they are converted to arrays.  With CPython's default threshold (a young c
 every 700 new container objects, a full one every 100 young ones) those short-lived lists
 set off a full collection every few dozen answers, and each full collection walks every
 object the process holds: in a process that has imported pandas, pyarrow and DuckDB, that
-was about a quarter of the CPU spent fetching and decoding (``bench/extract.py``).  The
+was about 30 % of the CPU spent fetching and decoding (``bench/extract.py``).  The
 points are freed by reference counting, not by the collector, so collecting less often
 while extracting loses nothing.
 """
