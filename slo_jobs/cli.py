@@ -109,14 +109,15 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
-    from . import catalog, periods, pipeline
+    from . import catalog, periods, runner
+    from .sources import Sources
 
     period = periods.month(month)
     at = _as_of(as_of)
     loaded = catalog.load(_slo_paths(slos))
-    config = pipeline.prometheus_config(loaded, prometheus_url)
-    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at)
-    typer.echo(pipeline.table(rows))
+    with Sources.from_env(prometheus_url) as sources:
+        rows, files = runner.run_month(sources, loaded, period, lake, out, _now(), as_of=at)
+    typer.echo(runner.table(rows))
     _print_files(_report_files(files))
 
 
@@ -127,12 +128,13 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import catalog, periods, pipeline
+    from . import catalog, periods, runner
+    from .sources import Sources
 
     period = periods.month(month)
     loaded = catalog.load(_slo_paths(slos))
-    results = pipeline.extract(pipeline.prometheus_config(loaded, prometheus_url), loaded,
-                               period, lake)
+    with Sources.from_env(prometheus_url) as sources:
+        results = runner.extract_days(sources, loaded, period.days, lake)
     rows = sum(r.rows for r in results)
     typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
 
@@ -144,14 +146,14 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
-    from . import catalog, compute, periods, pipeline
+    from . import catalog, compute, periods, runner
 
     period = periods.month(month)
     at = _as_of(as_of)
     loaded = catalog.load(_slo_paths(slos))
-    pipeline.started(loaded, period.label, at)
+    runner.started(loaded, period.label, at)
     rows = compute.compute_month(lake, loaded, period, at)
-    typer.echo(pipeline.table(rows))
+    typer.echo(runner.table(rows))
 
 
 @app.command(name="report")
@@ -191,13 +193,15 @@ def backfill_cmd(
 
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import catalog, pipeline
+    from . import catalog
     from .backfill import backfill as run_backfill
+    from .sources import Sources
 
     loaded = catalog.load(_slo_paths(slos))
-    config = pipeline.prometheus_config(loaded, prometheus_url)
-    for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress,
-                          rendered_at=_now()):
+    with Sources.from_env(prometheus_url) as sources:
+        outcomes = run_backfill(sources, loaded, first, last, lake, out, redo=redo,
+                            progress=progress, rendered_at=_now())
+    for m in outcomes:
         done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
         cover = min((r["coverage"] for r in m.rows), default=0.0)
         typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%")
@@ -211,10 +215,10 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
 
     Example: slo-jobs show --month 2026-09
     """
-    from . import compute, periods, pipeline
+    from . import compute, periods, runner
 
     period = periods.month(month)
-    typer.echo(pipeline.table(compute.read_summary(lake, period)))
+    typer.echo(runner.table(compute.read_summary(lake, period)))
     folder = out / period.label
     _print_files([(name, folder / name) for name in ("report.html", "report.pdf",
                                                      "summary.json")])

@@ -23,7 +23,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from . import __version__, atomicio, charts, compute, gaps, lake, redaction, resources
-from .compute.engine import CONDITIONS, alert_factor
+from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from .errors import SloJobsError
 from .periods import Period, month, previous
 
@@ -208,7 +208,8 @@ def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]
     summary computed before the conditions were stored."""
     conds = row.get("alert_conditions") or [
         {"severity": "page" if name.startswith("thr_page") else "ticket", "long_s": long_s,
-         "short_s": long_s // 12, "factor": alert_factor(share, period.seconds, long_s)}
+         "short_s": long_s // SHORT_WINDOW_DIVISOR,
+         "factor": alert_factor(share, period.seconds, long_s)}
         for name, (share, long_s) in CONDITIONS.items()]
     return [{**c, "label": f"{c['severity']} {_window(int(c['long_s']))} & "
                            f"{_window(int(c['short_s']))}"} for c in conds]

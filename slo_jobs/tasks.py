@@ -9,19 +9,17 @@ Prometheus never looks one up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import catalog, compute, lake, pipeline, pipelines, report, spec
+from . import catalog, compute, lake, report, runner, spec
 from .errors import SloJobsError
-from .extract import PrometheusConfig
 from .periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
-from .pipelines.record import AirflowFor
-
-CONNECTION_LABEL = "prometheus_conn_id"
-ConfigFor = Callable[[str | None], PrometheusConfig]
+from .pipeline_slis import record
+from .pipeline_slis.record import AirflowFor
+from .sources import PrometheusFor as ConfigFor
+from .sources import Sources
 
 
 def period_of(interval_start: datetime | None, interval_end: datetime | None) -> Period:
@@ -67,17 +65,6 @@ def _one(slos_dir: Path, name: str) -> spec.Slo:
     raise SloJobsError(f"SLO {name!r}: not found in {slos_dir}")
 
 
-def _config(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
-    return config_for(slo.labels.get(CONNECTION_LABEL) or None)
-
-
-def _lazy(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
-    # A pipeline SLO never queries Prometheus: do not require its connection.
-    if slo.pipeline is not None:
-        return pipeline.NO_PROMETHEUS
-    return _config(config_for, slo)
-
-
 def day_ranges(days: list[date]) -> str:
     """``2026-09-03..2026-09-05, 2026-09-10``: consecutive days folded into ranges."""
     return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0]}..{r[-1]}"
@@ -90,8 +77,8 @@ def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name:
     """Replace exactly one SLO's partition of the interval's day."""
     day = day_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
-    results = pipeline.extract_days(_lazy(config_for, slo), [slo], [day], lake_dir,
-                                    airflow_for=airflow_for)
+    with Sources(config_for, airflow_for) as sources:
+        results = runner.extract_slo_days(sources, slo, [day], lake_dir)
     return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
             "clipped": sum(r.clipped for r in results)}
 
@@ -109,12 +96,10 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: 
     period = period_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
     as_of = settled(period)
-    month, before = pipeline.month_days(slo, period.label, as_of)
-    missing = lake.missing_days(lake_dir, slo.name, month, as_of)
-    others = lake.missing_days(lake_dir, slo.name, before, as_of)
-    if fill and (missing or others):
-        pipeline.extract_days(_lazy(config_for, slo), [slo], missing + others, lake_dir,
-                              airflow_for=airflow_for, as_of=as_of)
+    missing, _ = runner.days_to_extract(lake_dir, slo, period.label, as_of, redo=False)
+    if fill:
+        with Sources(config_for, airflow_for) as sources:
+            runner.fill_month(sources, [slo], period.label, lake_dir, as_of)
     listed = [d.isoformat() for d in missing]
     return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
             "missing": [] if fill else listed}
@@ -130,7 +115,7 @@ def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: Path, slo
     if slo.pipeline is None:
         raise SloJobsError(f"SLO {slo_name!r}: its SLI is read from Prometheus; expected a "
                            "pipeline SLO (completion, or freshness/completeness from a table)")
-    r = pipelines.record_interval(slo, interval_start, interval_end, lake_dir, airflow_for)
+    r = record.record_interval(slo, interval_start, interval_end, lake_dir, airflow_for)
     return {"slo": slo_name, "day": r.day.isoformat(), "start": interval_start.isoformat(),
             "end": interval_end.isoformat(), "rows": r.rows}
 
@@ -143,7 +128,7 @@ def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
     slos = catalog.load([slos_dir])
     as_of = settled(period)
     gaps = {s.name: lake.missing_days(lake_dir, s.name,
-                                      pipeline.month_days(s, period.label, as_of)[0], as_of)
+                                      runner.month_days(s, period.label, as_of)[0], as_of)
             for s in slos}
     found = [f"{name} misses {day_ranges(days)}" for name, days in gaps.items() if days]
     if found:
@@ -161,15 +146,6 @@ def compute_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | Non
     return str(lake.monthly_partition(lake_dir, period.label))
 
 
-def report_source(config_for: ConfigFor, slos: list[spec.Slo]) -> str:
-    """What a report names as its source; looks up a Prometheus only if an SLO reads one."""
-    conns = sorted({s.labels.get(CONNECTION_LABEL) or "" for s in slos if s.pipeline is None})
-    found = [config_for(c or None).url for c in conns]
-    if any(s.pipeline is not None for s in slos):
-        found.append("pipeline sources (see Data pipelines)")
-    return "; ".join(found) or "no SLOs"
-
-
 def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, out_dir: Path,
                  interval_start: datetime | None, interval_end: datetime | None,
                  rendered_at: datetime) -> dict[str, str]:
@@ -179,9 +155,10 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, out_dir:
     """
     period = period_of(interval_start, interval_end)
     rows = compute.read_summary(lake_dir, period)
-    source = report_source(config_for, catalog.load([slos_dir]))
+    with Sources(config_for) as sources:
+        source = sources.label(catalog.load([slos_dir]))
     files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at)
-    print(pipeline.table(rows))
+    print(runner.table(rows))
     return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
             "json": str(files.json), "csv": str(files.csv)}
 

@@ -117,7 +117,7 @@ def september_lake(prometheus: str, tmp_path_factory: pytest.TempPathFactory) ->
 
     lake = tmp_path_factory.mktemp("september-lake")
     days = periods.month("2026-08").days[-3:] + periods.month("2026-09").days
-    from slo_jobs.pipelines import record_days
+    from slo_jobs.pipeline_slis.record import record_days
 
     slos = catalog.load([ROOT / "slos"])
     with PrometheusClient(PrometheusConfig(prometheus)) as client:

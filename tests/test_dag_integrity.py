@@ -133,6 +133,6 @@ def test_pipeline_dag_has_an_hourly_data_interval(dagbag: Any) -> None:
 def test_dag_settings_name_the_library_connection() -> None:
     # slo_common keeps its own copy so that parsing a DAG file imports no data stack.
     import slo_common
-    from slo_jobs.pipelines.sources import AIRFLOW_CONN_ID
+    from slo_jobs.endpoint import AIRFLOW_CONN_ID
 
     assert slo_common.AIRFLOW_CONN_ID == AIRFLOW_CONN_ID

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs.compute.engine import CONDITIONS, alert_factor
+from slo_jobs.burnrate import CONDITIONS, alert_factor
 from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 

@@ -18,8 +18,9 @@ import pytest
 from slo_jobs import catalog, compute, lake, periods, spec
 from slo_jobs.demo import pipelines as demo_pipelines
 from slo_jobs.errors import ExtractError, SpecError
-from slo_jobs.pipelines import judge, record_days, record_interval
-from slo_jobs.pipelines.judge import US, Run
+from slo_jobs.pipeline_slis import judge
+from slo_jobs.pipeline_slis.judge import US, Run
+from slo_jobs.pipeline_slis.record import record_days, record_interval
 from tests.conftest import ROOT
 
 H = 3600

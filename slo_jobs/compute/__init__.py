@@ -3,7 +3,7 @@
 Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
-``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipelines.monthly`.
+``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipeline_slis.monthly`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import atomicio, lake, periods
+from ..burnrate import alert_factor
 from ..errors import LakeError
 from ..periods import Period
-from ..pipelines import monthly
+from ..pipeline_slis import monthly
 from ..spec import Slo
-from .engine import WindowResult, alert_factor, compute_window, connect
+from .engine import WindowResult, compute_window, connect
 from .params import SloParams
 
 __all__ = ["SloParams", "WindowResult", "alert_factor", "compute_calendar", "compute_month",

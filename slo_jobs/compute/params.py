@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from .. import burnrate
 from ..spec import DEFAULT_MIN_COVERAGE, BurnRateAlert, Slo
 
 METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
@@ -50,8 +51,7 @@ class SloParams:
 
     @property
     def budget_fraction(self) -> float:
-        # 1 - 0.999 is 0.0010000000000000009 in binary floating point: round it back.
-        return round(1.0 - self.target, 12)
+        return burnrate.budget_fraction(self.target)
 
     @classmethod
     def of(cls, slo: Slo) -> SloParams:

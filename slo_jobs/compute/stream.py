@@ -29,10 +29,8 @@ import numpy as np
 import pyarrow as pa
 
 from .. import lake
+from ..burnrate import BURN_WINDOWS_S
 
-# Burn-rate columns of ``snap``: window lengths in seconds (docs/slo-math.md).
-BURN_WINDOWS_S = {"burn_5m": 300, "burn_30m": 1800, "burn_1h": 3600, "burn_2h": 7200,
-                  "burn_6h": 21600, "burn_1d": 86400, "burn_3d": 259200}
 # A worker process costs about a second to start: not worth it for fewer SLOs per process.
 MIN_SLOS_PER_PROCESS = 64
 CHUNK = 16  # SLOs per unit of work handed to a process or thread

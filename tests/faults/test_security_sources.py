@@ -17,7 +17,7 @@ import pytest
 
 from slo_jobs import catalog
 from slo_jobs.errors import ExtractError
-from slo_jobs.pipelines import record_days
+from slo_jobs.pipeline_slis.record import record_days
 
 DAY = date(2026, 9, 1)
 DOC = """apiVersion: slo-jobs/v1

@@ -93,7 +93,7 @@ def test_pipeline_sources_bind_paths_and_refuse_unsafe_identifiers(tmp_path: Pat
 
     from slo_jobs import catalog
     from slo_jobs.errors import SpecError
-    from slo_jobs.pipelines import record_days
+    from slo_jobs.pipeline_slis.record import record_days
 
     weird = tmp_path / "x'); DROP TABLE t; --.csv"
     weird.write_text("loaded_at\n2026-09-01T00:00:00Z\n")

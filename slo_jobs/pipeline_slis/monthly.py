@@ -22,10 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import lake, periods
+from ..lake import AGE_SCHEMA, RUN_SCHEMA, detail_partition
 from ..periods import Period
 from ..spec import FreshnessSli, Slo
 from . import judge
-from .record import AGE_SCHEMA, RUN_SCHEMA, detail_partition
 
 PIPELINE_KINDS = ("freshness", "completion", "completeness")
 WORST_HOURS = 5
