@@ -1,6 +1,7 @@
 """Reading SLO YAML safely, and turning every problem into one ``file:line: field: ...`` line.
 
-Shared by the native format (``spec.schema``, ``spec.load``) and the OpenSLO import (``slo_jobs.openslo``).
+Shared by the native format (``spec.schema``, ``spec.load``) and the OpenSLO import
+(``slo_jobs.openslo``).
 """
 
 from __future__ import annotations
