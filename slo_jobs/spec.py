@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import promql, specio
 from .errors import SpecError
+from .governance.model import Maintenance, Phase, Plan, check_phases, plan_of
 from .spec_pipeline import (
     CompletenessColumns,
     Completion,
@@ -49,6 +50,7 @@ from .specio import RawDoc
 
 API_VERSION = "slo-jobs/v1"
 KIND = "ServiceLevelObjective"
+MAINTENANCE_KIND = "MaintenanceWindows"
 SAFE_NAME = specio.SAFE_NAME
 WINDOW_PLACEHOLDERS = ("{{.window}}", "{{window}}", "{{ window }}", "{{ .window }}")
 TIERS = ("critical", "essential", "standard", "best_effort")
@@ -275,6 +277,10 @@ class Objective(_Strict):
     target: float = Field(ge=0.0, lt=1.0)
     timeSliceTarget: float | None = Field(default=None, gt=0.0, le=1.0)
     timeSliceWindow: str | None = None
+    # Dated targets (slo_jobs/governance): each period is judged by the phase in force.
+    phases: list[Phase] | None = None
+
+    _phases = field_validator("phases")(check_phases)
 
     @field_validator("timeSliceWindow")
     @classmethod
@@ -383,6 +389,8 @@ class Spec(_Strict):
     minCoverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0.0, le=1.0)
     # How often Prometheus scrapes the SLI's series; measured from the samples when absent.
     scrapeInterval: str | None = None
+    # Planned windows left out of good and total, or counted good (slo_jobs/governance).
+    maintenance: Maintenance | None = None
 
     _service = field_validator("service")(_safe)
     _scrape = field_validator("scrapeInterval")(optional_duration)
@@ -514,6 +522,9 @@ class Slo:
     display_name: str = ""
     prometheus_url: str | None = None
     scrape_interval: timedelta | None = None
+    # The first objective's dated phases, and planned maintenance (slo_jobs/governance).
+    phases: tuple[Phase, ...] = ()
+    maintenance: Plan | None = None
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -580,6 +591,11 @@ def _hash(slo: Slo) -> str:
     }
     if slo.min_coverage != DEFAULT_MIN_COVERAGE:  # the default keeps earlier hashes
         canonical["min_coverage"] = slo.min_coverage
+    if slo.phases:
+        canonical["phases"] = [p.model_dump() for p in slo.phases]
+    if slo.maintenance is not None:
+        canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
+                                    for c, ws in slo.maintenance.groups]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -629,6 +645,7 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         team=meta.labels.get("team") or meta.labels.get("owner"),
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),
+        phases=tuple(s.all_objectives[0].phases or ()), maintenance=plan_of(s.maintenance),
         definition=doc)
     return _replace_hash(slo)
 
@@ -707,6 +724,7 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
     problems: list[str] = []
     native: list[RawDoc] = []
     foreign: list[RawDoc] = []
+    windows: list[RawDoc] = []
     for f in files:
         try:
             docs = specio.read_documents(f)
@@ -721,7 +739,8 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
                 continue
             version = doc.data.get("apiVersion") if isinstance(doc.data, dict) else None
             is_openslo = isinstance(version, str) and version.lower().startswith("openslo/")
-            (foreign if is_openslo else native).append(doc)
+            is_windows = isinstance(doc.data, dict) and doc.data.get("kind") == MAINTENANCE_KIND
+            (foreign if is_openslo else windows if is_windows else native).append(doc)
     slos: list[Slo] = []
     for doc in native:
         slo, found = validate_native(doc)
@@ -736,6 +755,8 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
             problems.append(problem)
         else:
             slos.append(slo)
+    slos, found = with_service_windows(slos, windows)
+    problems.extend(found)
     seen: dict[str, Slo] = {}
     for slo in slos:
         if slo.name in seen:
@@ -744,6 +765,28 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
                             f"defined in {first.source}:{first.line}; expected a unique SLO name")
         seen.setdefault(slo.name, slo)
     return sorted(slos, key=lambda s: s.name), problems, len(files)
+
+
+def with_service_windows(slos: list[Slo], docs: list[RawDoc]) -> tuple[list[Slo], list[str]]:
+    """``kind: MaintenanceWindows`` documents added to every SLO of their service."""
+    from dataclasses import replace
+
+    from .governance.model import MaintenanceDocument
+
+    plans: dict[str, Plan] = {}
+    problems: list[str] = []
+    for doc in docs:
+        try:
+            parsed = MaintenanceDocument.model_validate(doc.data)
+        except ValidationError as exc:
+            problems.extend(specio.validation_problems(exc, doc, MaintenanceDocument))
+            continue
+        plan = plan_of(parsed.spec)
+        assert plan is not None
+        plans[parsed.spec.service] = plan.merged(plans.get(parsed.spec.service))
+    out = [_replace_hash(replace(s, maintenance=plans[s.service].merged(s.maintenance)))
+           if s.service in plans else s for s in slos]
+    return out, problems
 
 
 def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Slo]:
