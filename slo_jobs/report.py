@@ -138,6 +138,16 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def template_env() -> jinja2.Environment:
+    """The templates of ``reports/`` with the report's filters (autoescaped, strict)."""
+    return _env()
+
+
+def write_published(path: Path, text: str) -> None:
+    """Write a published text file with known secrets masked."""
+    _write_text(path, text)
+
+
 def _write_text(path: Path, text: str) -> None:
     # Known secrets never reach a published file, whatever path they took into the text.
     atomicio.write_text(path, redaction.redact(text))
