@@ -34,17 +34,18 @@ spec:
       good:  {{selector: 'http_requests_total{{service="api",code!~"5.."}}'}}
       total: {{selector: 'http_requests_total{{service="api"}}'}}
   objective:
-    target: 0.99
+    target: {target}
 {objective}
   window: {{calendar: month, timeZone: UTC}}
 {extra}"""
 
 
-def spec_file(folder: Path, objective: str = "", extra: str = "", name: str = SLO) -> Path:
+def spec_file(folder: Path, objective: str = "", extra: str = "", name: str = SLO,
+              target: float = 0.99) -> Path:
     """The SLO as YAML; ``objective`` lines go under ``spec.objective``, ``extra`` under
     ``spec`` (both indented by the caller), or whole documents after it."""
     path = folder / "api.yaml"
-    path.write_text(SPEC.format(name=name, objective=objective, extra=extra))
+    path.write_text(SPEC.format(name=name, objective=objective, extra=extra, target=target))
     return path
 
 
