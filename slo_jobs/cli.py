@@ -109,11 +109,11 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
-    from . import periods, pipeline, spec
+    from . import catalog, periods, pipeline
 
     period = periods.month(month)
     at = _as_of(as_of)
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
     rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at)
     typer.echo(pipeline.table(rows))
@@ -127,10 +127,10 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import periods, pipeline, spec
+    from . import catalog, periods, pipeline
 
     period = periods.month(month)
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     results = pipeline.extract(pipeline.prometheus_config(loaded, prometheus_url), loaded,
                                period, lake)
     rows = sum(r.rows for r in results)
@@ -144,11 +144,11 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
-    from . import compute, periods, pipeline, spec
+    from . import catalog, compute, periods, pipeline
 
     period = periods.month(month)
     at = _as_of(as_of)
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     pipeline.started(loaded, period.label, at)
     rows = compute.compute_month(lake, loaded, period, at)
     typer.echo(pipeline.table(rows))
@@ -191,10 +191,10 @@ def backfill_cmd(
 
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import pipeline, spec
+    from . import catalog, pipeline
     from .backfill import backfill as run_backfill
 
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
     for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress,
                           rendered_at=_now()):
@@ -251,10 +251,11 @@ def whatif_cmd(
     Example: slo-jobs whatif --slo checkout-availability --target 0.9995 --from 2026-07
     --to 2026-09
     """
-    from . import spec, specio
+    from . import catalog
     from .governance import whatif
+    from .spec import io as specio
 
-    loaded = {s.name: s for s in spec.load(_slo_paths(slos))}
+    loaded = {s.name: s for s in catalog.load(_slo_paths(slos))}
     if slo not in loaded:
         raise SloJobsError(f"--slo: found {slo!r}; expected one of {', '.join(sorted(loaded))}")
 
@@ -288,9 +289,9 @@ def validate(paths: Paths = None, slos: Slos = None) -> None:
 
     Example: slo-jobs validate slos/
     """
-    from . import spec
+    from . import catalog
 
-    loaded, problems, files = spec.load_all(_slo_paths(paths, slos))
+    loaded, problems, files = catalog.load_all(_slo_paths(paths, slos))
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
@@ -314,10 +315,11 @@ def init(template: Annotated[str, typer.Option(
 
     Example: slo-jobs init --template api --tier essential --service search
     """
-    from . import atomicio, spec_templates
+    from . import atomicio
+    from .spec import templates
 
     target = out or Path("slos") / f"{service}.yaml"
-    text = spec_templates.render(template, tier, service, str(target))
+    text = templates.render(template, tier, service, str(target))
     if str(target) == "-":
         typer.echo(text, nl=False)
         return
@@ -337,9 +339,9 @@ def export_openslo(paths: Paths = None, slos: Slos = None,
 
     Example: slo-jobs export-openslo slos/ --out openslo.yaml
     """
-    from . import atomicio, openslo, spec
+    from . import atomicio, catalog, openslo
 
-    text, warnings = openslo.export(spec.load(_slo_paths(paths, slos)))
+    text, warnings = openslo.export(catalog.load(_slo_paths(paths, slos)))
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     if out is None:
@@ -371,9 +373,9 @@ def rules_cmd(
     Example: slo-jobs rules --slos slos/ --out slo-rules.yaml --backfill
     --start 2026-07-01 --end 2026-10-01 --prometheus-url http://127.0.0.1:9090
     """
-    from . import rules, spec
+    from . import catalog, rules
 
-    for line in rules.command(spec.load(_slo_paths(slos)), out, blocks if backfill else None,
+    for line in rules.command(catalog.load(_slo_paths(slos)), out, blocks if backfill else None,
                               start, end, prometheus_url):
         typer.echo(line)
 
@@ -388,9 +390,9 @@ def dashboard_cmd(
 
     Example: slo-jobs dashboard --slos slos/ --out slo-dashboard.json
     """
-    from . import dashboard, spec
+    from . import catalog, dashboard
 
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     # As `rules` prints its file: the commands that write one file say "wrote <file>".
     typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
 

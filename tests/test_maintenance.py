@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import compute, periods, report, spec
+from slo_jobs import catalog, compute, periods, report
 from slo_jobs.compute import SloParams
 from slo_jobs.errors import SpecError
 from slo_jobs.governance import maintenance
@@ -38,7 +38,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _august(lake: Path, path: Path) -> dict[str, object]:
-    (slo,) = spec.load([path])
+    (slo,) = catalog.load([path])
     (row,) = compute.compute_calendar(lake, [slo], "month", "2026-08", AS_OF).summary
     return row
 
@@ -83,16 +83,16 @@ def test_a_service_document_applies_to_every_slo_of_the_service(
     row = _august(lake, path)
     assert row["total"] == (N - 120) * 1000 and row["excluded_minutes"] == 120
     (tmp_path / "plain").mkdir()
-    (plain,) = spec.load([g.spec_file(tmp_path / "plain")])
-    (with_doc,) = spec.load([path])
+    (plain,) = catalog.load([g.spec_file(tmp_path / "plain")])
+    (with_doc,) = catalog.load([path])
     assert with_doc.spec_hash != plain.spec_hash  # the month is recomputed by a backfill
 
 
 def test_an_excluded_window_never_pages(lake: Path, tmp_path: Path) -> None:
     """At 99.5 % the outage pages (see test_whatif.py); left out, nothing of it remains,
     while the 0.7 % baseline still holds the 3-day ticket condition (threshold 0.52 %)."""
-    (plain,) = spec.load([g.spec_file(tmp_path, target=0.995)])
-    (planned,) = spec.load([g.spec_file(tmp_path, target=0.995,
+    (plain,) = catalog.load([g.spec_file(tmp_path, target=0.995)])
+    (planned,) = catalog.load([g.spec_file(tmp_path, target=0.995,
                                         extra=OUTAGE_WINDOW.format(count_as="excluded"))])
     before = compute.compute_calendar(lake, [plain], "month", "2026-08", AS_OF).incidents
     after = compute.compute_calendar(lake, [planned], "month", "2026-08", AS_OF).incidents
@@ -120,8 +120,8 @@ def test_a_changed_window_is_noted_on_the_month_already_computed(
     ones and the report says so; September, which the window does not touch, does not."""
     monthly = tmp_path / "lake"
     shutil.copytree(lake / "sli", monthly / "sli")  # its own monthly tables
-    (first,) = spec.load([g.spec_file(tmp_path)])
-    (changed,) = spec.load([g.spec_file(tmp_path, extra=OUTAGE_WINDOW.format(
+    (first,) = catalog.load([g.spec_file(tmp_path)])
+    (changed,) = catalog.load([g.spec_file(tmp_path, extra=OUTAGE_WINDOW.format(
         count_as="excluded"))])
     september = periods.month("2026-09")
     for p in (AUGUST, september):
@@ -153,7 +153,7 @@ def test_bucket_ranges_cover_every_touched_bucket() -> None:
     plan = plan_of(Maintenance.model_validate(
         {"windows": [{"start": "2026-08-01T00:00:30Z", "end": "2026-08-01T00:02:00Z"}]}))
     assert maintenance.bucket_ranges(plan, utc(2026, 8, 1), 1440, 60) == (((0, 2),), ())
-    assert SloParams.of(spec.load([Path(__file__).parent.parent / "slos"])[0]
+    assert SloParams.of(catalog.load([Path(__file__).parent.parent / "slos"])[0]
                         ).maintenance is None
 
 
@@ -172,7 +172,7 @@ def test_bucket_ranges_cover_every_touched_bucket() -> None:
 def test_bad_windows_are_one_line(tmp_path: Path, window: str, expected: str) -> None:
     path = g.spec_file(tmp_path, extra=f"  maintenance:\n    windows:\n      - {window}\n")
     with pytest.raises(SpecError) as err:
-        spec.load([path])
+        catalog.load([path])
     (line,) = str(err.value).splitlines()
     assert line.startswith(f"{path}:") and expected in line
 
@@ -183,6 +183,6 @@ def test_a_bad_service_document_is_one_line(tmp_path: Path) -> None:
         "metadata: {name: api-upgrades}\nspec:\n  service: api\n  countAs: ignored\n"
         "  windows:\n    - {start: '2026-08-12T10:00:00Z', end: '2026-08-12T12:00:00Z'}\n"))
     with pytest.raises(SpecError) as err:
-        spec.load([path])
+        catalog.load([path])
     (line,) = str(err.value).splitlines()
     assert line.startswith(f"{path}:") and "spec.countAs: 'ignored'" in line

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import compute, periods, report, spec
+from slo_jobs import catalog, compute, periods, report
 from slo_jobs.errors import SpecError
 from slo_jobs.governance import phases
 from tests import governance_lake as g
@@ -28,7 +28,7 @@ def computed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("phases")
     lake = folder / "lake"
     g.write(lake)
-    slos = spec.load([g.spec_file(folder, PHASES)])
+    slos = catalog.load([g.spec_file(folder, PHASES)])
     for label in ("2026-07", "2026-08", "2026-09"):
         compute.compute_month(lake, slos, periods.month(label), utc(2026, 10, 15))
     return lake, folder
@@ -64,7 +64,7 @@ def test_each_month_is_judged_by_the_phase_in_force_at_its_start(
 
 def test_before_the_first_phase_the_objective_target_applies(tmp_path: Path) -> None:
     text = PHASES.replace("0.99, start: '2026-07-01'", "0.99, start: '2026-07-10'")
-    (slo,) = spec.load([g.spec_file(tmp_path, text.replace("target: 0.99,", "target: 0.98,"))])
+    (slo,) = catalog.load([g.spec_file(tmp_path, text.replace("target: 0.99,", "target: 0.98,"))])
     assert phases.target_at(slo, utc(2026, 7, 1)) == 0.99  # the objective's own target
     assert phases.in_force(slo, utc(2026, 7, 1)) is None
     assert phases.target_at(slo, utc(2026, 7, 10)) == 0.98
@@ -72,9 +72,14 @@ def test_before_the_first_phase_the_objective_target_applies(tmp_path: Path) -> 
 
 
 def test_phases_change_the_spec_hash(tmp_path: Path) -> None:
-    (plain,) = spec.load([g.spec_file(tmp_path)])
-    (phased,) = spec.load([g.spec_file(tmp_path, PHASES)])
+    (plain,) = catalog.load([g.spec_file(tmp_path)])
+    (phased,) = catalog.load([g.spec_file(tmp_path, PHASES)])
     assert plain.spec_hash != phased.spec_hash and len(phased.phases) == 4
+    from slo_jobs import openslo
+
+    _, warnings = openslo.export([phased])
+    assert warnings == [f"{phased.source}:{phased.line}: spec.objective.phases: has no "
+                        "OpenSLO v1 equivalent; not exported"]
 
 
 def test_the_report_shows_the_next_phase_and_the_past_months_against_it(
@@ -111,7 +116,7 @@ def test_the_report_shows_the_next_phase_and_the_past_months_against_it(
 def test_bad_phases_are_one_line(tmp_path: Path, phase_lines: str, expected: str) -> None:
     path = g.spec_file(tmp_path, "    phases:\n" + phase_lines)
     with pytest.raises(SpecError) as err:
-        spec.load([path])
+        catalog.load([path])
     (line,) = str(err.value).splitlines()
     assert line.startswith(f"{path}:1")
     if "fields ..." in expected:

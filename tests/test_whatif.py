@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import spec
+from slo_jobs import catalog
 from slo_jobs.errors import SloJobsError
 from slo_jobs.governance import whatif
 from tests import governance_lake as g
@@ -41,7 +41,7 @@ def _month(label: str) -> tuple[float, float]:
 
 
 def test_a_stricter_target_judges_the_same_months_again(lake: Path, tmp_path: Path) -> None:
-    slo = spec.load([g.spec_file(tmp_path)])[0]
+    slo = catalog.load([g.spec_file(tmp_path)])[0]
     rows = whatif.run(lake, slo, whatif.Scenario(target=0.995), "2026-07", "2026-09", AS_OF)
     assert [r.period for r, _ in rows] == ["2026-07", "2026-08", "2026-09"]
     for real, alt in rows:
@@ -71,7 +71,7 @@ def test_a_stricter_target_judges_the_same_months_again(lake: Path, tmp_path: Pa
 
 
 def test_table_shows_both_judgements_and_the_tally(lake: Path, tmp_path: Path) -> None:
-    slo = spec.load([g.spec_file(tmp_path)])[0]
+    slo = catalog.load([g.spec_file(tmp_path)])[0]
     scenario = whatif.Scenario(target=0.995)
     rows = whatif.run(lake, slo, scenario, "2026-07", "2026-09", AS_OF)
     text = whatif.table(slo, scenario, rows)
@@ -91,7 +91,7 @@ def test_another_budgeting_method_counts_slices(lake: Path, tmp_path: Path) -> N
     outage) is a bad one."""
     from datetime import timedelta
 
-    slo = spec.load([g.spec_file(tmp_path)])[0]
+    slo = catalog.load([g.spec_file(tmp_path)])[0]
     scenario = whatif.Scenario(method="Timeslices", slice_window=timedelta(minutes=1),
                                slice_target=0.995)
     rows = whatif.run(lake, slo, scenario, "2026-07", "2026-09", AS_OF)
@@ -114,7 +114,7 @@ def test_a_rolling_window_ends_at_each_month_end(lake: Path, tmp_path: Path) -> 
     holds 28 x 1,440 minutes, 120 of them the outage."""
     from datetime import timedelta
 
-    slo = spec.load([g.spec_file(tmp_path)])[0]
+    slo = catalog.load([g.spec_file(tmp_path)])[0]
     rows = whatif.run(lake, slo, whatif.Scenario(rolling=timedelta(days=28)), "2026-08",
                       "2026-08", AS_OF)
     (real, alt), = rows
@@ -132,7 +132,7 @@ def test_a_rolling_window_ends_at_each_month_end(lake: Path, tmp_path: Path) -> 
 ])
 def test_bad_what_ifs_are_one_line(lake: Path, tmp_path: Path, target: float, first: str,
                                    last: str, expected: str) -> None:
-    slo = spec.load([g.spec_file(tmp_path)])[0]
+    slo = catalog.load([g.spec_file(tmp_path)])[0]
     with pytest.raises(SloJobsError) as err:
         whatif.run(lake, slo, whatif.Scenario(target=target), first, last, AS_OF)
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)

@@ -2,7 +2,8 @@
 
 Kept apart from the SLO schema so that schema only names them: ``spec.objective.phases``,
 ``spec.maintenance``, and the per-service ``kind: MaintenanceWindows`` document. This module
-imports nothing of ``slo_jobs.spec`` (the schema imports it).
+imports nothing of ``slo_jobs.spec`` at load time (the schema imports it): durations are parsed
+by ``slo_jobs.spec.io`` when a document is validated.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .. import specio
+from ..names import safe_name
 
 CountAs = Literal["excluded", "good"]
+
+
+def _duration_of(text: str, units: str = "smhdw") -> timedelta:
+    from ..spec import io  # at call time: slo_jobs.spec imports this module
+
+    return io.duration(text, units)
 # A cron expanded over more occurrences than this in one window is a mistake (every minute).
 MAX_OCCURRENCES = 50_000
 
@@ -91,13 +98,15 @@ class Window(_Strict):
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
-            specio.duration(value, "mhd")
+            _duration_of(value, "mhd")
         return value
 
     @field_validator("timeZone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        return specio.time_zone(value)
+        from ..spec import io
+
+        return io.time_zone(value)
 
     @field_validator("cron")
     @classmethod
@@ -132,13 +141,13 @@ class Maintenance(_Strict):
 class ServiceMaintenance(Maintenance):
     service: str
 
-    _service = field_validator("service")(specio.safe_name)
+    _service = field_validator("service")(safe_name)
 
 
 class MaintenanceMetadata(_Strict):
     name: str
 
-    _name = field_validator("name")(specio.safe_name)
+    _name = field_validator("name")(safe_name)
 
 
 class MaintenanceDocument(_Strict):
@@ -185,7 +194,7 @@ def _occurrences(w: Window, start: datetime, end: datetime) -> list[tuple[dateti
     if w.start is not None and w.end is not None:
         return [(parse_instant(w.start), parse_instant(w.end))]
     assert w.cron is not None and w.duration is not None
-    length = specio.duration(w.duration)
+    length = _duration_of(w.duration)
     zone = ZoneInfo(w.timeZone)
     # Wall-clock cron in the window's zone, starting early enough to catch an occurrence
     # that began before ``start`` and is still running.

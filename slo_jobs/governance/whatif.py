@@ -17,7 +17,8 @@ from ..compute.engine import compute_window
 from ..compute.params import SloParams
 from ..errors import SloJobsError
 from ..periods import Period
-from ..spec import Objective, Slo, objective_rules
+from ..spec import RatioSli, Slo
+from ..spec.schema import Objective, objective_rules
 from . import phases
 
 RISKS = ("low", "medium", "high")
@@ -97,8 +98,7 @@ def alternative(slo: Slo, base: SloParams, scenario: Scenario) -> SloParams:
     objective = Objective.model_construct(
         target=target, timeSliceWindow=_span(window) if window else None,
         timeSliceTarget=slice_target)
-    raw = slo.definition is not None and slo.definition.spec.indicator.ratio is not None \
-        and slo.definition.spec.indicator.ratio.raw is not None
+    raw = isinstance(slo.sli, RatioSli) and slo.sli.raw
     problem = objective_rules(method, slo.kind, raw, [objective])
     if problem:
         raise SloJobsError(f"--budgeting: {method} for SLO {slo.name}: {problem}")
