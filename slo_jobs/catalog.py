@@ -11,7 +11,9 @@ from .openslo import import_documents
 from .spec import io
 from .spec.io import RawDoc
 from .spec.load import located, source_problem, validate_native
-from .spec.model import Slo
+from .spec.model import Slo, with_maintenance
+
+MAINTENANCE_KIND = "MaintenanceWindows"
 
 
 def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
@@ -21,6 +23,7 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
     problems: list[str] = []
     native: list[RawDoc] = []
     foreign: list[RawDoc] = []
+    windows: list[RawDoc] = []
     for f in files:
         try:
             docs = io.read_documents(f)
@@ -35,7 +38,8 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
                 continue
             version = doc.data.get("apiVersion") if isinstance(doc.data, dict) else None
             is_openslo = isinstance(version, str) and version.lower().startswith("openslo/")
-            (foreign if is_openslo else native).append(doc)
+            is_windows = isinstance(doc.data, dict) and doc.data.get("kind") == MAINTENANCE_KIND
+            (foreign if is_openslo else windows if is_windows else native).append(doc)
     slos: list[Slo] = []
     for doc in native:
         slo, found = validate_native(doc)
@@ -50,6 +54,8 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
             problems.append(problem)
         else:
             slos.append(slo)
+    slos, found = _with_service_windows(slos, windows)
+    problems.extend(found)
     seen: dict[str, Slo] = {}
     for slo in slos:
         if slo.name in seen:
@@ -58,6 +64,27 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
                             f"defined in {first.source}:{first.line}; expected a unique SLO name")
         seen.setdefault(slo.name, slo)
     return sorted(slos, key=lambda s: s.name), problems, len(files)
+
+
+def _with_service_windows(slos: list[Slo], docs: list[RawDoc]) -> tuple[list[Slo], list[str]]:
+    """``kind: MaintenanceWindows`` documents added to every SLO of their service."""
+    from pydantic import ValidationError
+
+    from .governance.model import MaintenanceDocument, Plan, plan_of
+
+    plans: dict[str, Plan] = {}
+    problems: list[str] = []
+    for doc in docs:
+        try:
+            parsed = MaintenanceDocument.model_validate(doc.data)
+        except ValidationError as exc:
+            problems.extend(io.validation_problems(exc, doc, MaintenanceDocument))
+            continue
+        plan = plan_of(parsed.spec)
+        assert plan is not None
+        plans[parsed.spec.service] = plan.merged(plans.get(parsed.spec.service))
+    return [with_maintenance(s, plans[s.service]) if s.service in plans else s
+            for s in slos], problems
 
 
 def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Slo]:

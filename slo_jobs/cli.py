@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -222,6 +222,67 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
     folder = out / period.label
     _print_files([(name, folder / name) for name in ("report.html", "report.pdf",
                                                      "summary.json")])
+
+
+@app.command(name="whatif")
+def whatif_cmd(
+    slo: Annotated[str, typer.Option("--slo", metavar="NAME", help="The SLO to judge again.")],
+    first: Annotated[str, typer.Option("--from", metavar="YYYY-MM", help="First month.")],
+    last: Annotated[str, typer.Option("--to", metavar="YYYY-MM", help="Last month, included.")],
+    target: Annotated[float | None, typer.Option(
+        "--target", metavar="X", help="Another target, e.g. 0.9995.")] = None,
+    budgeting: Annotated[str | None, typer.Option(
+        "--budgeting", metavar="METHOD",
+        help="Another budgeting method: Occurrences, Timeslices or RatioTimeslices.")] = None,
+    slice_window: Annotated[str | None, typer.Option(
+        "--slice-window", metavar="DURATION", help="Time slice for --budgeting, e.g. 5m.")
+    ] = None,
+    slice_target: Annotated[float | None, typer.Option(
+        "--slice-target", metavar="X", help="Good share making a slice good (Timeslices).")
+    ] = None,
+    window: Annotated[str | None, typer.Option(
+        "--window", metavar="DURATION",
+        help="Judge the rolling window of this length (e.g. 28d) ending at each month's end.")
+    ] = None,
+    slos: Slos = None, lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+    as_of: AsOf = None,
+) -> None:
+    """Judge past months again with another target (or method, or window), from the lake.
+
+    Prints each month as defined and with the what-if, and writes the same as HTML to
+    <out>/whatif/<slo>.html. Reads only the lake, never Prometheus.
+
+    Example: slo-jobs whatif --slo checkout-availability --target 0.9995 --from 2026-07
+    --to 2026-09
+    """
+    from . import catalog
+    from .governance import whatif
+    from .spec import io as specio
+
+    loaded = {s.name: s for s in catalog.load(_slo_paths(slos))}
+    if slo not in loaded:
+        raise SloJobsError(f"--slo: found {slo!r}; expected one of {', '.join(sorted(loaded))}")
+
+    def span(option: str, text: str | None, units: str) -> timedelta | None:
+        try:
+            return None if text is None else specio.duration(text, units)
+        except ValueError as exc:
+            raise SloJobsError(f"{option}: found {text!r}; {exc}") from None
+
+    methods = ("Occurrences", "Timeslices", "RatioTimeslices")
+    if budgeting is not None and budgeting not in methods:
+        raise SloJobsError(f"--budgeting: found {budgeting!r}; expected one of "
+                           f"{', '.join(methods)}")
+    scenario = whatif.Scenario(target=target, method=budgeting,
+                               slice_window=span("--slice-window", slice_window, "mh"),
+                               slice_target=slice_target,
+                               rolling=span("--window", window, "dw"))
+    chosen = loaded[slo]
+    rows = whatif.run(lake, chosen, scenario, first, last, _as_of(as_of))
+    typer.echo(whatif.table(chosen, scenario, rows))
+    page = whatif.render(out / "whatif" / f"{slo}.html", chosen, scenario, rows, str(lake),
+                         _now())
+    _print_files([(page.name, page)])
 
 
 @app.command()

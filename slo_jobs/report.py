@@ -35,7 +35,10 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "pages", "tickets", "min_coverage",
                "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
                "as_of", "window_label", "window_sli", "window_budget_consumed",
-               "window_budget_remaining", "window_status", "window_met", "window_estimated")
+               "window_budget_remaining", "window_status", "window_met", "window_estimated",
+               "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
+               "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
+               "first_budget_remaining", "first_status", "first_excluded_minutes")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")
@@ -138,6 +141,16 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def template_env() -> jinja2.Environment:
+    """The templates of ``reports/`` with the report's filters (autoescaped, strict)."""
+    return _env()
+
+
+def write_published(path: Path, text: str) -> None:
+    """Write a published text file with known secrets masked."""
+    _write_text(path, text)
+
+
 def _write_text(path: Path, text: str) -> None:
     # Known secrets never reach a published file, whatever path they took into the text.
     atomicio.write_text(path, redaction.redact(text))
@@ -220,20 +233,23 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
               decisions: dict[str, str], trend: list[dict[str, Any]]) -> dict[str, Any]:
     days = [d["day"] for d in daily]
     n = len(days) or 1
+    bands = [(charts.position(w["start"], row["period_start"], row["period_end"]),
+              charts.position(w["end"], row["period_start"], row["period_end"]))
+             for w in row.get("maintenance_windows") or []]
     sli_pts = [((i + 0.5) / n, d["sli"]) for i, d in enumerate(daily)]
     vals = [v for _, v in sli_pts if v is not None]
     lo = min(vals + [row["target"]]) if vals else row["target"]
     sli_chart = charts.line_chart(
         "Daily SLI", [charts.Series("SLI", sli_pts)], [charts.Ref("target", row["target"])],
         y_label="SLI", x_labels=charts.day_axis(days), pct=True,
-        y_min=max(0.0, lo - (1 - lo) * 0.2), y_max=1.0)
+        y_min=max(0.0, lo - (1 - lo) * 0.2), y_max=1.0, bands=bands)
     burndown = charts.line_chart(
         "Error budget remaining", [
             charts.Series("remaining", [(0.0, 1.0)] + [((i + 1) / n, d["budget_remaining"])
                                                        for i, d in enumerate(daily)]),
             charts.Series("even spend", [(0.0, 1.0), (1.0, 0.0)])],
         [charts.Ref("exhausted", 0.0)], y_label="budget", x_labels=charts.day_axis(days),
-        pct=True)
+        pct=True, bands=bands)
     # Max-pool the hourly burn rates to at most 240 points: peaks are what matters.
     group = max(1, math.ceil(len(burn) / 240))
     pooled = []
@@ -248,7 +264,7 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
         [charts.Series(label, [(x, v[key]) for x, v in pooled])
          for label, key in (("1 h", "burn_1h"), ("6 h", "burn_6h"), ("1 d", "burn_1d"))],
         [charts.Ref(f"{c['label']} x{c['factor']:.4g}", c["factor"]) for c in conds],
-        y_label="burn rate", x_labels=charts.day_axis(days), log=True, y_min=0.1)
+        y_label="burn rate", x_labels=charts.day_axis(days), log=True, y_min=0.1, bands=bands)
     return {"row": row, "daily": daily, "incidents": incidents, "decisions": decisions,
             "trend": trend, "alert_conditions": conds,
             "recommendations": recommendations(row, incidents),
@@ -290,6 +306,11 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
             r[f"release_{risk}"] = decisions.get(r["slo"], {}).get(risk)
         trend = [{"period": label, **trend_rows[label][r["slo"]]} for label in reversed(history)
                  if r["slo"] in trend_rows[label]] + [{**r}]
+        for t in trend:
+            # Would each month shown have met the next phase's target (progressive SLOs)?
+            judged = t.get("sli") is not None and t.get("met") is not None
+            nxt = r.get("next_phase_target")
+            t["meets_next"] = t["sli"] >= nxt if judged and nxt is not None else None
         services.setdefault(r["service"], []).append(_slo_view(
             r, period, by["daily"].get(r["slo"], []), by["burn"].get(r["slo"], []),
             by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend))

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from .. import atomicio, lake, periods
 from ..burnrate import alert_factor
 from ..errors import LakeError
+from ..governance import maintenance, phases
 from ..periods import Period
 from ..pipeline_slis import monthly
 from ..spec import Slo
@@ -44,12 +45,17 @@ def compute_calendar(lake_dir: Path, slos: Sequence[Slo], kind: str, label: str,
                      as_of: datetime | None = None) -> WindowResult:
     """A calendar period (``month``/``quarter``/``week``) for every SLO, each in its own
     time zone: SLOs are grouped by zone and the results merged."""
-    params = [SloParams.of(s) for s in slos]
-    zones = sorted({p.time_zone for p in params})
+    zones = sorted({s.time_zone for s in slos})
     merged: WindowResult | None = None
     for tz in zones:
-        group = [p for p in params if p.time_zone == tz]
-        part = compute_window(lake_dir, group, periods.calendar(kind, label, tz), as_of, tz=tz)
+        period = periods.calendar(kind, label, tz)
+        group = [s for s in slos if s.time_zone == tz]
+        # Each SLO judged by the target of its phase in force at the period's start.
+        part = compute_window(lake_dir, [phases.params(s, period) for s in group], period,
+                              as_of, tz=tz)
+        by_name = {s.name: s for s in group}
+        for r in part.summary:
+            r.update(phases.fields(by_name[r["slo"]], period, r))
         if merged is None:
             merged = part
         else:
@@ -141,13 +147,24 @@ def own_windows(lake_dir: Path, slos: Sequence[Slo], month_rows: Sequence[dict[s
         window = own_window(s, as_of[s.name])
         groups.setdefault((window, as_of[s.name], s.time_zone), []).append(s)
     for (window, at, tz), group in groups.items():
-        rows = compute_window(lake_dir, [SloParams.of(s) for s in group], window, at,
-                              tz=tz).summary
+        rows = compute_window(lake_dir, [phases.params(s, window) for s in group], window,
+                              at, tz=tz).summary
         for r in rows:
             out[r["slo"]] = {"window_label": window.label, "window_start": window.start,
                              "window_end": window.end,
                              **{f"window_{f}": r[f] for f in WINDOW_FIELDS}}
     return out
+
+
+def _stored_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
+    """The month's summary as last computed; none when absent or unreadable (it is
+    about to be replaced)."""
+    if not lake.monthly_partition(lake_dir, period.label).exists():
+        return []
+    try:
+        return read_summary(lake_dir, period)
+    except LakeError:
+        return []
 
 
 def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
@@ -161,6 +178,9 @@ def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
     for r in result.summary:
         r["time_zone"] = by_name[r["slo"]].time_zone
         r.update(windows.get(r["slo"], {}))
+    # A month computed before keeps its first figures beside the new ones when its
+    # maintenance windows changed since (never a silent change of a reported month).
+    maintenance.note_changes(result.summary, _stored_summary(lake_dir, period))
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
     with atomicio.publish_folder(folder, LakeError) as stage:

@@ -27,6 +27,7 @@ from ..burnrate import (
     lookback,
 )
 from ..errors import SloJobsError
+from ..governance import maintenance
 from ..periods import Period, local_days
 from . import stream
 from .params import SloParams
@@ -192,6 +193,7 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
         r["period_start"], r["period_end"], r["as_of"] = period.start, period.end, evaluated
         r["exhaustion_at"] = (evaluated + timedelta(days=r["exhaustion_days"])
                               if r["exhaustion_days"] is not None else None)
+        r.update(maintenance.fields(by_name[r["slo"]].maintenance, period, evaluated, step_s))
     con.register("decisions_in", pa.Table.from_pylist(
         [{"slo": r["slo"], "status": r["status"]} for r in result.summary]))
     result.decisions = _rows(con.sql(resources.sql("release_decision")))
@@ -222,12 +224,14 @@ def _stream(lake_dir: Path, slos: Sequence[SloParams], lay: _Layout,
     for k, s in enumerate(slos):
         paths = tuple(str(p) if (p := lake.sli_partition(lake_dir, s.name, d)).exists()
                       else None for d in lay.days)
+        excluded, as_good = maintenance.bucket_ranges(s.maintenance, lay.origin, lay.n,
+                                                      lay.step_s)
         inputs.append(stream.SloInput(k, paths, s.budget_fraction,
                                       conditions(s, period.seconds, lay.step_s),
                                       s.method != "Occurrences",
                                       max(1, int(s.slice_seconds // lay.step_s)),
                                       s.method == "RatioTimeslices", s.slice_target,
-                                      s.no_data))
+                                      s.no_data, excluded, as_good))
     return stream.run(grid, inputs)
 
 

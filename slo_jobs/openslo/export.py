@@ -54,6 +54,13 @@ def _export_one(slo: model.Slo) -> tuple[dict[str, Any], list[str]]:
     if s.minCoverage != schema.DEFAULT_MIN_COVERAGE:
         warnings.append(f"{slo.source}:{slo.line}: spec.minCoverage: {s.minCoverage:g} has no "
                         "OpenSLO v1 equivalent; not exported")
+    # Governance fields (slo_jobs/governance) have no OpenSLO v1 form either.
+    if slo.phases:
+        warnings.append(f"{slo.source}:{slo.line}: spec.objective.phases: has no OpenSLO v1 "
+                        "equivalent; not exported")
+    if slo.maintenance is not None:
+        warnings.append(f"{slo.source}:{slo.line}: spec.maintenance: has no OpenSLO v1 "
+                        "equivalent; not exported")
     objectives = []
     for o in s.all_objectives:
         out: dict[str, Any] = {"target": o.target}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
+from ..governance.model import Phase, Plan, plan_of
 from . import io
 from .promql import number
 from .schema import (
@@ -141,6 +142,9 @@ class Slo:
     display_name: str = ""
     prometheus_url: str | None = None
     scrape_interval: timedelta | None = None
+    # The first objective's dated phases, and planned maintenance (slo_jobs/governance).
+    phases: tuple[Phase, ...] = ()
+    maintenance: Plan | None = None
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -217,6 +221,11 @@ def _hash(slo: Slo) -> str:
     }
     if slo.min_coverage != DEFAULT_MIN_COVERAGE:  # the default keeps earlier hashes
         canonical["min_coverage"] = slo.min_coverage
+    if slo.phases:
+        canonical["phases"] = [p.model_dump() for p in slo.phases]
+    if slo.maintenance is not None:
+        canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
+                                    for c, ws in slo.maintenance.groups]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -251,8 +260,15 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         team=meta.labels.get("team") or meta.labels.get("owner"),
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),
+        phases=tuple(s.all_objectives[0].phases or ()), maintenance=plan_of(s.maintenance),
         definition=doc)
     return replace(slo, spec_hash=_hash(slo))
+
+
+def with_maintenance(slo: Slo, plan: Plan) -> Slo:
+    """``slo`` with a service's maintenance windows added to its own (a new spec hash)."""
+    changed = replace(slo, maintenance=plan.merged(slo.maintenance))
+    return replace(changed, spec_hash=_hash(changed))
 
 
 def _maybe_duration(text: str | None) -> timedelta | None:

@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..governance.model import Maintenance, Phase, check_phases
 from ..names import safe_name
 from . import io, promql
 from .promql import has_placeholder
@@ -239,6 +240,10 @@ class Objective(_Strict):
     target: float = Field(ge=0.0, lt=1.0)
     timeSliceTarget: float | None = Field(default=None, gt=0.0, le=1.0)
     timeSliceWindow: str | None = None
+    # Dated targets (slo_jobs/governance): each period is judged by the phase in force.
+    phases: list[Phase] | None = None
+
+    _phases = field_validator("phases")(check_phases)
 
     @field_validator("timeSliceWindow")
     @classmethod
@@ -347,6 +352,8 @@ class Spec(_Strict):
     minCoverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0.0, le=1.0)
     # How often Prometheus scrapes the SLI's series; measured from the samples when absent.
     scrapeInterval: str | None = None
+    # Planned windows left out of good and total, or counted good (slo_jobs/governance).
+    maintenance: Maintenance | None = None
 
     _service = field_validator("service")(safe_name)
     _scrape = field_validator("scrapeInterval")(optional_duration)
