@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from . import compute, lake, periods, pipeline, pipelines, report
+from .decisions.teams import Team
 from .errors import SloJobsError
 from .extract import PrometheusClient, PrometheusConfig, extract_slo
 from .extract.extractor import DEFAULT_STEP
@@ -117,7 +118,8 @@ def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_di
 def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: str,
              lake_dir: Path, out_dir: Path, *, redo: bool = False, progress: bool = True,
              rendered_at: datetime, step: timedelta = DEFAULT_STEP,
-             airflow_for: AirflowFor | None = None) -> list[MonthOutcome]:
+             airflow_for: AirflowFor | None = None,
+             teams: Mapping[str, Team] | None = None) -> list[MonthOutcome]:
     """Bring every month from ``first`` to ``last`` to a complete lake and a current report.
 
     Each SLO's month is its calendar month in its own zone, with the burn-rate lookback and
@@ -141,7 +143,7 @@ def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: st
                                                   rendered_at)
                     bar.update(1)
             if redo or extracted or not report_is_current(lake_dir, out_dir, slos, period):
-                rows = compute.compute_month(lake_dir, slos, period, rendered_at)
+                rows = compute.compute_month(lake_dir, slos, period, rendered_at, teams)
                 report.render(lake_dir, period, out_dir, source=_source(config, slos),
                               generated_at=rendered_at)
                 outcomes.append(MonthOutcome(period.label, extracted, True, rows))

@@ -110,12 +110,14 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
     from . import periods, pipeline, spec
+    from .decisions import teams
 
     period = periods.month(month)
     at = _as_of(as_of)
     loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
-    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at)
+    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at,
+                                     teams=teams.load_for(_slo_paths(slos)))
     typer.echo(pipeline.table(rows))
     _print_files(_report_files(files))
 
@@ -145,12 +147,13 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
     from . import compute, periods, pipeline, spec
+    from .decisions import teams
 
     period = periods.month(month)
     at = _as_of(as_of)
     loaded = spec.load(_slo_paths(slos))
     pipeline.started(loaded, period.label, at)
-    rows = compute.compute_month(lake, loaded, period, at)
+    rows = compute.compute_month(lake, loaded, period, at, teams.load_for(_slo_paths(slos)))
     typer.echo(pipeline.table(rows))
 
 
@@ -193,11 +196,12 @@ def backfill_cmd(
     """
     from . import pipeline, spec
     from .backfill import backfill as run_backfill
+    from .decisions import teams
 
     loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
     for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress,
-                          rendered_at=_now()):
+                          rendered_at=_now(), teams=teams.load_for(_slo_paths(slos))):
         done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
         cover = min((r["coverage"] for r in m.rows), default=0.0)
         typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%")
@@ -222,15 +226,20 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
 
 @app.command()
 def validate(paths: Paths = None, slos: Slos = None) -> None:
-    """Check SLO definitions (native or OpenSLO v1); one line per problem, exit 1 if any.
+    """Check SLO definitions (native or OpenSLO v1) and the team file (teams.yaml) beside
+    them; one line per problem, exit 1 if any.
 
     PATH: SLO YAML files or folders, subfolders included, like --slos (default slos/).
 
     Example: slo-jobs validate slos/
     """
     from . import spec
+    from .decisions import teams
 
     loaded, problems, files = spec.load_all(_slo_paths(paths, slos))
+    team_file = teams.find(_slo_paths(paths, slos))
+    if team_file is not None:
+        problems += teams.check(team_file)[1]
     if problems:
         for line in problems:
             print(line, file=sys.stderr)

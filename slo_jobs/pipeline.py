@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,6 +11,7 @@ from typing import Any
 
 from . import compute, lake, periods, pipelines, report
 from .compute.engine import LOOKBACK
+from .decisions.teams import Team
 from .errors import SloJobsError
 from .extract import PrometheusClient, PrometheusConfig, extract_slo
 from .extract.extractor import DEFAULT_STEP, DayResult
@@ -114,8 +115,8 @@ def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
 
 def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
               out_dir: Path, generated_at: datetime,
-              as_of: datetime | None = None) -> tuple[list[dict[str, Any]],
-                                                       report.ReportFiles]:
+              as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
+              ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
     """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
 
     Each SLO's month is its calendar month in its own zone, re-extracted whole; the days it
@@ -135,7 +136,7 @@ def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lak
             missing = lake.missing_days(lake_dir, slo.name, list(others), as_of)
             if missing:
                 extract_days(config, [slo], missing, lake_dir, as_of=as_of)
-    rows = compute.compute_month(lake_dir, slos, period, as_of)
+    rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
     files = report.render(lake_dir, period, out_dir, source=config.url,
                           generated_at=generated_at)
     return rows, files

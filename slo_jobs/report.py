@@ -24,6 +24,7 @@ from weasyprint.urls import URLFetcher
 
 from . import __version__, atomicio, charts, compute, gaps, lake, redaction, resources
 from .compute.engine import CONDITIONS, alert_factor
+from .decisions import view as decision_view
 from .errors import SloJobsError
 from .periods import Period, month, previous
 
@@ -264,8 +265,11 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
                                f"{period.label}")
     keep = {r["slo"] for r in rows}
     decisions: dict[str, dict[str, str]] = {}
-    for d in _read(lake_dir, period.label, "decisions"):
+    decision_rows = _read(lake_dir, period.label, "decisions")
+    for d in decision_rows:
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
+    chosen = decision_view.build(decision_rows, _read(lake_dir, period.label, "priorities"),
+                                 _read(lake_dir, period.label, "toil"), keep)
     by: dict[str, dict[str, list[dict[str, Any]]]] = {"daily": {}, "burn": {}, "incidents": {}}
     for name in by:
         for r in _read(lake_dir, period.label, name):
@@ -320,6 +324,7 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
         "previous_label": prev_label if prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
+        "choices": chosen,
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
 
@@ -372,8 +377,9 @@ def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
         f"ticket{'s' if tickets != 1 else ''}."
 
 
-def _records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: r.get(k) for k in JSON_FIELDS} for r in rows]
+def _records(rows: Sequence[dict[str, Any]], choices: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**{k: r.get(k) for k in JSON_FIELDS},
+             **decision_view.json_extras(r["slo"], choices)} for r in rows]
 
 
 def _cell(field: str, value: Any) -> Any:
@@ -429,7 +435,7 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
             if "pdf" in formats:
                 pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
                 atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
-        records = _records(context["rows"])
+        records = _records(context["rows"], context["choices"])
         if "json" in formats:
             _write_text(stage / files.json.name, json.dumps(records, indent=2, allow_nan=False,
                                                             default=str) + "\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import compute, lake, pipeline, pipelines, report, spec
+from .decisions import teams as team_file
 from .errors import SloJobsError
 from .extract import PrometheusConfig
 from .periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
@@ -157,7 +158,8 @@ def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
 def compute_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
                   interval_end: datetime | None) -> str:
     period = period_of(interval_start, interval_end)
-    compute.compute_month(lake_dir, spec.load([slos_dir]), period)
+    compute.compute_month(lake_dir, spec.load([slos_dir]), period,
+                          teams=team_file.load_for([slos_dir]))
     return str(lake.monthly_partition(lake_dir, period.label))
 
 
