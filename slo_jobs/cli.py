@@ -224,6 +224,40 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
                                                      "summary.json")])
 
 
+Week = Annotated[str, typer.Option("--week", metavar="YYYY-Www",
+                                   help="ISO week (Monday to Monday), e.g. 2026-W38.")]
+
+
+@app.command()
+def review(week: Week, slos: Slos = None, lake: Lake = Path("lake"),
+           out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
+    """Fill the weekly SLO review from the lake: status per service, budget consumption
+    rate and trend, incidents, release decisions and the checklist (Markdown and HTML).
+
+    Example: slo-jobs review --week 2026-W38 --slos slos/
+    """
+    from . import review as reviews
+    from . import spec
+
+    loaded = spec.load(_slo_paths(slos))
+    files = reviews.write_weekly(lake, loaded, week, out, _as_of(as_of), _now())
+    _print_files([(p.name, p) for p in files])
+
+
+@app.command(name="summary-page")
+def summary_page(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
+                 ) -> None:
+    """Write the one-page summary of a computed month for stakeholders (Markdown and HTML).
+
+    Example: slo-jobs summary-page --month 2026-09
+    """
+    from . import periods
+    from . import review as reviews
+
+    files = reviews.write_summary_page(lake, periods.month(month), out, _now())
+    _print_files([(p.name, p) for p in files])
+
+
 @app.command()
 def validate(paths: Paths = None, slos: Slos = None) -> None:
     """Check SLO definitions (native or OpenSLO v1) and the team file (teams.yaml) beside
