@@ -230,3 +230,24 @@ def test_the_report_shows_priorities_toil_and_reasons(month: Path) -> None:
     high = re.search(r'<tr data-risk="high">(.*?)</tr>', block, re.S)
     assert high is not None and "<b>review</b>" in high.group(1)
     assert "Sign-off by team web before shipping." in high.group(1)
+
+
+def test_the_stakeholder_page_fits_one_page(month: Path) -> None:
+    from weasyprint import HTML
+
+    base = month.parent.parent
+    proc = cli("summary-page", "--month", "2026-11", "--lake", str(base / "lake"), "--out",
+               str(base / "out"), cwd=base)
+    assert proc.returncode == 0, proc.stderr
+    folder = base / "out" / "stakeholders" / "2026-11"
+    md, html = (folder / "summary-page.md").read_text(), (folder / "summary-page.html")
+    # web met (SLI 99.5 % >= 99 %), pay and find missed, thin not judged.
+    assert md.startswith("# SLOs in 2026-11: the month on one page\n\n1 of 4 SLOs met, "
+                         "2 missed, 1 not judged (too little data)")
+    assert "| pay | Red | pay | block | block | block |" in md
+    assert "| web | Green | none | approve | approve | review |" in md
+    assert "| thin | Yellow | none (thin not judged) | review | review | review |" in md
+    text = html.read_text()
+    assert re.findall(r'<li data-slo="([a-z]+)">', text) == ["pay", "find"]
+    assert re.findall(r'<tr data-team="([a-z-]+)">', text) == ["discovery", "payments", "web"]
+    assert len(HTML(string=text).render().pages) == 1
