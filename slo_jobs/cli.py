@@ -259,6 +259,40 @@ def summary_page(month: Month, lake: Lake = Path("lake"), out: Out = Path("repor
 
 
 @app.command()
+def discover(
+    prometheus_url: PromUrl = None,
+    weeks: Annotated[int, typer.Option("--weeks", metavar="N",
+                                       help="Whole weeks of history to measure.")] = 12,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="YYYY-MM-DD",
+        help="End of the last week (a Monday, UTC); default: the last Monday.")] = None,
+    headroom: Annotated[float, typer.Option(
+        "--headroom", metavar="X",
+        help="Error budget at least X times the median week's error ratio.")] = 2.0,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR",
+                                      help="Folder for the SLO files.")
+                   ] = Path("slos/discovered"),
+    force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
+) -> None:
+    """Find services from request counters and duration histograms, measure their weekly
+    history and write SLO files with suggested targets and the evidence as comments.
+
+    Example: slo-jobs discover --prometheus-url http://127.0.0.1:9090 --weeks 12
+    """
+    from . import discovery, periods
+    from .extract import PrometheusConfig
+
+    end = discovery.last_monday(periods.instant(until) if until else _now())
+    config = PrometheusConfig.from_env(prometheus_url)
+    out.mkdir(parents=True, exist_ok=True)
+    for path, s in discovery.discover(config, end, weeks, out, headroom, force):
+        latency = "" if s.latency is None else \
+            f", latency {s.latency * 100:g} % within {s.threshold:g} s"
+        typer.echo(f"wrote {path} ({s.tier}: availability {s.availability * 100:g} %"
+                   f"{latency}; {s.weeks} weeks observed)")
+
+
+@app.command()
 def validate(paths: Paths = None, slos: Slos = None) -> None:
     """Check SLO definitions (native or OpenSLO v1) and the team file (teams.yaml) beside
     them; one line per problem, exit 1 if any.
