@@ -284,7 +284,6 @@ def discover(
 
     end = discovery.last_monday(periods.instant(until) if until else _now())
     config = PrometheusConfig.from_env(prometheus_url)
-    out.mkdir(parents=True, exist_ok=True)
     for path, s in discovery.discover(config, end, weeks, out, headroom, force):
         latency = "" if s.latency is None else \
             f", latency {s.latency * 100:g} % within {s.threshold:g} s"
