@@ -109,12 +109,12 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
-    from . import periods, pipeline, spec
+    from . import catalog, periods, pipeline
     from .decisions import teams
 
     period = periods.month(month)
     at = _as_of(as_of)
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
     rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at,
                                      teams=teams.load_for(_slo_paths(slos)))
@@ -129,10 +129,10 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import periods, pipeline, spec
+    from . import catalog, periods, pipeline
 
     period = periods.month(month)
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     results = pipeline.extract(pipeline.prometheus_config(loaded, prometheus_url), loaded,
                                period, lake)
     rows = sum(r.rows for r in results)
@@ -146,12 +146,12 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
-    from . import compute, periods, pipeline, spec
+    from . import catalog, compute, periods, pipeline
     from .decisions import teams
 
     period = periods.month(month)
     at = _as_of(as_of)
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     pipeline.started(loaded, period.label, at)
     rows = compute.compute_month(lake, loaded, period, at, teams.load_for(_slo_paths(slos)))
     typer.echo(pipeline.table(rows))
@@ -194,11 +194,11 @@ def backfill_cmd(
 
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import pipeline, spec
+    from . import catalog, pipeline
     from .backfill import backfill as run_backfill
     from .decisions import teams
 
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
     for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress,
                           rendered_at=_now(), teams=teams.load_for(_slo_paths(slos))):
@@ -236,10 +236,10 @@ def review(week: Week, slos: Slos = None, lake: Lake = Path("lake"),
 
     Example: slo-jobs review --week 2026-W38 --slos slos/
     """
+    from . import catalog
     from . import review as reviews
-    from . import spec
 
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     files = reviews.write_weekly(lake, loaded, week, out, _as_of(as_of), _now())
     _print_files([(p.name, p) for p in files])
 
@@ -300,10 +300,10 @@ def validate(paths: Paths = None, slos: Slos = None) -> None:
 
     Example: slo-jobs validate slos/
     """
-    from . import spec
+    from . import catalog
     from .decisions import teams
 
-    loaded, problems, files = spec.load_all(_slo_paths(paths, slos))
+    loaded, problems, files = catalog.load_all(_slo_paths(paths, slos))
     team_file = teams.find(_slo_paths(paths, slos))
     if team_file is not None:
         problems += teams.check(team_file)[1]
@@ -330,10 +330,11 @@ def init(template: Annotated[str, typer.Option(
 
     Example: slo-jobs init --template api --tier essential --service search
     """
-    from . import atomicio, spec_templates
+    from . import atomicio
+    from .spec import templates
 
     target = out or Path("slos") / f"{service}.yaml"
-    text = spec_templates.render(template, tier, service, str(target))
+    text = templates.render(template, tier, service, str(target))
     if str(target) == "-":
         typer.echo(text, nl=False)
         return
@@ -353,9 +354,9 @@ def export_openslo(paths: Paths = None, slos: Slos = None,
 
     Example: slo-jobs export-openslo slos/ --out openslo.yaml
     """
-    from . import atomicio, openslo, spec
+    from . import atomicio, catalog, openslo
 
-    text, warnings = openslo.export(spec.load(_slo_paths(paths, slos)))
+    text, warnings = openslo.export(catalog.load(_slo_paths(paths, slos)))
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     if out is None:
@@ -387,9 +388,9 @@ def rules_cmd(
     Example: slo-jobs rules --slos slos/ --out slo-rules.yaml --backfill
     --start 2026-07-01 --end 2026-10-01 --prometheus-url http://127.0.0.1:9090
     """
-    from . import rules, spec
+    from . import catalog, rules
 
-    for line in rules.command(spec.load(_slo_paths(slos)), out, blocks if backfill else None,
+    for line in rules.command(catalog.load(_slo_paths(slos)), out, blocks if backfill else None,
                               start, end, prometheus_url):
         typer.echo(line)
 
@@ -404,9 +405,9 @@ def dashboard_cmd(
 
     Example: slo-jobs dashboard --slos slos/ --out slo-dashboard.json
     """
-    from . import dashboard, spec
+    from . import catalog, dashboard
 
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(_slo_paths(slos))
     # As `rules` prints its file: the commands that write one file say "wrote <file>".
     typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
 

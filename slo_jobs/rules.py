@@ -35,6 +35,7 @@ from .compute.engine import CONDITIONS, alert_factor
 from .compute.params import SloParams
 from .errors import SloJobsError
 from .spec import Query, Slo
+from .spec.promql import number
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 RECORD = "slo:sli_error:ratio_rate{window}"
@@ -75,11 +76,6 @@ def prom_duration(seconds: float) -> str:
         if s % size == 0:
             return f"{s // size}{unit}"
     return f"{s}s"
-
-
-def _num(value: float) -> str:
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
 
 
 def budget_fraction(slo: Slo) -> float:
@@ -128,10 +124,10 @@ def conditions(slo: Slo) -> list[Condition]:
 
 def threshold_expr(slo: Slo, c: Condition) -> str:
     """``f * B`` as PromQL, computed in the batch's order: ((p * P) / L) * B."""
-    b = _num(budget_fraction(slo))
+    b = number(budget_fraction(slo))
     if c.factor is not None:
-        return _num(c.factor * budget_fraction(slo))
-    return f"({_num(c.share or 0.0)} * {period_expr(slo)} / {c.long_s} * {b})"
+        return number(c.factor * budget_fraction(slo))
+    return f"({number(c.share or 0.0)} * {period_expr(slo)} / {c.long_s} * {b})"
 
 
 def _windowed(q: Query) -> bool:
@@ -174,10 +170,10 @@ def period_error_ratio(slo: Slo) -> str:
     outer = f"[{_subrange(window)}:{slice_w}]"
     if slo.budgeting_method == "RatioTimeslices":
         return f"1 - avg_over_time((({g}) / (({t}) > 0)){outer})"
-    good_slice = f"(({g}) / ({t})) >= bool {_num(slo.time_slice_target or 1.0)}"
+    good_slice = f"(({g}) / ({t})) >= bool {number(slo.time_slice_target or 1.0)}"
     good = f"sum_over_time(({good_slice}){outer})"
     counted = f"count_over_time(({good_slice}){outer})"
-    n = _num(_seconds(window) / _seconds(slice_w))
+    n = number(_seconds(window) / _seconds(slice_w))
     if slo.no_data_policy == "good":
         return f"(({counted}) - ({good})) / {n}"
     if slo.no_data_policy == "bad":
@@ -196,7 +192,7 @@ def alert_expr(slo: Slo, severity: str, ratio: Callable[[str], str]) -> str | No
                          f"> {thr})")
     if not parts:
         return None
-    return f"({' or '.join(parts)}) / {_num(budget_fraction(slo))}"
+    return f"({' or '.join(parts)}) / {number(budget_fraction(slo))}"
 
 
 def labels(slo: Slo) -> dict[str, str]:
@@ -227,7 +223,7 @@ def _annotations(slo: Slo, severity: str) -> dict[str, str]:
         "summary": f"SLO {slo.name} ({slo.service}): error budget burning too fast "
                    f"({severity})",
         "description": (
-            f"{_text(slo.description or slo.name)} Objective {_num(slo.target * 100)} %. The "
+            f"{_text(slo.description or slo.name)} Objective {number(slo.target * 100)} %. The "
             f"error ratio over {spans} is above the alert threshold; the long window burns "
             "the budget at {{ $value | humanize }} times the sustainable rate."),
     }
@@ -264,8 +260,8 @@ def groups(slo: Slo) -> list[dict[str, Any]]:
     meta = [
         {"record": PERIOD_RECORD, "expr": period_error_ratio(slo),
          "labels": {**lab, "period": period}},
-        {"record": "slo:objective:ratio", "expr": f"vector({_num(slo.target)})", "labels": lab},
-        {"record": "slo:error_budget:ratio", "expr": f"vector({_num(budget_fraction(slo))})",
+        {"record": "slo:objective:ratio", "expr": f"vector({number(slo.target)})", "labels": lab},
+        {"record": "slo:error_budget:ratio", "expr": f"vector({number(budget_fraction(slo))})",
          "labels": lab},
         {"record": "slo:period:seconds",
          "expr": ("days_in_month() * 86400" if _calendar_month(slo)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import compute, lake, periods, pipeline, pipelines, report, review, spec
+from . import catalog, compute, lake, periods, pipeline, pipelines, report, review, spec
 from .decisions import teams as team_file
 from .errors import SloJobsError
 from .extract import PrometheusConfig
@@ -57,12 +57,12 @@ def day_of(interval_start: datetime | None, interval_end: datetime | None) -> da
 
 def slo_names(slos_dir: Path, source: str = "all") -> list[str]:
     """SLO names; ``source`` "prometheus" or "pipeline" keeps the SLOs read from there."""
-    return [s.name for s in spec.load([slos_dir]) if source == "all"
+    return [s.name for s in catalog.load([slos_dir]) if source == "all"
             or (s.pipeline is None) == (source == "prometheus")]
 
 
 def _one(slos_dir: Path, name: str) -> spec.Slo:
-    for s in spec.load([slos_dir]):
+    for s in catalog.load([slos_dir]):
         if s.name == name:
             return s
     raise SloJobsError(f"SLO {name!r}: not found in {slos_dir}")
@@ -141,7 +141,7 @@ def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
     """Fail, naming SLOs and days, unless every SLO has a complete partition for every day
     of its month (in its own time zone)."""
     period = period_of(interval_start, interval_end)
-    slos = spec.load([slos_dir])
+    slos = catalog.load([slos_dir])
     as_of = settled(period)
     gaps = {s.name: lake.missing_days(lake_dir, s.name,
                                       pipeline.month_days(s, period.label, as_of)[0], as_of)
@@ -158,7 +158,7 @@ def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
 def compute_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
                   interval_end: datetime | None) -> str:
     period = period_of(interval_start, interval_end)
-    compute.compute_month(lake_dir, spec.load([slos_dir]), period,
+    compute.compute_month(lake_dir, catalog.load([slos_dir]), period,
                           teams=team_file.load_for([slos_dir]))
     return str(lake.monthly_partition(lake_dir, period.label))
 
@@ -181,7 +181,7 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, out_dir:
     """
     period = period_of(interval_start, interval_end)
     rows = compute.read_summary(lake_dir, period)
-    source = report_source(config_for, spec.load([slos_dir]))
+    source = report_source(config_for, catalog.load([slos_dir]))
     files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at)
     print(pipeline.table(rows))
     return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
@@ -207,7 +207,7 @@ def review_week(slos_dir: Path, lake_dir: Path, out_dir: Path,
     end plus the settle delay (every zone's week has ended by then)."""
     label = week_of(interval_start, interval_end)
     as_of = periods.calendar("week", label).end + LOCAL_MONTH_SETTLE
-    md, html = review.write_weekly(lake_dir, spec.load([slos_dir]), label, out_dir, as_of,
+    md, html = review.write_weekly(lake_dir, catalog.load([slos_dir]), label, out_dir, as_of,
                                    rendered_at)
     return {"week": label, "markdown": str(md), "html": str(html)}
 

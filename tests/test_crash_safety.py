@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import backfill, lake, periods, pipeline, spec
+from slo_jobs import backfill, catalog, lake, periods, pipeline
 from slo_jobs.extract import PrometheusConfig
 from tests.conftest import ROOT
 
@@ -61,7 +61,7 @@ def start(args: list[str]) -> subprocess.Popen[bytes]:
 def reference(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """September of the checkout SLOs, extracted in one uninterrupted run."""
     lake_dir = tmp_path_factory.mktemp("reference") / "lake"
-    pipeline.extract(PrometheusConfig(url=prometheus), spec.load([SLOS]),
+    pipeline.extract(PrometheusConfig(url=prometheus), catalog.load([SLOS]),
                      periods.month("2026-09"), lake_dir)
     return lake_dir
 
@@ -98,7 +98,7 @@ def test_temp_file_of_a_writer_killed_mid_write_is_cleared(
 @pytest.fixture(scope="module")
 def reference_backfill(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("reference-backfill")
-    backfill.backfill(PrometheusConfig(url=prometheus), spec.load([SLOS]), "2026-08",
+    backfill.backfill(PrometheusConfig(url=prometheus), catalog.load([SLOS]), "2026-08",
                       "2026-09", base / "lake", base / "out",
                       progress=False, rendered_at=RENDERED)
     return base

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slo_jobs.spec_templates import TIERS
+from slo_jobs.spec.templates import TIERS
 
 pytestmark = pytest.mark.integration
 UNTIL = pd.Timestamp("2026-10-05", tz="UTC")  # a Monday; the history ends 1 October

@@ -22,7 +22,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake, pipeline, spec
+from slo_jobs import catalog, lake, pipeline, spec
 from slo_jobs.demo import prom
 from slo_jobs.errors import ExtractError
 from slo_jobs.extract import PrometheusConfig
@@ -149,7 +149,7 @@ spec:
     completion: {{dag: {DAG_ID}, within: 3h, expectEvery: 1h}}
   objective: {{target: 0.9}}
 """)
-    return spec.load([folder])
+    return catalog.load([folder])
 
 
 def _config(api: str, password: str = PASSWORD) -> Any:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake, pipeline, spec
+from slo_jobs import catalog, lake, pipeline, spec
 from slo_jobs.demo import prom
 from slo_jobs.extract import PrometheusConfig
 
@@ -78,7 +78,7 @@ spec:
   noDataPolicy: bad
   objective: {{target: 0.99, timeSliceTarget: 1, timeSliceWindow: 1m}}
 """)
-    [slo] = spec.load([folder])
+    [slo] = catalog.load([folder])
     return slo
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import compute, lake, periods, spec
+from slo_jobs import catalog, compute, lake, periods, spec
 from slo_jobs.demo import pipelines as demo_pipelines
 from slo_jobs.errors import ExtractError, SpecError
 from slo_jobs.pipelines import judge, record_days, record_interval
@@ -110,7 +110,7 @@ spec:
 {extra}"""
     path = folder / "slo.yaml"
     path.write_text(text)
-    [slo] = spec.load([path])
+    [slo] = catalog.load([path])
     return slo
 
 
@@ -297,7 +297,7 @@ def test_demo_pipelines_september(tmp_path: Path) -> None:
     by brute force, are what the month's tables and report show."""
     from slo_jobs import report
 
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is not None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
     record_days(slos, period.days, tmp_path / "lake", no_airflow)
     rows = {r["slo"]: r for r in compute.compute_month(tmp_path / "lake", slos, period)}
@@ -369,7 +369,7 @@ def test_cli_backfill_of_pipeline_slos_needs_no_prometheus(tmp_path: Path) -> No
 def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> None:
     from slo_jobs import tasks
 
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is not None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
     record_days(slos, period.days, tmp_path / "lake", no_airflow)
     compute.compute_month(tmp_path / "lake", slos, period)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import specio
 from ..errors import SpecError
+from ..names import SAFE_NAME, SAFE_NAME_HINT
+from ..spec import io as specio
 
 FILE_NAMES = specio.TEAM_FILE_NAMES
 MAX_SIZE = 1000
@@ -47,9 +48,9 @@ def _number(value: Any) -> bool:
 
 def _team(doc: specio.RawDoc, name: Any, value: Any) -> tuple[Team | None, list[str]]:
     loc: tuple[str, ...] = ("teams", str(name))
-    if not isinstance(name, str) or not specio.SAFE_NAME.match(name):
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
         return None, [f"{doc.at(loc)}: team name {specio.describe(name)}; "
-                      f"{specio.SAFE_NAME_HINT}"]
+                      f"{SAFE_NAME_HINT}"]
     if not isinstance(value, dict):
         return None, [f"{doc.at(loc)}: found {specio.describe(value)}; expected a mapping "
                       "such as {size: 6}"]

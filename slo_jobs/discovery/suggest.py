@@ -13,7 +13,7 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from ..spec_templates import TIERS
+from ..spec.templates import TIERS
 
 LADDER = (0.9999, 0.9995, 0.999, 0.995, 0.99, 0.98, 0.95, 0.9)
 DEFAULT_HEADROOM = 2.0

@@ -22,7 +22,7 @@ import pyarrow as pa
 from .. import lake
 from ..errors import ExtractError
 from ..periods import day_start
-from ..spec import WINDOW_PLACEHOLDERS, Slo
+from ..spec import WINDOW_PLACEHOLDERS, RatioSli, Slo
 from . import samples, selectors
 from .prometheus import PrometheusClient
 
@@ -153,8 +153,9 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
     """A run of consecutive days of a counter SLO, counted from raw samples up to
     ``until_s`` (the as-of; None: the run's end)."""
     step_s = int(step.total_seconds())
-    bad = slo.bad is not None
-    part_query = slo.bad if bad else slo.good
+    bad_query = slo.sli.bad if isinstance(slo.sli, RatioSli) else None
+    bad = bad_query is not None
+    part_query = bad_query or slo.good
     assert part_query is not None and part_query.selector and slo.total.selector
     total_sel = _resolve(client, slo, slo.total.selector.strip(), run)
     part_sel = _resolve(client, slo, part_query.selector.strip(), run)

@@ -13,7 +13,7 @@ import pyarrow as pa
 from .. import lake
 from ..errors import ExtractError
 from ..periods import consecutive, day_start
-from ..spec import Slo, has_placeholder
+from ..spec import FreshnessSli, RatioSli, Slo, has_placeholder
 from .counters import DayTable as _Day
 from .counters import complete_until, counted_days, windowed_days
 from .prometheus import PrometheusClient
@@ -129,7 +129,8 @@ def method(slo: Slo) -> str:
     """How an SLO's events are read: ``samples`` (counter selectors, from raw samples),
     ``promql`` (an expression over a window, evaluated per bucket) or ``gauge`` (a value per
     minute: threshold and freshness slices, raw ratios)."""
-    part = slo.bad if slo.bad is not None else slo.good
+    bad = slo.sli.bad if isinstance(slo.sli, RatioSli) else None
+    part = bad or slo.good
     if slo.total.selector is not None and part is not None and part.selector is not None:
         return "samples"
     if any(q.expr is not None and has_placeholder(q.expr) for q in (slo.good, slo.total)):
@@ -148,8 +149,9 @@ def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
     try:
         good = client.query_range(slo.good.promql(window), first, last, step)
         total = client.query_range(slo.total.promql(window), first, last, step)
-        ages = None if slo.freshness_timestamp is None else client.query_range(
-            f"max(time() - ({slo.freshness_timestamp}))", first, last, step)
+        newest = slo.sli.timestamp if isinstance(slo.sli, FreshnessSli) else None
+        ages = None if newest is None else client.query_range(
+            f"max(time() - ({newest}))", first, last, step)
     except ExtractError as exc:
         raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
     if until is not None:  # nothing after the as-of counts, whatever Prometheus returned

@@ -27,7 +27,7 @@ from .. import lake
 from ..errors import LakeError
 from ..extract.extractor import DayResult
 from ..spec import Slo
-from ..spec_pipeline import PipelineSource
+from ..spec.tables import PipelineSource
 from . import judge, sources
 from .judge import US
 

@@ -21,7 +21,7 @@ import tenacity
 from .. import redaction, resources
 from ..errors import ExtractError
 from ..extract.prometheus import connection_url
-from ..spec_pipeline import TableRef
+from ..spec.tables import TableRef
 from .judge import US, Run
 
 PAGE = 100

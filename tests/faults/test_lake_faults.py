@@ -96,7 +96,7 @@ FULL_DISK = textwrap.dedent("""
     from slo_jobs.errors import LakeError
     from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.periods import month
-    slo = spec.load([Path(sys.argv[3])])[0]
+    slo = catalog.load([Path(sys.argv[3])])[0]
     with PrometheusClient(PrometheusConfig(sys.argv[1])) as client:
         # Queries first, then writes: the size limit makes every write fail like a full disk.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -127,7 +127,7 @@ WRITER = textwrap.dedent("""
     from slo_jobs import spec
     from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.periods import month
-    slo = spec.load([Path(sys.argv[3])])[0]
+    slo = catalog.load([Path(sys.argv[3])])[0]
     with PrometheusClient(PrometheusConfig(sys.argv[1])) as client:
         for _ in range(4):
             extract_slo(client, slo, month("2026-09").days[:1], Path(sys.argv[2]))

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import redaction
-from .errors import SpecError
+from .. import redaction
+from ..errors import SpecError
 
 # An SLO file is a few kilobytes; these bounds keep a hostile or broken file (a "billion
 # laughs" alias bomb, a huge generated dump) from exhausting memory before validation starts.
@@ -33,11 +33,6 @@ MAX_DEPTH = 64
 # Python refuses to parse integers over 4,300 digits; no SLO needs more than a few.
 MAX_INT_DIGITS = 30
 
-# Names become partition paths (slo=<name>), so only a strict, path-safe shape passes.
-# \Z, not $: $ also matches before a final newline, and "name\n" must not pass.
-SAFE_NAME = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-SAFE_NAME_HINT = ("expected lower-case letters, digits and dashes (at most 63), "
-                  "starting and ending with a letter or digit")
 
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -100,12 +95,6 @@ def field_path(loc: Iterable[Any]) -> str:
 def describe(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def safe_name(value: str) -> str:
-    if not SAFE_NAME.match(value):
-        raise ValueError(SAFE_NAME_HINT)
-    return value
 
 
 def duration(text: str, units: str = "smhdw") -> timedelta:
