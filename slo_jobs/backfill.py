@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from . import compute, lake, periods, report, runner
+from .decisions.teams import Team
 from .errors import SloJobsError
 from .periods import Period
 from .sources import Sources
@@ -75,7 +76,8 @@ def report_is_current(lake_dir: Path, out_dir: Path, slos: Sequence[Slo],
 
 def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_dir: Path,
              out_dir: Path, *, redo: bool = False, progress: bool = True,
-             rendered_at: datetime) -> list[MonthOutcome]:
+             rendered_at: datetime,
+             teams: Mapping[str, Team] | None = None) -> list[MonthOutcome]:
     """Bring every month from ``first`` to ``last`` to a complete lake and a current report.
 
     Each SLO's month is its calendar month in its own zone, with the burn-rate lookback and
@@ -97,7 +99,7 @@ def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_
                                      redo=redo, per_day=True, done=finished)
         extracted = sum(len(days) for days in done.values())
         if redo or extracted or not report_is_current(lake_dir, out_dir, slos, period):
-            rows = compute.compute_month(lake_dir, slos, period, rendered_at)
+            rows = compute.compute_month(lake_dir, slos, period, rendered_at, teams)
             report.render(lake_dir, period, out_dir, source=sources.label(slos),
                           generated_at=rendered_at)
             outcomes.append(MonthOutcome(period.label, extracted, True, rows))

@@ -5,7 +5,7 @@ DAG tasks (``tasks.py``) all go through it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from . import burnrate, compute, daytable, lake, periods, report
 from .daytable import DayResult
+from .decisions.teams import Team
 from .errors import SloJobsError
 from .periods import Period
 from .sources import Sources
@@ -112,8 +113,8 @@ def _each(slos: Sequence[Slo], concurrency: int, fn: Callable[[Slo], T]) -> list
 
 def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: Path,
               out_dir: Path, generated_at: datetime,
-              as_of: datetime | None = None) -> tuple[list[dict[str, Any]],
-                                                       report.ReportFiles]:
+              as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
+              ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
     """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
 
     Each SLO's month is its calendar month in its own zone, re-extracted whole; the days it
@@ -124,7 +125,7 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: P
     if as_of is not None:
         started(slos, period.label, as_of)
     fill_month(sources, slos, period.label, lake_dir, as_of, redo=True)
-    rows = compute.compute_month(lake_dir, slos, period, as_of)
+    rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
     files = report.render(lake_dir, period, out_dir, source=sources.label(slos),
                           generated_at=generated_at)
     return rows, files

@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import catalog, compute, lake, report, runner, spec
+from . import catalog, compute, lake, periods, report, review, runner, spec
+from .decisions import teams as team_file
 from .errors import SloJobsError
 from .periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
 from .pipeline_slis import record
@@ -142,7 +143,8 @@ def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
 def compute_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
                   interval_end: datetime | None) -> str:
     period = period_of(interval_start, interval_end)
-    compute.compute_month(lake_dir, catalog.load([slos_dir]), period)
+    compute.compute_month(lake_dir, catalog.load([slos_dir]), period,
+                          teams=team_file.load_for([slos_dir]))
     return str(lake.monthly_partition(lake_dir, period.label))
 
 
@@ -161,6 +163,30 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, out_dir:
     print(runner.table(rows))
     return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
             "json": str(files.json), "csv": str(files.csv)}
+
+
+def week_of(interval_start: datetime | None, interval_end: datetime | None) -> str:
+    """The ISO week label (``2026-W38``) a weekly data interval covers; refuses any other."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected a weekly data interval")
+    label = periods.label_of("week", interval_start.astimezone(UTC))
+    week = periods.calendar("week", label)
+    if week.start != interval_start or week.end != interval_end:
+        raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
+                           "expected one whole ISO week (Monday to Monday) in UTC")
+    return label
+
+
+def review_week(slos_dir: Path, lake_dir: Path, out_dir: Path,
+                interval_start: datetime | None, interval_end: datetime | None,
+                rendered_at: datetime) -> dict[str, str]:
+    """Fill the weekly review of the interval's ISO week from the lake, as of the interval's
+    end plus the settle delay (every zone's week has ended by then)."""
+    label = week_of(interval_start, interval_end)
+    as_of = periods.calendar("week", label).end + LOCAL_MONTH_SETTLE
+    md, html = review.write_weekly(lake_dir, catalog.load([slos_dir]), label, out_dir, as_of,
+                                   rendered_at)
+    return {"week": label, "markdown": str(md), "html": str(html)}
 
 
 def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:

@@ -296,7 +296,7 @@ def test_committed_demo_history_is_the_generators(tmp_path: Path) -> None:
 def test_demo_pipelines_september(tmp_path: Path) -> None:
     """The late extraction of Sep 13 and its stale hours, computed from the committed files
     by brute force, are what the month's tables and report show."""
-    from slo_jobs import report
+    from slo_jobs import report, report_text
 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
@@ -324,7 +324,7 @@ def test_demo_pipelines_september(tmp_path: Path) -> None:
     html = files.html.read_text()
     assert "Data pipelines" in html and late[0]["run_id"] in html
     late_by = t(late[0]["end_date"]) - t(late[0]["data_interval_end"]) - timedelta(hours=1)
-    assert report._duration(late_by.total_seconds()) in html  # "8 h 41 min"
+    assert report_text.duration(late_by.total_seconds()) in html  # "8 h 41 min"
     assert f"stale {stale:,} of 43,200 min" in html
 
 

@@ -8,7 +8,7 @@ day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn ra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import atomicio, lake, periods
+from .. import atomicio, decisions, lake, periods
 from ..burnrate import alert_factor
 from ..errors import LakeError
 from ..governance import maintenance, phases
@@ -167,11 +167,27 @@ def _stored_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
         return []
 
 
+def _earlier_summaries(lake_dir: Path, period: Period) -> list[list[dict[str, Any]]]:
+    """The computed summaries of the months before ``period`` that make the trend of the
+    reliability priorities (oldest first; a month never computed is left out)."""
+    labels: list[str] = []
+    p = period
+    for _ in range(decisions.HISTORY_MONTHS):
+        p = periods.previous(p)
+        labels.insert(0, p.label)
+    return [read_table(lake_dir, label, "summary") for label in labels
+            if lake.monthly_partition(lake_dir, label).exists()]
+
+
 def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
-                  as_of: datetime | None = None) -> list[dict[str, Any]]:
+                  as_of: datetime | None = None,
+                  teams: Mapping[str, decisions.Team] | None = None) -> list[dict[str, Any]]:
     """Compute the calendar month (each SLO's in its own zone) at ``as_of`` (default: its
     end; earlier: the month to date, projected and marked estimated), with each SLO's own
-    window to date beside it, and replace the month's output files in the lake."""
+    window to date beside it, and replace the month's output files in the lake.
+
+    The release decisions get their reasons, and the reliability priorities and the toil
+    budget of each team (sizes from ``teams``) are published with the month."""
     result = compute_calendar(lake_dir, slos, "month", period.label, as_of)
     windows = own_windows(lake_dir, slos, result.summary)
     by_name = {s.name: s for s in slos}
@@ -181,9 +197,15 @@ def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
     # A month computed before keeps its first figures beside the new ones when its
     # maintenance windows changed since (never a silent change of a reported month).
     maintenance.note_changes(result.summary, _stored_summary(lake_dir, period))
+    extra = decisions.month_tables(slos, result.summary, result.decisions, result.incidents,
+                                   decisions.burn_history(_earlier_summaries(lake_dir, period)),
+                                   teams or {})
+    result.decisions = extra.pop("decisions")
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
     with atomicio.publish_folder(folder, LakeError) as stage:
         write_result(lake_dir, result, stage)
+        for name, rows in extra.items():
+            lake.write_atomic(_table(rows), stage / f"{name}.parquet")
         monthly.summarise(lake_dir, slos, period, stage)
     return result.summary
