@@ -4,7 +4,8 @@ Prints, from one run on one machine, side by side:
   (a) floor:  a bare DuckDB scan summing good and total over the same files,
   (b) slo-jobs: the full computation for the month (summary, decisions, daily series,
       hourly burn rates, the alert timeline and incidents),
-  (c) pandas: a straightforward pandas implementation of the same outputs,
+  (c) pandas: the same outputs (bench/pandas_reference.py) as a pandas user would write
+      them: pyarrow reads, whole-frame window, slice and run-length operations, one process,
 with wall time, peak memory, and the ratios (b)/(a) and (c)/(b).
 Each phase runs in its own process, so its peak RSS is its own.
 
