@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from bench.pandas_reference import reference
-from slo_jobs import periods, spec
+from slo_jobs import catalog, periods
 from slo_jobs.compute import SloParams, compute_window
 from tests.conftest import DEMO_SLOS, ROOT
 
@@ -22,7 +22,7 @@ SEP = periods.month("2026-09")
 
 @pytest.fixture(scope="module")
 def both(september_lake: Path) -> tuple[object, dict]:
-    params = [SloParams.of(s) for s in spec.load([ROOT / "slos"])]
+    params = [SloParams.of(s) for s in catalog.load([ROOT / "slos"])]
     return compute_window(september_lake, params, SEP), reference(september_lake, params, SEP)
 
 
