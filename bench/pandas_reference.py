@@ -254,6 +254,10 @@ def reference(lake_dir: Path, slos: Sequence[SloParams], period: Period,
               step_s: int = 60) -> dict[str, pd.DataFrame]:
     """summary (with status), decisions, daily (UTC days), burn (hourly, every window of
     the alert table) and incidents (the alert timeline) of ``slos`` over ``period``."""
+    planned = [s.name for s in slos if s.maintenance is not None and s.maintenance.groups]
+    if planned:  # docs/slo-math.md, "Maintenance windows": not reproduced here
+        raise ValueError(f"SLOs {', '.join(planned)}: the pandas reference does not apply "
+                         "maintenance windows; compare SLOs without spec.maintenance")
     # The lookback covers the longest window: 3 days, or whole days of a longer override.
     longest = max([int(a.long_window.total_seconds()) for s in slos for a in s.burn_rates]
                   + [a[2] for a in DEFAULT_ALERTS])
