@@ -41,12 +41,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slo_jobs import periods, spec  # noqa: E402
+from slo_jobs import catalog, periods, spec  # noqa: E402
 from slo_jobs.demo import backends, prom, scrapes  # noqa: E402
 from slo_jobs.extract import PrometheusClient, PrometheusConfig  # noqa: E402
 from slo_jobs.extract.collector import fewer_collections  # noqa: E402
 from slo_jobs.extract.counters import DAY_S, LOOKBACK_S  # noqa: E402
-from slo_jobs.pipeline import extract_days  # noqa: E402
+from slo_jobs.runner import extract_days  # noqa: E402
+from slo_jobs.sources import Sources  # noqa: E402
 
 MONTH = periods.month("2026-11")
 GOAL = 1.5  # (b)/(a)
@@ -122,8 +123,9 @@ def floor(url: str, params: list[dict[str, str]], pool: int) -> tuple[float, int
 def ours(url: str, slos: list[spec.Slo], pool: int) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as lake_dir:
         t0 = time.perf_counter()
-        results = extract_days(PrometheusConfig(url), slos, MONTH.days, Path(lake_dir),
-                               concurrency=pool)
+        with Sources(lambda _conn: PrometheusConfig(url)) as sources:
+            results = extract_days(sources, slos, MONTH.days, Path(lake_dir),
+                                   concurrency=pool)
         seconds = time.perf_counter() - t0
     assert len(results) == len(slos) * len(MONTH.days)
     return seconds
@@ -170,7 +172,7 @@ def main() -> None:
             folder.mkdir()
             (folder / "bench.yaml").write_text("---\n".join(DOC.format(i=i)
                                                              for i in range(args.slos)))
-            slos = spec.load([folder])
+            slos = catalog.load([folder])
             params = queries(slos)
             runs_a, runs_b = [], []
             cpu_a, cpu_b = [], []  # (this process, Prometheus) CPU seconds of each run

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from . import atomicio
 from .errors import LakeError
-from .spec import SAFE_NAME
+from .names import SAFE_NAME
 
 SLI_SCHEMA = pa.schema([
     pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start
