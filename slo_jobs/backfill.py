@@ -24,6 +24,7 @@ from . import compute, lake, periods, pipeline, pipelines, report
 from .errors import SloJobsError
 from .extract import PrometheusClient, PrometheusConfig, extract_slo
 from .extract.extractor import DEFAULT_STEP
+from .lake import LakeDir
 from .periods import Period
 from .pipelines.record import AirflowFor
 from .pipelines.sources import AirflowConfig
@@ -67,7 +68,7 @@ def _published(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted(tuple(r.get(k) for k in keys) for r in rows)
 
 
-def report_is_current(lake_dir: Path, out_dir: Path, slos: Sequence[Slo],
+def report_is_current(lake_dir: LakeDir, out_dir: Path, slos: Sequence[Slo],
                       period: Period) -> bool:
     """True if the month's summary covers exactly ``slos`` and its report shows that summary."""
     if not lake.monthly_partition(lake_dir, period.label).exists():
@@ -86,7 +87,7 @@ def report_is_current(lake_dir: Path, out_dir: Path, slos: Sequence[Slo],
     return isinstance(shown, list) and _published(shown) == _published(rows)
 
 
-def _todo(slo: Slo, period: Period, lake_dir: Path, redo: bool, as_of: datetime) -> list[date]:
+def _todo(slo: Slo, period: Period, lake_dir: LakeDir, redo: bool, as_of: datetime) -> list[date]:
     """The SLO's month in its own zone (all of it with ``redo``), then the days it reads
     besides (burn-rate lookback, own window to date), each unless already complete."""
     month, before = pipeline.month_days(slo, period.label, as_of)
@@ -94,7 +95,7 @@ def _todo(slo: Slo, period: Period, lake_dir: Path, redo: bool, as_of: datetime)
     return todo + lake.missing_days(lake_dir, slo.name, before, as_of)
 
 
-def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_dir: Path,
+def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_dir: LakeDir,
                      redo: bool, progress: bool, step: timedelta,
                      airflow_for: AirflowFor, as_of: datetime) -> int:
     if slo.pipeline is not None:
@@ -115,7 +116,7 @@ def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_di
 
 
 def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: str,
-             lake_dir: Path, out_dir: Path, *, redo: bool = False, progress: bool = True,
+             lake_dir: LakeDir, out_dir: Path, *, redo: bool = False, progress: bool = True,
              rendered_at: datetime, step: timedelta = DEFAULT_STEP,
              airflow_for: AirflowFor | None = None) -> list[MonthOutcome]:
     """Bring every month from ``first`` to ``last`` to a complete lake and a current report.

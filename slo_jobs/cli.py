@@ -20,6 +20,7 @@ from . import __version__
 from .errors import SloJobsError
 
 if TYPE_CHECKING:
+    from .lake import LakeDir
     from .report import ReportFiles
 
 # The data stack (DuckDB, pyarrow, pandas, WeasyPrint) is imported inside the commands that
@@ -38,7 +39,11 @@ Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM",
 Slos = Annotated[list[Path] | None, typer.Option(
     "--slos", metavar="PATH", show_default="slos/",
     help="SLO YAML file or folder, subfolders included (repeatable).")]
-Lake = Annotated[Path, typer.Option("--lake", metavar="DIR", help="Parquet lake folder.")]
+Lake = Annotated[str, typer.Option(
+    "--lake", metavar="DIR|URL", envvar="SLO_JOBS_LAKE_URL", show_envvar=False,
+    help="Parquet lake: a folder, or s3://bucket/prefix on an S3-compatible object store "
+    "(credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL). "
+    "Default: $SLO_JOBS_LAKE_URL, else lake/.")]
 Out = Annotated[Path, typer.Option("--out", metavar="DIR", help="Report output folder.")]
 AsOf = Annotated[str | None, typer.Option(
     "--as-of", metavar="TIME",
@@ -58,6 +63,13 @@ def _slo_paths(*given: Sequence[Path] | None) -> list[Path]:
     """Every ``--slos`` and positional path, in order; ``slos/`` when none is given."""
     paths = [p for group in given for p in (group or [])]
     return paths or [Path("slos")]
+
+
+def _lake(where: str) -> LakeDir:
+    """The lake --lake names: a folder or s3://bucket/prefix."""
+    from .lake import location
+
+    return location(where)
 
 
 def _show_version(value: bool) -> None:
@@ -104,7 +116,7 @@ def _report_files(files: ReportFiles, formats: Sequence[str] = ("html", "pdf", "
 
 @app.command()
 def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
-        lake: Lake = Path("lake"), out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
+        lake: Lake = "lake", out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
     """Extract, compute and report one month (each SLO's month in its own time zone).
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
@@ -115,14 +127,14 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     at = _as_of(as_of)
     loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
-    rows, files = pipeline.run_month(config, loaded, period, lake, out, _now(), as_of=at)
+    rows, files = pipeline.run_month(config, loaded, period, _lake(lake), out, _now(), as_of=at)
     typer.echo(pipeline.table(rows))
     _print_files(_report_files(files))
 
 
 @app.command()
 def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
-            lake: Lake = Path("lake")) -> None:
+            lake: Lake = "lake") -> None:
     """Pull one month of SLI history into the lake (replaces those day partitions).
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
@@ -132,13 +144,13 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     period = periods.month(month)
     loaded = spec.load(_slo_paths(slos))
     results = pipeline.extract(pipeline.prometheus_config(loaded, prometheus_url), loaded,
-                               period, lake)
+                               period, _lake(lake))
     rows = sum(r.rows for r in results)
     typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
 
 
 @app.command(name="compute")
-def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
+def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
                 as_of: AsOf = None) -> None:
     """Compute the month's summary from the lake.
 
@@ -150,12 +162,12 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
     at = _as_of(as_of)
     loaded = spec.load(_slo_paths(slos))
     pipeline.started(loaded, period.label, at)
-    rows = compute.compute_month(lake, loaded, period, at)
+    rows = compute.compute_month(_lake(lake), loaded, period, at)
     typer.echo(pipeline.table(rows))
 
 
 @app.command(name="report")
-def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out"),
                service: Annotated[str | None, typer.Option(
                    "--service", metavar="NAME", help="Only this service's SLOs.")] = None,
                formats: Annotated[str, typer.Option(
@@ -170,7 +182,7 @@ def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports
 
     period = periods.month(month)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    files = report.render(lake, period, out, source=str(lake), generated_at=_now(),
+    files = report.render(_lake(lake), period, out, source=lake, generated_at=_now(),
                           service=service, formats=chosen, as_of=_as_of(as_of))
     _print_files(_report_files(files, chosen))
 
@@ -182,7 +194,7 @@ def backfill_cmd(
     last: Annotated[str, typer.Option("--to", metavar="YYYY-MM",
                                       help="Last month, included.")],
     slos: Slos = None, prometheus_url: PromUrl = None,
-    lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+    lake: Lake = "lake", out: Out = Path("reports/out"),
     redo: Annotated[bool, typer.Option("--redo", help="Redo what is already done.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Progress bars on stderr.")] = True,
@@ -196,7 +208,7 @@ def backfill_cmd(
 
     loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
-    for m in run_backfill(config, loaded, first, last, lake, out, redo=redo, progress=progress,
+    for m in run_backfill(config, loaded, first, last, _lake(lake), out, redo=redo, progress=progress,
                           rendered_at=_now()):
         done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
         cover = min((r["coverage"] for r in m.rows), default=0.0)
@@ -206,7 +218,7 @@ def backfill_cmd(
 
 
 @app.command()
-def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")) -> None:
+def show(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")) -> None:
     """Print a computed month's SLO table and where its report files are.
 
     Example: slo-jobs show --month 2026-09
@@ -214,7 +226,7 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
     from . import compute, periods, pipeline
 
     period = periods.month(month)
-    typer.echo(pipeline.table(compute.read_summary(lake, period)))
+    typer.echo(pipeline.table(compute.read_summary(_lake(lake), period)))
     folder = out / period.label
     _print_files([(name, folder / name) for name in ("report.html", "report.pdf",
                                                      "summary.json")])

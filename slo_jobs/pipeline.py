@@ -14,13 +14,14 @@ from .compute.engine import LOOKBACK
 from .errors import SloJobsError
 from .extract import PrometheusClient, PrometheusConfig, extract_slo
 from .extract.extractor import DEFAULT_STEP, DayResult
+from .lake import LakeDir
 from .periods import Period
 from .pipelines.record import AirflowFor
 from .pipelines.sources import AirflowConfig
 from .spec import Slo
 
 
-def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
+def extract(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
             step: timedelta = DEFAULT_STEP,
             airflow_for: AirflowFor | None = None) -> list[DayResult]:
     return extract_days(config, slos, period.days, lake_dir, step, airflow_for)
@@ -45,7 +46,7 @@ def _env(conn_id: str | None) -> AirflowConfig:
 
 
 def extract_days(config: PrometheusConfig, slos: Sequence[Slo], days: list[date],
-                 lake_dir: Path, step: timedelta = DEFAULT_STEP,
+                 lake_dir: LakeDir, step: timedelta = DEFAULT_STEP,
                  airflow_for: AirflowFor | None = None,
                  concurrency: int = EXTRACT_CONCURRENCY,
                  as_of: datetime | None = None) -> list[DayResult]:
@@ -112,7 +113,7 @@ def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
                            "expected a month that has started (or a later --as-of)")
 
 
-def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: Path,
+def run_month(config: PrometheusConfig, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
               out_dir: Path, generated_at: datetime,
               as_of: datetime | None = None) -> tuple[list[dict[str, Any]],
                                                        report.ReportFiles]:

@@ -6,12 +6,12 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 
 from .. import lake
 from ..errors import ExtractError
+from ..lake import LakeDir
 from ..periods import consecutive, day_start
 from ..spec import Slo, has_placeholder
 from .counters import DayTable as _Day
@@ -27,7 +27,7 @@ class DayResult:
     day: date
     rows: int  # buckets with data
     clipped: int
-    path: Path
+    path: LakeDir
     unusable: int = 0  # buckets dropped to "no data" because a value was NaN, infinite or < 0
     notes: tuple[str, ...] = ()  # what the report's data-quality section should say
     complete_until: datetime | None = None  # None: the whole day; else read again later
@@ -84,7 +84,7 @@ def _with_data(table: pa.Table) -> int:
     return sum(1 for v in table.column("has_data").to_pylist() if v)
 
 
-def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: Path,
+def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: LakeDir,
                 step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
                 ) -> list[DayResult]:
     """Extract ``days`` of ``slo`` and replace exactly those day partitions.
