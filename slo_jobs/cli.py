@@ -208,8 +208,8 @@ def backfill_cmd(
 
     loaded = spec.load(_slo_paths(slos))
     config = pipeline.prometheus_config(loaded, prometheus_url)
-    for m in run_backfill(config, loaded, first, last, _lake(lake), out, redo=redo, progress=progress,
-                          rendered_at=_now()):
+    for m in run_backfill(config, loaded, first, last, _lake(lake), out, redo=redo,
+                          progress=progress, rendered_at=_now()):
         done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
         cover = min((r["coverage"] for r in m.rows), default=0.0)
         typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%")

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import lake, periods
 from ..lake import LakeDir
