@@ -194,9 +194,8 @@ def partition_metadata(notes: Sequence[str], complete_until: datetime | None
 
 def _metadata(path: LakeDir) -> dict[bytes, bytes]:
     try:
-        if isinstance(path, ObjectPath):
-            with path.open_input() as fh:  # the footer only: ranged GETs
-                return dict(pq.read_schema(fh).metadata or {})
+        if isinstance(path, ObjectPath):  # one GET: ranged reads could mix two versions
+            return dict(pq.read_schema(pa.BufferReader(path.read_bytes())).metadata or {})
         return dict(pq.read_schema(path).metadata or {})
     except (OSError, ValueError, pa.ArrowException):
         return {}

@@ -4,13 +4,23 @@
 ``parent``, ``name``, ``exists``, ``read_bytes``, ``glob``), so code that builds partition
 paths works on either; :mod:`slo_jobs.lake` is the one place that writes differently.
 
-Reads and listings go through pyarrow's ``S3FileSystem``. Writes do not: every write is one
-``PutObject`` of the complete file, sent with botocore, because pyarrow cannot send the
-``If-Match`` / ``If-None-Match`` conditions a read-merge-write needs, and because its output
-stream switches to a multipart upload for large files (a killed writer would leave an
-incomplete upload behind). A single PUT is atomic: readers see the old object or the new
-one, and a writer killed mid-upload leaves nothing, not even a part. See
-docs/architecture.md, "The lake on an object store".
+Every request is one S3 API call through botocore; pyarrow encodes and decodes the Parquet
+bytes, as for a local lake. pyarrow's own ``S3FileSystem`` was the first choice and was
+measured out, for three reasons:
+
+- a write must be one ``PutObject`` of the complete file, sent with ``If-Match`` /
+  ``If-None-Match`` for a read-merge-write; pyarrow sends no conditions, and its output
+  stream switches to a multipart upload for large files (a killed writer would leave an
+  incomplete upload behind). A single PUT is atomic: readers see the old object or the new
+  one, and a writer killed mid-upload leaves nothing, not even a part;
+- a read must be one ``GetObject``, whose body and ETag are one version. pyarrow's reader
+  asks for the size first (HEAD) and then for byte ranges, so a writer replacing the object
+  in between hands it the new version cut at the old one's length: the concurrent-writer
+  test read such torn partitions;
+- pyarrow 26's S3 layer aborted about one process in five at exit after reading Parquet
+  ("terminate called without an active exception", apache/arrow#34314), which fails a task.
+
+See docs/architecture.md, "The lake on an object store".
 """
 
 from __future__ import annotations
@@ -22,9 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
-
-import pyarrow as pa
-import pyarrow.fs as pafs
 
 from . import redaction
 from .errors import LakeError
@@ -90,7 +97,6 @@ class ObjectStore:
                             "expected 3-63 lower-case letters, digits, dots or dashes")
         self.bucket, self.config = bucket, config
         self._guard = threading.Lock()
-        self._fs: pafs.S3FileSystem | None = None
         self._client: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -105,17 +111,6 @@ class ObjectStore:
 
     def __hash__(self) -> int:
         return hash((self.bucket, self.config.endpoint_url))
-
-    @property
-    def fs(self) -> pafs.S3FileSystem:
-        with self._guard:
-            if self._fs is None:
-                c = self.config
-                self._fs = pafs.S3FileSystem(
-                    access_key=c.access_key, secret_key=c.secret_key,
-                    session_token=c.session_token, region=c.region or "us-east-1",
-                    endpoint_override=c.endpoint_url, background_writes=False)
-            return self._fs
 
     @property
     def client(self) -> Any:
@@ -167,12 +162,8 @@ class ObjectPath:
     def name(self) -> str:
         return self.key.rpartition("/")[2]
 
-    @property
-    def _where(self) -> str:  # pyarrow's form: bucket/key
-        return f"{self.store.bucket}/{self.key}" if self.key else self.store.bucket
-
     def __str__(self) -> str:
-        return SCHEME + self._where
+        return SCHEME + (f"{self.store.bucket}/{self.key}" if self.key else self.store.bucket)
 
     def __repr__(self) -> str:
         return f"ObjectPath({str(self)!r})"
@@ -194,25 +185,29 @@ class ObjectPath:
                          "AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL or the lake's connection)")
 
     def exists(self) -> bool:
+        """An object at this key, or objects below it (a "folder")."""
         try:
-            return bool(self.store.fs.get_file_info(self._where).type
-                        != pafs.FileType.NotFound)
-        except OSError as exc:
-            raise self._fail("look up", exc) from None
+            self.store.client.head_object(Bucket=self.store.bucket, Key=self.key)
+            return True
+        except Exception as exc:
+            if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise self._fail("look up", exc) from None
+        return self.is_dir()
 
     def is_dir(self) -> bool:
         try:
-            return bool(self.store.fs.get_file_info(self._where).type
-                        == pafs.FileType.Directory)
-        except OSError as exc:
-            raise self._fail("look up", exc) from None
+            got = self.store.client.list_objects_v2(Bucket=self.store.bucket,
+                                                    Prefix=self._prefix, MaxKeys=1)
+        except Exception as exc:
+            raise self._fail("list", exc) from None
+        return bool(got.get("KeyCount"))
+
+    @property
+    def _prefix(self) -> str:
+        return f"{self.key}/" if self.key else ""
 
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: a key's "folders" exist as long as a key under them does."""
-
-    def open_input(self) -> pa.NativeFile:
-        """A random-access reader (footers, schemas) through pyarrow."""
-        return self.store.fs.open_input_file(self._where)
 
     def read_bytes(self) -> bytes:
         """The whole object in one GET. A missing one raises FileNotFoundError, as a Path."""
@@ -225,16 +220,13 @@ class ObjectPath:
         """The object and its ETag from one GET (so the two belong together); (None, None)
         when there is no such object."""
         try:
-            with self.store.fs.open_input_stream(self._where) as stream:
-                data = stream.read()
-                etag = stream.metadata().get("ETag")
-        except FileNotFoundError:
-            return None, None
-        except OSError as exc:
-            if "NoSuchKey" in str(exc) or "Path does not exist" in str(exc):
+            got = self.store.client.get_object(Bucket=self.store.bucket, Key=self.key)
+            data: bytes = got["Body"].read()
+        except Exception as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
                 return None, None
             raise self._fail("read", exc) from None
-        return data, etag.decode() if etag else None
+        return data, got.get("ETag")
 
     def put(self, data: bytes) -> None:
         """Replace the object with ``data`` in one PUT."""
@@ -263,27 +255,26 @@ class ObjectPath:
         return True
 
     def unlink(self, missing_ok: bool = False) -> None:
+        """Delete the object (S3 answers a missing one as a success)."""
         try:
-            self.store.fs.delete_file(self._where)
-        except FileNotFoundError:
-            if not missing_ok:
-                raise
-        except OSError as exc:
+            self.store.client.delete_object(Bucket=self.store.bucket, Key=self.key)
+        except Exception as exc:
             raise self._fail("delete", exc) from None
 
     def glob(self, pattern: str) -> list[ObjectPath]:
         """Objects below this prefix whose relative key matches ``pattern`` segment by
         segment (``*`` stays within one segment, as in Path.glob)."""
         want = pattern.split("/")
-        sel = pafs.FileSelector(self._where, recursive=len(want) > 1, allow_not_found=True)
-        try:
-            infos = self.store.fs.get_file_info(sel)
-        except OSError as exc:
-            raise self._fail("list", exc) from None
         out = []
-        for info in infos:
-            rel = info.path[len(self._where) + 1:].split("/")
+        try:
+            pages = self.store.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.store.bucket, Prefix=self._prefix)
+            listed = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        except Exception as exc:
+            raise self._fail("list", exc) from None
+        for key in listed:
+            rel = key[len(self._prefix):].split("/")
             if len(rel) == len(want) and all(fnmatch.fnmatchcase(r, w)
                                              for r, w in zip(rel, want, strict=True)):
-                out.append(self / "/".join(rel))
+                out.append(ObjectPath(self.store, key))
         return sorted(out)
