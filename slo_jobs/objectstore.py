@@ -206,9 +206,6 @@ class ObjectPath:
     def _prefix(self) -> str:
         return f"{self.key}/" if self.key else ""
 
-    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
-        """Nothing to do: a key's "folders" exist as long as a key under them does."""
-
     def read_bytes(self) -> bytes:
         """The whole object in one GET. A missing one raises FileNotFoundError, as a Path."""
         data, _ = self.read_versioned()
