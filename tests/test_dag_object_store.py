@@ -51,5 +51,7 @@ def test_monthly_dag_on_object_store_with_a_connection(
     summary = json.loads((tmp_path / "out" / "2026-09" / "summary.json").read_text())
     assert {r["slo"] for r in summary} == {"checkout-availability", "checkout-latency"}
     assert all(r["coverage"] == 1.0 for r in summary)
+    # The task log was captured (compute returns the summary's key), and holds no credential.
+    assert f"s3://{bucket}/lake/monthly/month=2026-09/summary.parquet" in logs.out + logs.err
     for text in (logs.out, logs.err):
         assert SECRET_KEY not in text and ACCESS_KEY not in text
