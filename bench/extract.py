@@ -36,7 +36,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slo_jobs import periods, spec  # noqa: E402
+from slo_jobs import catalog, periods, spec  # noqa: E402
 from slo_jobs.demo import backends, prom, scrapes  # noqa: E402
 from slo_jobs.extract import PrometheusClient, PrometheusConfig  # noqa: E402
 from slo_jobs.extract.counters import DAY_S, LOOKBACK_S  # noqa: E402
@@ -157,7 +157,7 @@ def main() -> None:
             folder.mkdir()
             (folder / "bench.yaml").write_text("---\n".join(DOC.format(i=i)
                                                              for i in range(args.slos)))
-            slos = spec.load([folder])
+            slos = catalog.load([folder])
             params = queries(slos)
             runs_a, runs_b = [], []
             for _ in range(2):

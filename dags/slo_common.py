@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset
 
 if TYPE_CHECKING:  # imported by the functions below: parsing a DAG file loads no data stack
-    from slo_jobs.extract import PrometheusConfig
+    from slo_jobs.endpoint import AirflowConfig, PrometheusConfig
     from slo_jobs.lake import LakeDir
-    from slo_jobs.pipelines.sources import AirflowConfig
 
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
-AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.pipelines.sources.AIRFLOW_CONN_ID
+AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.endpoint.AIRFLOW_CONN_ID
 # The aws-type Connection holding the object store's credentials when the lake is s3://...
 LAKE_CONN_ID = "aws_default"
 # Every task that queries Prometheus runs in this pool: its slots cap concurrent queries.
@@ -56,8 +55,7 @@ def lake_location() -> LakeDir:
         return location(os.environ.get("SLO_JOBS_LAKE_DIR", str(_ROOT / "lake")))
     if not url.startswith(SCHEME):
         return location(url)
-    named = os.environ.get("SLO_JOBS_LAKE_CONN_ID")
-    conn = _connection(named, LAKE_CONN_ID)
+    conn = _connection(os.environ.get("SLO_JOBS_LAKE_CONN_ID"), LAKE_CONN_ID)
     if conn is None:
         return location(url)
     return location(url, ObjectStoreConfig.from_connection(conn.login, conn.password,
@@ -83,7 +81,7 @@ def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
 
     An SLO may name another connection with the label ``prometheus_conn_id``.
     """
-    from slo_jobs.extract import PrometheusConfig
+    from slo_jobs.endpoint import PrometheusConfig
 
     conn = _connection(conn_id, PROMETHEUS_CONN_ID)
     if conn is None:
@@ -98,13 +96,13 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
 
     An SLO may name another connection with the label ``airflow_conn_id``.
     """
-    from slo_jobs.pipelines.sources import AirflowConfig
+    from slo_jobs.endpoint import AirflowConfig
 
     conn = _connection(conn_id, AIRFLOW_CONN_ID)
     if conn is None:
         return AirflowConfig.from_env()
-    return AirflowConfig.from_connection(conn.host, conn.port, conn.schema, conn.login,
-                                         conn.password, conn.extra_dejson)
+    return AirflowConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
+                                         conn.login, conn.password, conn.extra_dejson)
 
 
 # Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's

@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from . import compute, lake, periods, pipeline, pipelines, report
+from . import compute, lake, periods, report, runner
+from .decisions.teams import Team
 from .errors import SloJobsError
-from .extract import PrometheusClient, PrometheusConfig, extract_slo
-from .extract.extractor import DEFAULT_STEP
 from .lake import LakeDir
 from .periods import Period
-from .pipelines.record import AirflowFor
-from .pipelines.sources import AirflowConfig
+from .sources import Sources
 from .spec import Slo
 
 REPORT_FILES = ("report.html", "report.pdf", "summary.json", "summary.csv")
@@ -39,16 +37,6 @@ class MonthOutcome:
     extracted_days: int  # SLO-days pulled from Prometheus by this run
     reported: bool  # False when the month's report was already current
     rows: list[dict[str, Any]]
-
-
-def _env_airflow(conn_id: str | None) -> AirflowConfig:
-    return AirflowConfig.from_env()
-
-
-def _source(config: PrometheusConfig, slos: Sequence[Slo]) -> str:
-    if all(s.pipeline is not None for s in slos):
-        return "pipeline sources (see Data pipelines)"
-    return config.url
 
 
 def months(first: str, last: str) -> list[Period]:
@@ -87,66 +75,36 @@ def report_is_current(lake_dir: LakeDir, out_dir: Path, slos: Sequence[Slo],
     return isinstance(shown, list) and _published(shown) == _published(rows)
 
 
-def _todo(slo: Slo, period: Period, lake_dir: LakeDir, redo: bool, as_of: datetime) -> list[date]:
-    """The SLO's month in its own zone (all of it with ``redo``), then the days it reads
-    besides (burn-rate lookback, own window to date), each unless already complete."""
-    month, before = pipeline.month_days(slo, period.label, as_of)
-    todo = month if redo else lake.missing_days(lake_dir, slo.name, month, as_of)
-    return todo + lake.missing_days(lake_dir, slo.name, before, as_of)
-
-
-def _extract_missing(client: PrometheusClient, slo: Slo, period: Period, lake_dir: LakeDir,
-                     redo: bool, progress: bool, step: timedelta,
-                     airflow_for: AirflowFor, as_of: datetime) -> int:
-    if slo.pipeline is not None:
-        # Read from its own source (the Airflow API, a table), never Prometheus: one read of
-        # the source for all the days, written day by day under the SLO's lock.
-        todo = [d for d in _todo(slo, period, lake_dir, redo, as_of)
-                if datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1) <= as_of]
-        pipelines.record_days([slo], todo, lake_dir, airflow_for)
-        return len(todo)
-    with lake.slo_lock(lake_dir, slo.name):
-        todo = _todo(slo, period, lake_dir, redo, as_of)
-        lake.remove_stale_temps(lake_dir, slo.name, todo)
-        # One day at a time: each finished day is kept if the run is interrupted.
-        for day in tqdm(todo, desc=f"  {slo.name}", unit="day", leave=False,
-                        disable=not progress, file=sys.stderr):
-            extract_slo(client, slo, [day], lake_dir, step, as_of)
-    return len(todo)
-
-
-def backfill(config: PrometheusConfig, slos: Sequence[Slo], first: str, last: str,
-             lake_dir: LakeDir, out_dir: Path, *, redo: bool = False, progress: bool = True,
-             rendered_at: datetime, step: timedelta = DEFAULT_STEP,
-             airflow_for: AirflowFor | None = None) -> list[MonthOutcome]:
+def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_dir: LakeDir,
+             out_dir: Path, *, redo: bool = False, progress: bool = True,
+             rendered_at: datetime,
+             teams: Mapping[str, Team] | None = None) -> list[MonthOutcome]:
     """Bring every month from ``first`` to ``last`` to a complete lake and a current report.
 
     Each SLO's month is its calendar month in its own zone, with the burn-rate lookback and
-    its own window to date. Pipeline SLOs are read from their own sources; the Airflow API
-    settings come from ``airflow_for`` (by connection id) or the environment.
+    its own window to date (``runner.days_to_extract``), each read from its own source and
+    written one day at a time, so an interrupted backfill keeps every finished day.
     ``rendered_at`` is the time the reports record as their render time (the caller's
     clock), and the as-of: nothing after it is extracted, and a month still running is
     reported to date.
     """
-    todo = months(first, last)
     outcomes = []
-    with PrometheusClient(config) as client:
-        for period in todo:
-            extracted = 0
-            with tqdm(total=len(slos), desc=period.label, unit="SLO", disable=not progress,
-                      file=sys.stderr) as bar:
-                for slo in slos:
-                    bar.set_postfix_str(slo.name)
-                    extracted += _extract_missing(client, slo, period, lake_dir, redo,
-                                                  progress, step, airflow_for or _env_airflow,
-                                                  rendered_at)
-                    bar.update(1)
-            if redo or extracted or not report_is_current(lake_dir, out_dir, slos, period):
-                rows = compute.compute_month(lake_dir, slos, period, rendered_at)
-                report.render(lake_dir, period, out_dir, source=_source(config, slos),
-                              generated_at=rendered_at)
-                outcomes.append(MonthOutcome(period.label, extracted, True, rows))
-            else:
-                outcomes.append(MonthOutcome(period.label, 0, False,
-                                             compute.read_summary(lake_dir, period)))
+    for period in months(first, last):
+        with tqdm(total=len(slos), desc=period.label, unit="SLO", disable=not progress,
+                  file=sys.stderr) as bar:
+            def finished(slo: Slo) -> None:
+                bar.set_postfix_str(slo.name)  # the SLO just done, by name
+                bar.update(1)
+
+            done = runner.fill_month(sources, slos, period.label, lake_dir, rendered_at,
+                                     redo=redo, per_day=True, done=finished)
+        extracted = sum(len(days) for days in done.values())
+        if redo or extracted or not report_is_current(lake_dir, out_dir, slos, period):
+            rows = compute.compute_month(lake_dir, slos, period, rendered_at, teams)
+            report.render(lake_dir, period, out_dir, source=sources.label(slos),
+                          generated_at=rendered_at)
+            outcomes.append(MonthOutcome(period.label, extracted, True, rows))
+        else:
+            outcomes.append(MonthOutcome(period.label, 0, False,
+                                         compute.read_summary(lake_dir, period)))
     return outcomes

@@ -63,8 +63,10 @@ def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
 def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
                y_label: str = "", x_labels: Sequence[tuple[float, str]] = (),
                pct: bool = False, y_min: float | None = None,
-               y_max: float | None = None, log: bool = False) -> Markup:
-    """An SVG line chart; x in [0, 1] across the period, y in data units."""
+               y_max: float | None = None, log: bool = False,
+               bands: Sequence[tuple[float, float]] = ()) -> Markup:
+    """An SVG line chart; x in [0, 1] across the period, y in data units. ``bands``:
+    x ranges shaded behind the data (planned maintenance), named in the legend."""
     ys = [y for s in series for _, y in s.points if y is not None] + [r.y for r in refs]
     if log:
         ys = [y for y in ys if y > 0]
@@ -95,6 +97,12 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
            f'<text x="{LEFT}" y="12" font-size="10" font-weight="bold">{escape(title)}</text>',
            f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" '
            'stroke="#999" stroke-width="0.6"/>']
+    for x0, x1 in bands:
+        a, b = max(0.0, min(x0, 1.0)), max(0.0, min(x1, 1.0))
+        # At least half a pixel: a 30-minute window in a month is narrower than that.
+        out.append(f'<rect class="maintenance" x="{px(a):.1f}" y="{TOP}" '
+                   f'width="{max(px(b) - px(a), 0.5):.1f}" height="{plot_h}" '
+                   'fill="#d0d0d0" fill-opacity="0.7"/>')
     ticks = ([10 ** e for e in range(math.floor(tr[0]), math.ceil(tr[1]) + 1)
               if lo <= 10 ** e <= hi] if log else _ticks(lo, hi))
     step = (ticks[1] - ticks[0]) if len(ticks) > 1 else (hi - lo)
@@ -136,6 +144,9 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
         out.append(f'<line x1="{lx}" x2="{lx + 16}" y1="9" y2="9" stroke="{colour}" '
                    f'stroke-width="1.2" stroke-dasharray="{dash}"/>')
         out.append(f'<text x="{lx + 19}" y="12">{escape(s.name)}</text>')
+    if bands:
+        out.append(f'<rect x="{legend_x}" y="5" width="16" height="7" fill="#d0d0d0"/>'
+                   f'<text x="{legend_x + 19}" y="12">maintenance</text>')
     out.append("</svg>")
     return Markup("".join(out))
 

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
-from . import __version__
+from . import __version__, cli_governance
+from .cli_options import (
+    AsOf,
+    Lake,
+    Month,
+    Out,
+    Paths,
+    PromUrl,
+    Slos,
+    as_of_or_now,
+    lake_at,
+    now,
+    print_files,
+    report_files,
+    slo_paths,
+)
 from .errors import SloJobsError
-
-if TYPE_CHECKING:
-    from .lake import LakeDir
-    from .report import ReportFiles
 
 # The data stack (DuckDB, pyarrow, pandas, WeasyPrint) is imported inside the commands that
 # use it: importing it all up front made every command, even --help, take seconds to start.
@@ -33,43 +42,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   "Example: slo-jobs run --month 2026-09 --slos slos/ "
                   "--prometheus-url http://127.0.0.1:9090")
 _state = {"debug": False}
-
-Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM",
-                                    help="Calendar month (UTC).")]
-Slos = Annotated[list[Path] | None, typer.Option(
-    "--slos", metavar="PATH", show_default="slos/",
-    help="SLO YAML file or folder, subfolders included (repeatable).")]
-Lake = Annotated[str, typer.Option(
-    "--lake", metavar="DIR|URL", envvar="SLO_JOBS_LAKE_URL", show_envvar=False,
-    help="Parquet lake: a folder, or s3://bucket/prefix on an S3-compatible object store "
-    "(credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL). "
-    "Default: $SLO_JOBS_LAKE_URL, else lake/.")]
-Out = Annotated[Path, typer.Option("--out", metavar="DIR", help="Report output folder.")]
-AsOf = Annotated[str | None, typer.Option(
-    "--as-of", metavar="TIME",
-    help="Evaluate at this instant (ISO 8601, UTC unless a zone is given), e.g. "
-    "2026-09-15T12:00Z; default: now. A month still running is reported to date, projected "
-    "and marked estimated.")]
-PromUrl = Annotated[str | None, typer.Option(
-    "--prometheus-url", metavar="URL",
-    help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
-# Hidden from the argument list (typer would print its Python type there); the command's help
-# says what PATH is.
-Paths = Annotated[list[Path] | None, typer.Argument(metavar="PATH", show_default=False,
-                                                    hidden=True)]
-
-
-def _slo_paths(*given: Sequence[Path] | None) -> list[Path]:
-    """Every ``--slos`` and positional path, in order; ``slos/`` when none is given."""
-    paths = [p for group in given for p in (group or [])]
-    return paths or [Path("slos")]
-
-
-def _lake(where: str) -> LakeDir:
-    """The lake --lake names: a folder or s3://bucket/prefix."""
-    from .lake import location
-
-    return location(where)
 
 
 def _show_version(value: bool) -> None:
@@ -86,34 +58,6 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
     _state["debug"] = debug
 
 
-def _now() -> datetime:
-    # The render time a report records (labelled as such); the data's time comes from --month.
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _as_of(text: str | None) -> datetime:
-    """--as-of, or the clock: the CLI is where time enters; whole minutes (the buckets)."""
-    from . import periods
-
-    return periods.instant(text) if text else _now().replace(second=0)
-
-
-def _print_files(files: Sequence[tuple[str, Path | None]]) -> None:
-    """A month's report files, the same way in run, report, show and backfill: one per line,
-    name, then absolute path."""
-    for name, path in files:
-        shown = str(path.resolve()) if path is not None and path.exists() else \
-            "(not rendered yet)"
-        typer.echo(f"{name:<14} {shown}")
-
-
-def _report_files(files: ReportFiles, formats: Sequence[str] = ("html", "pdf", "json", "csv")
-                  ) -> list[tuple[str, Path | None]]:
-    chosen = [(files.html, "html"), (files.pdf, "pdf"), (files.json, "json"),
-              (files.csv, "csv"), (files.incidents_csv, "csv"), (files.index, "")]
-    return [(p.name, p) for p, fmt in chosen if not fmt or fmt in formats]
-
-
 @app.command()
 def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
         lake: Lake = "lake", out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
@@ -121,15 +65,18 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
-    from . import periods, pipeline, spec
+    from . import catalog, periods, runner
+    from .decisions import teams
+    from .sources import Sources
 
     period = periods.month(month)
-    at = _as_of(as_of)
-    loaded = spec.load(_slo_paths(slos))
-    config = pipeline.prometheus_config(loaded, prometheus_url)
-    rows, files = pipeline.run_month(config, loaded, period, _lake(lake), out, _now(), as_of=at)
-    typer.echo(pipeline.table(rows))
-    _print_files(_report_files(files))
+    at = as_of_or_now(as_of)
+    loaded = catalog.load(slo_paths(slos))
+    with Sources.from_env(prometheus_url) as sources:
+        rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
+                                       teams=teams.load_for(slo_paths(slos)))
+    typer.echo(runner.table(rows))
+    print_files(report_files(files))
 
 
 @app.command()
@@ -139,12 +86,13 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import periods, pipeline, spec
+    from . import catalog, periods, runner
+    from .sources import Sources
 
     period = periods.month(month)
-    loaded = spec.load(_slo_paths(slos))
-    results = pipeline.extract(pipeline.prometheus_config(loaded, prometheus_url), loaded,
-                               period, _lake(lake))
+    loaded = catalog.load(slo_paths(slos))
+    with Sources.from_env(prometheus_url) as sources:
+        results = runner.extract_days(sources, loaded, period.days, lake_at(lake))
     rows = sum(r.rows for r in results)
     typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
 
@@ -156,14 +104,15 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
-    from . import compute, periods, pipeline, spec
+    from . import catalog, compute, periods, runner
+    from .decisions import teams
 
     period = periods.month(month)
-    at = _as_of(as_of)
-    loaded = spec.load(_slo_paths(slos))
-    pipeline.started(loaded, period.label, at)
-    rows = compute.compute_month(_lake(lake), loaded, period, at)
-    typer.echo(pipeline.table(rows))
+    at = as_of_or_now(as_of)
+    loaded = catalog.load(slo_paths(slos))
+    runner.started(loaded, period.label, at)
+    rows = compute.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
+    typer.echo(runner.table(rows))
 
 
 @app.command(name="report")
@@ -182,9 +131,9 @@ def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")
 
     period = periods.month(month)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    files = report.render(_lake(lake), period, out, source=lake, generated_at=_now(),
-                          service=service, formats=chosen, as_of=_as_of(as_of))
-    _print_files(_report_files(files, chosen))
+    files = report.render(lake_at(lake), period, out, source=lake, generated_at=now(),
+                          service=service, formats=chosen, as_of=as_of_or_now(as_of))
+    print_files(report_files(files, chosen))
 
 
 @app.command(name="backfill")
@@ -203,17 +152,21 @@ def backfill_cmd(
 
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import pipeline, spec
+    from . import catalog
     from .backfill import backfill as run_backfill
+    from .decisions import teams
+    from .sources import Sources
 
-    loaded = spec.load(_slo_paths(slos))
-    config = pipeline.prometheus_config(loaded, prometheus_url)
-    for m in run_backfill(config, loaded, first, last, _lake(lake), out, redo=redo,
-                          progress=progress, rendered_at=_now()):
+    loaded = catalog.load(slo_paths(slos))
+    with Sources.from_env(prometheus_url) as sources:
+        outcomes = run_backfill(sources, loaded, first, last, lake_at(lake), out, redo=redo,
+                                progress=progress, rendered_at=now(),
+                                teams=teams.load_for(slo_paths(slos)))
+    for m in outcomes:
         done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
         cover = min((r["coverage"] for r in m.rows), default=0.0)
         typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%")
-        _print_files([(name, out / m.period / name) for name in ("report.html", "report.pdf",
+        print_files([(name, out / m.period / name) for name in ("report.html", "report.pdf",
                                                                  "summary.json")])
 
 
@@ -223,26 +176,32 @@ def show(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")) -> N
 
     Example: slo-jobs show --month 2026-09
     """
-    from . import compute, periods, pipeline
+    from . import compute, periods, runner
 
     period = periods.month(month)
-    typer.echo(pipeline.table(compute.read_summary(_lake(lake), period)))
+    typer.echo(runner.table(compute.read_summary(lake_at(lake), period)))
     folder = out / period.label
-    _print_files([(name, folder / name) for name in ("report.html", "report.pdf",
+    print_files([(name, folder / name) for name in ("report.html", "report.pdf",
                                                      "summary.json")])
+
 
 
 @app.command()
 def validate(paths: Paths = None, slos: Slos = None) -> None:
-    """Check SLO definitions (native or OpenSLO v1); one line per problem, exit 1 if any.
+    """Check SLO definitions (native or OpenSLO v1) and the team file (teams.yaml) beside
+    them; one line per problem, exit 1 if any.
 
     PATH: SLO YAML files or folders, subfolders included, like --slos (default slos/).
 
     Example: slo-jobs validate slos/
     """
-    from . import spec
+    from . import catalog
+    from .decisions import teams
 
-    loaded, problems, files = spec.load_all(_slo_paths(paths, slos))
+    loaded, problems, files = catalog.load_all(slo_paths(paths, slos))
+    team_file = teams.find(slo_paths(paths, slos))
+    if team_file is not None:
+        problems += teams.check(team_file)[1]
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
@@ -266,10 +225,11 @@ def init(template: Annotated[str, typer.Option(
 
     Example: slo-jobs init --template api --tier essential --service search
     """
-    from . import atomicio, spec_templates
+    from . import atomicio
+    from .spec import templates
 
     target = out or Path("slos") / f"{service}.yaml"
-    text = spec_templates.render(template, tier, service, str(target))
+    text = templates.render(template, tier, service, str(target))
     if str(target) == "-":
         typer.echo(text, nl=False)
         return
@@ -289,9 +249,9 @@ def export_openslo(paths: Paths = None, slos: Slos = None,
 
     Example: slo-jobs export-openslo slos/ --out openslo.yaml
     """
-    from . import atomicio, openslo, spec
+    from . import atomicio, catalog, openslo
 
-    text, warnings = openslo.export(spec.load(_slo_paths(paths, slos)))
+    text, warnings = openslo.export(catalog.load(slo_paths(paths, slos)))
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     if out is None:
@@ -323,9 +283,9 @@ def rules_cmd(
     Example: slo-jobs rules --slos slos/ --out slo-rules.yaml --backfill
     --start 2026-07-01 --end 2026-10-01 --prometheus-url http://127.0.0.1:9090
     """
-    from . import rules, spec
+    from . import catalog, rules
 
-    for line in rules.command(spec.load(_slo_paths(slos)), out, blocks if backfill else None,
+    for line in rules.command(catalog.load(slo_paths(slos)), out, blocks if backfill else None,
                               start, end, prometheus_url):
         typer.echo(line)
 
@@ -340,11 +300,15 @@ def dashboard_cmd(
 
     Example: slo-jobs dashboard --slos slos/ --out slo-dashboard.json
     """
-    from . import dashboard, spec
+    from . import catalog, dashboard
 
-    loaded = spec.load(_slo_paths(slos))
+    loaded = catalog.load(slo_paths(slos))
     # As `rules` prints its file: the commands that write one file say "wrote <file>".
     typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
+
+
+# what-if, review, summary-page, discover
+app.registered_commands += cli_governance.app.registered_commands
 
 
 def _usage_error(exc: typer.TyperException) -> NoReturn:

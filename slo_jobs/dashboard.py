@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomicio, rules
+from .burnrate import budget_fraction
 from .spec import Slo
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -50,7 +51,7 @@ def _burn_thresholds(slo: Slo) -> list[tuple[float, str]]:
 
 def row(slo: Slo, y: int, first_id: int) -> list[dict[str, Any]]:
     """The row header and four panels of one SLO, from height ``y``."""
-    sel, b = _sel(slo), rules.budget_fraction(slo)
+    sel, b = _sel(slo), budget_fraction(slo.target)
     period = rules.prom_duration(rules.period_seconds(slo))
     objective = slo.target
     sli = f"1 - {rules.PERIOD_RECORD}{sel}"

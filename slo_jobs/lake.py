@@ -27,8 +27,8 @@ import pyarrow.parquet as pq
 
 from . import atomicio
 from .errors import LakeError
+from .names import SAFE_NAME
 from .objectstore import SCHEME, ObjectPath, ObjectStoreConfig, parse_url
-from .spec import SAFE_NAME
 
 SLI_SCHEMA = pa.schema([
     pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start

@@ -23,10 +23,20 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from . import __version__, atomicio, charts, compute, gaps, lake, redaction, resources
-from .compute.engine import CONDITIONS, alert_factor
+from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
+from .decisions import view as decision_view
 from .errors import SloJobsError
 from .lake import LakeDir
 from .periods import Period, month, previous
+from .report_text import (
+    duration,
+    iso,
+    num,
+    pct,
+    recommendations,
+    signed_pp,
+    ts,
+)
 
 JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "total", "bad",
                "sli", "allowed_bad", "budget_consumed", "budget_remaining",
@@ -36,7 +46,10 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "pages", "tickets", "min_coverage",
                "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
                "as_of", "window_label", "window_sli", "window_budget_consumed",
-               "window_budget_remaining", "window_status", "window_met", "window_estimated")
+               "window_budget_remaining", "window_status", "window_met", "window_estimated",
+               "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
+               "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
+               "first_budget_remaining", "first_status", "first_excluded_minutes")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")
@@ -45,7 +58,6 @@ COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events"
                 "expected_buckets", "clipped_rows", "no_data_slices", "incidents", "pages",
                 "tickets", "duration_minutes")
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
-POSTMORTEM_SHARE = 0.20  # an incident above 20 % of the budget gets a postmortem
 # Statuses that are not "at risk": healthy, or not judged at all (too little data).
 JUDGED_OK = ("healthy", "no data", "insufficient data")
 
@@ -68,47 +80,6 @@ class _NoFetch(URLFetcher):  # type: ignore[misc]
             raise ValueError(f"external resource refused: {url[:80]}")
         return super().fetch(url, headers)
 
-
-def _pct(value: float | None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value * 100:.{digits}f} %"
-
-
-def _num(value: float | None, digits: int = 0) -> str:
-    if value is None:
-        return "n/a"
-    if digits == 0 and 0 < abs(value) < 10 and value != round(value):
-        digits = 1  # 0.1 allowed bad events is not "0"
-    return f"{value:,.{digits}f}"
-
-
-def _signed_pp(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value * 100:+.3f} pp"
-
-
-def _duration(seconds: float | None) -> str:
-    """``8 h 41 min``, ``20 min``, ``45 s``: how late, how old."""
-    if seconds is None:
-        return "n/a"
-    s = int(round(seconds))
-    d, rest = divmod(s, 86_400)
-    h, rest = divmod(rest, 3_600)
-    m, sec = divmod(rest, 60)
-    parts = [f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m else "",
-             f"{sec} s" if sec and not (d or h) else ""]
-    return " ".join(p for p in parts if p) or "0 s"
-
-
-def _ts(t: datetime | None) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if t else "n/a"
-
-
-def _iso(t: datetime) -> str:
-    """ISO 8601 in UTC with a Z, as spreadsheets and ``date -d`` read it."""
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
@@ -135,8 +106,18 @@ def _env() -> jinja2.Environment:
         autoescape=True,  # every name, description and label is user input
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=_pct, num=_num, pp=_signed_pp, dur=_duration, ts=_ts)
+    env.filters.update(pct=pct, num=num, pp=signed_pp, dur=duration, ts=ts)
     return env
+
+
+def template_env() -> jinja2.Environment:
+    """The templates of ``reports/`` with the report's filters (autoescaped, strict)."""
+    return _env()
+
+
+def write_published(path: Path, text: str) -> None:
+    """Write a published text file with known secrets masked."""
+    _write_text(path, text)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -147,52 +128,6 @@ def _write_text(path: Path, text: str) -> None:
 def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
     return compute.read_table(lake_dir, label, name) if path.exists() else []
-
-
-def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:
-    """What to do, following from the numbers (docs/slo-math.md)."""
-    out = []
-    status = row["status"]
-    if status == "no data":
-        out.append("No data for this period: check the SLI queries and that the source still "
-                   "holds the period (retention).")
-        return out
-    if status == "insufficient data":
-        out.append(f"Insufficient data: {row['coverage'] * 100:.1f} % of the buckets had data, "
-                   f"below the {row['min_coverage'] * 100:.0f} % this SLO needs to be judged; "
-                   "neither met nor missed, and no release is approved on it. Check scraping "
-                   "and retention, then extract the missing days again.")
-    if status == "exhausted":
-        out.append("Error budget exhausted: freeze high-risk releases; ship reliability fixes "
-                   "first until the budget recovers.")
-    elif status in ("critical", "warning"):
-        out.append("Budget is burning faster than an even spend: review every release and "
-                   "prioritise the reliability work behind the burn.")
-    elif status == "attention":
-        out.append("Budget spending slightly above even: watch the burn rate before risky "
-                   "changes.")
-    pages = [i for i in incidents if i.get("severity", "page") == "page"]
-    for i in incidents:
-        # A ticket overlapping a page is the same event seen over longer windows: one
-        # postmortem, named by the page.
-        overlaps = i.get("severity") == "ticket" and any(
-            p["start"] < i["end"] and i["start"] < p["end"] for p in pages)
-        if (i["budget_share"] or 0) > POSTMORTEM_SHARE and not overlaps:
-            out.append(f"Postmortem for the incident starting {i['start']:%Y-%m-%d %H:%M} UTC: "
-                       f"it consumed {i['budget_share'] * 100:.0f} % of the budget.")
-    if row["coverage"] < 1 and status != "insufficient data":
-        out.append(f"Data gaps: only {row['coverage'] * 100:.1f} % of the buckets had data; "
-                   "the figures cover those buckets only. Check scraping and retention.")
-    if row["clipped_rows"]:
-        out.append(f"{row['clipped_rows']} buckets reported more good than total events and were "
-                   "clipped: check that the good and total queries select the same traffic.")
-    if status == "healthy" and (row["budget_remaining"] or 0) > 0.5 and not out:
-        out.append("Budget healthy: there is room for planned risk (experiments, migrations).")
-    elif not out:
-        # Never an empty list under "What to do": say that nothing is needed, and why.
-        out.append("No action needed: the budget is spent no faster than evenly; keep the "
-                   "current release pace.")
-    return out
 
 
 def _window(seconds: int) -> str:
@@ -209,7 +144,8 @@ def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]
     summary computed before the conditions were stored."""
     conds = row.get("alert_conditions") or [
         {"severity": "page" if name.startswith("thr_page") else "ticket", "long_s": long_s,
-         "short_s": long_s // 12, "factor": alert_factor(share, period.seconds, long_s)}
+         "short_s": long_s // SHORT_WINDOW_DIVISOR,
+         "factor": alert_factor(share, period.seconds, long_s)}
         for name, (share, long_s) in CONDITIONS.items()]
     return [{**c, "label": f"{c['severity']} {_window(int(c['long_s']))} & "
                            f"{_window(int(c['short_s']))}"} for c in conds]
@@ -220,20 +156,23 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
               decisions: dict[str, str], trend: list[dict[str, Any]]) -> dict[str, Any]:
     days = [d["day"] for d in daily]
     n = len(days) or 1
+    bands = [(charts.position(w["start"], row["period_start"], row["period_end"]),
+              charts.position(w["end"], row["period_start"], row["period_end"]))
+             for w in row.get("maintenance_windows") or []]
     sli_pts = [((i + 0.5) / n, d["sli"]) for i, d in enumerate(daily)]
     vals = [v for _, v in sli_pts if v is not None]
     lo = min(vals + [row["target"]]) if vals else row["target"]
     sli_chart = charts.line_chart(
         "Daily SLI", [charts.Series("SLI", sli_pts)], [charts.Ref("target", row["target"])],
         y_label="SLI", x_labels=charts.day_axis(days), pct=True,
-        y_min=max(0.0, lo - (1 - lo) * 0.2), y_max=1.0)
+        y_min=max(0.0, lo - (1 - lo) * 0.2), y_max=1.0, bands=bands)
     burndown = charts.line_chart(
         "Error budget remaining", [
             charts.Series("remaining", [(0.0, 1.0)] + [((i + 1) / n, d["budget_remaining"])
                                                        for i, d in enumerate(daily)]),
             charts.Series("even spend", [(0.0, 1.0), (1.0, 0.0)])],
         [charts.Ref("exhausted", 0.0)], y_label="budget", x_labels=charts.day_axis(days),
-        pct=True)
+        pct=True, bands=bands)
     # Max-pool the hourly burn rates to at most 240 points: peaks are what matters.
     group = max(1, math.ceil(len(burn) / 240))
     pooled = []
@@ -248,7 +187,7 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
         [charts.Series(label, [(x, v[key]) for x, v in pooled])
          for label, key in (("1 h", "burn_1h"), ("6 h", "burn_6h"), ("1 d", "burn_1d"))],
         [charts.Ref(f"{c['label']} x{c['factor']:.4g}", c["factor"]) for c in conds],
-        y_label="burn rate", x_labels=charts.day_axis(days), log=True, y_min=0.1)
+        y_label="burn rate", x_labels=charts.day_axis(days), log=True, y_min=0.1, bands=bands)
     return {"row": row, "daily": daily, "incidents": incidents, "decisions": decisions,
             "trend": trend, "alert_conditions": conds,
             "recommendations": recommendations(row, incidents),
@@ -265,8 +204,11 @@ def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: 
                                f"{period.label}")
     keep = {r["slo"] for r in rows}
     decisions: dict[str, dict[str, str]] = {}
-    for d in _read(lake_dir, period.label, "decisions"):
+    decision_rows = _read(lake_dir, period.label, "decisions")
+    for d in decision_rows:
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
+    chosen = decision_view.build(decision_rows, _read(lake_dir, period.label, "priorities"),
+                                 _read(lake_dir, period.label, "toil"), keep)
     by: dict[str, dict[str, list[dict[str, Any]]]] = {"daily": {}, "burn": {}, "incidents": {}}
     for name in by:
         for r in _read(lake_dir, period.label, name):
@@ -290,6 +232,11 @@ def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: 
             r[f"release_{risk}"] = decisions.get(r["slo"], {}).get(risk)
         trend = [{"period": label, **trend_rows[label][r["slo"]]} for label in reversed(history)
                  if r["slo"] in trend_rows[label]] + [{**r}]
+        for t in trend:
+            # Would each month shown have met the next phase's target (progressive SLOs)?
+            judged = t.get("sli") is not None and t.get("met") is not None
+            nxt = r.get("next_phase_target")
+            t["meets_next"] = t["sli"] >= nxt if judged and nxt is not None else None
         services.setdefault(r["service"], []).append(_slo_view(
             r, period, by["daily"].get(r["slo"], []), by["burn"].get(r["slo"], []),
             by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend))
@@ -321,6 +268,7 @@ def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: 
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
         "previous_label": prev_label if prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
+        "choices": chosen,
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
 
@@ -373,8 +321,9 @@ def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
         f"ticket{'s' if tickets != 1 else ''}."
 
 
-def _records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: r.get(k) for k in JSON_FIELDS} for r in rows]
+def _records(rows: Sequence[dict[str, Any]], choices: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**{k: r.get(k) for k in JSON_FIELDS},
+             **decision_view.json_extras(r["slo"], choices)} for r in rows]
 
 
 def _cell(field: str, value: Any) -> Any:
@@ -384,7 +333,7 @@ def _cell(field: str, value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"  # as in summary.json
     if isinstance(value, datetime):
-        return _iso(value)
+        return iso(value)
     if field in COUNT_FIELDS and isinstance(value, float) and value.is_integer():
         return int(value)  # 43039000, not 43039000.0
     return value
@@ -430,7 +379,7 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
             if "pdf" in formats:
                 pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
                 atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
-        records = _records(context["rows"])
+        records = _records(context["rows"], context["choices"])
         if "json" in formats:
             _write_text(stage / files.json.name, json.dumps(records, indent=2, allow_nan=False,
                                                             default=str) + "\n")

@@ -10,7 +10,7 @@ Per SLO, two rule groups:
   following its budgeting method (``slo:sli_error:ratio_period``) and the metadata
   ``slo:objective:ratio``, ``slo:error_budget:ratio`` and ``slo:period:seconds``.
 
-The alert conditions are the batch's own (``compute.engine.CONDITIONS`` and ``alert_factor``):
+The alert conditions are the batch's own (``burnrate.CONDITIONS`` and ``alert_factor``):
 fire iff ``err(L) > f*B and err(S) > f*B`` with ``f = p * P / L`` and ``S = L / 12``, so the
 pager and the report's incidents agree window for window. What PromQL cannot express is in
 ``LIMITS`` and in the README.
@@ -31,10 +31,10 @@ from typing import Any
 import yaml
 
 from . import atomicio, redaction
-from .compute.engine import CONDITIONS, alert_factor
-from .compute.params import SloParams
+from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor, budget_fraction
 from .errors import SloJobsError
 from .spec import Query, Slo
+from .spec.promql import number
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 RECORD = "slo:sli_error:ratio_rate{window}"
@@ -77,15 +77,6 @@ def prom_duration(seconds: float) -> str:
     return f"{s}s"
 
 
-def _num(value: float) -> str:
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def budget_fraction(slo: Slo) -> float:
-    return SloParams.of(slo).budget_fraction
-
-
 def period_seconds(slo: Slo) -> int:
     """The period P of the alert factors: a rolling SLO's length, else the nominal length."""
     if slo.window_kind == "rolling" and slo.rolling_window is not None:
@@ -119,19 +110,19 @@ def conditions(slo: Slo) -> list[Condition]:
                                  prom_duration(a.short_window.total_seconds()),
                                  share if a.factor is None else None, long_s, factor))
         return out
-    # The SRE workbook's short windows are a twelfth of the long ones (1h/5m ... 3d/6h).
     return [Condition("page" if name.startswith("thr_page") else "ticket",
-                      prom_duration(long_s), prom_duration(long_s // 12), share, long_s,
+                      prom_duration(long_s), prom_duration(long_s // SHORT_WINDOW_DIVISOR),
+                      share, long_s,
                       None if month else alert_factor(share, p, long_s))
             for name, (share, long_s) in CONDITIONS.items()]
 
 
 def threshold_expr(slo: Slo, c: Condition) -> str:
     """``f * B`` as PromQL, computed in the batch's order: ((p * P) / L) * B."""
-    b = _num(budget_fraction(slo))
+    b = number(budget_fraction(slo.target))
     if c.factor is not None:
-        return _num(c.factor * budget_fraction(slo))
-    return f"({_num(c.share or 0.0)} * {period_expr(slo)} / {c.long_s} * {b})"
+        return number(c.factor * budget_fraction(slo.target))
+    return f"({number(c.share or 0.0)} * {period_expr(slo)} / {c.long_s} * {b})"
 
 
 def _windowed(q: Query) -> bool:
@@ -174,10 +165,10 @@ def period_error_ratio(slo: Slo) -> str:
     outer = f"[{_subrange(window)}:{slice_w}]"
     if slo.budgeting_method == "RatioTimeslices":
         return f"1 - avg_over_time((({g}) / (({t}) > 0)){outer})"
-    good_slice = f"(({g}) / ({t})) >= bool {_num(slo.time_slice_target or 1.0)}"
+    good_slice = f"(({g}) / ({t})) >= bool {number(slo.time_slice_target or 1.0)}"
     good = f"sum_over_time(({good_slice}){outer})"
     counted = f"count_over_time(({good_slice}){outer})"
-    n = _num(_seconds(window) / _seconds(slice_w))
+    n = number(_seconds(window) / _seconds(slice_w))
     if slo.no_data_policy == "good":
         return f"(({counted}) - ({good})) / {n}"
     if slo.no_data_policy == "bad":
@@ -196,7 +187,7 @@ def alert_expr(slo: Slo, severity: str, ratio: Callable[[str], str]) -> str | No
                          f"> {thr})")
     if not parts:
         return None
-    return f"({' or '.join(parts)}) / {_num(budget_fraction(slo))}"
+    return f"({' or '.join(parts)}) / {number(budget_fraction(slo.target))}"
 
 
 def labels(slo: Slo) -> dict[str, str]:
@@ -227,7 +218,7 @@ def _annotations(slo: Slo, severity: str) -> dict[str, str]:
         "summary": f"SLO {slo.name} ({slo.service}): error budget burning too fast "
                    f"({severity})",
         "description": (
-            f"{_text(slo.description or slo.name)} Objective {_num(slo.target * 100)} %. The "
+            f"{_text(slo.description or slo.name)} Objective {number(slo.target * 100)} %. The "
             f"error ratio over {spans} is above the alert threshold; the long window burns "
             "the budget at {{ $value | humanize }} times the sustainable rate."),
     }
@@ -264,9 +255,9 @@ def groups(slo: Slo) -> list[dict[str, Any]]:
     meta = [
         {"record": PERIOD_RECORD, "expr": period_error_ratio(slo),
          "labels": {**lab, "period": period}},
-        {"record": "slo:objective:ratio", "expr": f"vector({_num(slo.target)})", "labels": lab},
-        {"record": "slo:error_budget:ratio", "expr": f"vector({_num(budget_fraction(slo))})",
-         "labels": lab},
+        {"record": "slo:objective:ratio", "expr": f"vector({number(slo.target)})", "labels": lab},
+        {"record": "slo:error_budget:ratio",
+         "expr": f"vector({number(budget_fraction(slo.target))})", "labels": lab},
         {"record": "slo:period:seconds",
          "expr": ("days_in_month() * 86400" if _calendar_month(slo)
                   else f"vector({period_seconds(slo)})"), "labels": lab},

@@ -9,20 +9,19 @@ Prometheus never looks one up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import compute, lake, pipeline, pipelines, report, spec
+from . import catalog, compute, lake, periods, report, review, runner, spec
+from .decisions import teams as team_file
 from .errors import SloJobsError
-from .extract import PrometheusConfig
 from .lake import LakeDir
 from .periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
-from .pipelines.record import AirflowFor
-
-CONNECTION_LABEL = "prometheus_conn_id"
-ConfigFor = Callable[[str | None], PrometheusConfig]
+from .pipeline_slis import record
+from .pipeline_slis.record import AirflowFor
+from .sources import PrometheusFor as ConfigFor
+from .sources import Sources
 
 
 def period_of(interval_start: datetime | None, interval_end: datetime | None) -> Period:
@@ -57,26 +56,15 @@ def day_of(interval_start: datetime | None, interval_end: datetime | None) -> da
 
 def slo_names(slos_dir: Path, source: str = "all") -> list[str]:
     """SLO names; ``source`` "prometheus" or "pipeline" keeps the SLOs read from there."""
-    return [s.name for s in spec.load([slos_dir]) if source == "all"
+    return [s.name for s in catalog.load([slos_dir]) if source == "all"
             or (s.pipeline is None) == (source == "prometheus")]
 
 
 def _one(slos_dir: Path, name: str) -> spec.Slo:
-    for s in spec.load([slos_dir]):
+    for s in catalog.load([slos_dir]):
         if s.name == name:
             return s
     raise SloJobsError(f"SLO {name!r}: not found in {slos_dir}")
-
-
-def _config(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
-    return config_for(slo.labels.get(CONNECTION_LABEL) or None)
-
-
-def _lazy(config_for: ConfigFor, slo: spec.Slo) -> PrometheusConfig:
-    # A pipeline SLO never queries Prometheus: do not require its connection.
-    if slo.pipeline is not None:
-        return pipeline.NO_PROMETHEUS
-    return _config(config_for, slo)
 
 
 def day_ranges(days: list[date]) -> str:
@@ -91,8 +79,8 @@ def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_na
     """Replace exactly one SLO's partition of the interval's day."""
     day = day_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
-    results = pipeline.extract_days(_lazy(config_for, slo), [slo], [day], lake_dir,
-                                    airflow_for=airflow_for)
+    with Sources(config_for, airflow_for) as sources:
+        results = runner.extract_slo_days(sources, slo, [day], lake_dir)
     return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
             "clipped": sum(r.clipped for r in results)}
 
@@ -110,12 +98,10 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_nam
     period = period_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
     as_of = settled(period)
-    month, before = pipeline.month_days(slo, period.label, as_of)
-    missing = lake.missing_days(lake_dir, slo.name, month, as_of)
-    others = lake.missing_days(lake_dir, slo.name, before, as_of)
-    if fill and (missing or others):
-        pipeline.extract_days(_lazy(config_for, slo), [slo], missing + others, lake_dir,
-                              airflow_for=airflow_for, as_of=as_of)
+    missing, _ = runner.days_to_extract(lake_dir, slo, period.label, as_of, redo=False)
+    if fill:
+        with Sources(config_for, airflow_for) as sources:
+            runner.fill_month(sources, [slo], period.label, lake_dir, as_of)
     listed = [d.isoformat() for d in missing]
     return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
             "missing": [] if fill else listed}
@@ -131,7 +117,7 @@ def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: LakeDir, 
     if slo.pipeline is None:
         raise SloJobsError(f"SLO {slo_name!r}: its SLI is read from Prometheus; expected a "
                            "pipeline SLO (completion, or freshness/completeness from a table)")
-    r = pipelines.record_interval(slo, interval_start, interval_end, lake_dir, airflow_for)
+    r = record.record_interval(slo, interval_start, interval_end, lake_dir, airflow_for)
     return {"slo": slo_name, "day": r.day.isoformat(), "start": interval_start.isoformat(),
             "end": interval_end.isoformat(), "rows": r.rows}
 
@@ -141,10 +127,10 @@ def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
     """Fail, naming SLOs and days, unless every SLO has a complete partition for every day
     of its month (in its own time zone)."""
     period = period_of(interval_start, interval_end)
-    slos = spec.load([slos_dir])
+    slos = catalog.load([slos_dir])
     as_of = settled(period)
     gaps = {s.name: lake.missing_days(lake_dir, s.name,
-                                      pipeline.month_days(s, period.label, as_of)[0], as_of)
+                                      runner.month_days(s, period.label, as_of)[0], as_of)
             for s in slos}
     found = [f"{name} misses {day_ranges(days)}" for name, days in gaps.items() if days]
     if found:
@@ -158,17 +144,9 @@ def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
 def compute_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
                   interval_end: datetime | None) -> str:
     period = period_of(interval_start, interval_end)
-    compute.compute_month(lake_dir, spec.load([slos_dir]), period)
+    compute.compute_month(lake_dir, catalog.load([slos_dir]), period,
+                          teams=team_file.load_for([slos_dir]))
     return str(lake.monthly_partition(lake_dir, period.label))
-
-
-def report_source(config_for: ConfigFor, slos: list[spec.Slo]) -> str:
-    """What a report names as its source; looks up a Prometheus only if an SLO reads one."""
-    conns = sorted({s.labels.get(CONNECTION_LABEL) or "" for s in slos if s.pipeline is None})
-    found = [config_for(c or None).url for c in conns]
-    if any(s.pipeline is not None for s in slos):
-        found.append("pipeline sources (see Data pipelines)")
-    return "; ".join(found) or "no SLOs"
 
 
 def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
@@ -180,11 +158,36 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_d
     """
     period = period_of(interval_start, interval_end)
     rows = compute.read_summary(lake_dir, period)
-    source = report_source(config_for, spec.load([slos_dir]))
+    with Sources(config_for) as sources:
+        source = sources.label(catalog.load([slos_dir]))
     files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at)
-    print(pipeline.table(rows))
+    print(runner.table(rows))
     return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
             "json": str(files.json), "csv": str(files.csv)}
+
+
+def week_of(interval_start: datetime | None, interval_end: datetime | None) -> str:
+    """The ISO week label (``2026-W38``) a weekly data interval covers; refuses any other."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected a weekly data interval")
+    label = periods.label_of("week", interval_start.astimezone(UTC))
+    week = periods.calendar("week", label)
+    if week.start != interval_start or week.end != interval_end:
+        raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
+                           "expected one whole ISO week (Monday to Monday) in UTC")
+    return label
+
+
+def review_week(slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
+                interval_start: datetime | None, interval_end: datetime | None,
+                rendered_at: datetime) -> dict[str, str]:
+    """Fill the weekly review of the interval's ISO week from the lake, as of the interval's
+    end plus the settle delay (every zone's week has ended by then)."""
+    label = week_of(interval_start, interval_end)
+    as_of = periods.calendar("week", label).end + LOCAL_MONTH_SETTLE
+    md, html = review.write_weekly(lake_dir, catalog.load([slos_dir]), label, out_dir, as_of,
+                                   rendered_at)
+    return {"week": label, "markdown": str(md), "html": str(html)}
 
 
 def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 -- burn_trend.sql: burn rates over every alert window at the end of every hour, for charts.
 -- Grain:      one row per SLO and hour of the window.
--- Inputs:     snap (bucket_stream.sql); slos(k, slo).
+-- Inputs:     snap (slo_jobs/compute/stream.py); slos(k, slo).
 -- Parameters: $origin_s (epoch seconds of bucket 0), $step_s, $hour (buckets per hour),
 --             $b0, $basof (bucket range).
 SELECT p.slo, to_timestamp($origin_s + (s.b + 1) * $step_s) AS hour_end,

@@ -1,6 +1,6 @@
 -- daily_series.sql: per-day SLI and the error-budget burn-down, for charts.
 -- Grain:      one row per SLO and local day of the window (days in the SLO's time zone).
--- Inputs:     snap (bucket_stream.sql); slos(k, slo, budget_fraction, method);
+-- Inputs:     snap (slo_jobs/compute/stream.py); slos(k, slo, budget_fraction, method);
 --             days(day, b_start, b_end, elapsed_end): local day boundaries as bucket indices
 --             (multiples of the snapshot interval) and the window fraction elapsed at each
 --             day's end; occ (occurrence_measures.sql) for the window's traffic so far;

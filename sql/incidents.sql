@@ -3,7 +3,7 @@
 --             multi-window multi-burn-rate condition of that severity holds: a page incident
 --             lasts while a page condition holds, and ticket conditions make their own ticket
 --             incidents (they may overlap a page, as the two Prometheus alerts would).
--- Inputs:     snap (bucket_stream.sql): firing buckets carry page/ticket flags, their own
+-- Inputs:     snap (slo_jobs/compute/stream.py): firing buckets carry page/ticket flags, their own
 --             bad events, bad slices (slice_bad) and burn rates; slos(k, slo,
 --             budget_fraction, method); occ (window traffic); slc (window slices).
 -- Parameters: $origin_s (epoch seconds of bucket 0), $step_s, $elapsed, $basof (past-the-end

@@ -1,6 +1,6 @@
 -- occurrence_measures.sql: event counts of each SLO over [window start, as-of).
 -- Grain:      one row per SLO index k.
--- Inputs:     snap (from bucket_stream.sql): cumulative sums at snapshot buckets.
+-- Inputs:     snap (from slo_jobs/compute/stream.py): cumulative sums at snapshot buckets.
 -- Parameters: $b0 (first bucket of the window), $basof (past-the-end bucket of the part
 --             evaluated, <= the window's end); both multiples of the snapshot interval.
 -- A sum over [b0, basof) is cum[basof - 1] - cum[b0 - 1] (prefix sums, SLO_MATH 1).

@@ -84,15 +84,16 @@ DEMO_SLOS = len(TRUTH) + 4  # six service SLOs and the project's four pipeline S
 
 def service_slos() -> list[Any]:
     """The demo's SLOs read from Prometheus (slos/ without the pipeline SLOs)."""
-    from slo_jobs import spec
+    from slo_jobs import catalog
 
-    return [s for s in spec.load([ROOT / "slos"]) if s.pipeline is None]
+    return [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None]
 
 
 def api_with_overrides(folder: Path) -> Any:
     """tests/fixtures/rules/api.yaml with two alerting.burnRates overrides: a page over
     4 h / 20 m at factor 10 and a ticket over 1 d / 2 h spending 5 % of the budget."""
-    from slo_jobs import spec
+    from slo_jobs import catalog
+
 
     text = (ROOT / "tests" / "fixtures" / "rules" / "api.yaml").read_text().replace(
         "  window: {rolling: 28d}",
@@ -101,7 +102,7 @@ def api_with_overrides(folder: Path) -> Any:
         "      - {severity: ticket, longWindow: 1d, shortWindow: 2h, budgetConsumed: 0.05}")
     path = folder / "override.yaml"
     path.write_text(text)
-    return spec.load([path])[0]
+    return catalog.load([path])[0]
 
 
 @pytest.fixture(scope="session")
@@ -131,14 +132,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def september_lake(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every demo SLO's September 2026 plus its 3-day burn-rate lookback, extracted once."""
-    from slo_jobs import periods, spec
+    from slo_jobs import catalog, periods
     from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 
     lake = tmp_path_factory.mktemp("september-lake")
     days = periods.month("2026-08").days[-3:] + periods.month("2026-09").days
-    from slo_jobs.pipelines import record_days
+    from slo_jobs.pipeline_slis.record import record_days
 
-    slos = spec.load([ROOT / "slos"])
+    slos = catalog.load([ROOT / "slos"])
     with PrometheusClient(PrometheusConfig(prometheus)) as client:
         for s in slos:
             if s.pipeline is None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slo_jobs import backfill, lake, spec
+from slo_jobs import backfill, catalog, lake
 from slo_jobs.errors import SloJobsError
-from slo_jobs.extract import PrometheusConfig
+from slo_jobs.sources import Sources
 from tests.conftest import ROOT, true_counts
 from tests.test_crash_safety import content
 
@@ -34,7 +34,7 @@ def test_a_reversed_range_is_one_line() -> None:
 @pytest.mark.integration
 def test_overlapping_and_repeated_backfills_leave_each_month_once(
         prometheus: str, truth: pd.DataFrame, tmp_path: Path) -> None:
-    config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
+    config, slos = Sources.from_env(prometheus), catalog.load([SLOS])
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
     first = backfill.backfill(config, slos, "2026-07", "2026-08", lake_dir, out,
                               progress=False, rendered_at=RENDERED)
@@ -72,7 +72,7 @@ def test_overlapping_and_repeated_backfills_leave_each_month_once(
 @pytest.mark.integration
 def test_a_changed_slo_set_makes_a_done_month_current_again(prometheus: str,
                                                              tmp_path: Path) -> None:
-    config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
+    config, slos = Sources.from_env(prometheus), catalog.load([SLOS])
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
     backfill.backfill(config, slos[:1], "2026-09", "2026-09", lake_dir, out,
                       progress=False, rendered_at=RENDERED)
@@ -89,7 +89,7 @@ def test_a_changed_slo_set_makes_a_done_month_current_again(prometheus: str,
 def test_a_period_prometheus_no_longer_holds_reports_missing_data(prometheus: str,
                                                                   tmp_path: Path) -> None:
     # The test Prometheus holds July to September 2026: June is past its retention.
-    config, slos = PrometheusConfig(url=prometheus), spec.load([SLOS])
+    config, slos = Sources.from_env(prometheus), catalog.load([SLOS])
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
     [june] = backfill.backfill(config, slos, "2026-06", "2026-06", lake_dir, out,
                                progress=False, rendered_at=RENDERED)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import backfill, lake, periods, pipeline, spec
-from slo_jobs.extract import PrometheusConfig
+from slo_jobs import backfill, catalog, lake, periods, runner
+from slo_jobs.sources import Sources
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -61,8 +61,9 @@ def start(args: list[str]) -> subprocess.Popen[bytes]:
 def reference(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """September of the checkout SLOs, extracted in one uninterrupted run."""
     lake_dir = tmp_path_factory.mktemp("reference") / "lake"
-    pipeline.extract(PrometheusConfig(url=prometheus), spec.load([SLOS]),
-                     periods.month("2026-09"), lake_dir)
+    with Sources.from_env(prometheus) as sources:
+        runner.extract_days(sources, catalog.load([SLOS]), periods.month("2026-09").days,
+                            lake_dir)
     return lake_dir
 
 
@@ -98,7 +99,7 @@ def test_temp_file_of_a_writer_killed_mid_write_is_cleared(
 @pytest.fixture(scope="module")
 def reference_backfill(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("reference-backfill")
-    backfill.backfill(PrometheusConfig(url=prometheus), spec.load([SLOS]), "2026-08",
+    backfill.backfill(Sources.from_env(prometheus), catalog.load([SLOS]), "2026-08",
                       "2026-09", base / "lake", base / "out",
                       progress=False, rendered_at=RENDERED)
     return base

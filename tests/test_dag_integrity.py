@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-DAG_IDS = {"slo_extract", "slo_monthly_report", "slo_pipeline_freshness"}
+DAG_IDS = {"slo_extract", "slo_monthly_report", "slo_pipeline_freshness", "slo_weekly_review"}
 PROMETHEUS_DAGS = ["slo_extract", "slo_monthly_report"]
 
 
@@ -57,6 +57,23 @@ def test_monthly_report_has_a_monthly_data_interval(dagbag: Any) -> None:
         run_after=datetime(2026, 10, 1, tzinfo=UTC))
     assert (interval.start, interval.end) == (datetime(2026, 9, 1, tzinfo=UTC),
                                               datetime(2026, 10, 1, tzinfo=UTC))
+
+
+def test_weekly_review_covers_the_week_before_and_waits_for_every_zone(dagbag: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag("slo_weekly_review")
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    # Monday 16 November 2026: the week before, Monday 9 to Monday 16.
+    interval = dag.timetable.infer_manual_data_interval(
+        run_after=datetime(2026, 11, 16, 6, tzinfo=UTC))
+    assert (interval.start, interval.end) == (datetime(2026, 11, 9, tzinfo=UTC),
+                                              datetime(2026, 11, 16, tzinfo=UTC))
+    assert dag.get_task("wait_for_local_week_end").delta == timedelta(hours=12, minutes=10)
+    assert dag.get_task("review").upstream_task_ids == {"wait_for_local_week_end"}
+    assert set(dag.task_ids) == {"review", "wait_for_local_week_end"}
 
 
 def test_wiring(dagbag: Any) -> None:
@@ -133,6 +150,6 @@ def test_pipeline_dag_has_an_hourly_data_interval(dagbag: Any) -> None:
 def test_dag_settings_name_the_library_connection() -> None:
     # slo_common keeps its own copy so that parsing a DAG file imports no data stack.
     import slo_common
-    from slo_jobs.pipelines.sources import AIRFLOW_CONN_ID
+    from slo_jobs.endpoint import AIRFLOW_CONN_ID
 
     assert slo_common.AIRFLOW_CONN_ID == AIRFLOW_CONN_ID

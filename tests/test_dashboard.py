@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slo_jobs import dashboard, rules, spec
+from slo_jobs import catalog, dashboard, rules
 from tests.conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "rules" / "api.yaml"
 
 
 def test_one_row_per_slo_with_the_expected_panels(tmp_path: Path) -> None:
-    everything = spec.load([ROOT / "slos"])
+    everything = catalog.load([ROOT / "slos"])
     board = json.loads(dashboard.write(everything, tmp_path / "slos.json").read_text())
     rows = [p for p in board["panels"] if p["type"] == "row"]
     # Pipeline SLOs read from tables or the Airflow API have no series to chart.
@@ -31,7 +31,7 @@ def test_one_row_per_slo_with_the_expected_panels(tmp_path: Path) -> None:
 
 
 def test_queries_read_the_recorded_series_of_their_slo(tmp_path: Path) -> None:
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None]
     board = dashboard.build(slos)
     recorded = {r["record"] for g in yaml.safe_load(rules.render(slos))["groups"]
                 for r in g["rules"] if "record" in r}
@@ -51,7 +51,7 @@ def test_queries_read_the_recorded_series_of_their_slo(tmp_path: Path) -> None:
 
 
 def test_burn_panel_draws_the_alert_factors() -> None:
-    api = spec.load([FIXTURE])[0]
+    api = catalog.load([FIXTURE])[0]
     burn = dashboard.build([api])["panels"][3]
     steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert [(s["value"], s["color"]) for s in steps] == [

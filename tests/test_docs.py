@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import spec_templates
-from slo_jobs.compute.engine import CONDITIONS, alert_factor
+from slo_jobs.burnrate import CONDITIONS, alert_factor
+from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

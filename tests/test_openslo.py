@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from slo_jobs import openslo, spec, spec_templates
+from slo_jobs import catalog, openslo, spec
+from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 
 # Written by others (Apache-2.0): tests/fixtures/openslo-examples/README.md and LICENSE.
@@ -61,7 +63,7 @@ def test_every_example_file_has_an_outcome() -> None:
 @pytest.mark.parametrize("name", sorted(OUTCOMES))
 def test_example_imports_or_is_refused_in_one_line(name: str) -> None:
     path = EXAMPLES / name
-    slos, problems, _ = spec.load_all([path])
+    slos, problems, _ = catalog.load_all([path])
     outcome = OUTCOMES[name]
     if isinstance(outcome, int):
         assert problems == [] and len(slos) == outcome
@@ -74,12 +76,13 @@ def test_example_imports_or_is_refused_in_one_line(name: str) -> None:
 
 
 def test_the_calendar_one_minute_trap_suggests_a_month() -> None:
-    _, problems, _ = spec.load_all([EXAMPLES / "spec-repo/budgeting-method__timeslices-slo.yaml"])
+    path = EXAMPLES / "spec-repo/budgeting-method__timeslices-slo.yaml"
+    _, problems, _ = catalog.load_all([path])
     assert any("'1m' is 1 minute; expected 1M for a calendar month" in p for p in problems)
 
 
 def test_imported_example_keeps_its_meaning() -> None:
-    (slo,) = spec.load([EXAMPLES / "v1/slos.yaml"])
+    (slo,) = catalog.load([EXAMPLES / "v1/slos.yaml"])
     assert slo.name == "web-availability" and slo.service == "web"
     # counter: true with sum(counter): the increases are summed per series instead.
     assert slo.good.promql("60s") == \
@@ -92,8 +95,8 @@ def test_imported_example_keeps_its_meaning() -> None:
 
 
 def test_demo_as_openslo_equals_the_native_demo() -> None:
-    native = {s.name: s for s in spec.load([ROOT / "slos"]) if s.pipeline is None}
-    imported = {s.name: s for s in spec.load([DEMO])}
+    native = {s.name: s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None}
+    imported = {s.name: s for s in catalog.load([DEMO])}
     assert set(native) == set(imported) and len(native) == 6
     for name, n in native.items():
         o = imported[name]
@@ -107,11 +110,11 @@ def test_demo_as_openslo_equals_the_native_demo() -> None:
 
 def _slos_of_every_kind(tmp_path: Path) -> list[spec.Slo]:
     # Pipeline SLOs read from tables or the Airflow API have no OpenSLO form.
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None]
     for template in spec_templates.TEMPLATES:
         f = tmp_path / f"{template}.yaml"
         f.write_text(spec_templates.render(template, "standard", f"svc-{template}"))
-        slos.extend(spec.load([f]))
+        slos.extend(catalog.load([f]))
     return slos
 
 
@@ -122,7 +125,7 @@ def test_export_then_import_gives_the_same_slos(tmp_path: Path) -> None:
     out = tmp_path / "exported" / "openslo.yaml"
     out.parent.mkdir()
     out.write_text(text)
-    again = {s.name: s for s in spec.load([out])}
+    again = {s.name: s for s in catalog.load([out])}
     assert sorted(again) == sorted(s.name for s in slos)
     for s in slos:
         back = again[s.name]
@@ -198,15 +201,15 @@ spec:
   budgetingMethod: Timeslices
   objectives: [{op: lte, value: 100, target: 0.99, timeSliceTarget: 1, timeSliceWindow: 1m}]
 """)
-    by_name = {s.name: s for s in spec.load([f])}
+    by_name = {s.name: s for s in catalog.load([f])}
     wifi = by_name["wifi-satisfaction"]
     assert wifi.target == 0.9995  # exactly, not 0.9994999999999999
     assert wifi.good.promql("60s") == "sum(1 - (avg(wifi_failure_ratio)))"
     assert wifi.total.promql("60s") == "count(avg(wifi_failure_ratio))"
     assert (wifi.window_kind, wifi.rolling_window, wifi.budgeting_method) == \
-        ("rolling", spec.timedelta(days=28), "RatioTimeslices")
+        ("rolling", timedelta(days=28), "RatioTimeslices")
     lag = by_name["annotator-lag"]
-    assert (lag.kind, lag.threshold_op, lag.threshold_value) == ("threshold", "lte", 100)
+    assert lag.kind == "threshold" and lag.sli == spec.ThresholdSli(op="lte", value=100)
     assert lag.good.promql("60s") == "min((sum(kafka_lag)) <= bool 100)"
     assert (lag.calendar_unit, lag.time_zone) == ("quarter", "Europe/Berlin")
 

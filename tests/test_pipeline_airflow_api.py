@@ -22,12 +22,12 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake, pipeline, spec
+from slo_jobs import catalog, lake, runner, spec
 from slo_jobs.demo import prom
 from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusConfig
-from slo_jobs.pipelines.record import RUN_SCHEMA, detail_partition
-from slo_jobs.pipelines.sources import AirflowConfig
+from slo_jobs.pipeline_slis.readers import AirflowConfig
+from slo_jobs.pipeline_slis.record import RUN_SCHEMA, detail_partition
+from slo_jobs.sources import Sources
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -149,7 +149,7 @@ spec:
     completion: {{dag: {DAG_ID}, within: 3h, expectEvery: 1h}}
   objective: {{target: 0.9}}
 """)
-    return spec.load([folder])
+    return catalog.load([folder])
 
 
 def _config(api: str, password: str = PASSWORD) -> Any:
@@ -174,8 +174,8 @@ def test_runs_from_the_api_are_judged_at_their_deadline(api: str, runs: datetime
     hour = runs
     slos = _slos(tmp_path / "slos")
     days = [hour.date() - timedelta(days=1), hour.date(), hour.date() + timedelta(days=1)]
-    pipeline.extract_days(PrometheusConfig(url="http://unused"), slos, days,
-                          tmp_path / "lake", airflow_for=_config(api))
+    runner.extract_days(Sources.from_env("http://unused", _config(api)), slos, days,
+                        tmp_path / "lake")
     judged = []
     for d in days:
         path = detail_partition(tmp_path / "lake", "pipeline_runs", slos[0].name, d)
@@ -201,8 +201,8 @@ def test_a_wrong_password_is_one_line_and_writes_nothing(api: str, runs: datetim
                                                          tmp_path: Path) -> None:
     slos = _slos(tmp_path / "slos")
     with pytest.raises(ExtractError) as exc:
-        pipeline.extract_days(PrometheusConfig(url="http://unused"), slos, [runs.date()],
-                              tmp_path / "lake", airflow_for=_config(api, "wrong"))
+        runner.extract_days(Sources.from_env("http://unused", _config(api, "wrong")), slos,
+                            [runs.date()], tmp_path / "lake")
     text = str(exc.value)
     assert f"{api}/auth/token" in text and "HTTP 401" in text and "\n" not in text
     assert "wrong" not in text and not (tmp_path / "lake").exists()

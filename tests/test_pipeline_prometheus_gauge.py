@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake, pipeline, spec
+from slo_jobs import catalog, lake, runner, spec
 from slo_jobs.demo import prom
-from slo_jobs.extract import PrometheusConfig
+from slo_jobs.sources import Sources
 
 pytestmark = pytest.mark.integration
 DAY = date(2026, 5, 12)
@@ -78,7 +78,7 @@ spec:
   noDataPolicy: bad
   objective: {{target: 0.99, timeSliceTarget: 1, timeSliceWindow: 1m}}
 """)
-    [slo] = spec.load([folder])
+    [slo] = catalog.load([folder])
     return slo
 
 
@@ -90,9 +90,9 @@ def test_gauge_and_table_give_the_same_buckets(gauge_prometheus: str, tmp_path: 
     by_table = _slo(tmp_path / "t", f"      table: {{files: {tmp_path / 't' / 'loads.parquet'}}}")
     by_gauge = _slo(tmp_path / "g", "      timestamp: 'max(orders_last_load_timestamp_seconds"
                     "{pipeline=\"orders\"})'")
-    config = PrometheusConfig(url=gauge_prometheus)
-    pipeline.extract_days(config, [by_table], [DAY], tmp_path / "lake-table")
-    pipeline.extract_days(config, [by_gauge], [DAY], tmp_path / "lake-gauge")
+    sources = Sources.from_env(gauge_prometheus)
+    runner.extract_days(sources, [by_table], [DAY], tmp_path / "lake-table")
+    runner.extract_days(sources, [by_gauge], [DAY], tmp_path / "lake-gauge")
     a = pq.read_table(lake.sli_partition(tmp_path / "lake-table", by_table.name, DAY))
     b = pq.read_table(lake.sli_partition(tmp_path / "lake-gauge", by_gauge.name, DAY))
     for column in ("good", "total", "has_data"):

@@ -15,11 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import compute, lake, periods, spec
+from slo_jobs import catalog, compute, lake, periods, spec
 from slo_jobs.demo import pipelines as demo_pipelines
 from slo_jobs.errors import ExtractError, SpecError
-from slo_jobs.pipelines import judge, record_days, record_interval
-from slo_jobs.pipelines.judge import US, Run
+from slo_jobs.pipeline_slis import judge
+from slo_jobs.pipeline_slis.judge import US, Run
+from slo_jobs.pipeline_slis.record import record_days, record_interval
 from tests.conftest import ROOT
 
 H = 3600
@@ -110,7 +111,7 @@ spec:
 {extra}"""
     path = folder / "slo.yaml"
     path.write_text(text)
-    [slo] = spec.load([path])
+    [slo] = catalog.load([path])
     return slo
 
 
@@ -295,9 +296,9 @@ def test_committed_demo_history_is_the_generators(tmp_path: Path) -> None:
 def test_demo_pipelines_september(tmp_path: Path) -> None:
     """The late extraction of Sep 13 and its stale hours, computed from the committed files
     by brute force, are what the month's tables and report show."""
-    from slo_jobs import report
+    from slo_jobs import report, report_text
 
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is not None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
     record_days(slos, period.days, tmp_path / "lake", no_airflow)
     rows = {r["slo"]: r for r in compute.compute_month(tmp_path / "lake", slos, period)}
@@ -323,7 +324,7 @@ def test_demo_pipelines_september(tmp_path: Path) -> None:
     html = files.html.read_text()
     assert "Data pipelines" in html and late[0]["run_id"] in html
     late_by = t(late[0]["end_date"]) - t(late[0]["data_interval_end"]) - timedelta(hours=1)
-    assert report._duration(late_by.total_seconds()) in html  # "8 h 41 min"
+    assert report_text.duration(late_by.total_seconds()) in html  # "8 h 41 min"
     assert f"stale {stale:,} of 43,200 min" in html
 
 
@@ -369,7 +370,7 @@ def test_cli_backfill_of_pipeline_slos_needs_no_prometheus(tmp_path: Path) -> No
 def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> None:
     from slo_jobs import tasks
 
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is not None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
     record_days(slos, period.days, tmp_path / "lake", no_airflow)
     compute.compute_month(tmp_path / "lake", slos, period)

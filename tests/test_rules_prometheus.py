@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from slo_jobs import periods, rules, spec
+from slo_jobs import catalog, periods, rules
 from slo_jobs.compute import SloParams, compute_window
 from slo_jobs.extract import PrometheusClient, PrometheusConfig
 from tests.conftest import ROOT
@@ -40,13 +40,13 @@ def _instant(url: str, promql: str, at: datetime) -> float:
 
 @pytest.fixture(scope="module")
 def batch(september_lake: Path) -> object:
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None]
     return compute_window(september_lake, [SloParams.of(s) for s in slos], SEP)
 
 
 def test_period_rule_gives_the_batch_sli(prometheus: str, batch: object) -> None:
     summary = {r["slo"]: r for r in batch.summary}  # type: ignore[attr-defined]
-    slos = [s for s in spec.load([ROOT / "slos"]) if s.pipeline is None]
+    slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None]
     assert len(summary) == len(slos) == 6
     for s in slos:
         err = _instant(prometheus, rules.period_error_ratio(s), SEP.end)
@@ -74,7 +74,7 @@ def _runs(page: set[int], ticket: set[int]) -> list[tuple[datetime, datetime, st
 
 
 def test_alerts_fire_exactly_at_the_batch_incidents(prometheus: str, batch: object) -> None:
-    slos = {s.name: s for s in spec.load([ROOT / "slos"]) if s.pipeline is None}
+    slos = {s.name: s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None}
     config = PrometheusConfig(prometheus, timeout_s=120)
 
     def firing(name: str, severity: str) -> set[int]:
@@ -98,7 +98,7 @@ def test_alerts_fire_exactly_at_the_batch_incidents(prometheus: str, batch: obje
 
 
 def test_backfill_writes_blocks_of_the_recording_rules(prometheus: str, tmp_path: Path) -> None:
-    slo = spec.load([ROOT / "slos" / "checkout.yaml"])[0]
+    slo = catalog.load([ROOT / "slos" / "checkout.yaml"])[0]
     rule_file = rules.write([slo], tmp_path / "rules.yaml")
     start = datetime(2026, 9, 17, 10, tzinfo=UTC)
     blocks = rules.backfill(rule_file, prometheus, start, start + timedelta(hours=3),

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from slo_jobs import rules, spec, spec_templates
+from slo_jobs import catalog, rules
+from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT, api_with_overrides
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
@@ -46,7 +47,7 @@ def _labels(alert: str, severity: str) -> str:
 
 
 def _run_unit_tests(tmp_path: Path, tests: list[dict[str, Any]], every: str = "1m") -> None:
-    rule_file = rules.write(spec.load([FIXTURE]), tmp_path / "rules.yaml")
+    rule_file = rules.write(catalog.load([FIXTURE]), tmp_path / "rules.yaml")
     test_file = tmp_path / "tests.yaml"
     test_file.write_text(yaml.safe_dump({
         "rule_files": [rule_file.name], "evaluation_interval": every, "tests": tests}))
@@ -121,7 +122,7 @@ def _example_specs(tmp_path: Path) -> list[Path]:
 
 def test_promtool_checks_rules_of_every_example_spec(tmp_path: Path) -> None:
     for path in _example_specs(tmp_path):
-        slos = spec.load([path])
+        slos = catalog.load([path])
         out = rules.write(slos, tmp_path / f"{path.stem}.rules.yaml")
         done = _promtool("check", "rules", str(out))
         assert done.returncode == 0, f"{path}: {done.stdout}{done.stderr}"
@@ -132,13 +133,13 @@ def test_promtool_checks_rules_of_every_example_spec(tmp_path: Path) -> None:
 
 
 def test_factors_follow_the_period() -> None:
-    api = spec.load([FIXTURE])[0]
+    api = catalog.load([FIXTURE])[0]
     assert [(c.severity, c.long_window, c.short_window, round(c.factor or 0, 4))
             for c in rules.conditions(api)] == [
         ("page", "1h", "5m", 13.44), ("page", "6h", "30m", 5.6),
         ("ticket", "1d", "2h", 2.8), ("ticket", "3d", "6h", 0.9333)]
     # A calendar month takes its length at evaluation time, as the batch does per month.
-    checkout = spec.load([ROOT / "slos" / "checkout.yaml"])[0]
+    checkout = catalog.load([ROOT / "slos" / "checkout.yaml"])[0]
     assert rules.threshold_expr(checkout, rules.conditions(checkout)[0]) == \
         "(0.02 * (86400 * scalar(days_in_month())) / 3600 * 0.001)"
 

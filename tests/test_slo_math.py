@@ -9,7 +9,7 @@ import pytest
 
 from slo_jobs import compute, periods
 from slo_jobs.extract.extractor import _day_table
-from slo_jobs.spec import Query, Slo
+from slo_jobs.spec import Query, RatioSli, Slo
 from tests.lakeutil import utc, write_buckets
 
 NOV = periods.month("2026-11")
@@ -20,7 +20,7 @@ def slo(name: str, target: float, min_coverage: float = 0.0) -> Slo:
     # a test sets the threshold (spec.minCoverage, 0.9 by default).
     q = Query(selector="x_total")
     return Slo(name=name, service="svc", description="", target=target, good=q, total=q,
-               labels={}, source="test", spec_hash="0", min_coverage=min_coverage)
+               sli=RatioSli(), labels={}, source="test", spec_hash="0", min_coverage=min_coverage)
 
 
 def summary(lake: Path, *slos: Slo, as_of_days: float | None = None) -> dict[str, dict]:

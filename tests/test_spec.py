@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import spec
+from slo_jobs import catalog
 from slo_jobs.errors import SpecError
 from tests.conftest import ROOT
 
@@ -28,7 +28,7 @@ spec:
 
 
 def test_shipped_examples_load() -> None:
-    slos = spec.load([ROOT / "slos"])
+    slos = catalog.load([ROOT / "slos"])
     assert len(slos) == 10
     # Three services from Prometheus, two pipelines (the project's own DAGs) from files.
     assert len({s.service for s in slos if s.pipeline is None}) == 3
@@ -38,7 +38,7 @@ def test_shipped_examples_load() -> None:
 
 
 def test_selector_and_expr_build_promql() -> None:
-    by_name = {s.name: s for s in spec.load([ROOT / "slos"])}
+    by_name = {s.name: s for s in catalog.load([ROOT / "slos"])}
     assert by_name["checkout-availability"].total.promql("60s") == \
         'sum(increase(http_requests_total{service="checkout"}[60s]))'
     assert by_name["search-latency"].total.promql("60s") == \
@@ -64,7 +64,7 @@ def test_bad_documents_give_one_line(tmp_path: Path, text: str, expected: str) -
     f = tmp_path / "slo.yaml"
     f.write_text(text)
     with pytest.raises(SpecError) as err:
-        spec.load([f])
+        catalog.load([f])
     message = str(err.value)
     assert message.startswith(str(f)), message
     assert expected in message, message
@@ -74,9 +74,9 @@ def test_bad_documents_give_one_line(tmp_path: Path, text: str, expected: str) -
 def test_min_coverage_defaults_to_90_percent(tmp_path: Path) -> None:
     f = tmp_path / "slo.yaml"
     f.write_text(GOOD)
-    default = spec.load([f])[0]
+    default = catalog.load([f])[0]
     f.write_text(GOOD + "  minCoverage: 0.5\n")
-    custom = spec.load([f])[0]
+    custom = catalog.load([f])[0]
     assert (default.min_coverage, custom.min_coverage) == (0.9, 0.5)
     # what is judged changes, so the spec version does; the default keeps earlier versions
     assert custom.spec_hash != default.spec_hash
@@ -86,18 +86,18 @@ def test_misspelled_field_suggests_the_close_match(tmp_path: Path) -> None:
     f = tmp_path / "slo.yaml"
     f.write_text(GOOD.replace("  objective:", "  objectiv:"))
     with pytest.raises(SpecError) as err:
-        spec.load([f])
+        catalog.load([f])
     lines = str(err.value).splitlines()
     assert f"{f}:11: spec.objectiv: unknown field 'objectiv'; did you mean 'objective'? " \
         "expected one of: service, description, indicator, objective, objectives, window, " \
-        "budgetingMethod, noDataPolicy, alerting, minCoverage, scrapeInterval" in lines
+        "budgetingMethod, noDataPolicy, alerting, minCoverage, scrapeInterval, maintenance" in lines
 
 
 def test_duplicate_names_across_files(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(GOOD)
     with pytest.raises(SpecError, match="'api-availability' is already defined in"):
-        spec.load([tmp_path])
+        catalog.load([tmp_path])
 
 
 def test_validate_cli(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import spec
+from slo_jobs import catalog
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "fixtures" / "spec" / "invalid"
@@ -54,7 +54,7 @@ EXPECTED: dict[str, list[str]] = {
     "native-misspelled-field": [":11: spec.objectiv: unknown field 'objectiv'; did you mean "
                                 "'objective'? expected one of: service, description, indicator, "
                                 "objective, objectives, window, budgetingMethod, noDataPolicy, "
-                                "alerting, minCoverage, scrapeInterval"],
+                                "alerting, minCoverage, scrapeInterval, maintenance"],
     "native-no-data-policy": [":11: spec.noDataPolicy: 'ignore'; input should be 'good', 'bad' "
                               "or 'skip'"],
     "native-rolling-in-minutes": [":12: spec.window.rolling: '30m'; expected a duration: a whole "
@@ -174,7 +174,7 @@ def test_corpus_is_complete() -> None:
 def test_invalid_document(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLO_TEST_UNSET_CLUSTER", raising=False)
     path = CORPUS / f"{name}.yaml"
-    slos, problems, _ = spec.load_all([path])
+    slos, problems, _ = catalog.load_all([path])
     assert slos == []
     assert problems == [f"{path}{line}" for line in EXPECTED[name]]
     assert all(LINE.match(p) for p in problems), problems

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import spec, spec_templates
+from slo_jobs import catalog, spec
 from slo_jobs.errors import SpecError
+from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 
 
@@ -21,7 +22,7 @@ def _readme_examples(tmp_path: Path) -> dict[str, spec.Slo]:
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "apiVersion" in b]
     for i, block in enumerate(blocks):
         (tmp_path / f"example-{i}.yaml").write_text(block)
-    return {s.name: s for s in spec.load([tmp_path])}
+    return {s.name: s for s in catalog.load([tmp_path])}
 
 
 def test_readme_has_one_valid_example_per_kind(tmp_path: Path) -> None:
@@ -33,7 +34,8 @@ def test_readme_has_one_valid_example_per_kind(tmp_path: Path) -> None:
         'clamp_min((sum(increase(http_requests_total{service="checkout"}[60s]))) - '
         '((sum(increase(http_requests_total{service="checkout",code=~"5.."}[60s]))) '
         'or vector(0)), 0)')
-    assert ratio.bad is not None and ratio.bad.promql("60s") == \
+    assert isinstance(ratio.sli, spec.RatioSli) and ratio.sli.bad is not None
+    assert ratio.sli.bad.promql("60s") == \
         'sum(increase(http_requests_total{service="checkout",code=~"5.."}[60s]))'
     latency = by_name["search-latency"]
     assert latency.good.promql("60s") == \
@@ -50,7 +52,7 @@ def test_readme_has_one_valid_example_per_kind(tmp_path: Path) -> None:
     lag = by_name["annotator-lag"]
     assert lag.good.promql("60s") == \
         'min((sum(kafka_consumergroup_lag{consumergroup="annotator"})) < bool 1000)'
-    assert (lag.threshold_op, lag.threshold_value, lag.no_data_policy) == ("lt", 1000, "bad")
+    assert (lag.sli, lag.no_data_policy) == (spec.ThresholdSli(op="lt", value=1000), "bad")
     assert (lag.budgeting_method, lag.time_slice_target, lag.time_slice_window_s) == \
         ("Timeslices", 1.0, 60)
     assert (lag.calendar_unit, lag.time_zone, lag.tier, lag.team) == \
@@ -58,14 +60,15 @@ def test_readme_has_one_valid_example_per_kind(tmp_path: Path) -> None:
     fresh = by_name["orders-freshness"]
     assert fresh.good.promql("60s") == ("min((time() - (max(warehouse_newest_record_timestamp"
                                         "_seconds{table=\"orders\"}))) <= bool 1800)")
-    assert (fresh.freshness_max_age, fresh.freshness_measure, fresh.team) == \
+    assert isinstance(fresh.sli, spec.FreshnessSli)
+    assert (fresh.sli.max_age, fresh.sli.measure, fresh.team) == \
         (timedelta(minutes=30), "newestData", "data-platform")
     assert (fresh.time_slice_window, fresh.time_zone) == \
         (timedelta(minutes=5), "America/New_York")
 
 
 def test_shipped_examples_keep_their_queries() -> None:
-    by_name = {s.name: s for s in spec.load([ROOT / "slos"])}
+    by_name = {s.name: s for s in catalog.load([ROOT / "slos"])}
     # The latency kind builds exactly the queries the demo's truth is checked against.
     assert by_name["checkout-latency"].kind == "latency"
     assert by_name["checkout-latency"].good.promql("60s") == \
@@ -84,13 +87,15 @@ def test_shipped_examples_keep_their_queries() -> None:
 def test_every_template_validates(tmp_path: Path, template: str, tier: str) -> None:
     f = tmp_path / "svc.yaml"
     f.write_text(spec_templates.render(template, tier, "my-svc"))
-    slos = spec.load([f])
+    slos = catalog.load([f])
     assert len(slos) == 2 and all(s.tier == tier and s.service == "my-svc" for s in slos)
     defaults = spec_templates.TIERS[tier]
     if template in ("api", "web"):
         avail, latency = sorted(slos, key=lambda s: s.name)
-        assert avail.target == defaults.availability and avail.bad is not None
-        assert latency.latency_threshold == defaults.latency_s and latency.target == 0.99
+        assert avail.target == defaults.availability
+        assert isinstance(avail.sli, spec.RatioSli) and avail.sli.bad is not None
+        assert latency.sli == spec.LatencySli(threshold=defaults.latency_s)
+        assert latency.target == 0.99
     elif template == "batch":
         runs = next(s for s in slos if s.name.endswith("-runs"))
         assert runs.target == pytest.approx(1 - defaults.error_rate)
@@ -107,7 +112,7 @@ def test_init_cli_writes_a_valid_file_and_never_overwrites(tmp_path: Path) -> No
 
     first = init()
     assert first.returncode == 0, first.stderr
-    assert {s.name for s in spec.load([tmp_path / "slos"])} == \
+    assert {s.name for s in catalog.load([tmp_path / "slos"])} == \
         {"orders-freshness", "orders-completeness"}
     again = init()
     assert again.returncode == 1
@@ -124,14 +129,14 @@ def test_env_placeholders(tmp_path: Path) -> None:
     f = tmp_path / "slo.yaml"
     f.write_text((ROOT / "slos" / "search.yaml").read_text().replace(
         'service="search",code', 'service="${SEARCH_SERVICE}",cluster="$${literal}",code'))
-    slos = spec.load([f], env={"SEARCH_SERVICE": "search-eu"})
+    slos = catalog.load([f], env={"SEARCH_SERVICE": "search-eu"})
     avail = next(s for s in slos if s.name == "search-availability")
     assert avail.good.promql("1m") == ('sum(increase(http_requests_total{service="search-eu",'
                                        'cluster="${literal}",code!~"5.."}[1m]))')
     with pytest.raises(SpecError, match=r":12: spec\.indicator\.ratio\.good\.selector: "
                        r"\$\{SEARCH_SERVICE\} but the environment variable SEARCH_SERVICE is "
                        "not set"):
-        spec.load([f], env={})
+        catalog.load([f], env={})
 
 
 def test_openslo_and_native_in_one_folder_share_names(tmp_path: Path) -> None:
@@ -139,7 +144,7 @@ def test_openslo_and_native_in_one_folder_share_names(tmp_path: Path) -> None:
     (tmp_path / "openslo.yaml").write_text(
         (ROOT / "tests/fixtures/spec/openslo/demo.yaml").read_text())
     with pytest.raises(SpecError) as err:
-        spec.load([tmp_path])
+        catalog.load([tmp_path])
     lines = str(err.value).splitlines()
     assert len(lines) == 2
     assert all("is already defined in" in line and "native.yaml" in line for line in lines)

@@ -3,24 +3,26 @@
 Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
-``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipelines.monthly`.
+``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipeline_slis.monthly`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
-from .. import lake, periods
+from .. import decisions, lake, periods
+from ..burnrate import alert_factor
 from ..errors import LakeError
+from ..governance import maintenance, phases
 from ..lake import LakeDir
 from ..periods import Period
-from ..pipelines import monthly
+from ..pipeline_slis import monthly
 from ..spec import Slo
-from .engine import WindowResult, alert_factor, compute_window, connect
+from .engine import WindowResult, compute_window, connect
 from .params import SloParams
 
 __all__ = ["SloParams", "WindowResult", "alert_factor", "compute_calendar", "compute_month",
@@ -42,12 +44,17 @@ def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: s
                      as_of: datetime | None = None) -> WindowResult:
     """A calendar period (``month``/``quarter``/``week``) for every SLO, each in its own
     time zone: SLOs are grouped by zone and the results merged."""
-    params = [SloParams.of(s) for s in slos]
-    zones = sorted({p.time_zone for p in params})
+    zones = sorted({s.time_zone for s in slos})
     merged: WindowResult | None = None
     for tz in zones:
-        group = [p for p in params if p.time_zone == tz]
-        part = compute_window(lake_dir, group, periods.calendar(kind, label, tz), as_of, tz=tz)
+        period = periods.calendar(kind, label, tz)
+        group = [s for s in slos if s.time_zone == tz]
+        # Each SLO judged by the target of its phase in force at the period's start.
+        part = compute_window(lake_dir, [phases.params(s, period) for s in group], period,
+                              as_of, tz=tz)
+        by_name = {s.name: s for s in group}
+        for r in part.summary:
+            r.update(phases.fields(by_name[r["slo"]], period, r))
         if merged is None:
             merged = part
         else:
@@ -140,8 +147,8 @@ def own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: Sequence[dic
         window = own_window(s, as_of[s.name])
         groups.setdefault((window, as_of[s.name], s.time_zone), []).append(s)
     for (window, at, tz), group in groups.items():
-        rows = compute_window(lake_dir, [SloParams.of(s) for s in group], window, at,
-                              tz=tz).summary
+        rows = compute_window(lake_dir, [phases.params(s, window) for s in group], window,
+                              at, tz=tz).summary
         for r in rows:
             out[r["slo"]] = {"window_label": window.label, "window_start": window.start,
                              "window_end": window.end,
@@ -149,20 +156,56 @@ def own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: Sequence[dic
     return out
 
 
+def _stored_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
+    """The month's summary as last computed; none when absent or unreadable (it is
+    about to be replaced)."""
+    if not lake.monthly_partition(lake_dir, period.label).exists():
+        return []
+    try:
+        return read_summary(lake_dir, period)
+    except LakeError:
+        return []
+
+
+def _earlier_summaries(lake_dir: LakeDir, period: Period) -> list[list[dict[str, Any]]]:
+    """The computed summaries of the months before ``period`` that make the trend of the
+    reliability priorities (oldest first; a month never computed is left out)."""
+    labels: list[str] = []
+    p = period
+    for _ in range(decisions.HISTORY_MONTHS):
+        p = periods.previous(p)
+        labels.insert(0, p.label)
+    return [read_table(lake_dir, label, "summary") for label in labels
+            if lake.monthly_partition(lake_dir, label).exists()]
+
+
 def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
-                  as_of: datetime | None = None) -> list[dict[str, Any]]:
+                  as_of: datetime | None = None,
+                  teams: Mapping[str, decisions.Team] | None = None) -> list[dict[str, Any]]:
     """Compute the calendar month (each SLO's in its own zone) at ``as_of`` (default: its
     end; earlier: the month to date, projected and marked estimated), with each SLO's own
-    window to date beside it, and replace the month's output files in the lake."""
+    window to date beside it, and replace the month's output files in the lake.
+
+    The release decisions get their reasons, and the reliability priorities and the toil
+    budget of each team (sizes from ``teams``) are published with the month."""
     result = compute_calendar(lake_dir, slos, "month", period.label, as_of)
     windows = own_windows(lake_dir, slos, result.summary)
     by_name = {s.name: s for s in slos}
     for r in result.summary:
         r["time_zone"] = by_name[r["slo"]].time_zone
         r.update(windows.get(r["slo"], {}))
+    # A month computed before keeps its first figures beside the new ones when its
+    # maintenance windows changed since (never a silent change of a reported month).
+    maintenance.note_changes(result.summary, _stored_summary(lake_dir, period))
+    extra = decisions.month_tables(slos, result.summary, result.decisions, result.incidents,
+                                   decisions.burn_history(_earlier_summaries(lake_dir, period)),
+                                   teams or {})
+    result.decisions = extra.pop("decisions")
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
     with lake.publish_set(folder) as stage:
         write_result(lake_dir, result, stage)
+        for name, rows in extra.items():
+            lake.write_atomic(_table(rows), stage / f"{name}.parquet")
         monthly.summarise(lake_dir, slos, period, stage)
     return result.summary

@@ -17,18 +17,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import lake, resources
+from ..burnrate import (
+    BURN_WINDOWS_S,
+    CONDITIONS,
+    LOOKBACK,
+    SHORT_WINDOW_DIVISOR,
+    alert_factor,
+    lookback,
+)
 from ..errors import SloJobsError
+from ..governance import maintenance
 from ..lake import LakeDir
 from ..periods import Period, local_days
 from . import stream
 from .params import SloParams
-
-LOOKBACK = timedelta(days=3)  # the longest burn-rate window
-WINDOWS_S = {"l5m": 300, "l30m": 1800, "l1h": 3600, "l2h": 7200, "l6h": 21600,
-             "l1d": 86400, "l3d": 259200}
-# (share of the period's budget, long window) per alert condition: docs/slo-math.md.
-CONDITIONS = {"thr_page1": (0.02, 3600), "thr_page2": (0.05, 21600),
-              "thr_ticket1": (0.10, 86400), "thr_ticket2": (0.10, 259200)}
 
 
 @dataclass
@@ -53,11 +55,6 @@ def connect() -> duckdb.DuckDBPyConnection:
     # Results must not depend on the host's zone: every timestamp is UTC.
     con.execute("SET TimeZone = 'UTC'")
     return con
-
-
-def alert_factor(share: float, period_s: float, long_s: float) -> float:
-    """Burn-rate factor that spends ``share`` of the period's budget within ``long_s``."""
-    return share * period_s / long_s
 
 
 def _rows(rel: duckdb.DuckDBPyRelation) -> list[dict[str, Any]]:
@@ -138,9 +135,8 @@ def alert_conditions(slo: SloParams, period_s: float) -> tuple[AlertCondition, .
             out.append(AlertCondition(a.severity, int(long_s),
                                       int(a.short_window.total_seconds()), factor))
         return tuple(out)
-    # The SRE workbook's short windows are a twelfth of the long ones (1h/5m ... 3d/6h).
     return tuple(AlertCondition("page" if name.startswith("thr_page") else "ticket", long_s,
-                                long_s // 12, alert_factor(share, p, long_s))
+                                long_s // SHORT_WINDOW_DIVISOR, alert_factor(share, p, long_s))
                  for name, (share, long_s) in CONDITIONS.items())
 
 
@@ -153,9 +149,7 @@ def conditions(slo: SloParams, period_s: float, step_s: int) -> tuple[stream.Con
 
 
 def _lookback(slos: Sequence[SloParams]) -> timedelta:
-    """3 days, or whole days covering a longer override window."""
-    longest = max([a.long_window for s in slos for a in s.burn_rates], default=LOOKBACK)
-    return max(LOOKBACK, timedelta(days=-(-longest // timedelta(days=1))))
+    return lookback(a.long_window for s in slos for a in s.burn_rates)
 
 
 def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
@@ -199,6 +193,7 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
         r["period_start"], r["period_end"], r["as_of"] = period.start, period.end, evaluated
         r["exhaustion_at"] = (evaluated + timedelta(days=r["exhaustion_days"])
                               if r["exhaustion_days"] is not None else None)
+        r.update(maintenance.fields(by_name[r["slo"]].maintenance, period, evaluated, step_s))
     con.register("decisions_in", pa.Table.from_pylist(
         [{"slo": r["slo"], "status": r["status"]} for r in result.summary]))
     result.decisions = _rows(con.sql(resources.sql("release_decision")))
@@ -223,19 +218,21 @@ def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
     """Every SLO's partitions through stream.py: snapshot/firing rows and slice counts."""
     grid = stream.Grid(per_day=lay.per_day, b0=lay.b0, b1=lay.b1, basof=lay.basof,
                        snap=lay.snap, burn_b=tuple(v // lay.step_s
-                                                   for v in stream.BURN_WINDOWS_S.values()),
+                                                   for v in BURN_WINDOWS_S.values()),
                        days=tuple((b_start, b_end) for _, b_start, b_end in lay.local))
     inputs = []
     for k, s in enumerate(slos):
         found = set(lake.existing_days(lake_dir, s.name, lay.days))
         paths = tuple(lake.sli_partition(lake_dir, s.name, d) if d in found else None
                       for d in lay.days)
+        excluded, as_good = maintenance.bucket_ranges(s.maintenance, lay.origin, lay.n,
+                                                      lay.step_s)
         inputs.append(stream.SloInput(k, paths, s.budget_fraction,
                                       conditions(s, period.seconds, lay.step_s),
                                       s.method != "Occurrences",
                                       max(1, int(s.slice_seconds // lay.step_s)),
                                       s.method == "RatioTimeslices", s.slice_target,
-                                      s.no_data))
+                                      s.no_data, excluded, as_good))
     return stream.run(grid, inputs)
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from .. import burnrate
+from ..governance.model import Plan
 from ..spec import DEFAULT_MIN_COVERAGE, BurnRateAlert, Slo
 
 METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
@@ -47,11 +49,12 @@ class SloParams:
     burn_rates: tuple[BurnRateAlert, ...] = ()
     # Below this coverage the window is "insufficient data": no status, never met.
     min_coverage: float = DEFAULT_MIN_COVERAGE
+    # Planned maintenance windows (slo_jobs/governance): excluded or counted good.
+    maintenance: Plan | None = None
 
     @property
     def budget_fraction(self) -> float:
-        # 1 - 0.999 is 0.0010000000000000009 in binary floating point: round it back.
-        return round(1.0 - self.target, 12)
+        return burnrate.budget_fraction(self.target)
 
     @classmethod
     def of(cls, slo: Slo) -> SloParams:
@@ -68,4 +71,5 @@ class SloParams:
             if _attr(slo, ("window_kind",), "calendar") == "rolling" else None,
             burn_rates=tuple(_attr(slo, ("burn_rate_alerts",), ())),
             min_coverage=float(_attr(slo, ("min_coverage",), DEFAULT_MIN_COVERAGE)),
+            maintenance=getattr(slo, "maintenance", None),
         )

@@ -30,12 +30,11 @@ import numpy as np
 import pyarrow as pa
 
 from .. import lake
+from ..burnrate import BURN_WINDOWS_S
+from ..governance.maintenance import masks
 from ..lake import LakeDir
 from ..objectstore import ObjectPath
 
-# Burn-rate columns of ``snap``: window lengths in seconds (docs/slo-math.md).
-BURN_WINDOWS_S = {"burn_5m": 300, "burn_30m": 1800, "burn_1h": 3600, "burn_2h": 7200,
-                  "burn_6h": 21600, "burn_1d": 86400, "burn_3d": 259200}
 # A worker process costs about a second to start: not worth it for fewer SLOs per process.
 MIN_SLOS_PER_PROCESS = 64
 CHUNK = 16  # SLOs per unit of work handed to a process or thread
@@ -92,6 +91,10 @@ class SloInput:
     ratio: bool = False  # RatioTimeslices: judged by the mean slice ratio, no slice target
     slice_target: float = 1.0  # Timeslices: a slice is good iff good / total >= this
     no_data: str = "skip"  # a slice without data or events counts as good, bad or skip
+    # Planned maintenance (slo_jobs/governance/maintenance.py): bucket ranges [a, b) left out
+    # of good and total, and ranges whose events all count as good.
+    excluded: tuple[tuple[int, int], ...] = ()
+    as_good: tuple[tuple[int, int], ...] = ()
 
 
 # Concurrent GETs of one SLO's partitions on an object store (each waits on a round trip).
@@ -135,6 +138,13 @@ Arrays = dict[str, np.ndarray]
 
 def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
     good, total, has, clip = _load(slo.paths, grid.per_day)
+    skip, forced = masks(slo.excluded, slo.as_good, len(good))
+    if slo.excluded or slo.as_good:
+        # Before any sum: every window, burn rate and count then sees the same buckets.
+        good[forced] = total[forced]
+        good[skip] = total[skip] = 0.0
+        has[skip | forced] = True  # planned, not missing data
+        clip[skip | forced] = False
     bad = total - good
     cb, ct = _prefix(bad), _prefix(total)
     # Evaluated rows: b in [b0 - 1, b1); the row b0 - 1 carries the prefix sums before the
@@ -178,7 +188,7 @@ def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
     if not slo.sliced:
         out["slice_bad"] = np.zeros(len(keep))
         return out, {}, {}
-    in_window, per_day, spread = _slices(grid, slo, good, total, has)
+    in_window, per_day, spread = _slices(grid, slo, good, total, has, skip, forced)
     slice_bad = np.zeros(len(good))
     slice_bad[grid.b0:grid.basof] = spread
     out["slice_bad"] = slice_bad[rows]
@@ -186,7 +196,8 @@ def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
 
 
 def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
-            has: np.ndarray) -> tuple[Arrays, Arrays, np.ndarray]:
+            has: np.ndarray, skip: np.ndarray | None = None,
+            forced: np.ndarray | None = None) -> tuple[Arrays, Arrays, np.ndarray]:
     """docs/slo-math.md over the slices of [b0, basof) (the last one may be partial): the window's
     counts, the same per local day of ``grid.days`` (a slice belongs to the day it starts
     in), so the daily series and burn-down add up to the headline, and each bucket's share
@@ -196,22 +207,32 @@ def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
     data or no events follows the no-data policy (good, bad, or skip: left out of N).
     RatioTimeslices: ``good`` is the sum of good/total over the slices with events and
     ``counted`` their number, so good/counted is the mean ratio and bad/(B * counted) the
-    budget consumed, (1 - SLI) / B: one definition for SLI, status and budget."""
+    budget consumed, (1 - SLI) / B: one definition for SLI, status and budget.
+
+    A slice touching an excluded maintenance window is left out (not counted, not "no
+    data"); one touching a window counted good is a good slice (ratio 1)."""
     at = slice(grid.b0, grid.basof)
+    if skip is None or forced is None:
+        skip = forced = np.zeros(len(good), bool)
     starts = np.arange(0, grid.basof - grid.b0, max(1, slo.slice_b))
     g = np.add.reduceat(good[at], starts)
     t = np.add.reduceat(total[at], starts)
     no_data = ~np.logical_or.reduceat(has[at], starts) | (t == 0)
+    left_out = np.logical_or.reduceat(skip[at], starts)
+    as_good = np.logical_or.reduceat(forced[at], starts) & ~left_out
     events = t > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(events, g / np.where(events, t, 1.0), 0.0)
+        ratio = np.where(as_good, 1.0, np.where(events, g / np.where(events, t, 1.0), 0.0))
     if slo.ratio:
-        value, counted = ratio, events
+        counted = (events | as_good) & ~left_out
+        value = np.where(counted, ratio, 0.0)
     else:
-        judged_good = np.where(no_data, slo.no_data == "good", ratio >= slo.slice_target)
-        counted = ~no_data | (slo.no_data != "skip")
+        judged_good = np.where(as_good, True, np.where(
+            no_data, slo.no_data == "good", ratio >= slo.slice_target))
+        counted = (~no_data | (slo.no_data != "skip") | as_good) & ~left_out
         value = (judged_good & counted).astype(float)
-    mean = float(ratio[events].mean()) if events.any() else np.nan
+    rated = (events | as_good) & ~left_out
+    mean = float(ratio[rated].mean()) if rated.any() else np.nan
 
     def one(value: float) -> np.ndarray:
         return np.array([value])
@@ -220,7 +241,8 @@ def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
     spread = np.repeat((counted - value) / lengths, lengths)
     window = {"k": one(slo.k).astype(np.int64), "good_slices": one(float(value.sum())),
               "counted_slices": one(int(np.count_nonzero(counted))).astype(np.int64),
-              "no_data_slices": one(int(np.count_nonzero(t == 0))).astype(np.int64),
+              "no_data_slices": one(int(np.count_nonzero((t == 0) & ~left_out & ~as_good))
+                                    ).astype(np.int64),
               "all_slices": one(len(starts)).astype(np.int64), "ratio_mean": one(mean)}
     if not grid.days:
         return window, {}, spread

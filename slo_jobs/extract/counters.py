@@ -13,16 +13,16 @@ Both fill the lake's one-minute buckets (see docs/extraction.md):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 
 from .. import lake
+from ..daytable import DayTable
 from ..errors import ExtractError
 from ..periods import day_start
-from ..spec import WINDOW_PLACEHOLDERS, Slo
+from ..spec import WINDOW_PLACEHOLDERS, RatioSli, Slo
 from . import samples, selectors
 from .prometheus import PrometheusClient
 
@@ -40,20 +40,6 @@ MAX_INTERVAL_S = 600.0
 INGEST_GRACE_S = 900
 # Windows the promql method may use: each tiles a day, the longest is the shortest burn window.
 PROMQL_WINDOWS_S = (60, 120, 180, 240, 300)
-
-
-@dataclass(frozen=True)
-class DayTable:
-    day: date
-    table: pa.Table
-    clipped: int
-    unusable: int
-    ages: pa.Table | None
-    notes: tuple[str, ...] = ()
-    # Set when the day was read before it was complete (it is still running, or Prometheus
-    # had not ingested all of it): the buckets from here on are "no data" for now, and the
-    # day is extracted again once it can be complete.
-    complete_until: datetime | None = None
 
 
 def complete_until(day: date, until_s: int | None, newest_s: float | None
@@ -93,7 +79,7 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
             "step_s": pa.array(np.full(per_day, step_s, dtype=np.int32)),
         }, schema=lake.SLI_SCHEMA)
         out.append(DayTable(day, table, int((clipped[sl] & h).sum()),
-                            int(unusable[sl].sum()), None, notes, until))
+                            int(unusable[sl].sum()), notes=notes, complete_until=until))
     return out
 
 
@@ -153,8 +139,9 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
     """A run of consecutive days of a counter SLO, counted from raw samples up to
     ``until_s`` (the as-of; None: the run's end)."""
     step_s = int(step.total_seconds())
-    bad = slo.bad is not None
-    part_query = slo.bad if bad else slo.good
+    bad_query = slo.sli.bad if isinstance(slo.sli, RatioSli) else None
+    bad = bad_query is not None
+    part_query = bad_query or slo.good
     assert part_query is not None and part_query.selector and slo.total.selector
     total_sel = _resolve(client, slo, slo.total.selector.strip(), run)
     part_sel = _resolve(client, slo, part_query.selector.strip(), run)

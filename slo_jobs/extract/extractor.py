@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 
-from .. import lake
+from .. import daytable, lake
+from ..daytable import DayResult, DayTable
 from ..errors import ExtractError
 from ..lake import LakeDir
 from ..periods import consecutive, day_start
-from ..spec import Slo, has_placeholder
-from .counters import DayTable as _Day
+from ..spec import FreshnessSli, RatioSli, Slo, has_placeholder
 from .counters import complete_until, counted_days, windowed_days
 from .prometheus import PrometheusClient
 
 DEFAULT_STEP = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class DayResult:
-    slo: str
-    day: date
-    rows: int  # buckets with data
-    clipped: int
-    path: LakeDir
-    unusable: int = 0  # buckets dropped to "no data" because a value was NaN, infinite or < 0
-    notes: tuple[str, ...] = ()  # what the report's data-quality section should say
-    complete_until: datetime | None = None  # None: the whole day; else read again later
 
 
 def _usable(value: float | None) -> bool:
@@ -80,10 +67,6 @@ def _age_table(day: date, ages: dict[int, float], step: timedelta) -> pa.Table:
                                for v in values]}, schema=lake.AGE_SCHEMA)
 
 
-def _with_data(table: pa.Table) -> int:
-    return sum(1 for v in table.column("has_data").to_pylist() if v)
-
-
 def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: LakeDir,
                 step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
                 ) -> list[DayResult]:
@@ -98,13 +81,22 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
     it was.  Counters given by a selector are counted from their raw samples
     (:mod:`.samples`); other queries are evaluated with ``query_range`` (:func:`method`).
     """
+    return [daytable.write(lake_dir, slo.name, d)
+            for d in read_days(client, slo, days, step, as_of)]
+
+
+def read_days(client: PrometheusClient, slo: Slo, days: Iterable[date],
+              step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
+              ) -> list[DayTable]:
+    """``days`` of ``slo`` read from Prometheus (or VictoriaMetrics, Thanos, Mimir): every
+    query runs before the caller writes anything (see ``extract_slo``)."""
     if slo.pipeline is not None:
         where = slo.pipeline.table.describe() if slo.pipeline.table else "the Airflow API"
         raise ExtractError(f"SLO {slo.name}: its SLI is read from {where}, not Prometheus; "
-                           "expected slo_jobs.pipeline.extract_days")
+                           "expected its pipeline source (slo_jobs.sources)")
     how = method(slo)
     until_s = None if as_of is None else int(as_of.timestamp()) // 60 * 60
-    fetched: list[_Day] = []
+    fetched: list[DayTable] = []
     for run in consecutive(d for d in days if until_s is None or day_start(d) < until_s):
         if how == "samples":
             fetched += counted_days(client, slo, run, step, until_s)
@@ -112,24 +104,15 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
             fetched += windowed_days(client, slo, run, step, until_s)
         else:
             fetched += [_gauge_day(client, slo, day, step, until_s) for day in run]
-    results = []
-    for d in fetched:
-        path = lake.sli_partition(lake_dir, slo.name, d.day)
-        if d.ages is not None:  # before the SLI partition, which marks the day as done
-            lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age",
-                                                            slo.name, d.day))
-        lake.write_atomic(d.table.replace_schema_metadata(
-            lake.partition_metadata(d.notes, d.complete_until)), path)
-        results.append(DayResult(slo.name, d.day, _with_data(d.table), d.clipped, path,
-                                 d.unusable, d.notes, d.complete_until))
-    return results
+    return fetched
 
 
 def method(slo: Slo) -> str:
     """How an SLO's events are read: ``samples`` (counter selectors, from raw samples),
     ``promql`` (an expression over a window, evaluated per bucket) or ``gauge`` (a value per
     minute: threshold and freshness slices, raw ratios)."""
-    part = slo.bad if slo.bad is not None else slo.good
+    bad = slo.sli.bad if isinstance(slo.sli, RatioSli) else None
+    part = bad or slo.good
     if slo.total.selector is not None and part is not None and part.selector is not None:
         return "samples"
     if any(q.expr is not None and has_placeholder(q.expr) for q in (slo.good, slo.total)):
@@ -138,7 +121,7 @@ def method(slo: Slo) -> str:
 
 
 def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
-               until_s: int | None = None) -> _Day:
+               until_s: int | None = None) -> DayTable:
     window = f"{int(step.total_seconds())}s"
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     first, last = start + step, start + timedelta(days=1)
@@ -148,8 +131,9 @@ def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
     try:
         good = client.query_range(slo.good.promql(window), first, last, step)
         total = client.query_range(slo.total.promql(window), first, last, step)
-        ages = None if slo.freshness_timestamp is None else client.query_range(
-            f"max(time() - ({slo.freshness_timestamp}))", first, last, step)
+        newest = slo.sli.timestamp if isinstance(slo.sli, FreshnessSli) else None
+        ages = None if newest is None else client.query_range(
+            f"max(time() - ({newest}))", first, last, step)
     except ExtractError as exc:
         raise ExtractError(f"SLO {slo.name}, {day}: {exc}") from None
     if until is not None:  # nothing after the as-of counts, whatever Prometheus returned
@@ -157,5 +141,6 @@ def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
         good = {t: v for t, v in good.items() if t <= cut}
         total = {t: v for t, v in total.items() if t <= cut}
     table, clipped, unusable = _day_table(day, good, total, step)
-    return _Day(day, table, clipped, unusable,
-                None if ages is None else _age_table(day, ages, step), (), until)
+    return DayTable(day, table, clipped, unusable,
+                    ages=None if ages is None else _age_table(day, ages, step),
+                    complete_until=until)

@@ -6,14 +6,12 @@ import base64
 import heapq
 import itertools
 import json
-import os
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,6 +20,7 @@ import httpx
 import tenacity
 
 from .. import redaction
+from ..endpoint import PrometheusConfig
 from ..errors import ExtractError
 from .samples import Series, decode_series
 
@@ -32,84 +31,6 @@ _RETRY_STATUS = {429, 500, 502, 503, 504}
 # range limits of Thanos and Mimir in front of it.
 _TOO_LARGE = ("exceeded maximum resolution", "would load too many samples",
               "maximum number of samples", "query time range exceeds the limit")
-
-
-@dataclass(frozen=True)
-class PrometheusConfig:
-    """Where and how to reach Prometheus.  Secrets never appear in ``repr``.
-
-    ``max_retry_s`` bounds the time one request may take, retries and waits included;
-    ``timeout_s`` bounds one attempt, from connecting to the answer's last byte.
-    ``ca_bundle``, ``client_cert`` and ``client_key`` are file paths (PEM).  Credentials in
-    the URL (``user:password@``) move to ``username``/``password``, so the URL can be shown.
-    """
-
-    url: str
-    token: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    timeout_s: float = 30.0
-    attempts: int = 4
-    backoff_s: float = 0.5
-    backoff_max_s: float = 8.0
-    max_retry_s: float = 300.0
-    ca_bundle: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-
-    def __post_init__(self) -> None:
-        redaction.take_url_credentials(self)
-
-    @classmethod
-    def from_env(cls, url: str | None = None) -> PrometheusConfig:
-        """Read ``SLO_JOBS_PROMETHEUS_URL`` / ``_TOKEN`` / ``_USERNAME`` / ``_PASSWORD`` and
-        ``_CA_BUNDLE`` / ``_CLIENT_CERT`` / ``_CLIENT_KEY``."""
-        resolved = url or os.environ.get("SLO_JOBS_PROMETHEUS_URL")
-        if not resolved:
-            raise ExtractError("Prometheus URL: not set; expected --prometheus-url or "
-                               "SLO_JOBS_PROMETHEUS_URL, e.g. http://127.0.0.1:9090")
-
-        def env(name: str) -> str | None:
-            return os.environ.get(f"SLO_JOBS_PROMETHEUS_{name}") or None
-
-        return cls(url=resolved.rstrip("/"), token=env("TOKEN"), username=env("USERNAME"),
-                   password=env("PASSWORD"), ca_bundle=env("CA_BUNDLE"),
-                   client_cert=env("CLIENT_CERT"), client_key=env("CLIENT_KEY"))
-
-    @classmethod
-    def from_connection(cls, conn_type: str | None, host: str | None, port: int | None,
-                        schema: str | None, login: str | None, password: str | None,
-                        extra: dict[str, Any] | None = None) -> PrometheusConfig:
-        """Build from the parts of an Airflow Connection (``prometheus_default``).
-
-        ``extra`` may hold ``token`` (bearer), ``ca_bundle``, ``client_cert`` and
-        ``client_key`` (file paths); login/password give basic auth.
-        """
-        if not host:
-            raise ExtractError("Prometheus connection: host is empty; expected e.g. "
-                               "AIRFLOW_CONN_PROMETHEUS_DEFAULT='http://127.0.0.1:9090'")
-        scheme = "https" if (conn_type or "").lower() in {"https"} else "http"
-        base = connection_url(host, port, schema, scheme)
-        extra = extra or {}
-
-        def opt(key: str) -> str | None:
-            value = extra.get(key)
-            return str(value) if value else None
-
-        return cls(url=base, token=opt("token"), username=login or None,
-                   password=password or None, ca_bundle=opt("ca_bundle"),
-                   client_cert=opt("client_cert"), client_key=opt("client_key"))
-
-
-def connection_url(host: str, port: int | None, schema: str | None,
-                   scheme: str = "http") -> str:
-    """The base URL of an Airflow Connection's parts (host may carry its scheme)."""
-    base = host if "://" in host else f"{scheme}://{host}"
-    if port:
-        base = f"{base.rstrip('/')}:{port}"
-    if schema:
-        base = f"{base.rstrip('/')}/{schema.strip('/')}"
-    return base.rstrip("/")
 
 
 class _Watch:

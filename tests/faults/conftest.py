@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import periods, spec
+from slo_jobs import catalog, periods, spec
 from slo_jobs.demo import prom
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
@@ -31,7 +31,7 @@ StartProm = Callable[..., tuple[str, "subprocess.Popen[bytes]"]]
 @pytest.fixture(scope="session")
 def slo() -> spec.Slo:
     """checkout-availability: a ratio of two counter selectors."""
-    return spec.load([ROOT / "slos"])[0]
+    return catalog.load([ROOT / "slos"])[0]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import compute, lake, periods, spec
+from slo_jobs import catalog, compute, lake, periods, spec
 from slo_jobs.demo import prom
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from tests.faults import shapes
@@ -56,7 +56,7 @@ def shapes_url(generated: tuple[Path, shapes.Generated]) -> Iterator[str]:
 def slo(tmp_path_factory: pytest.TempPathFactory) -> spec.Slo:
     path = tmp_path_factory.mktemp("shapes-spec") / "shapes.yaml"
     path.write_text(SPEC)
-    return spec.load([path])[0]
+    return catalog.load([path])[0]
 
 
 @pytest.fixture(scope="module")

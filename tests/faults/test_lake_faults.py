@@ -92,11 +92,11 @@ def test_unwritable_lake_fails_cleanly(prometheus: str, slo: spec.Slo, tmp_path:
 FULL_DISK = textwrap.dedent("""
     import resource, signal, sys
     from pathlib import Path
-    from slo_jobs import spec
+    from slo_jobs import catalog
     from slo_jobs.errors import LakeError
     from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.periods import month
-    slo = spec.load([Path(sys.argv[3])])[0]
+    slo = catalog.load([Path(sys.argv[3])])[0]
     with PrometheusClient(PrometheusConfig(sys.argv[1])) as client:
         # Queries first, then writes: the size limit makes every write fail like a full disk.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -124,10 +124,10 @@ def test_full_disk_fails_cleanly_and_keeps_old_partitions(
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from slo_jobs import spec
+    from slo_jobs import catalog
     from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.periods import month
-    slo = spec.load([Path(sys.argv[3])])[0]
+    slo = catalog.load([Path(sys.argv[3])])[0]
     with PrometheusClient(PrometheusConfig(sys.argv[1])) as client:
         for _ in range(4):
             extract_slo(client, slo, month("2026-09").days[:1], Path(sys.argv[2]))

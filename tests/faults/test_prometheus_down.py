@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from slo_jobs import periods, spec
+from slo_jobs import catalog, periods, spec
 from slo_jobs.demo.prom import free_port
 from slo_jobs.errors import ExtractError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
@@ -32,7 +32,7 @@ def flaky(upstream: str, failures: int, status: int = 503) -> FaultServer:
 
 @pytest.fixture()
 def slo() -> spec.Slo:
-    return spec.load([ROOT / "slos"])[0]
+    return catalog.load([ROOT / "slos"])[0]
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import spec
+from slo_jobs import catalog, spec
 from slo_jobs.errors import ExtractError
 from slo_jobs.extract import PrometheusClient, extract_slo
 from tests.faults.conftest import DAY, fast, no_parquet
@@ -73,7 +73,7 @@ def test_an_expression_without_a_measurable_interval_is_refused(
         "total: {selector: 'http_requests_total{service=\"checkout\"}'}",
         "total: {expr: 'sum(increase(http_requests_total{service=\"checkout\"}[{{.window}}]))'}")
     (tmp_path / "expr.yaml").write_text(doc)
-    expr_slo = spec.load([tmp_path / "expr.yaml"])[0]
+    expr_slo = catalog.load([tmp_path / "expr.yaml"])[0]
     with FaultServer(prometheus, lambda n, p: Reply(edit=_last_only)) as server, \
             PrometheusClient(fast(server.url)) as client:
         with pytest.raises(ExtractError, match=r"cannot measure the scrape interval of "
@@ -88,7 +88,7 @@ def test_scrape_interval_is_read_from_the_spec(tmp_path: Path) -> None:
     doc = text.split("---")[0].replace("  window: {calendar: month}",
                                        "  window: {calendar: month}\n  scrapeInterval: 30s")
     (tmp_path / "s.yaml").write_text(doc)
-    assert spec.load([tmp_path / "s.yaml"])[0].scrape_interval == timedelta(seconds=30)
+    assert catalog.load([tmp_path / "s.yaml"])[0].scrape_interval == timedelta(seconds=30)
     (tmp_path / "s.yaml").write_text(doc.replace("30s", "soon"))
-    _, problems, _ = spec.load_all([tmp_path / "s.yaml"])
+    _, problems, _ = catalog.load_all([tmp_path / "s.yaml"])
     assert len(problems) == 1 and "spec.scrapeInterval" in problems[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import rules, spec
+from slo_jobs import catalog, rules, spec
 from slo_jobs.errors import ExtractError, SloJobsError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
@@ -117,7 +117,7 @@ def test_secret_variables_never_reach_spec_text(description: str, expr: str, fie
     assert token not in proc.stdout + proc.stderr and password not in proc.stderr
     # The control: an ordinary variable still expands.
     ok = _spec(tmp_path, "team ${TEAM}")
-    [slo] = spec.load([ok], env={"TEAM": "payments"})
+    [slo] = catalog.load([ok], env={"TEAM": "payments"})
     assert slo.description == "team payments"
 
 
@@ -144,7 +144,7 @@ def test_url_credentials_are_used_but_never_shown(prometheus: str, tmp_path: Pat
         cfg = PrometheusConfig(bad.url.replace("http://", f"http://reader:{password}@"),
                                attempts=1)
         with PrometheusClient(cfg) as client, pytest.raises(ExtractError) as err:
-            extract_slo(client, spec.load([ROOT / "slos" / "checkout.yaml"])[0], [DAY],
+            extract_slo(client, catalog.load([ROOT / "slos" / "checkout.yaml"])[0], [DAY],
                         tmp_path / "lake2")
     assert password not in str(err.value) and f"Prometheus at {bad.url}" in str(err.value)
 
@@ -186,7 +186,7 @@ def test_rule_backfill_never_puts_credentials_on_promtool_command_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     token = "tok-" + secrets.token_hex(16)
     monkeypatch.setenv("SLO_JOBS_PROMETHEUS_TOKEN", token)
-    slos = spec.load([ROOT / "slos" / "checkout.yaml"])
+    slos = catalog.load([ROOT / "slos" / "checkout.yaml"])
     args = {"start": "2026-09-01", "end": "2026-09-02", "url": "http://127.0.0.1:9"}
     real = shutil.which("promtool")
     assert real is not None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import periods, report, spec
+from slo_jobs import catalog, periods, report, spec
 from slo_jobs.compute import SloParams, compute_window, write_result
 from tests.faults.faultserver import FaultServer, Reply
 from tests.lakeutil import write_buckets
@@ -50,7 +50,7 @@ def _spec(tmp: Path, text: str) -> spec.Slo:
         name="web-availability", service="web", description=quoted, team=quoted,
         good=json.dumps(f'http_requests_total{{path={quoted},code!~"5.."}}'),
         total=json.dumps(f"http_requests_total{{path={quoted}}}")))
-    return spec.load([path])[0]
+    return catalog.load([path])[0]
 
 
 class Page(HTMLParser):
@@ -97,7 +97,7 @@ def test_names_and_services_cannot_carry_markup(field: str, tmp_path: Path) -> N
     values = {"name": "web-availability", "service": "web", "description": "d", "team": "t",
               "good": json.dumps('x_total{code!~"5.."}'), "total": "x_total", field: "a<b>c"}
     (tmp_path / "slo.yaml").write_text(SPEC.format(**values))
-    slos, problems, _ = spec.load_all([tmp_path / "slo.yaml"])
+    slos, problems, _ = catalog.load_all([tmp_path / "slo.yaml"])
     assert slos == [] and len(problems) == 1 and "'a<b>c'" in problems[0]
 
 

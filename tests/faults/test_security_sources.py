@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from slo_jobs import spec
+from slo_jobs import catalog
 from slo_jobs.errors import ExtractError
-from slo_jobs.pipelines import record_days
+from slo_jobs.pipeline_slis.record import record_days
 
 DAY = date(2026, 9, 1)
 DOC = """apiVersion: slo-jobs/v1
@@ -67,11 +67,11 @@ def test_a_database_view_cannot_read_host_files(tmp_path: Path, host: tuple[Path
     con.execute("CREATE VIEW etc AS SELECT content AS loaded_at FROM read_text('/etc/passwd')")
     con.close()
     # The control: a plain table of the same database is read.
-    [ok] = spec.load([_doc(slos, "{database: dw.duckdb, table: loads}")])
+    [ok] = catalog.load([_doc(slos, "{database: dw.duckdb, table: loads}")])
     [day] = record_days([ok], [DAY], tmp_path / "lake", _no_airflow)
     assert day.rows == 1440
     for view in ("stolen", "etc"):
-        [slo] = spec.load([_doc(slos, f"{{database: dw.duckdb, table: {view}}}")])
+        [slo] = catalog.load([_doc(slos, f"{{database: dw.duckdb, table: {view}}}")])
         with pytest.raises(ExtractError) as err:
             record_days([slo], [DAY], tmp_path / f"lake-{view}", _no_airflow)
         message = str(err.value)
@@ -85,7 +85,7 @@ def test_a_database_view_cannot_read_host_files(tmp_path: Path, host: tuple[Path
 def test_files_outside_the_slo_folder_are_refused_at_validation(files: str, tmp_path: Path,
                                                                 host: tuple[Path, str]) -> None:
     path = _doc(tmp_path / "slos", f'{{files: "{files}"}}')
-    slos, problems, _ = spec.load_all([path])
+    slos, problems, _ = catalog.load_all([path])
     assert slos == []
     [line] = problems
     assert line.startswith(f"{path}:7: spec.indicator.freshness.table.files: {files!r} "
@@ -100,7 +100,7 @@ def test_a_symlink_out_of_the_folder_is_refused_when_read(tmp_path: Path,
     data.mkdir(parents=True)
     (data / "a.csv").write_text("loaded_at\n2026-09-01T00:00:00Z\n")
     (data / "b.csv").symlink_to(passwd)  # planted after validation would look the same
-    [slo] = spec.load([_doc(tmp_path / "slos", "{files: data/*.csv}")])
+    [slo] = catalog.load([_doc(tmp_path / "slos", "{files: data/*.csv}")])
     with pytest.raises(ExtractError) as err:
         record_days([slo], [DAY], tmp_path / "lake", _no_airflow)
     message = str(err.value)
@@ -114,8 +114,8 @@ def test_data_dirs_allow_a_folder_elsewhere(tmp_path: Path, host: tuple[Path, st
     warehouse.mkdir()
     (warehouse / "loads.csv").write_text("loaded_at\n2026-09-01T00:00:00Z\n")
     path = _doc(tmp_path / "slos", f"{{files: {warehouse}/*.csv}}")
-    assert spec.load_all([path])[1]  # refused without the allow-list ...
+    assert catalog.load_all([path])[1]  # refused without the allow-list ...
     monkeypatch.setenv("SLO_JOBS_DATA_DIRS", str(warehouse))
-    [slo] = spec.load([path])  # ... read with it
+    [slo] = catalog.load([path])  # ... read with it
     [day] = record_days([slo], [DAY], tmp_path / "lake", _no_airflow)
     assert day.rows == 1440

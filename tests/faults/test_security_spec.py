@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import lake, periods, report, spec, specio
+from slo_jobs import catalog, lake, names, periods, report
 from slo_jobs.compute import SloParams, compute_window, write_result
 from slo_jobs.errors import LakeError, SloJobsError, SpecError
-from slo_jobs.spec_pipeline import DAG_ID, IDENTIFIER
+from slo_jobs.spec import io as specio
+from slo_jobs.spec.tables import DAG_ID, IDENTIFIER
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
 
@@ -35,22 +36,22 @@ def _one_line(problems: list[str], path: Path, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "expected"), [
-    ("unsafe-name", f":4: metadata.name: '../etc/passwd'; {specio.SAFE_NAME_HINT}"),
-    ("unsafe-service", f":6: spec.service: 'api/v2'; {specio.SAFE_NAME_HINT}"),
+    ("unsafe-name", f":4: metadata.name: '../etc/passwd'; {names.SAFE_NAME_HINT}"),
+    ("unsafe-service", f":6: spec.service: 'api/v2'; {names.SAFE_NAME_HINT}"),
     ("yaml-alias-bomb", ":1: (document): more than 20000 YAML nodes once aliases are expanded; "
                         "expected a small SLO document (aliases are limited to keep loading "
                         "bounded)"),
 ])
 def test_unsafe_document_is_refused_in_one_line(name: str, expected: str) -> None:
     path = FIXTURES / f"{name}.yaml"
-    slos, problems, _ = spec.load_all([path])
+    slos, problems, _ = catalog.load_all([path])
     assert slos == []
     _one_line(problems, path, expected)
 
 
 @pytest.mark.parametrize("name", UNSAFE)
 def test_unsafe_names_never_become_paths(name: str, tmp_path: Path) -> None:
-    assert not specio.SAFE_NAME.match(name)
+    assert not names.SAFE_NAME.match(name)
     # The spec refuses them; the lake checks again where it builds a path (defence in depth).
     with pytest.raises(LakeError, match="not safe as a partition path"):
         lake.sli_partition(tmp_path, name, date(2026, 9, 1))
@@ -100,7 +101,7 @@ def test_yaml_constructs_no_objects(tag: str, tmp_path: Path) -> None:
     path = tmp_path / "slo.yaml"
     path.write_text(GOOD + f"extra: {tag.format(marker=marker)}\n")
     with pytest.raises(SpecError) as err:
-        spec.load([path])
+        catalog.load([path])
     message = str(err.value)
     assert message.startswith(f"{path}:") and "\n" not in message
     assert "malformed YAML" in message and "python" in message
@@ -111,7 +112,7 @@ def test_recursive_alias_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "slo.yaml"
     path.write_text("a: &a [*a]\n")
     with pytest.raises(SpecError, match=r":1: \(document\): a recursive alias"):
-        spec.load([path])
+        catalog.load([path])
 
 
 def test_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
@@ -121,14 +122,14 @@ def test_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(SpecError, match=f"more than {specio.MAX_NODES} YAML nodes"):
-        spec.load([path])
+        catalog.load([path])
 
 
 def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "huge.yaml"
     path.write_text(GOOD + "# " + "x" * specio.MAX_FILE_BYTES + "\n")
     with pytest.raises(SpecError, match=f"expected an SLO file under {specio.MAX_FILE_BYTES}"):
-        spec.load([path])
+        catalog.load([path])
 
 
 def _validate(*paths: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -173,15 +174,15 @@ def test_deep_nesting_and_huge_integers_are_one_line(text: str, expected: str,
 
 @pytest.mark.parametrize("field", ["metadata.name", "spec.service"])
 def test_names_ending_in_a_newline_are_refused(field: str, tmp_path: Path) -> None:
-    assert not specio.SAFE_NAME.match("checkout\n")
+    assert not names.SAFE_NAME.match("checkout\n")
     text = GOOD.replace("name: ", 'name: "x-\\n"  # ', 1) if field == "metadata.name" else \
         GOOD.replace("service: ", 'service: "x\\n"  # ', 1)
     path = tmp_path / "slo.yaml"
     path.write_text(text)
-    slos, problems, _ = spec.load_all([path])
+    slos, problems, _ = catalog.load_all([path])
     assert slos == []
     [line] = problems
-    assert f": {field}: " in line and specio.SAFE_NAME_HINT in line, line
+    assert f": {field}: " in line and names.SAFE_NAME_HINT in line, line
     with pytest.raises(LakeError, match="not safe as a partition path"):
         lake.sli_partition(tmp_path, "checkout\n", date(2026, 9, 1))
     # The other validated names end where the pattern says, too.

@@ -91,9 +91,9 @@ def test_pipeline_sources_bind_paths_and_refuse_unsafe_identifiers(tmp_path: Pat
     characters of a file name); its column and table names must be plain identifiers."""
     from datetime import date
 
-    from slo_jobs import spec
+    from slo_jobs import catalog
     from slo_jobs.errors import SpecError
-    from slo_jobs.pipelines import record_days
+    from slo_jobs.pipeline_slis.record import record_days
 
     weird = tmp_path / "x'); DROP TABLE t; --.csv"
     weird.write_text("loaded_at\n2026-09-01T00:00:00Z\n")
@@ -108,10 +108,10 @@ def test_pipeline_sources_bind_paths_and_refuse_unsafe_identifiers(tmp_path: Pat
             "  objective: {target: 0.99, timeSliceTarget: 1, timeSliceWindow: 1m}\n")
         return path
 
-    [slo] = spec.load([doc('{files: "' + weird.name + '"}')])
+    [slo] = catalog.load([doc('{files: "' + weird.name + '"}')])
     [day] = record_days([slo], [date(2026, 9, 1)], tmp_path / "lake", lambda c: None)  # type: ignore[arg-type, return-value]
     assert day.rows == 1440
     for table, column in (("{files: a.csv}", 'loaded_at" FROM x; --'),
                           ("{database: w.duckdb, table: 't; DROP TABLE t'}", "loaded_at")):
         with pytest.raises(SpecError, match="expected a column name"):
-            spec.load([doc(table, column)])
+            catalog.load([doc(table, column)])

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import compute, lake, periods, report, spec
+from slo_jobs import catalog, compute, lake, periods, report, spec
 from slo_jobs.demo import scrapes
 from slo_jobs.errors import ExtractError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
@@ -85,7 +85,7 @@ def true_month(truth: pd.DataFrame, slo: str) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def slos(tmp_path_factory: pytest.TempPathFactory) -> list[spec.Slo]:
-    return spec.load([write_specs(tmp_path_factory.mktemp("real-specs"))])
+    return catalog.load([write_specs(tmp_path_factory.mktemp("real-specs"))])
 
 
 def _extract(url: str, slos: list[spec.Slo], out: Path) -> Path:
@@ -155,7 +155,7 @@ def test_no_empty_bucket_where_samples_exist(lakes: dict[str, Path],
 
 def test_a_threshold_that_is_no_bucket_boundary_is_refused(real_prometheus: str,
                                                            tmp_path: Path) -> None:
-    slo = next(s for s in spec.load([write_specs(tmp_path, threshold="0.3")])
+    slo = next(s for s in catalog.load([write_specs(tmp_path, threshold="0.3")])
                if s.name == "api60-latency")
     with PrometheusClient(PrometheusConfig(real_prometheus)) as client, \
             pytest.raises(ExtractError, match=r"real\.yaml.*no bucket at le=0\.3 .*nearest: "
@@ -169,7 +169,7 @@ def test_a_good_selector_matching_nothing_is_no_data_and_noted(real_victoria: st
     text = DOC.format(name="typo-availability", job="api30", indicator=AVAILABILITY.format(
         job="api30")).replace('code!~"5.."', 'code="2OO"')
     (tmp_path / "typo.yaml").write_text(text)
-    slo = spec.load([tmp_path / "typo.yaml"])[0]
+    slo = catalog.load([tmp_path / "typo.yaml"])[0]
     with PrometheusClient(PrometheusConfig(real_victoria)) as client:
         result = extract_slo(client, slo, SEP.days[:2], tmp_path / "lake")
     assert [r.rows for r in result] == [0, 0]  # never "0 good events, 100 % coverage"
@@ -237,7 +237,7 @@ def test_an_expression_is_read_over_windows_of_two_scrapes(
         real_scrapes: scrapes.Scrapes, tmp_path: Path) -> None:
     (tmp_path / "expr.yaml").write_text(DOC.format(name="api60-availability", job="api60",
                                                    indicator=EXPR.format(job="api60")))
-    slo = spec.load([tmp_path / "expr.yaml"])[0]
+    slo = catalog.load([tmp_path / "expr.yaml"])[0]
     url = real_victoria if backend == "victoria" else real_prometheus
     with PrometheusClient(PrometheusConfig(url)) as client:
         result = extract_slo(client, slo, SEP.days, tmp_path / "lake")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import specio
-from .errors import SpecError
+from ..errors import SpecError
+from ..names import safe_name
+from .promql import number
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ _TIMESLICES = """\
 
 
 def _num(value: float) -> str:
-    return f"{value:.6f}".rstrip("0").rstrip(".")
+    # 0.3 s * 1000 is 300.00000000000006: six decimals are all a template states.
+    return number(round(value, 6))
 
 
 def _availability(service: str, target: float) -> dict[str, str]:
@@ -150,7 +152,7 @@ def render(template: str, tier: str, service: str, path: str = "slos/<file>.yaml
         raise SpecError(f"--tier: {tier!r}; expected one of "
                         f"{', '.join(t.replace('_', '-') for t in TIERS)}")
     try:
-        specio.safe_name(service)
+        safe_name(service)
     except ValueError as exc:
         raise SpecError(f"--service: {service!r}; {exc}") from None
     docs = [_DOC.format(tier=tier, service=service, **slo)

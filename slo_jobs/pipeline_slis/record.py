@@ -22,18 +22,20 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from .. import lake
+from .. import daytable, lake
+from ..daytable import DayResult, DayTable
+from ..endpoint import AirflowConfig
 from ..errors import LakeError
-from ..extract.extractor import DayResult
 from ..lake import LakeDir
 from ..spec import Slo
-from ..spec_pipeline import PipelineSource
-from . import judge, sources
+from ..spec.tables import PipelineSource
+from . import judge
+from . import readers as sources
 from .judge import US
 
 STEP_S = 60
 DEFAULT_LOOKBEHIND = timedelta(days=32)  # a monthly DAG's interval, when none is declared
-AirflowFor = Callable[[str | None], sources.AirflowConfig]
+AirflowFor = Callable[[str | None], AirflowConfig]
 AIRFLOW_LABEL = "airflow_conn_id"
 
 AGE_SCHEMA, RUN_SCHEMA, detail_partition = lake.AGE_SCHEMA, lake.RUN_SCHEMA, lake.detail_partition
@@ -111,11 +113,6 @@ def _cut(j: Judged, start: datetime, end: datetime) -> Judged:
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)
-
-
-def _clear_temps(lake_dir: LakeDir, slo: str, days: Sequence[date]) -> None:
-    """Temp files a killed writer left, in the SLI and the detail folders."""
-    lake.remove_stale_temps(lake_dir, slo, days, ("sli", "pipeline_age", "pipeline_runs"))
 
 
 def _empty_day(day: date) -> pa.Table:
@@ -199,22 +196,34 @@ def record_interval(slo: Slo, start: datetime, end: datetime, lake_dir: LakeDir,
         raise LakeError(f"interval [{start}, {end}): expected whole minutes within one UTC day")
     j = judge_window(slo, start, end, airflow_for)  # read everything before writing
     with lake.slo_lock(lake_dir, slo.name):
-        _clear_temps(lake_dir, slo.name, [day])
+        daytable.clear_temps(lake_dir, slo.name, [day])
         return _write(slo, day, j, lake_dir)
+
+
+def read_days(slo: Slo, days: Sequence[date], airflow_for: AirflowFor) -> list[DayTable]:
+    """Whole UTC days of a pipeline SLO from its own source (the Airflow API or a table):
+    one read of the source for the whole span, cut into days, before anything is written."""
+    if not days:
+        return []
+    first, last = _day_bounds(min(days))[0], _day_bounds(max(days))[1]
+    span = judge_window(slo, first, last, airflow_for)
+    out = []
+    for d in sorted(set(days)):
+        j = _cut(span, *_day_bounds(d))
+        out.append(DayTable(
+            d, _merge_sli(_empty_day(d), j, d), int(j.clipped.sum()),
+            ages=None if j.ages is None else _merge_ages(None, j, d),
+            runs=None if j.runs is None else _merge_runs(None, j)))
+    return out
 
 
 def record_days(slos: Sequence[Slo], days: Sequence[date], lake_dir: LakeDir,
                 airflow_for: AirflowFor) -> list[DayResult]:
-    """Replace whole days of pipeline SLOs, each SLO's sources read before any write."""
+    """Replace whole days of pipeline SLOs, each SLO's source read before any write."""
     out: list[DayResult] = []
-    if not days:
-        return out
-    first, last = _day_bounds(min(days))[0], _day_bounds(max(days))[1]
     for slo in slos:
-        # One read of the source for the whole span, cut into days.
-        span = judge_window(slo, first, last, airflow_for)
-        judged = [(d, _cut(span, *_day_bounds(d))) for d in sorted(set(days))]
+        tables = read_days(slo, days, airflow_for)
         with lake.slo_lock(lake_dir, slo.name):
-            _clear_temps(lake_dir, slo.name, days)
-            out.extend(_write(slo, d, j, lake_dir) for d, j in judged)
+            daytable.clear_temps(lake_dir, slo.name, list(days))
+            out.extend(daytable.write(lake_dir, slo.name, d) for d in tables)
     return out

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from . import specio
+from . import io
 
 # Column names are spliced into SQL as quoted identifiers, so only plain names pass.
 IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
@@ -41,7 +41,7 @@ def identifier(value: str) -> str:
 
 def optional_duration(value: str | None) -> str | None:
     if value is not None:
-        specio.duration(value)
+        io.duration(value)
     return value
 
 

@@ -1,7 +1,7 @@
-"""OpenSLO v1 import (``apiVersion: openslo/v1``) and export of native SLOs as OpenSLO.
+"""OpenSLO v1 import (``apiVersion: openslo/v1``).
 
-Import turns SLO, SLI, DataSource and Service documents (from any of the files read) into the
-native models of ``spec.py``, so both formats are validated and computed the same way. What
+SLO, SLI, DataSource and Service documents (from any of the files read) become the native
+``Slo`` of ``slo_jobs.spec``, so both formats are validated and computed the same way. What
 OpenSLO can say but slo-jobs cannot compute yet (alert policies, composite SLOs, non-Prometheus
 sources, ...) is refused with one "not supported yet" line naming the field.
 """
@@ -10,173 +10,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError
 
-from . import spec, specio
-from .specio import RawDoc
+from ..spec import io, model, promql, schema
+from ..spec.io import RawDoc
+from .models import (
+    API_VERSION,
+    CALENDAR_UNITS,
+    UNSUPPORTED_KINDS,
+    DataSourceDoc,
+    Metric,
+    MetricSource,
+    Objective,
+    ServiceDoc,
+    SliDoc,
+    SliSpec,
+    SloDoc,
+    SloSpec,
+    TimeWindow,
+)
 
-API_VERSION = "openslo/v1"
-KINDS = ("SLO", "SLI", "DataSource", "Service")
-UNSUPPORTED_KINDS = ("AlertPolicy", "AlertCondition", "AlertNotificationTarget")
-CALENDAR_UNITS = {"w": "week", "M": "month", "Q": "quarter", "y": "year", "Y": "year"}
-CALENDAR_DURATIONS = {"week": "1w", "month": "1M", "quarter": "1Q", "year": "1y"}
-# Any Monday that starts a year (2024-01-01) aligns weeks, months, quarters and years at once.
-DEFAULT_START = "2024-01-01 00:00:00"
 _SELECTOR = re.compile(r"^\s*(?:[A-Za-z_:][A-Za-z0-9_:]*\s*(?:\{[^{}]*\})?|\{[^{}]+\})\s*$")
 _SUM_OF = re.compile(r"^\s*sum\s*\((.*)\)\s*$", re.S)
 
 Loc = tuple[Any, ...]
 T = TypeVar("T")
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Metadata(_Open):
-    name: str
-    displayName: str = ""
-    labels: dict[str, str | list[str]] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-
-
-class MetricSource(_Open):
-    metricSourceRef: str | None = None
-    type: str | None = None
-    spec: dict[str, Any]
-
-
-class Metric(_Open):
-    metricSource: MetricSource
-
-
-class RatioMetric(_Open):
-    counter: bool = False
-    good: Metric | None = None
-    bad: Metric | None = None
-    total: Metric | None = None
-    rawType: Literal["success", "failure"] | None = None
-    raw: Metric | None = None
-
-
-class SliSpec(_Open):
-    description: str = ""
-    ratioMetric: RatioMetric | None = None
-    thresholdMetric: Metric | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SliSpec:
-        if (self.ratioMetric is None) == (self.thresholdMetric is None):
-            raise ValueError("expected exactly one of ratioMetric or thresholdMetric")
-        return self
-
-
-class InlineSli(_Open):
-    metadata: Metadata
-    spec: SliSpec
-
-
-class Calendar(_Open):
-    startTime: str
-    timeZone: str = "UTC"
-
-    @field_validator("timeZone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return specio.time_zone(value)
-
-
-class TimeWindow(_Open):
-    duration: str
-    isRolling: bool = False
-    calendar: Calendar | None = None
-
-
-class Objective(_Open):
-    displayName: str = ""
-    op: spec.Op | None = None
-    value: float | None = None
-    target: float | None = Field(default=None, ge=0.0, lt=1.0)
-    targetPercent: float | None = Field(default=None, ge=0.0, lt=100.0)
-    timeSliceTarget: float | None = Field(default=None, gt=0.0, le=1.0)
-    timeSliceWindow: str | None = None
-    indicator: Any = None
-    indicatorRef: Any = None
-    compositeWeight: Any = None
-
-    @model_validator(mode="after")
-    def _target(self) -> Objective:
-        if (self.target is None) == (self.targetPercent is None):
-            raise ValueError("expected exactly one of target (e.g. 0.999) or "
-                             "targetPercent (e.g. 99.9)")
-        return self
-
-    @property
-    def fraction(self) -> float:
-        if self.target is not None:
-            return self.target
-        # Decimal keeps 99.9 % exactly 0.999, as a native target of 0.999 would be.
-        return float(Decimal(str(self.targetPercent)) / 100)
-
-
-class SloSpec(_Open):
-    description: str = ""
-    service: str
-    indicator: InlineSli | None = None
-    indicatorRef: str | None = None
-    timeWindow: list[TimeWindow] = Field(min_length=1)
-    budgetingMethod: spec.BudgetingMethod
-    objectives: list[Objective] = Field(min_length=1)
-    alertPolicies: list[Any] | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SloSpec:
-        if (self.indicator is None) == (self.indicatorRef is None):
-            raise ValueError("expected exactly one of indicator or indicatorRef")
-        return self
-
-
-class SloDoc(_Open):
-    apiVersion: Literal["openslo/v1"]
-    kind: Literal["SLO"]
-    metadata: Metadata
-    spec: SloSpec
-
-
-class SliDoc(_Open):
-    apiVersion: Literal["openslo/v1"]
-    kind: Literal["SLI"]
-    metadata: Metadata
-    spec: SliSpec
-
-
-class DataSourceSpec(_Open):
-    description: str = ""
-    type: str
-    connectionDetails: Any = None
-
-
-class DataSourceDoc(_Open):
-    apiVersion: Literal["openslo/v1"]
-    kind: Literal["DataSource"]
-    metadata: Metadata
-    spec: DataSourceSpec
-
-
-class ServiceSpec(_Open):
-    description: str = ""
-
-
-class ServiceDoc(_Open):
-    apiVersion: Literal["openslo/v1"]
-    kind: Literal["Service"]
-    metadata: Metadata
-    spec: ServiceSpec = ServiceSpec()
-
 
 _MODELS: dict[str, type[BaseModel]] = {
     "SLO": SloDoc, "SLI": SliDoc, "DataSource": DataSourceDoc, "Service": ServiceDoc}
@@ -202,12 +62,12 @@ class _Importer:
     def read(self, doc: RawDoc) -> None:
         data = doc.data
         if not isinstance(data, dict):
-            self.problems.append(f"{doc.at(())}: {specio.describe(data)}; expected a mapping")
+            self.problems.append(f"{doc.at(())}: {io.describe(data)}; expected a mapping")
             return
         if data.get("apiVersion") != API_VERSION:
-            found = specio.describe(data.get("apiVersion"))
+            found = io.describe(data.get("apiVersion"))
             self.problems.append(f"{doc.at(('apiVersion',))}: {found}; "
-                                 f"expected {API_VERSION} (or {spec.API_VERSION})")
+                                 f"expected {API_VERSION} (or {schema.API_VERSION})")
             return
         kind = data.get("kind")
         if kind in UNSUPPORTED_KINDS:
@@ -217,13 +77,13 @@ class _Importer:
             return
         model = _MODELS.get(kind) if isinstance(kind, str) else None
         if model is None:
-            self.problems.append(f"{doc.at(('kind',))}: {specio.describe(kind)}; expected "
+            self.problems.append(f"{doc.at(('kind',))}: {io.describe(kind)}; expected "
                                  "one of SLO, SLI, DataSource, Service")
             return
         try:
             parsed = model.model_validate(data)
         except ValidationError as exc:
-            self.problems.extend(specio.validation_problems(exc, doc, model))
+            self.problems.extend(io.validation_problems(exc, doc, model))
             return
         if isinstance(parsed, SloDoc):
             self.slos.append((parsed, doc))
@@ -265,7 +125,7 @@ class _Importer:
                             "expected only spec.query (a PromQL query)")
         query = ms.spec.get("query")
         if not isinstance(query, str) or not query.strip():
-            raise self.fail(doc, loc + ("spec", "query"), specio.describe(query),
+            raise self.fail(doc, loc + ("spec", "query"), io.describe(query),
                             "expected a PromQL query")
         return url
 
@@ -280,13 +140,13 @@ class _Importer:
             if inner and _SELECTOR.match(inner.group(1)):
                 query = inner.group(1).strip()
             if not _SELECTOR.match(query):
-                raise self.fail(doc, qloc, specio.describe(query),
+                raise self.fail(doc, qloc, io.describe(query),
                                 "counter: true expects a counter selector such as "
                                 "http_requests_total{code=\"200\"} (or counter: false with an "
                                 "expression counting events over {{.window}})")
             return {"selector": query}
-        if not spec.has_placeholder(query):
-            raise self.fail(doc, qloc, specio.describe(query),
+        if not promql.has_placeholder(query):
+            raise self.fail(doc, qloc, io.describe(query),
                             "counter: false expects an expression counting events over the "
                             "window placeholder, e.g. sum(increase(x_total[{{.window}}])), "
                             "or counter: true with a selector")
@@ -349,7 +209,7 @@ class _Importer:
                             "expected one")
         w = tw[0]
         dloc = loc + (0, "duration")
-        parts = specio.duration_parts(w.duration)
+        parts = io.duration_parts(w.duration)
         if parts is None:
             raise self.fail(doc, dloc, repr(w.duration), "expected a duration such as 28d, "
                             "1w or 1M (m is minutes, M months)")
@@ -376,7 +236,7 @@ class _Importer:
             out.update(timeZone=w.calendar.timeZone, startTime=w.calendar.startTime)
         return out
 
-    def convert(self, slo: SloDoc, doc: RawDoc) -> spec.Slo | None:
+    def convert(self, slo: SloDoc, doc: RawDoc) -> model.Slo | None:
         s = slo.spec
         # Independent parts are checked separately so one run reports all of them.
         before = len(self.problems)
@@ -390,15 +250,15 @@ class _Importer:
                   for k, v in slo.metadata.labels.items()}
         kind = next(iter(indicator))
         raw = kind == "ratio" and "raw" in indicator["ratio"]
-        problem = spec.objective_rules(
+        problem = schema.objective_rules(
             s.budgetingMethod, kind, raw,
-            [spec.Objective.model_construct(**_objective(o)) for o in s.objectives])
+            [schema.Objective.model_construct(**_objective(o)) for o in s.objectives])
         if problem:
             self.problems.append(f"{doc.at(('spec', 'budgetingMethod'))}: "
                                  f"{s.budgetingMethod}; {problem}")
             return None
         native = {
-            "apiVersion": spec.API_VERSION, "kind": spec.KIND,
+            "apiVersion": schema.API_VERSION, "kind": schema.KIND,
             "metadata": {"name": slo.metadata.name, "displayName": slo.metadata.displayName,
                          "labels": labels},
             "spec": {
@@ -411,11 +271,11 @@ class _Importer:
         # still points near the field at fault.
         view = RawDoc(doc.file, native, doc.lines)
         try:
-            parsed = spec.Document.model_validate(native)
+            parsed = schema.Document.model_validate(native)
         except ValidationError as exc:
-            self.problems.extend(specio.validation_problems(exc, view, spec.Document))
+            self.problems.extend(io.validation_problems(exc, view, schema.Document))
             return None
-        return spec.to_slo(parsed, doc.file, prometheus_url=url,
+        return model.to_slo(parsed, doc.file, prometheus_url=url,
                            line=doc.line(("metadata", "name")))
 
     def _try(self, check: Callable[..., T], *args: Any) -> T | None:
@@ -482,7 +342,7 @@ def _url(details: Any) -> str | None:
     return None
 
 
-def import_documents(docs: Sequence[RawDoc]) -> tuple[list[spec.Slo], list[str]]:
+def import_documents(docs: Sequence[RawDoc]) -> tuple[list[model.Slo], list[str]]:
     """Convert OpenSLO documents (references may cross files); return SLOs and problems."""
     imp = _Importer()
     for doc in docs:
@@ -493,14 +353,14 @@ def import_documents(docs: Sequence[RawDoc]) -> tuple[list[spec.Slo], list[str]]
                                 "yet; expected Prometheus")
         elif _url(ds.spec.connectionDetails) is None:
             imp.problems.append(f"{doc.at(('spec', 'connectionDetails'))}: "
-                                f"{specio.describe(ds.spec.connectionDetails)}; expected "
+                                f"{io.describe(ds.spec.connectionDetails)}; expected "
                                 "connectionDetails with a url")
     for sli, doc in imp.slis.values():
         try:
             imp.check_sli(sli, doc)
         except _Problem as exc:
             imp.problems.append(str(exc))
-    slos: list[spec.Slo] = []
+    slos: list[model.Slo] = []
     for slo, doc in imp.slos:
         try:
             converted = imp.convert(slo, doc)
@@ -511,101 +371,3 @@ def import_documents(docs: Sequence[RawDoc]) -> tuple[list[spec.Slo], list[str]]
             slos.append(converted)
     # A problem in a shared SLI is reported once, not once per SLO referring to it.
     return slos, list(dict.fromkeys(imp.problems))
-
-
-# -- export ----------------------------------------------------------------------------------
-
-
-def _metric(query: str) -> dict[str, Any]:
-    return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
-
-
-def _sli_spec(doc: spec.Document) -> dict[str, Any]:
-    ind = doc.spec.indicator
-    if ind.threshold is not None:
-        return {"thresholdMetric": _metric(ind.threshold.query)}
-    if ind.freshness is not None:
-        return {"thresholdMetric": _metric(f"time() - ({ind.freshness.timestamp})")}
-    if ind.latency is not None:
-        parts = {"good": ind.latency.good(), "total": ind.latency.total()}
-    elif ind.completeness is not None:
-        assert ind.completeness.processed and ind.completeness.expected
-        parts = {"good": ind.completeness.processed, "total": ind.completeness.expected}
-    else:
-        assert ind.ratio is not None
-        r = ind.ratio
-        if r.raw is not None:
-            return {"ratioMetric": {"counter": False, "rawType": r.rawType, "raw": _metric(r.raw)}}
-        parts = {k: q for k, q in (("good", r.good), ("bad", r.bad), ("total", r.total))
-                 if q is not None}
-    if all(q.selector is not None for q in parts.values()):
-        return {"ratioMetric": {"counter": True,
-                                **{k: _metric(str(q.selector)) for k, q in parts.items()}}}
-    return {"ratioMetric": {"counter": False, **{k: _metric(q.promql("{{.window}}"))
-                                                 for k, q in parts.items()}}}
-
-
-def _export_one(slo: spec.Slo) -> tuple[dict[str, Any], list[str]]:
-    doc = slo.definition
-    assert doc is not None
-    s, warnings = doc.spec, []
-    if s.noDataPolicy != "skip":
-        warnings.append(f"{slo.source}:{slo.line}: spec.noDataPolicy: {s.noDataPolicy!r} has "
-                        "no OpenSLO v1 equivalent; not exported")
-    if s.alerting is not None:
-        warnings.append(f"{slo.source}:{slo.line}: spec.alerting: has no OpenSLO v1 "
-                        "equivalent; not exported")
-    if s.minCoverage != spec.DEFAULT_MIN_COVERAGE:
-        warnings.append(f"{slo.source}:{slo.line}: spec.minCoverage: {s.minCoverage:g} has no "
-                        "OpenSLO v1 equivalent; not exported")
-    objectives = []
-    for o in s.all_objectives:
-        out: dict[str, Any] = {"target": o.target}
-        if o.displayName:
-            out = {"displayName": o.displayName, **out}
-        if s.indicator.threshold is not None:
-            out.update(op=s.indicator.threshold.op, value=s.indicator.threshold.value)
-        if s.indicator.freshness is not None:
-            out.update(op="lte", value=specio.duration(
-                s.indicator.freshness.maxAge).total_seconds())
-        if o.timeSliceTarget is not None:
-            out["timeSliceTarget"] = o.timeSliceTarget
-        elif s.budgetingMethod == "Timeslices":
-            out["timeSliceTarget"] = slo.time_slice_target
-        if o.timeSliceWindow is not None:
-            out["timeSliceWindow"] = o.timeSliceWindow
-        objectives.append(out)
-    w = s.window
-    window: dict[str, Any] = (
-        {"duration": w.rolling, "isRolling": True} if w.rolling else
-        {"duration": CALENDAR_DURATIONS[str(w.calendar)], "isRolling": False,
-         "calendar": {"startTime": w.startTime or DEFAULT_START, "timeZone": w.timeZone or "UTC"}})
-    metadata: dict[str, Any] = {"name": slo.name}
-    if doc.metadata.displayName:
-        metadata["displayName"] = doc.metadata.displayName
-    if doc.metadata.labels:
-        metadata["labels"] = dict(doc.metadata.labels)
-    body: dict[str, Any] = {"description": s.description, "service": s.service,
-                            "indicator": {"metadata": {"name": slo.name},
-                                          "spec": _sli_spec(doc)},
-                            "timeWindow": [window], "budgetingMethod": s.budgetingMethod,
-                            "objectives": objectives}
-    if not s.description:
-        del body["description"]
-    return {"apiVersion": API_VERSION, "kind": "SLO", "metadata": metadata,
-            "spec": body}, warnings
-
-
-def export(slos: Sequence[spec.Slo]) -> tuple[str, list[str]]:
-    """OpenSLO v1 YAML (one document per SLO) and warnings for what has no equivalent."""
-    docs, warnings = [], []
-    for slo in slos:
-        if slo.pipeline is not None:
-            warnings.append(f"{slo.source}:{slo.line}: {slo.name}: a {slo.kind} SLI read from "
-                            "the Airflow API or a table has no OpenSLO v1 form; not exported")
-            continue
-        d, w = _export_one(slo)
-        docs.append(d)
-        warnings.extend(w)
-    text = yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True, width=100)
-    return text, warnings

@@ -20,11 +20,10 @@ from typing import Any
 import pyarrow as pa
 
 from .. import lake, periods
-from ..lake import LakeDir
+from ..lake import AGE_SCHEMA, RUN_SCHEMA, LakeDir, detail_partition
 from ..periods import Period
-from ..spec import Slo
+from ..spec import FreshnessSli, Slo
 from . import judge
-from .record import AGE_SCHEMA, RUN_SCHEMA, detail_partition
 
 PIPELINE_KINDS = ("freshness", "completion", "completeness")
 WORST_HOURS = 5
@@ -52,7 +51,9 @@ def _freshness(lake_dir: LakeDir, slo: Slo, local: Period, row: dict[str, Any],
                              local.end) if local.start <= a["ts"] < local.end]
     if not ages:
         return  # no ages recorded (a lake written before they were kept): details n/a
-    limit = (slo.freshness_max_age or timedelta(0)).total_seconds()
+    assert isinstance(slo.sli, FreshnessSli)
+    fresh = slo.sli
+    limit = fresh.max_age.total_seconds()
     stale = [a for a in ages if a["age_s"] is None or a["age_s"] > limit]
     last = ages[-1] if ages and ages[-1]["ts"] == local.end - timedelta(minutes=1) else None
     end_age = None if last is None else last["age_s"]
@@ -60,8 +61,8 @@ def _freshness(lake_dir: LakeDir, slo: Slo, local: Period, row: dict[str, Any],
                oldest_age_s=max((a["age_s"] for a in ages if a["age_s"] is not None),
                                 default=None),
                age_at_end_s=end_age,
-               status=judge.dbt_status(end_age, _seconds(slo.warn_after),
-                                       _seconds(slo.error_after)) if last else None)
+               status=judge.dbt_status(end_age, _seconds(fresh.warn_after),
+                                       _seconds(fresh.error_after)) if last else None)
     by_hour: dict[datetime, list[dict[str, Any]]] = {}
     for a in ages:
         by_hour.setdefault(a["ts"].replace(minute=0, second=0, microsecond=0), []).append(a)
@@ -100,13 +101,15 @@ def summarise(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
             continue
         local = periods.calendar("month", period.label, slo.time_zone)
         src = slo.pipeline
+        fresh = slo.sli if isinstance(slo.sli, FreshnessSli) else None
         row: dict[str, Any] = {
             "slo": slo.name, "service": slo.service, "kind": slo.kind,
             "source": "prometheus" if src is None else (
                 "airflow-api" if src.table is None else src.table.written),
-            "max_age_s": _seconds(slo.freshness_max_age),
+            "max_age_s": _seconds(fresh.max_age if fresh else None),
             "within_s": None if src is None else _seconds(src.within),
-            "warn_after_s": _seconds(slo.warn_after), "error_after_s": _seconds(slo.error_after),
+            "warn_after_s": _seconds(fresh.warn_after if fresh else None),
+            "error_after_s": _seconds(fresh.error_after if fresh else None),
             "minutes": None, "stale_minutes": None, "oldest_age_s": None,
             "age_at_end_s": None, "status": None, "runs": None, "runs_good": None,
             "runs_missing": None, "runs_failed": None, "runs_late": None}

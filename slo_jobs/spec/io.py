@@ -1,6 +1,7 @@
 """Reading SLO YAML safely, and turning every problem into one ``file:line: field: ...`` line.
 
-Shared by the native format (``spec.py``) and the OpenSLO import (``openslo.py``).
+Shared by the native format (``spec.schema``, ``spec.load``) and the OpenSLO import
+(``slo_jobs.openslo``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import redaction
-from .errors import SpecError
+from .. import redaction
+from ..errors import SpecError
 
 # An SLO file is a few kilobytes; these bounds keep a hostile or broken file (a "billion
 # laughs" alias bomb, a huge generated dump) from exhausting memory before validation starts.
@@ -33,11 +34,6 @@ MAX_DEPTH = 64
 # Python refuses to parse integers over 4,300 digits; no SLO needs more than a few.
 MAX_INT_DIGITS = 30
 
-# Names become partition paths (slo=<name>), so only a strict, path-safe shape passes.
-# \Z, not $: $ also matches before a final newline, and "name\n" must not pass.
-SAFE_NAME = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-SAFE_NAME_HINT = ("expected lower-case letters, digits and dashes (at most 63), "
-                  "starting and ending with a letter or digit")
 
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -100,12 +96,6 @@ def field_path(loc: Iterable[Any]) -> str:
 def describe(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def safe_name(value: str) -> str:
-    if not SAFE_NAME.match(value):
-        raise ValueError(SAFE_NAME_HINT)
-    return value
 
 
 def duration(text: str, units: str = "smhdw") -> timedelta:
@@ -363,16 +353,22 @@ def validation_problems(exc: ValidationError, doc: RawDoc, root: type[BaseModel]
     return out
 
 
+# Team sizes (slo_jobs.decisions.teams) live beside the SLO files but are no SLOs.
+TEAM_FILE_NAMES = ("teams.yaml", "teams.yml")
+
+
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
     """The files named, and the ``*.yaml``/``*.yml`` files of the folders named and their
-    subfolders (hidden ones excepted); a file named twice (a folder and a file in it) once."""
+    subfolders (hidden ones and team files excepted); a file named twice (a folder and a
+    file in it) once."""
     paths = list(paths)
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
             found = [*p.rglob("*.yaml"), *p.rglob("*.yml")]
             files.extend(sorted(f for f in found if f.is_file() and not any(
-                part.startswith(".") for part in f.relative_to(p).parts)))
+                part.startswith(".") for part in f.relative_to(p).parts)
+                and f.name not in TEAM_FILE_NAMES))
         elif p.exists():
             files.append(p)
         else:

@@ -7,8 +7,6 @@ in the spec and are quoted as identifiers; every value (paths, times, DAG ids) i
 from __future__ import annotations
 
 import calendar
-import os
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,13 +17,12 @@ import numpy.typing as npt
 import tenacity
 
 from .. import redaction, resources
+from ..endpoint import AirflowConfig
 from ..errors import ExtractError
-from ..extract.prometheus import connection_url
-from ..spec_pipeline import TableRef
+from ..spec.tables import TableRef
 from .judge import US, Run
 
 PAGE = 100
-AIRFLOW_CONN_ID = "airflow_api"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -115,50 +112,6 @@ def exported_runs(ref: TableRef, dag: str, after_us: int, until_us: int) -> list
                   {"dag": dag, "after": after_us, "until": until_us},
                   f"run records (columns {', '.join(RUN_COLUMNS)})")
     return [Run(*r) for r in rows]
-
-
-@dataclass(frozen=True)
-class AirflowConfig:
-    """Where the Airflow API server is and how to log in.  Secrets never appear in repr.
-
-    A bearer ``token`` is used as is; ``username``/``password`` are exchanged for one at
-    ``POST /auth/token``; with neither, requests go unauthenticated.
-    """
-
-    url: str
-    token: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    timeout_s: float = 30.0
-    attempts: int = 4
-
-    def __post_init__(self) -> None:
-        redaction.take_url_credentials(self)
-
-    @classmethod
-    def from_env(cls) -> AirflowConfig:
-        """``SLO_JOBS_AIRFLOW_URL`` / ``_TOKEN`` / ``_USERNAME`` / ``_PASSWORD``."""
-        def env(name: str) -> str | None:
-            return os.environ.get(f"SLO_JOBS_AIRFLOW_{name}") or None
-
-        url = env("URL")
-        if not url:
-            raise ExtractError("Airflow API URL: not set; expected the Airflow connection "
-                               f"{AIRFLOW_CONN_ID!r} or SLO_JOBS_AIRFLOW_URL, e.g. "
-                               "http://127.0.0.1:8080")
-        return cls(url=url.rstrip("/"), token=env("TOKEN"), username=env("USERNAME"),
-                   password=env("PASSWORD"))
-
-    @classmethod
-    def from_connection(cls, host: str | None, port: int | None, schema: str | None,
-                        login: str | None, password: str | None,
-                        extra: dict[str, Any] | None = None) -> AirflowConfig:
-        if not host:
-            raise ExtractError(f"Airflow connection {AIRFLOW_CONN_ID!r}: host is empty; "
-                               "expected e.g. http://127.0.0.1:8080")
-        token = (extra or {}).get("token")
-        return cls(url=connection_url(host, port, schema), token=str(token) if token else None,
-                   username=login or None, password=password or None)
 
 
 class _Retryable(Exception):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import promql_parser
 
+# The ways users write the window placeholder of an ``expr`` (Sloth's and Go templates').
+WINDOW_PLACEHOLDERS = ("{{.window}}", "{{window}}", "{{ window }}", "{{ .window }}")
 SELECTOR_EXAMPLE = 'http_requests_total{service="api",code=~"5.."}'
 
 
@@ -51,3 +53,26 @@ def check_selector(text: str) -> str:
         raise ValueError(f"expected a plain vector selector such as {SELECTOR_EXAMPLE}, "
                          "without offset or @ (the data would not be the bucket's)")
     return text
+
+
+def has_placeholder(text: str) -> bool:
+    return any(p in text for p in WINDOW_PLACEHOLDERS)
+
+
+def fill(text: str, window: str) -> str:
+    """``text`` with every window placeholder replaced by ``window`` (e.g. ``1m``)."""
+    for p in WINDOW_PLACEHOLDERS:
+        text = text.replace(p, window)
+    return text
+
+
+def check_windowed_expr(text: str) -> str:
+    """``text`` if it parses as Prometheus will see it: the placeholder replaced by a step."""
+    check_expr(fill(text, "1m"))
+    return text
+
+
+def number(value: float) -> str:
+    """A float as the shortest PromQL (and YAML) literal: 0.999, 14.4, 2 rather than 2.0."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

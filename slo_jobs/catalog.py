@@ -1,0 +1,100 @@
+"""The SLO catalog: every definition under the given files and folders, native or OpenSLO,
+validated together so that names are unique across both formats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from .errors import SpecError
+from .openslo import import_documents
+from .spec import io
+from .spec.io import RawDoc
+from .spec.load import located, source_problem, validate_native
+from .spec.model import Slo, with_maintenance
+
+MAINTENANCE_KIND = "MaintenanceWindows"
+
+
+def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
+             ) -> tuple[list[Slo], list[str], int]:
+    """Every SLO of ``paths`` and every problem found (as lines), and the number of files."""
+    files = io.yaml_files(paths)
+    problems: list[str] = []
+    native: list[RawDoc] = []
+    foreign: list[RawDoc] = []
+    windows: list[RawDoc] = []
+    for f in files:
+        try:
+            docs = io.read_documents(f)
+        except SpecError as exc:
+            problems.append(str(exc))
+            continue
+        for doc in docs:
+            unresolved = io.resolve_env(doc, env)
+            if unresolved:
+                # A query with a literal ${VAR} in it would only fail later, in Prometheus.
+                problems.extend(unresolved)
+                continue
+            version = doc.data.get("apiVersion") if isinstance(doc.data, dict) else None
+            is_openslo = isinstance(version, str) and version.lower().startswith("openslo/")
+            is_windows = isinstance(doc.data, dict) and doc.data.get("kind") == MAINTENANCE_KIND
+            (foreign if is_openslo else windows if is_windows else native).append(doc)
+    slos: list[Slo] = []
+    for doc in native:
+        slo, found = validate_native(doc)
+        problems.extend(found)
+        if slo is not None:
+            slos.append(slo)
+    imported, found = import_documents(foreign)
+    problems.extend(found)
+    for slo in imported:
+        problem = source_problem(slo, located(f"{slo.source}:{slo.line}"))
+        if problem:
+            problems.append(problem)
+        else:
+            slos.append(slo)
+    slos, found = _with_service_windows(slos, windows)
+    problems.extend(found)
+    seen: dict[str, Slo] = {}
+    for slo in slos:
+        if slo.name in seen:
+            first = seen[slo.name]
+            problems.append(f"{slo.source}:{slo.line}: metadata.name: {slo.name!r} is already "
+                            f"defined in {first.source}:{first.line}; expected a unique SLO name")
+        seen.setdefault(slo.name, slo)
+    return sorted(slos, key=lambda s: s.name), problems, len(files)
+
+
+def _with_service_windows(slos: list[Slo], docs: list[RawDoc]) -> tuple[list[Slo], list[str]]:
+    """``kind: MaintenanceWindows`` documents added to every SLO of their service."""
+    from pydantic import ValidationError
+
+    from .governance.model import MaintenanceDocument, Plan, plan_of
+
+    plans: dict[str, Plan] = {}
+    problems: list[str] = []
+    for doc in docs:
+        try:
+            parsed = MaintenanceDocument.model_validate(doc.data)
+        except ValidationError as exc:
+            problems.extend(io.validation_problems(exc, doc, MaintenanceDocument))
+            continue
+        plan = plan_of(parsed.spec)
+        assert plan is not None
+        plans[parsed.spec.service] = plan.merged(plans.get(parsed.spec.service))
+    return [with_maintenance(s, plans[s.service]) if s.service in plans else s
+            for s in slos], problems
+
+
+def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Slo]:
+    """Load SLOs from files and folders (``*.yaml``/``*.yml``), sorted by name."""
+    slos, problems, _ = load_all(paths, env)
+    if problems:
+        raise SpecError("\n".join(problems))
+    return slos
+
+
+def load_file(path: Path) -> list[Slo]:
+    """Validate every document of one YAML file; raise SpecError listing all problems."""
+    return load([path])

@@ -1,0 +1,52 @@
+"""SLO-driven decisions for a computed period: release decisions with their reasons, the
+reliability work ranked from the SLO gaps and the toil budget per team.
+
+``month_tables`` turns the compute stage's rows into three tables published with the month
+(``decisions`` gains ``rationale``, ``conditions`` and ``alternatives``; ``priorities``;
+``toil``), so the report and the weekly review read them from the lake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..spec import Slo
+from . import priorities, release, toil
+from .teams import Team
+
+__all__ = ["HISTORY_MONTHS", "Team", "burn_history", "month_tables"]
+
+HISTORY_MONTHS = 2  # months before the period that make the trend
+
+
+def burn_history(summaries: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, list[float]]:
+    """Per SLO, the even-spend burns of the judged months in ``summaries`` (the computed
+    summaries of the HISTORY_MONTHS months before the period, oldest first)."""
+    out: dict[str, list[float]] = {}
+    for rows in summaries:
+        for r in rows:
+            burn = r.get("budget_consumed_to_date")
+            if r["status"] not in priorities.UNJUDGED and burn is not None:
+                out.setdefault(r["slo"], []).append(float(burn))
+    return out
+
+
+def month_tables(slos: Sequence[Slo], summary: Sequence[Mapping[str, Any]],
+                 decisions: Sequence[Mapping[str, Any]],
+                 incidents: Sequence[Mapping[str, Any]],
+                 history: Mapping[str, Sequence[float]],
+                 teams: Mapping[str, Team]) -> dict[str, list[dict[str, Any]]]:
+    by_slo = {r["slo"]: r for r in summary}
+    owners = {s.name: s.team for s in slos}
+    explained = [{**d, **release.explain(by_slo[d["slo"]], d["risk"], d["decision"],
+                                         owners.get(d["slo"]))}
+                 for d in decisions if d["slo"] in by_slo]
+    per_slo: dict[str, list[Mapping[str, Any]]] = {}
+    for i in incidents:
+        per_slo.setdefault(i["slo"], []).append(i)
+    ranked = priorities.rank(summary, {s.name: s.tier for s in slos}, history, per_slo)
+    for p in ranked:
+        p["team"] = owners.get(p["slo"])
+    return {"decisions": explained, "priorities": ranked,
+            "toil": toil.budgets(summary, owners, teams)}

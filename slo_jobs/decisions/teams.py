@@ -1,0 +1,115 @@
+"""The team file: how many people each team has, for the toil budget.
+
+``teams.yaml`` sits beside the SLO files (spec loading skips it) and is validated as
+strictly as they are, one line per problem naming file, line, field, found and expected::
+
+    teams:
+      payments: {size: 6}
+      discovery: {size: 4, hoursPerWeek: 38}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpecError
+from ..names import SAFE_NAME, SAFE_NAME_HINT
+from ..spec import io as specio
+
+FILE_NAMES = specio.TEAM_FILE_NAMES
+MAX_SIZE = 1000
+DEFAULT_HOURS = 40.0
+FIELDS = ("size", "hoursPerWeek")
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    size: int
+    hours_per_week: float = DEFAULT_HOURS
+
+
+def find(paths: Iterable[Path]) -> Path | None:
+    """The team file of the first SLO folder (given with ``--slos``) that has one."""
+    for p in paths:
+        folder = p if p.is_dir() else p.parent
+        for name in FILE_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _team(doc: specio.RawDoc, name: Any, value: Any) -> tuple[Team | None, list[str]]:
+    loc: tuple[str, ...] = ("teams", str(name))
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
+        return None, [f"{doc.at(loc)}: team name {specio.describe(name)}; "
+                      f"{SAFE_NAME_HINT}"]
+    if not isinstance(value, dict):
+        return None, [f"{doc.at(loc)}: found {specio.describe(value)}; expected a mapping "
+                      "such as {size: 6}"]
+    problems = [f"{doc.at((*loc, str(k)))}: unknown field; expected one of "
+                f"{', '.join(FIELDS)}" for k in value if k not in FIELDS]
+    size: Any = value.get("size")
+    hours: Any = value.get("hoursPerWeek", DEFAULT_HOURS)
+    if "size" not in value:
+        problems.append(f"{doc.at(loc)}: size missing; expected the number of people, "
+                        "e.g. {size: 6}")
+    elif not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_SIZE:
+        problems.append(f"{doc.at((*loc, 'size'))}: found {specio.describe(size)}; expected "
+                        f"a whole number of people from 1 to {MAX_SIZE}")
+    if not _number(hours) or not 0 < hours <= 80:
+        problems.append(f"{doc.at((*loc, 'hoursPerWeek'))}: found {specio.describe(hours)}; "
+                        "expected working hours per person and week, more than 0 and at "
+                        "most 80")
+    if problems:
+        return None, problems
+    return Team(name, size, float(hours)), []
+
+
+def check(path: Path) -> tuple[dict[str, Team], list[str]]:
+    """Every team of ``path`` and every problem found, as lines."""
+    try:
+        docs = specio.read_documents(path)
+    except SpecError as exc:
+        return {}, [str(exc)]
+    if len(docs) != 1:
+        return {}, [f"{path}:1: (document): {len(docs)} documents; expected one mapping "
+                    "with the key teams"]
+    doc = docs[0]
+    data = doc.data
+    if not isinstance(data, dict) or set(data) != {"teams"}:
+        found = sorted(map(str, data)) if isinstance(data, dict) else specio.describe(data)
+        return {}, [f"{doc.at(())}: found {found}; expected a mapping with only the key "
+                    "teams"]
+    if not isinstance(data["teams"], dict) or not data["teams"]:
+        return {}, [f"{doc.at(('teams',))}: found {specio.describe(data['teams'])}; "
+                    "expected a mapping of team names to {size: N}"]
+    teams: dict[str, Team] = {}
+    problems: list[str] = []
+    for name, value in data["teams"].items():
+        team, found_problems = _team(doc, name, value)
+        problems += found_problems
+        if team is not None:
+            teams[team.name] = team
+    return teams, problems
+
+
+def load(path: Path | None) -> dict[str, Team]:
+    """The teams of ``path`` (none without a file); SpecError listing every problem."""
+    if path is None:
+        return {}
+    teams, problems = check(path)
+    if problems:
+        raise SpecError("\n".join(problems))
+    return teams
+
+
+def load_for(paths: Sequence[Path]) -> dict[str, Team]:
+    return load(find(paths))

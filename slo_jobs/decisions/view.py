@@ -1,0 +1,40 @@
+"""The decision tables of a month as the report and summary.json show them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+RELEASE_KEYS = ("decision", "rationale", "conditions", "alternatives")
+PRIORITY_KEYS = ("rank", "score", "overspend", "tier", "tier_weight", "trend", "issue",
+                 "actions")
+TOIL_KEYS = ("team", "size", "hours_per_week", "toil_percentage", "toil_hours_per_week",
+             "automation_hours_per_week", "worst_slo", "worst_burn", "basis")
+
+
+def build(decisions: Sequence[Mapping[str, Any]], priorities: Sequence[Mapping[str, Any]],
+          toil: Sequence[Mapping[str, Any]], keep: Collection[str]) -> dict[str, Any]:
+    """``release`` (SLO -> risk -> decision with its reasons), ``priorities`` (the ranked
+    SLOs of ``keep``), ``priority`` (SLO -> its priority row), ``team_of`` (SLO -> team) and
+    ``toil`` (the teams of the SLOs of ``keep``)."""
+    release: dict[str, dict[str, dict[str, Any]]] = {}
+    for d in decisions:
+        if d["slo"] in keep and "rationale" in d:  # months computed before carry no reasons
+            release.setdefault(d["slo"], {})[d["risk"]] = {k: d.get(k) for k in RELEASE_KEYS}
+    priority = {p["slo"]: dict(p) for p in priorities if p["slo"] in keep}
+    team_of = {slo: p.get("team") for slo, p in priority.items()}
+    teams = {t for t in team_of.values() if t}
+    return {"release": release, "priority": priority, "team_of": team_of,
+            "priorities": [p for p in priority.values() if p.get("rank") is not None],
+            "toil": [dict(t) for t in toil if t["team"] in teams]}
+
+
+def json_extras(slo: str, view: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields summary.json gains per SLO (null for a month computed without them)."""
+    p = view["priority"].get(slo)
+    team = view["team_of"].get(slo)
+    toil = next((t for t in view["toil"] if t["team"] == team), None)
+    return {"team": team, "tier": None if p is None else p["tier"],
+            "release": view["release"].get(slo),
+            "priority": None if p is None else {k: p.get(k) for k in PRIORITY_KEYS},
+            "toil": None if toil is None else {k: toil.get(k) for k in TOIL_KEYS}}

@@ -1,0 +1,98 @@
+"""What the report says in words and numbers: the formats of its figures and the
+recommendations of each SLO. No I/O; ``report.py`` assembles the pages."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+POSTMORTEM_SHARE = 0.20  # an incident above 20 % of the budget gets a postmortem
+
+def pct(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value * 100:.{digits}f} %"
+
+
+def num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    if digits == 0 and 0 < abs(value) < 10 and value != round(value):
+        digits = 1  # 0.1 allowed bad events is not "0"
+    return f"{value:,.{digits}f}"
+
+
+def signed_pp(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * 100:+.3f} pp"
+
+
+def duration(seconds: float | None) -> str:
+    """``8 h 41 min``, ``20 min``, ``45 s``: how late, how old."""
+    if seconds is None:
+        return "n/a"
+    s = int(round(seconds))
+    d, rest = divmod(s, 86_400)
+    h, rest = divmod(rest, 3_600)
+    m, sec = divmod(rest, 60)
+    parts = [f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m else "",
+             f"{sec} s" if sec and not (d or h) else ""]
+    return " ".join(p for p in parts if p) or "0 s"
+
+
+def ts(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if t else "n/a"
+
+
+def iso(t: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as spreadsheets and ``date -d`` read it."""
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:
+    """What to do, following from the numbers (docs/slo-math.md)."""
+    out = []
+    status = row["status"]
+    if status == "no data":
+        out.append("No data for this period: check the SLI queries and that the source still "
+                   "holds the period (retention).")
+        return out
+    if status == "insufficient data":
+        out.append(f"Insufficient data: {row['coverage'] * 100:.1f} % of the buckets had data, "
+                   f"below the {row['min_coverage'] * 100:.0f} % this SLO needs to be judged; "
+                   "neither met nor missed, and no release is approved on it. Check scraping "
+                   "and retention, then extract the missing days again.")
+    if status == "exhausted":
+        out.append("Error budget exhausted: freeze high-risk releases; ship reliability fixes "
+                   "first until the budget recovers.")
+    elif status in ("critical", "warning"):
+        out.append("Budget is burning faster than an even spend: review every release and "
+                   "prioritise the reliability work behind the burn.")
+    elif status == "attention":
+        out.append("Budget spending slightly above even: watch the burn rate before risky "
+                   "changes.")
+    pages = [i for i in incidents if i.get("severity", "page") == "page"]
+    for i in incidents:
+        # A ticket overlapping a page is the same event seen over longer windows: one
+        # postmortem, named by the page.
+        overlaps = i.get("severity") == "ticket" and any(
+            p["start"] < i["end"] and i["start"] < p["end"] for p in pages)
+        if (i["budget_share"] or 0) > POSTMORTEM_SHARE and not overlaps:
+            out.append(f"Postmortem for the incident starting {i['start']:%Y-%m-%d %H:%M} UTC: "
+                       f"it consumed {i['budget_share'] * 100:.0f} % of the budget.")
+    if row["coverage"] < 1 and status != "insufficient data":
+        out.append(f"Data gaps: only {row['coverage'] * 100:.1f} % of the buckets had data; "
+                   "the figures cover those buckets only. Check scraping and retention.")
+    if row["clipped_rows"]:
+        out.append(f"{row['clipped_rows']} buckets reported more good than total events and were "
+                   "clipped: check that the good and total queries select the same traffic.")
+    if status == "healthy" and (row["budget_remaining"] or 0) > 0.5 and not out:
+        out.append("Budget healthy: there is room for planned risk (experiments, migrations).")
+    elif not out:
+        # Never an empty list under "What to do": say that nothing is needed, and why.
+        out.append("No action needed: the budget is spent no faster than evenly; keep the "
+                   "current release pace.")
+    return out

@@ -1,0 +1,61 @@
+"""The month on one page for stakeholders: how many SLOs were met, each service's colour
+and what it means for releases, the top reliability priorities and each team's toil budget.
+
+Reads only the compute stage's tables of the month (like the report).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import compute, lake
+from ..decisions import release
+from ..lake import LakeDir
+from ..periods import Period
+from .weekly import RED, YELLOW
+
+TOP = 3  # priorities on the page
+ORDER = ("approve", "review", "defer", "block")
+
+
+def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
+    path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
+    return compute.read_table(lake_dir, label, name) if path.exists() else []
+
+
+def _service(name: str, rows: list[dict[str, Any]],
+             decisions: dict[str, dict[str, str]]) -> dict[str, Any]:
+    color = "red" if any(r["status"] in RED for r in rows) else \
+        "yellow" if any(r["status"] in YELLOW for r in rows) else "green"
+    # The strictest decision over the service's SLOs: one SLO blocking blocks the service.
+    stance = {risk: max((decisions.get(r["slo"], {}).get(risk, "review") for r in rows),
+                        key=ORDER.index) for risk in release.RISKS}
+    missed = [r["slo"] for r in rows if r["met"] is False]
+    unjudged = [r["slo"] for r in rows if r["met"] is None]
+    tightest = min((r for r in rows if r["met"] is not None),
+                   key=lambda r: r["budget_remaining"], default=None)
+    return {"service": name, "color": color, "slos": len(rows), "missed": missed,
+            "unjudged": unjudged, "stance": stance, "tightest": tightest}
+
+
+def build(lake_dir: LakeDir, period: Period) -> dict[str, Any]:
+    rows = compute.read_summary(lake_dir, period)
+    decisions: dict[str, dict[str, str]] = {}
+    for d in _read(lake_dir, period.label, "decisions"):
+        decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
+    services = sorted({r["service"] for r in rows})
+    incidents = _read(lake_dir, period.label, "incidents")
+    ranked = [p for p in _read(lake_dir, period.label, "priorities") if p.get("rank")]
+    return {
+        "period": period, "slos": len(rows),
+        "met": sum(1 for r in rows if r["met"]), "missed": sum(1 for r in rows
+                                                             if r["met"] is False),
+        "unjudged": sum(1 for r in rows if r["met"] is None),
+        "pages": sum(1 for i in incidents if i["severity"] == "page"),
+        "as_of": max((r["as_of"] for r in rows), default=period.end),
+        "estimated": any(r.get("estimated") for r in rows),
+        "services": [_service(s, [r for r in rows if r["service"] == s], decisions)
+                     for s in services],
+        "priorities": sorted(ranked, key=lambda p: p["rank"])[:TOP],
+        "toil": _read(lake_dir, period.label, "toil"),
+    }

@@ -1,0 +1,144 @@
+"""The month runner: the one place that decides which days an SLO's month needs, extracts
+them through its source, computes and renders. The CLI's ``run`` and ``backfill`` and the
+DAG tasks (``tasks.py``) all go through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import burnrate, compute, daytable, lake, periods, report
+from .daytable import DayResult
+from .decisions.teams import Team
+from .errors import SloJobsError
+from .lake import LakeDir
+from .periods import Period
+from .sources import Sources
+from .spec import Slo
+
+# Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs the
+# pool ``prometheus`` bounds the mapped tasks instead).
+EXTRACT_CONCURRENCY = 4
+T = TypeVar("T")
+
+
+def month_days(slo: Slo, label: str, as_of: datetime | None = None
+               ) -> tuple[list[date], list[date]]:
+    """The UTC days (lake partitions) a report of month ``label`` needs for ``slo``:
+    (the days of its month in its own time zone, the other days it reads: the burn-rate
+    lookback before the month and its own window to date). Days starting at or after
+    ``as_of`` are left out: nothing is extracted for time that has not happened."""
+    local = periods.calendar("month", label, slo.time_zone)
+    at = local.end if as_of is None else min(as_of, local.end)
+    window = compute.own_window(slo, at)
+    lookback = burnrate.lookback([a.long_window for a in slo.burn_rate_alerts])
+    start = min(local.start, window.start) - lookback
+
+    def upto(p: Period) -> list[date]:
+        return [d for d in periods.utc_days(p)
+                if as_of is None or datetime(d.year, d.month, d.day, tzinfo=UTC) < as_of]
+
+    month = upto(local)
+    before = [d for d in upto(Period("", start, at)) if d not in set(month)]
+    return month, before
+
+
+def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | None,
+                    redo: bool) -> tuple[list[date], list[date]]:
+    """(days of the SLO's month to extract: all with ``redo``, else those without a
+    complete partition; the other days it reads that have none)."""
+    month, before = month_days(slo, label, as_of)
+    todo = month if redo else lake.missing_days(lake_dir, slo.name, month, as_of)
+    return todo, lake.missing_days(lake_dir, slo.name, before, as_of)
+
+
+def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
+    """Refuse a month that has not begun at ``as_of`` in any SLO's zone."""
+    first = min((periods.calendar("month", label, s.time_zone).start for s in slos),
+                default=periods.month(label).start)
+    if as_of <= first:
+        raise SloJobsError(f"month {label}: has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
+                           "expected a month that has started (or a later --as-of)")
+
+
+def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
+                     as_of: datetime | None = None, per_day: bool = False) -> list[DayResult]:
+    """Replace exactly the ``days`` partitions of ``slo``, under its lock, after clearing
+    temp files a killed run left behind (so a re-run leaves the lake as an uninterrupted
+    run). All days are read before any is written; with ``per_day``, one day at a time, so
+    each finished day is kept if the run is interrupted."""
+    source = sources.for_slo(slo)
+    out: list[DayResult] = []
+    for chunk in ([[d] for d in days] if per_day else [days] if days else []):
+        read = source.read_days(slo, chunk, as_of)  # a failing source writes nothing
+        with lake.slo_lock(lake_dir, slo.name):
+            daytable.clear_temps(lake_dir, slo.name, chunk)
+            out += [daytable.write(lake_dir, slo.name, d) for d in read]
+    return out
+
+
+def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: LakeDir,
+                 as_of: datetime | None = None,
+                 concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
+    """The same ``days`` of every SLO, at most ``concurrency`` SLOs at a time."""
+    return [r for rs in _each(slos, concurrency,
+                              lambda s: extract_slo_days(sources, s, days, lake_dir, as_of))
+            for r in rs]
+
+
+def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
+               as_of: datetime | None, redo: bool = False, per_day: bool = False,
+               concurrency: int = EXTRACT_CONCURRENCY,
+               done: Callable[[Slo], None] | None = None) -> dict[str, list[date]]:
+    """Extract what month ``label`` needs of each SLO (``days_to_extract``); returns the
+    days extracted per SLO. ``done`` is called as each SLO finishes (progress bars)."""
+    def one(slo: Slo) -> list[date]:
+        todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
+        extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day)
+        if done is not None:
+            done(slo)
+        return todo + others
+
+    return dict(zip([s.name for s in slos], _each(slos, concurrency, one), strict=True))
+
+
+def _each(slos: Sequence[Slo], concurrency: int, fn: Callable[[Slo], T]) -> list[T]:
+    # Threads: the work is waiting for the source and decoding its answers.
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        return list(pool.map(fn, slos))
+
+
+def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
+              out_dir: Path, generated_at: datetime,
+              as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
+              ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
+    """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
+
+    Each SLO's month is its calendar month in its own zone, re-extracted whole; the days it
+    reads besides (the burn-rate lookback, its own quarter or rolling window to date) are
+    extracted when missing or incomplete. A month still running at ``as_of`` is reported to
+    date and projected, marked estimated; no partition is written past ``as_of``.
+    """
+    if as_of is not None:
+        started(slos, period.label, as_of)
+    fill_month(sources, slos, period.label, lake_dir, as_of, redo=True)
+    rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
+    files = report.render(lake_dir, period, out_dir, source=sources.label(slos),
+                          generated_at=generated_at)
+    return rows, files
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """A short plain-text table of the month's SLOs for terminals and logs."""
+    head = f"{'SLO':<28} {'target':>8} {'SLI':>10} {'budget left':>12} {'coverage':>9}  status"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        sli = "n/a" if r["sli"] is None else f"{r['sli'] * 100:.4f}%"
+        rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
+        lines.append(f"{r['slo']:<28} {r['target'] * 100:>7.2f}% {sli:>10} {rem:>12} "
+                     f"{r['coverage'] * 100:>8.1f}%  {r['status']}")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""The package's shape, read from its own source: imports run one way (docs/architecture.md,
+"Which way imports run"), no module imports itself back through others, and the storage and
+math modules load no heavy library."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PKG = ROOT / "slo_jobs"
+BOTTOM = {"lake", "objectstore", "daytable", "periods", "burnrate", "endpoint", "atomicio",
+          "redaction",
+          "names", "errors", "resources"}
+ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every slo_jobs module ``path`` imports, at any depth of the file (lazy ones too)."""
+    me = _module(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("slo_jobs")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not mod.startswith("slo_jobs"):
+                continue
+            for a in node.names:  # "from . import lake" names a module
+                sub = f"{mod}.{a.name}"
+                found.add(sub if (PKG.parent / (sub.replace(".", "/") + ".py")).exists()
+                          or (PKG.parent / sub.replace(".", "/")).is_dir() else mod)
+    return {m for m in found if m != me}
+
+
+GRAPH = {_module(p): _imports(p) for p in PKG.rglob("*.py")}
+
+
+def _top(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else module
+
+
+def test_the_bottom_imports_only_the_bottom() -> None:
+    for mod, deps in GRAPH.items():
+        if _top(mod) in BOTTOM:
+            above = sorted(d for d in deps if _top(d) not in BOTTOM)
+            assert not above, f"{mod} imports {above}"
+
+
+def test_nothing_but_the_entry_points_imports_them() -> None:
+    for mod, deps in GRAPH.items():
+        if _top(mod) not in ENTRY:
+            assert not [d for d in deps if _top(d) in ENTRY], mod
+
+
+def test_definitions_import_no_stage() -> None:
+    stages = {"extract", "pipeline_slis", "compute", "report", "runner", "sources", "rules",
+              "dashboard", "charts", "gaps"}
+    for mod, deps in GRAPH.items():
+        if _top(mod) in {"spec", "openslo", "catalog"}:
+            assert not [d for d in deps if _top(d) in stages], mod
+        if _top(mod) == "spec":
+            assert not [d for d in deps if _top(d) in {"openslo", "catalog"}], mod
+
+
+def test_no_import_cycle() -> None:
+    # Edges between modules; a package's __init__ counts as the package.
+    state: dict[str, int] = {}
+
+    def visit(mod: str, path: list[str]) -> None:
+        state[mod] = 1
+        for dep in sorted(GRAPH.get(mod, ())):
+            if dep == mod.rpartition(".")[0]:
+                continue  # a submodule's import of its own package's __init__
+            assert state.get(dep) != 1, " -> ".join([*path, mod, dep])
+            if dep not in state:
+                visit(dep, [*path, mod])
+        state[mod] = 2
+
+    for mod in sorted(GRAPH):
+        if mod not in state:
+            visit(mod, [])
+
+
+@pytest.mark.parametrize(("module", "absent"), [
+    ("slo_jobs.lake", ("pydantic", "httpx", "duckdb")),
+    ("slo_jobs.burnrate", ("pydantic", "httpx", "duckdb", "pyarrow")),
+    ("slo_jobs.compute", ("httpx",)),
+    ("slo_jobs.rules", ("duckdb",)),
+    ("slo_jobs.catalog", ("httpx", "duckdb")),
+])
+def test_importing_a_layer_loads_no_heavier_library(module: str, absent: tuple[str, ...]) -> None:
+    code = (f"import sys, {module}; print(','.join(m for m in {list(absent)!r} "
+            "if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, check=True).stdout.strip()
+    assert loaded == "", f"importing {module} loads {loaded}"
+
+
+def test_modules_stay_short() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 500}
+    assert not long, long
+
+
+def test_the_pandas_reference_derives_the_same_constants_as_burnrate() -> None:
+    # The benchmark's reference derives its alert table and burn windows from docs/slo-math.md
+    # on its own (it must not import the engine it checks); both must still say the same.
+    from bench import pandas_reference as ref
+    from slo_jobs import burnrate
+
+    assert [(share, long_s) for _sev, share, long_s, _short in ref.DEFAULT_ALERTS] == \
+        list(burnrate.CONDITIONS.values())
+    assert [long_s // short_s for _sev, _share, long_s, short_s in ref.DEFAULT_ALERTS] == \
+        [burnrate.SHORT_WINDOW_DIVISOR] * len(burnrate.CONDITIONS)
+    assert ref.BURN_WINDOWS == burnrate.BURN_WINDOWS_S
