@@ -178,7 +178,10 @@ def parse_verified(data: bytes, path: LakeDir, rows: int | None = None,
 def read_file(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
     """A whole Parquet file of the lake (a computed table, a detail partition) as it is."""
     if isinstance(path, ObjectPath):
-        return pq.read_table(pa.BufferReader(pa.py_buffer(path.read_bytes())), schema=schema)
+        # One thread: with Arrow's pool, a read from memory aborted about one process in
+        # six at exit ("terminate called without an active exception", pyarrow 26).
+        return pq.read_table(pa.BufferReader(pa.py_buffer(path.read_bytes())), schema=schema,
+                             use_threads=False)
     return pq.read_table(path, schema=schema)
 
 
