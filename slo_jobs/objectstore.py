@@ -44,7 +44,7 @@ _BUCKET_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
 @dataclass(frozen=True)
 class ObjectStoreConfig:
     """Where the store is and who we are there. Credentials never appear in ``repr``;
-    without them pyarrow and botocore use their own default chain (instance roles, ...)."""
+    without them botocore uses its default chain (config files, instance roles, ...)."""
 
     endpoint_url: str | None = None  # None: AWS itself
     region: str | None = None

@@ -13,7 +13,7 @@ Each partition is read once, whole, with every page's checksum verified
 (``lake.read_verified``): verification costs no second read. Reading many small files is
 bound by Python's GIL in threads, so the SLOs are spread over processes (``run``); on an
 object store the reads wait on the network instead, so they run in threads of one process
-(an S3 client does not survive a fork).
+(a forked child must not share the S3 client's open connections).
 """
 
 from __future__ import annotations
