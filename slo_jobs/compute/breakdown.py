@@ -37,16 +37,21 @@ def _days(start: datetime, end: datetime) -> list[Any]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _rows(lake_dir: Path, slo: str, days: Sequence[Any]) -> tuple[pa.Table, int]:
-    """The SLO's breakdown partitions of ``days`` (each verified), and how many are absent
-    (days extracted before the SLO had a breakdown, or never)."""
+def _rows(lake_dir: Path, slo: str, labels: list[str], days: Sequence[Any]
+          ) -> tuple[pa.Table, int]:
+    """The SLO's breakdown partitions of ``days`` (each verified), and how many days have
+    none by ``labels`` (extracted before the SLO had this breakdown, or never)."""
     tables, missing = [], 0
     for d in days:
         path = lake.detail_partition(lake_dir, "breakdown", slo, d)
         if not path.exists():
             missing += 1
             continue
-        tables.append(lake.read_verified(path, schema=lake.BREAKDOWN_SCHEMA))
+        table = lake.read_verified(path, schema=lake.BREAKDOWN_SCHEMA)
+        if table.num_rows and table.column("labels")[0].as_py() != labels:
+            missing += 1
+            continue
+        tables.append(table)
     if not tables:
         return lake.BREAKDOWN_SCHEMA.empty_table(), missing
     return pa.concat_tables(tables), missing
@@ -78,7 +83,7 @@ def month_breakdown(lake_dir: Path, slos: Sequence[Slo],
             continue
         start, as_of = row["period_start"], row["as_of"]
         days = _days(start, as_of)
-        rows, missing = _rows(lake_dir, s.name, days)
+        rows, missing = _rows(lake_dir, s.name, list(s.breakdown), days)
         con.register("rows", rows)
         con.register("maintenance", _maintenance(s, start, as_of))
         found = con.sql(resources.sql("breakdown"), params={
