@@ -3,7 +3,8 @@
 Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
-``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipeline_slis.monthly`.
+``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipeline_slis.monthly` and the
+budget attribution of :mod:`.breakdown`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..lake import LakeDir
 from ..periods import Period
 from ..pipeline_slis import monthly
 from ..spec import Slo
+from . import breakdown
 from .engine import WindowResult, compute_window, connect
 from .params import SloParams
 
@@ -208,4 +210,6 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
         for name, rows in extra.items():
             lake.write_atomic(_table(rows), stage / f"{name}.parquet")
         monthly.summarise(lake_dir, slos, period, stage)
+        lake.write_atomic(breakdown.month_breakdown(lake_dir, slos, result.summary),
+                          stage / "breakdown.parquet")
     return result.summary
