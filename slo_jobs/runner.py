@@ -17,6 +17,7 @@ from . import burnrate, compute, daytable, lake, periods, report
 from .daytable import DayResult
 from .decisions.teams import Team
 from .errors import SloJobsError
+from .lake import LakeDir
 from .periods import Period
 from .sources import Sources
 from .spec import Slo
@@ -51,7 +52,7 @@ def month_days(slo: Slo, label: str, as_of: datetime | None = None
     return month, before
 
 
-def days_to_extract(lake_dir: Path, slo: Slo, label: str, as_of: datetime | None,
+def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | None,
                     redo: bool) -> tuple[list[date], list[date]]:
     """(days of the SLO's month to extract: all with ``redo``, else those without a
     complete partition; the other days it reads that have none)."""
@@ -69,7 +70,7 @@ def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
                            "expected a month that has started (or a later --as-of)")
 
 
-def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: Path,
+def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
                      as_of: datetime | None = None, per_day: bool = False,
                      slot: AbstractContextManager[object] | None = None) -> list[DayResult]:
     """Replace exactly the ``days`` partitions of ``slo``, under its lock, after clearing
@@ -88,7 +89,7 @@ def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: Pat
     return out
 
 
-def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: Path,
+def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: LakeDir,
                  as_of: datetime | None = None,
                  concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
     """The same ``days`` of every SLO, at most ``concurrency`` SLOs reading at a time."""
@@ -98,7 +99,7 @@ def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_d
             for r in rs]
 
 
-def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: Path,
+def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
                as_of: datetime | None, redo: bool = False, per_day: bool = False,
                concurrency: int = EXTRACT_CONCURRENCY,
                done: Callable[[Slo], None] | None = None) -> dict[str, list[date]]:
@@ -125,7 +126,7 @@ def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
         return list(pool.map(lambda s: fn(s, slots), slos))
 
 
-def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: Path,
+def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
               out_dir: Path, generated_at: datetime,
               as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
               ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
