@@ -1,6 +1,6 @@
-"""Prepare a throwaway Airflow home for the backfill test, in one process (each ``airflow``
-command costs seconds of start-up): migrate the database, create the Prometheus pool, parse
-the DAG folder into the database and unpause the DAGs named.
+"""Prepare a throwaway Airflow home for the tests that start a scheduler, in one process
+(each ``airflow`` command costs seconds of start-up): migrate the database, create the
+Prometheus pool, parse the DAG folder into the database and unpause the DAGs named.
 
     AIRFLOW_HOME=... python tests/airflow_prep.py <pool slots> <dag_id> [<dag_id> ...]
 """
