@@ -23,9 +23,11 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from . import __version__, atomicio, charts, compute, gaps, lake, redaction, resources
+from . import report_breakdown as attribution
 from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from .decisions import view as decision_view
 from .errors import SloJobsError
+from .lake import LakeDir
 from .periods import Period, month, previous
 from .report_text import (
     duration,
@@ -81,7 +83,7 @@ class _NoFetch(URLFetcher):  # type: ignore[misc]
 
 
 
-def _pipelines(lake_dir: Path, label: str, rows: Sequence[dict[str, Any]]
+def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Per pipeline (service): its SLOs with the summary row, late runs and worst hours."""
     keep = {r["slo"]: r for r in rows}
@@ -124,7 +126,7 @@ def _write_text(path: Path, text: str) -> None:
     atomicio.write_text(path, redaction.redact(text))
 
 
-def _read(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
+def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
     return compute.read_table(lake_dir, label, name) if path.exists() else []
 
@@ -152,7 +154,8 @@ def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]
 
 def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
               burn: list[dict[str, Any]], incidents: list[dict[str, Any]],
-              decisions: dict[str, str], trend: list[dict[str, Any]]) -> dict[str, Any]:
+              decisions: dict[str, str], trend: list[dict[str, Any]],
+              breakdown: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     days = [d["day"] for d in daily]
     n = len(days) or 1
     bands = [(charts.position(w["start"], row["period_start"], row["period_end"]),
@@ -190,10 +193,11 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
     return {"row": row, "daily": daily, "incidents": incidents, "decisions": decisions,
             "trend": trend, "alert_conditions": conds,
             "recommendations": recommendations(row, incidents),
-            "sli_chart": sli_chart, "burndown_chart": burndown, "burn_chart": burn_chart}
+            "sli_chart": sli_chart, "burndown_chart": burndown, "burn_chart": burn_chart,
+            "breakdown": attribution.view(row, breakdown or [])}
 
 
-def build_context(lake_dir: Path, period: Period, source: str, generated_at: datetime,
+def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: datetime,
                   service: str | None = None) -> dict[str, Any]:
     rows = compute.read_summary(lake_dir, period)
     if service is not None:
@@ -213,6 +217,7 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         for r in _read(lake_dir, period.label, name):
             if r["slo"] in keep:
                 by[name].setdefault(r["slo"], []).append(r)
+    spent_by = attribution.read(lake_dir, period.label, keep)
     prev_label = previous(period).label
     prev = {r["slo"]: r for r in _read(lake_dir, prev_label, "summary")}
     history = [prev_label, previous(previous(period)).label]
@@ -238,7 +243,8 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
             t["meets_next"] = t["sli"] >= nxt if judged and nxt is not None else None
         services.setdefault(r["service"], []).append(_slo_view(
             r, period, by["daily"].get(r["slo"], []), by["burn"].get(r["slo"], []),
-            by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend))
+            by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend,
+            spent_by.get(r["slo"])))
     remaining = [r["budget_remaining"] for r in rows if r["budget_remaining"] is not None]
     at_risk = sorted((r for r in rows if r["status"] not in JUDGED_OK),
                      key=lambda r: r["budget_remaining"] if r["budget_remaining"] is not None
@@ -267,12 +273,12 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
         "previous_label": prev_label if prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
-        "choices": chosen,
+        "choices": chosen, "spent_by": spent_by,
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
 
 
-def _gaps(lake_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
+def _gaps(lake_dir: LakeDir, row: dict[str, Any]) -> dict[str, Any]:
     """The runs of buckets without data of one SLO's window, up to its as-of."""
     end = row.get("as_of") or row["period_end"]
     found = gaps.find(lake_dir, row["slo"], row["period_start"], end)
@@ -280,7 +286,7 @@ def _gaps(lake_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
             "count": len(found)}
 
 
-def extract_notes(lake_dir: Path, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
+def extract_notes(lake_dir: LakeDir, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
     """What the extractor noted about each SLO's days (e.g. a selector matching no series),
     one entry per SLO and note with the days it applies to."""
     out = []
@@ -320,9 +326,11 @@ def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
         f"ticket{'s' if tickets != 1 else ''}."
 
 
-def _records(rows: Sequence[dict[str, Any]], choices: dict[str, Any]) -> list[dict[str, Any]]:
+def _records(rows: Sequence[dict[str, Any]], choices: dict[str, Any],
+             spent_by: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [{**{k: r.get(k) for k in JSON_FIELDS},
-             **decision_view.json_extras(r["slo"], choices)} for r in rows]
+             **decision_view.json_extras(r["slo"], choices),
+             **attribution.json_extra(spent_by.get(r["slo"]))} for r in rows]
 
 
 def _cell(field: str, value: Any) -> Any:
@@ -346,7 +354,7 @@ def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
     return buf.getvalue()
 
 
-def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
+def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
            generated_at: datetime, service: str | None = None,
            formats: Sequence[str] = FORMATS, as_of: datetime | None = None) -> ReportFiles:
     """Render the computed ``period`` into ``<out_dir>/<YYYY-MM>/`` and refresh the index.
@@ -378,7 +386,7 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
             if "pdf" in formats:
                 pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
                 atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
-        records = _records(context["rows"], context["choices"])
+        records = _records(context["rows"], context["choices"], context["spent_by"])
         if "json" in formats:
             _write_text(stage / files.json.name, json.dumps(records, indent=2, allow_nan=False,
                                                             default=str) + "\n")
@@ -394,15 +402,15 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
     return files
 
 
-def write_index(lake_dir: Path, out_dir: Path, rendered_at: datetime) -> Path:
+def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path:
     """``<out>/index.html``: every month in the lake up to ``rendered_at``, with its figures.
 
     A month that starts after the render time is left out (it can only hold a summary of
     nothing); the month the render time falls in is marked as still running.
     """
     months = []
-    for part in sorted((lake_dir / "monthly").glob("month=*/summary.parquet"), reverse=True):
-        label = part.parent.name.removeprefix("month=")
+    found = (lake_dir / "monthly").glob("month=*/summary.parquet")
+    for label in sorted((p.parent.name.removeprefix("month=") for p in found), reverse=True):
         try:
             period = month(label)
         except SloJobsError:

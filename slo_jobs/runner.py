@@ -15,6 +15,7 @@ from . import burnrate, compute, daytable, lake, periods, report
 from .daytable import DayResult
 from .decisions.teams import Team
 from .errors import SloJobsError
+from .lake import LakeDir
 from .periods import Period
 from .sources import Sources
 from .spec import Slo
@@ -46,7 +47,7 @@ def month_days(slo: Slo, label: str, as_of: datetime | None = None
     return month, before
 
 
-def days_to_extract(lake_dir: Path, slo: Slo, label: str, as_of: datetime | None,
+def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | None,
                     redo: bool) -> tuple[list[date], list[date]]:
     """(days of the SLO's month to extract: all with ``redo``, else those without a
     complete partition; the other days it reads that have none)."""
@@ -64,7 +65,7 @@ def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
                            "expected a month that has started (or a later --as-of)")
 
 
-def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: Path,
+def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
                      as_of: datetime | None = None, per_day: bool = False) -> list[DayResult]:
     """Replace exactly the ``days`` partitions of ``slo``, under its lock, after clearing
     temp files a killed run left behind (so a re-run leaves the lake as an uninterrupted
@@ -80,7 +81,7 @@ def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: Pat
     return out
 
 
-def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: Path,
+def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: LakeDir,
                  as_of: datetime | None = None,
                  concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
     """The same ``days`` of every SLO, at most ``concurrency`` SLOs at a time."""
@@ -89,7 +90,7 @@ def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_d
             for r in rs]
 
 
-def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: Path,
+def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
                as_of: datetime | None, redo: bool = False, per_day: bool = False,
                concurrency: int = EXTRACT_CONCURRENCY,
                done: Callable[[Slo], None] | None = None) -> dict[str, list[date]]:
@@ -111,7 +112,7 @@ def _each(slos: Sequence[Slo], concurrency: int, fn: Callable[[Slo], T]) -> list
         return list(pool.map(fn, slos))
 
 
-def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: Path,
+def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
               out_dir: Path, generated_at: datetime,
               as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
               ) -> tuple[list[dict[str, Any]], report.ReportFiles]:

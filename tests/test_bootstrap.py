@@ -42,7 +42,8 @@ ESSENTIAL = {"libc-bin", "bash"}
 # Other names a program is looked up by (upstream's binary names), never Debian's.
 ALIASES = {"victoria-metrics-prod": "victoria-metrics"}
 # Run from .venv or by the tests' own Python: installed from requirements.lock, not Debian.
-FROM_VENV = {"airflow", "api-server", "standalone", "tsdb", "create-blocks-from", "openmetrics"}
+FROM_VENV = {"airflow", "api-server", "standalone", "tsdb", "create-blocks-from", "openmetrics",
+             "moto_server"}
 # What the package itself needs at run time besides programs (WeasyPrint's libraries, the
 # fonts the PDF embeds, time zones for TZ=... in tests/faults/test_environment.py).
 LIBRARIES = {"python3", "python3-venv", "libpango-1.0-0", "libpangoft2-1.0-0",
