@@ -276,10 +276,13 @@ def _ready(_: int) -> None:
     return None
 
 
-def run(grid: Grid, slos: Sequence[SloInput]) -> Tables:
+def run(grid: Grid, slos: Sequence[SloInput], processes: bool = True) -> Tables:
     """``compute`` over all SLOs, this process and one worker process per further core
-    taking chunks of SLOs from one queue (a worker's start-up is then not a straggler)."""
-    workers = _workers(len(slos))
+    taking chunks of SLOs from one queue (a worker's start-up is then not a straggler).
+
+    ``processes=False``: this process only. An orchestrator's task (one shard of a month)
+    runs beside other tasks that the scheduler already spreads over the cores."""
+    workers = _workers(len(slos)) if processes else 1
     if workers == 1:
         return compute(grid, slos)
     chunks = deque(enumerate(slos[i:i + CHUNK] for i in range(0, len(slos), CHUNK)))
