@@ -138,22 +138,31 @@ def own_windows(lake_dir: Path, slos: Sequence[Slo], month_rows: Sequence[dict[s
                 processes: bool = True) -> dict[str, dict[str, Any]]:
     """Per SLO, its own window to date at the as-of of its month row (the month itself for a
     calendar-month SLO): ``window_label``, ``window_start``/``_end`` and ``window_<field>``."""
-    as_of = {r["slo"]: r["as_of"] for r in month_rows}
+    rows = {r["slo"]: r for r in month_rows}
     out: dict[str, dict[str, Any]] = {}
     groups: dict[tuple[Period, datetime, str], list[Slo]] = {}
     for s in slos:
-        if s.name not in as_of:
+        if s.name not in rows:
             continue
-        window = own_window(s, as_of[s.name])
-        groups.setdefault((window, as_of[s.name], s.time_zone), []).append(s)
+        row = rows[s.name]
+        window = own_window(s, row["as_of"])
+        if (window.start, window.end) == (row["period_start"], row["period_end"]):
+            # A calendar-month SLO: its window is the month just computed, at the same
+            # as-of and target; computing it again would double the month's cost.
+            out[s.name] = _window_fields(window, row)
+            continue
+        groups.setdefault((window, row["as_of"], s.time_zone), []).append(s)
     for (window, at, tz), group in groups.items():
-        rows = compute_window(lake_dir, [phases.params(s, window) for s in group], window,
-                              at, tz=tz, processes=processes).summary
-        for r in rows:
-            out[r["slo"]] = {"window_label": window.label, "window_start": window.start,
-                             "window_end": window.end,
-                             **{f"window_{f}": r[f] for f in WINDOW_FIELDS}}
+        computed = compute_window(lake_dir, [phases.params(s, window) for s in group], window,
+                                  at, tz=tz, processes=processes).summary
+        for r in computed:
+            out[r["slo"]] = _window_fields(window, r)
     return out
+
+
+def _window_fields(window: Period, row: dict[str, Any]) -> dict[str, Any]:
+    return {"window_label": window.label, "window_start": window.start,
+            "window_end": window.end, **{f"window_{f}": row[f] for f in WINDOW_FIELDS}}
 
 
 def _stored_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
