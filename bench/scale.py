@@ -100,10 +100,14 @@ def generate(base: Path, n_slos: int) -> None:
 
 
 def catalog_dir(base: Path, n: int) -> Path:
+    """The first ``n`` SLOs as YAML, 100 to a file (a spec file is at most 1 MB)."""
     folder = base / f"slos-{n}"
-    if not (folder / "slos.yaml").exists():
+    if not (folder / ".complete").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "slos.yaml").write_text("---\n".join(_slo_yaml(s) for s in range(n)))
+        for first in range(0, n, 100):
+            (folder / f"slos-{first:05d}.yaml").write_text(
+                "---\n".join(_slo_yaml(s) for s in range(first, min(n, first + 100))))
+        (folder / ".complete").write_text("ok\n")
     return folder
 
 
@@ -153,6 +157,7 @@ def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
     merge = _run(args, n, "merge", "--shards", str(count))
     render = _run(args, n, "render")
     return {"slos": n, "shards": count, "shard_wall": shard_wall,
+            "load_average": os.getloadavg()[1],  # other work on the machine, last 5 min
             "shard_max_s": max(s["seconds"] for s in per_shard),
             "shard_mean_s": sum(s["seconds"] for s in per_shard) / count,
             "shard_rss": max(s["rss_gib"] for s in per_shard),
