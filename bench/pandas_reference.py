@@ -1,10 +1,18 @@
-"""A straightforward pandas implementation of the compute stage's outputs.
+"""The compute stage's outputs in pandas, as a pandas user would write them from the SLO math.
 
-It is what a user would write by hand from SLO_MATH.md: load every partition, then rolling
-sums per SLO, and time slices grouped by their start. The benchmark times it against the
-DuckDB SQL, and the tests use it as an independent reference for totals, time slices, burn
-rates, incidents and daily series; it derives its own constants (windows, alert conditions,
-lookback) rather than importing the engine's, so a wrong constant there shows here.
+Each SLO's day partitions are read with pyarrow (one dataset of its files, ``to_pandas()``)
+and put on a regular one-bucket index, where a missing bucket or day is no data. SLOs are
+then handled in batches, as frames with one column per SLO, with whole-frame operations:
+window sums as differences of cumulative sums, time slices by grouping bucket positions,
+hourly burn rates by selecting the hour-end rows, daily series by grouping on the day, and
+incidents by run-length grouping of the firing buckets. No Python loop runs per row; the
+loops are over SLOs (reading), batches, and the few distinct alert conditions and slice
+lengths. It runs in one process, with Arrow's own threads for reading.
+
+The benchmark times it against the engine (bench/compute.py, phase c) and the tests use it
+as an independent reference for the engine's outputs. So it imports nothing of the engine's
+(no lake reader, no windows, factors or thresholds): every constant below is taken from
+docs/slo-math.md, and a wrong constant in the engine shows as a disagreement here.
 """
 
 from __future__ import annotations
@@ -12,155 +20,265 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 
-from slo_jobs import lake
 from slo_jobs.compute.params import SloParams
 from slo_jobs.periods import Period
 
-MINUTE = 60
-HOUR = 3600
-DAY = 86_400
-# SLO_MATH 3: (severity, share of the period's budget, long window, short window).
+MINUTE, HOUR, DAY = 60, 3600, 86_400
+# docs/slo-math.md, "Burn rate and alerts": (severity, share p of the period's budget,
+# long window L, short window S); the factor is f = p * P / L.
 DEFAULT_ALERTS = (("page", 0.02, HOUR, 5 * MINUTE), ("page", 0.05, 6 * HOUR, 30 * MINUTE),
                   ("ticket", 0.10, DAY, 2 * HOUR), ("ticket", 0.10, 3 * DAY, 6 * HOUR))
-BURN_WINDOWS = {"burn_1h": HOUR, "burn_6h": 6 * HOUR, "burn_1d": DAY}
+# docs/slo-math.md, "Status": at the period's end the burn since its start is C itself.
+STATUS_BURN = (("critical", 2.0), ("warning", 1.5), ("attention", 1.0))
+# docs/slo-math.md, "Release decision": per status, the decision for low, medium, high risk.
+RISKS = ("low", "medium", "high")
+DECISIONS = {"healthy": ("approve", "approve", "review"),
+             "attention": ("approve", "review", "defer"),
+             "warning": ("review", "defer", "block"),
+             "critical": ("defer", "block", "block"),
+             "exhausted": ("block", "block", "block"),
+             "no data": ("review",) * 3, "insufficient data": ("review",) * 3}
+BATCH = 50  # SLOs per frame: 19 MB per (bucket x SLO) float frame of a 33-day month
 
 
-def _load(lake_dir: Path, slo: str, days: list[Any], step_s: int) -> pd.DataFrame:
-    frames = []
-    for d in days:
-        path = lake.sli_partition(lake_dir, slo, d)
-        if path.exists():
-            frames.append(pd.read_parquet(path, columns=["ts", "good", "total", "has_data"]))
-        else:
-            first = datetime(d.year, d.month, d.day, tzinfo=UTC)
-            n = 86_400 // step_s
-            frames.append(pd.DataFrame({
-                "ts": pd.date_range(first, periods=n, freq=f"{step_s}s"),
-                "good": 0.0, "total": 0.0, "has_data": False}))
-    return pd.concat(frames, ignore_index=True)
+def _label(seconds: int) -> str:
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
-def _alerts(s: SloParams, period: Period) -> list[tuple[str, float, int, int]]:
-    """(severity, factor, long s, short s): f = share * P / L, P the SLO's rolling length or
-    the period's; an alerting.burnRates override replaces the defaults."""
-    p = s.alert_period_s or period.seconds
-    if s.burn_rates:
-        out = []
-        for a in s.burn_rates:
-            long_s = int(a.long_window.total_seconds())
-            f = a.factor if a.factor is not None else (a.budget_consumed or 0.0) * p / long_s
-            out.append((a.severity, f, long_s, int(a.short_window.total_seconds())))
-        return out
-    return [(sev, share * p / long_s, long_s, short_s)
-            for sev, share, long_s, short_s in DEFAULT_ALERTS]
+# The hourly burn rates: one per window of the alert table (burn_5m ... burn_3d).
+BURN_WINDOWS = {f"burn_{_label(w)}": w for w in sorted({w for a in DEFAULT_ALERTS for w in a[2:]})}
+COLUMNS = ["ts", "good", "total", "has_data"]
 
 
-def _islands(flags: np.ndarray) -> list[tuple[int, int]]:
-    """[first, last] index pairs of the runs of True."""
-    idx = np.flatnonzero(flags)
-    if not len(idx):
-        return []
-    breaks = np.flatnonzero(np.diff(idx) > 1)
-    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
-    ends = np.concatenate([idx[breaks], [idx[-1]]])
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+def _conditions(slos: Sequence[SloParams], period: Period) -> pd.DataFrame:
+    """One row per SLO (column position) and alert condition: severity, windows and the
+    threshold f * B on the error ratio. P is a rolling SLO's own length, else the period's;
+    an alerting.burnRates override replaces the defaults."""
+    rows = []
+    for col, s in enumerate(slos):
+        p = s.alert_period_s or period.seconds
+        budget = round(1 - s.target, 12)
+        alerts = [(a.severity, a.factor, a.budget_consumed or 0.0,
+                   int(a.long_window.total_seconds()), int(a.short_window.total_seconds()))
+                  for a in s.burn_rates] or \
+            [(sev, None, share, long_s, short_s) for sev, share, long_s, short_s in DEFAULT_ALERTS]
+        for sev, factor, share, long_s, short_s in alerts:
+            f = factor if factor is not None else share * p / long_s
+            rows.append({"col": col, "severity": sev, "long_s": long_s, "short_s": short_s,
+                         "threshold": f * budget})
+    out = pd.DataFrame(rows, columns=["col", "severity", "long_s", "short_s", "threshold"])
+    # an SLO may list the same windows twice: each gets its own pass
+    out["nth"] = out.groupby(["col", "severity", "long_s", "short_s"]).cumcount()
+    return out
 
 
-def _slices(d: pd.DataFrame, s: SloParams, period: Period) -> tuple[pd.DataFrame, pd.Series]:
-    """Per time slice (grouped by start, from the period's start): its day, and its good and
-    counted value (SLO_MATH 1): Timeslices 1/0 by the slice target and no-data policy,
-    RatioTimeslices the slice's ratio over the slices with events. And per bucket its
-    share of its slice's bad value (what an incident over that bucket spent)."""
-    n = ((d.ts - period.start).dt.total_seconds() // s.slice_seconds).astype(int)
-    g = d.groupby(n).agg(start=("ts", "min"), good=("good", "sum"), total=("total", "sum"),
-                         has=("has_data", "any"), size=("ts", "size"))
-    ratio = g.good / g.total.where(g.total > 0)
-    if s.method == "RatioTimeslices":
-        counted = g.total > 0
-        value = ratio.fillna(0.0)
+def _read(lake_dir: Path, name: str, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """One SLO's good, total and has_data on ``index``: its day partitions read as one
+    dataset; a bucket or day never extracted reads as no data."""
+    days = pd.date_range(index[0].normalize(), index[-1], freq="D").date
+    paths = [p for d in days
+             if (p := lake_dir / "sli" / f"slo={name}" / f"date={d}" / "part-0.parquet").exists()]
+    if paths:
+        rows = ds.dataset(paths, format="parquet").to_table(columns=COLUMNS).to_pandas()
     else:
-        no_data = ~g.has | (g.total == 0)
-        good = (ratio >= s.slice_target) & ~no_data
-        if s.no_data == "good":
-            good |= no_data
-        counted = ~no_data | (s.no_data != "skip")
-        value = (good & counted).astype(float)
-    good_value = value.where(counted, 0.0)
-    per_bucket = ((counted.astype(float) - good_value) / g["size"]).reindex(n.to_numpy())
-    return (pd.DataFrame({"day": g.start.dt.date, "good": good_value,
-                          "total": counted.astype(float)}),
-            pd.Series(per_bucket.to_numpy(), index=d.index))
+        rows = pd.DataFrame({"ts": pd.DatetimeIndex([], tz=UTC), "good": 0.0, "total": 0.0,
+                             "has_data": False})
+    return rows.set_index("ts").reindex(index).fillna({"good": 0.0, "total": 0.0,
+                                                       "has_data": False})
+
+
+def _frames(lake_dir: Path, names: list[str], index: pd.DatetimeIndex) -> dict[str, pd.DataFrame]:
+    """(bucket x SLO) frames of good, total and has_data, a column per name."""
+    per_slo = [_read(lake_dir, name, index) for name in names]
+    # from a dict, so each frame is one block: operations then run once, not per column
+    return {v: pd.DataFrame({i: f[v].astype(bool if v == "has_data" else float)
+                             for i, f in enumerate(per_slo)}) for v in COLUMNS[1:]}
+
+
+def _slices(good: pd.DataFrame, total: pd.DataFrame, has: pd.DataFrame,
+            slos: Sequence[SloParams], n: int, ratio: bool
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Time slices of ``n`` buckets from the period's start (the last may be shorter), per
+    docs/slo-math.md: per slice its good value and whether it counts, and per bucket its
+    share of its slice's bad value (what an incident over that bucket spent)."""
+    key = np.arange(len(good)) // n
+    g, t = good.groupby(key).sum(), total.groupby(key).sum()
+    rate = g / t.where(t > 0)
+    if ratio:  # RatioTimeslices: the mean ratio of the slices with events
+        counted, value = t > 0, rate.fillna(0.0)
+    else:
+        no_data = ~has.groupby(key).any() | (t == 0)
+        targets = pd.Series([s.slice_target for s in slos], index=good.columns)
+        policy = pd.Series([s.no_data for s in slos], index=good.columns)
+        judged = (rate.ge(targets, axis="columns") & ~no_data) | (no_data & (policy == "good"))
+        counted = ~no_data | (policy != "skip")
+        value = (judged & counted).astype(float)
+    value = value.where(counted, 0.0)
+    size = pd.Series(key).value_counts().sort_index()
+    spread = (counted.astype(float) - value).div(size, axis="index").iloc[key]
+    value.index = counted.index = good.index[::n]  # a slice belongs to its start's day
+    return value, counted.astype(float), spread.set_axis(good.index)
+
+
+def _long(frames: dict[str, pd.DataFrame], names: list[str], key: str,
+          keys: pd.Index) -> pd.DataFrame:
+    """(key x SLO) frames as rows of slo, key and one column per frame, SLO by SLO."""
+    n, k = next(iter(frames.values())).shape
+    return pd.DataFrame({"slo": np.repeat(names, n), key: keys.take(np.tile(np.arange(n), k)),
+                         **{name: f.to_numpy().T.ravel() for name, f in frames.items()}})
+
+
+def _batch(lake_dir: Path, slos: Sequence[SloParams], period: Period, index: pd.DatetimeIndex,
+           step_s: int) -> dict[str, pd.DataFrame]:
+    names = [s.name for s in slos]
+    data = _frames(lake_dir, names, index)
+    good, total, has = data["good"], data["total"], data["has_data"]
+    budget = pd.Series([round(1 - s.target, 12) for s in slos])
+    # windows end at every bucket of the period; its lookback holds the longest one
+    inside = slice(index.get_loc(period.start), len(index))
+    cum_bad, cum_total = (total - good).cumsum(), total.cumsum()
+    errs: dict[int, pd.DataFrame] = {}
+
+    def err(seconds: int) -> pd.DataFrame:
+        """The error ratio over the window of ``seconds`` ending with each bucket."""
+        if seconds not in errs:
+            n = seconds // step_s
+            bad_w, total_w = cum_bad.diff(n).iloc[inside], cum_total.diff(n).iloc[inside]
+            errs[seconds] = bad_w / total_w.where(total_w != 0)
+        return errs[seconds]
+
+    fired = {sev: pd.DataFrame(False, index=index[inside], columns=good.columns)
+             for sev in ("page", "ticket")}
+    conds = _conditions(slos, period)
+    for (sev, long_s, short_s, _), c in conds.groupby(["severity", "long_s", "short_s", "nth"]):
+        thr = c.set_index("col").threshold.reindex(good.columns)  # NaN: not this SLO's
+        fired[sev] |= err(long_s).gt(thr, axis="columns") & err(short_s).gt(thr, axis="columns")
+
+    g, t, h = good.iloc[inside], total.iloc[inside], has.iloc[inside]
+    bad = t - g
+    # per column, in the budget's unit: good and counted units by day, and what a bucket spent
+    day_good, day_total = g.groupby(g.index.normalize()).sum(), t.groupby(t.index.normalize()).sum()
+    spent = bad.copy()
+    for (method, n), members in pd.Series(range(len(slos))).groupby(
+            [[s.method for s in slos], [max(1, int(s.slice_seconds // step_s)) for s in slos]]):
+        if method == "Occurrences":
+            continue
+        cols = members.to_list()
+        value, counted, spread = _slices(g[cols], t[cols], h[cols], [slos[c] for c in cols], n,
+                                         method == "RatioTimeslices")
+        day_good[cols] = value.groupby(value.index.normalize()).sum()
+        day_total[cols] = counted.groupby(counted.index.normalize()).sum()
+        spent[cols] = spread
+    good_sum, total_sum = day_good.sum(), day_total.sum()
+    occ = pd.Series([s.method == "Occurrences" for s in slos])
+    # the headline of an Occurrences SLO sums its buckets, not its days
+    good_sum, total_sum = good_sum.mask(occ, g.sum()), total_sum.mask(occ, t.sum())
+    allowed = (budget * total_sum).where(total_sum > 0)
+    buckets = h.sum()
+    coverage = buckets / len(h)
+    sli = good_sum / total_sum.where(total_sum > 0)
+    consumed = (total_sum - good_sum) / allowed
+    remaining = 1 - consumed
+    insufficient = coverage < pd.Series([s.min_coverage for s in slos])
+    judged = sli.notna() & ~insufficient
+    status = np.select([sli.isna(), insufficient, remaining <= 0]
+                       + [consumed > burn for _, burn in STATUS_BURN],
+                       ["no data", "insufficient data", "exhausted"]
+                       + [name for name, _ in STATUS_BURN], "healthy")
+    # budget lasts R / burn_1d * P at the last day's burn (docs/slo-math.md)
+    burn_1d_now = err(DAY).iloc[-1] / budget
+    lasts = (remaining / burn_1d_now * period.seconds / DAY).where(
+        judged & (remaining > 0) & (burn_1d_now > 0))
+    summary = pd.DataFrame({
+        "slo": names, "good": good_sum, "total": total_sum, "sli": sli,
+        "budget_consumed": consumed, "budget_remaining": remaining, "buckets": buckets,
+        "coverage": coverage, "met": (sli >= [s.target for s in slos]).astype(object)
+        .where(judged, None), "status": status, "exhaustion_days": lasts})
+
+    daily = _long({"good": day_good, "total": day_total,
+                   "budget_remaining": 1 - (day_total - day_good).cumsum() / allowed},
+                  names, "day", pd.Index(day_good.index.date))
+    hour_end = index[inside] + pd.Timedelta(seconds=step_s)
+    at_hour = (hour_end.minute == 0) & (hour_end.second == 0)
+    burn = _long({name: err(w)[at_hour] / budget for name, w in BURN_WINDOWS.items()},
+                 names, "hour_end", hour_end[at_hour])
+    incidents = [_incidents(fired[sev], sev, names, bad, spent, allowed, err(HOUR) / budget,
+                            step_s) for sev in fired]
+    return {"summary": summary, "daily": daily, "burn": burn,
+            "incidents": pd.concat(incidents, ignore_index=True)}
+
+
+def _incidents(flags: pd.DataFrame, severity: str, names: list[str], bad: pd.DataFrame,
+               spent: pd.DataFrame, allowed: pd.Series, burn_1h: pd.DataFrame,
+               step_s: int) -> pd.DataFrame:
+    """One incident per SLO and run of consecutive buckets in which a condition of the
+    severity holds: the firing cells, SLO by SLO in time order, split where the bucket
+    position jumps or the SLO changes."""
+    col, row = np.nonzero(flags.to_numpy().T)
+    cells = pd.DataFrame({"col": col, "row": row, "bad": bad.to_numpy()[row, col],
+                          "spent": spent.to_numpy()[row, col],
+                          "burn": burn_1h.to_numpy()[row, col]})
+    run = ((cells.row.diff() != 1) | (cells.col.diff() != 0)).cumsum()
+    runs = cells.groupby(run).agg(col=("col", "first"), first=("row", "first"),
+                                  last=("row", "last"), peak_burn_1h=("burn", "max"),
+                                  bad=("bad", "sum"), spent=("spent", "sum"))
+    col = runs["col"].to_numpy(dtype=np.int64)
+    return pd.DataFrame({
+        "slo": np.asarray(names, dtype=object)[col],
+        "start": flags.index[runs["first"].to_numpy(dtype=np.int64)],
+        "end": flags.index[runs["last"].to_numpy(dtype=np.int64)] + pd.Timedelta(seconds=step_s),
+        "severity": severity, "peak_burn_1h": runs.peak_burn_1h.to_numpy(),
+        "bad": runs.bad.to_numpy(),
+        "budget_share": runs.spent.to_numpy() / allowed.to_numpy()[col]})
+
+
+def _decisions(summary: pd.DataFrame) -> pd.DataFrame:
+    table = pd.DataFrame([(status, risk, d) for status, ds_ in DECISIONS.items()
+                          for risk, d in zip(RISKS, ds_, strict=True)],
+                         columns=["status", "risk", "decision"])
+    out = summary[["slo", "status"]].merge(table, on="status")
+    out["order"] = out.risk.map({r: i for i, r in enumerate(RISKS)})
+    return out.sort_values(["slo", "order"], kind="stable")[["slo", "risk", "decision"]] \
+        .reset_index(drop=True)
 
 
 def reference(lake_dir: Path, slos: Sequence[SloParams], period: Period,
               step_s: int = 60) -> dict[str, pd.DataFrame]:
-    longest = max([a.long_window for s in slos for a in s.burn_rates],
-                  default=timedelta(days=3))
-    lookback = max(timedelta(days=3), timedelta(days=-(-longest // timedelta(days=1))))
-    first = (period.start - lookback).date()
+    """summary (with status), decisions, daily (UTC days), burn (hourly, every window of
+    the alert table) and incidents (the alert timeline) of ``slos`` over ``period``."""
+    planned = [s.name for s in slos if s.maintenance is not None and s.maintenance.groups]
+    if planned:  # docs/slo-math.md, "Maintenance windows": not reproduced here
+        raise ValueError(f"SLOs {', '.join(planned)}: the pandas reference does not apply "
+                         "maintenance windows; compare SLOs without spec.maintenance")
+    # The lookback covers the longest window: 3 days, or whole days of a longer override.
+    longest = max([int(a.long_window.total_seconds()) for s in slos for a in s.burn_rates]
+                  + [a[2] for a in DEFAULT_ALERTS])
+    first = (period.start - timedelta(days=-(-longest // DAY))).date()
     last = (period.end - timedelta(microseconds=1)).date()
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    summary, daily, incidents, burn = [], [], [], []
-    for s in slos:
-        df = _load(lake_dir, s.name, days, step_s)
-        bad = df.total - df.good
+    origin = datetime.combine(first, datetime.min.time(), UTC)
+    days = (last - first).days + 1
+    index = pd.date_range(origin, periods=days * DAY // step_s, freq=f"{step_s}s", unit="us",
+                          name="ts")
+    index = index[index < period.end]
+    parts = [_batch(lake_dir, slos[i:i + BATCH], period, index, step_s)
+             for i in range(0, len(slos), BATCH)]
+    out = {name: pd.concat([p[name] for p in parts], ignore_index=True) if parts
+           else pd.DataFrame() for name in ("summary", "daily", "burn", "incidents")}
+    if parts:
+        inc = out["incidents"]
+        inc["order"] = (inc.severity != "page").astype(int)
+        out["incidents"] = inc.sort_values(["slo", "start", "order"], kind="stable") \
+            .drop(columns="order").reset_index(drop=True)
+        out["decisions"] = _decisions(out["summary"])
+    else:
+        out["decisions"] = pd.DataFrame()
+    return out
 
-        def err(seconds: int, df: pd.DataFrame = df, bad: pd.Series = bad) -> pd.Series:
-            n = seconds // step_s
-            tot = df.total.rolling(n).sum()
-            return bad.rolling(n).sum() / tot.where(tot != 0)
-
-        B = round(1 - s.target, 12)
-        fired = {"page": pd.Series(False, index=df.index),
-                 "ticket": pd.Series(False, index=df.index)}
-        for severity, factor, long_s, short_s in _alerts(s, period):
-            fires = ((err(long_s) > factor * B) & (err(short_s) > factor * B)).fillna(False)
-            fired[severity] |= fires
-        inside = (df.ts >= period.start) & (df.ts < period.end)
-        d = df[inside]
-        if s.method == "Occurrences":
-            units = pd.DataFrame({"day": d.ts.dt.date, "good": d.good, "total": d.total})
-            spent = bad  # what an incident's buckets spend of the budget: events
-        else:
-            units, in_slices = _slices(d, s, period)
-            spent = in_slices.reindex(df.index, fill_value=0.0)  # bad slices
-        good, total = units.good.sum(), units.total.sum()
-        allowed = B * total
-        coverage = d.has_data.sum() / len(d)
-        sli = good / total if total else None
-        summary.append({"slo": s.name, "good": good, "total": total, "sli": sli,
-                        "budget_consumed": (total - good) / allowed if total else None,
-                        "buckets": int(d.has_data.sum()), "coverage": coverage,
-                        "met": None if sli is None or coverage < s.min_coverage
-                        else bool(sli >= s.target)})
-        # daily (UTC days) and the burn-down, in the method's units
-        by_day = units.groupby("day")[["good", "total"]].sum()
-        cum_bad = (by_day.total - by_day.good).cumsum()
-        for day, row in by_day.iterrows():
-            daily.append({"slo": s.name, "day": day, "good": row.good, "total": row.total,
-                          "budget_remaining": 1 - cum_bad[day] / allowed if total else None})
-        # hourly burn at the end of each hour
-        hour_end = d.ts + pd.Timedelta(seconds=step_s)
-        at_hour = (hour_end.dt.minute == 0) & (hour_end.dt.second == 0)
-        rates = {name: err(seconds) / B for name, seconds in BURN_WINDOWS.items()}
-        for i in d.index[at_hour.to_numpy()]:
-            burn.append({"slo": s.name, "hour_end": df.ts[i] + pd.Timedelta(seconds=step_s),
-                         **{name: r[i] for name, r in rates.items()}})
-        # one incident per severity and run of buckets in which a condition of it holds
-        for severity, flags in fired.items():
-            for a, b in _islands((flags & inside).to_numpy()):
-                incidents.append({
-                    "slo": s.name, "start": df.ts[a],
-                    "end": df.ts[b] + pd.Timedelta(seconds=step_s), "severity": severity,
-                    "peak_burn_1h": float(rates["burn_1h"][a:b + 1].max()),
-                    "bad": float(bad[a:b + 1].sum()),
-                    "budget_share": float(spent[a:b + 1].sum() / allowed)})
-    order = {"page": 0, "ticket": 1}
-    incidents.sort(key=lambda i: (i["slo"], i["start"], order[i["severity"]]))
-    return {"summary": pd.DataFrame(summary), "daily": pd.DataFrame(daily),
-            "incidents": pd.DataFrame(incidents), "burn": pd.DataFrame(burn)}

@@ -178,3 +178,39 @@ def day_axis(days: Sequence[date]) -> list[tuple[float, str]]:
 
 def position(t: datetime, start: datetime, end: datetime) -> float:
     return (t - start).total_seconds() / (end - start).total_seconds()
+
+
+def bar_chart(title: str, bars: Sequence[tuple[str, float]], ref: Ref | None = None) -> Markup:
+    """Horizontal bars (label, share in [0, ...)) as percentages, largest first as given;
+    ``ref``: a vertical line, e.g. the whole budget at 100 %."""
+    label_w = min(220, max((len(b[0]) for b in bars), default=0) * FONT * CHAR_W + 8)
+    left, bar_h, gap = LEFT + label_w - 54, 12, 5
+    plot_w = W - left - RIGHT
+    height = TOP + len(bars) * (bar_h + gap) + 8
+    hi = max([v for _, v in bars] + ([ref.y] if ref else []) + [1e-9])
+
+    def px(v: float) -> float:
+        return left + max(v, 0.0) / hi * plot_w
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" '
+           f'width="{W}" height="{height}" role="img" aria-label="{escape(title)}" '
+           'font-family="DejaVu Sans, sans-serif" font-size="9">',
+           f'<text x="{LEFT}" y="12" font-size="10" font-weight="bold">{escape(title)}</text>']
+    for i, (label, value) in enumerate(bars):
+        y = TOP + i * (bar_h + gap)
+        # Long label values are cut to the margin; the table beside the chart has them whole.
+        shown = label if len(label) * FONT * CHAR_W <= label_w else \
+            label[:max(1, int(label_w / (FONT * CHAR_W)) - 1)] + "…"
+        out.append(f'<text x="{left - 4}" y="{y + bar_h - 3}" text-anchor="end">'
+                   f'{escape(shown)}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{max(px(value) - left, 0.5):.1f}" '
+                   f'height="{bar_h}" fill="{GREYS[1]}"/>')
+        out.append(f'<text x="{px(value) + 3:.1f}" y="{y + bar_h - 3}">'
+                   f'{escape(_fmt(value, True, 0.001))}</text>')
+    if ref is not None:
+        x = px(ref.y)
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 4}" y2="{height - 6}" '
+                   'stroke="#b00" stroke-width="0.8" stroke-dasharray="1 2"/>')
+        out.append(f'<text x="{x + 3:.1f}" y="{TOP - 6}" fill="#b00">{escape(ref.name)}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -29,6 +29,8 @@ class DayTable:
     unusable: int = 0  # buckets dropped to "no data": a NaN, infinite or negative value
     ages: pa.Table | None = None  # a freshness SLI's age per bucket (lake.AGE_SCHEMA)
     runs: pa.Table | None = None  # a completion SLI's judged runs (lake.RUN_SCHEMA)
+    # spec.breakdown: events per minute and label values (lake.BREAKDOWN_SCHEMA)
+    breakdown: pa.Table | None = None
     notes: tuple[str, ...] = ()  # what the report's data-quality section should say
     # Set when the day was read before it was complete (it is still running, or the source
     # had not ingested all of it): later buckets are "no data" for now, and the day is
@@ -56,6 +58,13 @@ def write(lake_dir: Path, slo: str, d: DayTable) -> DayResult:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
     if d.runs is not None:
         lake.write_atomic(d.runs, lake.detail_partition(lake_dir, "pipeline_runs", slo, d.day))
+    attributed = lake.detail_partition(lake_dir, "breakdown", slo, d.day)
+    if d.breakdown is not None:
+        lake.write_atomic(d.breakdown, attributed)
+    else:
+        # A breakdown must describe the SLI partition beside it: one from an earlier
+        # definition would attribute events this day's read no longer has.
+        attributed.unlink(missing_ok=True)
     path = lake.sli_partition(lake_dir, slo, d.day)
     meta = lake.partition_metadata(d.notes, d.complete_until)
     lake.write_atomic(d.table.replace_schema_metadata(meta) if meta else d.table, path)
@@ -67,7 +76,7 @@ def clear_temps(lake_dir: Path, slo: str, days: list[date]) -> None:
     """Delete temp files a killed writer left in this SLO's day folders (the SLI and the
     detail tables); call under ``lake.slo_lock``."""
     lake.remove_stale_temps(lake_dir, slo, days)
-    for table in ("pipeline_age", "pipeline_runs"):
+    for table in lake.DETAIL_TABLES:
         for d in days:
             for tmp in lake.detail_partition(lake_dir, table, slo, d).parent.glob(".tmp-*"):
                 tmp.unlink(missing_ok=True)

@@ -58,6 +58,17 @@ RUN_SCHEMA = pa.schema([
     pa.field("late_s", pa.float64()),
 ])
 
+# spec.breakdown: per minute and label-value combination of a counter SLI, the events behind
+# the SLI partition's buckets (rows only for buckets with data and events; see daytable.py).
+BREAKDOWN_SCHEMA = pa.schema([
+    pa.field("ts", _TS, nullable=False),  # bucket start, as in the SLI partition
+    pa.field("labels", pa.list_(pa.string()), nullable=False),  # spec.breakdown, in order
+    pa.field("values", pa.list_(pa.string()), nullable=False),  # "" where a series lacks one
+    pa.field("bad", pa.float64(), nullable=False),
+    pa.field("total", pa.float64(), nullable=False),
+])
+DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown")
+
 
 def _checked(name: str) -> str:
     # Names were validated in the spec, but paths are built here: check again.
@@ -71,9 +82,10 @@ def sli_partition(lake: Path, slo: str, day: date) -> Path:
 
 
 def detail_partition(lake: Path, table: str, slo: str, day: date) -> Path:
-    """``<lake>/<table>/slo=<name>/date=<day>/part-0.parquet``: pipeline_age, pipeline_runs."""
-    if table not in ("pipeline_age", "pipeline_runs"):
-        raise LakeError(f"detail table {table!r}: expected pipeline_age or pipeline_runs")
+    """``<lake>/<table>/slo=<name>/date=<day>/part-0.parquet``: pipeline_age, pipeline_runs,
+    breakdown."""
+    if table not in DETAIL_TABLES:
+        raise LakeError(f"detail table {table!r}: expected one of {', '.join(DETAIL_TABLES)}")
     return lake / table / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART
 
 

@@ -23,6 +23,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from . import __version__, atomicio, charts, compute, gaps, lake, redaction, resources
+from . import report_breakdown as attribution
 from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from .decisions import view as decision_view
 from .errors import SloJobsError
@@ -152,7 +153,8 @@ def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]
 
 def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
               burn: list[dict[str, Any]], incidents: list[dict[str, Any]],
-              decisions: dict[str, str], trend: list[dict[str, Any]]) -> dict[str, Any]:
+              decisions: dict[str, str], trend: list[dict[str, Any]],
+              breakdown: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     days = [d["day"] for d in daily]
     n = len(days) or 1
     bands = [(charts.position(w["start"], row["period_start"], row["period_end"]),
@@ -190,7 +192,8 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
     return {"row": row, "daily": daily, "incidents": incidents, "decisions": decisions,
             "trend": trend, "alert_conditions": conds,
             "recommendations": recommendations(row, incidents),
-            "sli_chart": sli_chart, "burndown_chart": burndown, "burn_chart": burn_chart}
+            "sli_chart": sli_chart, "burndown_chart": burndown, "burn_chart": burn_chart,
+            "breakdown": attribution.view(row, breakdown or [])}
 
 
 def build_context(lake_dir: Path, period: Period, source: str, generated_at: datetime,
@@ -213,6 +216,7 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         for r in _read(lake_dir, period.label, name):
             if r["slo"] in keep:
                 by[name].setdefault(r["slo"], []).append(r)
+    spent_by = attribution.read(lake_dir, period.label, keep)
     prev_label = previous(period).label
     prev = {r["slo"]: r for r in _read(lake_dir, prev_label, "summary")}
     history = [prev_label, previous(previous(period)).label]
@@ -238,7 +242,8 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
             t["meets_next"] = t["sli"] >= nxt if judged and nxt is not None else None
         services.setdefault(r["service"], []).append(_slo_view(
             r, period, by["daily"].get(r["slo"], []), by["burn"].get(r["slo"], []),
-            by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend))
+            by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend,
+            spent_by.get(r["slo"])))
     remaining = [r["budget_remaining"] for r in rows if r["budget_remaining"] is not None]
     at_risk = sorted((r for r in rows if r["status"] not in JUDGED_OK),
                      key=lambda r: r["budget_remaining"] if r["budget_remaining"] is not None
@@ -267,7 +272,7 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
         "previous_label": prev_label if prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
-        "choices": chosen,
+        "choices": chosen, "spent_by": spent_by,
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
 
@@ -320,9 +325,11 @@ def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
         f"ticket{'s' if tickets != 1 else ''}."
 
 
-def _records(rows: Sequence[dict[str, Any]], choices: dict[str, Any]) -> list[dict[str, Any]]:
+def _records(rows: Sequence[dict[str, Any]], choices: dict[str, Any],
+             spent_by: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [{**{k: r.get(k) for k in JSON_FIELDS},
-             **decision_view.json_extras(r["slo"], choices)} for r in rows]
+             **decision_view.json_extras(r["slo"], choices),
+             **attribution.json_extra(spent_by.get(r["slo"]))} for r in rows]
 
 
 def _cell(field: str, value: Any) -> Any:
@@ -378,7 +385,7 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
             if "pdf" in formats:
                 pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
                 atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
-        records = _records(context["rows"], context["choices"])
+        records = _records(context["rows"], context["choices"], context["spent_by"])
         if "json" in formats:
             _write_text(stage / files.json.name, json.dumps(records, indent=2, allow_nan=False,
                                                             default=str) + "\n")

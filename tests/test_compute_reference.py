@@ -33,8 +33,21 @@ def test_totals_agree(both: tuple) -> None:
     assert (got.good == want.good).all() and (got.total == want.total).all()
     assert (got.buckets == want.buckets).all()
     pd.testing.assert_series_equal(got.budget_consumed, want.budget_consumed, rtol=1e-12)
+    pd.testing.assert_series_equal(got.budget_remaining, want.budget_remaining, rtol=1e-12)
     # judged only with enough coverage (spec.minCoverage), by the same SLI
     assert got.met.tolist() == want.met.tolist()
+    # the status from the spend (docs/slo-math.md), and the budget's life at the last day's burn
+    assert got.status.tolist() == want.status.tolist()
+    assert {"exhausted", "healthy"} <= set(want.status)
+    pd.testing.assert_series_equal(got.exhaustion_days.astype(float), want.exhaustion_days,
+                                   rtol=1e-9)
+
+
+def test_release_decisions_agree(both: tuple) -> None:
+    sql, ref = both
+    got = [(d["slo"], d["risk"], d["decision"]) for d in sql.decisions]
+    assert got == list(ref["decisions"].itertuples(index=False, name=None))
+    assert len(got) == 3 * len(sql.summary)
 
 
 def test_hourly_burn_rates_agree(both: tuple) -> None:
@@ -42,7 +55,9 @@ def test_hourly_burn_rates_agree(both: tuple) -> None:
     got = pd.DataFrame(sql.burn).set_index(["slo", "hour_end"]).sort_index()
     want = ref["burn"].set_index(["slo", "hour_end"]).sort_index()
     assert len(got) == DEMO_SLOS * 720 and got.index.equals(want.index)
-    for col in ("burn_1h", "burn_6h", "burn_1d"):
+    # every window of the alert table, 5 minutes to 3 days
+    assert list(got.columns) == list(want.columns) and len(want.columns) == 7
+    for col in want.columns:
         pd.testing.assert_series_equal(got[col], want[col], rtol=1e-9, atol=1e-9)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slo_jobs import periods, rules
+from slo_jobs import burnrate, periods, rules
 from slo_jobs.compute import SloParams, compute_window, engine, stream
 from slo_jobs.errors import LakeError
 from slo_jobs.lake import sli_partition
@@ -101,7 +101,7 @@ def test_batch_thresholds_are_the_rules_thresholds(tmp_path: Path) -> None:
     assert len(params.burn_rates) == 2
     batch = engine.conditions(params, NOV.seconds, 60)
     assert [(c.page, c.long_b, c.short_b) for c in batch] == [(True, 240, 20), (False, 1440, 120)]
-    want = [(c.factor or 0.0) * rules.budget_fraction(slo) for c in rules.conditions(slo)]
+    want = [(c.factor or 0.0) * burnrate.budget_fraction(slo.target) for c in rules.conditions(slo)]
     assert [c.threshold for c in batch] == want
 
 

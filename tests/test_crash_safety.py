@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from slo_jobs import backfill, catalog, lake, periods, runner
+from slo_jobs.decisions import teams
 from slo_jobs.sources import Sources
 from tests.conftest import ROOT
 
@@ -101,7 +102,7 @@ def reference_backfill(prometheus: str, tmp_path_factory: pytest.TempPathFactory
     base = tmp_path_factory.mktemp("reference-backfill")
     backfill.backfill(Sources.from_env(prometheus), catalog.load([SLOS]), "2026-08",
                       "2026-09", base / "lake", base / "out",
-                      progress=False, rendered_at=RENDERED)
+                      progress=False, rendered_at=RENDERED, teams=teams.load_for([SLOS]))
     return base
 
 

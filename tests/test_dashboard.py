@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slo_jobs import catalog, dashboard, rules
+from slo_jobs import burnrate, catalog, dashboard, rules
 from tests.conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "rules" / "api.yaml"
@@ -38,7 +38,7 @@ def test_queries_read_the_recorded_series_of_their_slo(tmp_path: Path) -> None:
     panels = [p for p in board["panels"] if p["type"] != "row"]
     for slo, i in zip(slos, range(0, len(panels), 4), strict=True):
         stat, gauge, burn, sli = panels[i:i + 4]
-        b = rules.budget_fraction(slo)
+        b = burnrate.budget_fraction(slo.target)
         sel = f'{{slo="{slo.name}"}}'
         assert stat["targets"][0]["expr"] == f"1 - slo:sli_error:ratio_period{sel}"
         assert gauge["targets"][0]["expr"] == f"1 - slo:sli_error:ratio_period{sel} / {b!r}"

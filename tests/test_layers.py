@@ -119,3 +119,16 @@ def test_modules_stay_short() -> None:
     long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 500}
     assert not long, long
+
+
+def test_the_pandas_reference_derives_the_same_constants_as_burnrate() -> None:
+    # The benchmark's reference derives its alert table and burn windows from docs/slo-math.md
+    # on its own (it must not import the engine it checks); both must still say the same.
+    from bench import pandas_reference as ref
+    from slo_jobs import burnrate
+
+    assert [(share, long_s) for _sev, share, long_s, _short in ref.DEFAULT_ALERTS] == \
+        list(burnrate.CONDITIONS.values())
+    assert [long_s // short_s for _sev, _share, long_s, short_s in ref.DEFAULT_ALERTS] == \
+        [burnrate.SHORT_WINDOW_DIVISOR] * len(burnrate.CONDITIONS)
+    assert ref.BURN_WINDOWS == burnrate.BURN_WINDOWS_S

@@ -3,7 +3,8 @@
 Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
-``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipeline_slis.monthly`.
+``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipeline_slis.monthly` and the
+budget attribution of :mod:`.breakdown`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..governance import maintenance, phases
 from ..periods import Period
 from ..pipeline_slis import monthly
 from ..spec import Slo
+from . import breakdown
 from .engine import WindowResult, compute_window, connect
 from .params import SloParams
 
@@ -247,4 +249,6 @@ def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
         lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
                           stage / "burn.parquet")
         monthly.summarise(lake_dir, slos, period, stage)
+        lake.write_atomic(breakdown.month_breakdown(lake_dir, slos, result.summary),
+                          stage / "breakdown.parquet")
     return result.summary

@@ -23,7 +23,7 @@ from ..daytable import DayTable
 from ..errors import ExtractError
 from ..periods import day_start
 from ..spec import WINDOW_PLACEHOLDERS, RatioSli, Slo
-from . import samples, selectors
+from . import breakdown, samples, selectors
 from .prometheus import PrometheusClient
 
 DAY_S = 86_400
@@ -184,8 +184,12 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
     newest = max((float(x.ts_ms[-1]) / 1000 for x in total_s if len(x.ts_ms)), default=None)
     if newest is not None and until_s is not None and newest >= until_s - gap_ms / 1000:
         newest = None
-    return _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable, step_s,
-                   notes, until_s, newest)
+    tables = _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable,
+                     step_s, notes, until_s, newest)
+    if slo.breakdown:  # the same samples, counted per label-value group
+        tables = breakdown.attach(slo.breakdown, tables, total_s, part_s, bad, count, step_s,
+                                  part_sel)
+    return tables
 
 
 _RANGE = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*\s*(?:\{[^}]*\})?)\s*\[\s*(?:"

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from . import io
 from .io import RawDoc
-from .model import Slo, to_slo
+from .model import LatencySli, RatioSli, Slo, to_slo
 from .schema import API_VERSION, Document
 
 
@@ -26,12 +26,43 @@ def validate_native(doc: RawDoc) -> tuple[Slo | None, list[str]]:
     except ValidationError as exc:
         return None, io.validation_problems(exc, doc, Document)
     slo = to_slo(parsed, doc.file, line=doc.line(("metadata", "name")))
-    problem = source_problem(slo, doc.at)
+    problem = source_problem(slo, doc.at) or breakdown_problem(slo, doc.at)
     return (None, [problem]) if problem else (slo, [])
 
 
 def located(where: str) -> Callable[[tuple[str, ...]], str]:
     return lambda loc: f"{where}: {io.field_path(loc)}"
+
+
+def breakdown_problem(slo: Slo, at: Callable[[tuple[str, ...]], str]) -> str | None:
+    """``spec.breakdown`` on an SLI whose events are not counted from counter selectors (the
+    only ones whose series carry the labels), or judged per time slice, as a problem line."""
+    if not slo.breakdown:
+        return None
+    found = f"{at(('spec', 'breakdown'))}: [{', '.join(slo.breakdown)}]"
+    expected = ("expected it only on a ratio (good or bad, and total, as counter selectors) "
+                "or latency indicator with budgetingMethod Occurrences")
+    if not counted_by_selector(slo):
+        return f"{found} on a {_form(slo)} indicator; {expected}"
+    if slo.budgeting_method != "Occurrences":
+        return f"{found} with budgetingMethod {slo.budgeting_method}; {expected}"
+    return None
+
+
+def counted_by_selector(slo: Slo) -> bool:
+    """Are the SLI's events counted from counter selectors (ratio with selectors, latency)?"""
+    if isinstance(slo.sli, LatencySli):
+        return True
+    if not isinstance(slo.sli, RatioSli) or slo.sli.raw:
+        return False
+    part = slo.sli.bad or slo.good
+    return slo.total.selector is not None and part.selector is not None
+
+
+def _form(slo: Slo) -> str:
+    if isinstance(slo.sli, RatioSli):
+        return "raw ratio" if slo.sli.raw else "ratio 'expr'"
+    return slo.kind
 
 
 def source_problem(slo: Slo, at: Callable[[tuple[str, ...]], str]) -> str | None:

@@ -145,6 +145,8 @@ class Slo:
     # The first objective's dated phases, and planned maintenance (slo_jobs/governance).
     phases: tuple[Phase, ...] = ()
     maintenance: Plan | None = None
+    # Labels whose values the bad events are attributed to (counter SLIs; () for none).
+    breakdown: tuple[str, ...] = ()
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -223,6 +225,8 @@ def _hash(slo: Slo) -> str:
         canonical["min_coverage"] = slo.min_coverage
     if slo.phases:
         canonical["phases"] = [p.model_dump() for p in slo.phases]
+    if slo.breakdown:  # without one, the hash stays what it was before the field existed
+        canonical["breakdown"] = list(slo.breakdown)
     if slo.maintenance is not None:
         canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
                                     for c, ws in slo.maintenance.groups]
@@ -261,7 +265,7 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),
         phases=tuple(s.all_objectives[0].phases or ()), maintenance=plan_of(s.maintenance),
-        definition=doc)
+        breakdown=tuple(s.breakdown or ()), definition=doc)
     return replace(slo, spec_hash=_hash(slo))
 
 

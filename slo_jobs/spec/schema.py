@@ -23,6 +23,7 @@ say what a valid document is; ``model.py`` turns one into the ``Slo`` the pipeli
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Literal
 
@@ -41,6 +42,10 @@ EXTRACT_STEP = timedelta(minutes=1)
 # spec.minCoverage: the share of buckets with data a period needs before it can be judged.
 DEFAULT_MIN_COVERAGE = 0.9
 PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# spec.breakdown: a few Prometheus label names; each added label multiplies the label-value
+# combinations the lake keeps per minute.
+MAX_BREAKDOWN_LABELS = 3
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 Op = Literal["lt", "lte", "gt", "gte"]
 Kind = Literal["ratio", "latency", "threshold", "freshness", "completion", "completeness"]
@@ -338,6 +343,24 @@ class Metadata(_Strict):
         return value
 
 
+def check_breakdown(value: list[str] | None) -> list[str] | None:
+    """Prometheus label names, at most MAX_BREAKDOWN_LABELS, each once."""
+    if value is None:
+        return None
+    if not value or len(value) > MAX_BREAKDOWN_LABELS:
+        raise ValueError(f"expected 1 to {MAX_BREAKDOWN_LABELS} label names, e.g. [code, route]")
+    for name in value:
+        if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
+            raise ValueError(f"{name!r} is not a Prometheus label name; expected letters, "
+                             "digits and underscores, not starting with a digit or __")
+        if name == "le":
+            raise ValueError("'le' is a histogram bucket's bound, not on its _count; expected "
+                             "a label every series of the SLI has, e.g. code or route")
+    if len(set(value)) != len(value):
+        raise ValueError("expected each label once")
+    return value
+
+
 class Spec(_Strict):
     service: str
     description: str = ""
@@ -354,8 +377,11 @@ class Spec(_Strict):
     scrapeInterval: str | None = None
     # Planned windows left out of good and total, or counted good (slo_jobs/governance).
     maintenance: Maintenance | None = None
+    # Labels whose values the bad events are attributed to (counter SLIs only, see load.py).
+    breakdown: list[str] | None = None
 
     _service = field_validator("service")(safe_name)
+    _breakdown = field_validator("breakdown")(check_breakdown)
     _scrape = field_validator("scrapeInterval")(optional_duration)
 
     @model_validator(mode="after")
