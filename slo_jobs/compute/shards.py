@@ -4,8 +4,9 @@ Reading the partitions and the window sums are per SLO, so the SLOs (ordered by 
 cut into shards of ``size``; each shard is computed by one task into its own folder,
 
     <lake>/monthly/.shards/month=<YYYY-MM>/shard=<n>/
-        summary, decisions, daily, incidents, burn, pipelines, pipeline_late_runs,
-        pipeline_hours (.parquet) and shard.json (period, as-of, size, SLOs and spec hashes)
+        summary, decisions, daily, incidents, burn, breakdown, pipelines,
+        pipeline_late_runs, pipeline_hours (.parquet)
+        shard.json (period, as-of, size, SLOs and spec hashes)
 
 published as a set (a re-run replaces exactly that shard). ``merge`` then checks that the
 shards hold every SLO of the catalog once, from the same definitions, lays their tables
@@ -14,9 +15,9 @@ release reasons, priorities, toil), publishes the month as one set and removes t
 The outputs equal those of ``compute_month``, which computes every SLO in one process.
 
 A shard runs in its task's process only (no worker processes): the orchestrator spreads
-the shards over its workers. The ``daily`` and ``burn`` tables (SLO x day, SLO x hour)
-are copied shard by shard, never held whole, so the merge's memory grows with the SLOs'
-summary rows only.
+the shards over its workers. The ``daily``, ``burn`` and ``breakdown`` tables (SLO x day,
+SLO x hour, SLO x label values) are copied shard by shard, never held whole, so the
+merge's memory grows with the SLOs' summary rows only.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ from ..errors import LakeError, SloJobsError
 from ..periods import Period
 from ..pipeline_slis import monthly
 from ..spec import Slo
-from . import _table, compute_part, finish_month, write_result
+from . import _table, breakdown, compute_part, finish_month, write_result
 from .engine import WindowResult
 
 MANIFEST = "shard.json"
 ROW_TABLES = ("summary", "decisions", "incidents")  # read whole: the merge needs every row
-STREAMED = ("daily", "burn")  # copied file by file
+STREAMED = ("daily", "burn", "breakdown")  # copied file by file
 PIPELINE_TABLES = ("pipelines", "pipeline_late_runs", "pipeline_hours")
 
 
@@ -83,6 +84,8 @@ def compute_shard(lake_dir: Path, slos: Sequence[Slo], period: Period, index: in
     with atomicio.publish_folder(target, LakeError) as stage:
         write_result(lake_dir, result, stage)
         monthly.summarise(lake_dir, part, period, stage)
+        lake.write_atomic(breakdown.month_breakdown(lake_dir, part, result.summary),
+                          stage / "breakdown.parquet")
         atomicio.write_text(stage / MANIFEST, json.dumps(manifest, indent=1) + "\n", LakeError)
     return target
 
