@@ -159,6 +159,11 @@ def test_merge_refuses_shards_that_do_not_cover_the_catalog(setup: tuple[Path, l
         shards.merge(parts, changed, NOV, [0, 1, 2])
     with pytest.raises(SloJobsError, match="b-la: computed but no longer in the catalog"):
         shards.merge(parts, [s for s in slos if s.name != "b-la"], NOV, [0, 1, 2])
+    (shards.shard_folder(parts, NOV.label, 1) / "daily.parquet").unlink()
+    with pytest.raises(SloJobsError, match=r"shard=00001/daily.parquet: not a readable "
+                                           r"Parquet file .*; expected a shard's computed "
+                                           r"table; re-run the month's compute_shard tasks"):
+        shards.merge(parts, slos, NOV, [0, 1, 2])
     # Nothing was published by the refused merges.
     assert not lake.monthly_partition(parts, NOV.label).exists()
 

@@ -134,9 +134,9 @@ def _check(slos: Sequence[Slo], manifests: Sequence[dict[str, Any]], period: Per
                                f"{len(current)} SLOs as they are; {_rerun(period.label)}")
 
 
-def _read(path: Path, label: str) -> pa.Table:
+def _read(path: Path, label: str, schema_only: bool = False) -> Any:
     try:
-        return pq.read_table(path)
+        return pq.read_schema(path) if schema_only else pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected a shard's "
@@ -148,7 +148,7 @@ def _concat_files(paths: Sequence[Path], target: Path, label: str) -> None:
 
     A column null in every row of one shard is typed null there: the shards' types are
     unified as one table of all the rows would type them."""
-    schemas = [pq.read_schema(p) for p in paths]
+    schemas: list[pa.Schema] = [_read(p, label, schema_only=True) for p in paths]
     # An empty table is written with its "slo" column only (no rows, no columns to match).
     full = [i for i, s in enumerate(schemas) if len(s) > 1] or [0]
     schema = pa.unify_schemas([schemas[i] for i in full], promote_options="permissive")
