@@ -21,7 +21,7 @@ bench: install
 	.venv/bin/python bench/compute.py
 	.venv/bin/python bench/report.py
 
-# Not part of bench: 330,000 generated partitions (4 GB) and about half an hour on 2 cores.
+# Not part of bench: 330,000 generated partitions (3 GB) and about 15 minutes on 2 cores.
 bench-scale: install
 	.venv/bin/python bench/scale.py
 

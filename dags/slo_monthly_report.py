@@ -42,8 +42,8 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from slo_common import MONTHLY_REPORT, PROMETHEUS_POOL
 
-# SLOs per compute_shard task: 200 of them (a month each) take about 2 s of one core and
-# under 0.3 GiB, and a month of 10,000 SLOs is 50 tasks.
+# SLOs per compute_shard task: a month of 200 of them took 9 to 19 s and under 0.5 GiB in
+# bench/scale.py on 2 shared cores, and a month of 10,000 SLOs is 50 tasks.
 SHARD_SIZE = 200
 
 default_args: dict[str, Any] = {
