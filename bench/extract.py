@@ -6,13 +6,17 @@ loaded into Prometheus 2.42 with promtool (cached under .cache/bench-extract).
 
 Prints, from one run on one machine, side by side:
   (a) floor:    the same raw-sample queries the extractor sends, fetched and JSON-decoded
-                with nothing else done (httpx + json), with the same concurrency,
+                with nothing else done (httpx + json), with the same concurrency and the
+                same garbage-collector setting as the extractor (see extract/collector.py:
+                a bare script's small heap would not pay for the full collections either),
   (b) slo-jobs: the extraction of the month (fetch, decode, count into 1-minute buckets,
                 write 3,000 day partitions), concurrency bounded by the pool size,
   (c) peer:     the previous method, `sum(increase(x[60s]))` over query_range at a 1-minute
                 step (inexact on jittered scrapes; for scale only),
-with points per second and the ratio (b)/(a). Each of (a) and (b) runs twice; the faster
-run counts (the first pays for Prometheus reading its blocks from disk).
+with points per second and the ratio (b)/(a). Each of (a) and (b) runs twice, alternately;
+the faster run counts (the first pays for Prometheus reading its blocks from disk). The CPU
+seconds of this process and of Prometheus are shown beside each run: on a shared machine
+the wall time follows the load, the CPU time much less.
 
     .venv/bin/python bench/extract.py [--slos 100] [--pool 4]
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -39,8 +44,10 @@ sys.path.insert(0, str(ROOT))
 from slo_jobs import catalog, periods, spec  # noqa: E402
 from slo_jobs.demo import backends, prom, scrapes  # noqa: E402
 from slo_jobs.extract import PrometheusClient, PrometheusConfig  # noqa: E402
+from slo_jobs.extract.collector import fewer_collections  # noqa: E402
 from slo_jobs.extract.counters import DAY_S, LOOKBACK_S  # noqa: E402
-from slo_jobs.pipeline import extract_days  # noqa: E402
+from slo_jobs.runner import extract_days  # noqa: E402
+from slo_jobs.sources import Sources  # noqa: E402
 
 MONTH = periods.month("2026-11")
 GOAL = 1.5  # (b)/(a)
@@ -106,7 +113,8 @@ def floor(url: str, params: list[dict[str, str]], pool: int) -> tuple[float, int
         body = json.loads(client.get("/api/v1/query", params=p).content)
         return sum(len(r["values"]) for r in body["data"]["result"])
 
-    with httpx.Client(base_url=url, timeout=120) as client, ThreadPoolExecutor(pool) as ex:
+    with fewer_collections(), httpx.Client(base_url=url, timeout=120) as client, \
+            ThreadPoolExecutor(pool) as ex:
         t0 = time.perf_counter()
         points = sum(ex.map(lambda p: one(client, p), params))
         return time.perf_counter() - t0, points
@@ -115,8 +123,9 @@ def floor(url: str, params: list[dict[str, str]], pool: int) -> tuple[float, int
 def ours(url: str, slos: list[spec.Slo], pool: int) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as lake_dir:
         t0 = time.perf_counter()
-        results = extract_days(PrometheusConfig(url), slos, MONTH.days, Path(lake_dir),
-                               concurrency=pool)
+        with Sources(lambda _conn: PrometheusConfig(url)) as sources:
+            results = extract_days(sources, slos, MONTH.days, Path(lake_dir),
+                                   concurrency=pool)
         seconds = time.perf_counter() - t0
     assert len(results) == len(slos) * len(MONTH.days)
     return seconds
@@ -134,6 +143,12 @@ def peer(url: str, slos: list[spec.Slo], pool: int) -> tuple[float, int]:
         t0 = time.perf_counter()
         points = sum(ex.map(lambda q: one(client, q), qs))
         return time.perf_counter() - t0, points
+
+
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -160,9 +175,14 @@ def main() -> None:
             slos = catalog.load([folder])
             params = queries(slos)
             runs_a, runs_b = [], []
+            cpu_a, cpu_b = [], []  # (this process, Prometheus) CPU seconds of each run
             for _ in range(2):
+                mine, theirs = time.process_time(), cpu_s(proc.pid)
                 runs_a.append(floor(url, params, args.pool))
+                cpu_a.append((time.process_time() - mine, cpu_s(proc.pid) - theirs))
+                mine, theirs = time.process_time(), cpu_s(proc.pid)
                 runs_b.append(ours(url, slos, args.pool))
+                cpu_b.append((time.process_time() - mine, cpu_s(proc.pid) - theirs))
             peer_s, peer_points = peer(url, slos, args.pool)
         finally:
             prom.stop(proc)
@@ -175,6 +195,11 @@ def main() -> None:
           "   (increase() per minute: inexact on jittered scrapes)")
     print(f"runs: floor {', '.join(f'{s:.2f}' for s, _ in runs_a)} s; slo-jobs "
           f"{', '.join(f'{s:.2f}' for s in runs_b)} s; concurrency {args.pool}")
+    print("CPU s (this process + Prometheus): floor "
+          + ", ".join(f"{m:.1f} + {p:.1f}" for m, p in cpu_a) + "; slo-jobs "
+          + ", ".join(f"{m:.1f} + {p:.1f}" for m, p in cpu_b))
+    print("(b)/(a) of each pair of runs: "
+          + ", ".join(f"{b / a:.2f}" for (a, _), b in zip(runs_a, runs_b, strict=True)))
     ratio = b_s / a_s
     print(f"\n(b)/(a) slo-jobs vs fetch-and-decode floor: {ratio:4.2f}x  (goal <= {GOAL:g}x: "
           f"{'met' if ratio <= GOAL else 'NOT met'})")

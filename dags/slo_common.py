@@ -14,10 +14,13 @@ from airflow.sdk import Asset
 
 if TYPE_CHECKING:  # imported by the functions below: parsing a DAG file loads no data stack
     from slo_jobs.endpoint import AirflowConfig, PrometheusConfig
+    from slo_jobs.lake import LakeDir
 
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
 AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.endpoint.AIRFLOW_CONN_ID
+# The aws-type Connection holding the object store's credentials when the lake is s3://...
+LAKE_CONN_ID = "aws_default"
 # Every task that queries Prometheus runs in this pool: its slots cap concurrent queries.
 # Create it once per deployment: airflow pools set prometheus 4 "Prometheus query_range"
 PROMETHEUS_POOL = "prometheus"
@@ -26,16 +29,37 @@ PROMETHEUS_POOL = "prometheus"
 @dataclass(frozen=True)
 class Paths:
     slos: Path
-    lake: Path
+    lake: LakeDir
     out: Path
 
 
 def paths() -> Paths:
     return Paths(
         slos=Path(os.environ.get("SLO_JOBS_SLOS_DIR", _ROOT / "slos")),
-        lake=Path(os.environ.get("SLO_JOBS_LAKE_DIR", _ROOT / "lake")),
+        lake=lake_location(),
         out=Path(os.environ.get("SLO_JOBS_OUT_DIR", _ROOT / "reports" / "out")),
     )
+
+
+def lake_location() -> LakeDir:
+    """``$SLO_JOBS_LAKE_URL`` (a folder or ``s3://bucket/prefix``), else the folder
+    ``$SLO_JOBS_LAKE_DIR``. An object store's credentials come from the aws-type Connection
+    ``$SLO_JOBS_LAKE_CONN_ID`` (default ``aws_default``: login = access key id, password =
+    secret, extra ``endpoint_url``, ``region_name``, ``aws_session_token``), else from the
+    AWS_* environment."""
+    from slo_jobs.lake import location
+    from slo_jobs.objectstore import SCHEME, ObjectStoreConfig
+
+    url = os.environ.get("SLO_JOBS_LAKE_URL")
+    if not url:
+        return location(os.environ.get("SLO_JOBS_LAKE_DIR", str(_ROOT / "lake")))
+    if not url.startswith(SCHEME):
+        return location(url)
+    conn = _connection(os.environ.get("SLO_JOBS_LAKE_CONN_ID"), LAKE_CONN_ID)
+    if conn is None:
+        return location(url)
+    return location(url, ObjectStoreConfig.from_connection(conn.login, conn.password,
+                                                           conn.extra_dejson))
 
 
 def _connection(conn_id: str | None, default: str) -> Any:

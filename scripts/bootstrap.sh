@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # tests/test_bootstrap.py fails when a test starts a program whose package is not listed here.
 DEB_PACKAGES=(python3 python3-venv prometheus libpango-1.0-0 libpangoft2-1.0-0
               libharfbuzz-subset0 fonts-dejavu-core poppler-utils locales tzdata chromium
-              victoria-metrics)
+              victoria-metrics redis-server postgresql)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

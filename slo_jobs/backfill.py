@@ -23,6 +23,7 @@ from tqdm import tqdm
 from . import compute, lake, periods, report, runner
 from .decisions.teams import Team
 from .errors import SloJobsError
+from .lake import LakeDir
 from .periods import Period
 from .sources import Sources
 from .spec import Slo
@@ -55,7 +56,7 @@ def _published(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted(tuple(r.get(k) for k in keys) for r in rows)
 
 
-def report_is_current(lake_dir: Path, out_dir: Path, slos: Sequence[Slo],
+def report_is_current(lake_dir: LakeDir, out_dir: Path, slos: Sequence[Slo],
                       period: Period) -> bool:
     """True if the month's summary covers exactly ``slos`` and its report shows that summary."""
     if not lake.monthly_partition(lake_dir, period.label).exists():
@@ -74,7 +75,7 @@ def report_is_current(lake_dir: Path, out_dir: Path, slos: Sequence[Slo],
     return isinstance(shown, list) and _published(shown) == _published(rows)
 
 
-def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_dir: Path,
+def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_dir: LakeDir,
              out_dir: Path, *, redo: bool = False, progress: bool = True,
              rendered_at: datetime,
              teams: Mapping[str, Team] | None = None) -> list[MonthOutcome]:

@@ -24,6 +24,7 @@ from .cli_options import (
     PromUrl,
     Slos,
     as_of_or_now,
+    lake_at,
     now,
     print_files,
     report_files,
@@ -59,7 +60,7 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 @app.command()
 def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
-        lake: Lake = Path("lake"), out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
+        lake: Lake = "lake", out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
     """Extract, compute and report one month (each SLO's month in its own time zone).
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
@@ -72,7 +73,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     at = as_of_or_now(as_of)
     loaded = catalog.load(slo_paths(slos))
     with Sources.from_env(prometheus_url) as sources:
-        rows, files = runner.run_month(sources, loaded, period, lake, out, now(), as_of=at,
+        rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
                                        teams=teams.load_for(slo_paths(slos)))
     typer.echo(runner.table(rows))
     print_files(report_files(files))
@@ -80,7 +81,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
 @app.command()
 def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
-            lake: Lake = Path("lake")) -> None:
+            lake: Lake = "lake") -> None:
     """Pull one month of SLI history into the lake (replaces those day partitions).
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
@@ -91,13 +92,13 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     period = periods.month(month)
     loaded = catalog.load(slo_paths(slos))
     with Sources.from_env(prometheus_url) as sources:
-        results = runner.extract_days(sources, loaded, period.days, lake)
+        results = runner.extract_days(sources, loaded, period.days, lake_at(lake))
     rows = sum(r.rows for r in results)
     typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
 
 
 @app.command(name="compute")
-def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
+def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
                 as_of: AsOf = None) -> None:
     """Compute the month's summary from the lake.
 
@@ -110,12 +111,12 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = Path("lake"),
     at = as_of_or_now(as_of)
     loaded = catalog.load(slo_paths(slos))
     runner.started(loaded, period.label, at)
-    rows = compute.compute_month(lake, loaded, period, at, teams.load_for(slo_paths(slos)))
+    rows = compute.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
     typer.echo(runner.table(rows))
 
 
 @app.command(name="report")
-def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out"),
                service: Annotated[str | None, typer.Option(
                    "--service", metavar="NAME", help="Only this service's SLOs.")] = None,
                formats: Annotated[str, typer.Option(
@@ -130,7 +131,7 @@ def report_cmd(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports
 
     period = periods.month(month)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    files = report.render(lake, period, out, source=str(lake), generated_at=now(),
+    files = report.render(lake_at(lake), period, out, source=lake, generated_at=now(),
                           service=service, formats=chosen, as_of=as_of_or_now(as_of))
     print_files(report_files(files, chosen))
 
@@ -142,7 +143,7 @@ def backfill_cmd(
     last: Annotated[str, typer.Option("--to", metavar="YYYY-MM",
                                       help="Last month, included.")],
     slos: Slos = None, prometheus_url: PromUrl = None,
-    lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+    lake: Lake = "lake", out: Out = Path("reports/out"),
     redo: Annotated[bool, typer.Option("--redo", help="Redo what is already done.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Progress bars on stderr.")] = True,
@@ -158,7 +159,7 @@ def backfill_cmd(
 
     loaded = catalog.load(slo_paths(slos))
     with Sources.from_env(prometheus_url) as sources:
-        outcomes = run_backfill(sources, loaded, first, last, lake, out, redo=redo,
+        outcomes = run_backfill(sources, loaded, first, last, lake_at(lake), out, redo=redo,
                                 progress=progress, rendered_at=now(),
                                 teams=teams.load_for(slo_paths(slos)))
     for m in outcomes:
@@ -170,7 +171,7 @@ def backfill_cmd(
 
 
 @app.command()
-def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")) -> None:
+def show(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")) -> None:
     """Print a computed month's SLO table and where its report files are.
 
     Example: slo-jobs show --month 2026-09
@@ -178,7 +179,7 @@ def show(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
     from . import compute, periods, runner
 
     period = periods.month(month)
-    typer.echo(runner.table(compute.read_summary(lake, period)))
+    typer.echo(runner.table(compute.read_summary(lake_at(lake), period)))
     folder = out / period.label
     print_files([(name, folder / name) for name in ("report.html", "report.pdf",
                                                      "summary.json")])

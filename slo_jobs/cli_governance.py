@@ -17,6 +17,7 @@ from .cli_options import (
     PromUrl,
     Slos,
     as_of_or_now,
+    lake_at,
     now,
     print_files,
     slo_paths,
@@ -45,7 +46,7 @@ def whatif_cmd(
         "--window", metavar="DURATION",
         help="Judge the rolling window of this length (e.g. 28d) ending at each month's end.")
     ] = None,
-    slos: Slos = None, lake: Lake = Path("lake"), out: Out = Path("reports/out"),
+    slos: Slos = None, lake: Lake = "lake", out: Out = Path("reports/out"),
     as_of: AsOf = None,
 ) -> None:
     """Judge past months again with another target (or method, or window), from the lake.
@@ -79,7 +80,7 @@ def whatif_cmd(
                                slice_target=slice_target,
                                rolling=span("--window", window, "dw"))
     chosen = loaded[slo]
-    rows = whatif.run(lake, chosen, scenario, first, last, as_of_or_now(as_of))
+    rows = whatif.run(lake_at(lake), chosen, scenario, first, last, as_of_or_now(as_of))
     typer.echo(whatif.table(chosen, scenario, rows))
     page = whatif.render(out / "whatif" / f"{slo}.html", chosen, scenario, rows, str(lake),
                          now())
@@ -89,7 +90,7 @@ Week = Annotated[str, typer.Option("--week", metavar="YYYY-Www",
 
 
 @app.command()
-def review(week: Week, slos: Slos = None, lake: Lake = Path("lake"),
+def review(week: Week, slos: Slos = None, lake: Lake = "lake",
            out: Out = Path("reports/out"), as_of: AsOf = None) -> None:
     """Fill the weekly SLO review from the lake: status per service, budget consumption
     rate and trend, incidents, release decisions and the checklist (Markdown and HTML).
@@ -100,12 +101,12 @@ def review(week: Week, slos: Slos = None, lake: Lake = Path("lake"),
     from . import review as reviews
 
     loaded = catalog.load(slo_paths(slos))
-    files = reviews.write_weekly(lake, loaded, week, out, as_of_or_now(as_of), now())
+    files = reviews.write_weekly(lake_at(lake), loaded, week, out, as_of_or_now(as_of), now())
     print_files([(p.name, p) for p in files])
 
 
 @app.command(name="summary-page")
-def summary_page(month: Month, lake: Lake = Path("lake"), out: Out = Path("reports/out")
+def summary_page(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")
                  ) -> None:
     """Write the one-page summary of a computed month for stakeholders (Markdown and HTML).
 
@@ -114,7 +115,7 @@ def summary_page(month: Month, lake: Lake = Path("lake"), out: Out = Path("repor
     from . import periods
     from . import review as reviews
 
-    files = reviews.write_summary_page(lake, periods.month(month), out, now())
+    files = reviews.write_summary_page(lake_at(lake), periods.month(month), out, now())
     print_files([(p.name, p) for p in files])
 
 

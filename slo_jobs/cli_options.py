@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from .lake import LakeDir
     from .report import ReportFiles
 
 Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM",
@@ -17,7 +18,11 @@ Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM",
 Slos = Annotated[list[Path] | None, typer.Option(
     "--slos", metavar="PATH", show_default="slos/",
     help="SLO YAML file or folder, subfolders included (repeatable).")]
-Lake = Annotated[Path, typer.Option("--lake", metavar="DIR", help="Parquet lake folder.")]
+Lake = Annotated[str, typer.Option(
+    "--lake", metavar="DIR|URL", envvar="SLO_JOBS_LAKE_URL", show_envvar=False,
+    help="Parquet lake: a folder, or s3://bucket/prefix on an S3-compatible object store "
+    "(credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL). "
+    "Default: $SLO_JOBS_LAKE_URL, else lake/.")]
 Out = Annotated[Path, typer.Option("--out", metavar="DIR", help="Report output folder.")]
 AsOf = Annotated[str | None, typer.Option(
     "--as-of", metavar="TIME",
@@ -39,6 +44,13 @@ def slo_paths(*given: Sequence[Path] | None) -> list[Path]:
     paths = [p for group in given for p in (group or [])]
     return paths or [Path("slos")]
 
+
+
+def lake_at(where: str) -> LakeDir:
+    """The lake --lake names: a folder or s3://bucket/prefix."""
+    from .lake import location
+
+    return location(where)
 
 
 def now() -> datetime:

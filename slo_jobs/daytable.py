@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake
+from .lake import LakeDir
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ class DayResult:
     day: date
     rows: int  # buckets with data
     clipped: int
-    path: Path
+    path: LakeDir
     unusable: int = 0
     notes: tuple[str, ...] = ()
     complete_until: datetime | None = None  # None: the whole day; else read again later
 
 
-def write(lake_dir: Path, slo: str, d: DayTable) -> DayResult:
+def write(lake_dir: LakeDir, slo: str, d: DayTable) -> DayResult:
     """Replace exactly this SLO-day's partitions (each whole, see ``lake.write_atomic``)."""
     if d.ages is not None:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
@@ -72,11 +72,7 @@ def write(lake_dir: Path, slo: str, d: DayTable) -> DayResult:
     return DayResult(slo, d.day, rows, d.clipped, path, d.unusable, d.notes, d.complete_until)
 
 
-def clear_temps(lake_dir: Path, slo: str, days: list[date]) -> None:
+def clear_temps(lake_dir: LakeDir, slo: str, days: list[date]) -> None:
     """Delete temp files a killed writer left in this SLO's day folders (the SLI and the
     detail tables); call under ``lake.slo_lock``."""
-    lake.remove_stale_temps(lake_dir, slo, days)
-    for table in lake.DETAIL_TABLES:
-        for d in days:
-            for tmp in lake.detail_partition(lake_dir, table, slo, d).parent.glob(".tmp-*"):
-                tmp.unlink(missing_ok=True)
+    lake.remove_stale_temps(lake_dir, slo, days, ("sli", *lake.DETAIL_TABLES))

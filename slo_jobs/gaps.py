@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 
 from . import lake, periods
+from .lake import LakeDir
 
 DAY = timedelta(days=1)
 
@@ -25,7 +25,7 @@ class Gap:
         return (self.end - self.start).total_seconds() / 60
 
 
-def find(lake_dir: Path, slo: str, start: datetime, end: datetime) -> list[Gap]:
+def find(lake_dir: LakeDir, slo: str, start: datetime, end: datetime) -> list[Gap]:
     """Every run of buckets in ``[start, end)`` without data, in time order.
 
     A day never extracted is one gap of the whole day (the compute stage reads it as a day

@@ -5,14 +5,18 @@ Layout (all times UTC)::
     <lake>/sli/slo=<name>/date=YYYY-MM-DD/part-0.parquet     one row per SLI bucket of the day
     <lake>/monthly/month=YYYY-MM/summary.parquet              one row per SLO and month
 
-A partition is written to a temporary file in its own folder and renamed over
-the old one (:mod:`atomicio`), so readers see the old or the new file, never half of one.
+The lake is a folder (a :class:`~pathlib.Path`) or an object store prefix
+(``s3://bucket/prefix``, an :class:`~slo_jobs.objectstore.ObjectPath`), with the same layout
+and files. On a folder a partition is written to a temporary file beside it and renamed over
+the old one (:mod:`atomicio`), under a per-SLO ``flock``; on an object store it is one PUT of
+the whole file, and a read-merge-write is a conditional PUT (:func:`update`). Either way
+readers see the old or the new file, never half of one. This module is where the two differ.
 """
 
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,6 +28,7 @@ import pyarrow.parquet as pq
 from . import atomicio
 from .errors import LakeError
 from .names import SAFE_NAME
+from .objectstore import SCHEME, ObjectPath, ObjectStoreConfig, parse_url
 
 SLI_SCHEMA = pa.schema([
     pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start
@@ -34,6 +39,8 @@ SLI_SCHEMA = pa.schema([
     pa.field("step_s", pa.int32(), nullable=False),
 ])
 PART = "part-0.parquet"
+# A lake's root and every path in it: a local folder or an object store prefix.
+LakeDir = Path | ObjectPath
 # Parquet key-value metadata of an SLI partition: what the extractor noticed about the day's
 # data (e.g. a selector that matched no series), one note per line, for the report.
 NOTES_KEY = b"slo_jobs.notes"
@@ -70,6 +77,17 @@ BREAKDOWN_SCHEMA = pa.schema([
 DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown")
 
 
+def location(where: str | Path, config: ObjectStoreConfig | None = None) -> LakeDir:
+    """The lake at ``where``: ``s3://bucket/prefix`` (``config`` defaults to the AWS_*
+    environment) or a folder."""
+    text = str(where)
+    if text.startswith(SCHEME):
+        return parse_url(text, config)
+    if "://" in text:
+        raise LakeError(f"lake {text!r}: expected a folder or s3://bucket/prefix")
+    return Path(text)
+
+
 def _checked(name: str) -> str:
     # Names were validated in the spec, but paths are built here: check again.
     if not SAFE_NAME.match(name):
@@ -77,11 +95,11 @@ def _checked(name: str) -> str:
     return name
 
 
-def sli_partition(lake: Path, slo: str, day: date) -> Path:
+def sli_partition(lake: LakeDir, slo: str, day: date) -> LakeDir:
     return lake / "sli" / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART
 
 
-def detail_partition(lake: Path, table: str, slo: str, day: date) -> Path:
+def detail_partition(lake: LakeDir, table: str, slo: str, day: date) -> LakeDir:
     """``<lake>/<table>/slo=<name>/date=<day>/part-0.parquet``: pipeline_age, pipeline_runs,
     breakdown."""
     if table not in DETAIL_TABLES:
@@ -89,7 +107,7 @@ def detail_partition(lake: Path, table: str, slo: str, day: date) -> Path:
     return lake / table / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART
 
 
-def monthly_partition(lake: Path, label: str) -> Path:
+def monthly_partition(lake: LakeDir, label: str) -> LakeDir:
     return lake / "monthly" / f"month={label}" / "summary.parquet"
 
 
@@ -107,20 +125,30 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
                                 if c in schema.names}}
 
 
-def write_atomic(table: pa.Table, target: Path) -> None:
-    """Write ``table`` to ``target`` whole (temp file and rename, see :mod:`atomicio`)."""
+def to_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **write_options(table.schema))
+    return bytes(sink.getvalue())
+
+
+def write_atomic(table: pa.Table, target: LakeDir) -> None:
+    """Write ``table`` to ``target`` whole: temp file and rename (see :mod:`atomicio`), or
+    one PUT of the complete file."""
+    if isinstance(target, ObjectPath):
+        target.put(to_bytes(table))
+        return
     atomicio.write_file(target, lambda fh: pq.write_table(table, fh,
                                                           **write_options(table.schema)),
                         LakeError)
 
 
-def reextract_hint(path: Path) -> str:
+def reextract_hint(path: LakeDir) -> str:
     slo, day = path.parent.parent.name.removeprefix("slo="), path.parent.name.removeprefix("date=")
     return (f"re-extract it: slo-jobs extract --month {day[:7]} (SLO {slo}, day {day}; "
             "or delete the file and run slo-jobs backfill)")
 
 
-def read_verified(path: Path, rows: int | None = None,
+def read_verified(path: LakeDir, rows: int | None = None,
                   schema: pa.Schema = SLI_SCHEMA) -> pa.Table:
     """The whole partition at ``path``, every page's checksum verified while it is read.
 
@@ -129,10 +157,23 @@ def read_verified(path: Path, rows: int | None = None,
     partition must have (one per bucket of the day). Raises a LakeError naming the file.
     """
     try:
-        # A small file: reading it whole first skips Arrow's filesystem layer, and one
-        # thread beats Arrow's thread pool (both measurably cheaper per partition).
-        data = pa.BufferReader(pa.py_buffer(path.read_bytes()))
-        table = pq.ParquetFile(data, page_checksum_verification=True).read(use_threads=False)
+        # A small file: reading it whole first skips Arrow's filesystem layer (on an object
+        # store: one GET), and one thread beats Arrow's thread pool (both measurably cheaper
+        # per partition).
+        data = path.read_bytes()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
+                        f"{reextract_hint(path)}") from None
+    return parse_verified(data, path, rows, schema)
+
+
+def parse_verified(data: bytes, path: LakeDir, rows: int | None = None,
+                   schema: pa.Schema = SLI_SCHEMA) -> pa.Table:
+    """:func:`read_verified` of a partition's bytes already read from ``path``."""
+    try:
+        table = pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)),
+                               page_checksum_verification=True).read(use_threads=False)
     except (OSError, ValueError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
@@ -146,6 +187,16 @@ def read_verified(path: Path, rows: int | None = None,
     return table
 
 
+def read_file(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
+    """A whole Parquet file of the lake (a computed table, a detail partition) as it is."""
+    if isinstance(path, ObjectPath):
+        # One thread: with Arrow's pool, a read from memory aborted about one process in
+        # six at exit ("terminate called without an active exception", pyarrow 26).
+        return pq.read_table(pa.BufferReader(pa.py_buffer(path.read_bytes())), schema=schema,
+                             use_threads=False)
+    return pq.read_table(path, schema=schema)
+
+
 def partition_metadata(notes: Sequence[str], complete_until: datetime | None
                        ) -> dict[bytes, bytes]:
     meta = {}
@@ -156,41 +207,49 @@ def partition_metadata(notes: Sequence[str], complete_until: datetime | None
     return meta
 
 
-def _metadata(path: Path) -> dict[bytes, bytes]:
+def _metadata(path: LakeDir) -> dict[bytes, bytes]:
     try:
+        if isinstance(path, ObjectPath):  # one GET: ranged reads could mix two versions
+            return dict(pq.read_schema(pa.BufferReader(path.read_bytes())).metadata or {})
         return dict(pq.read_schema(path).metadata or {})
     except (OSError, ValueError, pa.ArrowException):
         return {}
 
 
-def notes(path: Path) -> list[str]:
+def notes(path: LakeDir) -> list[str]:
     """The extractor's notes stored with an SLI partition (none when unreadable)."""
     raw = _metadata(path).get(NOTES_KEY)
     return raw.decode().splitlines() if raw else []
 
 
-def complete_until(path: Path) -> datetime | None:
+def complete_until(path: LakeDir) -> datetime | None:
     """Up to when a partition read before its day was complete holds data; None: whole."""
     raw = _metadata(path).get(COMPLETE_UNTIL_KEY)
     return datetime.fromisoformat(raw.decode()) if raw else None
 
 
-def existing_days(lake: Path, slo: str, days: list[date]) -> list[date]:
+def existing_days(lake: LakeDir, slo: str, days: Sequence[date]) -> list[date]:
+    """The ``days`` that have a partition of ``slo`` (on an object store: one listing
+    instead of a request per day)."""
+    if isinstance(lake, ObjectPath):
+        listed = {p.parent.name for p in sli_partition(lake, slo, date.min).parent.parent
+                  .glob(f"date=*/{PART}")}
+        return [d for d in days if f"date={d.isoformat()}" in listed]
     return [d for d in days if sli_partition(lake, slo, d).exists()]
 
 
-def missing_days(lake: Path, slo: str, days: list[date],
+def missing_days(lake: LakeDir, slo: str, days: list[date],
                  as_of: datetime | None = None) -> list[date]:
     """The ``days`` of ``slo`` to extract: those without a partition, and those written
     before they were complete that a read at ``as_of`` (default: now is long after them)
     would make more complete. A partition without data counts as extracted."""
     out = []
+    have = set(existing_days(lake, slo, days))
     for d in days:
-        path = sli_partition(lake, slo, d)
-        if not path.exists():
+        if d not in have:
             out.append(d)
             continue
-        until = complete_until(path)
+        until = complete_until(sli_partition(lake, slo, d))
         if until is None:
             continue
         day_end = datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1)
@@ -200,12 +259,18 @@ def missing_days(lake: Path, slo: str, days: list[date],
 
 
 @contextmanager
-def slo_lock(lake: Path, slo: str) -> Iterator[None]:
+def slo_lock(lake: LakeDir, slo: str) -> Iterator[None]:
     """Hold an exclusive lock on ``slo``'s partitions while writing them.
 
     Overlapping runs (a backfill next to the daily DAG, two backfills) then write one
     SLO at a time.  The kernel drops the lock when its holder dies, even by SIGKILL.
+    An object store has no such lock and needs none: a partition is replaced by one PUT,
+    and a read-merge-write is a conditional PUT that fails when another writer came
+    between (:func:`update`), so nothing is held here.
     """
+    if isinstance(lake, ObjectPath):
+        yield
+        return
     path = lake / ".locks" / f"{_checked(slo)}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,11 +285,57 @@ def slo_lock(lake: Path, slo: str) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def remove_stale_temps(lake: Path, slo: str, days: list[date]) -> int:
-    """Delete temp files a killed writer left in ``slo``'s day folders; call under slo_lock."""
+def remove_stale_temps(lake: LakeDir, slo: str, days: Sequence[date],
+                       tables: Sequence[str] = ("sli",)) -> int:
+    """Delete temp files a killed writer left in ``slo``'s day folders of ``tables``; call
+    under slo_lock. An object store has none: a PUT that did not finish left nothing."""
+    if isinstance(lake, ObjectPath):
+        return 0
     removed = 0
-    for day in days:
-        for tmp in sli_partition(lake, slo, day).parent.glob(".tmp-*"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
+    for table in tables:
+        for day in days:
+            part = (sli_partition(lake, slo, day) if table == "sli"
+                    else detail_partition(lake, table, slo, day))
+            for tmp in part.parent.glob(".tmp-*"):
+                tmp.unlink(missing_ok=True)
+                removed += 1
     return removed
+
+
+# Conditional PUTs lost to other writers before a merge gives up: each loss means another
+# writer's merge landed, so this bounds the number of concurrent writers of one partition.
+MERGE_TRIES = 16
+
+
+def update(target: LakeDir, schema: pa.Schema,
+           merge: Callable[[pa.Table | None], pa.Table]) -> pa.Table:
+    """Replace ``target`` by ``merge(old)`` (old: None when absent), losing no concurrent
+    writer's change. On a folder the caller holds :func:`slo_lock`; on an object store the
+    new version is PUT only over the version read (``If-Match``, or ``If-None-Match: *``
+    for a new partition), and merged again from the newer version when that fails."""
+    if not isinstance(target, ObjectPath):
+        table = merge(read_verified(target, schema=schema) if target.exists() else None)
+        write_atomic(table, target)
+        return table
+    for _ in range(MERGE_TRIES):
+        data, etag = target.read_versioned()
+        old = None if data is None else parse_verified(data, target, schema=schema)
+        table = merge(old)
+        if target.put_if(to_bytes(table), etag):
+            return table
+    raise LakeError(f"{target}: replaced by other writers {MERGE_TRIES} times while this one "
+                    "merged into it; expected fewer concurrent writers of one partition: "
+                    "run again")
+
+
+@contextmanager
+def publish_set(target: LakeDir) -> Iterator[LakeDir]:
+    """Write a set of files that belong together (a month's tables) into the folder
+    yielded. On a folder it is built beside ``target`` and exchanged with it in one step
+    (:func:`atomicio.publish_folder`). An object store cannot swap a prefix, so each file
+    is replaced in place, one PUT each, and files the set does not rewrite stay."""
+    if isinstance(target, ObjectPath):
+        yield target
+        return
+    with atomicio.publish_folder(target, LakeError) as stage:
+        yield stage

@@ -27,6 +27,7 @@ from . import report_breakdown as attribution
 from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from .decisions import view as decision_view
 from .errors import SloJobsError
+from .lake import LakeDir
 from .periods import Period, month, previous
 from .report_text import (
     duration,
@@ -82,7 +83,7 @@ class _NoFetch(URLFetcher):  # type: ignore[misc]
 
 
 
-def _pipelines(lake_dir: Path, label: str, rows: Sequence[dict[str, Any]]
+def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Per pipeline (service): its SLOs with the summary row, late runs and worst hours."""
     keep = {r["slo"]: r for r in rows}
@@ -125,7 +126,7 @@ def _write_text(path: Path, text: str) -> None:
     atomicio.write_text(path, redaction.redact(text))
 
 
-def _read(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
+def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
     return compute.read_table(lake_dir, label, name) if path.exists() else []
 
@@ -196,7 +197,7 @@ def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
             "breakdown": attribution.view(row, breakdown or [])}
 
 
-def build_context(lake_dir: Path, period: Period, source: str, generated_at: datetime,
+def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: datetime,
                   service: str | None = None) -> dict[str, Any]:
     rows = compute.read_summary(lake_dir, period)
     if service is not None:
@@ -277,7 +278,7 @@ def build_context(lake_dir: Path, period: Period, source: str, generated_at: dat
     }
 
 
-def _gaps(lake_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
+def _gaps(lake_dir: LakeDir, row: dict[str, Any]) -> dict[str, Any]:
     """The runs of buckets without data of one SLO's window, up to its as-of."""
     end = row.get("as_of") or row["period_end"]
     found = gaps.find(lake_dir, row["slo"], row["period_start"], end)
@@ -285,7 +286,7 @@ def _gaps(lake_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
             "count": len(found)}
 
 
-def extract_notes(lake_dir: Path, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
+def extract_notes(lake_dir: LakeDir, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
     """What the extractor noted about each SLO's days (e.g. a selector matching no series),
     one entry per SLO and note with the days it applies to."""
     out = []
@@ -353,7 +354,7 @@ def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
     return buf.getvalue()
 
 
-def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
+def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
            generated_at: datetime, service: str | None = None,
            formats: Sequence[str] = FORMATS, as_of: datetime | None = None) -> ReportFiles:
     """Render the computed ``period`` into ``<out_dir>/<YYYY-MM>/`` and refresh the index.
@@ -401,15 +402,15 @@ def render(lake_dir: Path, period: Period, out_dir: Path, source: str,
     return files
 
 
-def write_index(lake_dir: Path, out_dir: Path, rendered_at: datetime) -> Path:
+def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path:
     """``<out>/index.html``: every month in the lake up to ``rendered_at``, with its figures.
 
     A month that starts after the render time is left out (it can only hold a summary of
     nothing); the month the render time falls in is marked as still running.
     """
     months = []
-    for part in sorted((lake_dir / "monthly").glob("month=*/summary.parquet"), reverse=True):
-        label = part.parent.name.removeprefix("month=")
+    found = (lake_dir / "monthly").glob("month=*/summary.parquet")
+    for label in sorted((p.parent.name.removeprefix("month=") for p in found), reverse=True):
         try:
             period = month(label)
         except SloJobsError:

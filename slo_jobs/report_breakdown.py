@@ -5,16 +5,16 @@ a bar chart of the budget each spent, and the same figures in summary.json."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from . import charts, compute, lake
+from .lake import LakeDir
 
 SHOWN = 10  # groups in the report's table and chart; summary.json has them all
 GROUP_KEYS = ("rank", "values", "group", "bad", "total", "sli", "bad_share", "budget_share")
 
 
-def read(lake_dir: Path, label: str, slos: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+def read(lake_dir: LakeDir, label: str, slos: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The month's breakdown rows per SLO, largest spender first (none for a month computed
     before breakdowns existed)."""
     path = lake.monthly_partition(lake_dir, label).parent / "breakdown.parquet"

@@ -5,8 +5,10 @@ DAG tasks (``tasks.py``) all go through it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +17,7 @@ from . import burnrate, compute, daytable, lake, periods, report
 from .daytable import DayResult
 from .decisions.teams import Team
 from .errors import SloJobsError
+from .lake import LakeDir
 from .periods import Period
 from .sources import Sources
 from .spec import Slo
@@ -22,6 +25,9 @@ from .spec import Slo
 # Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs the
 # pool ``prometheus`` bounds the mapped tasks instead).
 EXTRACT_CONCURRENCY = 4
+# Threads beyond the query slots: an SLO being written (each partition synced to disk) holds
+# a thread but no slot, so the slots go on reading the next SLOs meanwhile.
+WRITING_THREADS = 2
 T = TypeVar("T")
 
 
@@ -46,7 +52,7 @@ def month_days(slo: Slo, label: str, as_of: datetime | None = None
     return month, before
 
 
-def days_to_extract(lake_dir: Path, slo: Slo, label: str, as_of: datetime | None,
+def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | None,
                     redo: bool) -> tuple[list[date], list[date]]:
     """(days of the SLO's month to extract: all with ``redo``, else those without a
     complete partition; the other days it reads that have none)."""
@@ -64,54 +70,63 @@ def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
                            "expected a month that has started (or a later --as-of)")
 
 
-def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: Path,
-                     as_of: datetime | None = None, per_day: bool = False) -> list[DayResult]:
+def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
+                     as_of: datetime | None = None, per_day: bool = False,
+                     slot: AbstractContextManager[object] | None = None) -> list[DayResult]:
     """Replace exactly the ``days`` partitions of ``slo``, under its lock, after clearing
     temp files a killed run left behind (so a re-run leaves the lake as an uninterrupted
     run). All days are read before any is written; with ``per_day``, one day at a time, so
-    each finished day is kept if the run is interrupted."""
+    each finished day is kept if the run is interrupted. ``slot`` is held while reading
+    (not while writing): the bound on concurrent reads."""
     source = sources.for_slo(slo)
     out: list[DayResult] = []
     for chunk in ([[d] for d in days] if per_day else [days] if days else []):
-        read = source.read_days(slo, chunk, as_of)  # a failing source writes nothing
+        with slot or nullcontext():
+            read = source.read_days(slo, chunk, as_of)  # a failing source writes nothing
         with lake.slo_lock(lake_dir, slo.name):
             daytable.clear_temps(lake_dir, slo.name, chunk)
             out += [daytable.write(lake_dir, slo.name, d) for d in read]
     return out
 
 
-def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: Path,
+def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: LakeDir,
                  as_of: datetime | None = None,
                  concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
-    """The same ``days`` of every SLO, at most ``concurrency`` SLOs at a time."""
-    return [r for rs in _each(slos, concurrency,
-                              lambda s: extract_slo_days(sources, s, days, lake_dir, as_of))
+    """The same ``days`` of every SLO, at most ``concurrency`` SLOs reading at a time."""
+    return [r for rs in _each(sources, slos, concurrency,
+                              lambda s, slot: extract_slo_days(sources, s, days, lake_dir,
+                                                               as_of, slot=slot))
             for r in rs]
 
 
-def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: Path,
+def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
                as_of: datetime | None, redo: bool = False, per_day: bool = False,
                concurrency: int = EXTRACT_CONCURRENCY,
                done: Callable[[Slo], None] | None = None) -> dict[str, list[date]]:
     """Extract what month ``label`` needs of each SLO (``days_to_extract``); returns the
     days extracted per SLO. ``done`` is called as each SLO finishes (progress bars)."""
-    def one(slo: Slo) -> list[date]:
+    def one(slo: Slo, slot: AbstractContextManager[object]) -> list[date]:
         todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
-        extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day)
+        extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day, slot)
         if done is not None:
             done(slo)
         return todo + others
 
-    return dict(zip([s.name for s in slos], _each(slos, concurrency, one), strict=True))
+    return dict(zip([s.name for s in slos], _each(sources, slos, concurrency, one),
+                    strict=True))
 
 
-def _each(slos: Sequence[Slo], concurrency: int, fn: Callable[[Slo], T]) -> list[T]:
-    # Threads: the work is waiting for the source and decoding its answers.
-    with ThreadPoolExecutor(max(1, concurrency)) as pool:
-        return list(pool.map(fn, slos))
+def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
+          fn: Callable[[Slo, AbstractContextManager[object]], T]) -> list[T]:
+    # Threads: the work is waiting for the source and decoding its answers. ``concurrency``
+    # slots bound the reads; the extra threads let SLOs be written while others read.
+    slots = threading.BoundedSemaphore(max(1, concurrency))
+    with sources.reading(), \
+            ThreadPoolExecutor(max(1, concurrency) + WRITING_THREADS) as pool:
+        return list(pool.map(lambda s: fn(s, slots), slos))
 
 
-def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: Path,
+def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
               out_dir: Path, generated_at: datetime,
               as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
               ) -> tuple[list[dict[str, Any]], report.ReportFiles]:

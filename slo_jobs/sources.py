@@ -16,12 +16,14 @@ A new source is a class with ``label`` and ``read_days`` and a line in ``Sources
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
 from .daytable import DayTable
 from .endpoint import AirflowConfig, PrometheusConfig
+from .extract.collector import fewer_collections
 from .extract.extractor import DEFAULT_STEP, read_days
 from .extract.prometheus import PrometheusClient
 from .pipeline_slis import record
@@ -116,6 +118,12 @@ class Sources:
             client = PrometheusClient(self.prometheus_for(conn))
             self._clients[conn] = PrometheusSource(client, self.step)
         return self._clients[conn]
+
+    @staticmethod
+    def reading() -> AbstractContextManager[None]:
+        """The setting reads run under: fewer garbage collections while answers are
+        decoded (``extract/collector.py``)."""
+        return fewer_collections()
 
     def label(self, slos: Sequence[Slo]) -> str:
         """The report's source line: each Prometheus URL, and the pipeline sources."""

@@ -17,6 +17,7 @@ from . import catalog, compute, lake, periods, report, review, runner, spec
 from .compute import shards
 from .decisions import teams as team_file
 from .errors import SloJobsError
+from .lake import LakeDir
 from .periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
 from .pipeline_slis import record
 from .pipeline_slis.record import AirflowFor
@@ -73,7 +74,7 @@ def day_ranges(days: list[date]) -> str:
                      for r in consecutive(days))
 
 
-def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,
+def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
                 interval_start: datetime | None, interval_end: datetime | None,
                 airflow_for: AirflowFor | None = None) -> dict[str, Any]:
     """Replace exactly one SLO's partition of the interval's day."""
@@ -85,7 +86,7 @@ def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name:
             "clipped": sum(r.clipped for r in results)}
 
 
-def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: str,
+def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
                interval_start: datetime | None, interval_end: datetime | None,
                fill: bool = True, airflow_for: AirflowFor | None = None) -> dict[str, Any]:
     """Extract the days the SLO's month needs that have no (complete) partition yet.
@@ -107,7 +108,7 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, slo_name: 
             "missing": [] if fill else listed}
 
 
-def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: Path, slo_name: str,
+def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
                     interval_start: datetime | None,
                     interval_end: datetime | None) -> dict[str, Any]:
     """Replace exactly the interval's minutes of one pipeline SLO (within one UTC day)."""
@@ -122,7 +123,7 @@ def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: Path, slo
             "end": interval_end.isoformat(), "rows": r.rows}
 
 
-def check_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
+def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
                 interval_end: datetime | None) -> dict[str, Any]:
     """Fail, naming SLOs and days, unless every SLO has a complete partition for every day
     of its month (in its own time zone)."""
@@ -148,7 +149,7 @@ def plan_shards(slos_dir: Path, shard_size: int) -> list[dict[str, int]]:
     return [{"index": i, "size": shard_size} for i in range(n)]
 
 
-def compute_shard(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
+def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
                   interval_end: datetime | None, index: int, size: int) -> dict[str, Any]:
     """Compute one shard of the interval's month into its folder (replaced whole)."""
     period = period_of(interval_start, interval_end)
@@ -158,7 +159,7 @@ def compute_shard(slos_dir: Path, lake_dir: Path, interval_start: datetime | Non
             "folder": str(folder)}
 
 
-def merge_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
+def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
                 interval_end: datetime | None, computed: list[dict[str, Any]]) -> str:
     """Publish the interval's month from its computed shards (the cross-SLO tables computed
     here) and remove the shards."""
@@ -168,7 +169,7 @@ def merge_month(slos_dir: Path, lake_dir: Path, interval_start: datetime | None,
     return str(lake.monthly_partition(lake_dir, period.label))
 
 
-def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: Path, out_dir: Path,
+def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
                  interval_start: datetime | None, interval_end: datetime | None,
                  rendered_at: datetime) -> dict[str, str]:
     """Render the interval's month; ``rendered_at`` is the render time the report records.
@@ -197,7 +198,7 @@ def week_of(interval_start: datetime | None, interval_end: datetime | None) -> s
     return label
 
 
-def review_week(slos_dir: Path, lake_dir: Path, out_dir: Path,
+def review_week(slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
                 interval_start: datetime | None, interval_end: datetime | None,
                 rendered_at: datetime) -> dict[str, str]:
     """Fill the weekly review of the interval's ISO week from the lake, as of the interval's

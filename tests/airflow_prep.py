@@ -1,8 +1,8 @@
-"""Prepare a throwaway Airflow home for the backfill test, in one process (each ``airflow``
-command costs seconds of start-up): migrate the database, create the Prometheus pool, parse
-the DAG folder into the database and unpause one DAG.
+"""Prepare a throwaway Airflow home for the tests that start a scheduler, in one process
+(each ``airflow`` command costs seconds of start-up): migrate the database, create the
+Prometheus pool, parse the DAG folder into the database and unpause the DAGs named.
 
-    AIRFLOW_HOME=... python tests/airflow_prep.py <dag_id> <pool slots>
+    AIRFLOW_HOME=... python tests/airflow_prep.py <pool slots> <dag_id> [<dag_id> ...]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import sys
 
 
-def main(dag_id: str, slots: int) -> None:
+def main(slots: int, dag_ids: list[str]) -> None:
     from airflow.cli.commands.dag_command import dag_reserialize
     from airflow.models.dag import DagModel
     from airflow.models.pool import Pool
@@ -28,11 +28,12 @@ def main(dag_id: str, slots: int) -> None:
 
     dag_reserialize(argparse.Namespace(bundle_name=None))
     with create_session() as session:
-        dag = session.get(DagModel, dag_id)
-        if dag is None:
-            raise SystemExit(f"{dag_id}: not found after parsing the DAG folder")
-        dag.is_paused = False
+        for dag_id in dag_ids:
+            dag = session.get(DagModel, dag_id)
+            if dag is None:
+                raise SystemExit(f"{dag_id}: not found after parsing the DAG folder")
+            dag.is_paused = False
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(int(sys.argv[1]), sys.argv[2:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,25 @@ def prometheus(demo_tsdb: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     proc = prom.start(data, port, data.parent / "prometheus.log")
     yield f"http://127.0.0.1:{port}"
     prom.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3-compatible server (moto's server mode) on loopback: its endpoint URL."""
+    from tests.s3server import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
+
+
+@pytest.fixture
+def bucket(s3: str, request: pytest.FixtureRequest) -> str:
+    """A new, empty bucket of the test server for one test."""
+    from tests.s3server import client
+
+    name = "lake-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    client(s3).create_bucket(Bucket=name)  # type: ignore[attr-defined]
+    return name
 
 
 DEMO_SLOS = len(TRUTH) + 4  # six service SLOs and the project's four pipeline SLOs

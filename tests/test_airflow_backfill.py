@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pandas as pd
 import pytest
 
 from slo_jobs.demo import prom
+from tests import airflow_procs
 from tests.conftest import ROOT, true_counts
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -90,59 +90,6 @@ def _failure(what: str, home: Path, db: Path) -> str:
     return f"{what}\ntask instances:\n{states}\nstandalone log tail:\n{tail}"
 
 
-def _processes_with(home: Path) -> list[int]:
-    """Processes whose environment names this AIRFLOW_HOME: what the test started."""
-    mark = f"AIRFLOW_HOME={home}".encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if mark in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(int(proc.name))
-            except OSError:
-                pass
-    return found
-
-
-def _groups(proc: subprocess.Popen[bytes], home: Path) -> set[int]:
-    """The standalone's process group and every group a process of this Airflow runs in:
-    the task supervisor starts each task in a session (and process group) of its own."""
-    groups = {proc.pid}
-    for pid in _processes_with(home):
-        try:
-            groups.add(os.getpgid(pid))
-        except ProcessLookupError:
-            pass
-    return groups
-
-
-def _stop(proc: subprocess.Popen[bytes], home: Path) -> None:
-    """Stop every process group the test started: TERM, then KILL what is still there."""
-    for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
-        alive = _groups(proc, home)
-        for group in alive:
-            try:
-                os.killpg(group, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace
-        while alive and time.monotonic() < deadline:
-            proc.poll()  # reap the direct child, so its group can disappear
-            alive = {g for g in _groups(proc, home) if _group_alive(g)}
-            time.sleep(0.2)
-        if not alive:
-            break
-    proc.wait(timeout=10)
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_airflow_backfill_of_three_months(prometheus: str, truth: pd.DataFrame,
                                           tmp_path: Path) -> None:
     home, data = tmp_path / "airflow", tmp_path / "data"
@@ -159,8 +106,8 @@ def test_airflow_backfill_of_three_months(prometheus: str, truth: pd.DataFrame,
                               capture_output=True, text=True)
         assert done.returncode == 0, f"airflow {' '.join(args)}: {done.stderr[-2000:]}"
 
-    prep = subprocess.run([sys.executable, str(ROOT / "tests" / "airflow_prep.py"),
-                           "slo_monthly_report", "3"], env=env, cwd=home,
+    prep = subprocess.run([sys.executable, str(ROOT / "tests" / "airflow_prep.py"), "3",
+                           "slo_monthly_report"], env=env, cwd=home,
                           capture_output=True, text=True)
     assert prep.returncode == 0, prep.stderr[-2000:]
     log = (home / "standalone.log").open("wb")
@@ -188,9 +135,9 @@ def test_airflow_backfill_of_three_months(prometheus: str, truth: pd.DataFrame,
                                  f"{standalone.poll()}): {runs}; expected 3 successful runs",
                                  home, db))
     finally:
-        _stop(standalone, home)
+        airflow_procs.stop([standalone], home)
         log.close()
-    assert _processes_with(home) == [], "processes of the test's Airflow still running"
+    assert airflow_procs.processes_with(home) == [], "processes of the test's Airflow still running"
 
     for month, start, end in MONTHS:
         records = json.loads((data / "out" / month / "summary.json").read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from datetime import timedelta
 from pathlib import Path
@@ -10,9 +11,12 @@ import httpx
 import pandas as pd
 import pytest
 
-from slo_jobs import compute, periods, spec
+from slo_jobs import compute, periods, runner, spec
+from slo_jobs.demo import prom as demo_prom
+from slo_jobs.errors import ExtractError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from slo_jobs.extract import prometheus as prom_api
+from slo_jobs.sources import Sources
 from tests.conftest import TRUTH, service_slos, true_counts
 
 pytestmark = pytest.mark.integration
@@ -122,3 +126,52 @@ def test_chunking_under_the_points_limit(prometheus: str, slos: list[spec.Slo],
         split = client.query_range(slos[0].total.promql("60s"), start, end, step)
     assert len(requests) == 15
     assert split == whole and len(whole) == 1440
+
+
+def _lock_is_free(lake: Path, slo: str) -> bool:
+    path = lake / ".locks" / f"{slo}.lock"
+    if not path.exists():
+        return True  # never taken
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return True
+
+
+def test_concurrent_extraction_writes_what_one_slo_at_a_time_writes(
+        prometheus: str, extracted: Path, slos: list[spec.Slo], tmp_path: Path) -> None:
+    # SLOs are written while others read (more threads than read slots): the lake must
+    # still be the one the plain one-SLO-after-another extraction wrote, byte for byte,
+    # the results in the SLOs' and days' order, and every SLO's lock released.
+    days = SEP.days[:4]
+    plain = tmp_path / "plain"
+    with PrometheusClient(PrometheusConfig(prometheus)) as client:
+        for s in slos:
+            extract_slo(client, s, days, plain)
+    lake = tmp_path / "concurrent"
+    with Sources(lambda _conn: PrometheusConfig(prometheus)) as sources:
+        results = runner.extract_days(sources, slos, days, lake, concurrency=3)
+    assert [(r.slo, r.day) for r in results] == [(s.name, d) for s in slos for d in days]
+    assert all(r.path.is_file() for r in results)
+    sli = {k: v for k, v in lake_digest(lake).items() if k.startswith("sli/")}
+    assert sli == {k: v for k, v in lake_digest(plain).items() if k.startswith("sli/")}
+    assert len(sli) == len(slos) * len(days)
+    assert all(_lock_is_free(lake, s.name) for s in slos)
+
+
+def test_failing_extraction_releases_every_lock_and_writes_nothing(
+        slos: list[spec.Slo], tmp_path: Path) -> None:
+    # Nothing listens on the port: every SLO's first query fails. The first SLO's error is
+    # raised, no partition is written and no lock stays held; with 2 read slots for 6 SLOs,
+    # a slot not given back by a failed read would leave the later SLOs waiting for ever.
+    port = demo_prom.free_port()
+    config = PrometheusConfig(f"http://127.0.0.1:{port}", attempts=1)
+    with pytest.raises(ExtractError, match=rf"SLO {slos[0].name}, 2026-09-01: .*failed "
+                                           r"after 1 attempts: connection failed"):
+        with Sources(lambda _conn: config) as sources:
+            runner.extract_days(sources, slos, SEP.days[:2], tmp_path, concurrency=2)
+    assert not list(tmp_path.rglob("*.parquet"))
+    assert all(_lock_is_free(tmp_path, s.name) for s in slos)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from .. import atomicio, decisions, lake, periods
+from .. import decisions, lake, periods
 from ..burnrate import alert_factor
 from ..errors import LakeError
 from ..governance import maintenance, phases
+from ..lake import LakeDir
 from ..periods import Period
 from ..pipeline_slis import monthly
 from ..spec import Slo
@@ -43,7 +42,7 @@ def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
     return pa.concat_tables([a, b])
 
 
-def compute_calendar(lake_dir: Path, slos: Sequence[Slo], kind: str, label: str,
+def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: str,
                      as_of: datetime | None = None, processes: bool = True) -> WindowResult:
     """A calendar period (``month``/``quarter``/``week``) for every SLO, each in its own
     time zone: SLOs are grouped by zone and the results merged."""
@@ -70,7 +69,7 @@ def compute_calendar(lake_dir: Path, slos: Sequence[Slo], kind: str, label: str,
     return merged
 
 
-def month_summary(lake_dir: Path, slos: Sequence[Slo], period: Period,
+def month_summary(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                   as_of: datetime | None = None) -> list[dict[str, Any]]:
     """Per-SLO good/total/SLI/budget/status rows for ``period`` (evaluated at ``as_of``)."""
     return compute_calendar(lake_dir, slos, "month", period.label, as_of).summary
@@ -80,13 +79,14 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows) if rows else pa.table({"slo": pa.array([], pa.string())})
 
 
-def write_result(lake_dir: Path, result: WindowResult, folder: Path | None = None) -> Path:
+def write_result(lake_dir: LakeDir, result: WindowResult,
+                 folder: LakeDir | None = None) -> LakeDir:
     """Replace the period's output files as one set; other periods are untouched.
 
     ``folder``: write into this (staging) folder instead, for a caller publishing more."""
     target = lake.monthly_partition(lake_dir, result.period.label)
     if folder is None:
-        with atomicio.publish_folder(target.parent, LakeError) as stage:
+        with lake.publish_set(target.parent) as stage:
             write_result(lake_dir, result, stage)
         return target
     for name in LIST_TABLES:
@@ -96,20 +96,20 @@ def write_result(lake_dir: Path, result: WindowResult, folder: Path | None = Non
     return target
 
 
-def write_summary(lake_dir: Path, period: Period, rows: list[dict[str, Any]]) -> Path:
+def write_summary(lake_dir: LakeDir, period: Period, rows: list[dict[str, Any]]) -> LakeDir:
     target = lake.monthly_partition(lake_dir, period.label)
-    with atomicio.publish_folder(target.parent, LakeError) as stage:
+    with lake.publish_set(target.parent) as stage:
         lake.write_atomic(_table(rows), stage / target.name)
     return target
 
 
-def read_table(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
+def read_table(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
     if not path.exists():
         raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
                         f"(run: slo-jobs compute --month {label})")
     try:
-        rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+        rows: list[dict[str, Any]] = lake.read_file(path).to_pylist()
     except (OSError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "
@@ -118,7 +118,7 @@ def read_table(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def read_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
+def read_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
     """The summary rows ``compute_month`` wrote for ``period``."""
     return read_table(lake_dir, period.label, "summary")
 
@@ -136,7 +136,7 @@ WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "status", "met", 
                  "coverage", "good", "total")
 
 
-def own_windows(lake_dir: Path, slos: Sequence[Slo], month_rows: Sequence[dict[str, Any]],
+def own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: Sequence[dict[str, Any]],
                 processes: bool = True) -> dict[str, dict[str, Any]]:
     """Per SLO, its own window to date at the as-of of its month row (the month itself for a
     calendar-month SLO): ``window_label``, ``window_start``/``_end`` and ``window_<field>``."""
@@ -167,7 +167,7 @@ def _window_fields(window: Period, row: dict[str, Any]) -> dict[str, Any]:
             "window_end": window.end, **{f"window_{f}": row[f] for f in WINDOW_FIELDS}}
 
 
-def _stored_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
+def _stored_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
     """The month's summary as last computed; none when absent or unreadable (it is
     about to be replaced)."""
     if not lake.monthly_partition(lake_dir, period.label).exists():
@@ -178,7 +178,7 @@ def _stored_summary(lake_dir: Path, period: Period) -> list[dict[str, Any]]:
         return []
 
 
-def _earlier_summaries(lake_dir: Path, period: Period) -> list[list[dict[str, Any]]]:
+def _earlier_summaries(lake_dir: LakeDir, period: Period) -> list[list[dict[str, Any]]]:
     """The computed summaries of the months before ``period`` that make the trend of the
     reliability priorities (oldest first; a month never computed is left out)."""
     labels: list[str] = []
@@ -190,7 +190,7 @@ def _earlier_summaries(lake_dir: Path, period: Period) -> list[list[dict[str, An
             if lake.monthly_partition(lake_dir, label).exists()]
 
 
-def compute_part(lake_dir: Path, slos: Sequence[Slo], period: Period,
+def compute_part(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                  as_of: datetime | None = None, processes: bool = True) -> WindowResult:
     """The per-SLO figures of the month: each SLO's calendar month in its own zone with its
     own window to date beside it. Every table but the summary is ordered by SLO name (stable
@@ -210,8 +210,8 @@ def compute_part(lake_dir: Path, slos: Sequence[Slo], period: Period,
     return result
 
 
-def finish_month(lake_dir: Path, slos: Sequence[Slo], period: Period, result: WindowResult,
-                 teams: Mapping[str, decisions.Team], stage: Path) -> None:
+def finish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, result: WindowResult,
+                 teams: Mapping[str, decisions.Team], stage: LakeDir) -> None:
     """The part of a month that needs all its SLOs, written into ``stage`` (the month's new
     folder): the maintenance change notes against the stored month, the release decisions'
     reasons, the reliability priorities and the toil budget, with the summary, decisions and
@@ -228,7 +228,7 @@ def finish_month(lake_dir: Path, slos: Sequence[Slo], period: Period, result: Wi
         lake.write_atomic(_table(rows), stage / f"{name}.parquet")
 
 
-def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
+def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                   as_of: datetime | None = None,
                   teams: Mapping[str, decisions.Team] | None = None) -> list[dict[str, Any]]:
     """Compute the calendar month (each SLO's in its own zone) at ``as_of`` (default: its
@@ -243,7 +243,7 @@ def compute_month(lake_dir: Path, slos: Sequence[Slo], period: Period,
     result = compute_part(lake_dir, slos, period, as_of)
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
-    with atomicio.publish_folder(folder, LakeError) as stage:
+    with lake.publish_set(folder) as stage:
         finish_month(lake_dir, slos, period, result, teams or {}, stage)
         lake.write_atomic(_table(result.daily), stage / "daily.parquet")
         lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),

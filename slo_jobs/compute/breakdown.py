@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from .. import lake, resources
 from ..governance import maintenance
+from ..lake import LakeDir
 from ..spec import Slo
 from .engine import connect
 
@@ -37,7 +37,7 @@ def _days(start: datetime, end: datetime) -> list[Any]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _rows(lake_dir: Path, slo: str, labels: list[str], days: Sequence[Any]
+def _rows(lake_dir: LakeDir, slo: str, labels: list[str], days: Sequence[Any]
           ) -> tuple[pa.Table, int]:
     """The SLO's breakdown partitions of ``days`` (each verified), and how many days have
     none by ``labels`` (extracted before the SLO had this breakdown, or never)."""
@@ -70,7 +70,7 @@ def _maintenance(slo: Slo, start: datetime, as_of: datetime) -> pa.Table:
         "count_as": pa.array([c for _, _, c in spans], pa.string())})
 
 
-def month_breakdown(lake_dir: Path, slos: Sequence[Slo],
+def month_breakdown(lake_dir: LakeDir, slos: Sequence[Slo],
                     summary: Sequence[dict[str, Any]]) -> pa.Table:
     """One row per SLO with a breakdown and label-value combination, largest spender first
     (``rank``); ``days_missing``: days of the window without a breakdown partition."""

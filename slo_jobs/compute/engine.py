@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -28,6 +27,7 @@ from ..burnrate import (
 )
 from ..errors import SloJobsError
 from ..governance import maintenance
+from ..lake import LakeDir
 from ..periods import Period, local_days
 from . import stream
 from .params import SloParams
@@ -152,7 +152,7 @@ def _lookback(slos: Sequence[SloParams]) -> timedelta:
     return lookback(a.long_window for s in slos for a in s.burn_rates)
 
 
-def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
+def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
                    as_of: datetime | None = None, tz: str = "UTC",
                    step_s: int = 60, processes: bool = True) -> WindowResult:
     """All figures of ``slos`` over ``period``, evaluated at ``as_of`` (default: its end).
@@ -216,7 +216,7 @@ def compute_window(lake_dir: Path, slos: Sequence[SloParams], period: Period,
     return result
 
 
-def _stream(lake_dir: Path, slos: Sequence[SloParams], lay: _Layout,
+def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
             period: Period, processes: bool = True) -> stream.Tables:
     """Every SLO's partitions through stream.py: snapshot/firing rows and slice counts."""
     grid = stream.Grid(per_day=lay.per_day, b0=lay.b0, b1=lay.b1, basof=lay.basof,
@@ -225,8 +225,9 @@ def _stream(lake_dir: Path, slos: Sequence[SloParams], lay: _Layout,
                        days=tuple((b_start, b_end) for _, b_start, b_end in lay.local))
     inputs = []
     for k, s in enumerate(slos):
-        paths = tuple(str(p) if (p := lake.sli_partition(lake_dir, s.name, d)).exists()
-                      else None for d in lay.days)
+        found = set(lake.existing_days(lake_dir, s.name, lay.days))
+        paths = tuple(lake.sli_partition(lake_dir, s.name, d) if d in found else None
+                      for d in lay.days)
         excluded, as_good = maintenance.bucket_ranges(s.maintenance, lay.origin, lay.n,
                                                       lay.step_s)
         inputs.append(stream.SloInput(k, paths, s.budget_fraction,

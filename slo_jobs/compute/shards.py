@@ -35,6 +35,8 @@ import pyarrow.parquet as pq
 
 from .. import atomicio, decisions, lake
 from ..errors import LakeError, SloJobsError
+from ..lake import LakeDir
+from ..objectstore import ObjectPath
 from ..periods import Period
 from ..pipeline_slis import monthly
 from ..spec import Slo
@@ -47,11 +49,11 @@ STREAMED = ("daily", "burn", "breakdown")  # copied file by file
 PIPELINE_TABLES = ("pipelines", "pipeline_late_runs", "pipeline_hours")
 
 
-def shards_root(lake_dir: Path, label: str) -> Path:
+def shards_root(lake_dir: LakeDir, label: str) -> LakeDir:
     return lake.monthly_partition(lake_dir, label).parent.parent / ".shards" / f"month={label}"
 
 
-def shard_folder(lake_dir: Path, label: str, index: int) -> Path:
+def shard_folder(lake_dir: LakeDir, label: str, index: int) -> LakeDir:
     return shards_root(lake_dir, label) / f"shard={index:05d}"
 
 
@@ -72,8 +74,8 @@ def members(slos: Sequence[Slo], index: int, size: int) -> list[Slo]:
     return sorted(slos, key=lambda s: s.name)[index * size:(index + 1) * size]
 
 
-def compute_shard(lake_dir: Path, slos: Sequence[Slo], period: Period, index: int, size: int,
-                  as_of: datetime | None = None) -> Path:
+def compute_shard(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, index: int,
+                  size: int, as_of: datetime | None = None) -> LakeDir:
     """Compute shard ``index`` of the catalog ``slos`` into its folder (replaced whole)."""
     part = members(slos, index, size)
     result = compute_part(lake_dir, part, period, as_of, processes=False)
@@ -81,12 +83,14 @@ def compute_shard(lake_dir: Path, slos: Sequence[Slo], period: Period, index: in
                 "as_of": result.as_of.isoformat(),
                 "slos": {s.name: s.spec_hash for s in part}}
     target = shard_folder(lake_dir, period.label, index)
-    with atomicio.publish_folder(target, LakeError) as stage:
+    with lake.publish_set(target) as stage:
         write_result(lake_dir, result, stage)
         monthly.summarise(lake_dir, part, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, part, result.summary),
                           stage / "breakdown.parquet")
-        atomicio.write_text(stage / MANIFEST, json.dumps(manifest, indent=1) + "\n", LakeError)
+        # Written last: on an object store (files replaced one by one) a shard whose
+        # manifest names this run's SLOs has all its tables.
+        _write_bytes(stage / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
     return target
 
 
@@ -95,12 +99,20 @@ def _rerun(label: str) -> str:
             "then merge")
 
 
-def _manifest(folder: Path, period: Period) -> dict[str, Any]:
+def _write_bytes(target: LakeDir, data: bytes) -> None:
+    if isinstance(target, ObjectPath):
+        target.put(data)
+    else:
+        atomicio.write_bytes(target, data, LakeError)
+
+
+def _manifest(folder: LakeDir, period: Period) -> dict[str, Any]:
     path = folder / MANIFEST
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not JSON"
+        data: dict[str, Any] = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, LakeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else \
+            "not JSON" if isinstance(exc, ValueError) else str(exc)
         raise LakeError(f"{path}: unreadable ({reason}); expected the manifest of a computed "
                         f"shard; {_rerun(period.label)}") from None
     if data.get("period") != period.label:
@@ -134,16 +146,19 @@ def _check(slos: Sequence[Slo], manifests: Sequence[dict[str, Any]], period: Per
                                f"{len(current)} SLOs as they are; {_rerun(period.label)}")
 
 
-def _read(path: Path, label: str, schema_only: bool = False) -> Any:
+def _read(path: LakeDir, label: str, schema_only: bool = False) -> Any:
     try:
-        return pq.read_schema(path) if schema_only else pq.read_table(path)
-    except (OSError, pa.ArrowException) as exc:
+        if schema_only and isinstance(path, Path):
+            return pq.read_schema(path)
+        table = lake.read_file(path)
+        return table.schema if schema_only else table
+    except (OSError, LakeError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected a shard's "
                         f"computed table; {_rerun(label)}") from None
 
 
-def _concat_files(paths: Sequence[Path], target: Path, label: str) -> None:
+def _concat_files(paths: Sequence[LakeDir], target: LakeDir, label: str) -> None:
     """The tables at ``paths`` end to end in ``target``, one file in memory at a time.
 
     A column null in every row of one shard is typed null there: the shards' types are
@@ -152,6 +167,11 @@ def _concat_files(paths: Sequence[Path], target: Path, label: str) -> None:
     # An empty table is written with its "slo" column only (no rows, no columns to match).
     full = [i for i, s in enumerate(schemas) if len(s) > 1] or [0]
     schema = pa.unify_schemas([schemas[i] for i in full], promote_options="permissive")
+
+    if isinstance(target, ObjectPath):  # one PUT of the whole file
+        lake.write_atomic(pa.concat_tables(
+            [_read(paths[i], label).select(schema.names).cast(schema) for i in full]), target)
+        return
 
     def fill(fh: BinaryIO) -> None:
         with pq.ParquetWriter(fh, schema, **lake.write_options(schema)) as writer:
@@ -162,7 +182,7 @@ def _concat_files(paths: Sequence[Path], target: Path, label: str) -> None:
     atomicio.write_file(target, fill, LakeError)
 
 
-def merge(lake_dir: Path, slos: Sequence[Slo], period: Period, indices: Sequence[int],
+def merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequence[int],
           teams: Mapping[str, decisions.Team] | None = None) -> list[dict[str, Any]]:
     """Publish the month from the shards ``indices`` (the ones computed for this run) and
     remove the shards; returns the summary rows."""
@@ -177,18 +197,24 @@ def merge(lake_dir: Path, slos: Sequence[Slo], period: Period, indices: Sequence
                           incidents=rows["incidents"])
     result.summary.sort(key=lambda r: (r["service"], r["slo"]))
     ordered = sorted(slos, key=lambda s: s.name)
-    with atomicio.publish_folder(lake.monthly_partition(lake_dir, period.label).parent,
-                                 LakeError) as stage:
+    with lake.publish_set(lake.monthly_partition(lake_dir, period.label).parent) as stage:
         finish_month(lake_dir, ordered, period, result, teams or {}, stage)
         for name in STREAMED:
             _concat_files([f / f"{name}.parquet" for f in folders], stage / f"{name}.parquet",
                           period.label)
         for name in PIPELINE_TABLES:
             lake.write_atomic(_table(rows[name]), stage / f"{name}.parquet")
-    root = shards_root(lake_dir, period.label)
+    _remove(shards_root(lake_dir, period.label))
+    return result.summary
+
+
+def _remove(root: LakeDir) -> None:
+    if isinstance(root, ObjectPath):
+        for obj in root.glob("*/*"):
+            obj.unlink(missing_ok=True)
+        return
     shutil.rmtree(root, ignore_errors=True)
     try:
         root.parent.rmdir()  # only when no other month's shards are there
     except OSError:
         pass
-    return result.summary

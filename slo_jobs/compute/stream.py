@@ -11,7 +11,9 @@ than the rest of its work), and every figure is still checked against the pandas
 
 Each partition is read once, whole, with every page's checksum verified
 (``lake.read_verified``): verification costs no second read. Reading many small files is
-bound by Python's GIL in threads, so the SLOs are spread over processes (``run``).
+bound by Python's GIL in threads, so the SLOs are spread over processes (``run``); on an
+object store the reads wait on the network instead, so they run in threads of one process
+(a forked child must not share the S3 client's open connections).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,8 @@ import pyarrow as pa
 from .. import lake
 from ..burnrate import BURN_WINDOWS_S
 from ..governance.maintenance import masks
+from ..lake import LakeDir
+from ..objectstore import ObjectPath
 
 # A worker process costs about a second to start: not worth it for fewer SLOs per process.
 MIN_SLOS_PER_PROCESS = 64
@@ -80,7 +83,7 @@ class Grid:
 @dataclass(frozen=True)
 class SloInput:
     k: int
-    paths: tuple[str | None, ...]  # one per day from the origin; None: no partition (no data)
+    paths: tuple[LakeDir | None, ...]  # one per day from the origin; None: no partition
     budget: float  # B = 1 - target
     conditions: tuple[Condition, ...]
     sliced: bool  # a time-slice SLO: also judge its slices of [b0, basof)
@@ -94,14 +97,27 @@ class SloInput:
     as_good: tuple[tuple[int, int], ...] = ()
 
 
-def _load(paths: Sequence[str | None], per_day: int) -> tuple[np.ndarray, ...]:
+# Concurrent GETs of one SLO's partitions on an object store (each waits on a round trip).
+REMOTE_READS = 8
+
+
+def _read_all(paths: Sequence[LakeDir | None], per_day: int) -> list[pa.Table | None]:
+    def one(path: LakeDir | None) -> pa.Table | None:
+        return None if path is None else lake.read_verified(path, per_day)
+
+    if any(isinstance(p, ObjectPath) for p in paths):
+        with ThreadPoolExecutor(REMOTE_READS) as pool:
+            return list(pool.map(one, paths))
+    return [one(p) for p in paths]
+
+
+def _load(paths: Sequence[LakeDir | None], per_day: int) -> tuple[np.ndarray, ...]:
     n = len(paths) * per_day
     good, total = np.zeros(n), np.zeros(n)
     has, clip = np.zeros(n, bool), np.zeros(n, bool)
-    for i, path in enumerate(paths):
-        if path is None:
+    for i, table in enumerate(_read_all(paths, per_day)):
+        if table is None:
             continue  # a day never extracted reads as a day without data
-        table = lake.read_verified(Path(path), per_day)
         at = slice(i * per_day, (i + 1) * per_day)
         good[at] = table.column("good").to_numpy()
         total[at] = table.column("total").to_numpy()
@@ -282,7 +298,8 @@ def run(grid: Grid, slos: Sequence[SloInput], processes: bool = True) -> Tables:
 
     ``processes=False``: this process only. An orchestrator's task (one shard of a month)
     runs beside other tasks that the scheduler already spreads over the cores."""
-    workers = _workers(len(slos)) if processes else 1
+    remote = any(isinstance(p, ObjectPath) for s in slos for p in s.paths)
+    workers = 1 if remote or not processes else _workers(len(slos))
     if workers == 1:
         return compute(grid, slos)
     chunks = deque(enumerate(slos[i:i + CHUNK] for i in range(0, len(slos), CHUNK)))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 
 from .. import daytable, lake
 from ..daytable import DayResult, DayTable
 from ..errors import ExtractError
+from ..lake import LakeDir
 from ..periods import consecutive, day_start
 from ..spec import FreshnessSli, RatioSli, Slo, has_placeholder
 from .counters import complete_until, counted_days, windowed_days
@@ -67,7 +67,7 @@ def _age_table(day: date, ages: dict[int, float], step: timedelta) -> pa.Table:
                                for v in values]}, schema=lake.AGE_SCHEMA)
 
 
-def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: Path,
+def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: LakeDir,
                 step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
                 ) -> list[DayResult]:
     """Extract ``days`` of ``slo`` and replace exactly those day partitions.

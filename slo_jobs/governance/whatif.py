@@ -16,6 +16,7 @@ from .. import periods, resources
 from ..compute.engine import compute_window
 from ..compute.params import SloParams
 from ..errors import SloJobsError
+from ..lake import LakeDir
 from ..periods import Period
 from ..spec import RatioSli, Slo
 from ..spec.schema import Objective, objective_rules
@@ -110,7 +111,7 @@ def alternative(slo: Slo, base: SloParams, scenario: Scenario) -> SloParams:
     return changed
 
 
-def _outcome(lake_dir: Path, params: SloParams, period: Period, at: datetime, tz: str
+def _outcome(lake_dir: LakeDir, params: SloParams, period: Period, at: datetime, tz: str
              ) -> Outcome:
     result = compute_window(lake_dir, [params], period, at, tz=tz)
     row = result.summary[0]
@@ -138,7 +139,7 @@ def months(first: str, last: str) -> list[str]:
     return out
 
 
-def run(lake_dir: Path, slo: Slo, scenario: Scenario, first: str, last: str,
+def run(lake_dir: LakeDir, slo: Slo, scenario: Scenario, first: str, last: str,
         as_of: datetime) -> list[tuple[Outcome, Outcome]]:
     """(real, what-if) per month of ``[first, last]`` that has begun at ``as_of``; a month
     still running is judged to date and marked estimated, as in the monthly report."""

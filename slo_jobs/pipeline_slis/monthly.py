@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import lake, periods
-from ..lake import AGE_SCHEMA, RUN_SCHEMA, detail_partition
+from ..lake import AGE_SCHEMA, RUN_SCHEMA, LakeDir, detail_partition
 from ..periods import Period
 from ..spec import FreshnessSli, Slo
 from . import judge
@@ -31,14 +29,14 @@ PIPELINE_KINDS = ("freshness", "completion", "completeness")
 WORST_HOURS = 5
 
 
-def _rows(lake_dir: Path, table: str, schema: pa.Schema, slo: str, start: datetime,
+def _rows(lake_dir: LakeDir, table: str, schema: pa.Schema, slo: str, start: datetime,
           end: datetime) -> list[dict[str, Any]]:
     day = (start - timedelta(days=1)).date()
     tables = []
     while day <= end.date():
         path = detail_partition(lake_dir, table, slo, day)
         if path.exists():
-            tables.append(pq.read_table(path, schema=schema))
+            tables.append(lake.read_file(path, schema))
         day += timedelta(days=1)
     return pa.concat_tables(tables).to_pylist() if tables else []
 
@@ -47,7 +45,7 @@ def _seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
 
 
-def _freshness(lake_dir: Path, slo: Slo, local: Period, row: dict[str, Any],
+def _freshness(lake_dir: LakeDir, slo: Slo, local: Period, row: dict[str, Any],
                hours: list[dict[str, Any]]) -> None:
     ages = [a for a in _rows(lake_dir, "pipeline_age", AGE_SCHEMA, slo.name, local.start,
                              local.end) if local.start <= a["ts"] < local.end]
@@ -79,7 +77,7 @@ def _freshness(lake_dir: Path, slo: Slo, local: Period, row: dict[str, Any],
                                                if a["age_s"] is not None), default=None)})
 
 
-def _completion(lake_dir: Path, slo: Slo, local: Period, row: dict[str, Any],
+def _completion(lake_dir: LakeDir, slo: Slo, local: Period, row: dict[str, Any],
                 late: list[dict[str, Any]]) -> None:
     runs = [r for r in _rows(lake_dir, "pipeline_runs", RUN_SCHEMA, slo.name, local.start,
                              local.end + timedelta(days=1))
@@ -91,8 +89,8 @@ def _completion(lake_dir: Path, slo: Slo, local: Period, row: dict[str, Any],
     late.extend({"slo": slo.name, **r} for r in runs if not r["good"])
 
 
-def summarise(lake_dir: Path, slos: Sequence[Slo], period: Period,
-              folder: Path | None = None) -> list[dict[str, Any]]:
+def summarise(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
+              folder: LakeDir | None = None) -> list[dict[str, Any]]:
     """Write the month's pipeline tables (empty when no SLO is a pipeline SLO) into
     ``folder`` (default: the month's folder in the lake)."""
     rows: list[dict[str, Any]] = []

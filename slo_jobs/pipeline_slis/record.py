@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +26,7 @@ from .. import daytable, lake
 from ..daytable import DayResult, DayTable
 from ..endpoint import AirflowConfig
 from ..errors import LakeError
+from ..lake import LakeDir
 from ..spec import Slo
 from ..spec.tables import PipelineSource
 from . import judge
@@ -115,11 +115,6 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _read(path: Path, schema: pa.Schema) -> pa.Table | None:
-    """The partition being merged into, checked whole (page checksums) before use."""
-    return lake.read_verified(path, schema=schema) if path.exists() else None
-
-
 def _empty_day(day: date) -> pa.Table:
     start, _ = _day_bounds(day)
     n = 86_400 // STEP_S
@@ -174,22 +169,25 @@ def _merge_runs(old: pa.Table | None, j: Judged) -> pa.Table:
     return pa.concat_tables([keep, new]).sort_by([("deadline", "ascending")])
 
 
-def _write(slo: Slo, day: date, j: Judged, lake_dir: Path) -> DayResult:
-    path = lake.sli_partition(lake_dir, slo.name, day)
-    sli = _merge_sli(_read(path, lake.SLI_SCHEMA) or _empty_day(day), j, day)
+def _write(slo: Slo, day: date, j: Judged, lake_dir: LakeDir) -> DayResult:
+    """Merge ``j`` into the day's partitions. Each merge reads the partition checked whole
+    (page checksums) and replaces it without losing another writer's hour
+    (:func:`slo_jobs.lake.update`)."""
     if j.ages is not None:
-        ages = detail_partition(lake_dir, "pipeline_age", slo.name, day)
-        lake.write_atomic(_merge_ages(_read(ages, AGE_SCHEMA), j, day), ages)
+        lake.update(detail_partition(lake_dir, "pipeline_age", slo.name, day), AGE_SCHEMA,
+                    lambda old: _merge_ages(old, j, day))
     if j.runs is not None:
-        runs = detail_partition(lake_dir, "pipeline_runs", slo.name, day)
-        lake.write_atomic(_merge_runs(_read(runs, RUN_SCHEMA), j), runs)
+        lake.update(detail_partition(lake_dir, "pipeline_runs", slo.name, day), RUN_SCHEMA,
+                    lambda old: _merge_runs(old, j))
     # The SLI partition last: its presence is what marks the day as extracted.
-    lake.write_atomic(sli, path)
+    path = lake.sli_partition(lake_dir, slo.name, day)
+    sli = lake.update(path, lake.SLI_SCHEMA,
+                      lambda old: _merge_sli(old or _empty_day(day), j, day))
     rows = int(np.count_nonzero(sli.column("has_data").to_numpy(zero_copy_only=False)))
     return DayResult(slo.name, day, rows, int(j.clipped.sum()), path)
 
 
-def record_interval(slo: Slo, start: datetime, end: datetime, lake_dir: Path,
+def record_interval(slo: Slo, start: datetime, end: datetime, lake_dir: LakeDir,
                     airflow_for: AirflowFor) -> DayResult:
     """Replace the buckets ``[start, end)`` (within one UTC day) of a pipeline SLO."""
     day = start.astimezone(UTC).date()
@@ -219,7 +217,7 @@ def read_days(slo: Slo, days: Sequence[date], airflow_for: AirflowFor) -> list[D
     return out
 
 
-def record_days(slos: Sequence[Slo], days: Sequence[date], lake_dir: Path,
+def record_days(slos: Sequence[Slo], days: Sequence[date], lake_dir: LakeDir,
                 airflow_for: AirflowFor) -> list[DayResult]:
     """Replace whole days of pipeline SLOs, each SLO's source read before any write."""
     out: list[DayResult] = []

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from ..lake import LakeDir
 from ..periods import Period
 from ..spec import Slo
 from . import render, summary_page, weekly
@@ -19,7 +20,7 @@ from .weekly import Review
 __all__ = ["Review", "write_summary_page", "write_weekly"]
 
 
-def write_weekly(lake_dir: Path, slos: Sequence[Slo], week: str, out_dir: Path,
+def write_weekly(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Path,
                  as_of: datetime, rendered_at: datetime) -> tuple[Path, Path]:
     """Build the review of ``week`` from the lake and publish its Markdown and HTML."""
     review = weekly.build(lake_dir, slos, week, as_of)
@@ -27,7 +28,7 @@ def write_weekly(lake_dir: Path, slos: Sequence[Slo], week: str, out_dir: Path,
     return render.write_pair(out_dir / "weekly" / week, "review", texts)
 
 
-def write_summary_page(lake_dir: Path, period: Period, out_dir: Path,
+def write_summary_page(lake_dir: LakeDir, period: Period, out_dir: Path,
                        rendered_at: datetime) -> tuple[Path, Path]:
     """The one-page stakeholder summary of a computed month, as Markdown and HTML."""
     page = summary_page.build(lake_dir, period)

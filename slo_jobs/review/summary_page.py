@@ -6,11 +6,11 @@ Reads only the compute stage's tables of the month (like the report).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from .. import compute, lake
 from ..decisions import release
+from ..lake import LakeDir
 from ..periods import Period
 from .weekly import RED, YELLOW
 
@@ -18,7 +18,7 @@ TOP = 3  # priorities on the page
 ORDER = ("approve", "review", "defer", "block")
 
 
-def _read(lake_dir: Path, label: str, name: str) -> list[dict[str, Any]]:
+def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
     return compute.read_table(lake_dir, label, name) if path.exists() else []
 
@@ -38,7 +38,7 @@ def _service(name: str, rows: list[dict[str, Any]],
             "unjudged": unjudged, "stance": stance, "tightest": tightest}
 
 
-def build(lake_dir: Path, period: Period) -> dict[str, Any]:
+def build(lake_dir: LakeDir, period: Period) -> dict[str, Any]:
     rows = compute.read_summary(lake_dir, period)
     decisions: dict[str, dict[str, str]] = {}
     for d in _read(lake_dir, period.label, "decisions"):

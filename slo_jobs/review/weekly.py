@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from .. import compute, periods
 from ..decisions import release
 from ..errors import SloJobsError
+from ..lake import LakeDir
 from ..spec import Slo
 
 RED = ("critical", "exhausted")
@@ -56,7 +56,7 @@ def trend(rate: float | None, before: float | None) -> str:
     return "steady" if abs(change) <= STEADY else "worsening" if change > 0 else "improving"
 
 
-def _zone_figures(lake_dir: Path, slos: Sequence[Slo], label: str, tz: str,
+def _zone_figures(lake_dir: LakeDir, slos: Sequence[Slo], label: str, tz: str,
                   as_of: datetime) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any],
                                             list[dict[str, Any]]]:
     """Week rows, rows of the week before, month-to-date rows at the week's end and the
@@ -170,7 +170,7 @@ def _checklist(review: Review, slos: Sequence[Slo]) -> list[dict[str, Any]]:
     ]
 
 
-def build(lake_dir: Path, slos: Sequence[Slo], label: str, as_of: datetime) -> Review:
+def build(lake_dir: LakeDir, slos: Sequence[Slo], label: str, as_of: datetime) -> Review:
     """The review of ISO week ``label`` (``YYYY-Www``) as the lake holds it at ``as_of``."""
     utc_week = periods.calendar("week", label)
     zones = sorted({s.time_zone for s in slos})
