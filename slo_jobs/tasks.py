@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import catalog, compute, lake, periods, report, review, runner, spec
+from .compute import shards
 from .decisions import teams as team_file
 from .errors import SloJobsError
 from .lake import LakeDir
@@ -141,11 +142,30 @@ def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
     return {"period": period.label, "slos": len(slos), "days": len(period.days)}
 
 
-def compute_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
-                  interval_end: datetime | None) -> str:
+def plan_shards(slos_dir: Path, shard_size: int) -> list[dict[str, int]]:
+    """The shards of the month's compute: ``{"index", "size"}`` per shard of ``shard_size``
+    SLOs (by name), one mapped task each."""
+    n = shards.count(len(catalog.load([slos_dir])), shard_size)
+    return [{"index": i, "size": shard_size} for i in range(n)]
+
+
+def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
+                  interval_end: datetime | None, index: int, size: int) -> dict[str, Any]:
+    """Compute one shard of the interval's month into its folder (replaced whole)."""
     period = period_of(interval_start, interval_end)
-    compute.compute_month(lake_dir, catalog.load([slos_dir]), period,
-                          teams=team_file.load_for([slos_dir]))
+    slos = catalog.load([slos_dir])
+    folder = shards.compute_shard(lake_dir, slos, period, index, size)
+    return {"index": index, "slos": len(shards.members(slos, index, size)),
+            "folder": str(folder)}
+
+
+def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
+                interval_end: datetime | None, computed: list[dict[str, Any]]) -> str:
+    """Publish the interval's month from its computed shards (the cross-SLO tables computed
+    here) and remove the shards."""
+    period = period_of(interval_start, interval_end)
+    shards.merge(lake_dir, catalog.load([slos_dir]), period,
+                 [int(c["index"]) for c in computed], team_file.load_for([slos_dir]))
     return str(lake.monthly_partition(lake_dir, period.label))
 
 

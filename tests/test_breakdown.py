@@ -183,3 +183,21 @@ def test_the_report_and_summary_json_show_it(month: tuple[Path, dict[str, object
     assert (f"{attributed:,} of the month's {3 * (19 * 1440 - 91):,} bad events attributed to "
             "3 label values; 2 of 19 days have no breakdown") in html
     assert "<svg" in html and 'aria-label="Error budget spent by code, route"' in html
+
+
+def test_a_sharded_month_publishes_the_same_breakdown(
+        month: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    import shutil
+
+    from slo_jobs.compute import shards
+
+    base, _ = month
+    (slo,) = catalog.load([base / "pay.yaml"])
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(base / "lake", lake_dir, ignore=shutil.ignore_patterns("monthly"))
+    shards.compute_shard(lake_dir, [slo], SEP, 0, 1, as_of=utc(2026, 9, 20))
+    shards.merge(lake_dir, [slo], SEP, [0])
+    name = "monthly/month=2026-09/breakdown.parquet"
+    expected = pq.read_table(base / "lake" / name)
+    assert expected.num_rows > 0
+    assert pq.read_table(lake_dir / name).equals(expected)

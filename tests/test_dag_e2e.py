@@ -158,3 +158,54 @@ def test_report_answers_a_service_owner(dag_run: tuple[Any, Path]) -> None:
     assert incidents[0].startswith("period,slo,service,start,end")
     # ISO 8601 in UTC, as spreadsheets read it
     assert any(",checkout-availability,checkout,2026-09-17T10:" in line for line in incidents)
+
+
+def test_sharded_run_publishes_what_one_computation_gives(
+        dag_run: tuple[Any, Path], prometheus: str,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The same month through the DAG in shards of 2 SLOs, and computed at once as the CLI
+    # does, each from a copy of the extracted lake: the same tables and summary.json.
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from slo_jobs import catalog, compute, periods, report
+    from slo_jobs.decisions import teams
+
+    _, first = dag_run
+    base = tmp_path_factory.mktemp("sharded")
+    for name in ("sharded", "whole"):
+        shutil.copytree(first / "lake", base / name / "lake",
+                        ignore=shutil.ignore_patterns("monthly", ".locks"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", prometheus)
+        mp.setenv("SLO_JOBS_SLOS_DIR", str(ROOT / "slos"))
+        mp.setenv("SLO_JOBS_LAKE_DIR", str(base / "sharded" / "lake"))
+        mp.setenv("SLO_JOBS_OUT_DIR", str(base / "sharded" / "out"))
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag = DagBag(dag_folder=str(ROOT / "dags" / "slo_monthly_report.py")).get_dag(
+            "slo_monthly_report")
+        run = dag.test(logical_date=datetime(2026, 10, 1, tzinfo=UTC),
+                       run_conf={"shard_size": 2, "missing_days": "fail"})
+    assert run.state == "success"
+    slos = catalog.load([ROOT / "slos"])
+    shards = [ti for ti in run.get_task_instances() if ti.task_id == "compute_shard"]
+    assert sorted(ti.map_index for ti in shards) == list(range(-(-len(slos) // 2)))
+    whole = base / "whole"
+    sep = periods.month("2026-09")
+    compute.compute_month(whole / "lake", slos, sep, teams=teams.load_for([ROOT / "slos"]))
+    report.render(whole / "lake", sep, whole / "out", source=prometheus,
+                  generated_at=datetime(2026, 10, 2, tzinfo=UTC), formats=["json"])
+    expected = json.loads((whole / "out/2026-09/summary.json").read_text())
+    assert json.loads((base / "sharded/out/2026-09/summary.json").read_text()) == expected
+    assert len(expected) == len(slos)
+    month = Path("monthly/month=2026-09")
+    tables = sorted(p.name for p in (whole / "lake" / month).glob("*.parquet"))
+    assert sorted(p.name for p in (base / "sharded/lake" / month).glob("*.parquet")) == tables
+    for name in tables:
+        assert pq.read_table(base / "sharded/lake" / month / name).equals(
+            pq.read_table(whole / "lake" / month / name)), name
+    assert not (base / "sharded/lake/monthly/.shards").exists()
+    pipelines = pq.read_table(whole / "lake" / month / "pipelines.parquet").to_pylist()
+    assert any(r["runs"] for r in pipelines)  # the pipeline details were there to read

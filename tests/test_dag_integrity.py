@@ -80,10 +80,14 @@ def test_wiring(dagbag: Any) -> None:
     dag = dagbag.get_dag("slo_monthly_report")
     assert dag.get_task("extract").upstream_task_ids == {"list_slos"}
     assert dag.get_task("check_complete").upstream_task_ids == {"extract"}
-    assert dag.get_task("compute").upstream_task_ids == {"check_complete"}
-    assert dag.get_task("render").upstream_task_ids == {"compute"}
+    assert dag.get_task("plan_shards").upstream_task_ids == {"check_complete"}
+    assert dag.get_task("compute_shard").upstream_task_ids == {"plan_shards"}
+    assert dag.get_task("merge").upstream_task_ids == {"compute_shard"}
+    assert dag.get_task("render").upstream_task_ids == {"merge"}
     assert dag.get_task("list_slos").upstream_task_ids == {"wait_for_local_month_end"}
     assert dag.params["missing_days"] == "fill"
+    assert dag.params["shard_size"] == 200
+
 
 
 def test_monthly_report_waits_until_every_zones_month_has_ended(dagbag: Any) -> None:

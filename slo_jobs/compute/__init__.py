@@ -28,7 +28,7 @@ from .engine import WindowResult, compute_window, connect
 from .params import SloParams
 
 __all__ = ["SloParams", "WindowResult", "alert_factor", "compute_calendar", "compute_month",
-           "compute_window",
+           "compute_part", "compute_window", "finish_month",
            "connect", "month_summary", "read_summary", "read_table", "write_result",
            "write_summary"]
 
@@ -43,7 +43,7 @@ def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
 
 
 def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: str,
-                     as_of: datetime | None = None) -> WindowResult:
+                     as_of: datetime | None = None, processes: bool = True) -> WindowResult:
     """A calendar period (``month``/``quarter``/``week``) for every SLO, each in its own
     time zone: SLOs are grouped by zone and the results merged."""
     zones = sorted({s.time_zone for s in slos})
@@ -53,7 +53,7 @@ def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: s
         group = [s for s in slos if s.time_zone == tz]
         # Each SLO judged by the target of its phase in force at the period's start.
         part = compute_window(lake_dir, [phases.params(s, period) for s in group], period,
-                              as_of, tz=tz)
+                              as_of, tz=tz, processes=processes)
         by_name = {s.name: s for s in group}
         for r in part.summary:
             r.update(phases.fields(by_name[r["slo"]], period, r))
@@ -136,26 +136,35 @@ WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "status", "met", 
                  "coverage", "good", "total")
 
 
-def own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: Sequence[dict[str, Any]]
-                ) -> dict[str, dict[str, Any]]:
+def own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: Sequence[dict[str, Any]],
+                processes: bool = True) -> dict[str, dict[str, Any]]:
     """Per SLO, its own window to date at the as-of of its month row (the month itself for a
     calendar-month SLO): ``window_label``, ``window_start``/``_end`` and ``window_<field>``."""
-    as_of = {r["slo"]: r["as_of"] for r in month_rows}
+    rows = {r["slo"]: r for r in month_rows}
     out: dict[str, dict[str, Any]] = {}
     groups: dict[tuple[Period, datetime, str], list[Slo]] = {}
     for s in slos:
-        if s.name not in as_of:
+        if s.name not in rows:
             continue
-        window = own_window(s, as_of[s.name])
-        groups.setdefault((window, as_of[s.name], s.time_zone), []).append(s)
+        row = rows[s.name]
+        window = own_window(s, row["as_of"])
+        if (window.start, window.end) == (row["period_start"], row["period_end"]):
+            # A calendar-month SLO: its window is the month just computed, at the same
+            # as-of and target; computing it again would double the month's cost.
+            out[s.name] = _window_fields(window, row)
+            continue
+        groups.setdefault((window, row["as_of"], s.time_zone), []).append(s)
     for (window, at, tz), group in groups.items():
-        rows = compute_window(lake_dir, [phases.params(s, window) for s in group], window,
-                              at, tz=tz).summary
-        for r in rows:
-            out[r["slo"]] = {"window_label": window.label, "window_start": window.start,
-                             "window_end": window.end,
-                             **{f"window_{f}": r[f] for f in WINDOW_FIELDS}}
+        computed = compute_window(lake_dir, [phases.params(s, window) for s in group], window,
+                                  at, tz=tz, processes=processes).summary
+        for r in computed:
+            out[r["slo"]] = _window_fields(window, r)
     return out
+
+
+def _window_fields(window: Period, row: dict[str, Any]) -> dict[str, Any]:
+    return {"window_label": window.label, "window_start": window.start,
+            "window_end": window.end, **{f"window_{f}": row[f] for f in WINDOW_FIELDS}}
 
 
 def _stored_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
@@ -181,6 +190,44 @@ def _earlier_summaries(lake_dir: LakeDir, period: Period) -> list[list[dict[str,
             if lake.monthly_partition(lake_dir, label).exists()]
 
 
+def compute_part(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
+                 as_of: datetime | None = None, processes: bool = True) -> WindowResult:
+    """The per-SLO figures of the month: each SLO's calendar month in its own zone with its
+    own window to date beside it. Every table but the summary is ordered by SLO name (stable
+    within an SLO), so parts computed apart (shards of name-ordered SLOs) laid end to end
+    are what one computation of all of them gives."""
+    result = compute_calendar(lake_dir, slos, "month", period.label, as_of, processes)
+    windows = own_windows(lake_dir, slos, result.summary, processes)
+    by_name = {s.name: s for s in slos}
+    for r in result.summary:
+        r["time_zone"] = by_name[r["slo"]].time_zone
+        r.update(windows.get(r["slo"], {}))
+    for name in ("decisions", "daily", "incidents"):
+        getattr(result, name).sort(key=lambda r: r["slo"])
+    if result.burn_table is not None:
+        result.burn_table = result.burn_table.sort_by([("slo", "ascending"),
+                                                       ("hour_end", "ascending")])
+    return result
+
+
+def finish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, result: WindowResult,
+                 teams: Mapping[str, decisions.Team], stage: LakeDir) -> None:
+    """The part of a month that needs all its SLOs, written into ``stage`` (the month's new
+    folder): the maintenance change notes against the stored month, the release decisions'
+    reasons, the reliability priorities and the toil budget, with the summary, decisions and
+    incidents. The caller writes ``daily``, ``burn`` and the pipeline tables."""
+    # A month computed before keeps its first figures beside the new ones when its
+    # maintenance windows changed since (never a silent change of a reported month).
+    maintenance.note_changes(result.summary, _stored_summary(lake_dir, period))
+    extra = decisions.month_tables(slos, result.summary, result.decisions, result.incidents,
+                                   decisions.burn_history(_earlier_summaries(lake_dir, period)),
+                                   teams)
+    result.decisions = extra.pop("decisions")
+    for name, rows in (("summary", result.summary), ("decisions", result.decisions),
+                       ("incidents", result.incidents), *extra.items()):
+        lake.write_atomic(_table(rows), stage / f"{name}.parquet")
+
+
 def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                   as_of: datetime | None = None,
                   teams: Mapping[str, decisions.Team] | None = None) -> list[dict[str, Any]]:
@@ -189,26 +236,18 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
     window to date beside it, and replace the month's output files in the lake.
 
     The release decisions get their reasons, and the reliability priorities and the toil
-    budget of each team (sizes from ``teams``) are published with the month."""
-    result = compute_calendar(lake_dir, slos, "month", period.label, as_of)
-    windows = own_windows(lake_dir, slos, result.summary)
-    by_name = {s.name: s for s in slos}
-    for r in result.summary:
-        r["time_zone"] = by_name[r["slo"]].time_zone
-        r.update(windows.get(r["slo"], {}))
-    # A month computed before keeps its first figures beside the new ones when its
-    # maintenance windows changed since (never a silent change of a reported month).
-    maintenance.note_changes(result.summary, _stored_summary(lake_dir, period))
-    extra = decisions.month_tables(slos, result.summary, result.decisions, result.incidents,
-                                   decisions.burn_history(_earlier_summaries(lake_dir, period)),
-                                   teams or {})
-    result.decisions = extra.pop("decisions")
+    budget of each team (sizes from ``teams``) are published with the month. One process
+    (with its local workers) computes every SLO; ``compute.shards`` splits the same work
+    into tasks."""
+    slos = sorted(slos, key=lambda s: s.name)
+    result = compute_part(lake_dir, slos, period, as_of)
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
     with lake.publish_set(folder) as stage:
-        write_result(lake_dir, result, stage)
-        for name, rows in extra.items():
-            lake.write_atomic(_table(rows), stage / f"{name}.parquet")
+        finish_month(lake_dir, slos, period, result, teams or {}, stage)
+        lake.write_atomic(_table(result.daily), stage / "daily.parquet")
+        lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
+                          stage / "burn.parquet")
         monthly.summarise(lake_dir, slos, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, slos, result.summary),
                           stage / "breakdown.parquet")

@@ -154,8 +154,11 @@ def _lookback(slos: Sequence[SloParams]) -> timedelta:
 
 def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
                    as_of: datetime | None = None, tz: str = "UTC",
-                   step_s: int = 60) -> WindowResult:
-    """All figures of ``slos`` over ``period``, evaluated at ``as_of`` (default: its end)."""
+                   step_s: int = 60, processes: bool = True) -> WindowResult:
+    """All figures of ``slos`` over ``period``, evaluated at ``as_of`` (default: its end).
+
+    ``processes``: spread the SLOs over a worker process per further core
+    (``stream.run``); False in an orchestrator's task."""
     if step_s < 60 or 86_400 % step_s:
         raise SloJobsError(f"bucket step: found {step_s} s; expected at least 60 s dividing a day")
     evaluated = min(max(as_of or period.end, period.start), period.end)
@@ -171,7 +174,7 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
     elapsed = (lay.basof - lay.b0) / (lay.b1 - lay.b0)
     con = connect()
     _check_slices(slos, lay)
-    snap, slices, slice_days = _stream(lake_dir, slos, lay, period)
+    snap, slices, slice_days = _stream(lake_dir, slos, lay, period, processes)
     _register_slos(con, slos, period)
     con.register("snap_arrow", snap)
     con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
@@ -214,7 +217,7 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
 
 
 def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
-            period: Period) -> stream.Tables:
+            period: Period, processes: bool = True) -> stream.Tables:
     """Every SLO's partitions through stream.py: snapshot/firing rows and slice counts."""
     grid = stream.Grid(per_day=lay.per_day, b0=lay.b0, b1=lay.b1, basof=lay.basof,
                        snap=lay.snap, burn_b=tuple(v // lay.step_s
@@ -233,7 +236,7 @@ def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
                                       max(1, int(s.slice_seconds // lay.step_s)),
                                       s.method == "RatioTimeslices", s.slice_target,
                                       s.no_data, excluded, as_good))
-    return stream.run(grid, inputs)
+    return stream.run(grid, inputs, processes)
 
 
 def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],

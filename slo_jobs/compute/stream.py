@@ -292,11 +292,14 @@ def _ready(_: int) -> None:
     return None
 
 
-def run(grid: Grid, slos: Sequence[SloInput]) -> Tables:
+def run(grid: Grid, slos: Sequence[SloInput], processes: bool = True) -> Tables:
     """``compute`` over all SLOs, this process and one worker process per further core
-    taking chunks of SLOs from one queue (a worker's start-up is then not a straggler)."""
+    taking chunks of SLOs from one queue (a worker's start-up is then not a straggler).
+
+    ``processes=False``: this process only. An orchestrator's task (one shard of a month)
+    runs beside other tasks that the scheduler already spreads over the cores."""
     remote = any(isinstance(p, ObjectPath) for s in slos for p in s.paths)
-    workers = 1 if remote else _workers(len(slos))
+    workers = 1 if remote or not processes else _workers(len(slos))
     if workers == 1:
         return compute(grid, slos)
     chunks = deque(enumerate(slos[i:i + CHUNK] for i in range(0, len(slos), CHUNK)))
