@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
-from . import __version__, cli_governance
+from . import __version__, cli_governance, cli_options
 from .cli_options import (
     AsOf,
     Lake,
@@ -56,6 +57,8 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
               "--version", callback=_show_version, is_eager=True,
               help="Print the version and exit.")] = False) -> None:
     _state["debug"] = debug
+    # Time enters here, once per command: the render time and the default --as-of.
+    cli_options.invoked_at(datetime.now(UTC))
 
 
 @app.command()

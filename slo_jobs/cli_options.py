@@ -53,9 +53,22 @@ def lake_at(where: str) -> LakeDir:
     return location(where)
 
 
+# The instant this invocation started, read once from the clock by the command's entry
+# (``cli._main``): the render time reports record, and the --as-of default.
+_invoked: list[datetime] = []
+
+
+def invoked_at(instant: datetime) -> None:
+    """Set the invocation's instant; called once per command by the CLI's entry."""
+    _invoked[:] = [instant.astimezone(UTC).replace(microsecond=0)]
+
+
 def now() -> datetime:
-    # The render time a report records (labelled as such); the data's time comes from --month.
-    return datetime.now(UTC).replace(microsecond=0)
+    """The invocation's instant (the render time a report records, labelled as such); the
+    data's time comes from --month and --as-of."""
+    if not _invoked:
+        raise RuntimeError("the CLI's entry sets the invocation time before any command")
+    return _invoked[0]
 
 
 def as_of_or_now(text: str | None) -> datetime:
