@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from slo_jobs import atomicio, lake, periods, report
+from slo_jobs import atomicio, catalog, lake, periods, report, rules
 from slo_jobs.compute import SloParams, compute_window, write_result
 from slo_jobs.errors import LakeError, SloJobsError
 from tests.conftest import ROOT
@@ -63,8 +63,14 @@ def test_outputs_get_the_mode_the_umask_gives(mask: int, tmp_path: Path, umask: 
     outputs = [files.html, files.pdf, files.json, files.csv, files.index,
                lake.sli_partition(tmp_path / "lake", SLO.name, NOV.start.date()),
                lake.monthly_partition(tmp_path / "lake", NOV.label)]
+    api = catalog.load([ROOT / "tests" / "fixtures" / "rules" / "api.yaml"])
+    outputs.append(rules.write(api, tmp_path / "rules" / "slo.rules.yml"))
     for path in outputs:
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path  # not mkstemp's 0600
+    # A month's folders are published whole (built beside, then exchanged): made by mkdir, so
+    # they get the umask's mode too, never mkdtemp's 0700.
+    for folder in (files.html.parent, lake.monthly_partition(tmp_path / "lake", NOV.label).parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~mask, folder
 
 
 def test_a_planted_symlink_at_a_temp_name_is_never_followed(
