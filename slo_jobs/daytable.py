@@ -76,3 +76,13 @@ def clear_temps(lake_dir: LakeDir, slo: str, days: list[date]) -> None:
     """Delete temp files a killed writer left in this SLO's day folders (the SLI and the
     detail tables); call under ``lake.slo_lock``."""
     lake.remove_stale_temps(lake_dir, slo, days, ("sli", *lake.DETAIL_TABLES))
+
+
+def replace(lake_dir: LakeDir, slo: str, days: list[date],
+            tables: list[DayTable]) -> list[DayResult]:
+    """Replace this SLO's ``days`` with ``tables`` (all read before): under its lock, after
+    clearing temp files a killed writer left, so a re-run leaves the lake as an
+    uninterrupted run would. The one way every source's days reach the lake."""
+    with lake.slo_lock(lake_dir, slo):
+        clear_temps(lake_dir, slo, days)
+        return [write(lake_dir, slo, d) for d in tables]

@@ -81,11 +81,9 @@ def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: Lak
     source = sources.for_slo(slo)
     out: list[DayResult] = []
     for chunk in ([[d] for d in days] if per_day else [days] if days else []):
-        with slot or nullcontext():
+        with slot or nullcontext(), sources.reading():
             read = source.read_days(slo, chunk, as_of)  # a failing source writes nothing
-        with lake.slo_lock(lake_dir, slo.name):
-            daytable.clear_temps(lake_dir, slo.name, chunk)
-            out += [daytable.write(lake_dir, slo.name, d) for d in read]
+        out += daytable.replace(lake_dir, slo.name, chunk, read)
     return out
 
 
@@ -121,8 +119,7 @@ def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
     # Threads: the work is waiting for the source and decoding its answers. ``concurrency``
     # slots bound the reads; the extra threads let SLOs be written while others read.
     slots = threading.BoundedSemaphore(max(1, concurrency))
-    with sources.reading(), \
-            ThreadPoolExecutor(max(1, concurrency) + WRITING_THREADS) as pool:
+    with ThreadPoolExecutor(max(1, concurrency) + WRITING_THREADS) as pool:
         return list(pool.map(lambda s: fn(s, slots), slos))
 
 

@@ -99,10 +99,10 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_nam
     period = period_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
     as_of = settled(period)
-    missing, _ = runner.days_to_extract(lake_dir, slo, period.label, as_of, redo=False)
-    if fill:
+    missing, others = runner.days_to_extract(lake_dir, slo, period.label, as_of, redo=False)
+    if fill:  # the days just listed, not listed again by fill_month
         with Sources(config_for, airflow_for) as sources:
-            runner.fill_month(sources, [slo], period.label, lake_dir, as_of)
+            runner.extract_slo_days(sources, slo, missing + others, lake_dir, as_of)
     listed = [d.isoformat() for d in missing]
     return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
             "missing": [] if fill else listed}

@@ -81,6 +81,7 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
     it was.  Counters given by a selector are counted from their raw samples
     (:mod:`.samples`); other queries are evaluated with ``query_range`` (:func:`method`).
     """
+    # No lock here: the runner (``daytable.replace``) holds the SLO's lock for overlapping runs.
     return [daytable.write(lake_dir, slo.name, d)
             for d in read_days(client, slo, days, step, as_of)]
 

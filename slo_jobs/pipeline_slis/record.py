@@ -220,10 +220,5 @@ def read_days(slo: Slo, days: Sequence[date], airflow_for: AirflowFor) -> list[D
 def record_days(slos: Sequence[Slo], days: Sequence[date], lake_dir: LakeDir,
                 airflow_for: AirflowFor) -> list[DayResult]:
     """Replace whole days of pipeline SLOs, each SLO's source read before any write."""
-    out: list[DayResult] = []
-    for slo in slos:
-        tables = read_days(slo, days, airflow_for)
-        with lake.slo_lock(lake_dir, slo.name):
-            daytable.clear_temps(lake_dir, slo.name, list(days))
-            out.extend(daytable.write(lake_dir, slo.name, d) for d in tables)
-    return out
+    return [r for slo in slos for r in daytable.replace(
+        lake_dir, slo.name, list(days), read_days(slo, days, airflow_for))]
