@@ -2,7 +2,9 @@
 
 Reads only the compute stage's outputs in the lake (summary, decisions, daily, incidents,
 burn of the month, and the summaries of earlier months for trends), so a report can be
-rendered again at any time without Prometheus.
+rendered again at any time without Prometheus. The summary rows are held whole; each SLO's
+detail rows are read, rendered and spooled one SLO at a time (``report_stream``), so the
+render's memory does not grow with them.
 """
 
 from __future__ import annotations
@@ -10,25 +12,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import jinja2
+from markupsafe import Markup
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from . import __version__, atomicio, charts, compute, gaps, lake, redaction, resources
+from . import __version__, atomicio, compute, gaps, lake, redaction, report_stream, resources
 from . import report_breakdown as attribution
-from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from .decisions import view as decision_view
 from .errors import SloJobsError
 from .lake import LakeDir
 from .periods import Period, month, previous
+from .report_stream import alert_conditions
 from .report_text import (
     duration,
     iso,
@@ -61,6 +63,12 @@ COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events"
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
 # Statuses that are not "at risk": healthy, or not judged at all (too little data).
 JUDGED_OK = ("healthy", "no data", "insufficient data")
+# Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" of a
+# value is escaped).
+_SECTION = "<!--slo-section-->"
+__all__ = ["FORMATS", "JSON_FIELDS", "ReportFiles", "SloJobsError", "alert_conditions",
+           "extract_notes", "recommendations", "render", "template_env", "write_index",
+           "write_published"]
 
 
 @dataclass(frozen=True)
@@ -131,74 +139,21 @@ def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     return compute.read_table(lake_dir, label, name) if path.exists() else []
 
 
-def _window(seconds: int) -> str:
-    """``3600`` -> ``1 h``, ``300`` -> ``5 min``, ``259200`` -> ``3 d``."""
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+@dataclass
+class _Month:
+    """What each SLO's part needs of the whole month: one row (or a few) per SLO, held
+    whole; the detail rows are read one SLO at a time (``report_stream``)."""
+    period: Period
+    rows: list[dict[str, Any]]
+    decisions: dict[str, dict[str, str]]
+    choices: dict[str, Any]
+    prev_label: str
+    prev: dict[str, dict[str, Any]]
+    history: list[str]
+    trend_rows: dict[str, dict[str, dict[str, Any]]]
 
 
-def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]]:
-    """The SLO's burn-rate alert conditions as the compute judged its incidents by (its own
-    period and alerting.burnRates overrides); the four defaults over ``period`` for a
-    summary computed before the conditions were stored."""
-    conds = row.get("alert_conditions") or [
-        {"severity": "page" if name.startswith("thr_page") else "ticket", "long_s": long_s,
-         "short_s": long_s // SHORT_WINDOW_DIVISOR,
-         "factor": alert_factor(share, period.seconds, long_s)}
-        for name, (share, long_s) in CONDITIONS.items()]
-    return [{**c, "label": f"{c['severity']} {_window(int(c['long_s']))} & "
-                           f"{_window(int(c['short_s']))}"} for c in conds]
-
-
-def _slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
-              burn: list[dict[str, Any]], incidents: list[dict[str, Any]],
-              decisions: dict[str, str], trend: list[dict[str, Any]],
-              breakdown: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    days = [d["day"] for d in daily]
-    n = len(days) or 1
-    bands = [(charts.position(w["start"], row["period_start"], row["period_end"]),
-              charts.position(w["end"], row["period_start"], row["period_end"]))
-             for w in row.get("maintenance_windows") or []]
-    sli_pts = [((i + 0.5) / n, d["sli"]) for i, d in enumerate(daily)]
-    vals = [v for _, v in sli_pts if v is not None]
-    lo = min(vals + [row["target"]]) if vals else row["target"]
-    sli_chart = charts.line_chart(
-        "Daily SLI", [charts.Series("SLI", sli_pts)], [charts.Ref("target", row["target"])],
-        y_label="SLI", x_labels=charts.day_axis(days), pct=True,
-        y_min=max(0.0, lo - (1 - lo) * 0.2), y_max=1.0, bands=bands)
-    burndown = charts.line_chart(
-        "Error budget remaining", [
-            charts.Series("remaining", [(0.0, 1.0)] + [((i + 1) / n, d["budget_remaining"])
-                                                       for i, d in enumerate(daily)]),
-            charts.Series("even spend", [(0.0, 1.0), (1.0, 0.0)])],
-        [charts.Ref("exhausted", 0.0)], y_label="budget", x_labels=charts.day_axis(days),
-        pct=True, bands=bands)
-    # Max-pool the hourly burn rates to at most 240 points: peaks are what matters.
-    group = max(1, math.ceil(len(burn) / 240))
-    pooled = []
-    for i in range(0, len(burn), group):
-        chunk = burn[i:i + group]
-        pooled.append((charts.position(chunk[-1]["hour_end"], period.start, period.end),
-                       {k: max((c[k] for c in chunk if c[k] is not None), default=None)
-                        for k in ("burn_1h", "burn_6h", "burn_1d")}))
-    conds = alert_conditions(row, period)
-    burn_chart = charts.line_chart(
-        "Burn rate (log scale)",
-        [charts.Series(label, [(x, v[key]) for x, v in pooled])
-         for label, key in (("1 h", "burn_1h"), ("6 h", "burn_6h"), ("1 d", "burn_1d"))],
-        [charts.Ref(f"{c['label']} x{c['factor']:.4g}", c["factor"]) for c in conds],
-        y_label="burn rate", x_labels=charts.day_axis(days), log=True, y_min=0.1, bands=bands)
-    return {"row": row, "daily": daily, "incidents": incidents, "decisions": decisions,
-            "trend": trend, "alert_conditions": conds,
-            "recommendations": recommendations(row, incidents),
-            "sli_chart": sli_chart, "burndown_chart": burndown, "burn_chart": burn_chart,
-            "breakdown": attribution.view(row, breakdown or [])}
-
-
-def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: datetime,
-                  service: str | None = None) -> dict[str, Any]:
+def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Month:
     rows = compute.read_summary(lake_dir, period)
     if service is not None:
         rows = [r for r in rows if r["service"] == service]
@@ -212,39 +167,72 @@ def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: 
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
     chosen = decision_view.build(decision_rows, _read(lake_dir, period.label, "priorities"),
                                  _read(lake_dir, period.label, "toil"), keep)
-    by: dict[str, dict[str, list[dict[str, Any]]]] = {"daily": {}, "burn": {}, "incidents": {}}
-    for name in by:
-        for r in _read(lake_dir, period.label, name):
-            if r["slo"] in keep:
-                by[name].setdefault(r["slo"], []).append(r)
-    spent_by = attribution.read(lake_dir, period.label, keep)
     prev_label = previous(period).label
-    prev = {r["slo"]: r for r in _read(lake_dir, prev_label, "summary")}
     history = [prev_label, previous(previous(period)).label]
-    trend_rows = {label: {r["slo"]: r for r in _read(lake_dir, label, "summary")}
-                  for label in history}
+    return _Month(period, rows, decisions, chosen, prev_label,
+                  {r["slo"]: r for r in _read(lake_dir, prev_label, "summary")}, history,
+                  {label: {r["slo"]: r for r in _read(lake_dir, label, "summary")}
+                   for label in history})
+
+
+def _enrich(r: dict[str, Any], m: _Month, incidents: list[dict[str, Any]]
+            ) -> list[dict[str, Any]]:
+    """Add the change, incident counts and release decisions to a summary row; its trend."""
+    prev = m.prev
+    r["delta_sli"] = (r["sli"] - prev[r["slo"]]["sli"]
+                      if r["slo"] in prev and r["sli"] is not None
+                      and prev[r["slo"]]["sli"] is not None else None)
+    r["incidents"] = len(incidents)
+    r["pages"] = sum(1 for i in incidents if i["severity"] == "page")
+    r["tickets"] = r["incidents"] - r["pages"]
+    for risk in ("low", "medium", "high"):
+        r[f"release_{risk}"] = m.decisions.get(r["slo"], {}).get(risk)
+    trend = [{"period": label, **m.trend_rows[label][r["slo"]]}
+             for label in reversed(m.history) if r["slo"] in m.trend_rows[label]] + [{**r}]
+    for t in trend:
+        # Would each month shown have met the next phase's target (progressive SLOs)?
+        judged = t.get("sli") is not None and t.get("met") is not None
+        nxt = r.get("next_phase_target")
+        t["meets_next"] = t["sli"] >= nxt if judged and nxt is not None else None
+    return trend
+
+
+def _slo_parts(m: _Month, r: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
+               formats: Sequence[str], section: jinja2.Template) -> dict[str, str]:
+    """One SLO's part of each file asked for, each complete text with secrets masked."""
+    incidents = tables["incidents"]
+    trend = _enrich(r, m, incidents)
+    groups = sorted(tables["breakdown"], key=lambda g: g["rank"])
+    parts = {}
+    if "html" in formats or "pdf" in formats:
+        view = report_stream.slo_view(r, m.period, tables.get("daily", []),
+                                      tables.get("burn", []), incidents,
+                                      m.decisions.get(r["slo"], {}), trend, groups)
+        parts["html"] = section.render(v=view, choices=m.choices)
+    record = {**{k: r.get(k) for k in JSON_FIELDS},
+              **decision_view.json_extras(r["slo"], m.choices),
+              **attribution.json_extra(groups)}
+    if "json" in formats:
+        # As an item of summary.json's list (json.dumps(records, indent=2) gives the same).
+        parts["json"] = "  " + json.dumps(record, indent=2, allow_nan=False,
+                                          default=str).replace("\n", "\n  ")
+    if "csv" in formats:
+        parts["csv"] = _csv([record], JSON_FIELDS, header=False)
+        parts["incidents"] = _csv([{k: i.get(k) for k in INCIDENT_FIELDS} for i in (
+            {"period": m.period.label, "service": r["service"], **i} for i in incidents)],
+            INCIDENT_FIELDS, header=False)
+    # Known secrets never reach a published file, whatever path they took into the text.
+    return {part: redaction.redact(text) for part, text in parts.items()}
+
+
+def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
+             ) -> dict[str, Any]:
+    """report.html.j2's context but for the SLOs' parts (``section`` places them)."""
+    rows, period = m.rows, m.period
     services: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        r["delta_sli"] = (r["sli"] - prev[r["slo"]]["sli"]
-                          if r["slo"] in prev and r["sli"] is not None
-                          and prev[r["slo"]]["sli"] is not None else None)
-        own = by["incidents"].get(r["slo"], [])
-        r["incidents"] = len(own)
-        r["pages"] = sum(1 for i in own if i["severity"] == "page")
-        r["tickets"] = r["incidents"] - r["pages"]
-        for risk in ("low", "medium", "high"):
-            r[f"release_{risk}"] = decisions.get(r["slo"], {}).get(risk)
-        trend = [{"period": label, **trend_rows[label][r["slo"]]} for label in reversed(history)
-                 if r["slo"] in trend_rows[label]] + [{**r}]
-        for t in trend:
-            # Would each month shown have met the next phase's target (progressive SLOs)?
-            judged = t.get("sli") is not None and t.get("met") is not None
-            nxt = r.get("next_phase_target")
-            t["meets_next"] = t["sli"] >= nxt if judged and nxt is not None else None
-        services.setdefault(r["service"], []).append(_slo_view(
-            r, period, by["daily"].get(r["slo"], []), by["burn"].get(r["slo"], []),
-            by["incidents"].get(r["slo"], []), decisions.get(r["slo"], {}), trend,
-            spent_by.get(r["slo"])))
+        services.setdefault(r["service"], []).append(
+            {"row": r, "alert_conditions": report_stream.alert_conditions(r, period)})
     remaining = [r["budget_remaining"] for r in rows if r["budget_remaining"] is not None]
     at_risk = sorted((r for r in rows if r["status"] not in JUDGED_OK),
                      key=lambda r: r["budget_remaining"] if r["budget_remaining"] is not None
@@ -271,11 +259,30 @@ def build_context(lake_dir: LakeDir, period: Period, source: str, generated_at: 
         "extract_notes": extract_notes(lake_dir, period, [r["slo"] for r in rows]),
         "zones": sorted({r.get("time_zone") or "UTC" for r in rows}) or ["UTC"],
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
-        "previous_label": prev_label if prev else None,
+        "previous_label": m.prev_label if m.prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
-        "choices": chosen, "spent_by": spent_by,
+        "choices": m.choices,
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
+
+
+def _html(context: dict[str, Any], spool: report_stream.Spool, out: BinaryIO) -> None:
+    """report.html.j2 with each SLO's spooled section where the template places it."""
+    order: list[str] = []
+
+    def section(slo: str) -> Markup:
+        order.append(slo)
+        return Markup(_SECTION)
+
+    pieces = _env().get_template("report.html.j2").render(section=section, **context).split(
+        _SECTION)
+    if len(pieces) != len(order) + 1:  # autoescaping keeps "<!--" out of any value
+        raise SloJobsError(f"report.html.j2: found {len(pieces) - 1} SLO sections; expected "
+                           f"{len(order)}")
+    for i, piece in enumerate(pieces):
+        out.write(redaction.redact(piece).encode("utf-8"))
+        if i < len(order):
+            out.write(spool.read(order[i], "html"))
 
 
 def _gaps(lake_dir: LakeDir, row: dict[str, Any]) -> dict[str, Any]:
@@ -326,13 +333,6 @@ def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
         f"ticket{'s' if tickets != 1 else ''}."
 
 
-def _records(rows: Sequence[dict[str, Any]], choices: dict[str, Any],
-             spent_by: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    return [{**{k: r.get(k) for k in JSON_FIELDS},
-             **decision_view.json_extras(r["slo"], choices),
-             **attribution.json_extra(spent_by.get(r["slo"]))} for r in rows]
-
-
 def _cell(field: str, value: Any) -> Any:
     """A CSV cell as a spreadsheet or pandas reads it back without guessing."""
     if value is None:
@@ -346,12 +346,54 @@ def _cell(field: str, value: Any) -> Any:
     return value
 
 
-def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
+def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str], header: bool = True) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     writer.writerows({k: _cell(k, r.get(k)) for k in fields} for r in records)
     return buf.getvalue()
+
+
+def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
+                 context: dict[str, Any], spool: report_stream.Spool) -> None:
+    """Pass 2: each file asked for, in the report's order, the SLOs' parts from ``spool``."""
+    if "pdf" in formats:  # WeasyPrint lays out the whole document from one string
+        buf = io.BytesIO()
+        _html(context, spool, buf)
+        if "html" in formats:
+            atomicio.write_bytes(stage / files.html.name, buf.getvalue())
+        pdf = HTML(string=buf.getvalue().decode("utf-8"), base_url=str(files.pdf.parent),
+                   url_fetcher=_NoFetch()).write_pdf()
+        atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
+    elif "html" in formats:
+        atomicio.write_file(stage / files.html.name, lambda fh: _html(context, spool, fh))
+    rows = [r["slo"] for r in context["rows"]]
+    if "json" in formats:
+        atomicio.write_file(stage / files.json.name, lambda fh: _json(rows, spool, fh))
+    if "csv" in formats:
+        # incidents.csv lists the SLOs in the report's order (by service, as the sections)
+        shown = [v["row"]["slo"] for views in context["services"].values() for v in views]
+        atomicio.write_file(stage / files.csv.name,
+                            lambda fh: _csv_file(JSON_FIELDS, rows, "csv", spool, fh))
+        atomicio.write_file(stage / files.incidents_csv.name,
+                            lambda fh: _csv_file(INCIDENT_FIELDS, shown, "incidents", spool, fh))
+
+
+def _json(slos: Sequence[str], spool: report_stream.Spool, out: BinaryIO) -> None:
+    """summary.json: ``json.dumps(records, indent=2)`` of the spooled records."""
+    if not slos:
+        out.write(b"[]\n")
+        return
+    out.write(b"[\n")
+    spool.copy(slos, "json", out, sep=b",\n")
+    out.write(b"\n]\n")
+
+
+def _csv_file(fields: Sequence[str], slos: Sequence[str], part: str,
+              spool: report_stream.Spool, out: BinaryIO) -> None:
+    out.write(redaction.redact(_csv([], fields)).encode("utf-8"))
+    spool.copy(slos, part, out)
 
 
 def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
@@ -371,33 +413,26 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
                            f"{','.join(FORMATS)}")
     folder = out_dir / period.label
-    context = build_context(lake_dir, period, source, generated_at, service)
+    m = _read_month(lake_dir, period, service)
     suffix = f"-{service}" if service else ""
     files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",
                         folder / f"summary{suffix}.json", folder / f"summary{suffix}.csv",
                         folder / f"incidents{suffix}.csv", out_dir / "index.html")
+    page = "html" in formats or "pdf" in formats
+    by_name = {r["slo"]: r for r in m.rows}
+    section = _env().get_template("report_slo.html.j2")
     # Everything of the month is rendered into a new version of its folder, published at
     # once: a failure (or a kill) part-way leaves the previous set whole.
-    with atomicio.publish_folder(folder) as stage:
-        if "html" in formats or "pdf" in formats:
-            html = redaction.redact(_env().get_template("report.html.j2").render(**context))
-            if "html" in formats:
-                _write_text(stage / files.html.name, html)
-            if "pdf" in formats:
-                pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
-                atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
-        records = _records(context["rows"], context["choices"], context["spent_by"])
-        if "json" in formats:
-            _write_text(stage / files.json.name, json.dumps(records, indent=2, allow_nan=False,
-                                                            default=str) + "\n")
-        if "csv" in formats:
-            _write_text(stage / files.csv.name, _csv(records, JSON_FIELDS))
-            incidents = [{"period": period.label, "service": v["row"]["service"], **i}
-                         for views in context["services"].values() for v in views
-                         for i in v["incidents"]]
-            _write_text(stage / files.incidents_csv.name,
-                        _csv([{k: i.get(k) for k in INCIDENT_FIELDS} for i in incidents],
-                             INCIDENT_FIELDS))
+    with atomicio.publish_folder(folder) as stage, report_stream.Spool(stage) as spool:
+        # Pass 1: each SLO's detail rows, in storage order, to its parts of the files.
+        for slo, tables in report_stream.slo_tables(
+                lake.monthly_partition(lake_dir, period.label).parent, period.label, by_name,
+                report_stream.DETAIL_TABLES if page else ("incidents", "breakdown")):
+            for part, text in _slo_parts(m, by_name[slo], tables, formats, section).items():
+                spool.add(slo, part, text)
+        # Pass 2: the files in the report's order, each SLO's parts copied from the spool.
+        _write_files(stage, files, formats, _context(lake_dir, m, source, generated_at),
+                     spool)
     write_index(lake_dir, out_dir, as_of or generated_at)
     return files
 
@@ -417,8 +452,11 @@ def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path
             continue
         if period.start > rendered_at:
             continue
-        rows = compute.read_table(lake_dir, label, "summary")
-        incidents = _read(lake_dir, label, "incidents")
+        # Only the columns counted: every month's rows, not just this one's, pass here.
+        folder = lake.monthly_partition(lake_dir, label).parent
+        rows = report_stream.read_columns(folder, label, "summary",
+                                          ("met", "status", "estimated"))
+        incidents = report_stream.read_columns(folder, label, "incidents", ("severity",))
         months.append({"label": label, "slos": len(rows),
                        "met": sum(1 for r in rows if r["met"]),
                        "missed": sum(1 for r in rows if r["met"] is False),
