@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,16 +197,17 @@ def _enrich(r: dict[str, Any], m: _Month, incidents: list[dict[str, Any]]
     return trend
 
 
-def _slo_parts(m: _Month, r: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
-               formats: Sequence[str], section: jinja2.Template) -> dict[str, str]:
+def _slo_parts(m: _Month, r: dict[str, Any], tables: report_stream.SloRows,
+               formats: Sequence[str], section: jinja2.Template,
+               mask: Callable[[str], str]) -> dict[str, str]:
     """One SLO's part of each file asked for, each complete text with secrets masked."""
-    incidents = tables["incidents"]
+    incidents = tables.rows("incidents")
     trend = _enrich(r, m, incidents)
-    groups = sorted(tables["breakdown"], key=lambda g: g["rank"])
+    groups = sorted(tables.rows("breakdown"), key=lambda g: g["rank"])
     parts = {}
     if "html" in formats or "pdf" in formats:
-        view = report_stream.slo_view(r, m.period, tables.get("daily", []),
-                                      tables.get("burn", []), incidents,
+        burn = tables.columns("burn", ("hour_end", *report_stream.BURN_SHOWN))
+        view = report_stream.slo_view(r, m.period, tables.rows("daily"), burn, incidents,
                                       m.decisions.get(r["slo"], {}), trend, groups)
         parts["html"] = section.render(v=view, choices=m.choices)
     record = {**{k: r.get(k) for k in JSON_FIELDS},
@@ -222,7 +223,7 @@ def _slo_parts(m: _Month, r: dict[str, Any], tables: dict[str, list[dict[str, An
             {"period": m.period.label, "service": r["service"], **i} for i in incidents)],
             INCIDENT_FIELDS, header=False)
     # Known secrets never reach a published file, whatever path they took into the text.
-    return {part: redaction.redact(text) for part, text in parts.items()}
+    return {part: mask(text) for part, text in parts.items()}
 
 
 def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
@@ -421,6 +422,7 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     page = "html" in formats or "pdf" in formats
     by_name = {r["slo"]: r for r in m.rows}
     section = _env().get_template("report_slo.html.j2")
+    mask = redaction.masker()
     # Everything of the month is rendered into a new version of its folder, published at
     # once: a failure (or a kill) part-way leaves the previous set whole.
     with atomicio.publish_folder(folder) as stage, report_stream.Spool(stage) as spool:
@@ -428,7 +430,8 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         for slo, tables in report_stream.slo_tables(
                 lake.monthly_partition(lake_dir, period.label).parent, period.label, by_name,
                 report_stream.DETAIL_TABLES if page else ("incidents", "breakdown")):
-            for part, text in _slo_parts(m, by_name[slo], tables, formats, section).items():
+            for part, text in _slo_parts(m, by_name[slo], tables, formats, section,
+                                         mask).items():
                 spool.add(slo, part, text)
         # Pass 2: the files in the report's order, each SLO's parts copied from the spool.
         _write_files(stage, files, formats, _context(lake_dir, m, source, generated_at),

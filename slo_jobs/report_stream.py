@@ -97,8 +97,18 @@ def _batches(parquet: pq.ParquetFile, columns: list[str] | None) -> Iterator[pa.
 Rows = list[dict[str, Any]]
 
 
+def _runs(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Each run of one SLO's rows in ``batches``: (SLO, the run's slice of its batch)."""
+    for batch in batches:
+        runs = pc.run_end_encode(batch.column("slo"))
+        start = 0
+        for slo, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+            yield slo, batch.slice(start, end - start)
+            start = end
+
+
 def slo_groups(folder: LakeDir, label: str, name: str,
-               columns: Sequence[str] | None = None) -> Iterator[tuple[str, Rows]]:
+               columns: Sequence[str] | None = None) -> Iterator[tuple[str, pa.Table]]:
     """Each SLO of the month's table ``name`` with its rows (in the table's order, with
     those of ``columns`` the table has, default all), by SLO name; nothing for a table the
     month does not have (computed before it existed)."""
@@ -111,9 +121,8 @@ def slo_groups(folder: LakeDir, label: str, name: str,
         if "slo" not in names or not parquet.metadata.num_rows:
             return
         read = None if columns is None else [c for c in columns if c in names]
-        rows = (r for batch in _batches(parquet, read) for r in batch.to_pylist())
-        for slo, run in itertools.groupby(rows, key=itemgetter("slo")):
-            yield slo, list(run)
+        for slo, runs in itertools.groupby(_runs(_batches(parquet, read)), key=itemgetter(0)):
+            yield slo, pa.Table.from_batches([run for _, run in runs])
     except (OSError, pa.ArrowException) as exc:
         raise _unreadable(path, label, name, exc) from None
 
@@ -136,28 +145,44 @@ def read_columns(folder: LakeDir, label: str, name: str, columns: Iterable[str])
 class Cursor:
     """One table's rows per SLO, for SLOs asked for in name order (others are skipped)."""
 
-    def __init__(self, groups: Iterator[tuple[str, Rows]]) -> None:
+    def __init__(self, groups: Iterator[tuple[str, pa.Table]]) -> None:
         self._groups = groups
         self._head = next(groups, None)
 
-    def take(self, slo: str) -> Rows:
+    def take(self, slo: str) -> pa.Table | None:
         while self._head is not None and self._head[0] < slo:
             self._head = next(self._groups, None)
         if self._head is None or self._head[0] != slo:
-            return []
+            return None
         rows = self._head[1]
         self._head = next(self._groups, None)
         return rows
 
 
+class SloRows:
+    """One SLO's rows of the month's detail tables (none of a table: empty)."""
+
+    def __init__(self, tables: dict[str, pa.Table | None]) -> None:
+        self._tables = tables
+
+    def rows(self, name: str) -> Rows:
+        table = self._tables.get(name)
+        return [] if table is None else table.to_pylist()
+
+    def columns(self, name: str, columns: Sequence[str]) -> dict[str, list[Any]]:
+        """The table's ``columns`` as lists (cheaper than rows for the 720 of ``burn``)."""
+        table = self._tables.get(name)
+        return {c: [] if table is None else table.column(c).to_pylist() for c in columns}
+
+
 def slo_tables(folder: LakeDir, label: str, slos: Iterable[str], names: Iterable[str]
-               ) -> Iterator[tuple[str, dict[str, Rows]]]:
+               ) -> Iterator[tuple[str, SloRows]]:
     """Each of ``slos`` (by name) with its rows of each table of ``names`` (the columns
     shown), the tables read once, in storage order, together."""
     cursors = {name: Cursor(slo_groups(folder, label, name, SHOWN_COLUMNS.get(name)))
                for name in names}
     for slo in sorted(slos):
-        yield slo, {name: c.take(slo) for name, c in cursors.items()}
+        yield slo, SloRows({name: c.take(slo) for name, c in cursors.items()})
 
 
 class Spool:
@@ -215,11 +240,15 @@ def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]
                            f"{_window(int(c['short_s']))}"} for c in conds]
 
 
+BURN_SHOWN = ("burn_1h", "burn_6h", "burn_1d")
+
+
 def slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
-             burn: list[dict[str, Any]], incidents: list[dict[str, Any]],
+             burn: dict[str, list[Any]], incidents: list[dict[str, Any]],
              decisions: dict[str, str], trend: list[dict[str, Any]],
              breakdown: list[dict[str, Any]]) -> dict[str, Any]:
-    """What ``report_slo.html.j2`` shows of one SLO: its figures, charts and advice."""
+    """What ``report_slo.html.j2`` shows of one SLO: its figures, charts and advice.
+    ``burn``: its hourly burn rates as columns, ``hour_end`` and ``BURN_SHOWN``."""
     days = [d["day"] for d in daily]
     n = len(days) or 1
     bands = [(charts.position(w["start"], row["period_start"], row["period_end"]),
@@ -240,13 +269,14 @@ def slo_view(row: dict[str, Any], period: Period, daily: list[dict[str, Any]],
         [charts.Ref("exhausted", 0.0)], y_label="budget", x_labels=charts.day_axis(days),
         pct=True, bands=bands)
     # Max-pool the hourly burn rates to at most 240 points: peaks are what matters.
-    group = max(1, math.ceil(len(burn) / 240))
+    ends = burn["hour_end"]
+    group = max(1, math.ceil(len(ends) / 240))
     pooled = []
-    for i in range(0, len(burn), group):
-        chunk = burn[i:i + group]
-        pooled.append((charts.position(chunk[-1]["hour_end"], period.start, period.end),
-                       {k: max((c[k] for c in chunk if c[k] is not None), default=None)
-                        for k in ("burn_1h", "burn_6h", "burn_1d")}))
+    for i in range(0, len(ends), group):
+        last = min(i + group, len(ends)) - 1
+        pooled.append((charts.position(ends[last], period.start, period.end),
+                       {k: max((v for v in burn[k][i:i + group] if v is not None), default=None)
+                        for k in BURN_SHOWN}))
     conds = alert_conditions(row, period)
     burn_chart = charts.line_chart(
         "Burn rate (log scale)",

@@ -82,8 +82,10 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
         slo = r["slo"]
         trend = report._enrich(r, m, by["incidents"].get(slo, []))
         groups = sorted(by["breakdown"].get(slo, []), key=lambda g: g["rank"])
+        burn = by["burn"].get(slo, [])
         views[slo] = report_stream.slo_view(
-            r, NOV, by["daily"].get(slo, []), by["burn"].get(slo, []),
+            r, NOV, by["daily"].get(slo, []), {k: [b[k] for b in burn] for k in (
+                "hour_end", *report_stream.BURN_SHOWN)},
             by["incidents"].get(slo, []), m.decisions.get(slo, {}), trend, groups)
         records.append({**{k: r.get(k) for k in report.JSON_FIELDS},
                         **decision_view.json_extras(slo, m.choices),
@@ -197,3 +199,23 @@ def test_an_unreadable_table_is_named(month: Path, tmp_path: Path) -> None:
         report.render(broken, NOV, tmp_path / "out", source="test", generated_at=RENDERED,
                       formats=("html",))
     assert not (tmp_path / "out" / NOV.label).exists()
+
+
+def test_notes_are_read_from_the_footers_that_hold_them(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    write_buckets(lake_dir, "a", NOV.start, [(1.0, 1.0)] * (3 * 1440))
+    until = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+    first, second, third = (lake.sli_partition(lake_dir, "a", d) for d in NOV.days[:3])
+    for path, meta in ((first, lake.partition_metadata(["no series matched good"], None)),
+                       (second, lake.partition_metadata(["no series matched good"], None)),
+                       (third, lake.partition_metadata([], until))):
+        lake.write_atomic(pq.read_table(path).replace_schema_metadata(meta), path)
+    assert lake.notes(first) == ["no series matched good"] and lake.notes(third) == []
+    assert lake.complete_until(third) == until and lake.complete_until(first) is None
+    missing = lake.sli_partition(lake_dir, "a", NOV.days[5])
+    (tmp_path / "short.parquet").write_bytes(b"PAR1")
+    for path in (missing, tmp_path / "short.parquet"):
+        assert lake.notes(path) == [] and lake.complete_until(path) is None
+    assert report.extract_notes(lake_dir, NOV, ["a", "b"]) == [
+        {"slo": "a", "note": "no series matched good", "days": 2, "first": "2026-11-01",
+         "last": "2026-11-02"}]
