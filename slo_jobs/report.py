@@ -267,7 +267,8 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
     }
 
 
-def _html(context: dict[str, Any], spool: report_stream.Spool, out: BinaryIO) -> None:
+def _html(context: dict[str, Any], spool: report_stream.Spool, mask: Callable[[str], str],
+          out: BinaryIO) -> None:
     """report.html.j2 with each SLO's spooled section where the template places it."""
     order: list[str] = []
 
@@ -281,7 +282,7 @@ def _html(context: dict[str, Any], spool: report_stream.Spool, out: BinaryIO) ->
         raise SloJobsError(f"report.html.j2: found {len(pieces) - 1} SLO sections; expected "
                            f"{len(order)}")
     for i, piece in enumerate(pieces):
-        out.write(redaction.redact(piece).encode("utf-8"))
+        out.write(mask(piece).encode("utf-8"))
         if i < len(order):
             out.write(spool.read(order[i], "html"))
 
@@ -357,18 +358,19 @@ def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str], header: bool 
 
 
 def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
-                 context: dict[str, Any], spool: report_stream.Spool) -> None:
+                 context: dict[str, Any], spool: report_stream.Spool,
+                 mask: Callable[[str], str]) -> None:
     """Pass 2: each file asked for, in the report's order, the SLOs' parts from ``spool``."""
     if "pdf" in formats:  # WeasyPrint lays out the whole document from one string
         buf = io.BytesIO()
-        _html(context, spool, buf)
+        _html(context, spool, mask, buf)
         if "html" in formats:
             atomicio.write_bytes(stage / files.html.name, buf.getvalue())
         pdf = HTML(string=buf.getvalue().decode("utf-8"), base_url=str(files.pdf.parent),
                    url_fetcher=_NoFetch()).write_pdf()
         atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
     elif "html" in formats:
-        atomicio.write_file(stage / files.html.name, lambda fh: _html(context, spool, fh))
+        atomicio.write_file(stage / files.html.name, lambda fh: _html(context, spool, mask, fh))
     rows = [r["slo"] for r in context["rows"]]
     if "json" in formats:
         atomicio.write_file(stage / files.json.name, lambda fh: _json(rows, spool, fh))
@@ -376,9 +378,9 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
         # incidents.csv lists the SLOs in the report's order (by service, as the sections)
         shown = [v["row"]["slo"] for views in context["services"].values() for v in views]
         atomicio.write_file(stage / files.csv.name,
-                            lambda fh: _csv_file(JSON_FIELDS, rows, "csv", spool, fh))
-        atomicio.write_file(stage / files.incidents_csv.name,
-                            lambda fh: _csv_file(INCIDENT_FIELDS, shown, "incidents", spool, fh))
+                            lambda fh: _csv_file(JSON_FIELDS, rows, "csv", spool, mask, fh))
+        atomicio.write_file(stage / files.incidents_csv.name, lambda fh: _csv_file(
+            INCIDENT_FIELDS, shown, "incidents", spool, mask, fh))
 
 
 def _json(slos: Sequence[str], spool: report_stream.Spool, out: BinaryIO) -> None:
@@ -392,8 +394,8 @@ def _json(slos: Sequence[str], spool: report_stream.Spool, out: BinaryIO) -> Non
 
 
 def _csv_file(fields: Sequence[str], slos: Sequence[str], part: str,
-              spool: report_stream.Spool, out: BinaryIO) -> None:
-    out.write(redaction.redact(_csv([], fields)).encode("utf-8"))
+              spool: report_stream.Spool, mask: Callable[[str], str], out: BinaryIO) -> None:
+    out.write(mask(_csv([], fields)).encode("utf-8"))
     spool.copy(slos, part, out)
 
 
@@ -435,7 +437,7 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
                 spool.add(slo, part, text)
         # Pass 2: the files in the report's order, each SLO's parts copied from the spool.
         _write_files(stage, files, formats, _context(lake_dir, m, source, generated_at),
-                     spool)
+                     spool, mask)
     write_index(lake_dir, out_dir, as_of or generated_at)
     return files
 

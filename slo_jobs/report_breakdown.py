@@ -4,30 +4,12 @@ a bar chart of the budget each spent, and the same figures in summary.json."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from . import charts, compute, lake
-from .lake import LakeDir
+from . import charts
 
 SHOWN = 10  # groups in the report's table and chart; summary.json has them all
 GROUP_KEYS = ("rank", "values", "group", "bad", "total", "sli", "bad_share", "budget_share")
-
-
-def read(lake_dir: LakeDir, label: str, slos: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    """The month's breakdown rows per SLO, largest spender first (none for a month computed
-    before breakdowns existed)."""
-    path = lake.monthly_partition(lake_dir, label).parent / "breakdown.parquet"
-    if not path.exists():
-        return {}
-    keep = set(slos)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in compute.read_table(lake_dir, label, "breakdown"):
-        if r["slo"] in keep:
-            out.setdefault(r["slo"], []).append(r)
-    for rows in out.values():
-        rows.sort(key=lambda r: r["rank"])
-    return out
 
 
 def view(row: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any] | None:
