@@ -2,6 +2,7 @@
 
 For each size it runs, each in its own process as an Airflow worker would, with the same
 task bodies the DAG calls (``slo_jobs.tasks``):
+  plan:    ``plan_shards`` (the catalog validated once; each shard's SLOs and files);
   shards:  ``compute_shard`` for every shard of ``--shard-size`` SLOs, ``--workers`` at a
            time (the 2 cores of the reference machine);
   merge:   ``merge_month`` (the cross-SLO tables; the month published as one set);
@@ -118,8 +119,14 @@ def task(args: argparse.Namespace) -> dict[str, Any]:
     base, slos = args.base, catalog_dir(args.base, args.n)
     lake_dir = base / "lake"
     t0 = time.perf_counter()
-    if args.task == "shard":
-        out: Any = tasks.compute_shard(slos, lake_dir, START, END, args.index, args.shard_size)
+    plan_file = base / f"plan-{args.n}-{args.shard_size}.json"
+    if args.task == "plan":
+        plan = tasks.plan_shards(slos, args.shard_size)
+        plan_file.write_text(json.dumps(plan))
+        out: Any = {"shards": len(plan)}
+    elif args.task == "shard":
+        shard = json.loads(plan_file.read_text())[args.index]
+        out = tasks.compute_shard(slos, lake_dir, START, END, shard)
     elif args.task == "merge":
         computed = [{"index": i} for i in range(args.shards)]
         out = tasks.merge_month(slos, lake_dir, START, END, computed)
@@ -128,8 +135,11 @@ def task(args: argparse.Namespace) -> dict[str, Any]:
                               generated_at=END, formats=["html", "json", "csv"])
         out = {"json": files.json.stat().st_size, "html": files.html.stat().st_size}
     seconds = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # KiB -> GiB
-    return {"seconds": seconds, "rss_gib": rss, "out": out}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss = usage.ru_maxrss / 1024 / 1024  # KiB -> GiB
+    # CPU time of the whole process (imports included): the cost, whatever else runs.
+    return {"seconds": seconds, "rss_gib": rss, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "out": out}
 
 
 def _run(args: argparse.Namespace, n: int, name: str, *extra: str) -> dict[str, Any]:
@@ -149,6 +159,7 @@ def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
 
     catalog_dir(args.base, n)
     count = shards.count(n, args.shard_size)
+    plan = _run(args, n, "plan")
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.workers) as pool:
         per_shard = list(pool.map(lambda i: _run(args, n, "shard", "--index", str(i)),
@@ -156,28 +167,36 @@ def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
     shard_wall = time.perf_counter() - t0
     merge = _run(args, n, "merge", "--shards", str(count))
     render = _run(args, n, "render")
-    return {"slos": n, "shards": count, "shard_wall": shard_wall,
+    return {"slos": n, "shards": count, "plan_s": plan["seconds"], "plan_rss": plan["rss_gib"],
+            "shard_wall": shard_wall,
             "load_average": os.getloadavg()[1],  # other work on the machine, last 5 min
             "shard_max_s": max(s["seconds"] for s in per_shard),
             "shard_mean_s": sum(s["seconds"] for s in per_shard) / count,
             "shard_rss": max(s["rss_gib"] for s in per_shard),
-            "shard_cpu_s": sum(s["process_s"] for s in per_shard),
+            "shard_task_s": sum(s["process_s"] for s in per_shard),
+            "shard_cpu_s": sum(s["cpu_s"] for s in per_shard),
+            "cpu_per_slo_ms": sum(s["cpu_s"] for s in per_shard) / n * 1000,
             "merge_s": merge["seconds"], "merge_rss": merge["rss_gib"],
             "render_s": render["seconds"], "render_rss": render["rss_gib"],
-            "total_s": shard_wall + merge["process_s"] + render["process_s"]}
+            "total_s": plan["process_s"] + shard_wall + merge["process_s"]
+            + render["process_s"]}
 
 
 def table(results: list[dict[str, Any]]) -> str:
     rows = [("SLOs", "slos", "{:,}"), ("shards", "shards", "{}"),
+            ("plan: task body, s", "plan_s", "{:.1f}"),
+            ("plan: peak RSS, GiB", "plan_rss", "{:.2f}"),
             ("shards: wall (workers in parallel), s", "shard_wall", "{:.1f}"),
-            ("shards: task-seconds in all (processes included), s", "shard_cpu_s", "{:.1f}"),
+            ("shards: task-seconds in all (processes included), s", "shard_task_s", "{:.1f}"),
+            ("shards: CPU seconds in all (processes included), s", "shard_cpu_s", "{:.1f}"),
+            ("shards: CPU per SLO, ms", "cpu_per_slo_ms", "{:.0f}"),
             ("one shard: mean / longest task body, s", None, ""),
             ("one shard: peak RSS, GiB", "shard_rss", "{:.2f}"),
             ("merge: task body, s", "merge_s", "{:.1f}"),
             ("merge: peak RSS, GiB", "merge_rss", "{:.2f}"),
             ("render JSON+CSV+HTML: task body, s", "render_s", "{:.1f}"),
             ("render: peak RSS, GiB", "render_rss", "{:.2f}"),
-            ("total wall (shards, merge, render), s", "total_s", "{:.1f}")]
+            ("total wall (plan, shards, merge, render), s", "total_s", "{:.1f}")]
     lines = []
     for label, key, fmt in rows:
         cells = []
@@ -218,8 +237,8 @@ def main() -> None:
     print()
     print(table(results))
     last = results[-1]
-    minutes = (last["shard_wall"] + last["merge_s"]) / 60
-    print(f"\n{last['slos']:,} SLOs: compute (shards + merge) {minutes:.1f} min on "
+    minutes = (last["plan_s"] + last["shard_wall"] + last["merge_s"]) / 60
+    print(f"\n{last['slos']:,} SLOs: compute (plan, shards, merge) {minutes:.1f} min on "
           f"{args.workers} workers (goal < {GOALS['minutes']:g} min: "
           f"{'met' if minutes < GOALS['minutes'] else 'NOT met'}); cpus {os.cpu_count()}")
 

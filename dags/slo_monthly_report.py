@@ -14,7 +14,9 @@ calendar month in its own time zone:
    has a partition for every SLO and day.
 3. **plan_shards**, **compute_shard** (one mapped task per shard of
    ``shard_size`` SLOs, a run parameter, default 200) and **merge**: compliance and
-   error budgets computed shard by shard, so the workers share the month; the merge
+   error budgets computed shard by shard, so the workers share the month (the plan
+   validates the catalog once and hands each shard its SLOs, their spec hashes and
+   the spec files to read, so a shard parses only its own definitions); the merge
    lays the shards end to end, adds what needs every SLO (release reasons,
    priorities, toil) and publishes ``monthly/month=<YYYY-MM>/`` as one set.
 4. **render**: HTML, PDF, JSON and CSV into ``<out>/<YYYY-MM>/``, then an event
@@ -114,7 +116,7 @@ def slo_monthly_report() -> None:
 
     @task
     def plan_shards(checked: dict[str, Any],
-                    params: dict[str, Any] | None = None) -> list[dict[str, int]]:
+                    params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         from slo_common import paths
         from slo_jobs import tasks
 
@@ -122,14 +124,14 @@ def slo_monthly_report() -> None:
                                                                       SHARD_SIZE)))
 
     @task(map_index_template="{{ shard['index'] }}")
-    def compute_shard(shard: dict[str, int], data_interval_start: datetime | None = None,
+    def compute_shard(shard: dict[str, Any], data_interval_start: datetime | None = None,
                       data_interval_end: datetime | None = None) -> dict[str, Any]:
         from slo_common import paths
         from slo_jobs import tasks
 
         p = paths()
         return tasks.compute_shard(p.slos, p.lake, data_interval_start, data_interval_end,
-                                   shard["index"], shard["size"])
+                                   shard)
 
     @task
     def merge(computed: list[dict[str, Any]], data_interval_start: datetime | None = None,

@@ -4,6 +4,7 @@ validated together so that names are unique across both formats."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SpecError
@@ -19,6 +20,20 @@ MAINTENANCE_KIND = "MaintenanceWindows"
 def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
              ) -> tuple[list[Slo], list[str], int]:
     """Every SLO of ``paths`` and every problem found (as lines), and the number of files."""
+    found = _scan(paths, env)
+    return found.slos, found.problems, found.files
+
+
+@dataclass
+class _Scan:
+    slos: list[Slo]
+    problems: list[str]
+    files: int
+    window_files: dict[str, list[str]]  # service -> files of its MaintenanceWindows
+    openslo_files: list[str]
+
+
+def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
     files = io.yaml_files(paths)
     problems: list[str] = []
     native: list[RawDoc] = []
@@ -56,6 +71,12 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
             slos.append(slo)
     slos, found = _with_service_windows(slos, windows)
     problems.extend(found)
+    window_files: dict[str, list[str]] = {}
+    for doc in windows:
+        service = doc.data.get("spec", {}).get("service") \
+            if isinstance(doc.data.get("spec"), dict) else None
+        if isinstance(service, str) and doc.file not in window_files.get(service, []):
+            window_files.setdefault(service, []).append(doc.file)
     seen: dict[str, Slo] = {}
     for slo in slos:
         if slo.name in seen:
@@ -63,7 +84,8 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
             problems.append(f"{slo.source}:{slo.line}: metadata.name: {slo.name!r} is already "
                             f"defined in {first.source}:{first.line}; expected a unique SLO name")
         seen.setdefault(slo.name, slo)
-    return sorted(slos, key=lambda s: s.name), problems, len(files)
+    return _Scan(sorted(slos, key=lambda s: s.name), problems, len(files), window_files,
+                 list(dict.fromkeys(doc.file for doc in foreign)))
 
 
 def _with_service_windows(slos: list[Slo], docs: list[RawDoc]) -> tuple[list[Slo], list[str]]:
@@ -93,6 +115,23 @@ def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Sl
     if problems:
         raise SpecError("\n".join(problems))
     return slos
+
+
+def load_indexed(paths: Iterable[Path], env: Mapping[str, str] | None = None
+                 ) -> tuple[list[Slo], dict[str, list[str]]]:
+    """``load``, and for each SLO name the files its definition is read from: its own and
+    those of its service's maintenance windows. Loading just those files gives the same
+    SLO (same spec hash), which lets a task that needs a few SLOs of a large catalog skip
+    parsing the rest once the whole catalog has been validated."""
+    found = _scan(paths, env)
+    if found.problems:
+        raise SpecError("\n".join(found.problems))
+    # An OpenSLO SLO may take its indicator from a document in another file: every
+    # OpenSLO file is part of each imported SLO's definition.
+    openslo = found.openslo_files
+    return found.slos, {s.name: list(dict.fromkeys(
+        [*(openslo if s.source in openslo else [s.source]),
+         *found.window_files.get(s.service, [])])) for s in found.slos}
 
 
 def load_file(path: Path) -> list[Slo]:

@@ -142,21 +142,59 @@ def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
     return {"period": period.label, "slos": len(slos), "days": len(period.days)}
 
 
-def plan_shards(slos_dir: Path, shard_size: int) -> list[dict[str, int]]:
-    """The shards of the month's compute: ``{"index", "size"}`` per shard of ``shard_size``
-    SLOs (by name), one mapped task each."""
-    n = shards.count(len(catalog.load([slos_dir])), shard_size)
-    return [{"index": i, "size": shard_size} for i in range(n)]
+def plan_shards(slos_dir: Path, shard_size: int) -> list[dict[str, Any]]:
+    """The shards of the month's compute, one mapped task each: per shard of
+    ``shard_size`` SLOs (by name), its index, its SLOs with their spec hashes and the spec
+    files (relative to ``slos_dir``) that define them, so that a shard task parses only
+    those files of a large catalog validated here once."""
+    slos, files = catalog.load_indexed([slos_dir])
+    plan = []
+    for index in range(shards.count(len(slos), shard_size)):
+        part = shards.members(slos, index, shard_size)
+        needed = dict.fromkeys(f for s in part for f in files[s.name])
+        plan.append({"index": index, "size": shard_size,
+                     "slos": {s.name: s.spec_hash for s in part},
+                     "files": [Path(f).relative_to(slos_dir).as_posix() for f in needed]})
+    return plan
+
+
+def _planned(slos_dir: Path, shard: dict[str, Any]) -> list[spec.Slo]:
+    """The SLOs a shard of ``plan_shards`` names, read from the files it names; refuses
+    them if a definition changed after planning."""
+    root = slos_dir.resolve()
+    again = "clear the DAG run from plan_shards to plan again"
+    paths = []
+    for name in shard["files"]:
+        path = slos_dir / name  # as the catalog names it: the same SLO and spec hash
+        if not path.resolve().is_relative_to(root):
+            raise SloJobsError(f"shard {shard['index']}: files: found {name!r}; expected a "
+                               f"spec file under {slos_dir}")
+        if not path.is_file():
+            raise SloJobsError(f"shard {shard['index']}: files: {name}: no longer in "
+                               f"{slos_dir}; expected the files the shards were planned "
+                               f"from ({again})")
+        paths.append(path)
+    loaded = {s.name: s for s in catalog.load(paths)} if paths else {}
+    changed = sorted(n for n, h in shard["slos"].items()
+                     if n not in loaded or loaded[n].spec_hash != h)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more"
+                                          if len(changed) > 5 else "")
+        raise SloJobsError(f"shard {shard['index']}: SLO {shown}: removed or changed in "
+                           f"{slos_dir} since the shards were planned; expected the planned "
+                           f"definitions ({again})")
+    return [loaded[n] for n in sorted(shard["slos"])]
 
 
 def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
-                  interval_end: datetime | None, index: int, size: int) -> dict[str, Any]:
-    """Compute one shard of the interval's month into its folder (replaced whole)."""
+                  interval_end: datetime | None, shard: dict[str, Any]) -> dict[str, Any]:
+    """Compute one shard of ``plan_shards`` for the interval's month into its folder
+    (replaced whole)."""
     period = period_of(interval_start, interval_end)
-    slos = catalog.load([slos_dir])
-    folder = shards.compute_shard(lake_dir, slos, period, index, size)
-    return {"index": index, "slos": len(shards.members(slos, index, size)),
-            "folder": str(folder)}
+    index, size = int(shard["index"]), int(shard["size"])
+    part = _planned(slos_dir, shard)
+    folder = shards.compute_members(lake_dir, part, period, index, size)
+    return {"index": index, "slos": len(part), "folder": str(folder)}
 
 
 def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,

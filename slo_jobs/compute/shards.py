@@ -77,7 +77,13 @@ def members(slos: Sequence[Slo], index: int, size: int) -> list[Slo]:
 def compute_shard(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, index: int,
                   size: int, as_of: datetime | None = None) -> LakeDir:
     """Compute shard ``index`` of the catalog ``slos`` into its folder (replaced whole)."""
-    part = members(slos, index, size)
+    return compute_members(lake_dir, members(slos, index, size), period, index, size, as_of)
+
+
+def compute_members(lake_dir: LakeDir, part: Sequence[Slo], period: Period, index: int,
+                    size: int, as_of: datetime | None = None) -> LakeDir:
+    """Compute shard ``index`` whose SLOs, ``part``, the caller has picked from the
+    catalog (``members``) into its folder (replaced whole)."""
     result = compute_part(lake_dir, part, period, as_of, processes=False)
     manifest = {"period": period.label, "index": index, "size": size,
                 "as_of": result.as_of.isoformat(),

@@ -2,6 +2,7 @@
 
     python -m slo_jobs.demo.backends openmetrics out.om     # the month scenario as text
     python -m slo_jobs.demo.backends prometheus .cache/rd   # ... as Prometheus TSDB blocks
+    python -m slo_jobs.demo.backends victoria http://127.0.0.1:8428   # ... into VictoriaMetrics
 """
 
 from __future__ import annotations
@@ -163,16 +164,21 @@ def load_victoria(url: str, scrapes: Scrapes, timeout_s: float = 120.0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Month scenario scrapes for real backends.")
-    parser.add_argument("what", choices=["openmetrics", "prometheus"])
-    parser.add_argument("path", type=Path, help="output file (openmetrics) or folder")
+    parser.add_argument("what", choices=["openmetrics", "prometheus", "victoria"])
+    parser.add_argument("path", help="output file (openmetrics), folder (prometheus) or "
+                                     "the URL of a running VictoriaMetrics (victoria)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     start, end, jobs = month_scenario(args.seed)
     scrapes = generate(start, end, jobs, args.seed)
     if args.what == "openmetrics":
-        write_openmetrics(scrapes, args.path)
+        write_openmetrics(scrapes, Path(args.path))
+    elif args.what == "victoria":
+        load_victoria(args.path.rstrip("/"), scrapes)
+        print(f"{sum(len(s.ts_ms) for s in scrapes.series)} samples of "
+              f"{len(scrapes.series)} series imported into {args.path}")
     else:
-        print(build_prometheus_tsdb(scrapes, args.path))
+        print(build_prometheus_tsdb(scrapes, Path(args.path)))
 
 
 if __name__ == "__main__":
