@@ -128,7 +128,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    return compute.read_table(lake_dir, label, name) if path.exists() else []
+    return compute.read_table(lake_dir, label, name) if lake.exists(path) else []
 
 
 def _window(seconds: int) -> str:
@@ -371,7 +371,8 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
                            f"{','.join(FORMATS)}")
     folder = out_dir / period.label
-    context = build_context(lake_dir, period, source, generated_at, service)
+    with lake.reading_sets():  # every table of the month from one version of it
+        context = build_context(lake_dir, period, source, generated_at, service)
     suffix = f"-{service}" if service else ""
     files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",
                         folder / f"summary{suffix}.json", folder / f"summary{suffix}.csv",
@@ -417,8 +418,9 @@ def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path
             continue
         if period.start > rendered_at:
             continue
-        rows = compute.read_table(lake_dir, label, "summary")
-        incidents = _read(lake_dir, label, "incidents")
+        with lake.reading_sets():  # a month's two tables from one version of it
+            rows = compute.read_table(lake_dir, label, "summary")
+            incidents = _read(lake_dir, label, "incidents")
         months.append({"label": label, "slos": len(rows),
                        "met": sum(1 for r in rows if r["met"]),
                        "missed": sum(1 for r in rows if r["met"] is False),

@@ -18,7 +18,7 @@ def read(lake_dir: LakeDir, label: str, slos: Iterable[str]) -> dict[str, list[d
     """The month's breakdown rows per SLO, largest spender first (none for a month computed
     before breakdowns existed)."""
     path = lake.monthly_partition(lake_dir, label).parent / "breakdown.parquet"
-    if not path.exists():
+    if not lake.exists(path):
         return {}
     keep = set(slos)
     out: dict[str, list[dict[str, Any]]] = {}
