@@ -59,9 +59,10 @@ def _published(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def report_is_current(lake_dir: LakeDir, out_dir: Path, slos: Sequence[Slo],
                       period: Period) -> bool:
     """True if the month's summary covers exactly ``slos`` and its report shows that summary."""
-    if not lake.monthly_partition(lake_dir, period.label).exists():
-        return False
-    rows = compute.read_summary(lake_dir, period)
+    with lake.reading_sets():
+        if not lake.exists(lake.monthly_partition(lake_dir, period.label)):
+            return False
+        rows = compute.read_summary(lake_dir, period)
     if sorted((r["slo"], r["spec_hash"]) for r in rows) != \
             sorted((s.name, s.spec_hash) for s in slos):
         return False

@@ -10,14 +10,16 @@ The lake is a folder (a :class:`~pathlib.Path`) or an object store prefix
 and files. On a folder a partition is written to a temporary file beside it and renamed over
 the old one (:mod:`atomicio`), under a per-SLO ``flock``; on an object store it is one PUT of
 the whole file, and a read-merge-write is a conditional PUT (:func:`update`). Either way
-readers see the old or the new file, never half of one. This module is where the two differ.
+readers see the old or the new file, never half of one. A set of files published together
+(:func:`publish_set`) is read through its manifest on an object store (:func:`read_file`,
+:func:`exists`, :mod:`objectsets`). This module is where the two differ.
 """
 
 from __future__ import annotations
 
 import fcntl
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import atomicio
+from . import atomicio, objectsets
 from .errors import LakeError
 from .names import SAFE_NAME
+from .objectsets import SetName
 from .objectstore import SCHEME, ObjectPath, ObjectStoreConfig, parse_url
 
 SLI_SCHEMA = pa.schema([
@@ -187,14 +190,61 @@ def parse_verified(data: bytes, path: LakeDir, rows: int | None = None,
     return table
 
 
-def read_file(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
-    """A whole Parquet file of the lake (a computed table, a detail partition) as it is."""
+def set_name(folder: ObjectPath) -> SetName:
+    """How errors name the set published at ``folder`` and what writes it again."""
+    if folder.parent.name == "monthly" and folder.name.startswith("month="):
+        label = folder.name.removeprefix("month=")
+        return SetName(f"month {label}",
+                       f"re-run the merge (or slo-jobs compute --month {label})")
+    if folder.name.startswith("shard=") and folder.parent.name.startswith("month="):
+        label = folder.parent.name.removeprefix("month=")
+        return SetName(f"shard {folder.name.removeprefix('shard=')} of month {label}",
+                       f"re-run the month's compute_shard tasks (or slo-jobs compute "
+                       f"--month {label})")
+    return SetName(f"the set {folder}", "write it again")
+
+
+def reading_sets() -> AbstractContextManager[None]:
+    """A block within which every set read on an object store is read at one version, its
+    manifest fetched once (:func:`objectsets.pinned`); nothing on a folder."""
+    return objectsets.pinned()
+
+
+def exists(path: LakeDir) -> bool:
+    """Whether the file ``path`` of a published set (a month's table, a shard's file) is
+    there: on an object store, whether the set's manifest names it."""
     if isinstance(path, ObjectPath):
-        # One thread: with Arrow's pool, a read from memory aborted about one process in
-        # six at exit ("terminate called without an active exception", pyarrow 26).
-        return pq.read_table(pa.BufferReader(pa.py_buffer(path.read_bytes())), schema=schema,
-                             use_threads=False)
+        return objectsets.exists(path, set_name(path.parent))
+    return path.exists()
+
+
+def read_bytes(path: LakeDir) -> bytes:
+    """The bytes of a file of a published set, as :func:`read_file` reads them."""
+    if isinstance(path, ObjectPath):
+        return objectsets.read(path, set_name(path.parent))
+    return path.read_bytes()
+
+
+def read_file(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
+    """A whole Parquet file of a published set (a computed table, a shard's table); on an
+    object store at the version the set's manifest names."""
+    if isinstance(path, ObjectPath):
+        return _from_bytes(read_bytes(path), schema)
     return pq.read_table(path, schema=schema)
+
+
+def read_detail(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
+    """A whole detail partition (``pipeline_age``, ...) as it is: a file of no set."""
+    if isinstance(path, ObjectPath):
+        return _from_bytes(path.read_bytes(), schema)
+    return pq.read_table(path, schema=schema)
+
+
+def _from_bytes(data: bytes, schema: pa.Schema | None) -> pa.Table:
+    # One thread: with Arrow's pool, a read from memory aborted about one process in six
+    # at exit ("terminate called without an active exception", pyarrow 26).
+    return pq.read_table(pa.BufferReader(pa.py_buffer(data)), schema=schema,
+                         use_threads=False)
 
 
 def partition_metadata(notes: Sequence[str], complete_until: datetime | None
@@ -347,7 +397,7 @@ def update(target: LakeDir, schema: pa.Schema,
         data, etag = target.read_versioned()
         old = None if data is None else parse_verified(data, target, schema=schema)
         table = merge(old)
-        if target.put_if(to_bytes(table), etag):
+        if target.put_if(to_bytes(table), etag) is not None:
             return table
     raise LakeError(f"{target}: replaced by other writers {MERGE_TRIES} times while this one "
                     "merged into it; expected fewer concurrent writers of one partition: "
@@ -358,10 +408,13 @@ def update(target: LakeDir, schema: pa.Schema,
 def publish_set(target: LakeDir) -> Iterator[LakeDir]:
     """Write a set of files that belong together (a month's tables) into the folder
     yielded. On a folder it is built beside ``target`` and exchanged with it in one step
-    (:func:`atomicio.publish_folder`). An object store cannot swap a prefix, so each file
-    is replaced in place, one PUT each, and files the set does not rewrite stay."""
+    (:func:`atomicio.publish_folder`). An object store cannot swap a prefix: each file is
+    replaced in place, one PUT each, then the set's manifest names them (a conditional
+    PUT: a concurrent writer of the same set fails) and the files it does not name are
+    deleted (:func:`objectsets.publish`); readers read through the manifest."""
     if isinstance(target, ObjectPath):
-        yield target
+        with objectsets.publish(target, set_name(target)) as written:
+            yield written
         return
     with atomicio.publish_folder(target, LakeError) as stage:
         yield stage

@@ -144,15 +144,23 @@ def _error_code(exc: Exception) -> str:
 
 
 class ObjectPath:
-    """An object key (or key prefix, for a "folder") in a store, used like a Path."""
+    """An object key (or key prefix, for a "folder") in a store, used like a Path.
 
-    __slots__ = ("key", "store")
+    ``journal``: where a set being published (:mod:`slo_jobs.objectsets`) notes the ETag
+    of every object written through this path or a path below it."""
 
-    def __init__(self, store: ObjectStore, key: str = "") -> None:
-        self.store, self.key = store, key.strip("/")
+    __slots__ = ("journal", "key", "store")
+
+    def __init__(self, store: ObjectStore, key: str = "",
+                 journal: dict[str, str] | None = None) -> None:
+        self.store, self.key, self.journal = store, key.strip("/"), journal
 
     def __truediv__(self, part: str) -> ObjectPath:
-        return ObjectPath(self.store, f"{self.key}/{part}" if self.key else part)
+        return ObjectPath(self.store, f"{self.key}/{part}" if self.key else part, self.journal)
+
+    def recording(self, journal: dict[str, str]) -> ObjectPath:
+        """This path, noting in ``journal`` (key -> ETag) what is written below it."""
+        return ObjectPath(self.store, self.key, journal)
 
     @property
     def parent(self) -> ObjectPath:
@@ -225,31 +233,63 @@ class ObjectPath:
             raise self._fail("read", exc) from None
         return data, got.get("ETag")
 
-    def put(self, data: bytes) -> None:
-        """Replace the object with ``data`` in one PUT."""
-        if not self.put_if(data, True):
-            raise LakeError(f"{self}: the store refused an unconditional write")
+    def read_if(self, etag: str) -> bytes | None:
+        """The object in one GET if it is still the version ``etag`` (``If-Match``); None
+        when it was replaced (412) or deleted since."""
+        try:
+            got = self.store.client.get_object(Bucket=self.store.bucket, Key=self.key,
+                                               IfMatch=etag)
+            data: bytes = got["Body"].read()
+        except Exception as exc:
+            if _error_code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                return None
+            raise self._fail("read", exc) from None
+        return data
 
-    def put_if(self, data: bytes, etag: str | None | bool) -> bool:
+    def etag(self) -> str | None:
+        """The ETag of the object there now (one HEAD); None when there is none."""
+        try:
+            got = self.store.client.head_object(Bucket=self.store.bucket, Key=self.key)
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._fail("look up", exc) from None
+        return str(got.get("ETag")) if got.get("ETag") else None
+
+    def put(self, data: bytes) -> str:
+        """Replace the object with ``data`` in one PUT; its new ETag."""
+        etag = self.put_if(data, True)
+        if etag is None:
+            raise LakeError(f"{self}: the store refused an unconditional write")
+        return etag
+
+    def put_if(self, data: bytes, etag: str | None | bool) -> str | None:
         """:meth:`put` over the version ``etag`` only (``If-Match``), or with ``etag`` None
-        only where no object is (``If-None-Match: *``); True: unconditionally. False when
-        the condition failed: another writer got there first."""
+        only where no object is (``If-None-Match: *``); True: unconditionally. Returns the
+        new version's ETag, or None when the condition failed: another writer got there
+        first."""
         cond: dict[str, str] = {}
         if etag is None:
             cond["IfNoneMatch"] = "*"
         elif isinstance(etag, str):
             cond["IfMatch"] = etag
         try:
-            self.store.client.put_object(Bucket=self.store.bucket, Key=self.key, Body=data,
-                                         **cond)
+            got = self.store.client.put_object(Bucket=self.store.bucket, Key=self.key,
+                                               Body=data, **cond)
         except Exception as exc:
             # 409 ConditionalRequestConflict: a concurrent conditional write was in flight;
             # NoSuchKey: the version expected was deleted meanwhile.
             if cond and _error_code(exc) in ("PreconditionFailed",
                                              "ConditionalRequestConflict", "NoSuchKey"):
-                return False
+                return None
             raise self._fail("write", exc) from None
-        return True
+        written = got.get("ETag")
+        if not written:  # a set's manifest names its files by ETag: it cannot do without
+            raise LakeError(f"{self}: the store answered a write without an ETag; expected "
+                            "an S3-compatible store that returns one")
+        if self.journal is not None:
+            self.journal[self.key] = str(written)
+        return str(written)
 
     def unlink(self, missing_ok: bool = False) -> None:
         """Delete the object (S3 answers a missing one as a success)."""

@@ -136,7 +136,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    return compute.read_table(lake_dir, label, name) if path.exists() else []
+    return compute.read_table(lake_dir, label, name) if lake.exists(path) else []
 
 
 @dataclass
@@ -415,6 +415,14 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     if unknown:
         raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
                            f"{','.join(FORMATS)}")
+    with lake.reading_sets():  # every table of the month from one version of it
+        return _render(lake_dir, period, out_dir, source, generated_at, service, formats,
+                       as_of)
+
+
+def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
+            generated_at: datetime, service: str | None, formats: Sequence[str],
+            as_of: datetime | None) -> ReportFiles:
     folder = out_dir / period.label
     m = _read_month(lake_dir, period, service)
     suffix = f"-{service}" if service else ""
@@ -457,11 +465,12 @@ def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path
             continue
         if period.start > rendered_at:
             continue
-        # Only the columns counted: every month's rows, not just this one's, pass here.
-        folder = lake.monthly_partition(lake_dir, label).parent
-        rows = report_stream.read_columns(folder, label, "summary",
-                                          ("met", "status", "estimated"))
-        incidents = report_stream.read_columns(folder, label, "incidents", ("severity",))
+        with lake.reading_sets():  # a month's two tables from one version of it
+            # Only the columns counted: every month's rows, not just this one's, pass here.
+            folder = lake.monthly_partition(lake_dir, label).parent
+            rows = report_stream.read_columns(folder, label, "summary",
+                                              ("met", "status", "estimated"))
+            incidents = report_stream.read_columns(folder, label, "incidents", ("severity",))
         months.append({"label": label, "slos": len(rows),
                        "met": sum(1 for r in rows if r["met"]),
                        "missed": sum(1 for r in rows if r["met"] is False),

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import charts
+from . import charts, lake
 from . import report_breakdown as attribution
 from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from .errors import LakeError
@@ -55,8 +55,9 @@ def _unreadable(path: LakeDir, label: str, name: str, exc: BaseException) -> Lak
 
 def _open(path: LakeDir) -> pq.ParquetFile:
     if isinstance(path, ObjectPath):
-        # One GET of the whole file: ranged reads could mix two versions of it.
-        return pq.ParquetFile(pa.BufferReader(pa.py_buffer(path.read_bytes())))
+        # One GET of the whole file, at the version its set's manifest names: ranged reads
+        # could mix two versions of it.
+        return pq.ParquetFile(pa.BufferReader(pa.py_buffer(lake.read_bytes(path))))
     return pq.ParquetFile(path)
 
 
@@ -113,7 +114,7 @@ def slo_groups(folder: LakeDir, label: str, name: str,
     those of ``columns`` the table has, default all), by SLO name; nothing for a table the
     month does not have (computed before it existed)."""
     path = folder / f"{name}.parquet"
-    if not path.exists():
+    if not lake.exists(path):
         return
     try:
         parquet = _open(path)
@@ -131,7 +132,7 @@ def read_columns(folder: LakeDir, label: str, name: str, columns: Iterable[str])
     """The rows of the month's table ``name`` with only those of ``columns`` it has (none
     for a table the month does not have)."""
     path = folder / f"{name}.parquet"
-    if not path.exists():
+    if not lake.exists(path):
         return []
     try:
         parquet = _open(path)

@@ -4,6 +4,9 @@
                                    conditional update per hour; prints the merges repeated
     replace URL SLO DAY VALUE N    replace the whole partition N times (good = VALUE)
     big     URL KEY ROWS           one PUT of a large incompressible file at KEY
+    set     URL FOLDER VALUE NAMES...  publish the files NAMES as one set in FOLDER (each
+                                   a table of ``set_table(VALUE)``), printing "put NAME"
+                                   after each PUT and going on at each line of stdin
 
 The store's endpoint and credentials come from the AWS_* environment, as in production.
 """
@@ -36,6 +39,11 @@ def set_hour(old: pa.Table | None, day: date, hour: int) -> pa.Table:
     return day_table(day, good)
 
 
+def set_table(value: float) -> pa.Table:
+    """A small table of a set, telling which writer wrote it."""
+    return pa.table({"slo": ["checkout-availability"], "value": [value]})
+
+
 def main(argv: list[str]) -> None:
     mode, url = argv[0], argv[1]
     root = lake.location(url)
@@ -66,6 +74,16 @@ def main(argv: list[str]) -> None:
         print("ready", flush=True)
         lake.write_atomic(table, target)
         print("written", flush=True)
+    elif mode == "set":
+        folder = root
+        for part in argv[2].split("/"):
+            folder = folder / part
+        with lake.publish_set(folder) as stage:
+            for name in argv[4:]:
+                lake.write_atomic(set_table(float(argv[3])), stage / name)
+                print(f"put {name}", flush=True)
+                sys.stdin.readline()
+        print("published", flush=True)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -3,6 +3,7 @@ the CLI gives what a local lake gives, byte for byte, and credentials stay out o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -72,12 +73,20 @@ def test_month_run_on_object_store_equals_local_lake(
     assert without_render_time(out / "2026-09" / "summary.json") == \
         without_render_time(local_run / "out" / "2026-09" / "summary.json")
     # The same layout, and every partition and monthly table byte for byte the same file;
-    # the local lake's flock files are the only difference.
+    # the local lake's flock files and the month set's manifest in the bucket are the only
+    # differences.
     local = {k: v for k, v in files(local_run / "lake").items()
              if not k.startswith(".locks/")}
     stored = objects(s3, bucket, "lake/")
+    manifests = {k: json.loads(stored.pop(k)) for k in list(stored) if k.endswith("_set.json")}
     assert sorted(stored) == sorted(local)
     assert stored == local
+    # The manifest names every table of the month, each with the ETag of its bytes.
+    month = "monthly/month=2026-09/"
+    tables = sorted(k.removeprefix(month) for k in stored if k.startswith(month))
+    assert list(manifests) == [f"{month}_set.json"] and len(tables) == 11
+    assert manifests[f"{month}_set.json"] == {"files": {
+        t: f'"{hashlib.md5(stored[month + t]).hexdigest()}"' for t in tables}}
     assert len([k for k in stored if k.startswith("sli/")]) >= 6 * 30
     # Nothing half-written stays behind: no temp objects, no multipart upload in progress.
     assert not any(".tmp-" in k for k in stored)

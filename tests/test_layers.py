@@ -14,9 +14,8 @@ import pytest
 from tests.conftest import ROOT
 
 PKG = ROOT / "slo_jobs"
-BOTTOM = {"lake", "objectstore", "daytable", "periods", "burnrate", "endpoint", "atomicio",
-          "redaction",
-          "names", "errors", "resources"}
+BOTTOM = {"lake", "objectstore", "objectsets", "daytable", "periods", "burnrate", "endpoint",
+          "atomicio", "redaction", "names", "errors", "resources"}
 ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
 
 

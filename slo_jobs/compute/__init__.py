@@ -105,11 +105,12 @@ def write_summary(lake_dir: LakeDir, period: Period, rows: list[dict[str, Any]])
 
 def read_table(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    if not path.exists():
-        raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
-                        f"(run: slo-jobs compute --month {label})")
     try:
-        rows: list[dict[str, Any]] = lake.read_file(path).to_pylist()
+        with lake.reading_sets():  # one look at the month's manifest for both
+            if not lake.exists(path):
+                raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
+                                f"(run: slo-jobs compute --month {label})")
+            rows: list[dict[str, Any]] = lake.read_file(path).to_pylist()
     except (OSError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "
@@ -170,7 +171,7 @@ def _window_fields(window: Period, row: dict[str, Any]) -> dict[str, Any]:
 def _stored_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
     """The month's summary as last computed; none when absent or unreadable (it is
     about to be replaced)."""
-    if not lake.monthly_partition(lake_dir, period.label).exists():
+    if not lake.exists(lake.monthly_partition(lake_dir, period.label)):
         return []
     try:
         return read_summary(lake_dir, period)
@@ -187,7 +188,7 @@ def _earlier_summaries(lake_dir: LakeDir, period: Period) -> list[list[dict[str,
         p = periods.previous(p)
         labels.insert(0, p.label)
     return [read_table(lake_dir, label, "summary") for label in labels
-            if lake.monthly_partition(lake_dir, label).exists()]
+            if lake.exists(lake.monthly_partition(lake_dir, label))]
 
 
 def compute_part(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
@@ -216,12 +217,14 @@ def finish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, result:
     folder): the maintenance change notes against the stored month, the release decisions'
     reasons, the reliability priorities and the toil budget, with the summary, decisions and
     incidents. The caller writes ``daily``, ``burn`` and the pipeline tables."""
-    # A month computed before keeps its first figures beside the new ones when its
-    # maintenance windows changed since (never a silent change of a reported month).
-    maintenance.note_changes(result.summary, _stored_summary(lake_dir, period))
+    with lake.reading_sets():
+        # A month computed before keeps its first figures beside the new ones when its
+        # maintenance windows changed since (never a silent change of a reported month).
+        stored = _stored_summary(lake_dir, period)
+        earlier = _earlier_summaries(lake_dir, period)
+    maintenance.note_changes(result.summary, stored)
     extra = decisions.month_tables(slos, result.summary, result.decisions, result.incidents,
-                                   decisions.burn_history(_earlier_summaries(lake_dir, period)),
-                                   teams)
+                                   decisions.burn_history(earlier), teams)
     result.decisions = extra.pop("decisions")
     for name, rows in (("summary", result.summary), ("decisions", result.decisions),
                        ("incidents", result.incidents), *extra.items()):

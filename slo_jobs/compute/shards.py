@@ -94,8 +94,6 @@ def compute_members(lake_dir: LakeDir, part: Sequence[Slo], period: Period, inde
         monthly.summarise(lake_dir, part, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, part, result.summary),
                           stage / "breakdown.parquet")
-        # Written last: on an object store (files replaced one by one) a shard whose
-        # manifest names this run's SLOs has all its tables.
         _write_bytes(stage / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
     return target
 
@@ -115,7 +113,7 @@ def _write_bytes(target: LakeDir, data: bytes) -> None:
 def _manifest(folder: LakeDir, period: Period) -> dict[str, Any]:
     path = folder / MANIFEST
     try:
-        data: dict[str, Any] = json.loads(path.read_bytes().decode("utf-8"))
+        data: dict[str, Any] = json.loads(lake.read_bytes(path).decode("utf-8"))
     except (OSError, ValueError, LakeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else \
             "not JSON" if isinstance(exc, ValueError) else str(exc)
@@ -192,7 +190,13 @@ def merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Seque
           teams: Mapping[str, decisions.Team] | None = None) -> list[dict[str, Any]]:
     """Publish the month from the shards ``indices`` (the ones computed for this run) and
     remove the shards; returns the summary rows."""
-    folders = [shard_folder(lake_dir, period.label, i) for i in sorted(set(indices))]
+    with lake.reading_sets():  # each shard's files from one version of it
+        return _merge(lake_dir, slos, period, sorted(set(indices)), teams or {})
+
+
+def _merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequence[int],
+           teams: Mapping[str, decisions.Team]) -> list[dict[str, Any]]:
+    folders = [shard_folder(lake_dir, period.label, i) for i in indices]
     manifests = [_manifest(f, period) for f in folders]
     _check(slos, manifests, period)
     rows = {name: [r for f in folders for r in _read(f / f"{name}.parquet",
@@ -204,7 +208,7 @@ def merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Seque
     result.summary.sort(key=lambda r: (r["service"], r["slo"]))
     ordered = sorted(slos, key=lambda s: s.name)
     with lake.publish_set(lake.monthly_partition(lake_dir, period.label).parent) as stage:
-        finish_month(lake_dir, ordered, period, result, teams or {}, stage)
+        finish_month(lake_dir, ordered, period, result, teams, stage)
         for name in STREAMED:
             _concat_files([f / f"{name}.parquet" for f in folders], stage / f"{name}.parquet",
                           period.label)

@@ -36,7 +36,7 @@ def _rows(lake_dir: LakeDir, table: str, schema: pa.Schema, slo: str, start: dat
     while day <= end.date():
         path = detail_partition(lake_dir, table, slo, day)
         if path.exists():
-            tables.append(lake.read_file(path, schema))
+            tables.append(lake.read_detail(path, schema))
         day += timedelta(days=1)
     return pa.concat_tables(tables).to_pylist() if tables else []
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from .. import lake
 from ..lake import LakeDir
 from ..periods import Period
 from ..spec import Slo
@@ -31,6 +32,7 @@ def write_weekly(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Pat
 def write_summary_page(lake_dir: LakeDir, period: Period, out_dir: Path,
                        rendered_at: datetime) -> tuple[Path, Path]:
     """The one-page stakeholder summary of a computed month, as Markdown and HTML."""
-    page = summary_page.build(lake_dir, period)
+    with lake.reading_sets():  # every table of the month from one version of it
+        page = summary_page.build(lake_dir, period)
     texts = render.render_pair("summary-page", p=page, rendered_at=render.stamp(rendered_at))
     return render.write_pair(out_dir / "stakeholders" / period.label, "summary-page", texts)

@@ -20,7 +20,7 @@ ORDER = ("approve", "review", "defer", "block")
 
 def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    return compute.read_table(lake_dir, label, name) if path.exists() else []
+    return compute.read_table(lake_dir, label, name) if lake.exists(path) else []
 
 
 def _service(name: str, rows: list[dict[str, Any]],
