@@ -20,7 +20,9 @@ calendar month in its own time zone:
    lays the shards end to end, adds what needs every SLO (release reasons,
    priorities, toil) and publishes ``monthly/month=<YYYY-MM>/`` as one set.
 4. **render**: HTML, PDF, JSON and CSV into ``<out>/<YYYY-MM>/``, then an event
-   on the Asset ``slo_monthly_report`` naming the month.
+   on the Asset ``slo_monthly_report`` naming the month.  A month of more than
+   ``pdf_max_slos`` SLOs (a run parameter, default 1,000) gets no whole-month PDF;
+   ``slo-jobs report --service`` renders one service's.
 
 Every output belongs to its month: re-running or backfilling a month replaces that
 month's files only.  Backfill a range with
@@ -48,6 +50,11 @@ from slo_common import MONTHLY_REPORT, PROMETHEUS_POOL
 # bench/scale.py on 2 shared cores, and a month of 10,000 SLOs is 50 tasks.
 SHARD_SIZE = 200
 
+# The whole-month PDF has a page or more per SLO; WeasyPrint laid out 200 SLOs in 45 s and
+# 0.9 GiB (bench/report.py), so 10,000 would take the render task most of an hour and many
+# GiB. Above this the month gets HTML, JSON and CSV, and PDFs per service on demand.
+PDF_MAX_SLOS = 1000
+
 default_args: dict[str, Any] = {
     "owner": "sre",
     "retries": 2,
@@ -68,7 +75,9 @@ default_args: dict[str, Any] = {
     params={"missing_days": Param("fill", enum=["fill", "fail"],
                                   description="Days without a partition: extract or fail."),
             "shard_size": Param(SHARD_SIZE, type="integer", minimum=1,
-                                description="SLOs per compute task.")},
+                                description="SLOs per compute task."),
+            "pdf_max_slos": Param(PDF_MAX_SLOS, type="integer", minimum=0,
+                                  description="Months of more SLOs get no whole-month PDF.")},
     tags=["slo", "report"],
     doc_md=__doc__,
 )
@@ -146,6 +155,7 @@ def slo_monthly_report() -> None:
     @task(outlets=[MONTHLY_REPORT])
     def render(summary_path: str, data_interval_start: datetime | None = None,
                data_interval_end: datetime | None = None,
+               params: dict[str, Any] | None = None,
                outlet_events: Any = None) -> dict[str, str]:
         from slo_common import paths, prometheus_config
         from slo_jobs import tasks
@@ -155,7 +165,9 @@ def slo_monthly_report() -> None:
         # figures are as of the data interval's end.
         files = tasks.render_month(prometheus_config, p.slos, p.lake, p.out,
                                    data_interval_start, data_interval_end,
-                                   rendered_at=pendulum.now("UTC"))
+                                   rendered_at=pendulum.now("UTC"),
+                                   pdf_max_slos=int((params or {}).get("pdf_max_slos",
+                                                                       PDF_MAX_SLOS)))
         outlet_events[MONTHLY_REPORT].extra = files
         return files
 

@@ -18,7 +18,7 @@ import fcntl
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -131,16 +131,16 @@ def _remove_stale_stages(target: Path) -> None:
 
 
 @contextmanager
-def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError
-                   ) -> Iterator[Path]:
+def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError,
+                   drop: Collection[str] = ()) -> Iterator[Path]:
     """Build the new content of the folder ``target`` in the folder yielded, then publish it.
 
     The new folder is built beside ``target`` and the two are exchanged in one step, so a
     reader sees the old set of files or the new set, never a mix (one that must read
     several files opens the folder once and reads through that descriptor).  Files of the
     old set that the new one does not write are carried over (hard links), so writing part
-    of a set (one format, one service) keeps the rest.  If the body fails, ``target`` is
-    untouched and the new folder removed.
+    of a set (one format, one service) keeps the rest, except the files named in ``drop``.
+    If the body fails, ``target`` is untouched and the new folder removed.
     """
     parent = target.parent
     try:
@@ -156,7 +156,7 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError
         if target.is_dir():
             for entry in target.iterdir():
                 if entry.is_file() and not entry.name.startswith(TEMP_PREFIX) \
-                        and not (stage / entry.name).exists():
+                        and entry.name not in drop and not (stage / entry.name).exists():
                     try:
                         os.link(entry, stage / entry.name)
                     except OSError:

@@ -401,8 +401,12 @@ def _csv_file(fields: Sequence[str], slos: Sequence[str], part: str,
 
 def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
            generated_at: datetime, service: str | None = None,
-           formats: Sequence[str] = FORMATS, as_of: datetime | None = None) -> ReportFiles:
+           formats: Sequence[str] = FORMATS, as_of: datetime | None = None,
+           without: Sequence[str] = ()) -> ReportFiles:
     """Render the computed ``period`` into ``<out_dir>/<YYYY-MM>/`` and refresh the index.
+
+    Files of formats not rendered are kept from an earlier render, except those of the
+    formats in ``without`` (a PDF left from a month's earlier render would not match it).
 
     ``generated_at`` is passed in (from the run), so rendering reads no clock. ``as_of``
     (default: the render time) is the instant the index is drawn at: months that begin
@@ -417,12 +421,12 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
                            f"{','.join(FORMATS)}")
     with lake.reading_sets():  # every table of the month from one version of it
         return _render(lake_dir, period, out_dir, source, generated_at, service, formats,
-                       as_of)
+                       as_of, without)
 
 
 def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
             generated_at: datetime, service: str | None, formats: Sequence[str],
-            as_of: datetime | None) -> ReportFiles:
+            as_of: datetime | None, without: Sequence[str]) -> ReportFiles:
     folder = out_dir / period.label
     m = _read_month(lake_dir, period, service)
     suffix = f"-{service}" if service else ""
@@ -435,7 +439,9 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     mask = redaction.masker()
     # Everything of the month is rendered into a new version of its folder, published at
     # once: a failure (or a kill) part-way leaves the previous set whole.
-    with atomicio.publish_folder(folder) as stage, report_stream.Spool(stage) as spool:
+    dropped = {getattr(files, f).name for f in without}
+    with atomicio.publish_folder(folder, drop=dropped) as stage, \
+            report_stream.Spool(stage) as spool:
         # Pass 1: each SLO's detail rows, in storage order, to its parts of the files.
         for slo, tables in report_stream.slo_tables(
                 lake.monthly_partition(lake_dir, period.label).parent, period.label, by_name,
@@ -482,7 +488,8 @@ def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path
                        # figures to date (an --as-of inside the month), or rendered in it
                        "running": any(r.get("estimated") for r in rows)
                        or period.end > rendered_at,
-                       "has_report": (out_dir / label / "report.html").exists()})
+                       "has_report": (out_dir / label / "report.html").exists(),
+                       "has_pdf": (out_dir / label / "report.pdf").exists()})
     html = _env().get_template("index.html.j2").render(
         months=months, css=(resources.templates_dir() / "report.css").read_text(),
         rendered_at=rendered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))

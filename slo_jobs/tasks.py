@@ -209,19 +209,33 @@ def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
 
 def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
                  interval_start: datetime | None, interval_end: datetime | None,
-                 rendered_at: datetime) -> dict[str, str]:
+                 rendered_at: datetime, pdf_max_slos: int | None = None) -> dict[str, str]:
     """Render the interval's month; ``rendered_at`` is the render time the report records.
 
     A month whose SLOs are all pipeline SLOs renders without any Prometheus connection.
+    A month of more than ``pdf_max_slos`` SLOs gets no PDF (one page or more per SLO: a
+    10,000-SLO book would take the render the better part of an hour and gigabytes of
+    memory); its HTML, JSON and CSV are written as always, and ``slo-jobs report --service``
+    renders one service's PDF.
     """
     period = period_of(interval_start, interval_end)
     rows = compute.read_summary(lake_dir, period)
+    formats: list[str] = list(report.FORMATS)
+    skipped = ""
+    if pdf_max_slos is not None and len(rows) > pdf_max_slos:
+        formats.remove("pdf")
+        skipped = (f"no PDF: {len(rows)} SLOs, more than pdf_max_slos={pdf_max_slos}; "
+                   f"render a service's with slo-jobs report --month {period.label} "
+                   "--service NAME --format pdf")
+        print(skipped)
     with Sources(config_for) as sources:
         source = sources.label(catalog.load([slos_dir]))
-    files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at)
+    files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at,
+                          formats=formats, without=["pdf"] if skipped else [])
     print(runner.table(rows))
-    return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
-            "json": str(files.json), "csv": str(files.csv)}
+    return {"period": period.label, "html": str(files.html),
+            "pdf": "" if skipped else str(files.pdf), "json": str(files.json),
+            "csv": str(files.csv), **({"pdf_skipped": skipped} if skipped else {})}
 
 
 def week_of(interval_start: datetime | None, interval_end: datetime | None) -> str:

@@ -387,3 +387,25 @@ def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> 
     files = tasks.render_month(no_prometheus, folder, tmp_path / "lake", tmp_path / "out",
                                period.start, period.end, rendered_at=rendered)
     assert Path(files["html"]).is_file() and files["period"] == "2026-09"
+    assert Path(files["pdf"]).is_file() and "pdf_skipped" not in files
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="2026-09/report.pdf"' in index
+
+    # A month of more SLOs than pdf_max_slos: no whole-month PDF, the rest as always, and
+    # the earlier PDF gone with the month's previous files (nothing of two renders mixed).
+    n = len(slos)
+    again = tasks.render_month(no_prometheus, folder, tmp_path / "lake", tmp_path / "out",
+                               period.start, period.end, rendered_at=rendered,
+                               pdf_max_slos=n - 1)
+    assert again["pdf"] == "" and again["pdf_skipped"] == (
+        f"no PDF: {n} SLOs, more than pdf_max_slos={n - 1}; render a service's with "
+        "slo-jobs report --month 2026-09 --service NAME --format pdf")
+    month = tmp_path / "out" / "2026-09"
+    assert sorted(p.name for p in month.iterdir()) == [
+        "incidents.csv", "report.html", "summary.csv", "summary.json"]
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="2026-09/report.html"' in index and "report.pdf" not in index
+    at_limit = tasks.render_month(no_prometheus, folder, tmp_path / "lake", tmp_path / "out",
+                                  period.start, period.end, rendered_at=rendered,
+                                  pdf_max_slos=n)
+    assert Path(at_limit["pdf"]).is_file()
