@@ -46,8 +46,8 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from slo_common import MONTHLY_REPORT, PROMETHEUS_POOL
 
-# SLOs per compute_shard task: a month of 200 of them took 9 to 19 s and under 0.5 GiB in
-# bench/scale.py on 2 shared cores, and a month of 10,000 SLOs is 50 tasks.
+# SLOs per compute_shard task: a month of 200 of them took about 8 s and 0.37 GiB in
+# bench/scale.py on 2 cores, two at a time, and a month of 10,000 SLOs is 50 tasks.
 SHARD_SIZE = 200
 
 # The whole-month PDF has a page or more per SLO; WeasyPrint laid out 200 SLOs in 45 s and
