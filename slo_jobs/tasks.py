@@ -178,11 +178,9 @@ def _planned(slos_dir: Path, shard: dict[str, Any]) -> list[spec.Slo]:
     changed = sorted(n for n, h in shard["slos"].items()
                      if n not in loaded or loaded[n].spec_hash != h)
     if changed:
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more"
-                                          if len(changed) > 5 else "")
-        raise SloJobsError(f"shard {shard['index']}: SLO {shown}: removed or changed in "
-                           f"{slos_dir} since the shards were planned; expected the planned "
-                           f"definitions ({again})")
+        raise SloJobsError(f"shard {shard['index']}: SLO {shards.listed(changed)}: removed "
+                           f"or changed in {slos_dir} since the shards were planned; expected "
+                           f"the planned definitions ({again})")
     return [loaded[n] for n in sorted(shard["slos"])]
 
 
@@ -193,7 +191,7 @@ def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | 
     period = period_of(interval_start, interval_end)
     index, size = int(shard["index"]), int(shard["size"])
     part = _planned(slos_dir, shard)
-    folder = shards.compute_members(lake_dir, part, period, index, size)
+    folder = shards.compute_shard(lake_dir, part, period, index, size)
     return {"index": index, "slos": len(part), "folder": str(folder)}
 
 

@@ -195,7 +195,8 @@ def test_a_sharded_month_publishes_the_same_breakdown(
     (slo,) = catalog.load([base / "pay.yaml"])
     lake_dir = tmp_path / "lake"
     shutil.copytree(base / "lake", lake_dir, ignore=shutil.ignore_patterns("monthly"))
-    shards.compute_shard(lake_dir, [slo], SEP, 0, 1, as_of=utc(2026, 9, 20))
+    shards.compute_shard(lake_dir, shards.members([slo], 0, 1), SEP, 0, 1,
+                         as_of=utc(2026, 9, 20))
     shards.merge(lake_dir, [slo], SEP, [0])
     name = "monthly/month=2026-09/breakdown.parquet"
     expected = pq.read_table(base / "lake" / name)

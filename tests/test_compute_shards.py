@@ -94,6 +94,13 @@ def _month_tables(lake_dir: Path) -> dict[str, pa.Table]:
     return {p.name: pq.read_table(p) for p in sorted(folder.glob("*.parquet"))}
 
 
+def _shard(lake_dir: Path, slos: list, index: int, size: int) -> Path:  # type: ignore[type-arg]
+    """Shard ``index`` of shards of ``size`` of the catalog ``slos``, computed."""
+    folder: Path = shards.compute_shard(lake_dir, shards.members(slos, index, size), NOV,
+                                        index, size)
+    return folder
+
+
 def _copy_lake(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, copy_function=shutil.copy2)
     return dst
@@ -110,7 +117,7 @@ def test_sharded_month_equals_the_month_computed_at_once(setup: tuple[Path, list
     assert n == -(-len(SLOS) // size)
     # Shards run in any order, as an orchestrator's workers finish them.
     for i in reversed(range(n)):
-        shards.compute_shard(parts, slos, NOV, i, size)
+        _shard(parts, slos, i, size)
     rows = shards.merge(parts, slos, NOV, list(range(n)))
     expected, got = _month_tables(whole), _month_tables(parts)
     assert set(got) == set(expected) >= {"summary.parquet", "daily.parquet", "burn.parquet",
@@ -131,11 +138,11 @@ def test_a_shard_rerun_replaces_exactly_that_shard(setup: tuple[Path, list],  # 
                                                    tmp_path: Path) -> None:
     base, slos = setup
     parts = _copy_lake(base / "lake", tmp_path / "parts")
-    folder = shards.compute_shard(parts, slos, NOV, 1, 3)
+    folder = _shard(parts, slos, 1, 3)
     first = {p.name: p.read_bytes() for p in folder.iterdir()}
-    other = shards.compute_shard(parts, slos, NOV, 0, 3)
+    other = _shard(parts, slos, 0, 3)
     before = {p.name: p.stat().st_ino for p in other.iterdir()}
-    assert shards.compute_shard(parts, slos, NOV, 1, 3) == folder
+    assert _shard(parts, slos, 1, 3) == folder
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
     assert {p.name: p.stat().st_ino for p in other.iterdir()} == before
     names = [r["slo"] for r in pq.read_table(folder / "summary.parquet").to_pylist()]
@@ -148,7 +155,7 @@ def test_merge_refuses_shards_that_do_not_cover_the_catalog(setup: tuple[Path, l
     base, slos = setup
     parts = _copy_lake(base / "lake", tmp_path / "parts")
     for i in range(3):
-        shards.compute_shard(parts, slos, NOV, i, 3)
+        _shard(parts, slos, i, 3)
     with pytest.raises(SloJobsError, match=r"month 2026-11: shards: g-phases, h-maintenance: "
                                            r"not computed by any shard"):
         shards.merge(parts, slos, NOV, [0, 1])
@@ -203,6 +210,6 @@ def test_a_shard_forks_no_worker_processes(setup: tuple[Path, list],  # type: ig
     monkeypatch.setattr(stream, "ProcessPoolExecutor", no_pool)
     with pytest.raises(AssertionError, match="pool was started"):
         compute.compute_month(parts, slos, NOV)  # the CLI's path does use one
-    shards.compute_shard(parts, slos, NOV, 0, 8)
+    _shard(parts, slos, 0, 8)
     shards.merge(parts, slos, NOV, [0])
     assert len(compute.read_summary(parts, NOV)) == len(SLOS)

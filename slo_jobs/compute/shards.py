@@ -57,6 +57,12 @@ def shard_folder(lake_dir: LakeDir, label: str, index: int) -> LakeDir:
     return shards_root(lake_dir, label) / f"shard={index:05d}"
 
 
+def listed(names: Sequence[str], most: int = 5) -> str:
+    """``a, b, c, d, e and 7 more``: SLO names for a one-line error."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def count(n_slos: int, size: int) -> int:
     """How many shards of ``size`` SLOs hold ``n_slos`` (at least one: an empty catalog
     still publishes its empty month)."""
@@ -74,16 +80,10 @@ def members(slos: Sequence[Slo], index: int, size: int) -> list[Slo]:
     return sorted(slos, key=lambda s: s.name)[index * size:(index + 1) * size]
 
 
-def compute_shard(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, index: int,
+def compute_shard(lake_dir: LakeDir, part: Sequence[Slo], period: Period, index: int,
                   size: int, as_of: datetime | None = None) -> LakeDir:
-    """Compute shard ``index`` of the catalog ``slos`` into its folder (replaced whole)."""
-    return compute_members(lake_dir, members(slos, index, size), period, index, size, as_of)
-
-
-def compute_members(lake_dir: LakeDir, part: Sequence[Slo], period: Period, index: int,
-                    size: int, as_of: datetime | None = None) -> LakeDir:
-    """Compute shard ``index`` whose SLOs, ``part``, the caller has picked from the
-    catalog (``members``) into its folder (replaced whole)."""
+    """Compute shard ``index`` of shards of ``size``, whose SLOs are ``part`` (``members``
+    of the catalog), into its folder (replaced whole)."""
     result = compute_part(lake_dir, part, period, as_of, processes=False)
     manifest = {"period": period.label, "index": index, "size": size,
                 "as_of": result.as_of.isoformat(),
@@ -144,9 +144,7 @@ def _check(slos: Sequence[Slo], manifests: Sequence[dict[str, Any]], period: Per
                         (extra, "computed but no longer in the catalog"),
                         (changed, "computed from a definition that has changed since")):
         if found:
-            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5
-                                            else "")
-            raise SloJobsError(f"{where}: {shown}: {what}; expected the catalog's "
+            raise SloJobsError(f"{where}: {listed(found)}: {what}; expected the catalog's "
                                f"{len(current)} SLOs as they are; {_rerun(period.label)}")
 
 
