@@ -69,14 +69,9 @@ def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
             problems.append(problem)
         else:
             slos.append(slo)
-    slos, found = _with_service_windows(slos, windows)
-    problems.extend(found)
     window_files: dict[str, list[str]] = {}
-    for doc in windows:
-        service = doc.data.get("spec", {}).get("service") \
-            if isinstance(doc.data.get("spec"), dict) else None
-        if isinstance(service, str) and doc.file not in window_files.get(service, []):
-            window_files.setdefault(service, []).append(doc.file)
+    slos, found = _with_service_windows(slos, windows, window_files)
+    problems.extend(found)
     seen: dict[str, Slo] = {}
     for slo in slos:
         if slo.name in seen:
@@ -88,8 +83,10 @@ def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
                  list(dict.fromkeys(doc.file for doc in foreign)))
 
 
-def _with_service_windows(slos: list[Slo], docs: list[RawDoc]) -> tuple[list[Slo], list[str]]:
-    """``kind: MaintenanceWindows`` documents added to every SLO of their service."""
+def _with_service_windows(slos: list[Slo], docs: list[RawDoc], files: dict[str, list[str]]
+                          ) -> tuple[list[Slo], list[str]]:
+    """``kind: MaintenanceWindows`` documents added to every SLO of their service; the files
+    they are in noted in ``files`` by service."""
     from pydantic import ValidationError
 
     from .governance.model import MaintenanceDocument, Plan, plan_of
@@ -105,6 +102,8 @@ def _with_service_windows(slos: list[Slo], docs: list[RawDoc]) -> tuple[list[Slo
         plan = plan_of(parsed.spec)
         assert plan is not None
         plans[parsed.spec.service] = plan.merged(plans.get(parsed.spec.service))
+        if doc.file not in files.setdefault(parsed.spec.service, []):
+            files[parsed.spec.service].append(doc.file)
     return [with_maintenance(s, plans[s.service]) if s.service in plans else s
             for s in slos], problems
 
