@@ -95,10 +95,10 @@ def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Per pipeline (service): its SLOs with the summary row, late runs and worst hours."""
     keep = {r["slo"]: r for r in rows}
-    late = _read(lake_dir, label, "pipeline_late_runs")
-    hours = _read(lake_dir, label, "pipeline_hours")
+    late = compute.read_table(lake_dir, label, "pipeline_late_runs", missing_ok=True)
+    hours = compute.read_table(lake_dir, label, "pipeline_hours", missing_ok=True)
     out: dict[str, dict[str, Any]] = {}
-    for p in _read(lake_dir, label, "pipelines"):
+    for p in compute.read_table(lake_dir, label, "pipelines", missing_ok=True):
         if p["slo"] not in keep:
             continue
         view = out.setdefault(p["service"], {"service": p["service"], "slos": [],
@@ -134,10 +134,6 @@ def _write_text(path: Path, text: str) -> None:
     atomicio.write_text(path, redaction.redact(text))
 
 
-def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
-    path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    return compute.read_table(lake_dir, label, name) if lake.exists(path) else []
-
 
 @dataclass
 class _Month:
@@ -147,10 +143,13 @@ class _Month:
     rows: list[dict[str, Any]]
     decisions: dict[str, dict[str, str]]
     choices: dict[str, Any]
-    prev_label: str
-    prev: dict[str, dict[str, Any]]
-    history: list[str]
-    trend_rows: dict[str, dict[str, dict[str, Any]]]
+    history: list[str]  # the two months before, the previous one first
+    trend_rows: dict[str, dict[str, dict[str, Any]]]  # month -> SLO -> its summary row
+
+    @property
+    def prev(self) -> dict[str, dict[str, Any]]:
+        """The previous month's summary rows by SLO."""
+        return self.trend_rows[self.history[0]]
 
 
 def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Month:
@@ -160,19 +159,19 @@ def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Mont
         if not rows:
             raise SloJobsError(f"--service: found {service!r}; expected a service of "
                                f"{period.label}")
-    keep = {r["slo"] for r in rows}
+
+    def table(label: str, name: str) -> list[dict[str, Any]]:
+        return compute.read_table(lake_dir, label, name, missing_ok=True)
+
     decisions: dict[str, dict[str, str]] = {}
-    decision_rows = _read(lake_dir, period.label, "decisions")
+    decision_rows = table(period.label, "decisions")
     for d in decision_rows:
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
-    chosen = decision_view.build(decision_rows, _read(lake_dir, period.label, "priorities"),
-                                 _read(lake_dir, period.label, "toil"), keep)
-    prev_label = previous(period).label
-    history = [prev_label, previous(previous(period)).label]
-    return _Month(period, rows, decisions, chosen, prev_label,
-                  {r["slo"]: r for r in _read(lake_dir, prev_label, "summary")}, history,
-                  {label: {r["slo"]: r for r in _read(lake_dir, label, "summary")}
-                   for label in history})
+    chosen = decision_view.build(decision_rows, table(period.label, "priorities"),
+                                 table(period.label, "toil"), {r["slo"] for r in rows})
+    history = [previous(period).label, previous(previous(period)).label]
+    return _Month(period, rows, decisions, chosen, history,
+                  {label: {r["slo"]: r for r in table(label, "summary")} for label in history})
 
 
 def _enrich(r: dict[str, Any], m: _Month, incidents: list[dict[str, Any]]
@@ -260,7 +259,7 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
         "extract_notes": extract_notes(lake_dir, period, [r["slo"] for r in rows]),
         "zones": sorted({r.get("time_zone") or "UTC" for r in rows}) or ["UTC"],
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
-        "previous_label": m.prev_label if m.prev else None,
+        "previous_label": m.history[0] if m.prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
         "choices": m.choices,
         "css": (resources.templates_dir() / "report.css").read_text(),

@@ -103,11 +103,16 @@ def write_summary(lake_dir: LakeDir, period: Period, rows: list[dict[str, Any]])
     return target
 
 
-def read_table(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
+def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = False
+               ) -> list[dict[str, Any]]:
+    """The rows of the month's computed table ``name``; with ``missing_ok`` none for a table
+    the month does not have (computed before it existed, or not computed)."""
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
     try:
         with lake.reading_sets():  # one look at the month's manifest for both
             if not lake.exists(path):
+                if missing_ok:
+                    return []
                 raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
                                 f"(run: slo-jobs compute --month {label})")
             rows: list[dict[str, Any]] = lake.read_file(path).to_pylist()

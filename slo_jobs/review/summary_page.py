@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import compute, lake
+from .. import compute
 from ..decisions import release
 from ..lake import LakeDir
 from ..periods import Period
@@ -17,10 +17,6 @@ from .weekly import RED, YELLOW
 TOP = 3  # priorities on the page
 ORDER = ("approve", "review", "defer", "block")
 
-
-def _read(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
-    path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    return compute.read_table(lake_dir, label, name) if lake.exists(path) else []
 
 
 def _service(name: str, rows: list[dict[str, Any]],
@@ -41,11 +37,12 @@ def _service(name: str, rows: list[dict[str, Any]],
 def build(lake_dir: LakeDir, period: Period) -> dict[str, Any]:
     rows = compute.read_summary(lake_dir, period)
     decisions: dict[str, dict[str, str]] = {}
-    for d in _read(lake_dir, period.label, "decisions"):
+    for d in compute.read_table(lake_dir, period.label, "decisions", missing_ok=True):
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
     services = sorted({r["service"] for r in rows})
-    incidents = _read(lake_dir, period.label, "incidents")
-    ranked = [p for p in _read(lake_dir, period.label, "priorities") if p.get("rank")]
+    incidents = compute.read_table(lake_dir, period.label, "incidents", missing_ok=True)
+    ranked = [p for p in compute.read_table(lake_dir, period.label, "priorities",
+                                            missing_ok=True) if p.get("rank")]
     return {
         "period": period, "slos": len(rows),
         "met": sum(1 for r in rows if r["met"]), "missed": sum(1 for r in rows
@@ -57,5 +54,5 @@ def build(lake_dir: LakeDir, period: Period) -> dict[str, Any]:
         "services": [_service(s, [r for r in rows if r["service"] == s], decisions)
                      for s in services],
         "priorities": sorted(ranked, key=lambda p: p["rank"])[:TOP],
-        "toil": _read(lake_dir, period.label, "toil"),
+        "toil": compute.read_table(lake_dir, period.label, "toil", missing_ok=True),
     }
