@@ -155,11 +155,9 @@ def _run(args: argparse.Namespace, n: int, name: str, *extra: str) -> dict[str, 
 
 
 def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
-    from slo_jobs.compute import shards
-
     catalog_dir(args.base, n)
-    count = shards.count(n, args.shard_size)
     plan = _run(args, n, "plan")
+    count = plan["out"]["shards"]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.workers) as pool:
         per_shard = list(pool.map(lambda i: _run(args, n, "shard", "--index", str(i)),
