@@ -9,17 +9,17 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
-import httpx
 import numpy as np
 import numpy.typing as npt
-import tenacity
 
-from .. import redaction, resources
-from ..endpoint import AirflowConfig
+from .. import resources
+from ..endpoint import AirflowConfig, check_credential
 from ..errors import ExtractError
-from ..spec.tables import TableRef
+from ..request import Requester
+from ..spec.tables import TableRef, check_dag_id
 from .judge import US, Run
 
 PAGE = 100
@@ -114,19 +114,14 @@ def exported_runs(ref: TableRef, dag: str, after_us: int, until_us: int) -> list
     return [Run(*r) for r in rows]
 
 
-class _Retryable(Exception):
-    pass
-
-
 class AirflowClient:
-    """Lists DAG runs through ``GET /api/v2/dags/{dag_id}/dagRuns``, page by page."""
+    """Lists DAG runs through ``GET /api/v2/dags/{dag_id}/dagRuns``, page by page, through
+    the request core every service shares (TLS, client certificate, retries, deadline)."""
 
     def __init__(self, config: AirflowConfig) -> None:
         self.config = config
-        self._http = httpx.Client(base_url=config.url, timeout=config.timeout_s)
+        self._http = Requester(config, {"Accept": "application/json"})
         self._token = config.token
-        if config.token or config.password:
-            redaction.warn_plain_http(config.url, "Airflow API")
 
     def __enter__(self) -> AirflowClient:
         return self
@@ -141,32 +136,19 @@ class AirflowClient:
 
     def _login(self) -> str:
         body = {"username": self.config.username, "password": self.config.password}
-        response = self._send("POST", "/auth/token", json=body, auth=False)
+        response = self._send("POST", "/auth/token", {}, json=body)
         token = response.get("access_token")
         if not isinstance(token, str):
             raise ExtractError(f"Airflow API {self.config.url}/auth/token: no access_token in "
                                "the answer; expected a JSON object with access_token")
+        check_credential(token, f"Airflow API {self.config.url}/auth/token: access_token", True)
         return token
 
-    def _send(self, method: str, path: str, auth: bool = True, **kw: Any) -> dict[str, Any]:
+    def _send(self, method: str, path: str, headers: dict[str, str],
+              **kw: Any) -> dict[str, Any]:
         where = f"Airflow API {self.config.url}{path}"
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(self.config.attempts),
-            wait=tenacity.wait_random_exponential(multiplier=0.5, max=8), reraise=True)
-        try:
-            for attempt in retrying:
-                with attempt:
-                    try:
-                        r = self._http.request(method, path, headers=self._headers()
-                                               if auth else {}, **kw)
-                    except httpx.TransportError as exc:
-                        raise _Retryable(type(exc).__name__) from None
-                    if r.status_code in (429, 502, 503, 504):
-                        raise _Retryable(f"HTTP {r.status_code}")
-        except _Retryable as exc:
-            raise ExtractError(f"{where}: {exc} after {self.config.attempts} attempts; "
-                               "expected the Airflow API server to answer") from None
+        r = self._http.call(lambda: self._http.attempt(method, path, headers=headers, **kw),
+                            f"{method} {path}")
         if r.status_code in (401, 403):
             raise ExtractError(f"{where}: HTTP {r.status_code}; expected credentials allowed "
                                "to read DAG runs (connection login/password or token)")
@@ -185,10 +167,16 @@ class AirflowClient:
 
     def runs(self, dag: str, after_us: int, until_us: int) -> list[Run]:
         """Runs of ``dag`` whose logical date lies in ``(after, until]``."""
+        try:
+            check_dag_id(dag)
+        except ValueError as exc:
+            raise ExtractError(f"Airflow API {self.config.url}: DAG id {dag!r}: {exc}") from None
+        # Quoted as one path segment: no character of the id can change the path.
+        path = f"/api/v2/dags/{quote(dag, safe='')}/dagRuns"
         out: list[Run] = []
         offset = 0
         while True:
-            page = self._send("GET", f"/api/v2/dags/{dag}/dagRuns", params={
+            page = self._send("GET", path, self._headers(), params={
                 "limit": PAGE, "offset": offset, "order_by": "id",
                 "logical_date_gt": _iso(after_us), "logical_date_lte": _iso(until_us)})
             items = page.get("dag_runs")
