@@ -15,10 +15,10 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
-from .. import resources
+from .. import redaction, resources
 from ..endpoint import AirflowConfig, check_credential
 from ..errors import ExtractError
-from ..request import Requester
+from ..request import Requester, Retryable
 from ..spec.tables import TableRef, check_dag_id
 from .judge import US, Run
 
@@ -147,20 +147,28 @@ class AirflowClient:
     def _send(self, method: str, path: str, headers: dict[str, str],
               **kw: Any) -> dict[str, Any]:
         where = f"Airflow API {self.config.url}{path}"
-        r = self._http.call(lambda: self._http.attempt(method, path, headers=headers, **kw),
-                            f"{method} {path}")
-        if r.status_code in (401, 403):
-            raise ExtractError(f"{where}: HTTP {r.status_code}; expected credentials allowed "
+
+        def once() -> tuple[int, Any]:
+            r = self._http.attempt(method, path, headers=headers, **kw)
+            try:
+                return r.status_code, r.json()
+            except ValueError:
+                if r.status_code == 200:  # a cut connection or a proxy: worth another try
+                    raise Retryable("HTTP 200 with a body that is not JSON (truncated?)"
+                                    ) from None
+                return r.status_code, ValueError
+
+        status, data = self._http.call(once, f"{method} {path}")
+        if status in (401, 403):
+            raise ExtractError(f"{where}: HTTP {status}; expected credentials allowed "
                                "to read DAG runs (connection login/password or token)")
-        if r.status_code == 404:
+        if status == 404:
             raise ExtractError(f"{where}: HTTP 404; expected an existing DAG")
-        if r.status_code >= 400:
-            raise ExtractError(f"{where}: HTTP {r.status_code}; expected a success")
-        try:
-            data = r.json()
-        except ValueError:
+        if status >= 400:
+            raise ExtractError(f"{where}: HTTP {status}; expected a success")
+        if data is ValueError:
             raise ExtractError(f"{where}: the answer is not JSON; expected the Airflow "
-                               "REST API v2") from None
+                               "REST API v2")
         if not isinstance(data, dict):
             raise ExtractError(f"{where}: a JSON {type(data).__name__}; expected an object")
         return data
@@ -180,13 +188,26 @@ class AirflowClient:
                 "limit": PAGE, "offset": offset, "order_by": "id",
                 "logical_date_gt": _iso(after_us), "logical_date_lte": _iso(until_us)})
             items = page.get("dag_runs")
-            if not isinstance(items, list):
-                raise ExtractError(f"Airflow API {self.config.url}: dagRuns of {dag} without "
-                                   "a dag_runs list; expected the Airflow REST API v2")
-            out.extend(_run(item) for item in items)
+            try:
+                if not isinstance(items, list):
+                    raise TypeError("no dag_runs list")
+                out.extend(_run(item) for item in items)
+                total = int(page.get("total_entries", 0))
+            except (TypeError, ValueError, AttributeError) as exc:
+                # Redacted before it is shortened: no part of a secret may stay behind.
+                reason = redaction.redact(str(exc), (self.config.token, self.config.password,
+                                                     self._token))
+                raise ExtractError(f"Airflow API {self.config.url}: dagRuns of {dag}: "
+                                   f"{_short(reason)}; expected the Airflow REST API v2's "
+                                   "dag_runs and total_entries") from None
             offset += len(items)
-            if not items or offset >= int(page.get("total_entries", 0)):
+            if not items or offset >= total:
                 return out
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:120] + "..."
 
 
 def _parse(value: Any) -> int | None:

@@ -33,12 +33,12 @@ class Request:
 class AirflowApi:
     """``runs``: each DAG's run records as the API returns them (``dag_run_id``,
     ``logical_date``, ...); ``fault(n)`` may answer request n (from 1) with a status instead,
-    or ``"drip"``: its headers one byte every 0.05 s, for a minute."""
+    a body (bytes, HTTP 200), or ``"drip"``: its headers one byte every 0.05 s, for a minute."""
 
     runs: dict[str, list[dict[str, Any]]]
     password: str
     pki: Pki | None = None
-    fault: Callable[[int], int | str | None] = lambda n: None
+    fault: Callable[[int], int | str | bytes | None] = lambda n: None
     seen: list[Request] = field(default_factory=list)
     dripped: list[int] = field(default_factory=list)  # bytes of each drip sent
 
@@ -57,7 +57,7 @@ class AirflowApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _seen(self) -> int | str | None:
+            def _seen(self) -> int | str | bytes | None:
                 cert = self.connection.getpeercert() if api.pki else None
                 cn = dict(x[0] for x in cert["subject"])["commonName"] if cert else None
                 with lock:
@@ -94,6 +94,12 @@ class AirflowApi:
                     return
                 if isinstance(fault, int):
                     self._answer(fault, {"detail": "unavailable"})
+                    return
+                if isinstance(fault, bytes):
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(fault)))
+                    self.end_headers()
+                    self.wfile.write(fault)
                     return
                 if self.headers.get("Authorization") != f"Bearer {token}":
                     self._answer(401, {"detail": "Not authenticated"})

@@ -176,3 +176,28 @@ def test_a_kept_alive_connection_dripping_headers_is_cut_at_the_deadline(pki: Pk
         # Every dripped answer was cut long before its headers ended.
         assert api.dripped and all(n < 1200 for n in api.dripped), api.dripped
     assert "no complete answer within 1 s" in str(err.value)
+
+
+def test_a_truncated_answer_is_retried_to_the_same_runs(pki: Pki) -> None:
+    cut = b'{"dag_runs": [{"id": 1, "dag_run_id": "a"'
+    with AirflowApi({DAG: RUNS}, PASSWORD, pki, lambda n: cut if n in (3, 4) else None) as api:
+        assert _read(_config(api.url, ca_bundle=str(pki.ca), client_cert=str(pki.client_cert),
+                             client_key=str(pki.client_key))) == _truth()
+        assert len(api.seen) == 1 + 3 + 2
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b'{"dag_runs": [{"dag_run_id": "a", "data_interval_end": "not a time"}]}', "isoformat"),
+    (b'{"dag_runs": [{"dag_run_id": "a", "start_date": 5}], "total_entries": 1}', "'5'"),
+    (b'{"dag_runs": [], "total_entries": "many"}', "many"),
+    (b'{"dag_runs": 7}', "no dag_runs list"), (b'{"dag_runs": ["x"]}', "str"),
+    (b"[1, 2]", "dagRuns: a JSON list; expected an object"),
+    (b"<html>proxy error</html>", "failed after 2 attempts: HTTP 200 with a body that is not "
+                                  "JSON")])
+def test_a_malformed_answer_is_one_line(body: bytes, said: str) -> None:
+    with AirflowApi({DAG: RUNS}, PASSWORD, None, lambda n: body if n > 1 else None) as api:
+        with pytest.raises(SloJobsError) as err:
+            _read(_config(api.url, attempts=2))
+    message = str(err.value)
+    assert message.startswith("Airflow API ") and api.url in message and "\n" not in message
+    assert said in message and PASSWORD not in message
