@@ -10,17 +10,22 @@ reads must equal the generated runs whose logical date lies in the asked range.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from slo_jobs.endpoint import AirflowConfig
 from slo_jobs.errors import ExtractError, SloJobsError
 from slo_jobs.pipeline_slis.judge import US
 from slo_jobs.pipeline_slis.readers import AirflowClient, micros
+from tests.conftest import ROOT
 from tests.faults.airflowapi import AirflowApi
 from tests.faults.conftest import FAST
 from tests.faults.tlsutil import Pki, make_pki
@@ -33,7 +38,8 @@ ZONES = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours
 
 
 def _generated() -> list[dict[str, Any]]:
-    """250 hourly-ish runs from before AFTER to after UNTIL, ids shuffled against time."""
+    """300 runs of hour-long intervals ending at odd minutes from before AFTER to after UNTIL,
+    logical date = interval start (as Airflow's), ids shuffled against time."""
     rng = random.Random(26)
     out = []
     t = AFTER - timedelta(hours=20, minutes=29)
@@ -44,7 +50,7 @@ def _generated() -> list[dict[str, Any]]:
         start = t + timedelta(minutes=3, seconds=rng.randrange(60))
         end = start + timedelta(minutes=rng.randrange(1, 200))
         out.append({"id": ids[i], "dag_run_id": f"scheduled__{i}",
-                    "logical_date": t.astimezone(zone).isoformat(),
+                    "logical_date": (t - timedelta(hours=1)).astimezone(zone).isoformat(),
                     "data_interval_start": (t - timedelta(hours=1)).astimezone(zone).isoformat(),
                     "data_interval_end": t.astimezone(zone).isoformat(),
                     "start_date": start.isoformat().replace("+00:00", "Z"),
@@ -201,3 +207,43 @@ def test_a_malformed_answer_is_one_line(body: bytes, said: str) -> None:
     message = str(err.value)
     assert message.startswith("Airflow API ") and api.url in message and "\n" not in message
     assert said in message and PASSWORD not in message
+
+
+WITHIN = timedelta(hours=2)
+COMPLETION = f"""apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {{name: orders-etl-completion}}
+spec:
+  service: orders-etl
+  indicator:
+    completion: {{dag: {DAG}, within: 2h}}
+  objective: {{target: 0.9}}
+"""
+
+
+def test_cli_extract_judges_the_runs_read_over_mtls(pki: Pki, tmp_path: Path) -> None:
+    """``slo-jobs extract`` with the Airflow API's settings from the environment: every run
+    is judged once, good iff it succeeded by its interval's end plus ``within``."""
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "etl.yaml").write_text(COMPLETION)
+    good = sum(1 for r in RUNS if r["state"] == "success"
+               and datetime.fromisoformat(r["end_date"])
+               <= datetime.fromisoformat(r["data_interval_end"]) + WITHIN)
+    with AirflowApi({DAG: RUNS}, PASSWORD, pki) as api:
+        env = {**os.environ, "SLO_JOBS_AIRFLOW_URL": api.url, "SLO_JOBS_AIRFLOW_USERNAME": "admin",
+               "SLO_JOBS_AIRFLOW_PASSWORD": PASSWORD, "SLO_JOBS_AIRFLOW_CA_BUNDLE": str(pki.ca),
+               "SLO_JOBS_AIRFLOW_CLIENT_CERT": str(pki.client_cert),
+               "SLO_JOBS_AIRFLOW_CLIENT_KEY": str(pki.client_key)}
+        proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "extract", "--month",
+                               "2026-03", "--slos", str(tmp_path / "slos"), "--lake",
+                               str(tmp_path / "lake")], capture_output=True, text=True,
+                              timeout=300, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert {r.peer_cn for r in api.seen} == {"slo-jobs"}
+    runs = [row for p in sorted((tmp_path / "lake" / "pipeline_runs").rglob("*.parquet"))
+            for row in pq.read_table(p).to_pylist()]
+    assert sorted(r["run_id"] for r in runs) == sorted(r["dag_run_id"] for r in RUNS)
+    assert sum(r["good"] for r in runs) == good
+    sli = [pq.read_table(p).to_pydict() for p in (tmp_path / "lake" / "sli").rglob("*.parquet")]
+    assert (sum(sum(t["good"]) for t in sli), sum(sum(t["total"]) for t in sli)) == \
+        (good, len(RUNS))
