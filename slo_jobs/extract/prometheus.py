@@ -63,7 +63,9 @@ class PrometheusClient:
         return ExtractError(f"Prometheus at {self.config.url} refused query {query!r}: "
                             f"{body.get('errorType', 'error')}: {_short(self._redact(message))}")
 
-    def _get(self, path: str, params: dict[str, str], query: str) -> dict[str, Any]:
+    def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """One attempt: the answer's JSON, or Retryable, or an ExtractError naming the query."""
+        query = params.get("query") or params.get("match[]", "")
         response = self._http.attempt("GET", path, params=params)
         try:
             # The bytes straight to the parser: Response.json() costs a text decode more.
@@ -92,7 +94,7 @@ class PrometheusClient:
     def _fetch(self, params: dict[str, str],
                path: str = "/api/v1/query_range") -> dict[str, Any]:
         query = params.get("query") or params.get("match[]", "")
-        return self._http.call(lambda: self._get(path, params, query), f"query {query!r}")
+        return self._http.call(lambda: self._get(path, params), f"query {query!r}")
 
     def _redact(self, text: str) -> str:
         # A server or proxy may echo the credentials it refused: never pass them on.

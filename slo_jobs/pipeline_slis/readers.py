@@ -23,6 +23,7 @@ from ..spec.tables import TableRef, check_dag_id
 from .judge import US, Run
 
 PAGE = 100
+_NOT_JSON = object()  # an answer whose body is not JSON
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -156,7 +157,7 @@ class AirflowClient:
                 if r.status_code == 200:  # a cut connection or a proxy: worth another try
                     raise Retryable("HTTP 200 with a body that is not JSON (truncated?)"
                                     ) from None
-                return r.status_code, ValueError
+                return r.status_code, _NOT_JSON
 
         status, data = self._http.call(once, f"{method} {path}")
         if status in (401, 403):
@@ -166,7 +167,7 @@ class AirflowClient:
             raise ExtractError(f"{where}: HTTP 404; expected an existing DAG")
         if status >= 400:
             raise ExtractError(f"{where}: HTTP {status}; expected a success")
-        if data is ValueError:
+        if data is _NOT_JSON:
             raise ExtractError(f"{where}: the answer is not JSON; expected the Airflow "
                                "REST API v2")
         if not isinstance(data, dict):
