@@ -87,7 +87,8 @@ def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
     if conn is None:
         return PrometheusConfig.from_env()
     return PrometheusConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
-                                            conn.login, conn.password, conn.extra_dejson)
+                                            conn.login, conn.password, conn.extra_dejson,
+                                            conn_id=conn.conn_id)
 
 
 def airflow_config(conn_id: str | None = None) -> AirflowConfig:
@@ -102,7 +103,8 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
     if conn is None:
         return AirflowConfig.from_env()
     return AirflowConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
-                                         conn.login, conn.password, conn.extra_dejson)
+                                         conn.login, conn.password, conn.extra_dejson,
+                                         conn_id=conn.conn_id)
 
 
 # Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's

@@ -28,6 +28,28 @@ def connection_url(host: str, port: int | None, schema: str | None,
     return base.rstrip("/")
 
 
+def check_credential(value: str | None, where: str, token: bool) -> None:
+    """Refuse, in one line naming ``where`` and never the value, a credential HTTP cannot
+    carry: a line break (a token read from a file with its newline), another control
+    character, or a non-ASCII one (headers are ASCII, and servers disagree on how basic
+    auth encodes anything else); a bearer token holds no space either."""
+    if not value:
+        return
+    if "\n" in value or "\r" in value:
+        at = "ends with" if value.rstrip("\r\n") != value else "contains"
+        problem = f"{at} a line break"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in value):
+        problem = "contains a control character"
+    elif not value.isascii():
+        problem = "contains a non-ASCII character"
+    elif token and " " in value:
+        problem = "contains a space"
+    else:
+        return
+    raise ExtractError(f"{where}: {problem}; expected printable ASCII on one line"
+                       f"{' without spaces' if token else ''} (the value is not shown)")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where a service is and how to reach it.
@@ -37,8 +59,10 @@ class Endpoint:
     ``ca_bundle``, ``client_cert`` and ``client_key`` are file paths (PEM).
     """
 
-    # The service's name in SLO_JOBS_<ENV>_..., and the one-line errors of a missing URL.
+    # The service's name in SLO_JOBS_<ENV>_..., in messages, and the one-line errors of a
+    # missing URL.
     ENV: ClassVar[str] = ""
+    SERVICE: ClassVar[str] = ""
     MISSING_URL: ClassVar[str] = ""
     EMPTY_HOST: ClassVar[str] = ""
 
@@ -57,6 +81,8 @@ class Endpoint:
 
     def __post_init__(self) -> None:
         redaction.take_url_credentials(self)
+        for name in ("token", "username", "password"):
+            check_credential(getattr(self, name), f"{self.SERVICE} {name}", name == "token")
 
     @classmethod
     def from_env(cls, url: str | None = None) -> Self:
@@ -68,6 +94,8 @@ class Endpoint:
         resolved = url or env("URL")
         if not resolved:
             raise ExtractError(cls.MISSING_URL)
+        for name in ("TOKEN", "USERNAME", "PASSWORD"):
+            check_credential(env(name), f"SLO_JOBS_{cls.ENV}_{name}", name == "TOKEN")
         return cls(url=resolved.rstrip("/"), token=env("TOKEN"), username=env("USERNAME"),
                    password=env("PASSWORD"), ca_bundle=env("CA_BUNDLE"),
                    client_cert=env("CLIENT_CERT"), client_key=env("CLIENT_KEY"))
@@ -75,8 +103,9 @@ class Endpoint:
     @classmethod
     def from_connection(cls, conn_type: str | None, host: str | None, port: int | None,
                         schema: str | None, login: str | None, password: str | None,
-                        extra: dict[str, Any] | None = None) -> Self:
-        """Build from the parts of an Airflow Connection.
+                        extra: dict[str, Any] | None = None,
+                        conn_id: str | None = None) -> Self:
+        """Build from the parts of an Airflow Connection (``conn_id`` names it in errors).
 
         ``extra`` may hold ``token`` (bearer), ``ca_bundle``, ``client_cert`` and
         ``client_key`` (file paths); login/password give basic auth (Prometheus) or are
@@ -91,6 +120,10 @@ class Endpoint:
             value = extra.get(key)
             return str(value) if value else None
 
+        where = f"{cls.SERVICE} connection" + (f" {conn_id!r}" if conn_id else "")
+        check_credential(opt("token"), f"{where}: extra token", True)
+        check_credential(login, f"{where}: login", False)
+        check_credential(password, f"{where}: password", False)
         return cls(url=connection_url(host, port, schema, scheme), token=opt("token"),
                    username=login or None, password=password or None,
                    ca_bundle=opt("ca_bundle"), client_cert=opt("client_cert"),
@@ -101,6 +134,7 @@ class PrometheusConfig(Endpoint):
     """Prometheus' HTTP API, or any that answers the same (VictoriaMetrics, Thanos, Mimir)."""
 
     ENV = "PROMETHEUS"
+    SERVICE = "Prometheus"
     MISSING_URL = ("Prometheus URL: not set; expected --prometheus-url or "
                    "SLO_JOBS_PROMETHEUS_URL, e.g. http://127.0.0.1:9090")
     EMPTY_HOST = ("Prometheus connection: host is empty; expected e.g. "
@@ -116,6 +150,7 @@ class AirflowConfig(Endpoint):
     unauthenticated."""
 
     ENV = "AIRFLOW"
+    SERVICE = "Airflow API"
     MISSING_URL = (f"Airflow API URL: not set; expected the Airflow connection "
                    f"{AIRFLOW_CONN_ID!r} or SLO_JOBS_AIRFLOW_URL, e.g. http://127.0.0.1:8080")
     EMPTY_HOST = (f"Airflow connection {AIRFLOW_CONN_ID!r}: host is empty; "

@@ -8,6 +8,7 @@ A bottom-layer module: it imports nothing of slo_jobs.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -74,8 +75,13 @@ def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
 
 
 def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """By the parsed address, never a prefix: ``localhost``, or an IP literal in 127.0.0.0/8
+    or ``::1`` (``127.0.0.1.example.com`` is a name like any other)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # not an IP literal (or not a URL)
+        return False
 
 
 def warn_plain_http(url: str, what: str) -> None:

@@ -9,20 +9,21 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
-import httpx
 import numpy as np
 import numpy.typing as npt
-import tenacity
 
 from .. import redaction, resources
-from ..endpoint import AirflowConfig
+from ..endpoint import AirflowConfig, check_credential
 from ..errors import ExtractError
-from ..spec.tables import TableRef
+from ..request import Requester, Retryable
+from ..spec.tables import TableRef, check_dag_id
 from .judge import US, Run
 
 PAGE = 100
+_NOT_JSON = object()  # an answer whose body is not JSON
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -114,19 +115,14 @@ def exported_runs(ref: TableRef, dag: str, after_us: int, until_us: int) -> list
     return [Run(*r) for r in rows]
 
 
-class _Retryable(Exception):
-    pass
-
-
 class AirflowClient:
-    """Lists DAG runs through ``GET /api/v2/dags/{dag_id}/dagRuns``, page by page."""
+    """Lists DAG runs through ``GET /api/v2/dags/{dag_id}/dagRuns``, page by page, through
+    the request core every service shares (TLS, client certificate, retries, deadline)."""
 
     def __init__(self, config: AirflowConfig) -> None:
         self.config = config
-        self._http = httpx.Client(base_url=config.url, timeout=config.timeout_s)
+        self._http = Requester(config, {"Accept": "application/json"})
         self._token = config.token
-        if config.token or config.password:
-            redaction.warn_plain_http(config.url, "Airflow API")
 
     def __enter__(self) -> AirflowClient:
         return self
@@ -141,64 +137,78 @@ class AirflowClient:
 
     def _login(self) -> str:
         body = {"username": self.config.username, "password": self.config.password}
-        response = self._send("POST", "/auth/token", json=body, auth=False)
+        response = self._send("POST", "/auth/token", {}, json=body)
         token = response.get("access_token")
         if not isinstance(token, str):
             raise ExtractError(f"Airflow API {self.config.url}/auth/token: no access_token in "
                                "the answer; expected a JSON object with access_token")
+        check_credential(token, f"Airflow API {self.config.url}/auth/token: access_token", True)
         return token
 
-    def _send(self, method: str, path: str, auth: bool = True, **kw: Any) -> dict[str, Any]:
+    def _send(self, method: str, path: str, headers: dict[str, str],
+              **kw: Any) -> dict[str, Any]:
         where = f"Airflow API {self.config.url}{path}"
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(self.config.attempts),
-            wait=tenacity.wait_random_exponential(multiplier=0.5, max=8), reraise=True)
-        try:
-            for attempt in retrying:
-                with attempt:
-                    try:
-                        r = self._http.request(method, path, headers=self._headers()
-                                               if auth else {}, **kw)
-                    except httpx.TransportError as exc:
-                        raise _Retryable(type(exc).__name__) from None
-                    if r.status_code in (429, 502, 503, 504):
-                        raise _Retryable(f"HTTP {r.status_code}")
-        except _Retryable as exc:
-            raise ExtractError(f"{where}: {exc} after {self.config.attempts} attempts; "
-                               "expected the Airflow API server to answer") from None
-        if r.status_code in (401, 403):
-            raise ExtractError(f"{where}: HTTP {r.status_code}; expected credentials allowed "
+
+        def once() -> tuple[int, Any]:
+            r = self._http.attempt(method, path, headers=headers, **kw)
+            try:
+                return r.status_code, r.json()
+            except ValueError:
+                if r.status_code == 200:  # a cut connection or a proxy: worth another try
+                    raise Retryable("HTTP 200 with a body that is not JSON (truncated?)"
+                                    ) from None
+                return r.status_code, _NOT_JSON
+
+        status, data = self._http.call(once, f"{method} {path}")
+        if status in (401, 403):
+            raise ExtractError(f"{where}: HTTP {status}; expected credentials allowed "
                                "to read DAG runs (connection login/password or token)")
-        if r.status_code == 404:
+        if status == 404:
             raise ExtractError(f"{where}: HTTP 404; expected an existing DAG")
-        if r.status_code >= 400:
-            raise ExtractError(f"{where}: HTTP {r.status_code}; expected a success")
-        try:
-            data = r.json()
-        except ValueError:
+        if status >= 400:
+            raise ExtractError(f"{where}: HTTP {status}; expected a success")
+        if data is _NOT_JSON:
             raise ExtractError(f"{where}: the answer is not JSON; expected the Airflow "
-                               "REST API v2") from None
+                               "REST API v2")
         if not isinstance(data, dict):
             raise ExtractError(f"{where}: a JSON {type(data).__name__}; expected an object")
         return data
 
     def runs(self, dag: str, after_us: int, until_us: int) -> list[Run]:
         """Runs of ``dag`` whose logical date lies in ``(after, until]``."""
+        try:
+            check_dag_id(dag)
+        except ValueError as exc:
+            raise ExtractError(f"Airflow API {self.config.url}: DAG id {dag!r}: {exc}") from None
+        # Quoted as one path segment: no character of the id can change the path.
+        path = f"/api/v2/dags/{quote(dag, safe='')}/dagRuns"
         out: list[Run] = []
         offset = 0
         while True:
-            page = self._send("GET", f"/api/v2/dags/{dag}/dagRuns", params={
+            page = self._send("GET", path, self._headers(), params={
                 "limit": PAGE, "offset": offset, "order_by": "id",
                 "logical_date_gt": _iso(after_us), "logical_date_lte": _iso(until_us)})
             items = page.get("dag_runs")
-            if not isinstance(items, list):
-                raise ExtractError(f"Airflow API {self.config.url}: dagRuns of {dag} without "
-                                   "a dag_runs list; expected the Airflow REST API v2")
-            out.extend(_run(item) for item in items)
+            try:
+                if not isinstance(items, list):
+                    raise TypeError("no dag_runs list")
+                out.extend(_run(item) for item in items)
+                total = int(page.get("total_entries", 0))
+            except (TypeError, ValueError, AttributeError) as exc:
+                # Redacted before it is shortened: no part of a secret may stay behind.
+                reason = redaction.redact(str(exc), (self.config.token, self.config.password,
+                                                     self._token))
+                raise ExtractError(f"Airflow API {self.config.url}: dagRuns of {dag}: "
+                                   f"{_short(reason)}; expected the Airflow REST API v2's "
+                                   "dag_runs and total_entries") from None
             offset += len(items)
-            if not items or offset >= int(page.get("total_entries", 0)):
+            if not items or offset >= total:
                 return out
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:120] + "..."
 
 
 def _parse(value: Any) -> int | None:

@@ -24,8 +24,20 @@ IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 # Folders besides an SLO file's own where its table sources may live (os.pathsep-separated).
 DATA_DIRS_ENV = "SLO_JOBS_DATA_DIRS"
 _WILDCARD = re.compile(r"[*?\[]")
-# Airflow's own rule for DAG ids.
-DAG_ID = re.compile(r"\A[A-Za-z0-9_.-]{1,250}\Z")
+# Airflow's own rule for DAG ids (its KEY_REGEX, ^[\w.-]+$, and at most 250 characters).
+DAG_ID = re.compile(r"\A[\w.-]{1,250}\Z")
+
+
+def check_dag_id(value: str) -> str:
+    """``value`` when Airflow would take it as a DAG id; ValueError if not.
+
+    ``.`` and ``..`` pass Airflow's rule but, as a segment of a REST API path, would walk
+    out of ``/api/v2/dags/<dag>/``: refused too.
+    """
+    if not DAG_ID.match(value) or value in (".", ".."):
+        raise ValueError("expected an Airflow DAG id: letters, digits, '_', '.', '-' "
+                         "(at most 250), and not '.' or '..'")
+    return value
 
 
 class _Strict(BaseModel):
@@ -90,9 +102,7 @@ class Completion(_Strict):
     @field_validator("dag")
     @classmethod
     def _dag(cls, value: str) -> str:
-        if not DAG_ID.match(value):
-            raise ValueError("expected an Airflow DAG id: letters, digits, '_', '.', '-'")
-        return value
+        return check_dag_id(value)
 
     _within = field_validator("within")(optional_duration)
     _every = field_validator("expectEvery")(optional_duration)

@@ -30,6 +30,7 @@ class Reply:
     cut_at: int | None = None  # send only this many body bytes, then close
     edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # rewrite the JSON
     drip_s: float = 0.0  # send the whole answer, headers included, one byte per drip_s
+    pad_s: float = 0.0  # with drip_s: a header line long enough to drip for this long
 
 
 FORWARD = Reply()
@@ -44,6 +45,10 @@ class Seen:
     at: float
     params: dict[str, str]
     headers: dict[str, str]
+    client: tuple[str, int] = ("", 0)  # the client's address: the same one on a kept-alive
+    # connection
+    dripped: int | None = None  # of a dripped answer: the bytes sent before the client left
+    head: int = 0  # of a dripped answer: the length of its status line and headers
 
     @property
     def points(self) -> int:
@@ -70,8 +75,9 @@ class FaultServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 params = dict(parse_qsl(urlsplit(self.path).query))
+                seen = Seen(time.monotonic(), params, dict(self.headers), self.client_address)
                 with lock:
-                    outer.seen.append(Seen(time.monotonic(), params, dict(self.headers)))
+                    outer.seen.append(seen)
                     n = len(outer.seen)
                 reply = outer.script(n, params)
                 if reply.delay_s:
@@ -89,7 +95,7 @@ class FaultServer:
                     if reply.edit is not None:
                         body = json.dumps(reply.edit(json.loads(body))).encode()
                 if reply.drip_s:
-                    self._drip(status, body, reply.drip_s)
+                    self._drip(seen, status, body, reply)
                     return
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -104,18 +110,22 @@ class FaultServer:
                 if reply.cut_at is not None:
                     self.close_connection = True
 
-            def _drip(self, status: int, body: bytes, every_s: float) -> None:
-                head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+            def _drip(self, seen: Seen, status: int, body: bytes, reply: Reply) -> None:
+                pad = f"X-Pad: {'a' * int(reply.pad_s / reply.drip_s)}\r\n" if reply.pad_s \
+                    else ""
+                head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n{pad}"
                         f"Content-Length: {len(body)}\r\n\r\n").encode()
                 self.close_connection = True
+                seen.head, seen.dripped = len(head), 0
                 for i, byte in enumerate(head + body):
                     if i:
-                        time.sleep(every_s)
+                        time.sleep(reply.drip_s)
                     try:
                         self.wfile.write(bytes([byte]))
                         self.wfile.flush()
                     except OSError:
                         return  # the client gave up
+                    seen.dripped = i + 1
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -61,7 +61,7 @@ def test_failure_midway_writes_nothing(prometheus: str, populated_lake: Path,
     before = lake_digest(populated_lake)
     calls = 0
     with PrometheusClient(PrometheusConfig(prometheus, **FAST)) as client:  # type: ignore[arg-type]
-        original = client._http.send
+        original = client._http._http.send  # the httpx client under the request core
 
         def send(request: httpx.Request, **kw: Any) -> httpx.Response:
             nonlocal calls
@@ -70,7 +70,7 @@ def test_failure_midway_writes_nothing(prometheus: str, populated_lake: Path,
                 raise httpx.ConnectError("refused")
             return original(request, **kw)
 
-        client._http.send = send  # type: ignore[method-assign]
+        client._http._http.send = send  # type: ignore[method-assign]
         with pytest.raises(ExtractError):
             extract_slo(client, slo, SEP.days, populated_lake)
     assert calls == 6 + 3
