@@ -169,7 +169,10 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
     if not slos:
         return result
     if lay.basof <= lay.b0:
-        raise SloJobsError(f"as-of {evaluated}: before the window {period.label} starts")
+        given = as_of or period.end
+        raise SloJobsError(f"as-of {given:%Y-%m-%dT%H:%MZ}: not after the start of window "
+                           f"{period.label} ({period.start:%Y-%m-%dT%H:%MZ}); expected a later "
+                           "as-of")
     elapsed = (lay.basof - lay.b0) / (lay.b1 - lay.b0)
     con = connect()
     _check_slices(slos, lay)
