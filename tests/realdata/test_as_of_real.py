@@ -287,3 +287,27 @@ def test_a_month_begun_for_no_slo_is_refused_in_one_line(command: str, real_prom
                                 "2026-09-01T03:00Z; expected a month that has started (or a "
                                 "later --as-of)"]
     assert not (tmp_path / "lake").exists()
+
+
+def test_whatif_and_review_at_an_odd_minute(extracted: Path,
+                                            real_scrapes: scrapes.Scrapes) -> None:
+    at = f"{RUNNING:%Y-%m-%dT%H:%MZ}"
+    common = ("--slos", str(extracted / "all"), "--lake", str(extracted / "lake"),
+              "--out", str(extracted / "odd"), "--as-of", at)
+    code, out, err = cli("whatif", "--slo", "kathmandu", "--target", "0.99", "--from",
+                         "2026-09", "--to", "2026-09", *common)
+    assert code == 0, err
+    month = window_of("kathmandu")
+    good, total = sample_counts(real_scrapes, "api15", month.start, RUNNING)
+    real, alt = (line for line in out.splitlines() if "(estimated)" in line)
+    assert real.startswith("2026-09") and f"{good / total * 100:.4f}%" in real
+    assert f"{good / total * 100:.4f}%" in alt
+    code, _, err = cli("review", "--week", "2026-W38", *common)
+    assert code == 0, err
+    md = (extracted / "odd" / "weekly" / "2026-W38" / "review.md").read_text()
+    assert "figures as of 2026-09-15 01:37 UTC" in md
+    # Kathmandu's ISO week to the as-of minute.
+    week = periods.calendar("week", "2026-W38", KATHMANDU)
+    good, total = sample_counts(real_scrapes, "api15", week.start, RUNNING)
+    row = next(line for line in md.splitlines() if line.startswith("| api15 | kathmandu |"))
+    assert f"{good / total * 100:.4f} %" in row
