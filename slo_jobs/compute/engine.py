@@ -94,13 +94,13 @@ class _Layout:
         self.local = [(d, self.index(s), self.index(e)) for d, s, e in local_days(period, tz)
                       if e <= as_of]
         marks = [self.b0, self.b1, self.basof] + [b for _, s, e in self.local for b in (s, e)]
-        # Snapshot hourly when every boundary is on the hour, else every 15 minutes (all
-        # IANA offsets are multiples of 15 minutes). A boundary off that grid (an as-of or a
-        # rolling window at any minute) gets a snapshot row of its own, so every sum is
+        # Snapshot hourly when the zone's boundaries are on the hour, else every 15 minutes
+        # (all IANA offsets are multiples of 15 minutes). A boundary off that grid (an as-of
+        # or a rolling window at any minute) gets a snapshot row of its own, so every sum is
         # exact to its bucket, never rounded to the grid.
         hour, quarter = 3600 // step_s, 900 // step_s
         self.hour = hour
-        self.snap = hour if all(m % hour == 0 for m in marks) else quarter
+        self.snap = hour if all(m % hour == 0 for m in marks if m % quarter == 0) else quarter
         self.marks = tuple(sorted({m for m in marks if m % self.snap}))
 
     def index(self, t: datetime) -> int:
