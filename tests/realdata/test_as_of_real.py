@@ -311,3 +311,16 @@ def test_whatif_and_review_at_an_odd_minute(extracted: Path,
     good, total = sample_counts(real_scrapes, "api15", week.start, RUNNING)
     row = next(line for line in md.splitlines() if line.startswith("| api15 | kathmandu |"))
     assert f"{good / total * 100:.4f} %" in row
+
+
+def test_the_one_page_summary_counts_a_running_month_apart(extracted: Path,
+                                                           running: dict[str, str]) -> None:
+    code, _, err = cli("summary-page", "--month", "2026-09", "--lake", str(extracted / "lake"),
+                       "--out", str(extracted / "running"))
+    assert code == 0, err
+    rows = json.loads(running["json"])
+    on_track = sum(1 for r in rows if r["outlook"] == "on track")
+    md = (extracted / "running" / "stakeholders" / "2026-09" / "summary-page.md").read_text()
+    assert (f"0 of {len(rows)} SLOs met, 0 missed, {len(rows)} still running ({on_track} on "
+            "track to date);") in md
+    assert "not judged" not in md
