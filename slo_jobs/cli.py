@@ -25,6 +25,7 @@ from .cli_options import (
     PromUrl,
     Slos,
     as_of_or_now,
+    echo_notes,
     lake_at,
     now,
     print_files,
@@ -74,7 +75,8 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded = catalog.load(slo_paths(slos))
+    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period.label, at)
+    echo_notes(notes)
     with Sources.from_env(prometheus_url) as sources:
         rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
                                        teams=teams.load_for(slo_paths(slos)))
@@ -112,8 +114,8 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded = catalog.load(slo_paths(slos))
-    runner.started(loaded, period.label, at)
+    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period.label, at)
+    echo_notes(notes)
     rows = compute.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
     typer.echo(runner.table(rows))
 

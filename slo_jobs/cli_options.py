@@ -78,6 +78,12 @@ def as_of_or_now(text: str | None) -> datetime:
     return periods.instant(text) if text else now().replace(second=0)
 
 
+def echo_notes(notes: Sequence[str]) -> None:
+    """One line each on stderr: what was left out and why (the results go to stdout)."""
+    for line in notes:
+        typer.echo(line, err=True)
+
+
 def print_files(files: Sequence[tuple[str, Path | None]]) -> None:
     """A month's report files, the same way in run, report, show and backfill: one per line,
     name, then absolute path."""

@@ -37,19 +37,22 @@ from .report_text import (
     num,
     pct,
     recommendations,
+    service_sentence,
     signed_pp,
+    to_date,
     ts,
 )
 
 JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "total", "bad",
                "sli", "allowed_bad", "budget_consumed", "budget_remaining",
                "budget_remaining_events", "budget_minutes", "budget_remaining_minutes",
-               "status", "met", "coverage", "buckets", "expected_buckets", "clipped_rows",
-               "no_data_slices", "estimated", "exhaustion", "exhaustion_days", "incidents",
-               "pages", "tickets", "min_coverage",
+               "status", "outlook", "met", "coverage", "buckets", "expected_buckets",
+               "clipped_rows", "no_data_slices", "estimated", "exhaustion", "exhaustion_days",
+               "incidents", "pages", "tickets", "min_coverage",
                "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
                "as_of", "window_label", "window_sli", "window_budget_consumed",
-               "window_budget_remaining", "window_status", "window_met", "window_estimated",
+               "window_budget_remaining", "window_status", "window_outlook", "window_met",
+               "window_estimated", "period_start", "period_end",
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
                "first_budget_remaining", "first_status", "first_excluded_minutes")
@@ -115,7 +118,7 @@ def _env() -> jinja2.Environment:
         autoescape=True,  # every name, description and label is user input
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, num=num, pp=signed_pp, dur=duration, ts=ts)
+    env.filters.update(pct=pct, num=num, pp=signed_pp, dur=duration, ts=ts, to_date=to_date)
     return env
 
 
@@ -246,13 +249,15 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
         "version": __version__,
         "met": sum(1 for r in rows if r["met"]),
         "missed": sum(1 for r in rows if r["met"] is False),
+        "on_track": sum(1 for r in rows if r.get("outlook") == "on track"),
+        "behind": sum(1 for r in rows if r.get("outlook") in ("at risk", "exhausted")),
         "no_data": sum(1 for r in rows if r["status"] == "no data"),
         "insufficient": sum(1 for r in rows if r["status"] == "insufficient data"),
         "median_remaining": statistics.median(remaining) if remaining else None,
         "incident_count": sum(r["incidents"] for r in rows),
         "page_count": sum(r["pages"] for r in rows),
         "ticket_count": sum(r["tickets"] for r in rows), "at_risk": at_risk[:5],
-        "sentences": {s: _sentence(s, [v["row"] for v in views])
+        "sentences": {s: service_sentence(s, [v["row"] for v in views])
                       for s, views in services.items()},
         "low_coverage": [{**r, "gaps": _gaps(lake_dir, r)} for r in rows if r["coverage"] < 1],
         "clipped": [r for r in rows if r["clipped_rows"]],
@@ -306,32 +311,6 @@ def extract_notes(lake_dir: LakeDir, period: Period, slos: Sequence[str]) -> lis
         out += [{"slo": slo, "note": note, "days": len(d), "first": d[0], "last": d[-1]}
                 for note, d in days.items()]
     return out
-
-
-def _sentence(service: str, rows: Sequence[dict[str, Any]]) -> str:
-    missed = [r for r in rows if r["met"] is False]
-    nodata = [r for r in rows if r["status"] == "no data"]
-    thin = [r for r in rows if r["status"] == "insufficient data"]
-    judged = len(rows) - len(nodata) - len(thin)
-    pages = sum(r["pages"] for r in rows)
-    tickets = sum(r["tickets"] for r in rows)
-    if missed:
-        worst = min(missed, key=lambda r: r["budget_remaining"])
-        text = (f"{service} missed {len(missed)} of {judged} SLOs; {worst['slo']} spent "
-                f"{worst['budget_consumed'] * 100:.0f} % of its error budget")
-    else:
-        low = min((r for r in rows if r["budget_remaining"] is not None
-                   and r["met"] is not None), key=lambda r: r["budget_remaining"], default=None)
-        text = f"{service} met all {judged} SLOs with enough data"
-        if low is not None:
-            text += f"; the tightest, {low['slo']}, has {low['budget_remaining'] * 100:.0f} % " \
-                    "of its budget left"
-    if nodata:
-        text += f"; {len(nodata)} without data"
-    if thin:
-        text += f"; {len(thin)} with insufficient data (not judged)"
-    return text + f"; {pages} page{'s' if pages != 1 else ''} and {tickets} " \
-        f"ticket{'s' if tickets != 1 else ''}."
 
 
 def _cell(field: str, value: Any) -> Any:

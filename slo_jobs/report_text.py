@@ -4,7 +4,7 @@ recommendations of each SLO. No I/O; ``report.py`` assembles the pages."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +50,58 @@ def ts(t: datetime | None) -> str:
 def iso(t: datetime) -> str:
     """ISO 8601 in UTC with a Z, as spreadsheets and ``date -d`` read it."""
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_date(row: Mapping[str, Any], window: bool = False) -> str:
+    """How a period still running stands, e.g. ``to date: at risk, budget projected to run
+    out 2026-09-20 04:00 UTC; ends 2026-09-30 18:15 UTC``; "" for a closed period (met or
+    missed). ``window``: the SLO's own window (the ``window_*`` fields) instead of its month."""
+    p = "window_" if window else ""
+    if not row.get(p + "estimated"):
+        return ""
+    outlook, end = row.get(p + "outlook"), row.get("window_end" if window else "period_end")
+    text = f"to date: {outlook}" if outlook else "to date: not judged"
+    out_at = None if window else row.get("exhaustion_at")
+    if outlook == "at risk" and out_at is not None and end is not None and out_at < end:
+        text += f", budget projected to run out {ts(out_at)} UTC"
+    return text + (f"; ends {ts(end)} UTC" if end is not None else "")
+
+
+def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    """The executive summary's line for one service. A period still running counts neither
+    as met nor as missed: its SLOs are counted apart, as they stand to date."""
+    missed = [r for r in rows if r["met"] is False]
+    nodata = [r for r in rows if r["status"] == "no data"]
+    thin = [r for r in rows if r["status"] == "insufficient data"]
+    running = [r for r in rows if r.get("outlook")]
+    judged = len(rows) - len(nodata) - len(thin) - len(running)
+    pages = sum(r["pages"] for r in rows)
+    tickets = sum(r["tickets"] for r in rows)
+    if missed:
+        worst = min(missed, key=lambda r: r["budget_remaining"])
+        text = (f"{service} missed {len(missed)} of {judged} SLOs; {worst['slo']} spent "
+                f"{worst['budget_consumed'] * 100:.0f} % of its error budget")
+    elif judged:
+        low = min((r for r in rows if r["budget_remaining"] is not None
+                   and r["met"] is not None), key=lambda r: r["budget_remaining"], default=None)
+        text = f"{service} met all {judged} SLOs with enough data"
+        if low is not None:
+            text += f"; the tightest, {low['slo']}, has {low['budget_remaining'] * 100:.0f} % " \
+                    "of its budget left"
+    else:
+        text = service
+    if running:
+        behind = [r for r in running if r["outlook"] != "on track"]
+        ends = max(r["period_end"] for r in running)
+        text += (f"{';' if judged or missed else ':'} {len(running)} SLO"
+                 f"{'s' * (len(running) != 1)} still running, to date (ends {ts(ends)} UTC): "
+                 f"{len(running) - len(behind)} on track, {len(behind)} at risk or exhausted")
+    if nodata:
+        text += f"; {len(nodata)} without data"
+    if thin:
+        text += f"; {len(thin)} with insufficient data (not judged)"
+    return text + f"; {pages} page{'s' if pages != 1 else ''} and {tickets} " \
+        f"ticket{'s' if tickets != 1 else ''}."
 
 
 def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import burnrate, compute, daytable, lake, periods, report
+from . import burnrate, compute, daytable, lake, periods, report, report_text
 from .daytable import DayResult
 from .decisions.teams import Team
 from .errors import SloJobsError
@@ -61,13 +61,22 @@ def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | N
     return todo, lake.missing_days(lake_dir, slo.name, before, as_of)
 
 
-def started(slos: Sequence[Slo], label: str, as_of: datetime) -> None:
-    """Refuse a month that has not begun at ``as_of`` in any SLO's zone."""
-    first = min((periods.calendar("month", label, s.time_zone).start for s in slos),
-                default=periods.month(label).start)
-    if as_of <= first:
+def started(slos: Sequence[Slo], label: str, as_of: datetime) -> tuple[list[Slo], list[str]]:
+    """(the SLOs whose month ``label`` has begun at ``as_of`` in their own zone, a one-line
+    note for each one left out). Refuses the month when it has begun for none of them."""
+    begun: list[Slo] = []
+    notes: list[str] = []
+    for s in slos:
+        start = periods.calendar("month", label, s.time_zone).start
+        if as_of > start:
+            begun.append(s)
+        else:
+            notes.append(f"note: SLO {s.name} left out: month {label} in {s.time_zone} begins "
+                         f"{start:%Y-%m-%dT%H:%MZ}, after as-of {as_of:%Y-%m-%dT%H:%MZ}")
+    if slos and not begun or not slos and as_of <= periods.month(label).start:
         raise SloJobsError(f"month {label}: has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
                            "expected a month that has started (or a later --as-of)")
+    return begun, notes
 
 
 def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
@@ -132,10 +141,11 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
     Each SLO's month is its calendar month in its own zone, re-extracted whole; the days it
     reads besides (the burn-rate lookback, its own quarter or rolling window to date) are
     extracted when missing or incomplete. A month still running at ``as_of`` is reported to
-    date and projected, marked estimated; no partition is written past ``as_of``.
+    date and projected, marked estimated; no partition is written past ``as_of``. An SLO
+    whose month has not begun at ``as_of`` in its zone is left out (``started``).
     """
     if as_of is not None:
-        started(slos, period.label, as_of)
+        slos = started(slos, period.label, as_of)[0]  # the caller shows the notes
     fill_month(sources, slos, period.label, lake_dir, as_of, redo=True)
     rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
     files = report.render(lake_dir, period, out_dir, source=sources.label(slos),
@@ -144,12 +154,19 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
-    """A short plain-text table of the month's SLOs for terminals and logs."""
+    """A short plain-text table of the month's SLOs for terminals and logs. A period still
+    running says so on its row ("to date", how it stands, when it ends) and above the table
+    (the as-of): it is neither met nor missed until it ends."""
     head = f"{'SLO':<28} {'target':>8} {'SLI':>10} {'budget left':>12} {'coverage':>9}  status"
     lines = [head, "-" * len(head)]
+    running = [r["as_of"] for r in rows if r.get("estimated") and r.get("as_of")]
+    if running:
+        lines.insert(0, f"figures to date at {report_text.ts(max(running))} UTC: a period "
+                     "still running is neither met nor missed until it ends")
     for r in rows:
         sli = "n/a" if r["sli"] is None else f"{r['sli'] * 100:.4f}%"
         rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
+        now = report_text.to_date(r)
         lines.append(f"{r['slo']:<28} {r['target'] * 100:>7.2f}% {sli:>10} {rem:>12} "
-                     f"{r['coverage'] * 100:>8.1f}%  {r['status']}")
+                     f"{r['coverage'] * 100:>8.1f}%  {r['status']}" + (f", {now}" if now else ""))
     return "\n".join(lines)

@@ -13,7 +13,8 @@
 --             traffic (or slices) so far: at the window's end it is the plain definition.
 --             Coverage (SLO_MATH 6: buckets with data / expected) below the SLO's
 --             min_coverage makes the window 'insufficient data': no budget status, met
---             NULL, no exhaustion projection.
+--             NULL, no exhaustion projection. A window still running at as-of is neither met
+--             nor missed (met NULL): its outlook says how it stands to date (SLO_MATH 2).
 WITH m AS (
     SELECT s.*, o.buckets, o.clipped_rows, o.burn_1d_now,
            CASE s.method WHEN 'Occurrences' THEN o.good ELSE c.good_slices END::DOUBLE      AS good,
@@ -66,7 +67,16 @@ SELECT slo, service, description, spec_hash, target, method, unit,
            WHEN consumed / $elapsed > 1   THEN 'attention'
            ELSE 'healthy'
        END AS status,
-       CASE WHEN sli IS NOT NULL AND NOT insufficient THEN sli >= target END AS met,
+       -- met or missed only once the window has closed: to date it is an estimate
+       CASE WHEN sli IS NOT NULL AND NOT insufficient AND $elapsed >= 1 THEN sli >= target END AS met,
+       -- a running window, to date: on track while the spend so far keeps within an even
+       -- spend (C_to_date <= 1, i.e. SLI so far >= target), at risk above it
+       CASE
+           WHEN $elapsed >= 1 OR sli IS NULL OR insufficient THEN NULL
+           WHEN remaining <= 0          THEN 'exhausted'
+           WHEN consumed_to_date <= 1   THEN 'on track'
+           ELSE 'at risk'
+       END AS outlook,
        min_coverage,
        burn_1d_now,
        -- exhaustion at the trailing 1-day burn: as_of + (R / burn) * P

@@ -2,7 +2,7 @@
 -- Grain:      one row per SLO and local day of the window (days in the SLO's time zone).
 -- Inputs:     snap (slo_jobs/compute/stream.py); slos(k, slo, budget_fraction, method);
 --             days(day, b_start, b_end, elapsed_end): local day boundaries as bucket indices
---             (multiples of the snapshot interval) and the window fraction elapsed at each
+--             (snapshot rows: on the grid or marks) and the window fraction elapsed at each
 --             day's end; occ (occurrence_measures.sql) for the window's traffic so far;
 --             slc, slc_days(k, b_start, good, total): a time-slice SLO's slice counts over
 --             the window and per local day (slo_jobs/compute/stream.py).

@@ -2,7 +2,8 @@
 -- Grain:      one row per SLO index k.
 -- Inputs:     snap (from slo_jobs/compute/stream.py): cumulative sums at snapshot buckets.
 -- Parameters: $b0 (first bucket of the window), $basof (past-the-end bucket of the part
---             evaluated, <= the window's end); both multiples of the snapshot interval.
+--             evaluated, <= the window's end); both snapshot rows (stream.Grid: on the snapshot
+--             grid or a boundary mark).
 -- A sum over [b0, basof) is cum[basof - 1] - cum[b0 - 1] (prefix sums, SLO_MATH 1).
 SELECT k,
        max(cgood) FILTER (WHERE b = $basof - 1) - max(cgood) FILTER (WHERE b = $b0 - 1) AS good,

@@ -64,8 +64,10 @@ def test_a_deferred_change_says_what_would_let_it_ship() -> None:
     # Half-way through November, 80 % spent: burn 0.8 / 0.5 = 1.6, "warning" (1.5 < 1.6 <= 2).
     row = _row("warning", 0.8, 1.6, estimated=True, as_of=NOV.start + timedelta(days=15))
     d = release.explain(row, "medium", "defer", "payments")
-    assert d["rationale"] == ("warning: 80 % of the error budget spent to date, 1.60x an "
-                              "even spend; policy for warning and medium risk: defer")
+    assert d["rationale"] == ("warning: 80 % of the error budget spent to date (estimate: "
+                              "the period is still running), 1.60x an even spend; policy for "
+                              "warning and medium risk: defer")
+    assert d["estimated"] is True
     # A medium-risk change gets a review at "attention" (burn up to 1.5), the worst such.
     assert d["conditions"] == ["Ship once the status is back to attention or better "
                                "(even-spend burn at most 1.5), or after the budget resets "

@@ -138,8 +138,8 @@ def own_window(slo: Slo, at: datetime) -> Period:
                               slo.time_zone, slo.window_start)
 
 
-WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "status", "met", "estimated",
-                 "coverage", "good", "total")
+WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "status", "outlook", "met",
+                 "estimated", "coverage", "good", "total")
 
 
 def own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: Sequence[dict[str, Any]],

@@ -94,14 +94,14 @@ class _Layout:
         self.local = [(d, self.index(s), self.index(e)) for d, s, e in local_days(period, tz)
                       if e <= as_of]
         marks = [self.b0, self.b1, self.basof] + [b for _, s, e in self.local for b in (s, e)]
-        # Snapshot hourly when every boundary is on the hour, else every 15 minutes (all
-        # IANA offsets are multiples of 15 minutes).
+        # Snapshot hourly when the zone's boundaries are on the hour, else every 15 minutes
+        # (all IANA offsets are multiples of 15 minutes). A boundary off that grid (an as-of
+        # or a rolling window at any minute) gets a snapshot row of its own, so every sum is
+        # exact to its bucket, never rounded to the grid.
         hour, quarter = 3600 // step_s, 900 // step_s
         self.hour = hour
-        self.snap = hour if all(m % hour == 0 for m in marks) else quarter
-        if any(m % self.snap for m in marks):
-            raise SloJobsError(f"window {period.label}: boundaries must fall on whole 15 "
-                               "minutes")
+        self.snap = hour if all(m % hour == 0 for m in marks if m % quarter == 0) else quarter
+        self.marks = tuple(sorted({m for m in marks if m % self.snap}))
 
     def index(self, t: datetime) -> int:
         return int((t - self.origin).total_seconds()) // self.step_s
@@ -163,14 +163,16 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
         raise SloJobsError(f"bucket step: found {step_s} s; expected at least 60 s dividing a day")
     evaluated = min(max(as_of or period.end, period.start), period.end)
     lay = _Layout(period, evaluated, step_s, tz, _lookback(slos))
-    # Align as-of down to a snapshot boundary: the figures are exact up to that instant.
-    lay.basof -= lay.basof % lay.snap
+    # The figures are to the start of the bucket holding as-of (its whole minute).
     evaluated = lay.origin + timedelta(seconds=lay.basof * step_s)
     result = WindowResult(period, evaluated)
     if not slos:
         return result
     if lay.basof <= lay.b0:
-        raise SloJobsError(f"as-of {evaluated}: before the window {period.label} starts")
+        given = as_of or period.end
+        raise SloJobsError(f"as-of {given:%Y-%m-%dT%H:%MZ}: not after the start of window "
+                           f"{period.label} ({period.start:%Y-%m-%dT%H:%MZ}); expected a later "
+                           "as-of")
     elapsed = (lay.basof - lay.b0) / (lay.b1 - lay.b0)
     con = connect()
     _check_slices(slos, lay)
@@ -220,7 +222,7 @@ def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
             period: Period, processes: bool = True) -> stream.Tables:
     """Every SLO's partitions through stream.py: snapshot/firing rows and slice counts."""
     grid = stream.Grid(per_day=lay.per_day, b0=lay.b0, b1=lay.b1, basof=lay.basof,
-                       snap=lay.snap, burn_b=tuple(v // lay.step_s
+                       snap=lay.snap, marks=lay.marks, burn_b=tuple(v // lay.step_s
                                                    for v in BURN_WINDOWS_S.values()),
                        days=tuple((b_start, b_end) for _, b_start, b_end in lay.local))
     inputs = []

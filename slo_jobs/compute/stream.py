@@ -78,6 +78,8 @@ class Grid:
     burn_b: tuple[int, ...]  # BURN_WINDOWS_S in buckets, same order
     # Local days of the window that ended by as-of: [start, end) bucket indices, ascending.
     days: tuple[tuple[int, int], ...] = ()
+    # Boundaries off the ``snap`` grid (an as-of at any minute): a snapshot row each.
+    marks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
             ticket |= fires
     page[0] = ticket[0] = False  # the row before the window only carries prefix sums
     b = np.arange(grid.b0 - 1, grid.b1, dtype=np.int64)
-    is_snap = (b + 1) % grid.snap == 0
+    is_snap = ((b + 1) % grid.snap == 0) | np.isin(b + 1, grid.marks)
     keep = np.flatnonzero(is_snap | page | ticket)
     rows = keep + grid.b0 - 1
     out = {"k": np.full(len(keep), slo.k, np.int64), "b": rows, "bad": bad[rows],

@@ -18,6 +18,8 @@ TIER_WEIGHTS = {"critical": 4.0, "essential": 3.0, "standard": 2.0, "best_effort
 DEFAULT_TIER = "standard"
 TREND_RANGE = (0.5, 2.0)
 UNJUDGED = ("no data", "insufficient data")
+# A period still running is scored on its spend so far: an estimate until it closes.
+TO_DATE = " to date (estimate: the period is still running)"
 
 
 def tier_of(label: str | None) -> str:
@@ -78,9 +80,10 @@ def rank(rows: Sequence[Mapping[str, Any]], tiers: Mapping[str, str | None],
         out.append({
             "slo": r["slo"], "service": r["service"], "tier": tier,
             "tier_weight": TIER_WEIGHTS[tier], "overspend": over, "trend": factor,
-            "score": score, "rank": None,
-            "issue": f"{r['slo']} spent {consumed * 100:.0f} % of its error budget, "
-                     f"{burn:.2f}x an even spend" if judged else
+            "score": score, "rank": None, "estimated": bool(r.get("estimated")),
+            "issue": f"{r['slo']} spent {consumed * 100:.0f} % of its error budget"
+                     f"{TO_DATE if r.get('estimated') else ''}, {burn:.2f}x an even spend"
+                     if judged else
                      f"{r['slo']}: {r['status']}, not judged",
             "actions": _actions(r, incidents.get(r["slo"], ())) if score > 0 else []})
     out.sort(key=lambda p: (-p["score"], p["slo"]))

@@ -47,7 +47,9 @@ def rationale(row: Mapping[str, Any], risk: str, decision: str) -> str:
                 f"{decision}, never an approval")
     spent = (row.get("budget_consumed") or 0.0) * 100
     burn = row.get("budget_consumed_to_date")
-    to_date = " to date" if row.get("estimated") else ""
+    # A period still running: the spend so far, projected; an estimate until it closes.
+    to_date = " to date (estimate: the period is still running)" if row.get("estimated") \
+        else ""
     text = f"{status}: {spent:.0f} % of the error budget spent{to_date}"
     if burn is not None and status != "exhausted":
         text += f", {burn:.2f}x an even spend"
@@ -101,6 +103,7 @@ def alternatives(row: Mapping[str, Any], risk: str, decision: str) -> list[str]:
 def explain(row: Mapping[str, Any], risk: str, decision: str, owner: str | None = None
             ) -> dict[str, Any]:
     """``rationale``, ``conditions`` and ``alternatives`` of one SLO's decision at ``risk``."""
-    return {"rationale": rationale(row, risk, decision),
+    return {"estimated": bool(row.get("estimated")),
+            "rationale": rationale(row, risk, decision),
             "conditions": conditions(row, risk, decision, owner),
             "alternatives": alternatives(row, risk, decision)}

@@ -59,7 +59,10 @@ def budgets(rows: Sequence[Mapping[str, Any]], owners: Mapping[str, str | None],
             "toil_percentage": pct,
             "toil_hours_per_week": None if hours is None else hours * pct / 100,
             "automation_hours_per_week": None if hours is None else hours * (100 - pct) / 100,
-            "basis": _basis(burn, worst)})
+            "estimated": any(r.get("estimated") for r in judged),
+            "basis": _basis(burn, worst) + ("; to date (estimate: a period is still running)"
+                                            if any(r.get("estimated") for r in judged)
+                                            else "")})
     return out
 
 

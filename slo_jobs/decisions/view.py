@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-RELEASE_KEYS = ("decision", "rationale", "conditions", "alternatives")
+# estimated: judged on a period still running (the figures to date), never final.
+RELEASE_KEYS = ("decision", "rationale", "conditions", "alternatives", "estimated")
 PRIORITY_KEYS = ("rank", "score", "overspend", "tier", "tier_weight", "trend", "issue",
-                 "actions")
+                 "actions", "estimated")
 TOIL_KEYS = ("team", "size", "hours_per_week", "toil_percentage", "toil_hours_per_week",
-             "automation_hours_per_week", "worst_slo", "worst_burn", "basis")
+             "automation_hours_per_week", "worst_slo", "worst_burn", "basis", "estimated")
 
 
 def build(decisions: Sequence[Mapping[str, Any]], priorities: Sequence[Mapping[str, Any]],

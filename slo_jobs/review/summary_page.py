@@ -27,8 +27,9 @@ def _service(name: str, rows: list[dict[str, Any]],
     stance = {risk: max((decisions.get(r["slo"], {}).get(risk, "review") for r in rows),
                         key=ORDER.index) for risk in release.RISKS}
     missed = [r["slo"] for r in rows if r["met"] is False]
-    unjudged = [r["slo"] for r in rows if r["met"] is None]
-    tightest = min((r for r in rows if r["met"] is not None),
+    # A period still running (an outlook to date) is neither met nor missed, yet judged.
+    unjudged = [r["slo"] for r in rows if r["met"] is None and not r.get("outlook")]
+    tightest = min((r for r in rows if r["met"] is not None or r.get("outlook")),
                    key=lambda r: r["budget_remaining"], default=None)
     return {"service": name, "color": color, "slos": len(rows), "missed": missed,
             "unjudged": unjudged, "stance": stance, "tightest": tightest}
@@ -47,7 +48,9 @@ def build(lake_dir: LakeDir, period: Period) -> dict[str, Any]:
         "period": period, "slos": len(rows),
         "met": sum(1 for r in rows if r["met"]), "missed": sum(1 for r in rows
                                                              if r["met"] is False),
-        "unjudged": sum(1 for r in rows if r["met"] is None),
+        "unjudged": sum(1 for r in rows if r["met"] is None and not r.get("outlook")),
+        "running": sum(1 for r in rows if r.get("outlook")),
+        "on_track": sum(1 for r in rows if r.get("outlook") == "on track"),
         "pages": sum(1 for i in incidents if i["severity"] == "page"),
         "as_of": max((r["as_of"] for r in rows), default=period.end),
         "estimated": any(r.get("estimated") for r in rows),
