@@ -141,8 +141,8 @@ def _recorded_until(recorded: npt.NDArray[np.bool_], day: date) -> datetime | No
     """How far a pipeline SLI day is complete: up to its first minute not recorded yet
     (None: every minute). A judged minute is final (a run at its deadline, an age from the
     rows loaded by then), so only the minutes never judged (an hour the hourly DAG has not
-    recorded yet, or missed) make the day one that the next gap fill, ``run`` or
-    ``backfill`` reads again whole (:func:`slo_jobs.lake.missing_days`)."""
+    recorded yet or missed, the time after a read's as-of) make the day one that the next
+    gap fill, ``run`` or ``backfill`` reads again (:func:`slo_jobs.lake.missing_days`)."""
     gaps = np.flatnonzero(~recorded)
     if not len(gaps):
         return None
