@@ -11,8 +11,12 @@ an hour rewrites the same minutes with the same values; other hours are kept.
   re-run) gets the value it had at the time.
 * A run is judged at its deadline (interval end + ``within``): the hour holding the
   deadline records it, with its state as the API reports it then.
-* **Catchup** is off: the sources keep their history, so past days are recorded with
-  ``slo-jobs extract`` or ``slo-jobs backfill`` (one read per SLO for the whole range).
+* **Catchup** is on: hours missed while the scheduler was down or the DAG paused get their
+  runs (at most ``max_active_runs`` at a time), as ``slo_extract`` gets its days. A day
+  recorded only in part stores how far it is complete (its first minute not recorded), so
+  an hour whose run failed for good is filled by the next ``slo-jobs run``, ``backfill`` or
+  monthly gap fill, which reads such a day again whole. A long history is faster recorded
+  with ``slo-jobs backfill`` (one read per SLO for the whole range).
 
 Runs come from the Airflow Connection ``airflow_api`` (or ``$SLO_JOBS_AIRFLOW_URL``).
 """
@@ -40,8 +44,8 @@ default_args: dict[str, Any] = {
     # The run for hour H covers [H, H + 1h) and starts once the hour is over.
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 7, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=2,
+    catchup=True,
+    max_active_runs=4,
     default_args=default_args,
     tags=["slo", "pipelines"],
     doc_md=__doc__,

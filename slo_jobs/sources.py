@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
@@ -65,17 +65,15 @@ class PrometheusSource:
 
 
 class _JudgedSource:
-    """A data-pipeline SLI: judged from runs or rows, whole days only (a run that is not
-    there yet would count as missing)."""
+    """A data-pipeline SLI: judged from runs or rows up to the as-of minute (a run whose
+    deadline is still ahead is not missing yet)."""
 
     def __init__(self, airflow_for: AirflowFor) -> None:
         self.airflow_for = airflow_for
 
     def read_days(self, slo: Slo, days: Sequence[date],
                   as_of: datetime | None) -> list[DayTable]:
-        done = [d for d in days if as_of is None
-                or datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1) <= as_of]
-        return record.read_days(slo, done, self.airflow_for)
+        return record.read_days(slo, days, self.airflow_for, as_of)
 
 
 class AirflowRunsSource(_JudgedSource):

@@ -31,6 +31,7 @@ if str(ROOT / "dags") not in sys.path:
     sys.path.insert(0, str(ROOT / "dags"))
 
 from slo_jobs.demo import prom  # noqa: E402
+from tests import services  # noqa: E402
 
 # The truth of each demo SLO, from the generator's per-minute counts:
 # (service, good events as a function of the truth frame).
@@ -123,6 +124,16 @@ def airflow_db() -> Path:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def metadata_db() -> Iterator[services.Postgres]:
+    """A PostgreSQL ``airflow`` database of its own, for a test that runs a real scheduler:
+    it takes concurrent writers (the scheduler, the API server, task processes and the CLI),
+    where SQLite fails one of them with "database is locked" on a busy machine."""
+    pg = services.start_postgres(prom.free_port())
+    yield pg
+    services.stop_postgres(pg)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

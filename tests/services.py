@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Debian keeps the server programs out of PATH, one folder per major version.
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -76,6 +77,18 @@ class Postgres:
 
     def dsn(self, database: str = "airflow") -> str:
         return f"host=127.0.0.1 port={self.port} user=airflow dbname={database}"
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows of one query against the ``airflow`` database, on a connection of its own."""
+        import psycopg2
+
+        con = psycopg2.connect(self.dsn())
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        finally:
+            con.close()
 
 
 def _as_server_user(args: list[str], user: str) -> list[str]:

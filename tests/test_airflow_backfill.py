@@ -1,5 +1,7 @@
 """``airflow backfill create`` for three months, with a real scheduler and API server
-(``airflow standalone`` on loopback) in a throwaway AIRFLOW_HOME.
+(``airflow standalone`` on loopback) in a throwaway AIRFLOW_HOME, its metadata in a
+PostgreSQL database of its own (SQLite takes one writer at a time: the scheduler, the API
+server and ``backfill create`` writing together fail with "database is locked").
 
 Slow (two to four minutes, more on a busy machine): it starts every Airflow component and runs
 18 task instances.
@@ -10,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -21,7 +23,7 @@ import pandas as pd
 import pytest
 
 from slo_jobs.demo import prom
-from tests import airflow_procs
+from tests import airflow_procs, services
 from tests.conftest import ROOT, true_counts
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -34,7 +36,8 @@ MONTHS_DAYS = {"2026-07": 31, "2026-08": 31, "2026-09": 30}
 TIMEOUT_S = 600  # minutes more than needed on an idle machine: CI runners are shared
 
 
-def _env(home: Path, port: int, prometheus: str, data: Path) -> dict[str, str]:
+def _env(home: Path, port: int, prometheus: str, data: Path,
+         pg: services.Postgres) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update({
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -42,6 +45,7 @@ def _env(home: Path, port: int, prometheus: str, data: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url,
         # Two cores at most on CI: few worker processes, one API worker.
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__API__WORKERS": "1",
@@ -63,18 +67,17 @@ def _env(home: Path, port: int, prometheus: str, data: Path) -> dict[str, str]:
     return env
 
 
-def _runs(db: Path) -> dict[str, str]:
-    """logical date -> state of the DAG's backfill runs (read straight from SQLite)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-        rows = con.execute("SELECT logical_date, state FROM dag_run WHERE dag_id = ? "
-                           "AND run_type = 'backfill'", ("slo_monthly_report",)).fetchall()
-    return {str(d)[:10]: s for d, s in rows}
+def _runs(pg: services.Postgres) -> dict[str, str]:
+    """logical date -> state of the DAG's backfill runs."""
+    rows = pg.query("SELECT logical_date, state FROM dag_run WHERE dag_id = %s "
+                    "AND run_type = 'backfill'", "slo_monthly_report")
+    return {d.astimezone(UTC).date().isoformat(): s for d, s in rows}
 
 
-def _task_states(db: Path) -> list[tuple[str, str, int, str]]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-        return con.execute("SELECT run_id, task_id, map_index, state FROM task_instance "
-                           "ORDER BY run_id, task_id, map_index").fetchall()
+def _task_states(pg: services.Postgres) -> list[tuple[str, str, int, str]]:
+    return [(r, t, m, s) for r, t, m, s in pg.query(
+        "SELECT run_id, task_id, map_index, state FROM task_instance "
+        "ORDER BY run_id, task_id, map_index")]
 
 
 def _answers(port: int) -> bool:
@@ -84,22 +87,23 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _failure(what: str, home: Path, db: Path) -> str:
+def _failure(what: str, home: Path, db: services.Postgres) -> str:
     tail = (home / "standalone.log").read_text(errors="replace")[-3000:]
     states = "\n".join(map(str, _task_states(db)))
     return f"{what}\ntask instances:\n{states}\nstandalone log tail:\n{tail}"
 
 
 def test_airflow_backfill_of_three_months(prometheus: str, truth: pd.DataFrame,
+                                          metadata_db: services.Postgres,
                                           tmp_path: Path) -> None:
     home, data = tmp_path / "airflow", tmp_path / "data"
     home.mkdir()
     port = prom.free_port()
-    env = _env(home, port, prometheus, data)
+    env = _env(home, port, prometheus, data, metadata_db)
     # Two SLOs keep the test lean (18 task instances); the mapping is the same for six.
     (data / "slos").mkdir(parents=True)
     shutil.copy(ROOT / "slos" / SLO_FILE, data / "slos" / SLO_FILE)
-    db = home / "airflow.db"
+    db = metadata_db
 
     def airflow(*args: str) -> None:
         done = subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=home,

@@ -125,13 +125,6 @@ def broker(tmp_path: Path) -> Iterator[int]:
     services.stop_redis(proc)
 
 
-@pytest.fixture
-def metadata_db() -> Iterator[services.Postgres]:
-    pg = services.start_postgres(prom.free_port())
-    yield pg
-    services.stop_postgres(pg)
-
-
 class Airflow:
     """The test's Airflow: the components it started and queries of its metadata."""
 
@@ -158,15 +151,7 @@ class Airflow:
             assert proc.returncode == 0, f"airflow {' '.join(args)}: {err[-2000:]}"
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        import psycopg2
-
-        con = psycopg2.connect(self.pg.dsn())
-        try:
-            with con.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall()
-        finally:
-            con.close()
+        return self.pg.query(sql, *params)
 
     def runs(self, dag_id: str) -> dict[str, str]:
         """data interval start (UTC, ISO) -> state of the DAG's runs."""

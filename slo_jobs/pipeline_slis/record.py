@@ -131,8 +131,22 @@ def _merge_sli(old: pa.Table, j: Judged, day: date) -> pa.Table:
     sl = slice(i0, i0 + len(j.good))
     cols["good"][sl], cols["total"][sl], cols["clipped"][sl] = j.good, j.total, j.clipped
     cols["has_data"][sl] = True  # the source answered: a quiet minute is data, not a gap
-    return pa.table({"ts": old.column("ts"), **cols, "step_s": old.column("step_s")},
-                    schema=lake.SLI_SCHEMA)
+    table = pa.table({"ts": old.column("ts"), **cols, "step_s": old.column("step_s")},
+                     schema=lake.SLI_SCHEMA)
+    meta = lake.partition_metadata((), _recorded_until(cols["has_data"], day))
+    return table.replace_schema_metadata(meta) if meta else table
+
+
+def _recorded_until(recorded: npt.NDArray[np.bool_], day: date) -> datetime | None:
+    """How far a pipeline SLI day is complete: up to its first minute not recorded yet
+    (None: every minute). A judged minute is final (a run at its deadline, an age from the
+    rows loaded by then), so only the minutes never judged (an hour the hourly DAG has not
+    recorded yet or missed, the time after a read's as-of) make the day one that the next
+    gap fill, ``run`` or ``backfill`` reads again (:func:`slo_jobs.lake.missing_days`)."""
+    gaps = np.flatnonzero(~recorded)
+    if not len(gaps):
+        return None
+    return _day_bounds(day)[0] + timedelta(seconds=int(gaps[0]) * STEP_S)
 
 
 def _merge_ages(old: pa.Table | None, j: Judged, day: date) -> pa.Table:
@@ -183,8 +197,9 @@ def _write(slo: Slo, day: date, j: Judged, lake_dir: LakeDir) -> DayResult:
     path = lake.sli_partition(lake_dir, slo.name, day)
     sli = lake.update(path, lake.SLI_SCHEMA,
                       lambda old: _merge_sli(old or _empty_day(day), j, day))
-    rows = int(np.count_nonzero(sli.column("has_data").to_numpy(zero_copy_only=False)))
-    return DayResult(slo.name, day, rows, int(j.clipped.sum()), path)
+    recorded = sli.column("has_data").to_numpy(zero_copy_only=False)
+    return DayResult(slo.name, day, int(np.count_nonzero(recorded)), int(j.clipped.sum()),
+                     path, complete_until=_recorded_until(recorded, day))
 
 
 def record_interval(slo: Slo, start: datetime, end: datetime, lake_dir: LakeDir,
@@ -200,20 +215,33 @@ def record_interval(slo: Slo, start: datetime, end: datetime, lake_dir: LakeDir,
         return _write(slo, day, j, lake_dir)
 
 
-def read_days(slo: Slo, days: Sequence[date], airflow_for: AirflowFor) -> list[DayTable]:
-    """Whole UTC days of a pipeline SLO from its own source (the Airflow API or a table):
-    one read of the source for the whole span, cut into days, before anything is written."""
-    if not days:
+def read_days(slo: Slo, days: Sequence[date], airflow_for: AirflowFor,
+              as_of: datetime | None = None) -> list[DayTable]:
+    """UTC days of a pipeline SLO from its own source (the Airflow API or a table): one read
+    of the source for the whole span, cut into days, before anything is written. Only the
+    minutes that have ended by ``as_of`` are judged (a run whose deadline is still ahead is
+    not missing yet); a day they do not cover whole says how far it is complete
+    (``complete_until``) and is read again by the next run that needs it. A day starting
+    at or after ``as_of`` is left out."""
+    end_at = None if as_of is None else _us(as_of) // (STEP_S * US) * STEP_S * US
+    bounds = {d: _day_bounds(d) for d in set(days)}
+    if end_at is not None:
+        bounds = {d: (s, min(e, datetime.fromtimestamp(end_at / US, UTC)))
+                  for d, (s, e) in bounds.items() if _us(s) < end_at}
+    if not bounds:
         return []
-    first, last = _day_bounds(min(days))[0], _day_bounds(max(days))[1]
-    span = judge_window(slo, first, last, airflow_for)
+    span = judge_window(slo, min(s for s, _ in bounds.values()),
+                        max(e for _, e in bounds.values()), airflow_for)
     out = []
-    for d in sorted(set(days)):
-        j = _cut(span, *_day_bounds(d))
+    for d in sorted(bounds):
+        j = _cut(span, *bounds[d])
+        sli = _merge_sli(_empty_day(d), j, d)
         out.append(DayTable(
-            d, _merge_sli(_empty_day(d), j, d), int(j.clipped.sum()),
+            d, sli, int(j.clipped.sum()),
             ages=None if j.ages is None else _merge_ages(None, j, d),
-            runs=None if j.runs is None else _merge_runs(None, j)))
+            runs=None if j.runs is None else _merge_runs(None, j),
+            complete_until=_recorded_until(
+                sli.column("has_data").to_numpy(zero_copy_only=False), d)))
     return out
 
 
