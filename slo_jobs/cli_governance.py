@@ -80,8 +80,12 @@ def whatif_cmd(
                                slice_target=slice_target,
                                rolling=span("--window", window, "dw"))
     chosen = loaded[slo]
-    rows = whatif.run(lake_at(lake), chosen, scenario, first, last, as_of_or_now(as_of))
+    at = as_of_or_now(as_of)
+    rows = whatif.run(lake_at(lake), chosen, scenario, first, last, at)
     typer.echo(whatif.table(chosen, scenario, rows))
+    for line in whatif.missing_lines(whatif.not_extracted(lake_at(lake), chosen, first, last,
+                                                          at), lake_at(lake)):
+        typer.echo(line)
     page = whatif.render(out / "whatif" / f"{slo}.html", chosen, scenario, rows, str(lake),
                          now())
     print_files([(page.name, page)])
