@@ -30,6 +30,18 @@ PAYMENTS = 'http_requests_total{service="payments"}'
 PAYMENTS_BAD = 'http_requests_total{service="payments",code=~"5.."}'
 PAYMENTS_LATENCY = 'http_request_duration_seconds_count{service="payments"}'
 
+QUEUE = 'payments_queue_lag{group="pay"}'
+QUEUE_SLO = f"""apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {{name: payments-queue}}
+spec:
+  service: payments
+  budgetingMethod: Timeslices
+  indicator:
+    threshold: {{query: 'sum({QUEUE})', op: lt, value: 1000}}
+  objective: {{target: 0.99, timeSliceTarget: 1, timeSliceWindow: 1m}}
+"""
+
 
 def _series(prometheus: str, selector: str, end: datetime, span: timedelta
             ) -> list[dict[str, str]]:
@@ -47,6 +59,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     slos = tmp_path_factory.mktemp("slos")
     target = slos / "payments.yaml"
     target.write_text(templates.render("api", "standard", "payments", str(target)))
+    (slos / "queue.yaml").write_text(QUEUE_SLO)
     first = (ROOT / "slos" / "checkout.yaml").read_text().split("\n---\n")[0]
     (slos / "checkout.yaml").write_text(
         first.replace("name: checkout-availability", "name: checkout-by-code").replace(
@@ -76,6 +89,7 @@ def test_check_counts_each_selectors_series_before_any_month_is_run(
         in lines
     assert f"payments-latency: total: no series matched {PAYMENTS_LATENCY} in {prometheus}" \
         in lines
+    assert f"payments-queue: query: no series matched {QUEUE} in {prometheus}" in lines
     # A bad-events selector with no series is no error yet: said, not counted as a failure.
     assert f"payments-availability: bad: no series matched {PAYMENTS_BAD} in {prometheus} " \
            "(read as no bad events until the first error)" in lines
@@ -111,7 +125,8 @@ def test_run_names_what_matched_nothing_in_its_output_and_report(
         f"warning: checkout-by-code: breakdown label route is on no series of {CHECKOUT} {span}",
         f"warning: payments-availability: no series matched {PAYMENTS} in {prometheus} {span}",
         f"warning: payments-latency: no series matched {PAYMENTS_LATENCY} in {prometheus} "
-        f"{span}"])
+        f"{span}",
+        f"warning: payments-queue: no series matched {QUEUE} in {prometheus} {span}"])
     summary = {r["slo"]: r for r in json.loads(
         (tmp_path / "out" / "2026-09" / "summary.json").read_text())}
     assert summary["payments-availability"]["status"] == "no data"
@@ -119,7 +134,7 @@ def test_run_names_what_matched_nothing_in_its_output_and_report(
     text = html.unescape(" ".join((tmp_path / "out" / "2026-09" / "report.html")
                                   .read_text().split()))
     for slo, selector in (("payments-availability", PAYMENTS),
-                          ("payments-latency", PAYMENTS_LATENCY)):
+                          ("payments-latency", PAYMENTS_LATENCY), ("payments-queue", QUEUE)):
         assert f"{slo}</span>: no series matched {selector} in {prometheus} (30 days, " \
                "2026-09-01 to 2026-09-30)" in text
     assert f"checkout-by-code</span>: breakdown label route is on no series of {CHECKOUT}" \

@@ -72,7 +72,7 @@ class Found:
         return f"{self.slo}: {self.role} {self.selector}: {self.series} series"
 
 
-def _vectors(expr: str) -> list[str]:
+def vectors(expr: str) -> list[str]:
     """The vector selectors an expression reads, in order."""
     for p in WINDOW_PLACEHOLDERS:
         expr = expr.replace(p, "5m")
@@ -103,7 +103,7 @@ def roles(slo: Slo) -> list[tuple[str, str]]:
         if query.selector:
             pairs.append((role, query.selector.strip()))
         elif query.expr:
-            pairs += [("query", v) for v in _vectors(query.expr)]
+            pairs += [("query", v) for v in vectors(query.expr)]
     out: list[tuple[str, str]] = []
     for role, sel in pairs:
         if all(sel != s for _, s in out):
