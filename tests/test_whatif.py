@@ -203,6 +203,9 @@ def test_months_never_extracted_are_named_with_the_command_that_extracts_them(
         assert f"{m}: {len(days[m]) - have[m]} of {len(days[m])} days not in the lake " \
             "(read as no data)" in lines
     assert f"slo-jobs backfill --from {absent[0]} --to {partial[-1]}" in text
+    page = " ".join((out / "whatif" / f"{g.SLO}.html").read_text().split())
+    assert f"Missing from the lake: {absent[0]}: not in the lake, left out" in page
+    assert page.count('data-kind="real"') == len(judged)
 
     code, text, err = slo_jobs(capsys, "whatif", "--slo", g.SLO, "--target", "0.995",
                                "--from", absent[0], "--to", absent[-1], "--slos", str(slos),

@@ -233,8 +233,10 @@ def table(slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]])
 
 
 def context(slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]],
-            source: str, rendered_at: datetime) -> dict[str, Any]:
+            source: str, rendered_at: datetime, missing: Sequence[str] = ()
+            ) -> dict[str, Any]:
     return {"slo": slo, "scenario": scenario.describe(slo), "rows": rows, "source": source,
+            "missing": missing,
             "risks": RISKS, "met_real": sum(1 for r, _ in rows if r.met),
             "met_alt": sum(1 for _, a in rows if a.met),
             "rendered_at": rendered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -242,11 +244,12 @@ def context(slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]
 
 
 def render(path: Path, slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]],
-           source: str, rendered_at: datetime) -> Path:
-    """The what-if as an HTML page (the report's styles, self-contained) at ``path``."""
+           source: str, rendered_at: datetime, missing: Sequence[str] = ()) -> Path:
+    """The what-if as an HTML page (the report's styles, self-contained) at ``path``;
+    ``missing``: the lines naming months not in the lake (``missing_lines``)."""
     from ..report import template_env, write_published
 
     html = template_env().get_template("whatif.html.j2").render(
-        **context(slo, scenario, rows, source, rendered_at))
+        **context(slo, scenario, rows, source, rendered_at, missing))
     write_published(path, html)
     return path
