@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -33,6 +33,9 @@ from .cli_options import (
     slo_paths,
 )
 from .errors import SloJobsError
+
+if TYPE_CHECKING:
+    from .spec import Slo
 
 # The data stack (DuckDB, pyarrow, pandas, WeasyPrint) is imported inside the commands that
 # use it: importing it all up front made every command, even --help, take seconds to start.
@@ -81,7 +84,15 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
         rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
                                        teams=teams.load_for(slo_paths(slos)))
     typer.echo(runner.table(rows))
+    _unmatched(lake, loaded, period.days)
     print_files(report_files(files))
+
+
+def _unmatched(lake: str, slos: list[Slo], days: list[date]) -> None:
+    from .extract import check  # each selector or breakdown label that matched nothing
+
+    typer.echo("".join(f"warning: {x}\n" for x in check.unmatched(lake_at(lake), slos, days)),
+               nl=False)
 
 
 @app.command()
@@ -100,6 +111,7 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
         results = runner.extract_days(sources, loaded, period.days, lake_at(lake))
     rows = sum(r.rows for r in results)
     typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
+    _unmatched(lake, loaded, period.days)
 
 
 @app.command(name="compute")
@@ -157,22 +169,52 @@ def backfill_cmd(
 
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
-    from . import catalog
-    from .backfill import backfill as run_backfill
+    from . import backfill, catalog
     from .decisions import teams
     from .sources import Sources
 
     loaded = catalog.load(slo_paths(slos))
     with Sources.from_env(prometheus_url) as sources:
-        outcomes = run_backfill(sources, loaded, first, last, lake_at(lake), out, redo=redo,
-                                progress=progress, rendered_at=now(),
-                                teams=teams.load_for(slo_paths(slos)))
+        outcomes = backfill.backfill(sources, loaded, first, last, lake_at(lake), out,
+                                     redo=redo, progress=progress, rendered_at=now(),
+                                     teams=teams.load_for(slo_paths(slos)))
+    for line in backfill.summary(outcomes):
+        typer.echo(line)
+    _unmatched(lake, loaded, [d for p in backfill.months(first, last) for d in p.days])
     for m in outcomes:
-        done = f"{m.extracted_days} SLO-days extracted" if m.reported else "already done"
-        cover = min((r["coverage"] for r in m.rows), default=0.0)
-        typer.echo(f"{m.period}: {done}; lowest coverage {cover * 100:.1f}%")
-        print_files([(name, out / m.period / name) for name in ("report.html", "report.pdf",
-                                                                 "summary.json")])
+        if m.rows:
+            print_files([(name, out / m.period / name) for name in ("report.html",
+                                                                     "report.pdf",
+                                                                     "summary.json")])
+    if any(m.failed for m in outcomes):
+        sys.exit(1)
+
+
+@app.command(name="check")
+def check_cmd(slos: Slos = None, prometheus_url: PromUrl = None, as_of: AsOf = None,
+              window: Annotated[str, typer.Option(
+                  "--window", metavar="DURATION",
+                  help="How far back before --as-of a series counts, e.g. 1h or 7d.")] = "1d",
+              ) -> None:
+    """Count the series each SLO's selectors (and breakdown labels) match, before any month
+    is run; exit 1 if one matches nothing.
+
+    Example: slo-jobs check --slos slos/ --prometheus-url http://127.0.0.1:9090
+    """
+    from . import catalog
+    from .extract import check
+    from .sources import PrometheusSource, Sources
+
+    span = check.window(window)
+    at, loaded = as_of_or_now(as_of).astimezone(UTC), catalog.load(slo_paths(slos))
+    with Sources.from_env(prometheus_url) as sources:
+        clients = {s.name: src.client for s in loaded
+                   if isinstance(src := sources.for_slo(s), PrometheusSource)}
+        lines, failed = check.lines(check.check(loaded, lambda s: clients[s.name], at, span),
+                                    at, span)
+    typer.echo("\n".join(lines))
+    if failed:
+        sys.exit(1)
 
 
 @app.command()

@@ -80,10 +80,14 @@ def whatif_cmd(
                                slice_target=slice_target,
                                rolling=span("--window", window, "dw"))
     chosen = loaded[slo]
-    rows = whatif.run(lake_at(lake), chosen, scenario, first, last, as_of_or_now(as_of))
+    at = as_of_or_now(as_of)
+    rows = whatif.run(lake_at(lake), chosen, scenario, first, last, at)
     typer.echo(whatif.table(chosen, scenario, rows))
+    missing = whatif.missing_lines(whatif.not_extracted(lake_at(lake), chosen, first, last, at),
+                                   lake_at(lake))
+    typer.echo("".join(f"{line}\n" for line in missing), nl=False)
     page = whatif.render(out / "whatif" / f"{slo}.html", chosen, scenario, rows, str(lake),
-                         now())
+                         now(), missing)
     print_files([(page.name, page)])
 Week = Annotated[str, typer.Option("--week", metavar="YYYY-Www",
                                    help="ISO week (Monday to Monday), e.g. 2026-W38.")]

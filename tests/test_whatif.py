@@ -167,3 +167,51 @@ def test_cli_unknown_slo_is_one_line(lake: Path, tmp_path: Path) -> None:
                 cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: --slo: found 'nope'; expected one of api-availability"
+
+
+def test_months_never_extracted_are_named_with_the_command_that_extracts_them(
+        lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import date
+
+    from slo_jobs import periods
+    from tests.clirun import slo_jobs
+
+    slos, out = g.spec_file(tmp_path), tmp_path / "out"
+    stored = {date.fromisoformat(p.parent.name.removeprefix("date="))
+              for p in lake.glob(f"sli/slo={g.SLO}/date=*/part-0.parquet")}
+    labels = whatif.months("2026-04", "2026-09")
+    days = {m: periods.utc_days(periods.month(m)) for m in labels}
+    have = {m: sum(d in stored for d in days[m]) for m in labels}
+    absent = [m for m in labels if have[m] == 0]
+    partial = [m for m in labels if 0 < have[m] < len(days[m])]
+    judged = [m for m in labels if have[m]]
+    assert absent and partial  # April and May never extracted; June only its last days
+
+    code, text, err = slo_jobs(capsys, "whatif", "--slo", g.SLO, "--target", "0.995",
+                               "--from", labels[0], "--to", labels[-1], "--slos", str(slos),
+                               "--lake", str(lake), "--out", str(out),
+                               "--as-of", "2026-10-15T00:17+05:30")
+    assert code == 0, err
+    lines = text.splitlines()
+    shown = [line.split()[0] for line in lines if line[:4].isdigit() and "real" in line]
+    assert shown == judged  # the never-extracted months are not judged as "no data"
+    assert any(line.startswith("met: ") and f"of {len(judged)} periods as defined" in line
+               for line in lines)
+    for m in absent:
+        assert f"{m}: not in the lake, left out" in lines
+    for m in partial:
+        assert f"{m}: {len(days[m]) - have[m]} of {len(days[m])} days not in the lake " \
+            "(read as no data)" in lines
+    assert f"slo-jobs backfill --from {absent[0]} --to {partial[-1]}" in text
+    page = " ".join((out / "whatif" / f"{g.SLO}.html").read_text().split())
+    assert f"Missing from the lake: {absent[0]}: not in the lake, left out" in page
+    assert page.count('data-kind="real"') == len(judged)
+
+    code, text, err = slo_jobs(capsys, "whatif", "--slo", g.SLO, "--target", "0.995",
+                               "--from", absent[0], "--to", absent[-1], "--slos", str(slos),
+                               "--lake", str(lake), "--out", str(out))
+    assert code == 1 and text == ""
+    assert err.splitlines() == [
+        f"error: SLO {g.SLO}: {', '.join(absent)} not in the lake {lake}; expected the months "
+        f"extracted first: slo-jobs backfill --from {absent[0]} --to {absent[-1]} "
+        "--slos <folder> --prometheus-url <url>"]

@@ -36,11 +36,12 @@ def group_of(labels: Labels, names: Sequence[str]) -> Group:
 
 def attach(names: Sequence[str], tables: list[DayTable], total_s: Sequence[Series],
            part_s: Sequence[Series], bad: bool, count: Callable[[list[Series]], Counted],
-           step_s: int, part_selector: str) -> list[DayTable]:
+           step_s: int, part_selector: str, total_selector: str = "") -> list[DayTable]:
     """``tables`` (one per day of a run, in order) with their breakdown tables.
 
     ``count`` counts a list of series over the run's buckets exactly as the SLI was counted;
-    ``bad``: ``part_s`` are the bad events (else the good ones)."""
+    ``bad``: ``part_s`` are the bad events (else the good ones). A label that no series of
+    ``total_selector`` has is noted: its groups would all read ``""``."""
     per_day = DAY_S // step_s
     has = np.concatenate([t.table.column("has_data").to_numpy(zero_copy_only=False)
                           for t in tables])
@@ -70,10 +71,12 @@ def attach(names: Sequence[str], tables: list[DayTable], total_s: Sequence[Serie
     bad_v = np.concatenate(bad_parts)[order] if bad_parts else np.zeros(0)
     total_v = np.concatenate(total_parts)[order] if total_parts else np.zeros(0)
     orphans = sorted(by_part.keys() - by_total.keys())
-    note = () if not orphans else (
+    note: tuple[str, ...] = () if not orphans else (
         f"breakdown: {part_selector} has series with {_show(names, orphans[0])} that no "
         f"total series has: their events are attributed to no group; expected the labels "
         f"{', '.join(names)} on every series of the SLI",)
+    note += tuple(f"breakdown label {n} is on no series of {total_selector}" for n in names
+                  if total_s and not any(n in dict(s.labels) for s in total_s))
     out = []
     for i, day in enumerate(tables):
         lo, hi = np.searchsorted(idx, [i * per_day, (i + 1) * per_day])

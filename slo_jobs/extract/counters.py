@@ -163,6 +163,8 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
         return samples.count(series, t0 * 1000, buckets, step_s * 1000,
                              (t0 - LOOKBACK_S) * 1000, gap_ms)
 
+    if not total_s:  # named, so an empty selector is not mistaken for a scrape outage
+        notes += (f"no series matched {total_sel} in {client.config.url}",)
     tot, part = count(total_s), count(part_s)
     has = tot.covered & ~tot.unusable & ~part.unusable
     if part.series == 0 and tot.series > 0:
@@ -172,8 +174,8 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
         else:
             # Never read a selector that matches nothing as "0 good events".
             has = np.zeros(buckets, dtype=bool)
-            notes += (f"good selector {part_sel} matched no series while {total_sel} had "
-                      "data: counted as no data",)
+            notes += (f"no series matched {part_sel} in {client.config.url} (the good "
+                      f"events) while {total_sel} had data: counted as no data",)
     if bad:
         clipped = part.events > tot.events
         good = np.maximum(tot.events - part.events, 0.0)
@@ -188,7 +190,7 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
                      step_s, notes, until_s, newest)
     if slo.breakdown:  # the same samples, counted per label-value group
         tables = breakdown.attach(slo.breakdown, tables, total_s, part_s, bad, count, step_s,
-                                  part_sel)
+                                  part_sel, total_sel)
     return tables
 
 
@@ -202,7 +204,9 @@ def _window_s(client: PrometheusClient, slo: Slo, run: list[date]) -> int:
     found = sorted({m.group(1).strip() for e in exprs for m in _RANGE.finditer(e)})
     series: list[samples.Series] = []
     for sel in found:
-        series += client.raw_samples(sel, day_start(run[0]), LOOKBACK_S)
+        # The hour on each side of the run's start: a history that begins with the run
+        # still shows its interval.
+        series += client.raw_samples(sel, day_start(run[0]) + LOOKBACK_S, 2 * LOOKBACK_S)
     what = " and ".join(found) or "its expression"
     interval = _interval(slo, series, what, run)
     if interval is None:

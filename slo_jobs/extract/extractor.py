@@ -14,6 +14,7 @@ from ..errors import ExtractError
 from ..lake import LakeDir
 from ..periods import consecutive, day_start
 from ..spec import FreshnessSli, RatioSli, Slo, has_placeholder
+from . import check
 from .counters import complete_until, counted_days, windowed_days
 from .prometheus import PrometheusClient
 
@@ -142,6 +143,10 @@ def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
         good = {t: v for t, v in good.items() if t <= cut}
         total = {t: v for t, v in total.items() if t <= cut}
     table, clipped, unusable = _day_table(day, good, total, step)
+    # Nothing all day: name what the query reads, as for a counter selector matching nothing.
+    notes = () if total or until is not None or not slo.total.expr else (
+        f"no series matched {' and '.join(check.vectors(slo.total.expr))} in "
+        f"{client.config.url}",)
     return DayTable(day, table, clipped, unusable,
                     ages=None if ages is None else _age_table(day, ages, step),
-                    complete_until=until)
+                    notes=notes, complete_until=until)

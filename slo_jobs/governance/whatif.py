@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .. import periods, resources
+from .. import lake, periods, resources
 from ..compute.engine import compute_window
 from ..compute.params import SloParams
 from ..errors import SloJobsError
@@ -139,21 +139,68 @@ def months(first: str, last: str) -> list[str]:
     return out
 
 
-def run(lake_dir: LakeDir, slo: Slo, scenario: Scenario, first: str, last: str,
-        as_of: datetime) -> list[tuple[Outcome, Outcome]]:
-    """(real, what-if) per month of ``[first, last]`` that has begun at ``as_of``; a month
-    still running is judged to date and marked estimated, as in the monthly report."""
+def not_extracted(lake_dir: LakeDir, slo: Slo, first: str, last: str, as_of: datetime
+                  ) -> list[tuple[str, int, int]]:
+    """(month, its days not in the lake, its days) for each month of ``[first, last]`` begun
+    at ``as_of`` that lacks any of the SLO's day partitions (days up to ``as_of``)."""
     out = []
     for label in months(first, last):
         period = periods.calendar("month", label, slo.time_zone)
         if period.start >= as_of:
             break
+        days = [d for d in periods.utc_days(period)
+                if datetime(d.year, d.month, d.day, tzinfo=UTC) < as_of]
+        have = len(lake.existing_days(lake_dir, slo.name, days))
+        if have < len(days):
+            out.append((label, len(days) - have, len(days)))
+    return out
+
+
+def extract_hint(missing: Sequence[tuple[str, int, int]]) -> str:
+    """The command that brings the months ``missing`` into the lake."""
+    a, b = missing[0][0], missing[-1][0]
+    return f"slo-jobs backfill --from {a} --to {b}" if a != b else \
+        f"slo-jobs backfill --from {a} --to {a} (or slo-jobs extract --month {a})"
+
+
+def missing_lines(missing: Sequence[tuple[str, int, int]], lake_dir: LakeDir) -> list[str]:
+    """What the what-if could not judge, and the command that extracts it."""
+    if not missing:
+        return []
+    lines = [f"{label}: " + ("not in the lake, left out" if gone == days
+                             else f"{gone} of {days} days not in the lake (read as no data)")
+             for label, gone, days in missing]
+    return lines + [f"extract them into {lake_dir} first: {extract_hint(missing)} "
+                    "--slos <folder> --prometheus-url <url>"]
+
+
+def run(lake_dir: LakeDir, slo: Slo, scenario: Scenario, first: str, last: str,
+        as_of: datetime) -> list[tuple[Outcome, Outcome]]:
+    """(real, what-if) per month of ``[first, last]`` that has begun at ``as_of``; a month
+    still running is judged to date and marked estimated, as in the monthly report. A
+    month with none of its days in the lake is left out (``not_extracted`` names it): it
+    was never extracted, which is not a month without data; none in the lake is an error
+    naming the months and the command that extracts them."""
+    gone = {label for label, missing, days in not_extracted(lake_dir, slo, first, last, as_of)
+            if missing == days}
+    out = []
+    for label in months(first, last):
+        period = periods.calendar("month", label, slo.time_zone)
+        if period.start >= as_of:
+            break
+        if label in gone:
+            continue
         at = min(as_of, period.end)
         real = phases.params(slo, period)
         alt = alternative(slo, real, scenario)
         judged = periods.rolling(at, scenario.rolling) if scenario.rolling else period
         out.append((_outcome(lake_dir, real, period, at, slo.time_zone),
                     _outcome(lake_dir, alt, judged, at, slo.time_zone)))
+    if not out and gone:
+        missing = [(label, 0, 0) for label in sorted(gone)]
+        raise SloJobsError(f"SLO {slo.name}: {', '.join(sorted(gone))} not in the lake "
+                           f"{lake_dir}; expected the months extracted first: "
+                           f"{extract_hint(missing)} --slos <folder> --prometheus-url <url>")
     if not out:
         raise SloJobsError(f"--from: {first} has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
                            "expected past months")
@@ -186,8 +233,10 @@ def table(slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]])
 
 
 def context(slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]],
-            source: str, rendered_at: datetime) -> dict[str, Any]:
+            source: str, rendered_at: datetime, missing: Sequence[str] = ()
+            ) -> dict[str, Any]:
     return {"slo": slo, "scenario": scenario.describe(slo), "rows": rows, "source": source,
+            "missing": missing,
             "risks": RISKS, "met_real": sum(1 for r, _ in rows if r.met),
             "met_alt": sum(1 for _, a in rows if a.met),
             "rendered_at": rendered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -195,11 +244,12 @@ def context(slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]
 
 
 def render(path: Path, slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]],
-           source: str, rendered_at: datetime) -> Path:
-    """The what-if as an HTML page (the report's styles, self-contained) at ``path``."""
+           source: str, rendered_at: datetime, missing: Sequence[str] = ()) -> Path:
+    """The what-if as an HTML page (the report's styles, self-contained) at ``path``;
+    ``missing``: the lines naming months not in the lake (``missing_lines``)."""
     from ..report import template_env, write_published
 
     html = template_env().get_template("whatif.html.j2").render(
-        **context(slo, scenario, rows, source, rendered_at))
+        **context(slo, scenario, rows, source, rendered_at, missing))
     write_published(path, html)
     return path

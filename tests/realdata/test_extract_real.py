@@ -174,16 +174,16 @@ def test_a_good_selector_matching_nothing_is_no_data_and_noted(real_victoria: st
         result = extract_slo(client, slo, SEP.days[:2], tmp_path / "lake")
     assert [r.rows for r in result] == [0, 0]  # never "0 good events, 100 % coverage"
     assert lake.notes(result[0].path) == [
-        'good selector http_requests_total{job="api30",code="2OO"} matched no series while '
-        'http_requests_total{job="api30"} had data: counted as no data']
+        f'no series matched http_requests_total{{job="api30",code="2OO"}} in {real_victoria} '
+        '(the good events) while http_requests_total{job="api30"} had data: counted as no data']
     row = compute.compute_month(tmp_path / "lake", [slo], SEP)[0]
     assert row["status"] == "no data" and row["good"] == 0
     # The report says which selector matched nothing, and when.
     files = report.render(tmp_path / "lake", SEP, tmp_path / "out", source="test",
                           formats=("html",), generated_at=SEP.end)
     text = " ".join(files.html.read_text().split())
-    assert ("typo-availability</span>: good selector http_requests_total{job=&#34;api30&#34;,"
-            "code=&#34;2OO&#34;} matched no series") in text
+    assert ("typo-availability</span>: no series matched http_requests_total{job=&#34;api30&#34;,"
+            f"code=&#34;2OO&#34;}} in {real_victoria}") in text
     assert "2 days, 2026-09-01 to 2026-09-02" in text
 
 
