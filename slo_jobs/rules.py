@@ -290,8 +290,8 @@ def render(slos: Sequence[Slo]) -> str:
 
 
 def write(slos: Sequence[Slo], out: Path) -> Path:
-    """Write the rule file atomically."""
-    return atomicio.write_text(out, render(slos))
+    """Write the rule file atomically, known secrets masked (it is published to Prometheus)."""
+    return atomicio.write_text(out, redaction.redact(render(slos)))
 
 
 def _takes_http_config(exe: str) -> bool:
