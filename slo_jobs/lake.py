@@ -88,7 +88,7 @@ def location(where: str | Path, config: ObjectStoreConfig | None = None) -> Lake
         return parse_url(text, config)
     if "://" in text:
         raise LakeError(f"lake {text!r}: expected a folder or s3://bucket/prefix")
-    return Path(text)
+    return atomicio.confined(Path(text))  # no link below it is followed when writing
 
 
 def _checked(name: str) -> str:

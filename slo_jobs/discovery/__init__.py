@@ -120,7 +120,8 @@ def discover(config: PrometheusConfig, until: datetime, weeks: int, out: Path,
                                f"{starts[0]:%Y-%m-%d} to {until:%Y-%m-%d}; expected "
                                "services to discover")
         # find.services kept only path-safe values; checked again where the path is built.
-        targets = [out / f"{names.safe_name(f.service)}.yaml" for f in found]
+        targets = [atomicio.confined(out) / f"{names.safe_name(f.service)}.yaml"
+                   for f in found]
         taken = [str(t) for t in targets if t.exists()]
         if taken and not force:
             raise SloJobsError(f"{', '.join(taken)}: already exists; expected new files "
