@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from .errors import SloJobsError
 
@@ -101,6 +101,18 @@ def write_file(target: Path, fill: Callable[[BinaryIO], None],
         if os.path.lexists(tmp):
             os.unlink(tmp)
     return target
+
+
+def open_lock_file(path: Path, error: type[SloJobsError] = SloJobsError) -> TextIO:
+    """``path`` opened to hold a lock on (created if missing), never through a link."""
+    refuse_links(path, error)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                     | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        raise error(f"{path}: cannot open lock file ({exc.strerror})") from None
+    return os.fdopen(fd, "a")
 
 
 def write_bytes(target: Path, data: bytes, error: type[SloJobsError] = SloJobsError) -> Path:

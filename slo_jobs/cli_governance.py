@@ -57,7 +57,7 @@ def whatif_cmd(
     Example: slo-jobs whatif --slo checkout-availability --target 0.9995 --from 2026-07
     --to 2026-09
     """
-    from . import catalog
+    from . import atomicio, catalog
     from .governance import whatif
     from .spec import io as specio
 
@@ -82,8 +82,8 @@ def whatif_cmd(
     chosen = loaded[slo]
     rows = whatif.run(lake_at(lake), chosen, scenario, first, last, as_of_or_now(as_of))
     typer.echo(whatif.table(chosen, scenario, rows))
-    page = whatif.render(out / "whatif" / f"{slo}.html", chosen, scenario, rows, str(lake),
-                         now())
+    page = whatif.render(atomicio.confined(out) / "whatif" / f"{slo}.html", chosen, scenario,
+                         rows, str(lake), now())
     print_files([(page.name, page)])
 Week = Annotated[str, typer.Option("--week", metavar="YYYY-Www",
                                    help="ISO week (Monday to Monday), e.g. 2026-W38.")]

@@ -347,13 +347,7 @@ def slo_lock(lake: LakeDir, slo: str) -> Iterator[None]:
     if isinstance(lake, ObjectPath):
         yield
         return
-    path = lake / ".locks" / f"{_checked(slo)}.lock"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = path.open("a")
-    except OSError as exc:
-        raise LakeError(f"{path}: cannot open lock file ({exc.strerror})") from None
-    with fh:
+    with atomicio.open_lock_file(lake / ".locks" / f"{_checked(slo)}.lock", LakeError) as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
