@@ -38,7 +38,10 @@ class _MaskRecords(logging.Filter):
     """What slo-jobs logs (a task's log, the CLI's warnings) is an output like any other."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        try:
+            record.msg, record.args = redact(record.getMessage()), None
+        except (TypeError, ValueError):  # arguments that do not fit: masked as written
+            record.msg = redact(str(record.msg))
         return True
 
 

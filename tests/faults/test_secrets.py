@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -304,3 +305,12 @@ def test_a_part_of_the_token_echoed_by_the_server_is_masked(part: slice, prometh
     assert line.startswith("error: ") and "unexpected" not in line
     assert "invalid bearer token ***... (expired)" in line, line
     assert not {w for w in _windows(token) if w in proc.stdout + proc.stderr}
+
+
+def test_log_lines_mask_parts_of_known_secrets(caplog: pytest.LogCaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    monkeypatch.setenv("SLO_JOBS_PROMETHEUS_TOKEN", token)
+    with caplog.at_level("INFO", logger="slo_jobs"):
+        logging.getLogger("slo_jobs").warning("server said: bad token %s (%d)", token[:20], 401)
+    assert [r.getMessage() for r in caplog.records] == ["server said: bad token *** (401)"]
