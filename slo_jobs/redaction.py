@@ -136,6 +136,21 @@ def _written(secret: str) -> set[str]:
             secret.replace('"', '""')}
 
 
+def mask_values(value: Any) -> Any:
+    """``value`` (nested dicts and lists) with every string in it masked, for a structure
+    to be written as YAML or JSON: its writer then escapes or quotes the masked text."""
+    mask = masker()
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return mask(v)
+        if isinstance(v, dict):
+            return {walk(k): walk(x) for k, x in v.items()}
+        return [walk(x) for x in v] if isinstance(v, list) else v
+
+    return walk(value)
+
+
 def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
     """``http://user:pw@host/x`` -> (``http://host/x``, ``user``, ``pw``), decoded."""
     parts = urlsplit(url)
