@@ -7,6 +7,11 @@ Files end with mode ``0o666 & ~umask`` like any file the user creates, not ``mks
 0600.  :func:`publish_folder` does the same for a set of files that belong together
 (a month's report, a month's computed tables): readers see the old set or the new one.
 
+Neither follows a symbolic link it did not make. Below a folder the user chose (the lake,
+the output folder: :func:`confined`), every folder is slo-jobs' own: a link planted at any
+of them, or at the file or folder written, is refused in one line, so a month folder linked
+to a private folder never publishes its files, and no write lands outside the chosen folder.
+
 This module sits at the bottom: it imports nothing of slo_jobs but the errors.
 """
 
@@ -21,13 +26,39 @@ import shutil
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from .errors import SloJobsError
 
 TEMP_PREFIX = ".tmp-"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 _TRIES = 8  # a name taken (by a planted file or symlink) is skipped, never opened
+_roots: set[str] = set()  # folders the user chose (absolute, as given)
+
+
+def confined(folder: Path) -> Path:
+    """``folder``, noted as chosen by the user: below it, no symbolic link is followed.
+
+    The folder itself may be a link (a lake on another disk); what slo-jobs builds in it
+    may not. Registered once per process by the code that takes the folder from the user.
+    """
+    _roots.add(os.path.abspath(folder))
+    return folder
+
+
+def refuse_links(path: Path, error: type[SloJobsError] = SloJobsError) -> None:
+    """Raise ``error`` if ``path``, or a folder between the chosen folder it lies in and
+    it, is a symbolic link (only ``path`` itself outside every chosen folder)."""
+    full = os.path.abspath(path)
+    root = max((r for r in _roots if full.startswith(r.rstrip(os.sep) + os.sep)), key=len,
+               default=None)
+    parts = Path(full).relative_to(root).parts if root else ()
+    steps = [os.path.join(root, *parts[:i]) for i in range(1, len(parts))] if root else []
+    for step in [*steps, full]:
+        if os.path.islink(step):
+            raise error(f"{step}: a symbolic link where slo-jobs writes; expected a real "
+                        f"{'file or folder' if step == full else 'folder'} (a link "
+                        "planted here could publish or overwrite files elsewhere)")
 
 
 def _token() -> str:
@@ -52,6 +83,7 @@ def write_file(target: Path, fill: Callable[[BinaryIO], None],
     On any failure the temp file is removed, the old ``target`` stays as it was, and an
     ``error`` naming the file is raised (``fill``'s own SloJobsError passes through).
     """
+    refuse_links(target, error)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _create_temp(target.parent, target.name)
@@ -69,6 +101,18 @@ def write_file(target: Path, fill: Callable[[BinaryIO], None],
         if os.path.lexists(tmp):
             os.unlink(tmp)
     return target
+
+
+def open_lock_file(path: Path, error: type[SloJobsError] = SloJobsError) -> TextIO:
+    """``path`` opened to hold a lock on (created if missing), never through a link."""
+    refuse_links(path, error)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                     | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        raise error(f"{path}: cannot open lock file ({exc.strerror})") from None
+    return os.fdopen(fd, "a")
 
 
 def write_bytes(target: Path, data: bytes, error: type[SloJobsError] = SloJobsError) -> Path:
@@ -143,6 +187,7 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError,
     If the body fails, ``target`` is untouched and the new folder removed.
     """
     parent = target.parent
+    refuse_links(target, error)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_stages(target)
@@ -155,12 +200,16 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError,
         yield stage
         if target.is_dir():
             for entry in target.iterdir():
-                if entry.is_file() and not entry.name.startswith(TEMP_PREFIX) \
-                        and entry.name not in drop and not (stage / entry.name).exists():
+                if entry.name.startswith(TEMP_PREFIX) or entry.name in drop \
+                        or (stage / entry.name).exists():
+                    continue
+                # Only the regular files of the old set carry over, never through a link.
+                refuse_links(entry, error)
+                if entry.is_file():
                     try:
-                        os.link(entry, stage / entry.name)
+                        os.link(entry, stage / entry.name, follow_symlinks=False)
                     except OSError:
-                        shutil.copy2(entry, stage / entry.name)
+                        shutil.copy2(entry, stage / entry.name, follow_symlinks=False)
             if not _exchange(stage, target):
                 # No atomic exchange here: two renames, with a moment without the folder.
                 old = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"

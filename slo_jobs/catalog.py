@@ -3,6 +3,7 @@ validated together so that names are unique across both formats."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ class _Scan:
 
 
 def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
-    files = io.yaml_files(paths)
+    files = yaml_files(paths)
     problems: list[str] = []
     native: list[RawDoc] = []
     foreign: list[RawDoc] = []
@@ -106,6 +107,38 @@ def _with_service_windows(slos: list[Slo], docs: list[RawDoc], files: dict[str, 
             files[parsed.spec.service].append(doc.file)
     return [with_maintenance(s, plans[s.service]) if s.service in plans else s
             for s in slos], problems
+
+
+def yaml_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and the ``*.yaml``/``*.yml`` entries of the folders named and their
+    subfolders (hidden ones and team files excepted); a file named twice (a folder and a
+    file in it) once.
+
+    Every entry but a folder is listed, a device, FIFO, socket or broken link too: reading
+    it then refuses it by name, as when it is named directly, instead of a folder's SLO
+    silently missing from the catalog.
+    """
+    paths = list(paths)
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = [*p.rglob("*.yaml"), *p.rglob("*.yml")]
+            files.extend(sorted(f for f in found if not f.is_dir() and not any(
+                part.startswith(".") for part in f.relative_to(p).parts)
+                and f.name not in io.TEAM_FILE_NAMES))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise SpecError(f"{p}: no such file or folder; expected SLO YAML files")
+    unique: dict[str, Path] = {}
+    for f in files:
+        # realpath, not resolve(): a symlink loop is an entry to refuse, not a crash here.
+        unique.setdefault(os.path.realpath(f), f)
+    files = list(unique.values())
+    if not files:
+        raise SpecError(f"{', '.join(map(str, paths))}: no *.yaml files; "
+                        "expected SLO definitions")
+    return files
 
 
 def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Slo]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from . import __version__, cli_governance, cli_options
+from . import __version__, cli_governance, cli_options, redaction
 from .cli_options import (
     AsOf,
     Lake,
@@ -378,7 +378,8 @@ def main() -> None:
     except SloJobsError as exc:
         if _state["debug"]:
             traceback.print_exc()
-        for line in str(exc).splitlines():
+        # A message may quote what a server answered: masked like any other output.
+        for line in redaction.redact(str(exc)).splitlines():
             print(f"error: {line}", file=sys.stderr)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
@@ -389,8 +390,8 @@ def main() -> None:
     except Exception as exc:  # anything unforeseen: still one line
         if _state["debug"]:
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
+        print(f"error: unexpected {type(exc).__name__}: {redaction.redact(str(exc))} (run "
+              "with --debug for details)", file=sys.stderr)
         sys.exit(2)
 
 

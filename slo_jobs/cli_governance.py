@@ -57,7 +57,7 @@ def whatif_cmd(
     Example: slo-jobs whatif --slo checkout-availability --target 0.9995 --from 2026-07
     --to 2026-09
     """
-    from . import catalog
+    from . import atomicio, catalog
     from .governance import whatif
     from .spec import io as specio
 
@@ -86,8 +86,8 @@ def whatif_cmd(
     missing = whatif.missing_lines(whatif.not_extracted(lake_at(lake), chosen, first, last, at),
                                    lake_at(lake))
     typer.echo("".join(f"{line}\n" for line in missing), nl=False)
-    page = whatif.render(out / "whatif" / f"{slo}.html", chosen, scenario, rows, str(lake),
-                         now(), missing)
+    page = whatif.render(atomicio.confined(out) / "whatif" / f"{slo}.html", chosen, scenario,
+                         rows, str(lake), now(), missing)
     print_files([(page.name, page)])
 Week = Annotated[str, typer.Option("--week", metavar="YYYY-Www",
                                    help="ISO week (Monday to Monday), e.g. 2026-W38.")]

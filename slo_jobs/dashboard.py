@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import atomicio, rules
+from . import atomicio, redaction, rules
 from .burnrate import budget_fraction
 from .spec import Slo
 
@@ -104,4 +104,5 @@ def build(slos: Sequence[Slo], title: str = "SLOs") -> dict[str, Any]:
 
 
 def write(slos: Sequence[Slo], out: Path) -> Path:
-    return atomicio.write_text(out, json.dumps(build(slos), indent=2) + "\n")
+    # Known secrets masked in the JSON text, as in every published file.
+    return atomicio.write_text(out, redaction.redact(json.dumps(build(slos), indent=2) + "\n"))

@@ -88,7 +88,7 @@ def location(where: str | Path, config: ObjectStoreConfig | None = None) -> Lake
         return parse_url(text, config)
     if "://" in text:
         raise LakeError(f"lake {text!r}: expected a folder or s3://bucket/prefix")
-    return Path(text)
+    return atomicio.confined(Path(text))  # no link below it is followed when writing
 
 
 def _checked(name: str) -> str:
@@ -347,13 +347,7 @@ def slo_lock(lake: LakeDir, slo: str) -> Iterator[None]:
     if isinstance(lake, ObjectPath):
         yield
         return
-    path = lake / ".locks" / f"{_checked(slo)}.lock"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = path.open("a")
-    except OSError as exc:
-        raise LakeError(f"{path}: cannot open lock file ({exc.strerror})") from None
-    with fh:
+    with atomicio.open_lock_file(lake / ".locks" / f"{_checked(slo)}.lock", LakeError) as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield

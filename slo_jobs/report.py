@@ -405,7 +405,7 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
 def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
             generated_at: datetime, service: str | None, formats: Sequence[str],
             as_of: datetime | None, without: Sequence[str]) -> ReportFiles:
-    folder = out_dir / period.label
+    folder = atomicio.confined(out_dir) / period.label  # no link below out_dir followed
     m = _read_month(lake_dir, period, service)
     suffix = f"-{service}" if service else ""
     files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",

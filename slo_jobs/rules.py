@@ -283,15 +283,16 @@ def render(slos: Sequence[Slo]) -> str:
         *("Limit: " + limit for limit in LIMITS),
         *(["Not here (SLI read from the Airflow API or a table, not Prometheus): "
            + ", ".join(skipped)] if skipped else [])))
-    body = yaml.dump({"groups": [g for s in slos if s.pipeline is None for g in groups(s)]},
-                     Dumper=_Dumper,
-                     sort_keys=False, width=10_000)
+    # Secrets masked in the values before dumping: YAML then quotes a value starting "***".
+    body = yaml.dump(redaction.mask_values({"groups": [g for s in slos if s.pipeline is None
+                                                       for g in groups(s)]}),
+                     Dumper=_Dumper, sort_keys=False, width=10_000)
     return head + body
 
 
 def write(slos: Sequence[Slo], out: Path) -> Path:
-    """Write the rule file atomically."""
-    return atomicio.write_text(out, render(slos))
+    """Write the rule file atomically, known secrets masked (it is published to Prometheus)."""
+    return atomicio.write_text(out, redaction.redact(render(slos)))
 
 
 def _takes_http_config(exe: str) -> bool:

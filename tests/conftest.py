@@ -30,8 +30,20 @@ os.environ.pop("AIRFLOW_CONN_PROMETHEUS_DEFAULT", None)
 if str(ROOT / "dags") not in sys.path:
     sys.path.insert(0, str(ROOT / "dags"))
 
+from slo_jobs import redaction  # noqa: E402
 from slo_jobs.demo import prom  # noqa: E402
 from tests import services  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _forget_registered_secrets() -> Iterator[None]:
+    """A secret a test's configuration registered is masked for the rest of the process, as
+    in a task; here the next test is another process's work (a throwaway password holding
+    "pipeline" would otherwise mask that word in every later test's output)."""
+    known = set(redaction._registered)
+    yield
+    redaction._registered.clear()
+    redaction._registered.update(known)
 
 # The truth of each demo SLO, from the generator's per-minute counts:
 # (service, good events as a function of the truth frame).

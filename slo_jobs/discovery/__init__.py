@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .. import atomicio
+from .. import atomicio, names
 from ..errors import SloJobsError
 from ..extract import PrometheusClient, PrometheusConfig
 from . import find, suggest
@@ -119,7 +119,9 @@ def discover(config: PrometheusConfig, until: datetime, weeks: int, out: Path,
                                f"({find.COUNTERS}) with a service or job label from "
                                f"{starts[0]:%Y-%m-%d} to {until:%Y-%m-%d}; expected "
                                "services to discover")
-        targets = [out / f"{f.service}.yaml" for f in found]
+        # find.services kept only path-safe values; checked again where the path is built.
+        targets = [atomicio.confined(out) / f"{names.safe_name(f.service)}.yaml"
+                   for f in found]
         taken = [str(t) for t in targets if t.exists()]
         if taken and not force:
             raise SloJobsError(f"{', '.join(taken)}: already exists; expected new files "

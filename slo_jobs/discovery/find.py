@@ -8,16 +8,24 @@ of :class:`~slo_jobs.extract.PrometheusClient` are used: ``label_sets`` and ``qu
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..extract import PrometheusClient
+from ..names import SAFE_NAME, SAFE_NAME_HINT
 
 COUNTERS = '{__name__=~".+_requests_total"}'
 HISTOGRAMS = '{__name__=~".+_request_duration_seconds_bucket"}'
 SERVICE_LABELS = ("service", "job")
 STATUS_LABELS = ("code", "status")
 WEEK = timedelta(days=7)
+log = logging.getLogger("slo_jobs")
+# Metric names and bucket bounds are written into the SLO file's selectors: only the shapes
+# Prometheus itself produces pass, so an answer cannot add YAML or PromQL of its own.
+METRIC_NAME = re.compile(r"\A[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+BOUND = re.compile(r"\A(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|\+Inf)\Z")
 
 
 @dataclass
@@ -45,27 +53,45 @@ def _service(labels: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
+def _refused(key: tuple[str, str], metric: str, seen: set[tuple[str, str]]) -> bool:
+    """True, saying so once per value, when a label value cannot be a service name.
+
+    The value becomes a file name (``<out>/<service>.yaml``), an SLO name and text in the
+    file written, and it comes from the monitored system, not from the user: it passes the
+    spec's name rule or is skipped, never reaching a path (``service="../../x"``).
+    """
+    if SAFE_NAME.match(key[1]):
+        return False
+    if key not in seen:
+        seen.add(key)
+        # Without logging configured (the CLI), Python prints this line alone on stderr.
+        log.warning("warning: Prometheus series %s{%s=%s}: not usable as a service name, "
+                    "skipped; %s", metric, key[0], ascii(key[1][:80]), SAFE_NAME_HINT)
+    return True
+
+
 def services(client: PrometheusClient, start: datetime, end: datetime) -> list[Found]:
     """Every service with a request counter with samples in ``[start, end]``."""
     found: dict[str, Found] = {}
+    refused: set[tuple[str, str]] = set()
     t0, t1 = int(start.timestamp()), int(end.timestamp())
     for labels in client.label_sets(COUNTERS, t0, t1):
         key = _service(labels)
-        if key is None:
+        if key is None or not METRIC_NAME.match(labels.get("__name__", "")) or \
+                _refused(key, labels["__name__"], refused):
             continue
         status = next((s for s in STATUS_LABELS if s in labels), None)
         entry = found.setdefault(key[1], Found(key[1], key[0], labels["__name__"], status))
         entry.status = entry.status or status
     for labels in client.label_sets(HISTOGRAMS, t0, t1):
         key = _service(labels)
-        if key is None or key[1] not in found or found[key[1]].label != key[0]:
+        if key is None or key[1] not in found or found[key[1]].label != key[0] or \
+                not METRIC_NAME.match(labels.get("__name__", "")) or \
+                not BOUND.match(labels.get("le", "")):
             continue
         entry = found[key[1]]
         entry.histogram = labels["__name__"].removesuffix("_bucket")
-        try:
-            entry.bounds.setdefault(float(labels.get("le", "")), labels["le"])
-        except ValueError:
-            continue
+        entry.bounds.setdefault(float(labels["le"]), labels["le"])
     return [found[s] for s in sorted(found)]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from .. import lake
+from .. import atomicio, lake
 from ..lake import LakeDir
 from ..periods import Period
 from ..spec import Slo
@@ -26,7 +26,7 @@ def write_weekly(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Pat
     """Build the review of ``week`` from the lake and publish its Markdown and HTML."""
     review = weekly.build(lake_dir, slos, week, as_of)
     texts = render.render_pair("review", r=review, rendered_at=render.stamp(rendered_at))
-    return render.write_pair(out_dir / "weekly" / week, "review", texts)
+    return render.write_pair(atomicio.confined(out_dir) / "weekly" / week, "review", texts)
 
 
 def write_summary_page(lake_dir: LakeDir, period: Period, out_dir: Path,
@@ -35,4 +35,5 @@ def write_summary_page(lake_dir: LakeDir, period: Period, out_dir: Path,
     with lake.reading_sets():  # every table of the month from one version of it
         page = summary_page.build(lake_dir, period)
     texts = render.render_pair("summary-page", p=page, rendered_at=render.stamp(rendered_at))
-    return render.write_pair(out_dir / "stakeholders" / period.label, "summary-page", texts)
+    return render.write_pair(atomicio.confined(out_dir) / "stakeholders" / period.label,
+                             "summary-page", texts)

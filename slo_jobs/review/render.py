@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,25 @@ def rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
+# Markdown punctuation that could turn a value into a link, an image, emphasis, code or a
+# table cell of its own; each is shown as itself once backslash-escaped.
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_text(value: Any) -> str:
+    """A value as plain text inside Markdown: HTML special characters as entities (a
+    renderer shows ``<script>`` as text, never as markup), Markdown punctuation escaped and
+    line breaks as spaces (a value stays in its table cell or list item)."""
+    text = " ".join(str(value).splitlines())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_PUNCTUATION.sub(r"\\\1", text)
+
+
 def _envs() -> tuple[jinja2.Environment, jinja2.Environment]:
     html = report._env()
-    # Markdown is not HTML: no escaping, same filters and the same strictness.
-    md = jinja2.Environment(loader=html.loader, autoescape=False,
+    # Markdown is not HTML: every value is escaped for Markdown (md_text) instead, with
+    # the same filters and the same strictness.
+    md = jinja2.Environment(loader=html.loader, autoescape=False, finalize=md_text,
                             undefined=jinja2.StrictUndefined, trim_blocks=True,
                             lstrip_blocks=True)
     md.filters.update(html.filters)

@@ -378,29 +378,3 @@ def validation_problems(exc: ValidationError, doc: RawDoc, root: type[BaseModel]
 
 # Team sizes (slo_jobs.decisions.teams) live beside the SLO files but are no SLOs.
 TEAM_FILE_NAMES = ("teams.yaml", "teams.yml")
-
-
-def yaml_files(paths: Iterable[Path]) -> list[Path]:
-    """The files named, and the ``*.yaml``/``*.yml`` files of the folders named and their
-    subfolders (hidden ones and team files excepted); a file named twice (a folder and a
-    file in it) once."""
-    paths = list(paths)
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found = [*p.rglob("*.yaml"), *p.rglob("*.yml")]
-            files.extend(sorted(f for f in found if f.is_file() and not any(
-                part.startswith(".") for part in f.relative_to(p).parts)
-                and f.name not in TEAM_FILE_NAMES))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise SpecError(f"{p}: no such file or folder; expected SLO YAML files")
-    unique: dict[Path, Path] = {}
-    for f in files:
-        unique.setdefault(f.resolve(), f)
-    files = list(unique.values())
-    if not files:
-        raise SpecError(f"{', '.join(map(str, paths))}: no *.yaml files; "
-                        "expected SLO definitions")
-    return files

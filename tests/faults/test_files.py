@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -248,3 +249,96 @@ def test_a_truncated_monthly_summary_names_the_file_and_the_fix(tmp_path: Path) 
     assert line.startswith(f"error: {summary}: not a readable Parquet file (")
     assert line.endswith("recompute it with slo-jobs compute --month 2026-11")
     assert "unexpected" not in line and not (tmp_path / "out" / NOV.label).exists()
+
+
+LINK_SPEC = """apiVersion: slo-jobs/v1
+kind: ServiceLevelObjective
+metadata: {name: web-availability}
+spec:
+  service: web
+  indicator:
+    ratio:
+      good:  {selector: 'ok_total{service="web"}'}
+      total: {selector: 'all_total{service="web"}'}
+  objective: {target: 0.99}
+"""
+PRIVATE = {"id_rsa": b"-----BEGIN OPENSSH PRIVATE KEY-----\nnot for publishing\n",
+           "notes.txt": b"private notes\n"}
+
+
+def _private(base: Path) -> Path:
+    folder = base / "private"
+    folder.mkdir()
+    for name, data in PRIVATE.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def _published(base: Path) -> list[bytes]:
+    """Every regular file slo-jobs could have written, links left unfollowed."""
+    found = []
+    for top in (base / "out", base / "lake", base / "rules"):
+        for folder, _, names in os.walk(top):
+            found += [(Path(folder) / n).read_bytes() for n in names
+                      if not (Path(folder) / n).is_symlink()]
+    return found
+
+
+# (what is linked to the private folder or file, the command that writes there)
+LINKS = {
+    "month folder": ("out/2026-11", ["report", "--month", "2026-11"]),
+    "parent folder": ("out/stakeholders", ["summary-page", "--month", "2026-11"]),
+    "file in the month folder": ("out/2026-11/notes.txt", ["report", "--month", "2026-11"]),
+    "lake month folder": ("lake/monthly/month=2026-11",
+                          ["compute", "--month", "2026-11", "--as-of", "2026-11-02T05:45+05:30"]),
+    "rules file": ("rules/slo-rules.yaml", ["rules", "--out", "rules/slo-rules.yaml"]),
+}
+
+
+@pytest.mark.parametrize("case", LINKS)
+def test_a_planted_link_where_slo_jobs_writes_is_refused(case: str, tmp_path: Path) -> None:
+    _compute(tmp_path / "lake", 990)
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "web.yaml").write_text(LINK_SPEC)
+    if case == "file in the month folder":
+        _render(tmp_path, 2)  # an earlier render: the set that carries over
+    private = _private(tmp_path)
+    link, args = LINKS[case]
+    (tmp_path / "rules").mkdir()
+    if (tmp_path / link).is_dir():
+        shutil.rmtree(tmp_path / link)  # the lake's computed month, replaced by the link
+    (tmp_path / link).unlink(missing_ok=True)
+    (tmp_path / link).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / link).symlink_to(private / "notes.txt" if "file" in case else private)
+    options = {"report": ["--lake", "lake", "--out", "out"], "compute": ["--lake", "lake"],
+               "summary-page": ["--lake", "lake", "--out", "out"], "rules": []}[args[0]]
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", *args, *options,
+                           *(["--slos", "slos"] if args[0] in ("compute", "rules") else [])],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"error: {tmp_path / link}: a symbolic link where slo-jobs writes; expected a real "
+        f"{'file or folder' if case != 'parent folder' else 'folder'} (a link planted here "
+        "could publish or overwrite files elsewhere)"]
+    # The private files are as they were, the link still there, and nothing published them.
+    assert {p.name: p.read_bytes() for p in private.iterdir()} == PRIVATE
+    assert (tmp_path / link).is_symlink()
+    assert not [d for d in _published(tmp_path) for secret in PRIVATE.values() if secret in d]
+
+
+def test_a_linked_lake_partition_folder_is_refused(prometheus: str, tmp_path: Path) -> None:
+    private = _private(tmp_path)
+    day = tmp_path / "lake" / "sli" / "slo=checkout-availability" / "date=2026-09-13"
+    day.parent.mkdir(parents=True)
+    day.symlink_to(private)
+    proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "extract", "--month", "2026-09",
+                           "--slos", str(ROOT / "slos" / "checkout.yaml"), "--prometheus-url",
+                           prometheus, "--lake", "lake"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"error: {day}: a symbolic link where slo-jobs writes; expected a real folder (a link "
+        "planted here could publish or overwrite files elsewhere)"]
+    assert sorted(p.name for p in private.iterdir()) == sorted(PRIVATE)

@@ -8,6 +8,9 @@ error of a failing run are searched for the token: zero hits.
 from __future__ import annotations
 
 import base64
+import html
+import json
+import logging
 import os
 import secrets
 import shutil
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, rules, spec
+from slo_jobs import catalog, redaction, rules, spec
 from slo_jobs.errors import ExtractError, SloJobsError
 from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
@@ -214,3 +217,115 @@ def test_rule_backfill_never_puts_credentials_on_promtool_command_line(
     assert "--http.config.file" in run_args and token not in run_args
     assert token in config  # the credentials went through the file
     assert not list(Path(tempfile.gettempdir()).glob("slo-jobs-promtool-*"))
+
+
+def _windows(secret: str) -> set[str]:
+    """Every part of redaction.FRAGMENT characters of ``secret``: none may be published."""
+    n = redaction.FRAGMENT
+    return {secret[i:i + n] for i in range(len(secret) - n + 1)}
+
+
+def _readable(path: Path) -> str:
+    """The text a reader of ``path`` sees: the PDF's text, JSON's strings decoded, HTML's
+    entities resolved (a secret escaped on the way out is still the secret)."""
+    if path.suffix == ".pdf":
+        return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                              text=True, check=True).stdout
+    text = path.read_text()
+    if path.suffix == ".json":
+        text += "\n".join(_strings(json.loads(text)))
+    return text + "\n" + html.unescape(text)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [str(value)]
+
+
+def test_secrets_pasted_into_a_spec_are_masked_in_every_output(prometheus: str,
+                                                               tmp_path: Path) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    # Quotes, markup and a non-ASCII letter: escaped differently by HTML, JSON and CSV.
+    password = "pw-" + secrets.token_hex(6) + "'<&\"é" + secrets.token_hex(6)
+    env = {**os.environ, "SLO_JOBS_PROMETHEUS_TOKEN": token, "WAREHOUSE_PASSWORD": password}
+    doc = (ROOT / "slos" / "checkout.yaml").read_text().split("---")[0]
+    doc = doc.replace("team: payments", f"team: {json.dumps(token[:12])}").replace(
+        "description: Checkout requests that do not fail with a server error (5xx).",
+        f"description: {json.dumps(f'Ask ops (password {password}) before editing')}")
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "checkout.yaml").write_text(doc)
+    common = ["--lake", str(tmp_path / "lake"), "--out", str(tmp_path / "out")]
+    printed = []
+    for args in (["run", "--month", "2026-09", "--prometheus-url", prometheus,
+                  "--slos", str(tmp_path / "slos"), "--as-of", "2026-09-23T17:45:00+05:30"],
+                 ["summary-page", "--month", "2026-09"],
+                 ["review", "--week", "2026-W38", "--slos", str(tmp_path / "slos"),
+                  "--as-of", "2026-09-23T17:45:00+05:30"]):
+        proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", *args, *common],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+        assert proc.returncode == 0, proc.stderr
+        printed.append(proc.stdout + proc.stderr)
+    for args in (["rules", "--out", str(tmp_path / "out" / "rules.yaml")],
+                 ["dashboard", "--out", str(tmp_path / "out" / "dashboard.json")]):
+        proc = subprocess.run([sys.executable, "-m", "slo_jobs.cli", *args, "--slos",
+                               str(tmp_path / "slos")], capture_output=True, text=True,
+                              timeout=120, cwd=ROOT, env=env)
+        assert proc.returncode == 0, proc.stderr
+        printed.append(proc.stdout + proc.stderr)
+    files = sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert {p.suffix for p in files} >= {".html", ".pdf", ".json", ".csv", ".md", ".yaml"}
+    texts = {str(p): _readable(p) for p in files} | {"printed": "\n".join(printed)}
+    for where, text in texts.items():
+        leaked = {w for w in _windows(token) | _windows(password) if w in text}
+        assert not leaked, (where, leaked)
+    # The texts were there, with the secret masked where it stood.
+    report = texts[str(tmp_path / "out" / "2026-09" / "report.html")]
+    assert "Ask ops (password ***) before editing" in report
+    summary = json.loads((tmp_path / "out" / "2026-09" / "summary.json").read_text())
+    assert summary[0]["team"] == summary[0]["toil"]["team"] == "***"  # the token's start
+
+
+@pytest.mark.parametrize("part", [slice(0, 24), slice(10, 30), slice(-9, None)])
+def test_a_part_of_the_token_echoed_by_the_server_is_masked(part: slice, prometheus: str,
+                                                            tmp_path: Path) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    echo = f"invalid bearer token {token[part]}... (expired)".encode()
+    with FaultServer(prometheus, lambda n, p: Reply(401, echo)) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "slo_jobs.cli", "extract", "--month", "2026-09", "--slos",
+             str(ROOT / "slos" / "checkout.yaml"), "--prometheus-url", server.url,
+             "--lake", str(tmp_path / "lake")],
+            capture_output=True, text=True, timeout=300, cwd=ROOT,
+            env={**os.environ, "SLO_JOBS_PROMETHEUS_TOKEN": token})
+    assert server.seen and proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "unexpected" not in line
+    assert "invalid bearer token ***... (expired)" in line, line
+    assert not {w for w in _windows(token) if w in proc.stdout + proc.stderr}
+
+
+def test_log_lines_mask_parts_of_known_secrets(caplog: pytest.LogCaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    monkeypatch.setenv("SLO_JOBS_PROMETHEUS_TOKEN", token)
+    with caplog.at_level("INFO", logger="slo_jobs"):
+        logging.getLogger("slo_jobs").warning("server said: bad token %s (%d)", token[:20], 401)
+    assert [r.getMessage() for r in caplog.records] == ["server said: bad token *** (401)"]
+
+
+def test_a_masked_rule_file_stays_valid_for_promtool(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A secret sharing 8 characters with the rule text ("slo-jobs" in every group's name):
+    # masked in the values before YAML is written, so the file still loads.
+    secret = "s3cr3t-slo-jobs-" + secrets.token_hex(8)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    out = rules.write(catalog.load([ROOT / "slos"]), tmp_path / "rules.yaml")
+    text = out.read_text()
+    assert "- name: '***:checkout-availability'" in text
+    assert not {w for w in _windows(secret) if w in text}
+    check = subprocess.run(["promtool", "check", "rules", str(out)], capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr

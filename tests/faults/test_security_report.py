@@ -13,11 +13,13 @@ import subprocess
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from markdown_it import MarkdownIt
 
-from slo_jobs import catalog, periods, report, spec
-from slo_jobs.compute import SloParams, compute_window, write_result
+from slo_jobs import catalog, periods, report, review, spec
+from slo_jobs.compute import SloParams, compute_month, compute_window, write_result
 from tests.faults.faultserver import FaultServer, Reply
 from tests.lakeutil import write_buckets
 
@@ -132,3 +134,39 @@ def test_pdf_fetches_nothing_the_content_points_at(tmp_path: Path) -> None:
         assert _pdf_images(closed, tmp_path) == 0 and len(server.seen) == 2
     with pytest.raises(ValueError, match="refused"):
         report._NoFetch().fetch("file:///etc/passwd")
+
+
+# Raw HTML, and the Markdown that would make a link, an image or a table cell of its own.
+MD_HOSTILE = (HOSTILE + ' <b onclick="x()">bold</b> ![t](http://127.0.0.1:9/t.png) '
+              "[click](javascript:alert(1)) | cell *em* _u_ `code`\n# heading")
+
+
+def _markdown_pages(base: Path, text: str) -> tuple[Page, Page, str]:
+    """The weekly review and the stakeholder page of a bad week, ``text`` in every free
+    field, as a Markdown renderer that passes raw HTML through (CommonMark) shows them."""
+    slo = _spec(base, text)
+    lake = base / "lake"
+    # 3 % bad events against a 1 % budget: the SLO has issues and actions, owned by its team.
+    write_buckets(lake, slo.name, NOV.start, [(970, 1000)] * 1440 * 30)
+    at = datetime(2026, 11, 18, 14, 45, tzinfo=ZoneInfo("Asia/Kolkata"))
+    compute_month(lake, [slo], NOV, at)  # with the priorities and toil naming the team
+    week_md, _ = review.write_weekly(lake, [slo], "2026-W46", base / "out", at, at)
+    page_md, _ = review.write_summary_page(lake, NOV, base / "out", at)
+    pages = Page(), Page()
+    for page, md in zip(pages, (week_md, page_md), strict=True):
+        page.feed(MarkdownIt("commonmark").render(md.read_text()))
+    return pages[0], pages[1], week_md.read_text() + page_md.read_text()
+
+
+def test_markdown_pages_show_hostile_content_as_text(tmp_path: Path) -> None:
+    plain_week, plain_page, _ = _markdown_pages(tmp_path / "plain", "plain words")
+    week, page, md = _markdown_pages(tmp_path / "hostile", MD_HOSTILE)
+    # The same structure as from plain words: no tag, link, image or cell added by a field.
+    assert week.tags == plain_week.tags and page.tags == plain_page.tags
+    assert {"script", "img", "link", "b", "a", "em", "code", "h1"} & set(week.tags + page.tags) \
+        <= {"em", "code", "h1"} & set(plain_week.tags + plain_page.tags)
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    # The team label is shown as the user wrote it (line break as a space) in both pages.
+    shown = " ".join(MD_HOSTILE.split("\n"))
+    for rendered in (week, page):
+        assert shown in "".join(rendered.text)

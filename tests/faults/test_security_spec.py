@@ -8,6 +8,7 @@ spec unless path-safe, and checked again where the lake and the report build pat
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -142,13 +143,41 @@ def test_devices_and_fifos_are_refused_unread(tmp_path: Path) -> None:
     (tmp_path / "zero.yaml").symlink_to("/dev/zero")
     os.mkfifo(tmp_path / "pipe.yaml")
     started = time.monotonic()
-    # Named on the command line (a folder's listing skips anything but regular files).
+    # Named on the command line.
     proc = _validate(tmp_path / "zero.yaml", tmp_path / "pipe.yaml")
     assert time.monotonic() - started < 30  # the timeout above is the hang's only bound
     assert proc.returncode == 1
     assert sorted(proc.stderr.strip().splitlines()) == [
         f"{tmp_path / name}:1: (document): not a regular file (a device, FIFO or socket); "
         "expected an SLO YAML file" for name in ("pipe.yaml", "zero.yaml")]
+
+
+def test_unreadable_entries_of_a_folder_are_named(tmp_path: Path) -> None:
+    # Inside a folder they are refused as when named directly, never skipped: a validate that
+    # said "ok" would hide an SLO that is not in the catalog.
+    folder = tmp_path / "slos"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(GOOD)
+    (folder / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(folder / "pipe.yaml")
+    (folder / "gone.yaml").symlink_to(tmp_path / "missing.yaml")
+    (folder / "loop.yml").symlink_to(folder / "loop.yml")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(folder / "sock.yaml"))
+        proc = _validate(folder)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    device = ":1: (document): not a regular file (a device, FIFO or socket); expected an " \
+        "SLO YAML file"
+    assert sorted(proc.stderr.strip().splitlines()) == sorted([
+        f"{folder / 'gone.yaml'}: cannot read: No such file or directory; expected a "
+        "readable file",
+        f"{folder / 'loop.yml'}: cannot read: Too many levels of symbolic links; expected a "
+        "readable file",
+        f"{folder / 'sock.yaml'}: cannot read: No such device or address; expected a "
+        "readable file",
+        f"{folder / 'pipe.yaml'}{device}",
+        f"{folder / 'zero.yaml'}{device}"])
 
 
 @pytest.mark.parametrize(("text", "expected"), [
