@@ -77,11 +77,15 @@ def day_ranges(days: list[date]) -> str:
 def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
                 interval_start: datetime | None, interval_end: datetime | None,
                 airflow_for: AirflowFor | None = None) -> dict[str, Any]:
-    """Replace exactly one SLO's partition of the interval's day."""
+    """Write one SLO's partition of the interval's day, as of the interval's end plus the
+    ingest grace the DAG waits (``periods.INGEST_GRACE``): a day with a lagging series is
+    written as not final, and read again by the next run that needs it."""
     day = day_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
+    assert interval_end is not None  # day_of refuses a missing interval
     with Sources(config_for, airflow_for) as sources:
-        results = runner.extract_slo_days(sources, slo, [day], lake_dir)
+        results = runner.extract_slo_days(sources, slo, [day], lake_dir,
+                                          interval_end + periods.INGEST_GRACE)
     return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
             "clipped": sum(r.clipped for r in results)}
 

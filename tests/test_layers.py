@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT
 
 PKG = ROOT / "slo_jobs"
-BOTTOM = {"lake", "objectstore", "objectsets", "daytable", "periods", "burnrate", "endpoint",
+BOTTOM = {"lake", "partmeta", "objectstore", "objectsets", "daytable", "periods", "burnrate", "endpoint",
           "atomicio", "redaction", "names", "errors", "resources"}
 ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
 
