@@ -14,8 +14,8 @@ import pytest
 from tests.conftest import ROOT
 
 PKG = ROOT / "slo_jobs"
-BOTTOM = {"lake", "partmeta", "objectstore", "objectsets", "daytable", "periods", "burnrate", "endpoint",
-          "atomicio", "redaction", "names", "errors", "resources"}
+BOTTOM = {"lake", "partmeta", "objectstore", "objectsets", "daytable", "periods", "burnrate",
+          "endpoint", "atomicio", "redaction", "names", "errors", "resources"}
 ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
 
 
