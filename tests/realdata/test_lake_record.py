@@ -199,6 +199,9 @@ def test_extract_then_compute_equals_run(servers: Servers, tmp_path: Path) -> No
     assert _partitions(tmp_path / "staged" / "lake") == _partitions(tmp_path / "run" / "lake")
     days = sorted(k for k in _partitions(tmp_path / "run" / "lake") if "shop-utc" in k)
     assert days[-1] == "slo=shop-utc/date=2026-11-17"
+    # The day the as-of cuts is written as not final: the next run reads it again.
+    part = lake.sli_partition(tmp_path / "staged" / "lake", "shop-utc", as_of.date())
+    assert lake.complete_until(part) == as_of
 
 
 def _truth(real: scrapes.Scrapes, start: datetime, end: datetime) -> tuple[int, int]:
