@@ -124,9 +124,9 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable) -> DayResult:
         # A breakdown must describe the SLI partition beside it: one from an earlier
         # definition would attribute events this day's read no longer has.
         attributed.unlink(missing_ok=True)
-    meta = lake.partition_metadata(notes, d.complete_until)
-    lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)
     rows = int(pc.sum(table.column("has_data").cast(pa.int64())).as_py() or 0)
+    meta = lake.partition_metadata(notes, d.complete_until, no_data=rows == 0)
+    lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)
     return DayResult(slo, d.day, rows, d.clipped, path, d.unusable, notes, d.complete_until)
 
 

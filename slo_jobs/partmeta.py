@@ -17,11 +17,14 @@ from .objectstore import ObjectPath
 NOTES_KEY = b"slo_jobs.notes"
 # Set on a partition read before its day was final: the instant up to which it is complete.
 COMPLETE_UNTIL_KEY = b"slo_jobs.complete_until"
+# Set on a partition no bucket of which has data: a later run reads it again (the source may
+# hold it by then); a mark instead of reading the buckets, as cheap to check as the others.
+NO_DATA_KEY = b"slo_jobs.no_data"
 
 
-def partition_metadata(notes: Sequence[str], complete_until: datetime | None
-                       ) -> dict[bytes, bytes]:
-    meta = {}
+def partition_metadata(notes: Sequence[str], complete_until: datetime | None,
+                       no_data: bool = False) -> dict[bytes, bytes]:
+    meta = {NO_DATA_KEY: b"1"} if no_data else {}
     if notes:
         meta[NOTES_KEY] = "\n".join(notes).encode()
     if complete_until is not None:
@@ -77,16 +80,15 @@ def complete_until(path: Path | ObjectPath) -> datetime | None:
 
 
 def state(path: Path | ObjectPath) -> tuple[datetime | None, bool]:
-    """(``complete_until``, whether any bucket has data) of an SLI partition; an unreadable
-    one is (None, False): read it again."""
-    try:
-        if isinstance(path, ObjectPath):
-            table = pq.read_table(pa.BufferReader(path.read_bytes()), columns=["has_data"])
-        else:
-            table = pq.read_table(path, columns=["has_data"], use_threads=False)
-    except (OSError, ValueError, pa.ArrowException):
-        return None, False
-    raw = (table.schema.metadata or {}).get(COMPLETE_UNTIL_KEY)
-    holds = table.num_rows > 0 and bool(table.column("has_data").to_numpy(
-        zero_copy_only=False).any())
-    return (datetime.fromisoformat(raw.decode()) if raw else None), holds
+    """(``complete_until``, whether any bucket has data) of an SLI partition, from its
+    metadata alone (a partition written before the no-data mark counts as holding data)."""
+    if isinstance(path, ObjectPath):  # one GET for both keys
+        try:
+            meta = pq.read_schema(pa.BufferReader(path.read_bytes())).metadata or {}
+        except (OSError, ValueError, pa.ArrowException):
+            meta = {}
+    else:
+        meta = {k: v for k in (COMPLETE_UNTIL_KEY, NO_DATA_KEY)
+                if (v := _metadata(path, k)) is not None}
+    raw = meta.get(COMPLETE_UNTIL_KEY)
+    return (datetime.fromisoformat(raw.decode()) if raw else None), NO_DATA_KEY not in meta

@@ -210,20 +210,46 @@ def _truth(real: scrapes.Scrapes, start: datetime, end: datetime) -> tuple[int, 
     return int(t.requests.sum() - t.errors.sum()), int(t.requests.sum())
 
 
+def _files(lake_dir: Path) -> dict[str, int]:
+    """Each SLI partition's inode: a partition written again is a new file."""
+    return {f"{p.parent.parent.name}/{p.parent.name}": p.stat().st_ino
+            for p in (lake_dir / "sli").glob("*/*/part-0.parquet")}
+
+
+@dataclass(frozen=True)
+class FirstHalf:
+    base: Path
+    rewritten: list[str]  # partitions the second run wrote again
+    empty: list[str]  # partitions the first run wrote without data (before the history)
+
+
 @pytest.fixture(scope="module")
-def first_half(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def first_half(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> FirstHalf:
     """The lake as runs of the month in progress left it by 16 November 12:15 (half read)."""
     base = tmp_path_factory.mktemp("first-half")
     _cli_month("run", servers, servers.complete, base, datetime(2026, 11, 10, 3, 15, tzinfo=UTC))
+    before = _files(base / "lake")
+    empty = sorted(k for k in before if not any(pq.read_table(
+        base / "lake" / "sli" / k / "part-0.parquet").column("has_data").to_pylist()))
     _cli_month("run", servers, servers.complete, base, datetime(2026, 11, 16, 12, 15, tzinfo=UTC))
-    return base
+    after = _files(base / "lake")
+    return FirstHalf(base, sorted(k for k in before if before[k] != after[k]), empty)
+
+
+def test_run_reads_again_only_the_days_not_final(first_half: FirstHalf) -> None:
+    # The first run, at 03:15 on 10 November, read that day to 03:15 and every earlier day
+    # final: the second run wrote only the 10th again (and the new days after it), and the
+    # lookback days before the history, which have no data (the source may have them now).
+    assert first_half.empty and set(first_half.empty) <= set(first_half.rewritten)
+    assert [k for k in first_half.rewritten if k not in first_half.empty] == [
+        "slo=shop-berlin/date=2026-11-10", "slo=shop-utc/date=2026-11-10"]
 
 
 @pytest.mark.parametrize("path", ["run", "backfill --redo", "extract", "monthly dag"])
 def test_a_source_that_lost_the_first_half_loses_nothing(
-        path: str, servers: Servers, first_half: Path, one_shot: Path, airflow_db: Path,
-        tmp_path: Path) -> None:
-    shutil.copytree(first_half / "lake", tmp_path / "lake")
+        path: str, servers: Servers, first_half: FirstHalf, one_shot: Path,
+        airflow_db: Path, tmp_path: Path) -> None:
+    shutil.copytree(first_half.base / "lake", tmp_path / "lake")
     if path == "monthly dag":
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", servers.truncated)
