@@ -54,13 +54,13 @@ def complete_until(day: date, until_s: int | None, newest_s: float | None,
     after a lagging series' newest sample (the day is only kept open).
 
     ``newest_s``: the newest sample of any series, when it stops short of the as-of.
-    ``lagging_s``: the oldest newest-sample among the series that stop within LATE_SERIES_S
-    before the day's end (or the as-of) while others go on (see :func:`lagging`).
+    ``lagging_s``: the oldest newest-sample among the series that stop short of the day's
+    end (or the as-of), within LATE_SERIES_S of it (see :func:`lagging`).
 
     Read within INGEST_GRACE_S of its end, a day is never final (a whole source may lag), and
     counts only up to its newest sample. After the grace and within LATE_SERIES_S, it is
-    final unless a series lags: then it counts up to that series' newest sample. Later still
-    it is final: a series that has not caught up by then has stopped.
+    final unless a series lags: then it is complete up to that series' newest sample (and
+    read again). Later still it is final: a series that has not caught up by then stopped.
     """
     end = day_start(day) + DAY_S
     if until_s is None or until_s >= end + LATE_SERIES_S:
