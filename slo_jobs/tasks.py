@@ -97,8 +97,10 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_nam
 
     The SLO's month is its calendar month in its own time zone (an America/Los_Angeles
     September reaches into October 1st UTC), plus the burn-rate lookback and its own window
-    to date. Days already extracted (by the daily DAG or an earlier run) are left as they
-    are. With ``fill=False`` nothing is extracted; the missing days are only listed.
+    to date. Days final in the lake (written by the daily DAG or an earlier run) are left
+    as they are; days not final (a series lagged at the daily read) or without data are
+    read again, keeping what the lake holds. With ``fill=False`` nothing is extracted; the
+    missing days are only listed.
     """
     period = period_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
