@@ -24,8 +24,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake
+from slo_jobs import catalog, lake, runner
 from slo_jobs.demo import backends, prom, scrapes
+from slo_jobs.sources import Sources
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -227,11 +228,17 @@ class FirstHalf:
 def first_half(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> FirstHalf:
     """The lake as runs of the month in progress left it by 16 November 12:15 (half read)."""
     base = tmp_path_factory.mktemp("first-half")
-    _cli_month("run", servers, servers.complete, base, datetime(2026, 11, 10, 3, 15, tzinfo=UTC))
+
+    def extract_as_run(as_of: datetime) -> None:  # what run extracts, without the render
+        with Sources.from_env(servers.complete) as sources:
+            runner.fill_month(sources, catalog.load([servers.slos]), MONTH, base / "lake",
+                              as_of)
+
+    extract_as_run(datetime(2026, 11, 10, 3, 15, tzinfo=UTC))
     before = _files(base / "lake")
     empty = sorted(k for k in before if not any(pq.read_table(
         base / "lake" / "sli" / k / "part-0.parquet").column("has_data").to_pylist()))
-    _cli_month("run", servers, servers.complete, base, datetime(2026, 11, 16, 12, 15, tzinfo=UTC))
+    extract_as_run(datetime(2026, 11, 16, 12, 15, tzinfo=UTC))
     after = _files(base / "lake")
     return FirstHalf(base, sorted(k for k in before if before[k] != after[k]), empty)
 
