@@ -15,7 +15,9 @@ rewrites the same files; other days are never touched.
 * **Pool** ``prometheus`` caps concurrent Prometheus queries across all runs;
   create it once: ``airflow pools set prometheus 4 "Prometheus query_range"``.
 * **Retries** back off exponentially (1 min, 2 min, 4 min, ... up to 30 min).
-* The run waits 10 minutes past the end of the day so late scrapes are in.
+* The run waits the ingest grace (``slo_jobs.periods.INGEST_GRACE``, 15 minutes) past
+  the end of the day so late scrapes are in, and reads the day as of then: a day one of
+  whose series still lags is written as not final and read again by the monthly report.
 * When every SLO's partition of the day is written, the Asset ``slo_sli_days``
   gets an event whose extra names the day.
 
@@ -34,6 +36,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from slo_common import PROMETHEUS_POOL, SLI_DAYS
+from slo_jobs.periods import INGEST_GRACE  # the extractor's own: a small stdlib module
 
 default_args: dict[str, Any] = {
     "owner": "sre",
@@ -56,7 +59,7 @@ default_args: dict[str, Any] = {
     doc_md=__doc__,
 )
 def slo_extract() -> None:
-    wait = TimeDeltaSensor(task_id="wait_for_late_scrapes", delta=timedelta(minutes=10),
+    wait = TimeDeltaSensor(task_id="wait_for_late_scrapes", delta=INGEST_GRACE,
                            mode="reschedule", poke_interval=120)
 
     @task

@@ -7,8 +7,9 @@ calendar month in its own time zone:
 0. **wait_for_local_month_end**: 12 h 10 min past the UTC month, when every zone's
    month has ended (UTC-12 is the last) and late scrapes have arrived.
 1. **extract** (one mapped task per SLO, in the ``prometheus`` pool): fill the
-   month's gaps, i.e. extract the days that have no partition yet.  Days the daily
-   DAG ``slo_extract`` already wrote are kept.  Trigger with
+   month's gaps, i.e. extract the days that have no partition yet, and read again
+   those not final (a series lagged when ``slo_extract`` read them) or without data;
+   days already final are kept, and a re-read keeps what the lake holds.  Trigger with
    ``{"missing_days": "fail"}`` to extract nothing and fail on gaps instead.
 2. **check_complete**: fail, naming every SLO and missing day, unless the month
    has a partition for every SLO and day.

@@ -1,11 +1,12 @@
 """Backfill: extract, compute and report every month of a range, resumably.
 
-What is done is not redone: a day that already has its partition is not pulled
-again, and a month whose report matches its computed summary for the current SLO
-definitions is not rendered again (``redo=True`` does everything anew).  Every
-output replaces its own day or month only, so overlapping or repeated backfills
-leave each month exactly once.  A period the source no longer holds is written as
-empty partitions, and the report shows its coverage instead of a clean 100 %.
+What is done is not redone: a day final in the lake is not pulled again (one not
+final, or without data, is), and a month whose report matches its computed summary
+for the current SLO definitions is not rendered again (``redo=True`` does everything
+anew).  Every output replaces its own day or month only, so overlapping or repeated
+backfills leave each month exactly once.  A period the source no longer holds is
+written as empty partitions, and the report shows its coverage instead of a clean
+100 %; a re-read never drops what the lake already holds (``daytable.write``).
 Every month of the range is attempted: an SLO-month that cannot be computed is reported
 with its reason while the range goes on, and a month whose comparison or trend reads a
 recomputed month is rendered again.

@@ -97,21 +97,24 @@ def _unmatched(lake: str, slos: list[Slo], days: list[date]) -> None:
 
 @app.command()
 def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
-            lake: Lake = "lake") -> None:
-    """Pull one month of SLI history into the lake (replaces those day partitions).
+            lake: Lake = "lake", as_of: AsOf = None) -> None:
+    """Pull the days one month needs into the lake, as run does: each SLO's month in its own
+    time zone (read again whole), its burn-rate lookback and own window, nothing past the
+    as-of. Data the lake holds that the source no longer has is kept.
 
     Example: slo-jobs extract --month 2026-09 --prometheus-url http://127.0.0.1:9090
     """
     from . import catalog, periods, runner
     from .sources import Sources
 
-    period = periods.month(month)
+    label = periods.month(month).label
     loaded = catalog.load(slo_paths(slos))
     with Sources.from_env(prometheus_url) as sources:
-        results = runner.extract_days(sources, loaded, period.days, lake_at(lake))
-    rows = sum(r.rows for r in results)
-    typer.echo(f"extracted {len(results)} partitions, {rows} buckets, into {lake}")
-    _unmatched(lake, loaded, period.days)
+        done = runner.fill_month(sources, loaded, label, lake_at(lake), as_of_or_now(as_of),
+                                 redo=True)
+    typer.echo(f"extracted {sum(len(d) for d in done.values())} partitions into {lake}")
+    for slo in loaded:
+        _unmatched(lake, [slo], sorted(done[slo.name]))
 
 
 @app.command(name="compute")

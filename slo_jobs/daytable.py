@@ -9,13 +9,16 @@ the day as extracted.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake
+from .errors import LakeError
 from .lake import LakeDir
 
 
@@ -52,24 +55,79 @@ class DayResult:
     complete_until: datetime | None = None  # None: the whole day; else read again later
 
 
+# The partition note of a day whose re-read found less than the lake holds; one text for
+# every day, so the report lists the days it applies to (report.extract_notes).
+KEPT_NOTE = ("the source no longer holds some minutes the lake has (retention, an outage or "
+             "another URL): kept the lake's")
+log = logging.getLogger("slo_jobs")
+
+
+def _kept(old: pa.Table | None, new: pa.Table) -> np.ndarray | None:
+    """The buckets where ``old`` (the lake's partition) has data and ``new`` (a re-read) has
+    none; None when there are none or the two do not align (another bucket width)."""
+    if old is None or old.num_rows != new.num_rows or not old.column("ts").equals(
+            new.column("ts")) or not old.column("step_s").equals(new.column("step_s")):
+        return None
+    keep = (old.column("has_data").to_numpy(zero_copy_only=False)
+            & ~new.column("has_data").to_numpy(zero_copy_only=False))
+    return keep if keep.any() else None
+
+
+def _merged(old: pa.Table, new: pa.Table, keep: np.ndarray) -> pa.Table:
+    """``new`` with ``old``'s buckets where ``keep``."""
+    cols = {c: np.where(keep, old.column(c).to_numpy(zero_copy_only=False),
+                        new.column(c).to_numpy(zero_copy_only=False))
+            for c in ("good", "total", "clipped", "has_data")}
+    return pa.table({"ts": new.column("ts"), **cols, "step_s": new.column("step_s")},
+                    schema=lake.SLI_SCHEMA)
+
+
+def _old(path: LakeDir) -> pa.Table | None:
+    """The lake's partition at ``path``; None when there is none, or none readable (a
+    corrupt file is replaced, as before)."""
+    try:
+        return lake.read_verified(path) if path.exists() else None
+    except LakeError:
+        return None
+
+
 def write(lake_dir: LakeDir, slo: str, d: DayTable) -> DayResult:
-    """Replace exactly this SLO-day's partitions (each whole, see ``lake.write_atomic``)."""
+    """Write this SLO-day's partitions (each whole, see ``lake.write_atomic``).
+
+    The lake is the record: where the partition already there has data and this read has
+    none (the source's retention ended, an outage, a wrong URL), its buckets (and their
+    breakdown rows) are kept, and the partition and the log say so; buckets both have data
+    for take this read's."""
+    path = lake.sli_partition(lake_dir, slo, d.day)
+    old = _old(path)
+    keep = _kept(old, d.table)
+    table, notes = d.table, d.notes
+    attributed = lake.detail_partition(lake_dir, "breakdown", slo, d.day)
+    breakdown = d.breakdown
+    if old is not None and keep is not None:
+        table = _merged(old, d.table, keep)
+        notes = (*(n for n in notes if n != KEPT_NOTE), KEPT_NOTE)
+        log.warning("SLO %s, %s: the source no longer holds %d minutes the lake has; kept "
+                    "the lake's", slo, d.day, int(keep.sum() * table.column("step_s")[0]
+                                                   .as_py() // 60))
+        if breakdown is not None and attributed.exists():
+            prior = lake.read_detail(attributed, lake.BREAKDOWN_SCHEMA)
+            at = pc.is_in(prior.column("ts"), table.column("ts").filter(pa.array(keep)))
+            breakdown = pa.concat_tables([breakdown, prior.filter(at)]).sort_by("ts")
     if d.ages is not None:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
     if d.runs is not None:
         lake.write_atomic(d.runs, lake.detail_partition(lake_dir, "pipeline_runs", slo, d.day))
-    attributed = lake.detail_partition(lake_dir, "breakdown", slo, d.day)
-    if d.breakdown is not None:
-        lake.write_atomic(d.breakdown, attributed)
+    if breakdown is not None:
+        lake.write_atomic(breakdown, attributed)
     else:
         # A breakdown must describe the SLI partition beside it: one from an earlier
         # definition would attribute events this day's read no longer has.
         attributed.unlink(missing_ok=True)
-    path = lake.sli_partition(lake_dir, slo, d.day)
-    meta = lake.partition_metadata(d.notes, d.complete_until)
-    lake.write_atomic(d.table.replace_schema_metadata(meta) if meta else d.table, path)
-    rows = int(pc.sum(d.table.column("has_data").cast(pa.int64())).as_py() or 0)
-    return DayResult(slo, d.day, rows, d.clipped, path, d.unusable, d.notes, d.complete_until)
+    rows = int(pc.sum(table.column("has_data").cast(pa.int64())).as_py() or 0)
+    meta = lake.partition_metadata(notes, d.complete_until, no_data=rows == 0)
+    lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)
+    return DayResult(slo, d.day, rows, d.clipped, path, d.unusable, notes, d.complete_until)
 
 
 def clear_temps(lake_dir: LakeDir, slo: str, days: list[date]) -> None:

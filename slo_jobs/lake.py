@@ -20,18 +20,25 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import atomicio, objectsets
+from . import atomicio, objectsets, partmeta
 from .errors import LakeError
 from .names import SAFE_NAME
 from .objectsets import SetName
 from .objectstore import SCHEME, ObjectPath, ObjectStoreConfig, parse_url
+
+# The partition metadata, read and written by partmeta, named here too for its callers.
+from .partmeta import COMPLETE_UNTIL_KEY as COMPLETE_UNTIL_KEY
+from .partmeta import NOTES_KEY as NOTES_KEY
+from .partmeta import complete_until as complete_until
+from .partmeta import notes as notes
+from .partmeta import partition_metadata as partition_metadata
 
 SLI_SCHEMA = pa.schema([
     pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start
@@ -44,11 +51,6 @@ SLI_SCHEMA = pa.schema([
 PART = "part-0.parquet"
 # A lake's root and every path in it: a local folder or an object store prefix.
 LakeDir = Path | ObjectPath
-# Parquet key-value metadata of an SLI partition: what the extractor noticed about the day's
-# data (e.g. a selector that matched no series), one note per line, for the report.
-NOTES_KEY = b"slo_jobs.notes"
-# Set on a partition read before its day was complete: the instant up to which it is.
-COMPLETE_UNTIL_KEY = b"slo_jobs.complete_until"
 _TS = pa.timestamp("us", tz="UTC")
 # Detail tables of pipeline SLIs, partitioned like the SLI buckets (see docs/architecture.md).
 AGE_SCHEMA = pa.schema([
@@ -247,63 +249,6 @@ def _from_bytes(data: bytes, schema: pa.Schema | None) -> pa.Table:
                          use_threads=False)
 
 
-def partition_metadata(notes: Sequence[str], complete_until: datetime | None
-                       ) -> dict[bytes, bytes]:
-    meta = {}
-    if notes:
-        meta[NOTES_KEY] = "\n".join(notes).encode()
-    if complete_until is not None:
-        meta[COMPLETE_UNTIL_KEY] = complete_until.astimezone(UTC).isoformat().encode()
-    return meta
-
-
-def _may_hold(path: Path, key: bytes) -> bool:
-    """False when the local Parquet file's footer cannot hold the metadata ``key``.
-
-    The footer stores a key's bytes as they are (Thrift), so a footer without them has no
-    such key: most partitions have none, and this raw look (one open, two small reads) is
-    a seventh of parsing the footer, which the report does for 30 partitions per SLO."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(-8, 2)
-            tail = fh.read(8)
-            size = int.from_bytes(tail[:4], "little")
-            if tail[4:] != b"PAR1" or fh.seek(0, 2) < size + 12:
-                return True  # not a plain Parquet file: the parser decides
-            fh.seek(-8 - size, 2)
-            return key in fh.read(size)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-
-
-def _metadata(path: LakeDir, key: bytes) -> bytes | None:
-    """The value of ``key`` in a partition's Parquet metadata (None: absent or unreadable)."""
-    try:
-        if isinstance(path, ObjectPath):  # one GET: ranged reads could mix two versions
-            meta = pq.read_schema(pa.BufferReader(path.read_bytes())).metadata
-        elif not _may_hold(path, key):
-            return None
-        else:
-            meta = pq.read_schema(path).metadata
-    except (OSError, ValueError, pa.ArrowException):
-        return None
-    return (meta or {}).get(key)
-
-
-def notes(path: LakeDir) -> list[str]:
-    """The extractor's notes stored with an SLI partition (none when unreadable)."""
-    raw = _metadata(path, NOTES_KEY)
-    return raw.decode().splitlines() if raw else []
-
-
-def complete_until(path: LakeDir) -> datetime | None:
-    """Up to when a partition read before its day was complete holds data; None: whole."""
-    raw = _metadata(path, COMPLETE_UNTIL_KEY)
-    return datetime.fromisoformat(raw.decode()) if raw else None
-
-
 def existing_days(lake: LakeDir, slo: str, days: Sequence[date]) -> list[date]:
     """The ``days`` that have a partition of ``slo`` (on an object store: one listing
     instead of a request per day)."""
@@ -316,20 +261,18 @@ def existing_days(lake: LakeDir, slo: str, days: Sequence[date]) -> list[date]:
 
 def missing_days(lake: LakeDir, slo: str, days: list[date],
                  as_of: datetime | None = None) -> list[date]:
-    """The ``days`` of ``slo`` to extract: those without a partition, and those written
-    before they were complete that a read at ``as_of`` (default: now is long after them)
-    would make more complete. A partition without data counts as extracted."""
+    """The ``days`` of ``slo`` to extract: those without a partition, those without any
+    bucket with data (an outage or a wrong URL may be over; a re-read keeps whatever the
+    lake holds, see daytable.write), and those not final (``complete_until`` set) that a
+    read at ``as_of`` (default: now, long after them) can make more complete or final."""
     out = []
     have = set(existing_days(lake, slo, days))
     for d in days:
         if d not in have:
             out.append(d)
             continue
-        until = complete_until(sli_partition(lake, slo, d))
-        if until is None:
-            continue
-        day_end = datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1)
-        if as_of is None or until < min(day_end, as_of):
+        until, holds_data = partmeta.state(sli_partition(lake, slo, d))
+        if not holds_data or (until is not None and (as_of is None or until < as_of)):
             out.append(d)
     return out
 

@@ -17,6 +17,10 @@ FIRST_YEAR, LAST_YEAR = 1970, 9998
 # A UTC month's report waits this long past the month's end: every zone's month has ended
 # (the latest, UTC-12, 12 hours later) and late scrapes have arrived.
 LOCAL_MONTH_SETTLE = timedelta(hours=12, minutes=10)
+# How long after a day's end its samples may still be arriving (remote write, a slow
+# scrape): the daily extraction waits this long, and a day read sooner is not final
+# (docs/extraction.md, "When a day is complete").
+INGEST_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)

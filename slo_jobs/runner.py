@@ -36,7 +36,8 @@ def month_days(slo: Slo, label: str, as_of: datetime | None = None
     """The UTC days (lake partitions) a report of month ``label`` needs for ``slo``:
     (the days of its month in its own time zone, the other days it reads: the burn-rate
     lookback before the month and its own window to date). Days starting at or after
-    ``as_of`` are left out: nothing is extracted for time that has not happened."""
+    ``as_of`` are left out: nothing is extracted for time that has not happened. Every path
+    that extracts a month (run, extract, backfill, the monthly DAG) takes its days here."""
     local = periods.calendar("month", label, slo.time_zone)
     at = local.end if as_of is None else min(as_of, local.end)
     window = compute.own_window(slo, at)
@@ -138,15 +139,16 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
               ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
     """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
 
-    Each SLO's month is its calendar month in its own zone, re-extracted whole; the days it
-    reads besides (the burn-rate lookback, its own quarter or rolling window to date) are
-    extracted when missing or incomplete. A month still running at ``as_of`` is reported to
-    date and projected, marked estimated; no partition is written past ``as_of``. An SLO
-    whose month has not begun at ``as_of`` in its zone is left out (``started``).
+    Each SLO's month is its calendar month in its own zone; of it and the days it reads
+    besides (the burn-rate lookback, its own quarter or rolling window to date), the days
+    not yet final in the lake are extracted (``lake.missing_days``), so the month in
+    progress costs about a day's extraction per run. A month still running at ``as_of`` is
+    reported to date and projected, marked estimated; no partition is written past ``as_of``.
+    An SLO whose month has not begun at ``as_of`` in its zone is left out (``started``).
     """
     if as_of is not None:
         slos = started(slos, period.label, as_of)[0]  # the caller shows the notes
-    fill_month(sources, slos, period.label, lake_dir, as_of, redo=True)
+    fill_month(sources, slos, period.label, lake_dir, as_of)
     rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
     files = report.render(lake_dir, period, out_dir, source=sources.label(slos),
                           generated_at=generated_at)

@@ -77,11 +77,15 @@ def day_ranges(days: list[date]) -> str:
 def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
                 interval_start: datetime | None, interval_end: datetime | None,
                 airflow_for: AirflowFor | None = None) -> dict[str, Any]:
-    """Replace exactly one SLO's partition of the interval's day."""
+    """Write one SLO's partition of the interval's day, as of the interval's end plus the
+    ingest grace the DAG waits (``periods.INGEST_GRACE``): a day with a lagging series is
+    written as not final, and read again by the next run that needs it."""
     day = day_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
+    assert interval_end is not None  # day_of refuses a missing interval
     with Sources(config_for, airflow_for) as sources:
-        results = runner.extract_slo_days(sources, slo, [day], lake_dir)
+        results = runner.extract_slo_days(sources, slo, [day], lake_dir,
+                                          interval_end + periods.INGEST_GRACE)
     return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
             "clipped": sum(r.clipped for r in results)}
 
@@ -93,8 +97,10 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_nam
 
     The SLO's month is its calendar month in its own time zone (an America/Los_Angeles
     September reaches into October 1st UTC), plus the burn-rate lookback and its own window
-    to date. Days already extracted (by the daily DAG or an earlier run) are left as they
-    are. With ``fill=False`` nothing is extracted; the missing days are only listed.
+    to date. Days final in the lake (written by the daily DAG or an earlier run) are left
+    as they are; days not final (a series lagged at the daily read) or without data are
+    read again, keeping what the lake holds. With ``fill=False`` nothing is extracted; the
+    missing days are only listed.
     """
     period = period_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from slo_jobs import catalog, runner
 from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts
 
 pytestmark = pytest.mark.integration
@@ -26,8 +27,15 @@ def test_extract_compute_report_stages(prometheus: str, tmp_path: Path,
     ex = cli("extract", "--month", "2026-08", "--slos", slos, "--prometheus-url", prometheus,
              cwd=tmp_path)
     assert ex.returncode == 0, ex.stderr
-    # 10 SLOs (6 services, 4 pipelines) x 31 days, default ./lake
-    assert f"extracted {DEMO_SLOS * 31} partitions" in ex.stdout
+    # 10 SLOs (6 services, 4 pipelines) x 31 days, and the days before the month each reads
+    # (burn-rate lookback, own window), as run pulls them; default ./lake
+    loaded = catalog.load([ROOT / "slos"])
+    assert len(loaded) == DEMO_SLOS
+    days = {(s.name, d) for s in loaded for part in runner.month_days(s, "2026-08") for d in part}
+    assert f"extracted {len(days)} partitions" in ex.stdout
+    assert {(p.parent.parent.name[4:], p.parent.name[5:]) for p in
+            (tmp_path / "lake" / "sli").glob("*/*/part-0.parquet")} == \
+        {(n, d.isoformat()) for n, d in days}
     co = cli("compute", "--month", "2026-08", "--slos", slos, cwd=tmp_path)
     assert co.returncode == 0, co.stderr
     assert (tmp_path / "lake/monthly/month=2026-08/summary.parquet").exists()

@@ -60,11 +60,11 @@ def start(args: list[str]) -> subprocess.Popen[bytes]:
 
 @pytest.fixture(scope="module")
 def reference(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """September of the checkout SLOs, extracted in one uninterrupted run."""
+    """September of the checkout SLOs (and the days before it they read), extracted in one
+    uninterrupted run."""
     lake_dir = tmp_path_factory.mktemp("reference") / "lake"
     with Sources.from_env(prometheus) as sources:
-        runner.extract_days(sources, catalog.load([SLOS]), periods.month("2026-09").days,
-                            lake_dir)
+        runner.fill_month(sources, catalog.load([SLOS]), "2026-09", lake_dir, None, redo=True)
     return lake_dir
 
 

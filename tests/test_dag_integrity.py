@@ -114,6 +114,14 @@ def test_extract_has_a_daily_data_interval_and_catches_up(dagbag: Any) -> None:
                                               datetime(2026, 9, 16, tzinfo=UTC))
 
 
+def test_extract_waits_the_extractors_ingest_grace(dagbag: Any) -> None:
+    from slo_jobs.extract.counters import INGEST_GRACE_S
+    from slo_jobs.periods import INGEST_GRACE
+
+    wait = dagbag.get_dag("slo_extract").get_task("wait_for_late_scrapes")
+    assert wait.delta == INGEST_GRACE and wait.delta.total_seconds() == INGEST_GRACE_S
+
+
 def test_extract_wiring(dagbag: Any) -> None:
     dag = dagbag.get_dag("slo_extract")
     assert dag.get_task("list_slos").upstream_task_ids == {"wait_for_late_scrapes"}

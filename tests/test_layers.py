@@ -14,8 +14,8 @@ import pytest
 from tests.conftest import ROOT
 
 PKG = ROOT / "slo_jobs"
-BOTTOM = {"lake", "objectstore", "objectsets", "daytable", "periods", "burnrate", "endpoint",
-          "atomicio", "redaction", "names", "errors", "resources", "request"}
+BOTTOM = {"lake", "partmeta", "objectstore", "objectsets", "daytable", "periods", "burnrate",
+          "endpoint", "atomicio", "redaction", "names", "errors", "resources", "request"}
 ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
 
 

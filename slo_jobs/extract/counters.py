@@ -13,6 +13,7 @@ Both fill the lake's one-minute buckets (see docs/extraction.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -21,7 +22,7 @@ import pyarrow as pa
 from .. import lake
 from ..daytable import DayTable
 from ..errors import ExtractError
-from ..periods import day_start
+from ..periods import INGEST_GRACE, day_start
 from ..spec import WINDOW_PLACEHOLDERS, RatioSli, Slo
 from . import breakdown, samples, selectors
 from .prometheus import PrometheusClient
@@ -36,38 +37,79 @@ GAP_INTERVALS = 3.0
 # The 5-minute burn window must see a sample; beyond twice its length it cannot be measured.
 MAX_INTERVAL_S = 600.0
 # A day read this soon after its end may still miss samples not yet ingested (remote write,
-# a slow scrape): it is marked complete only up to its newest sample, and read again later.
-INGEST_GRACE_S = 900
+# a slow scrape): it is not final, and is read again later (periods.INGEST_GRACE).
+INGEST_GRACE_S = int(INGEST_GRACE.total_seconds())
+# A series whose samples stop within this long before the day's end while the day is this
+# recent may be lagging (its last samples not ingested yet) rather than stopped: it keeps
+# the day open up to its newest sample until this long after the day's end.
+LATE_SERIES_S = 3_600
 # Windows the promql method may use: each tiles a day, the longest is the shortest burn window.
 PROMQL_WINDOWS_S = (60, 120, 180, 240, 300)
 
 
-def complete_until(day: date, until_s: int | None, newest_s: float | None
-                   ) -> datetime | None:
+def complete_until(day: date, until_s: int | None, newest_s: float | None,
+                   lagging_s: float | None = None) -> datetime | None:
     """Up to when ``day`` can be trusted complete when read with data up to ``until_s``
-    (the as-of) and samples up to ``newest_s``; None: the whole day.
+    (the as-of); None: the day is final. Buckets after it are written as no data, except
+    after a lagging series' newest sample (the day is only kept open).
 
-    A day read soon after it ended (within INGEST_GRACE_S) may miss samples Prometheus has
-    not ingested yet: it counts only up to the newest sample, and is read again later.
+    ``newest_s``: the newest sample of any series, when it stops short of the as-of.
+    ``lagging_s``: the oldest newest-sample among the series that stop short of the day's
+    end (or the as-of), within LATE_SERIES_S of it (see :func:`lagging`).
+
+    Read within INGEST_GRACE_S of its end, a day is never final (a whole source may lag), and
+    counts only up to its newest sample. After the grace and within LATE_SERIES_S, it is
+    final unless a series lags: then it is complete up to that series' newest sample (and
+    read again). Later still it is final: a series that has not caught up by then stopped.
     """
     end = day_start(day) + DAY_S
-    if until_s is None or until_s >= end + INGEST_GRACE_S:
+    if until_s is None or until_s >= end + LATE_SERIES_S:
         return None
     cut = min(until_s, end)
-    if newest_s is not None and newest_s < cut:
+    within_grace = until_s < end + INGEST_GRACE_S
+    if within_grace and newest_s is not None and newest_s < cut:
         cut = int(newest_s) // 60 * 60
+    if lagging_s is not None and lagging_s < cut:
+        cut = int(lagging_s) // 60 * 60
+    if not within_grace and cut == end:
+        return None
     return datetime.fromtimestamp(cut, UTC)
+
+
+def lagging(series: list[samples.Series], day: date, until_s: int | None, tolerance_s: float
+            ) -> float | None:
+    """The oldest newest-sample of ``day`` among the series that lag: their newest sample up
+    to the day's cut (its end, or the as-of) is more than ``tolerance_s`` before the cut but
+    within LATE_SERIES_S of it. None: no series lags (or the day is long over)."""
+    end = day_start(day) + DAY_S
+    if until_s is None or until_s >= end + LATE_SERIES_S:
+        return None
+    cut_ms = min(until_s, end) * 1000
+    found = None
+    for x in series:
+        i = int(np.searchsorted(x.ts_ms, cut_ms, side="right"))
+        if i == 0:
+            continue
+        newest = float(x.ts_ms[i - 1]) / 1000
+        if cut_ms / 1000 - LATE_SERIES_S <= newest < cut_ms / 1000 - tolerance_s:
+            found = newest if found is None else min(found, newest)
+    return found
 
 
 def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarray,
             clipped: np.ndarray, unusable: np.ndarray, step_s: int,
             notes: tuple[str, ...], until_s: int | None = None,
-            newest_s: float | None = None) -> list[DayTable]:
+            newest_s: float | None = None,
+            lagging_s: Callable[[date], float | None] | None = None) -> list[DayTable]:
     per_day = DAY_S // step_s
     out = []
     for i, day in enumerate(run):
         sl = slice(i * per_day, (i + 1) * per_day)
         until = complete_until(day, until_s, newest_s)
+        # A lagging series keeps the day open but erases nothing the others hold: it may
+        # as well have stopped (a pod replaced), which only time tells.
+        lag = None if lagging_s is None else lagging_s(day)
+        marker = until if lag is None else complete_until(day, until_s, newest_s, lag)
         h = has[sl].copy()
         if until is not None:  # nothing after it is written as data
             h[max(0, (int(until.timestamp()) - day_start(day)) // step_s):] = False
@@ -79,7 +121,7 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
             "step_s": pa.array(np.full(per_day, step_s, dtype=np.int32)),
         }, schema=lake.SLI_SCHEMA)
         out.append(DayTable(day, table, int((clipped[sl] & h).sum()),
-                            int(unusable[sl].sum()), notes=notes, complete_until=until))
+                            int(unusable[sl].sum()), notes=notes, complete_until=marker))
     return out
 
 
@@ -183,11 +225,13 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
         clipped = part.events > tot.events
         good = np.minimum(part.events, tot.events)
     # Samples stop well before the as-of: Prometheus may not have ingested the rest yet.
+    tolerance_s = gap_ms / 1000 if gap_ms else MAX_INTERVAL_S
     newest = max((float(x.ts_ms[-1]) / 1000 for x in total_s if len(x.ts_ms)), default=None)
-    if newest is not None and until_s is not None and newest >= until_s - gap_ms / 1000:
+    if newest is not None and until_s is not None and newest >= until_s - tolerance_s:
         newest = None
     tables = _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable,
-                     step_s, notes, until_s, newest)
+                     step_s, notes, until_s, newest,
+                     lambda day: lagging(total_s + part_s, day, until_s, tolerance_s))
     if slo.breakdown:  # the same samples, counted per label-value group
         tables = breakdown.attach(slo.breakdown, tables, total_s, part_s, bad, count, step_s,
                                   part_sel, total_sel)
