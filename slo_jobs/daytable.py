@@ -39,6 +39,9 @@ class DayTable:
     # had not ingested all of it): later buckets are "no data" for now, and the day is
     # extracted again once it can be complete.
     complete_until: datetime | None = None
+    # Buckets holding the first sample of a series new to the read (extract.samples.Counted
+    # .first): where the lake already has data, its value is kept (see ``_kept``).
+    unsure: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -62,15 +65,35 @@ KEPT_NOTE = ("the source no longer holds some minutes the lake has (retention, a
 log = logging.getLogger("slo_jobs")
 
 
-def _kept(old: pa.Table | None, new: pa.Table) -> np.ndarray | None:
-    """The buckets where ``old`` (the lake's partition) has data and ``new`` (a re-read) has
-    none; None when there are none or the two do not align (another bucket width)."""
+def _kept(old: pa.Table | None, new: pa.Table, before: bool | None = None,
+          unsure: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the buckets to take from ``old``, the lake's partition, instead of ``new``, a
+    re-read; those of them where the re-read has no data). None when there are none or the
+    two do not align (another bucket width). ``before``: whether the re-read had data in
+    the bucket just before this day (None: not read).
+
+    Besides the buckets the re-read has no data for, the lake's value is kept in the first
+    bucket with data after such a stretch, when the lake has it too: there the re-read
+    counts from a sample before the stretch (the events of a gap land in the bucket after
+    it, which the kept buckets already hold) or from no sample at all (the first one a
+    source still holds is only a baseline), so only the lake's value adds up."""
     if old is None or old.num_rows != new.num_rows or not old.column("ts").equals(
             new.column("ts")) or not old.column("step_s").equals(new.column("step_s")):
         return None
-    keep = (old.column("has_data").to_numpy(zero_copy_only=False)
-            & ~new.column("has_data").to_numpy(zero_copy_only=False))
-    return keep if keep.any() else None
+    had = old.column("has_data").to_numpy(zero_copy_only=False)
+    has = new.column("has_data").to_numpy(zero_copy_only=False)
+    lost = had & ~has
+    doubt = had & has & (unsure if unsure is not None else False)
+    if not lost.any() and not doubt.any() and before is not False:
+        return None
+    prev = np.concatenate([[True if before is None else before], has[:-1]])
+    # Buckets kept before each bucket since the re-read last had data.
+    kept = np.concatenate([[0], np.cumsum(lost)])
+    last = np.maximum.accumulate(np.where(has, np.arange(len(has)), -1))
+    since = kept[np.arange(len(has))] - kept[np.concatenate([[-1], last[:-1]]) + 1]
+    closing = has & ~prev & had & ((since > 0) | ((np.arange(len(has)) == 0) & (before is False)))
+    keep = lost | closing | doubt
+    return (keep, lost) if keep.any() else None
 
 
 def _merged(old: pa.Table, new: pa.Table, keep: np.ndarray) -> pa.Table:
@@ -91,29 +114,34 @@ def _old(path: LakeDir) -> pa.Table | None:
         return None
 
 
-def write(lake_dir: LakeDir, slo: str, d: DayTable) -> DayResult:
+def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) -> DayResult:
     """Write this SLO-day's partitions (each whole, see ``lake.write_atomic``).
 
     The lake is the record: where the partition already there has data and this read has
     none (the source's retention ended, an outage, a wrong URL), its buckets (and their
     breakdown rows) are kept, and the partition and the log say so; buckets both have data
-    for take this read's."""
+    for take this read's (but see ``_kept``). ``before``: whether this read had data in the
+    bucket just before the day (None: the day was the first of its read)."""
     path = lake.sli_partition(lake_dir, slo, d.day)
     old = _old(path)
-    keep = _kept(old, d.table)
+    kept = _kept(old, d.table, before, d.unsure)
     table, notes = d.table, d.notes
     attributed = lake.detail_partition(lake_dir, "breakdown", slo, d.day)
     breakdown = d.breakdown
-    if old is not None and keep is not None:
+    if old is not None and kept is not None:
+        keep, lost = kept
         table = _merged(old, d.table, keep)
-        notes = (*(n for n in notes if n != KEPT_NOTE), KEPT_NOTE)
-        log.warning("SLO %s, %s: the source no longer holds %d minutes the lake has; kept "
-                    "the lake's", slo, d.day, int(keep.sum() * table.column("step_s")[0]
-                                                   .as_py() // 60))
+        if lost.any():
+            notes = (*(n for n in notes if n != KEPT_NOTE), KEPT_NOTE)
+            log.warning("SLO %s, %s: the source no longer holds %d minutes the lake has; "
+                        "kept the lake's", slo, d.day,
+                        int(lost.sum() * table.column("step_s")[0].as_py() // 60))
         if breakdown is not None and attributed.exists():
             prior = lake.read_detail(attributed, lake.BREAKDOWN_SCHEMA)
-            at = pc.is_in(prior.column("ts"), table.column("ts").filter(pa.array(keep)))
-            breakdown = pa.concat_tables([breakdown, prior.filter(at)]).sort_by("ts")
+            taken = table.column("ts").filter(pa.array(keep))
+            breakdown = pa.concat_tables([
+                breakdown.filter(pc.invert(pc.is_in(breakdown.column("ts"), taken))),
+                prior.filter(pc.is_in(prior.column("ts"), taken))]).sort_by("ts")
     if d.ages is not None:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
     if d.runs is not None:
@@ -143,4 +171,11 @@ def replace(lake_dir: LakeDir, slo: str, days: list[date],
     uninterrupted run would. The one way every source's days reach the lake."""
     with lake.slo_lock(lake_dir, slo):
         clear_temps(lake_dir, slo, days)
-        return [write(lake_dir, slo, d) for d in tables]
+        out: list[DayResult] = []
+        before: bool | None = None
+        for i, d in enumerate(tables):
+            # The bucket before a day is the previous day's last, when both were read together.
+            follows = i > 0 and (d.day - tables[i - 1].day).days == 1
+            out.append(write(lake_dir, slo, d, before if follows else None))
+            before = bool(d.table.column("has_data")[-1].as_py())
+        return out

@@ -100,7 +100,8 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
             clipped: np.ndarray, unusable: np.ndarray, step_s: int,
             notes: tuple[str, ...], until_s: int | None = None,
             newest_s: float | None = None,
-            lagging_s: Callable[[date], float | None] | None = None) -> list[DayTable]:
+            lagging_s: Callable[[date], float | None] | None = None,
+            unsure: np.ndarray | None = None) -> list[DayTable]:
     per_day = DAY_S // step_s
     out = []
     for i, day in enumerate(run):
@@ -121,8 +122,13 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
             "step_s": pa.array(np.full(per_day, step_s, dtype=np.int32)),
         }, schema=lake.SLI_SCHEMA)
         out.append(DayTable(day, table, int((clipped[sl] & h).sum()),
-                            int(unusable[sl].sum()), notes=notes, complete_until=marker))
+                            int(unusable[sl].sum()), notes=notes, complete_until=marker,
+                            unsure=None if unsure is None else unsure[sl] & h))
     return out
+
+
+def _first(c: samples.Counted) -> np.ndarray:
+    return c.first if c.first is not None else np.zeros(len(c.events), dtype=bool)
 
 
 def _fetch(client: PrometheusClient, slo: Slo, selector: str, run: list[date],
@@ -231,7 +237,8 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
         newest = None
     tables = _tables(run, good, tot.events, has, clipped, tot.unusable | part.unusable,
                      step_s, notes, until_s, newest,
-                     lambda day: lagging(total_s + part_s, day, until_s, tolerance_s))
+                     lambda day: lagging(total_s + part_s, day, until_s, tolerance_s),
+                     _first(tot) | _first(part))
     if slo.breakdown:  # the same samples, counted per label-value group
         tables = breakdown.attach(slo.breakdown, tables, total_s, part_s, bad, count, step_s,
                                   part_sel, total_sel)

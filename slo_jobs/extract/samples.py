@@ -101,6 +101,10 @@ class Counted:
     covered: np.ndarray  # bool per bucket: some series was being scraped across it
     unusable: np.ndarray  # bool per bucket: a sample was NaN, infinite or negative
     series: int  # series with a sample in the buckets
+    # bool per bucket: holds the first sample of a series first seen after the lookback
+    # began, counted from zero (a new counter) or only a baseline (one lost sight of): the
+    # one bucket a read cannot be sure of, where a lake's earlier read is preferred
+    first: np.ndarray | None = None
 
 
 def _fresh_start(values: np.ndarray) -> bool:
@@ -123,6 +127,7 @@ def count(series: Sequence[Series], origin_ms: int, buckets: int, step_ms: int,
     events = np.zeros(buckets, dtype=np.float64)
     cover = np.zeros(buckets + 1, dtype=np.int64)
     unusable = np.zeros(buckets, dtype=bool)
+    first = np.zeros(buckets, dtype=bool)
     seen = 0
     end_ms = origin_ms + buckets * step_ms
     for s in series:
@@ -146,6 +151,8 @@ def count(series: Sequence[Series], origin_ms: int, buckets: int, step_ms: int,
         delta[1:][resets] = vals[1:][resets]
         new = ts[0] > lookback_from_ms
         delta[0] = vals[0] if new and _fresh_start(vals) else 0.0
+        if new and inside[0]:
+            first[idx[0]] = True
         events += np.bincount(idx[inside], weights=delta[inside], minlength=buckets)
         # Coverage: every bucket holding a sample, and those spanned by normal scrape gaps.
         near = np.diff(ts) <= gap_limit_ms
@@ -158,4 +165,4 @@ def count(series: Sequence[Series], origin_ms: int, buckets: int, step_ms: int,
         cover += np.bincount(idx[inside], minlength=buckets + 1)
         cover -= np.bincount(idx[inside] + 1, minlength=buckets + 1)
     covered = np.cumsum(cover)[:buckets] > 0
-    return Counted(events, covered, unusable, seen)
+    return Counted(events, covered, unusable, seen, first)
