@@ -34,8 +34,10 @@ from .cli_options import (
 )
 from .errors import SloJobsError
 
-# The data stack (DuckDB, pyarrow, pandas, WeasyPrint) is imported inside the commands that
-# use it: importing it all up front made every command, even --help, take seconds to start.
+# The data stack (DuckDB, pyarrow, pandas, WeasyPrint, httpx, pydantic) is imported inside the
+# commands that use it, purely for start-up speed: importing it all up front made every
+# command, even --help or a mistyped --month, take seconds to answer. Arguments are checked
+# while they are parsed (cli_options), before any of it loads.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
@@ -69,7 +71,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
-    from . import catalog, periods, runner
+    from . import catalog, periods, report_text, runner
     from .decisions import teams
     from .sources import Sources
 
@@ -80,7 +82,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     with Sources.from_env(prometheus_url) as sources:
         rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
                                        teams=teams.load_for(slo_paths(slos)))
-    typer.echo(runner.table(rows))
+    typer.echo(report_text.table(rows))
     print_files(report_files(files))
 
 
@@ -109,7 +111,7 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
-    from . import catalog, compute, periods, runner
+    from . import catalog, compute, periods, report_text, runner
     from .decisions import teams
 
     period = periods.month(month)
@@ -117,7 +119,7 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
     loaded, notes = runner.started(catalog.load(slo_paths(slos)), period.label, at)
     echo_notes(notes)
     rows = compute.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
-    typer.echo(runner.table(rows))
+    typer.echo(report_text.table(rows))
 
 
 @app.command(name="report")
@@ -181,10 +183,11 @@ def show(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")) -> N
 
     Example: slo-jobs show --month 2026-09
     """
-    from . import compute, periods, runner
+    # Only the lake's reader and the table's text: no engine, no SLO definitions.
+    from . import computed, periods, report_text
 
     period = periods.month(month)
-    typer.echo(runner.table(compute.read_summary(lake_at(lake), period)))
+    typer.echo(report_text.table(computed.read_summary(lake_at(lake), period)))
     folder = out / period.label
     print_files([(name, folder / name) for name in ("report.html", "report.pdf",
                                                      "summary.json")])
