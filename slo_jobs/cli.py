@@ -18,6 +18,7 @@ import typer
 from . import __version__, cli_governance, cli_options
 from .cli_options import (
     AsOf,
+    At,
     Lake,
     Month,
     Out,
@@ -284,9 +285,10 @@ def rules_cmd(
                                               help="Backfill start (UTC).")] = None,
     end: Annotated[str | None, typer.Option(metavar="YYYY-MM-DD",
                                             help="Backfill end (UTC).")] = None,
-    prometheus_url: PromUrl = None,
+    prometheus_url: PromUrl = None, at: At = None,
 ) -> None:
-    """Write Prometheus recording and burn-rate alert rules for the SLOs.
+    """Write Prometheus recording and burn-rate alert rules for the SLOs: the targets of the
+    phases in force and the maintenance windows (no alert while one is open) at --at.
 
     Example: slo-jobs rules --slos slos/ --out slo-rules.yaml --backfill
     --start 2026-07-01 --end 2026-10-01 --prometheus-url http://127.0.0.1:9090
@@ -294,7 +296,7 @@ def rules_cmd(
     from . import catalog, rules
 
     for line in rules.command(catalog.load(slo_paths(slos)), out, blocks if backfill else None,
-                              start, end, prometheus_url):
+                              start, end, prometheus_url, at=as_of_or_now(at)):
         typer.echo(line)
 
 
@@ -302,9 +304,10 @@ def rules_cmd(
 def dashboard_cmd(
     slos: Slos = None,
     out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Dashboard JSON to write.")
-                   ] = Path("slo-dashboard.json"),
+                   ] = Path("slo-dashboard.json"), at: At = None,
 ) -> None:
-    """Write a Grafana dashboard (JSON) over the recording rules, one row per SLO.
+    """Write a Grafana dashboard (JSON) over the recording rules, one row per SLO, with the
+    targets of the phases in force at --at.
 
     Example: slo-jobs dashboard --slos slos/ --out slo-dashboard.json
     """
@@ -312,7 +315,7 @@ def dashboard_cmd(
 
     loaded = catalog.load(slo_paths(slos))
     # As `rules` prints its file: the commands that write one file say "wrote <file>".
-    typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
+    typer.echo(f"wrote {dashboard.write(loaded, out, as_of_or_now(at))} ({len(loaded)} SLOs)")
 
 
 # what-if, review, summary-page, discover

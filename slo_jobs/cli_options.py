@@ -45,6 +45,10 @@ AsOf = Annotated[str | None, typer.Option(
     help="Evaluate at this instant (ISO 8601, UTC unless a zone is given), e.g. "
     "2026-09-15T12:00Z; default: now. A month still running is reported to date, projected "
     "and marked estimated.")]
+At = Annotated[str | None, typer.Option(
+    "--at", metavar="TIME", callback=_instant,
+    help="Write them as they stand at this instant (ISO 8601, UTC unless a zone is given): "
+    "the phase in force, the maintenance windows from then on; default: now.")]
 PromUrl = Annotated[str | None, typer.Option(
     "--prometheus-url", metavar="URL",
     help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
