@@ -166,4 +166,11 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
         now = to_date(r)
         lines.append(f"{r['slo']:<28} {r['target'] * 100:>7.2f}% {sli:>10} {rem:>12} "
                      f"{r['coverage'] * 100:>8.1f}%  {r['status']}" + (f", {now}" if now else ""))
+    approximate = [f"{r['slo']}" + ("" if r.get("sli_error_bound") is None else
+                                     f" ±{r['sli_error_bound'] * 100:.2g} pp")
+                   for r in rows if r.get("approximate")]
+    if approximate:
+        lines.append("approximate SLI (read from a PromQL expression; counts up to "
+                     f"{max(r['count_error_bound'] for r in rows if r.get('approximate')) * 100:g}"
+                     " % low): " + ", ".join(approximate))
     return "\n".join(lines)

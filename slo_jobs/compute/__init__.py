@@ -58,6 +58,7 @@ def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: s
         by_name = {s.name: s for s in group}
         for r in part.summary:
             r.update(phases.fields(by_name[r["slo"]], period, r))
+            r.update(by_name[r["slo"]].approximation(r["sli"]))
         if merged is None:
             merged = part
         else:
