@@ -109,3 +109,22 @@ def test_the_cli_table_names_the_approximate_sli(
     assert note == [f"approximate SLI (read from a PromQL expression; counts up to "
                     f"{spec.EXPR_COUNT_ERROR * 100:g} % low): shop-expr "
                     f"±{spec.EXPR_SLI_ERROR * 0.01 * 100:.2g} pp"]
+
+
+def test_the_what_if_marks_the_approximate_sli(
+        rendered: tuple[Path, list[dict[str, object]]]) -> None:
+    folder, rows = rendered
+    sli = next(r["sli"] for r in rows if r["slo"] == "shop-expr")
+    done = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "whatif", "--slo", "shop-expr",
+                           "--target", "0.995", "--from", "2026-10", "--to", "2026-10",
+                           "--slos", "slos.yaml", "--as-of", "2026-11-03T07:19+02:00"],
+                          capture_output=True, text=True, cwd=folder,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2] == (
+        f"approximate SLI: read from a PromQL expression, its error ratio within "
+        f"{spec.EXPR_SLI_ERROR * 100:g} % of itself, its counts up to "
+        f"{spec.EXPR_COUNT_ERROR * 100:g} % low")
+    html = (folder / "reports" / "out" / "whatif" / "shop-expr.html").read_text()
+    bound = spec.EXPR_SLI_ERROR * (1 - float(sli)) * 100  # type: ignore[arg-type]
+    assert html.count(f"approximate, &plusmn;{bound:.2g} pp") == 2  # as defined, what-if
