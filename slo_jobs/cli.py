@@ -18,6 +18,7 @@ import typer
 from . import __version__, cli_governance, cli_options, redaction
 from .cli_options import (
     AsOf,
+    At,
     Lake,
     Month,
     Out,
@@ -37,8 +38,10 @@ from .errors import SloJobsError
 if TYPE_CHECKING:
     from .spec import Slo
 
-# The data stack (DuckDB, pyarrow, pandas, WeasyPrint) is imported inside the commands that
-# use it: importing it all up front made every command, even --help, take seconds to start.
+# The data stack (DuckDB, pyarrow, pandas, WeasyPrint, httpx, pydantic) is imported inside the
+# commands that use it, purely for start-up speed: importing it all up front made every
+# command, even --help or a mistyped --month, take seconds to answer. Arguments are checked
+# while they are parsed (cli_options), before any of it loads.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
@@ -72,7 +75,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     Example: slo-jobs run --month 2026-09 --slos slos/ --prometheus-url http://127.0.0.1:9090
     """
-    from . import catalog, periods, runner
+    from . import catalog, periods, report_text, runner
     from .decisions import teams
     from .sources import Sources
 
@@ -83,7 +86,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     with Sources.from_env(prometheus_url) as sources:
         rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
                                        teams=teams.load_for(slo_paths(slos)))
-    typer.echo(runner.table(rows))
+    typer.echo(report_text.table(rows))
     _unmatched(lake, loaded, period.days)
     print_files(report_files(files))
 
@@ -124,7 +127,7 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
-    from . import catalog, compute, periods, runner
+    from . import catalog, compute, periods, report_text, runner
     from .decisions import teams
 
     period = periods.month(month)
@@ -132,7 +135,7 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
     loaded, notes = runner.started(catalog.load(slo_paths(slos)), period.label, at)
     echo_notes(notes)
     rows = compute.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
-    typer.echo(runner.table(rows))
+    typer.echo(report_text.table(rows))
 
 
 @app.command(name="report")
@@ -226,10 +229,11 @@ def show(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")) -> N
 
     Example: slo-jobs show --month 2026-09
     """
-    from . import compute, periods, runner
+    # Only the lake's reader and the table's text: no engine, no SLO definitions.
+    from . import computed, periods, report_text
 
     period = periods.month(month)
-    typer.echo(runner.table(compute.read_summary(lake_at(lake), period)))
+    typer.echo(report_text.table(computed.read_summary(lake_at(lake), period)))
     folder = out / period.label
     print_files([(name, folder / name) for name in ("report.html", "report.pdf",
                                                      "summary.json")])
@@ -326,9 +330,10 @@ def rules_cmd(
                                               help="Backfill start (UTC).")] = None,
     end: Annotated[str | None, typer.Option(metavar="YYYY-MM-DD",
                                             help="Backfill end (UTC).")] = None,
-    prometheus_url: PromUrl = None,
+    prometheus_url: PromUrl = None, at: At = None,
 ) -> None:
-    """Write Prometheus recording and burn-rate alert rules for the SLOs.
+    """Write Prometheus recording and burn-rate alert rules for the SLOs: the targets of the
+    phases in force and the maintenance windows (no alert while one is open) at --at.
 
     Example: slo-jobs rules --slos slos/ --out slo-rules.yaml --backfill
     --start 2026-07-01 --end 2026-10-01 --prometheus-url http://127.0.0.1:9090
@@ -336,7 +341,7 @@ def rules_cmd(
     from . import catalog, rules
 
     for line in rules.command(catalog.load(slo_paths(slos)), out, blocks if backfill else None,
-                              start, end, prometheus_url):
+                              start, end, prometheus_url, at=as_of_or_now(at)):
         typer.echo(line)
 
 
@@ -344,9 +349,10 @@ def rules_cmd(
 def dashboard_cmd(
     slos: Slos = None,
     out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Dashboard JSON to write.")
-                   ] = Path("slo-dashboard.json"),
+                   ] = Path("slo-dashboard.json"), at: At = None,
 ) -> None:
-    """Write a Grafana dashboard (JSON) over the recording rules, one row per SLO.
+    """Write a Grafana dashboard (JSON) over the recording rules, one row per SLO, with the
+    targets of the phases in force at --at.
 
     Example: slo-jobs dashboard --slos slos/ --out slo-dashboard.json
     """
@@ -354,7 +360,7 @@ def dashboard_cmd(
 
     loaded = catalog.load(slo_paths(slos))
     # As `rules` prints its file: the commands that write one file say "wrote <file>".
-    typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
+    typer.echo(f"wrote {dashboard.write(loaded, out, as_of_or_now(at))} ({len(loaded)} SLOs)")
 
 
 # what-if, review, summary-page, discover

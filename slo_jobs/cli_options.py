@@ -9,11 +9,27 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from . import periods
+
 if TYPE_CHECKING:
     from .lake import LakeDir
     from .report import ReportFiles
 
-Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM",
+
+
+def _month(label: str | None) -> str | None:
+    """--month checked while the arguments are parsed: a mistyped month is answered before
+    a command imports its data stack (seconds), as a usage error is."""
+    return label if label is None else periods.month(label).label
+
+
+def _instant(text: str | None) -> str | None:
+    if text is not None:
+        periods.instant(text)
+    return text
+
+
+Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM", callback=_month,
                                     help="Calendar month (UTC).")]
 Slos = Annotated[list[Path] | None, typer.Option(
     "--slos", metavar="PATH", show_default="slos/",
@@ -25,10 +41,14 @@ Lake = Annotated[str, typer.Option(
     "Default: $SLO_JOBS_LAKE_URL, else lake/.")]
 Out = Annotated[Path, typer.Option("--out", metavar="DIR", help="Report output folder.")]
 AsOf = Annotated[str | None, typer.Option(
-    "--as-of", metavar="TIME",
+    "--as-of", metavar="TIME", callback=_instant,
     help="Evaluate at this instant (ISO 8601, UTC unless a zone is given), e.g. "
     "2026-09-15T12:00Z; default: now. A month still running is reported to date, projected "
     "and marked estimated.")]
+At = Annotated[str | None, typer.Option(
+    "--at", metavar="TIME", callback=_instant,
+    help="Write them as they stand at this instant (ISO 8601, UTC unless a zone is given): "
+    "the phase in force, the maintenance windows from then on; default: now.")]
 PromUrl = Annotated[str | None, typer.Option(
     "--prometheus-url", metavar="URL",
     help="Prometheus base URL (default: $SLO_JOBS_PROMETHEUS_URL).")]
@@ -73,8 +93,6 @@ def now() -> datetime:
 
 def as_of_or_now(text: str | None) -> datetime:
     """--as-of, or the clock: the CLI is where time enters; whole minutes (the buckets)."""
-    from . import periods
-
     return periods.instant(text) if text else now().replace(second=0)
 
 

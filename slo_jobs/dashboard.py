@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,22 +88,30 @@ def row(slo: Slo, y: int, first_id: int) -> list[dict[str, Any]]:
     return panels
 
 
-def build(slos: Sequence[Slo], title: str = "SLOs") -> dict[str, Any]:
-    """The dashboard model (what Grafana's import and HTTP API take)."""
+def build(slos: Sequence[Slo], at: datetime | None = None, title: str = "SLOs"
+          ) -> dict[str, Any]:
+    """The dashboard model (what Grafana's import and HTTP API take), with the targets of the
+    phases in force at ``at`` (default: now), as ``rules`` writes them."""
     panels: list[dict[str, Any]] = []
     # Pipeline SLIs read from the Airflow API or a table have no series to chart.
     for n, slo in enumerate(s for s in slos if s.pipeline is None):
-        panels += row(slo, n * 9, len(panels) + 1)
+        panels += row(rules.in_force(slo, at or datetime.now(UTC)), n * 9, len(panels) + 1)
     return {
         "uid": UID, "title": title, "tags": ["slo", "slo-jobs"], "timezone": "utc",
         "schemaVersion": 39, "editable": True, "refresh": "1m",
         "time": {"from": "now-7d", "to": "now"},
         "templating": {"list": [{"name": "datasource", "label": "Prometheus",
                                  "type": "datasource", "query": "prometheus"}]},
+        # The maintenance windows the rules mute alerts in, as shaded regions.
+        "annotations": {"list": [{
+            "name": "Maintenance", "datasource": DATASOURCE, "enable": True,
+            "iconColor": "blue", "expr": f"{rules.MAINTENANCE_RECORD} == 1",
+            "step": "1m", "titleFormat": "maintenance: {{slo}}", "useValueForTime": False}]},
         "panels": panels,
     }
 
 
-def write(slos: Sequence[Slo], out: Path) -> Path:
+def write(slos: Sequence[Slo], out: Path, at: datetime | None = None) -> Path:
     # Known secrets masked in the JSON text, as in every published file.
-    return atomicio.write_text(out, redaction.redact(json.dumps(build(slos), indent=2) + "\n"))
+    return atomicio.write_text(out, redaction.redact(json.dumps(build(slos, at), indent=2)
+                                                     + "\n"))

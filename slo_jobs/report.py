@@ -48,11 +48,11 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "budget_remaining_events", "budget_minutes", "budget_remaining_minutes",
                "status", "outlook", "met", "coverage", "buckets", "expected_buckets",
                "clipped_rows", "no_data_slices", "estimated", "exhaustion", "exhaustion_days",
-               "incidents", "pages", "tickets", "min_coverage",
+               "incidents", "pages", "tickets", "min_coverage", "approximate", "sli_error_bound",
                "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
                "as_of", "window_label", "window_sli", "window_budget_consumed",
                "window_budget_remaining", "window_status", "window_outlook", "window_met",
-               "window_estimated", "period_start", "period_end",
+               "window_estimated", "period_start", "period_end", "count_error_bound",
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
                "first_budget_remaining", "first_status", "first_excluded_minutes")

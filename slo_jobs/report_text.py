@@ -148,3 +148,29 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
         out.append("No action needed: the budget is spent no faster than evenly; keep the "
                    "current release pace.")
     return out
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """A short plain-text table of the month's SLOs for terminals and logs. A period still
+    running says so on its row ("to date", how it stands, when it ends) and above the table
+    (the as-of): it is neither met nor missed until it ends."""
+    head = f"{'SLO':<28} {'target':>8} {'SLI':>10} {'budget left':>12} {'coverage':>9}  status"
+    lines = [head, "-" * len(head)]
+    running = [r["as_of"] for r in rows if r.get("estimated") and r.get("as_of")]
+    if running:
+        lines.insert(0, f"figures to date at {ts(max(running))} UTC: a period "
+                     "still running is neither met nor missed until it ends")
+    for r in rows:
+        sli = "n/a" if r["sli"] is None else f"{r['sli'] * 100:.4f}%"
+        rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
+        now = to_date(r)
+        lines.append(f"{r['slo']:<28} {r['target'] * 100:>7.2f}% {sli:>10} {rem:>12} "
+                     f"{r['coverage'] * 100:>8.1f}%  {r['status']}" + (f", {now}" if now else ""))
+    approximate = [f"{r['slo']}" + ("" if r.get("sli_error_bound") is None else
+                                     f" ±{r['sli_error_bound'] * 100:.2g} pp")
+                   for r in rows if r.get("approximate")]
+    if approximate:
+        lines.append("approximate SLI (read from a PromQL expression; counts up to "
+                     f"{max(r['count_error_bound'] for r in rows if r.get('approximate')) * 100:g}"
+                     " % low): " + ", ".join(approximate))
+    return "\n".join(lines)

@@ -18,21 +18,19 @@ pager and the report's incidents agree window for window. What PromQL cannot exp
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import atomicio, redaction
+from . import atomicio, periods, redaction
 from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor, budget_fraction
 from .errors import SloJobsError
+from .governance.model import phase_in_force
+from .rules_promtool import backfill, http_config
 from .spec import Query, Slo
 from .spec.promql import number
 
@@ -43,6 +41,10 @@ PERIOD_RECORD = "slo:sli_error:ratio_period"
 # days_in_month() instead, exactly).
 NOMINAL_DAYS = {"week": 7, "month": 30, "quarter": 91, "year": 365}
 PERIOD_INTERVAL = "5m"
+MAINTENANCE_RECORD = "slo:maintenance:active"
+# How far ahead a rule file spells out the maintenance windows (PromQL has no cron): an
+# SLORulesOutdated ticket asks for the file again before it runs out.
+HORIZON = timedelta(days=90)
 LIMITS = (
     "A range selector has a fixed length: for a calendar window the period ratio covers the "
     "trailing 30 d (month), 7 d (week), 91 d (quarter) or 365 d (year), which equals the "
@@ -93,6 +95,51 @@ def period_expr(slo: Slo) -> str:
     if _calendar_month(slo):
         return "(86400 * scalar(days_in_month()))"
     return str(period_seconds(slo))
+
+
+def window_start(slo: Slo, at: datetime) -> datetime:
+    """The start of the SLO's own window holding the instant just before ``at``."""
+    if slo.window_kind == "rolling" and slo.rolling_window is not None:
+        return at - slo.rolling_window
+    return periods.containing(slo.calendar_unit or "month", at - timedelta(microseconds=1),
+                              slo.time_zone, slo.window_start).start
+
+
+def in_force(slo: Slo, at: datetime) -> Slo:
+    """``slo`` with the target judging its window at ``at``, as the report judges it: the
+    phase in force at the window's start (docs/slo-math.md, Phases)."""
+    found = phase_in_force(slo.phases, slo.time_zone, window_start(slo, at))
+    return slo if found is None else replace(slo, target=found[1].target)
+
+
+def valid_until(slo: Slo, at: datetime) -> datetime:
+    """When the rules written at ``at`` stop saying what the report says: the end of the
+    maintenance horizon, or the first window judged by the next phase."""
+    until = at + HORIZON
+    for p in slo.phases:
+        start = p.starts(slo.time_zone)
+        if start > window_start(slo, at):
+            if slo.window_kind == "rolling" and slo.rolling_window is not None:
+                first = start + slo.rolling_window
+            else:
+                w = periods.containing(slo.calendar_unit or "month", start, slo.time_zone,
+                                       slo.window_start)
+                first = w.start if w.start == start else w.end
+            return min(until, max(first, at))
+    return until
+
+
+def maintenance_expr(slo: Slo, at: datetime) -> str | None:
+    """1 while one of the SLO's maintenance windows (either kind) is open, from ``at`` to the
+    horizon; None without windows. Each window spelled out in epoch seconds."""
+    if slo.maintenance is None:
+        return None
+    spans = [(int(i.start.timestamp()), int(i.end.timestamp()))
+             for i in slo.maintenance.intervals(at, at + HORIZON)]
+    if not spans:
+        return None
+    return "vector(1) and on() (" + " or ".join(
+        f"(vector(time()) >= {a} < {b})" for a, b in spans) + ")"
 
 
 def conditions(slo: Slo) -> list[Condition]:
@@ -230,16 +277,24 @@ def _annotations(slo: Slo, severity: str) -> dict[str, str]:
     return out
 
 
-def groups(slo: Slo) -> list[dict[str, Any]]:
-    """The two rule groups of one SLO."""
+def groups(slo: Slo, at: datetime | None = None) -> list[dict[str, Any]]:
+    """The two rule groups of one SLO as they stand at ``at`` (default: now): the target of
+    the phase in force, and no page or ticket while a maintenance window is open."""
+    at = at or datetime.now(UTC)
+    slo = in_force(slo, at)
     lab = labels(slo)
     rules: list[dict[str, Any]] = [
         {"record": RECORD.format(window=w), "expr": error_ratio(slo, w), "labels": lab}
         for w in _windows(slo)]
+    muted = maintenance_expr(slo, at)
+    if muted is not None:  # before the alerts: a group's rules run in order, one instant
+        rules.append({"record": MAINTENANCE_RECORD, "expr": muted, "labels": lab})
     for severity in ("page", "ticket"):
         expr = alert_expr(slo, severity,
                           lambda w: RECORD.format(window=w) + _selector(slo))
         if expr is not None:
+            if muted is not None:
+                expr = f"({expr}) unless on() {MAINTENANCE_RECORD}{_selector(slo)}"
             rules.append({"alert": "SLOErrorBudgetBurn", "expr": expr,
                           "labels": {"severity": severity, **lab},
                           "annotations": _annotations(slo, severity)})
@@ -251,6 +306,16 @@ def groups(slo: Slo) -> list[dict[str, Any]]:
             "description": _text(f"The total-events query of {slo.name} returned no data for "
                                  "20 minutes: the SLO cannot be judged and the burn-rate "
                                  "alerts cannot fire.")}})
+    until = valid_until(slo, at)
+    rules.append({
+        "alert": "SLORulesOutdated", "expr": f"vector(time()) >= {int(until.timestamp())}",
+        "labels": {"severity": "ticket", **lab},
+        "annotations": {
+            "summary": f"SLO {slo.name} ({slo.service}): alert rules out of date",
+            "description": _text(
+                f"These rules hold the target and maintenance windows of {slo.name} up to "
+                f"{until:%Y-%m-%d %H:%M} UTC (a new phase or the end of the windows spelled "
+                "out); write them again with slo-jobs rules.")}})
     period = prom_duration(period_seconds(slo))
     meta = [
         {"record": PERIOD_RECORD, "expr": period_error_ratio(slo),
@@ -274,91 +339,28 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-def render(slos: Sequence[Slo]) -> str:
-    """The rule file for ``slos`` as YAML."""
+def render(slos: Sequence[Slo], at: datetime | None = None) -> str:
+    """The rule file for ``slos`` as YAML, as they stand at ``at`` (default: now)."""
+    at = at or datetime.now(UTC)
     # Pipeline SLIs read from the Airflow API or a table have no series to alert on.
     skipped = [s.name for s in slos if s.pipeline is not None]
     head = "".join(f"# {line}\n" for line in (
         "Generated by slo-jobs rules from the SLO definitions; edit those, not this file.",
+        f"As of {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: targets of the phases in force, "
+        f"maintenance windows (no page or ticket while one is open) for {HORIZON.days} days.",
         *("Limit: " + limit for limit in LIMITS),
         *(["Not here (SLI read from the Airflow API or a table, not Prometheus): "
            + ", ".join(skipped)] if skipped else [])))
     # Secrets masked in the values before dumping: YAML then quotes a value starting "***".
     body = yaml.dump(redaction.mask_values({"groups": [g for s in slos if s.pipeline is None
-                                                       for g in groups(s)]}),
+                                                       for g in groups(s, at)]}),
                      Dumper=_Dumper, sort_keys=False, width=10_000)
     return head + body
 
 
-def write(slos: Sequence[Slo], out: Path) -> Path:
+def write(slos: Sequence[Slo], out: Path, at: datetime | None = None) -> Path:
     """Write the rule file atomically, known secrets masked (it is published to Prometheus)."""
-    return atomicio.write_text(out, redaction.redact(render(slos)))
-
-
-def _takes_http_config(exe: str) -> bool:
-    """Whether this promtool accepts ``--http.config.file`` (2.42, Debian 12's, does not)."""
-    try:
-        shown = subprocess.run([exe, "tsdb", "create-blocks-from", "rules", "--help"],
-                               capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "--http.config.file" in shown.stdout + shown.stderr
-
-
-def backfill(rule_file: Path, url: str, start: datetime, end: datetime, output_dir: Path,
-             promtool: str = "promtool", http_config: Path | None = None) -> list[Path]:
-    """Evaluate the recording rules over ``[start, end)`` with ``promtool tsdb
-    create-blocks-from rules`` against Prometheus at ``url``; the blocks land in
-    ``output_dir`` (move them into Prometheus' data folder to use them).
-
-    Credentials go to promtool only in ``http_config`` (a file), never in its command
-    line, which every local user can read; a promtool without that option is refused."""
-    exe = shutil.which(promtool)
-    if exe is None:
-        raise SloJobsError("promtool: not found on PATH; expected Prometheus' promtool "
-                           "(apt-get install prometheus)")
-    if end <= start:
-        raise SloJobsError(f"--end: {end.isoformat()} is not after --start "
-                           f"{start.isoformat()}; expected a later end")
-    url, user, password = redaction.split_userinfo(url)
-    if user or password:
-        raise SloJobsError(f"--prometheus-url: {redaction.redact(url)} carries credentials; "
-                           "expected them in SLO_JOBS_PROMETHEUS_USERNAME / _PASSWORD")
-    if http_config is not None and not _takes_http_config(exe):
-        raise SloJobsError(
-            f"{exe}: this promtool has no --http.config.file option, so it cannot be given "
-            "the Prometheus credentials (SLO_JOBS_PROMETHEUS_TOKEN / _USERNAME / _PASSWORD) "
-            "without showing them on its command line; expected a promtool whose "
-            "'tsdb create-blocks-from rules --help' lists --http.config.file, or a "
-            "Prometheus URL that needs no credentials (e.g. on its own host)")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    before = set(output_dir.iterdir())
-    cmd = [exe, "tsdb", "create-blocks-from", "rules",
-           "--start", str(int(start.timestamp())), "--end", str(int(end.timestamp())),
-           "--url", url, "--output-dir", str(output_dir)]
-    if http_config is not None:
-        cmd += ["--http.config.file", str(http_config)]
-    done = subprocess.run([*cmd, str(rule_file)], capture_output=True, text=True)
-    if done.returncode != 0:
-        last = redaction.redact((done.stderr.strip().splitlines() or ["no output"])[-1])
-        raise SloJobsError(f"{rule_file}: promtool tsdb create-blocks-from rules failed: "
-                           f"{last}; expected a reachable Prometheus at {url}")
-    return sorted(p for p in set(output_dir.iterdir()) - before if (p / "meta.json").exists())
-
-
-def http_config(token: str | None, username: str | None, password: str | None) -> Path | None:
-    """A promtool HTTP config file for the credentials in the environment, if any."""
-    if not token and not username:
-        return None
-    conf: dict[str, Any] = ({"authorization": {"type": "Bearer", "credentials": token}}
-                            if token else
-                            {"basic_auth": {"username": username, "password": password or ""}})
-    # Not an output: a secret handed to promtool, owner-only (mkstemp's 0600) on purpose and
-    # deleted by the caller after the run, so it does not go through atomicio.
-    fd, name = tempfile.mkstemp(prefix="slo-jobs-promtool-", suffix=".yml")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        yaml.safe_dump(conf, f)
-    return Path(name)
+    return atomicio.write_text(out, redaction.redact(render(slos, at)))
 
 
 def parse_instant(text: str, option: str) -> datetime:
@@ -373,12 +375,12 @@ def parse_instant(text: str, option: str) -> datetime:
 
 def command(slos: Sequence[Slo], out: Path, backfill_to: Path | None = None,
             start: str | None = None, end: str | None = None,
-            url: str | None = None) -> list[str]:
+            url: str | None = None, at: datetime | None = None) -> list[str]:
     """``slo-jobs rules``: write the rule file and, with ``backfill_to``, the rule blocks.
     Returns the lines to print."""
     from .extract import PrometheusConfig
 
-    lines = [f"wrote {write(slos, out)} ({len(slos)} SLOs)"]
+    lines = [f"wrote {write(slos, out, at)} ({len(slos)} SLOs)"]
     if backfill_to is None:
         return lines
     if not start or not end:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import catalog, compute, lake, periods, report, review, runner, spec
+from . import catalog, compute, lake, periods, report, report_text, review, runner, spec
 from .compute import shards
 from .decisions import teams as team_file
 from .errors import SloJobsError
@@ -236,7 +236,7 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_d
         source = sources.label(catalog.load([slos_dir]))
     files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at,
                           formats=formats, without=["pdf"] if skipped else [])
-    print(runner.table(rows))
+    print(report_text.table(rows))
     return {"period": period.label, "html": str(files.html),
             "pdf": "" if skipped else str(files.pdf), "json": str(files.json),
             "csv": str(files.csv), **({"pdf_skipped": skipped} if skipped else {})}

@@ -129,3 +129,45 @@ def test_run_report_and_show_print_output_files_the_same_way(tmp_path: Path) -> 
     assert ran["report.pdf"] == shown["report.pdf"] == str(out / "report.pdf")
     assert "report.pdf" not in rendered  # --format html,json
     assert ran["index.html"] == rendered["index.html"] == str(out.parent / "index.html")
+
+
+def _modules_after(args: list[str], cwd: Path) -> tuple[str, set[str]]:
+    """(stdout, which of the data stack's libraries) one command loaded, in a new process."""
+    code = ("import io, sys, contextlib\nfrom slo_jobs import cli\nsys.argv = ['slo-jobs', "
+            f"*{args!r}]\nout = io.StringIO()\nwith contextlib.redirect_stdout(out):\n"
+            "    try:\n        cli.main()\n    except SystemExit:\n        pass\n"
+            "print(out.getvalue(), end='')\nprint(' '.join(m for m in ('duckdb', 'pandas', "
+            "'pyarrow', 'pyarrow.dataset', 'weasyprint', 'httpx', 'yaml') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=cwd, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    *shown, loaded = proc.stdout.splitlines()
+    return "\n".join(shown), set(loaded.split())
+
+
+@pytest.mark.parametrize("args", [["run", "--month", "2026-9"],
+                                  ["compute", "--month", "2026-09", "--as-of", "soon"],
+                                  ["report", "--month", "13"]])
+def test_a_mistyped_argument_is_answered_before_the_data_stack_loads(args: list[str]) -> None:
+    # The answer time of a usage mistake is measured by bench/cli.py; here, what it loads.
+    proc = cli(*args)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ")
+    assert _modules_after(args, ROOT)[1] == set()
+
+
+def test_show_reads_the_summary_without_the_engine(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from slo_jobs import periods, report_text
+    from slo_jobs.compute import SloParams, compute_window, write_result
+    from tests.lakeutil import write_buckets
+
+    period = periods.month("2026-11")
+    slos = [SloParams(f"slo-{i}", "svc", "Requests served.", "h", 0.999) for i in range(3)]
+    for i, s in enumerate(slos):
+        write_buckets(tmp_path / "lake", s.name, period.start.replace(day=2 + i, hour=7),
+                      [(997.0 + i, 1000.0)] * 300)
+    write_result(tmp_path / "lake", compute_window(tmp_path / "lake", slos, period))
+    shown, loaded = _modules_after(["show", "--month", "2026-11"], tmp_path)
+    assert loaded == {"pyarrow"}
+    written = pq.read_table(tmp_path / "lake" / "monthly" / "month=2026-11" / "summary.parquet")
+    assert shown.startswith(report_text.table(written.to_pylist()) + "\n")

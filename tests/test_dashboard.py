@@ -90,3 +90,35 @@ def test_cli_writes_rules_and_dashboard(tmp_path: Path, monkeypatch: pytest.Monk
     assert err.strip().splitlines() == [
         "error: --end: 'yesterday' is not a time; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM "
         "(UTC), e.g. 2026-09-01"]
+
+
+@pytest.mark.parametrize(("at", "target"), [("1970-01-31T12:07+05:30", 0.99),
+                                            ("1970-03-29T00:13Z", 0.999)])
+def test_dashboard_and_rules_show_the_phase_in_force(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        at: str, target: float) -> None:
+    # Rolling 28 days: phase "strict" judges the windows that begin on or after 1970-03-01.
+    spec = tmp_path / "api.yaml"
+    spec.write_text(FIXTURE.read_text().replace("objective: {target: 0.999}", (
+        "objective:\n    target: 0.999\n    phases:\n"
+        "      - {name: baseline, target: 0.99, start: '1970-01-01'}\n"
+        "      - {name: strict, target: 0.999, start: '1970-03-01'}")) + (
+        "  maintenance:\n    windows:\n      - {cron: '0 2 * * SUN', duration: 2h}\n"))
+    for command, out in (("dashboard", "d.json"), ("rules", "r.yaml")):
+        code, _, err = _cli(monkeypatch, capsys, command, "--slos", str(spec), "--out",
+                            str(tmp_path / out), "--at", at)
+        assert code == 0, err
+    board = json.loads((tmp_path / "d.json").read_text())
+    recorded = {r["record"]: r["expr"] for g in yaml.safe_load(
+        (tmp_path / "r.yaml").read_text())["groups"] for r in g["rules"] if "record" in r}
+    b = 1 - target
+    assert recorded["slo:objective:ratio"] == f"vector({target:g})"
+    assert float(recorded["slo:error_budget:ratio"][7:-1]) == pytest.approx(b)
+    stat, gauge = board["panels"][1:3]
+    assert f"objective {target * 100:g} %" in stat["title"]
+    assert [s["value"] for s in stat["fieldConfig"]["defaults"]["thresholds"]["steps"]] == \
+        [None, target]
+    assert float(gauge["targets"][0]["expr"].rsplit(" / ", 1)[1]) == pytest.approx(b)
+    # the maintenance windows the alerts are muted in, from the series the rules record
+    (shade,) = board["annotations"]["list"]
+    assert shade["expr"].split()[0] == rules.MAINTENANCE_RECORD in recorded

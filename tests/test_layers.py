@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 
 PKG = ROOT / "slo_jobs"
 BOTTOM = {"lake", "partmeta", "objectstore", "objectsets", "daytable", "periods", "burnrate",
-          "endpoint", "atomicio", "redaction", "names", "errors", "resources", "request"}
+          "endpoint", "atomicio", "redaction", "names", "errors", "resources", "request",
+          "computed"}
 ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
 
 
@@ -106,6 +107,10 @@ def test_no_import_cycle() -> None:
     ("slo_jobs.compute", ("httpx",)),
     ("slo_jobs.rules", ("duckdb",)),
     ("slo_jobs.catalog", ("httpx", "duckdb")),
+    # what `slo-jobs show` loads: the month's summary read back and printed
+    ("slo_jobs.computed", ("pydantic", "httpx", "duckdb", "pandas", "pyarrow.dataset")),
+    ("slo_jobs.report_text", ("pydantic", "pyarrow", "duckdb", "pandas")),
+    ("slo_jobs.cli", ("pyarrow", "duckdb", "pandas", "httpx", "yaml")),
 ])
 def test_importing_a_layer_loads_no_heavier_library(module: str, absent: tuple[str, ...]) -> None:
     code = (f"import sys, {module}; print(','.join(m for m in {list(absent)!r} "

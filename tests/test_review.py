@@ -81,7 +81,7 @@ def _check(folder: Path) -> None:
     html = (folder / "review.html").read_text()
     md = (folder / "review.md").read_text()
     pay = _cells(html, "pay", "performance")
-    assert pay[2:] == ["healthy", f"{(1 - 110 / 300) * 100:.1f} %", "99.0000 %", "1.00x",
+    assert pay[2:] == ["healthy", f"{(1 - 110 / 300) * 100:.1f} % (2026-11)", "99.0000 %", "1.00x",
                        "0.50x", "worsening"]
     find = _cells(html, "find", "performance")
     assert find[2] == "exhausted"
@@ -148,3 +148,23 @@ def test_review_dag_writes_the_same_review(world: Path, airflow_db: Any) -> None
     strip = lambda p: re.sub(r"generated [^.]*UTC", "", p.read_text())  # noqa: E731
     assert strip(world / "dag/weekly/2026-W46/review.md") == \
         strip(world / "cli/weekly/2026-W46/review.md")
+
+
+def test_a_rolling_slo_is_reviewed_on_its_own_window(tmp_path: Path) -> None:
+    # roll: 99 % over a rolling 28 days; 5 of 1,000 events a minute bad from 19 to 31
+    # October, all good in November. At the week's end (16 November 00:00) its window is
+    # 19 October to 16 November: 13 days x 1,440 x 5 = 93,600 bad of 0.01 x 28 x 1,440,000
+    # allowed, 76.8 % left. The calendar month to date would say 100 %.
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "roll.yaml").write_text(
+        DOC.format(name="roll", team="web", target=0.99) + "  window: {rolling: 28d}\n")
+    start = datetime(2026, 10, 19, tzinfo=UTC)
+    write_buckets(tmp_path / "lake", "roll", start, [(995.0, 1000.0)] * (13 * 1440)
+                  + [(1000.0, 1000.0)] * (15 * 1440))
+    done = cli("review", "--week", "2026-W46", "--slos", "slos", "--as-of",
+               "2026-11-20T09:13+01:00", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "reports" / "out" / "weekly" / "2026-W46" / "review.html").read_text()
+    left = 1 - 13 * 1440 * 5 / (0.01 * 28 * 1440 * 1000)
+    assert _cells(html, "roll", "performance")[2:4] == [
+        "healthy", f"{left * 100:.1f} % (rolling-28d@2026-11-16T00:00Z)"]

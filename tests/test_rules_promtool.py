@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +125,18 @@ def _example_specs(tmp_path: Path) -> list[Path]:
 def test_promtool_checks_rules_of_every_example_spec(tmp_path: Path) -> None:
     for path in _example_specs(tmp_path):
         slos = catalog.load([path])
-        out = rules.write(slos, tmp_path / f"{path.stem}.rules.yaml")
+        at = datetime(2026, 9, 14, 9, 37, tzinfo=UTC)
+        out = rules.write(slos, tmp_path / f"{path.stem}.rules.yaml", at)
         done = _promtool("check", "rules", str(out))
         assert done.returncode == 0, f"{path}: {done.stdout}{done.stderr}"
-        # Per SLO: 7 windows, 2 alerts, absent data; the period group: ratio and metadata.
+        # Per SLO: 7 windows, 2 alerts, absent data, out of date; the period group: ratio and
+        # metadata; with maintenance windows ahead, the record muting the alerts.
         # Pipeline SLOs read from tables or the Airflow API get none.
         ruled = [s for s in slos if s.pipeline is None]
-        assert f"SUCCESS: {len(ruled) * 14} rules found" in done.stdout, done.stdout
+        muted = [s for s in ruled if s.maintenance is not None
+                 and s.maintenance.intervals(at, at + rules.HORIZON)]
+        assert f"SUCCESS: {len(ruled) * 15 + len(muted)} rules found" in done.stdout, \
+            done.stdout
 
 
 def test_factors_follow_the_period() -> None:
@@ -158,3 +165,94 @@ def test_overrides_replace_the_default_alerts(tmp_path: Path) -> None:
     assert page["annotations"]["runbook_url"] == "https://runbooks.example/api-availability"
     out = rules.write([slo], tmp_path / "o.rules.yaml")
     assert _promtool("check", "rules", str(out)).returncode == 0
+
+
+def _spec(tmp_path: Path, extra: str = "", phases: str = "") -> Path:
+    """The fixture SLO with more spec lines (maintenance) appended, and phases."""
+    path = tmp_path / "api.yaml"
+    objective = "objective: {target: 0.999}"
+    path.write_text(FIXTURE.read_text().replace(
+        objective, "objective:\n    target: 0.999\n" + phases if phases else objective) + extra)
+    return path
+
+
+def _page_test(tmp_path: Path, spec: Path, at: datetime, series: list[dict[str, str]],
+               firing: dict[int, bool], extra: Sequence[dict[str, Any]] = ()) -> None:
+    """promtool: the page alert fires (or not) at each minute of ``firing``."""
+    rule_file = rules.write(catalog.load([spec]), tmp_path / "rules.yaml", at)
+    page = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",severity="page"}'
+    checks = [{"expr": page, "eval_time": f"{m}m",
+               "exp_samples": [{"labels": "ALERTS" + _labels("SLOErrorBudgetBurn", "page"),
+                                "value": 1}] if on else []} for m, on in firing.items()]
+    test_file = tmp_path / "tests.yaml"
+    test_file.write_text(yaml.safe_dump({
+        "rule_files": [rule_file.name], "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series,
+                   "promql_expr_test": checks + list(extra)}]}))
+    done = _promtool("test", "rules", str(test_file))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_page_while_a_maintenance_window_is_open(tmp_path: Path) -> None:
+    # A total outage from 02:00 (minute 120) to 05:00 inside a window 02:00-04:00 (promtool's
+    # time starts at 1970-01-01T00:00Z). Without the window the page fires at minute 121
+    # (test above); with it, not until the window closes at minute 240, when err(5m) = 1 and
+    # err(1h) = 1 are still far above 13.44 * 0.001.
+    spec = _spec(tmp_path, "  maintenance:\n    countAs: excluded\n    windows:\n"
+                 "      - {start: '1970-01-01T02:00:00Z', end: '1970-01-01T04:00:00Z', "
+                 "reason: failover drill}\n")
+    t0 = 120
+    active = f'{rules.MAINTENANCE_RECORD}{{slo="api-availability"}}'
+    _page_test(tmp_path, spec, datetime(1970, 1, 1, tzinfo=UTC), [
+        _series("200", f"0+1000x{t0} {t0 * 1000}+0x180"),
+        _series("500", f"0+0x{t0} 1000+1000x179"),
+    ], {t0 - 1: False, t0 + 1: False, t0 + 60: False, 239: False, 240: True, 241: True}, [
+        {"expr": active, "eval_time": "150m",
+         "exp_samples": [{"labels": rules.MAINTENANCE_RECORD + "{" + ",".join(
+             f'{k}="{v}"' for k, v in sorted(LABELS.items())) + "}", "value": 1}]},
+        {"expr": active, "eval_time": "240m", "exp_samples": []},
+    ])
+
+
+PHASES = ("    phases:\n"
+          "      - {name: baseline, target: 0.99, start: '1970-01-01'}\n"
+          "      - {name: strict, target: 0.999, start: '1970-03-01'}")
+
+
+def test_the_page_follows_the_phase_in_force(tmp_path: Path) -> None:
+    # 10 % of 1,000 requests a minute fail from minute t0 = 400 (6 h of clean history first).
+    # At 1970-01-31 the rolling 28 days began 1970-01-03, inside phase "baseline" (99 %):
+    # f*B = 13.44 * 0.01 = 0.1344 > err(5m) = 0.1, so the 1h & 5m pair never pages; the
+    # 6h & 30m pair (5.6 * 0.01 = 0.056) needs err(6h) = 100x / 360,000 > 0.056, x > 201.6:
+    # the page fires at t0 + 202. Under the objective's own 99.9 % (phase "strict", in force
+    # for the rolling window from 1970-03-29) err(1h) = 100x / 60,000 > 0.01344 at x = 9.
+    spec = _spec(tmp_path, phases=PHASES)
+    (objective,) = [r for g in yaml.safe_load(rules.render(catalog.load([spec]))
+                                               )["groups"] for r in g["rules"]
+                    if r.get("record") == "slo:objective:ratio"]
+    t0, n = 400, 220
+    series = [_series("200", f"0+1000x{t0} {t0 * 1000 + 900}+900x{n}"),
+              _series("500", f"0+0x{t0} 100+100x{n}")]
+    _page_test(tmp_path, spec, datetime(1970, 1, 31, 12, tzinfo=UTC), series,
+               {t0 + 9: False, t0 + 60: False, t0 + 201: False, t0 + 202: True})
+    _page_test(tmp_path, spec, datetime(1970, 3, 29, tzinfo=UTC), series,
+               {t0 + 8: False, t0 + 9: True})
+    # Rendered now (after both phases began) the file holds the last phase's target.
+    assert objective["expr"] == "vector(0.999)"
+
+
+def test_rules_say_when_they_go_out_of_date(tmp_path: Path) -> None:
+    spec = catalog.load([_spec(tmp_path, phases=PHASES)])
+    at = datetime(1970, 1, 31, 12, 7, tzinfo=UTC)
+
+    def outdated(at: datetime) -> str:
+        (rule,) = [r for g in rules.groups(spec[0], at) for r in g["rules"]
+                   if r.get("alert") == "SLORulesOutdated"]
+        return str(rule["expr"])
+
+    # phase "strict" starts 1970-03-01; the first rolling 28 days judged by it end 03-29
+    strict = datetime(1970, 3, 1, tzinfo=UTC) + timedelta(days=28)
+    assert outdated(at) == f"vector(time()) >= {int(strict.timestamp())}"
+    # after the last phase: the end of the 90 days of maintenance windows spelled out
+    late = datetime(1970, 6, 1, 0, 13, tzinfo=UTC)
+    assert outdated(late) == f"vector(time()) >= {int((late + timedelta(days=90)).timestamp())}"

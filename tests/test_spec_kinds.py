@@ -104,6 +104,22 @@ def test_every_template_validates(tmp_path: Path, template: str, tier: str) -> N
         assert all(s.target == defaults.availability for s in slos)
 
 
+@pytest.mark.parametrize("typed", ["best-effort", "Best-Effort", "best_effort", " CRITICAL "])
+def test_every_tier_spelling_init_takes_a_spec_takes(tmp_path: Path, typed: str) -> None:
+    # init --tier best-effort (as its help spells it) and a hand-written `tier: best-effort`
+    f = tmp_path / "svc.yaml"
+    text = spec_templates.render("api", typed, "my-svc")
+    canonical = typed.strip().lower().replace("-", "_")
+    f.write_text(text)
+    assert {s.tier for s in catalog.load([f])} == {canonical}
+    f.write_text(text.replace(f"tier: {canonical}", f"tier: {typed.strip()}"))
+    assert f"tier: {typed.strip()}" in f.read_text()
+    assert {s.tier for s in catalog.load([f])} == {canonical}
+    f.write_text(text.replace(f"tier: {canonical}", "tier: best effort"))
+    with pytest.raises(SpecError, match="tier 'best effort': expected one of critical"):
+        catalog.load([f])
+
+
 def test_init_cli_writes_a_valid_file_and_never_overwrites(tmp_path: Path) -> None:
     def init(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "slo_jobs.cli", "init", "--template",

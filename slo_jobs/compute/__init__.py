@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from .. import decisions, lake, periods
 from ..burnrate import alert_factor
+from ..computed import read_summary, read_table
 from ..errors import LakeError
 from ..governance import maintenance, phases
 from ..lake import LakeDir
@@ -57,6 +58,7 @@ def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: s
         by_name = {s.name: s for s in group}
         for r in part.summary:
             r.update(phases.fields(by_name[r["slo"]], period, r))
+            r.update(by_name[r["slo"]].approximation(r["sli"]))
         if merged is None:
             merged = part
         else:
@@ -101,32 +103,6 @@ def write_summary(lake_dir: LakeDir, period: Period, rows: list[dict[str, Any]])
     with lake.publish_set(target.parent) as stage:
         lake.write_atomic(_table(rows), stage / target.name)
     return target
-
-
-def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = False
-               ) -> list[dict[str, Any]]:
-    """The rows of the month's computed table ``name``; with ``missing_ok`` none for a table
-    the month does not have (computed before it existed, or not computed)."""
-    path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    try:
-        with lake.reading_sets():  # one look at the month's manifest for both
-            if not lake.exists(path):
-                if missing_ok:
-                    return []
-                raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
-                                f"(run: slo-jobs compute --month {label})")
-            rows: list[dict[str, Any]] = lake.read_file(path).to_pylist()
-    except (OSError, pa.ArrowException) as exc:
-        reason = " ".join(str(exc).split())[:160]
-        raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "
-                        f"computed {name} of {label}: recompute it with slo-jobs compute "
-                        f"--month {label}") from None
-    return rows
-
-
-def read_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
-    """The summary rows ``compute_month`` wrote for ``period``."""
-    return read_table(lake_dir, period.label, "summary")
 
 
 def own_window(slo: Slo, at: datetime) -> Period:

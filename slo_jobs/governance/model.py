@@ -69,6 +69,22 @@ class Phase(_Strict):
 
     _start = field_validator("start")(_day)
 
+    def starts(self, tz: str) -> datetime:
+        """Midnight of ``start`` in the SLO's zone ``tz``."""
+        d = date.fromisoformat(self.start)
+        return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz))
+
+
+def phase_in_force(phases: tuple[Phase, ...], tz: str, at: datetime
+                   ) -> tuple[int, Phase] | None:
+    """The phase (with its index) in force at ``at``; None before the first one. Here, below
+    the stages, so the report's compute and the generated rules read one rule."""
+    current = None
+    for i, p in enumerate(phases):
+        if p.starts(tz) <= at:
+            current = (i, p)
+    return current
+
 
 def check_phases(phases: list[Phase] | None) -> list[Phase] | None:
     """Phases must start strictly one after the other (a second phase on the same day

@@ -9,31 +9,21 @@ ends (a month is never judged by two targets).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ..compute.params import SloParams
 from ..periods import Period
 from ..spec import Slo
-from .model import Phase
+from .model import Phase, phase_in_force
 
 PHASE_FIELDS = ("phase", "phase_start", "next_phase", "next_phase_target", "next_phase_start",
                 "next_phase_met")
 
 
-def _starts(slo: Slo, phase: Phase) -> datetime:
-    d = date.fromisoformat(phase.start)
-    return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(slo.time_zone))
-
-
 def in_force(slo: Slo, at: datetime) -> tuple[int, Phase] | None:
     """The phase (with its index) in force at ``at``; None before the first one."""
-    current = None
-    for i, p in enumerate(slo.phases):
-        if _starts(slo, p) <= at:
-            current = (i, p)
-    return current
+    return phase_in_force(slo.phases, slo.time_zone, at)
 
 
 def target_at(slo: Slo, at: datetime) -> float:

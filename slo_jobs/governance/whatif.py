@@ -18,7 +18,7 @@ from ..compute.params import SloParams
 from ..errors import SloJobsError
 from ..lake import LakeDir
 from ..periods import Period
-from ..spec import RatioSli, Slo
+from ..spec import EXPR_COUNT_ERROR, EXPR_SLI_ERROR, RatioSli, Slo
 from ..spec.schema import Objective, objective_rules
 from . import phases
 
@@ -229,6 +229,10 @@ def table(slo: Slo, scenario: Scenario, rows: Sequence[tuple[Outcome, Outcome]])
     met_alt = sum(1 for _, a in rows if a.met)
     lines.append(f"met: {met_real} of {len(rows)} periods as defined, {met_alt} of "
                  f"{len(rows)} with the what-if")
+    if slo.approximate:  # as the monthly report marks it (docs/extraction.md)
+        lines.append("approximate SLI: read from a PromQL expression, its error ratio within "
+                     f"{EXPR_SLI_ERROR * 100:g} % of itself, its counts up to "
+                     f"{EXPR_COUNT_ERROR * 100:g} % low")
     return "\n".join(lines)
 
 

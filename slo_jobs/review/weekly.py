@@ -4,8 +4,8 @@ Per SLO and ISO week (in the SLO's own time zone):
 
 - the week itself: SLI and the budget consumption rate (bad / allowed bad of the week's
   traffic: 1 spends the budget exactly at an even pace), against the week before (trend);
-- the SLO's month to date at the week's end: status, budget remaining and the release
-  decisions that follow (as in the monthly report);
+- the SLO's own window to date at the week's end (its month, quarter or rolling window):
+  status, budget remaining and the release decisions that follow (as in the monthly report);
 - the incidents of the week: the month's burn-rate alerts (the factors the SLO's alert
   rules use) that overlap the week.
 
@@ -76,8 +76,24 @@ def _zone_figures(lake_dir: LakeDir, slos: Sequence[Slo], label: str, tz: str,
         month_rows.update({r["slo"]: r for r in result.summary})  # the later month wins
         incidents += [i for i in result.incidents
                       if i["start"] < week.end and i["end"] > week.start]
-    return ({r["slo"]: r for r in this}, {r["slo"]: r for r in before}, month_rows,
-            incidents)
+    return ({r["slo"]: r for r in this}, {r["slo"]: r for r in before},
+            _own_windows(lake_dir, slos, month_rows), incidents)
+
+
+def _own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """Each SLO's row judged on its own window to date at the week's end (a rolling 28 days
+    to then, its quarter to date...), as the monthly report judges it: the month row with the
+    window's figures and label in place of the month's."""
+    windows = compute.own_windows(lake_dir, slos, list(month_rows.values()), processes=False)
+    out = {}
+    for name, row in month_rows.items():
+        w = windows.get(name)
+        out[name] = row if w is None else {
+            **row, **{f: w[f"window_{f}"] for f in compute.WINDOW_FIELDS},
+            "period": w["window_label"], "period_start": w["window_start"],
+            "period_end": w["window_end"]}
+    return out
 
 
 def _rate(row: dict[str, Any] | None) -> float | None:
@@ -98,6 +114,7 @@ def _slo(s: Slo, week: dict[str, Any], before: dict[str, Any] | None,
         "status": status, "month": month["period"],
         "budget_remaining": month["budget_remaining"], "coverage": month["coverage"],
         "week_sli": week["sli"], "week_status": week["status"], "rate": rate,
+        "approximate": s.approximate,
         "rate_before": rate_before, "trend": trend(rate, rate_before),
         "sli_before": None if before is None else before["sli"],
         "incidents": len(incidents),

@@ -16,6 +16,8 @@ folder of either format is ``slo_jobs.catalog``.
 from __future__ import annotations
 
 from .model import (
+    EXPR_COUNT_ERROR,
+    EXPR_SLI_ERROR,
     BurnRateAlert,
     CompletenessSli,
     CompletionSli,
@@ -32,7 +34,9 @@ from .promql import WINDOW_PLACEHOLDERS, has_placeholder
 from .schema import API_VERSION, DEFAULT_MIN_COVERAGE, KIND, KINDS, TIERS, Document, Query
 
 __all__ = [
-    "API_VERSION", "DEFAULT_MIN_COVERAGE", "KIND", "KINDS", "TIERS", "WINDOW_PLACEHOLDERS",
+    "API_VERSION", "DEFAULT_MIN_COVERAGE", "EXPR_COUNT_ERROR", "EXPR_SLI_ERROR", "KIND",
+    "KINDS", "TIERS",
+    "WINDOW_PLACEHOLDERS",
     "BurnRateAlert", "CompletenessSli", "CompletionSli", "Document", "FreshnessSli",
     "LatencySli", "Query", "RatioSli", "Sli", "Slo", "Target", "ThresholdSli",
     "has_placeholder", "to_slo",

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from ..governance.model import Phase, Plan, plan_of
 from . import io
-from .promql import number
+from .promql import has_placeholder, number
 from .schema import (
     DEFAULT_MIN_COVERAGE,
     PROMQL_OP,
@@ -27,6 +27,14 @@ from .schema import (
     derived,
 )
 from .tables import PipelineSource, TableRef
+
+# The error bounds of an SLI read from a windowed PromQL expression (docs/extraction.md, where
+# they are derived; measured by tests/realdata/test_extract_real.py on jittered 15-60 s
+# scrapes through Prometheus 2.42, Prometheus 3's selectors and VictoriaMetrics): its error
+# ratio 1 - SLI within this share of itself (0.15 % measured), and its event counts within
+# this share of the truth (8.2 % low measured, Prometheus' extrapolation of each window).
+EXPR_SLI_ERROR = 0.01
+EXPR_COUNT_ERROR = 0.10
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,25 @@ class Slo:
     def time_slice_window_s(self) -> int | None:
         return None if self.time_slice_window is None else int(
             self.time_slice_window.total_seconds())
+
+    @property
+    def approximate(self) -> bool:
+        """Whether its events are read from a windowed PromQL ``expr`` (extract.method
+        "promql"): as exact as the backend's ``increase`` (docs/extraction.md)."""
+        part = self.sli.bad if isinstance(self.sli, RatioSli) and self.sli.bad else self.good
+        if self.total.selector is not None and part.selector is not None:
+            return False
+        return any(q.expr is not None and has_placeholder(q.expr) for q in (self.good,
+                                                                             self.total))
+
+    def approximation(self, sli: float | None) -> dict[str, Any]:
+        """Summary columns: ``approximate``, and the bound of the SLI's error as an absolute
+        SLI (``EXPR_SLI_ERROR`` of its error ratio ``1 - sli``) with the counts' bound."""
+        known = self.approximate and sli is not None
+        return {"approximate": self.approximate,
+                "sli_error_bound": EXPR_SLI_ERROR * (1 - sli) if known and sli is not None
+                else None,
+                "count_error_bound": EXPR_COUNT_ERROR if self.approximate else None}
 
     def as_row(self) -> dict[str, Any]:
         return {"slo": self.name, "service": self.service, "target": self.target,

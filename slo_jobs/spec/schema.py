@@ -38,6 +38,12 @@ from .tables import CompletenessColumns, Completion, TableSource, identifier, op
 API_VERSION = "slo-jobs/v1"
 KIND = "ServiceLevelObjective"
 TIERS = ("critical", "essential", "standard", "best_effort")
+
+
+def tier_name(text: str) -> str:
+    """A tier as written (``best-effort``, ``Best_Effort``) in its one spelling (``best_effort``):
+    what ``init --tier`` takes, a spec's ``tier`` label takes too."""
+    return text.strip().lower().replace("-", "_")
 EXTRACT_STEP = timedelta(minutes=1)
 # spec.minCoverage: the share of buckets with data a period needs before it can be judged.
 DEFAULT_MIN_COVERAGE = 0.9
@@ -338,9 +344,11 @@ class Metadata(_Strict):
     @field_validator("labels")
     @classmethod
     def _tier(cls, value: dict[str, str]) -> dict[str, str]:
-        if "tier" in value and value["tier"] not in TIERS:
+        if "tier" not in value:
+            return value
+        if tier_name(value["tier"]) not in TIERS:
             raise ValueError(f"tier {value['tier']!r}: expected one of {', '.join(TIERS)}")
-        return value
+        return {**value, "tier": tier_name(value["tier"])}
 
 
 def check_breakdown(value: list[str] | None) -> list[str] | None:

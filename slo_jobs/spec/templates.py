@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..errors import SpecError
 from ..names import safe_name
 from .promql import number
+from .schema import tier_name
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def render(template: str, tier: str, service: str, path: str = "slos/<file>.yaml
     """A ready-to-edit native spec (several documents) for ``service``."""
     if template not in TEMPLATES:
         raise SpecError(f"--template: {template!r}; expected one of {', '.join(TEMPLATES)}")
-    tier = tier.strip().lower().replace("-", "_")  # best-effort as typed on a command line
+    tier = tier_name(tier)  # best-effort as typed on a command line
     if tier not in TIERS:
         raise SpecError(f"--tier: {tier!r}; expected one of "
                         f"{', '.join(t.replace('_', '-') for t in TIERS)}")
