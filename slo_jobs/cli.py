@@ -196,33 +196,6 @@ def backfill_cmd(
         sys.exit(1)
 
 
-@app.command(name="check")
-def check_cmd(slos: Slos = None, prometheus_url: PromUrl = None, as_of: AsOf = None,
-              window: Annotated[str, typer.Option(
-                  "--window", metavar="DURATION",
-                  help="How far back before --as-of a series counts, e.g. 1h or 7d.")] = "1d",
-              ) -> None:
-    """Count the series each SLO's selectors (and breakdown labels) match, before any month
-    is run; exit 1 if one matches nothing.
-
-    Example: slo-jobs check --slos slos/ --prometheus-url http://127.0.0.1:9090
-    """
-    from . import catalog
-    from .extract import check
-    from .sources import PrometheusSource, Sources
-
-    span = check.window(window)
-    at, loaded = as_of_or_now(as_of).astimezone(UTC), catalog.load(slo_paths(slos))
-    with Sources.from_env(prometheus_url) as sources:
-        clients = {s.name: src.client for s in loaded
-                   if isinstance(src := sources.for_slo(s), PrometheusSource)}
-        lines, failed = check.lines(check.check(loaded, lambda s: clients[s.name], at, span),
-                                    at, span)
-    typer.echo("\n".join(lines))
-    if failed:
-        sys.exit(1)
-
-
 @app.command()
 def show(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")) -> None:
     """Print a computed month's SLO table and where its report files are.
@@ -363,7 +336,7 @@ def dashboard_cmd(
     typer.echo(f"wrote {dashboard.write(loaded, out, as_of_or_now(at))} ({len(loaded)} SLOs)")
 
 
-# what-if, review, summary-page, discover
+# what-if, review, summary-page, discover, check
 app.registered_commands += cli_governance.app.registered_commands
 
 

@@ -1,9 +1,11 @@
 """The governance commands of ``slo-jobs``: what-if targets, the weekly review, the
-stakeholder page and discovery. Registered on the main command by ``cli.py``."""
+stakeholder page, discovery and the selector check. Registered on the main command by
+``cli.py``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import sys
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -155,3 +157,29 @@ def discover(
         typer.echo(f"wrote {path} ({s.tier}: availability {s.availability * 100:g} %"
                    f"{latency}; {s.weeks} weeks observed)")
 
+
+@app.command(name="check")
+def check_cmd(slos: Slos = None, prometheus_url: PromUrl = None, as_of: AsOf = None,
+              window: Annotated[str, typer.Option(
+                  "--window", metavar="DURATION",
+                  help="How far back before --as-of a series counts, e.g. 1h or 7d.")] = "1d",
+              ) -> None:
+    """Count the series each SLO's selectors (and breakdown labels) match, before any month
+    is run; exit 1 if one matches nothing.
+
+    Example: slo-jobs check --slos slos/ --prometheus-url http://127.0.0.1:9090
+    """
+    from . import catalog
+    from .extract import check
+    from .sources import PrometheusSource, Sources
+
+    span = check.window(window)
+    at, loaded = as_of_or_now(as_of).astimezone(UTC), catalog.load(slo_paths(slos))
+    with Sources.from_env(prometheus_url) as sources:
+        clients = {s.name: src.client for s in loaded
+                   if isinstance(src := sources.for_slo(s), PrometheusSource)}
+        lines, failed = check.lines(check.check(loaded, lambda s: clients[s.name], at, span),
+                                    at, span)
+    typer.echo("\n".join(lines))
+    if failed:
+        sys.exit(1)
