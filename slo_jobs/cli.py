@@ -309,7 +309,7 @@ def dashboard_cmd(
 
     loaded = catalog.load(slo_paths(slos))
     # As `rules` prints its file: the commands that write one file say "wrote <file>".
-    typer.echo(f"wrote {dashboard.write(loaded, out)} ({len(loaded)} SLOs)")
+    typer.echo(f"wrote {dashboard.write(loaded, out)} ({dashboard.summary(loaded)})")
 
 
 # what-if, review, summary-page, discover
