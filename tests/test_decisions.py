@@ -228,10 +228,35 @@ def test_the_report_shows_priorities_toil_and_reasons(month: Path) -> None:
     assert re.findall(r'<tr data-team="([a-z-]+)">', html) == ["discovery", "payments", "web"]
     team = re.search(r'<tr data-team="web">(.*?)</tr>', html, re.S)
     assert team is not None and "not in the team file" in team.group(1)
-    block = html.split('<div class="slo" data-slo="web">')[1].split('<div class="slo"')[0]
+    block = html.split('<table class="release" data-release="web">')[1].split('</table>')[0]
     high = re.search(r'<tr data-risk="high">(.*?)</tr>', block, re.S)
     assert high is not None and "<b>review</b>" in high.group(1)
     assert "Sign-off by team web before shipping." in high.group(1)
+
+
+def test_release_decisions_once_per_service_the_strictest(month: Path) -> None:
+    """A service ships as a whole: one table per service, each risk's decision the strictest
+    of its SLOs', named with the SLOs that set it; none in an SLO's own section."""
+    html = (month / "report.html").read_text()
+    records = {r["slo"]: r for r in json.loads((month / "summary.json").read_text())}
+    order = ("approve", "review", "defer", "block")
+    services: dict[str, list[str]] = {}
+    for name, r in records.items():
+        services.setdefault(r["service"], []).append(name)
+    assert re.findall(r'<table class="release" data-release="([a-z]+)">', html) == \
+        sorted(services)
+    assert html.count('<table class="release"') == len(services)
+    for service, names in services.items():
+        block = html.split(f'<table class="release" data-release="{service}">')[1] \
+            .split("</table>")[0]
+        for risk in release.RISKS:
+            strictest = max((records[n]["release"][risk]["decision"] for n in names),
+                            key=order.index)
+            setters = [n for n in names if records[n]["release"][risk]["decision"] == strictest]
+            row = re.search(rf'<tr data-risk="{risk}">(.*?)</tr>', block, re.S)
+            assert row is not None
+            assert f"<b>{strictest}</b>" in row.group(1)
+            assert f'<span class="name">{", ".join(setters)}</span>' in row.group(1)
 
 
 def test_the_stakeholder_page_fits_one_page(month: Path) -> None:

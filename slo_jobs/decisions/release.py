@@ -77,11 +77,13 @@ def conditions(row: Mapping[str, Any], risk: str, decision: str, owner: str | No
         + (" or better" if target != "healthy" else "")
     if limit is not None:
         back += f" (even-spend burn at most {limit:g})"
+    # The budget's reset is a date ahead only while the period runs: a closed period's
+    # report names none.
+    reset = f", or after the budget resets at {_when(row)}" if row.get("estimated") else ""
     if decision == "defer":
-        return [f"Ship once {back}, or after the budget resets at {_when(row)}."]
+        return [f"Ship once {back}{reset}."]
     return ["Only rollbacks and reliability fixes ship until the budget recovers.",
-            f"A {risk}-risk change waits until {back}, or until the budget resets at "
-            f"{_when(row)}."]
+            f"A {risk}-risk change waits until {back}{reset.replace('after', 'until')}."]
 
 
 def alternatives(row: Mapping[str, Any], risk: str, decision: str) -> list[str]:
@@ -96,7 +98,8 @@ def alternatives(row: Mapping[str, Any], risk: str, decision: str) -> list[str]:
     if decision in ("defer", "block"):
         out.append("Spend the time on the reliability work behind the burn (see the "
                    "reliability priorities).")
-        out.append(f"Wait for the new budget at {_when(row)}.")
+        if row.get("estimated"):
+            out.append(f"Wait for the new budget at {_when(row)}.")
     return out
 
 
