@@ -267,7 +267,8 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
         "pipelines": _pipelines(lake_dir, period.label, rows),
         "choices": m.choices,
         "service_release": decision_view.by_service(rows, m.choices["release"]),
-        "release_policy": "the default matrix of status and change risk",
+        "release_policy": next((d.get("policy") for ds in m.choices["release"].values()
+                                for d in ds.values()), None) or "default",
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
 

@@ -6,7 +6,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 # estimated: judged on a period still running (the figures to date), never final.
-RELEASE_KEYS = ("decision", "rationale", "conditions", "alternatives", "estimated")
+# policy: the release policy file the decision follows ("default" for the built-in one).
+RELEASE_KEYS = ("decision", "rationale", "conditions", "alternatives", "estimated", "policy")
 PRIORITY_KEYS = ("rank", "score", "overspend", "tier", "tier_weight", "trend", "issue",
                  "actions", "estimated")
 TOIL_KEYS = ("team", "size", "hours_per_week", "toil_percentage", "toil_hours_per_week",

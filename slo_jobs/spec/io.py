@@ -376,8 +376,10 @@ def validation_problems(exc: ValidationError, doc: RawDoc, root: type[BaseModel]
     return out
 
 
-# Team sizes (slo_jobs.decisions.teams) live beside the SLO files but are no SLOs.
+# Team sizes (slo_jobs.decisions.teams) and the release policy (slo_jobs.decisions.policy)
+# live beside the SLO files but are no SLOs.
 TEAM_FILE_NAMES = ("teams.yaml", "teams.yml")
+POLICY_FILE_NAMES = ("release-policy.yaml", "release-policy.yml")
 
 
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
@@ -391,7 +393,7 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
             found = [*p.rglob("*.yaml"), *p.rglob("*.yml")]
             files.extend(sorted(f for f in found if f.is_file() and not any(
                 part.startswith(".") for part in f.relative_to(p).parts)
-                and f.name not in TEAM_FILE_NAMES))
+                and f.name not in TEAM_FILE_NAMES + POLICY_FILE_NAMES))
         elif p.exists():
             files.append(p)
         else:
