@@ -124,8 +124,10 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
     if thin:
         text += f"; {len(thin)} with insufficient data (not judged)"
     # Burn-rate conditions found in the history: what would have paged, not pages sent.
-    return text + f"; {pages} burn{'s' * (pages != 1)} that would have paged and {tickets} " \
-        f"that would have opened a ticket."
+    if not pages and not tickets:
+        return text + "; no burn-rate alert would have fired."
+    return text + f"; its burn-rate alerts would have paged {pages} time{'s' * (pages != 1)} " \
+        f"and opened {tickets} ticket{'s' * (tickets != 1)}."
 
 
 def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:

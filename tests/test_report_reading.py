@@ -176,3 +176,15 @@ def test_summary_json_counts_are_integers(month: dict[str, Rendered]) -> None:
                 assert (r["total"], r["bad"]) == (total * minutes, bad * minutes)
         # a fraction stays a fraction
         assert rendered.records[RARE]["allowed_bad"] != int(rendered.records[RARE]["allowed_bad"])
+
+
+def test_burns_are_named_for_what_they_would_have_done(month: dict[str, Rendered]) -> None:
+    html = month["closed"].html
+    pages = sum(r["pages"] for r in month["closed"].records.values())
+    assert f'<b id="kpi-pages">{pages}</b>burns that would have paged' in html
+    assert "page incident" not in html and "ticket incident" not in html
+    # one release table per service, none in an SLO's own section
+    services = {r["service"] for r in month["closed"].records.values()}
+    assert len(re.findall(r'<table class="release" data-release=', html)) == len(services)
+    assert all('class="release"' not in part.split('<div class="slo-tail">')[1].split(
+        "</ul>")[0] for part in html.split('<div class="slo" data-slo=')[1:])
