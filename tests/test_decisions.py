@@ -369,3 +369,17 @@ def test_policy_file_problems_are_one_line(tmp_path: Path, edit: tuple[str, str]
         teams.load_for([tmp_path])
     lines = str(exc.value).splitlines()
     assert lines == [f"{tmp_path}/{expected}"]
+
+
+def test_validate_checks_the_policy_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(DOC.format(name="a", tier="critical", team="payments"))
+    (tmp_path / "release-policy.yaml").write_text(POLICY.replace("high: block}\n  attention",
+                                                                 "high: ok}\n  attention"))
+    proc = cli("validate", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"{tmp_path}/release-policy.yaml:2: releasePolicy.healthy.high: found 'ok'; expected "
+        "one of approve, review, defer, block"]
+    (tmp_path / "release-policy.yaml").write_text(POLICY)
+    proc = cli("validate", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0 and "ok: 1 SLOs in 1 file valid" in proc.stdout, proc.stderr

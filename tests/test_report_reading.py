@@ -188,3 +188,17 @@ def test_burns_are_named_for_what_they_would_have_done(month: dict[str, Rendered
     assert len(re.findall(r'<table class="release" data-release=', html)) == len(services)
     assert all('class="release"' not in part.split('<div class="slo-tail">')[1].split(
         "</ul>")[0] for part in html.split('<div class="slo" data-slo=')[1:])
+
+
+def test_release_conditions_every_risk_shares_are_said_once(month: dict[str, Rendered]) -> None:
+    html = month["closed"].html
+    records = month["closed"].records.values()
+    for service in {r["service"] for r in records}:
+        block = html.split(f'<table class="release" data-release="{service}">')[1] \
+            .split('<section')[0]
+        blocked = [r for r in records if r["service"] == service and r["status"] == "exhausted"]
+        shared = "Only rollbacks and reliability fixes ship until the budget recovers."
+        # an exhausted SLO blocks every risk: the shared condition once, below the table
+        assert block.count(shared) == (1 if blocked else 0), service
+        if blocked:
+            assert f"<b>For every risk:</b> {shared}" in block

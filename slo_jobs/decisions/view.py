@@ -57,6 +57,12 @@ def by_service(rows: Sequence[Mapping[str, Any]], release: Mapping[str, Mapping[
                 "reason": str(first["rationale"]).split("; policy for")[0],
                 "conditions": list(first["conditions"]),
                 "alternatives": list(first["alternatives"]), "estimated": first["estimated"]})
+        # Said once under the table, not in every row: conditions every risk shares.
+        risks = out[service]
+        common = [c for c in risks[0]["conditions"] if all(c in r["conditions"] for r in risks)]
+        for r in risks:
+            r["common"] = common
+            r["conditions"] = [c for c in r["conditions"] if c not in common]
     return out
 
 
