@@ -11,7 +11,7 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,9 @@ spec:
       good:  {{selector: 'ok_total{{slo="{name}"}}'}}
       total: {{selector: 'all_total{{slo="{name}"}}'}}
   objective: {{target: {target}}}
+  window: {{calendar: month, timeZone: {zone}}}
 """
+ZONES = ("UTC", "Europe/Berlin")
 RARE = "nightly-export-completion"  # one event in the month, target 90 %: 0.1 allowed
 
 
@@ -60,14 +62,18 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
     folder, lake = base / "slos", base / "lake"
     folder.mkdir()
     minutes = int(NOV.seconds // 60)
-    for name, service, bad in slo_names():
-        (folder / f"{name}.yaml").write_text(DOC.format(name=name, service=service,
-                                                        target=0.99))
-        write_buckets(lake, name, NOV.start, [(1000.0 - bad, 1000.0)] * minutes)
+    # Every other SLO's month is Berlin's (UTC+1 in November, 30 days as well): the data
+    # covers both months, from 2 hours before the UTC one.
+    before = NOV.start - timedelta(hours=2)
+    for i, (name, service, bad) in enumerate(slo_names()):
+        (folder / f"{name}.yaml").write_text(DOC.format(
+            name=name, service=service, target=0.99, zone=ZONES[i % 2]))
+        write_buckets(lake, name, before, [(1000.0 - bad, 1000.0)] * (minutes + 240))
     (folder / f"{RARE}.yaml").write_text(DOC.format(name=RARE, service="nightly-export",
-                                                    target=0.9))
+                                                    target=0.9, zone=ZONES[1]))
     # A quiet minute is data (0 of 0); one run in the month, and it failed.
-    write_buckets(lake, RARE, NOV.start, [(0.0, 1.0)] + [(0.0, 0.0)] * (minutes - 1))
+    write_buckets(lake, RARE, before, [(0.0, 0.0)] * 180 + [(0.0, 1.0)]
+                  + [(0.0, 0.0)] * (minutes + 59))
     slos = catalog.load([folder])
     out = {}
     for kind, at in (("running", AS_OF), ("closed", None)):
