@@ -210,23 +210,28 @@ def _batch(lake_dir: Path, slos: Sequence[SloParams], period: Period, index: pd.
     at_hour = (hour_end.minute == 0) & (hour_end.second == 0)
     burn = _long({name: err(w)[at_hour] / budget for name, w in BURN_WINDOWS.items()},
                  names, "hour_end", hour_end[at_hour])
+    # a run starting within the severity's longest short window of the previous one continues it
+    gaps = {sev: (conds[conds.severity == sev].groupby("col").short_s.max() // step_s)
+            .reindex(range(len(slos)), fill_value=0).to_numpy() for sev in fired}
     incidents = [_incidents(fired[sev], sev, names, bad, spent, allowed, err(HOUR) / budget,
-                            step_s) for sev in fired]
+                            step_s, gaps[sev]) for sev in fired]
     return {"summary": summary, "daily": daily, "burn": burn,
             "incidents": pd.concat(incidents, ignore_index=True)}
 
 
 def _incidents(flags: pd.DataFrame, severity: str, names: list[str], bad: pd.DataFrame,
                spent: pd.DataFrame, allowed: pd.Series, burn_1h: pd.DataFrame,
-               step_s: int) -> pd.DataFrame:
-    """One incident per SLO and run of consecutive buckets in which a condition of the
-    severity holds: the firing cells, SLO by SLO in time order, split where the bucket
-    position jumps or the SLO changes."""
+               step_s: int, gap: np.ndarray) -> pd.DataFrame:
+    """One incident per SLO and burn of the severity: the firing cells, SLO by SLO in time
+    order, split where the SLO changes or the bucket position jumps by ``gap[col]`` buckets
+    or more (a shorter pause is the same burn: docs/slo-math.md)."""
     col, row = np.nonzero(flags.to_numpy().T)
     cells = pd.DataFrame({"col": col, "row": row, "bad": bad.to_numpy()[row, col],
                           "spent": spent.to_numpy()[row, col],
                           "burn": burn_1h.to_numpy()[row, col]})
-    run = ((cells.row.diff() != 1) | (cells.col.diff() != 0)).cumsum()
+    pause = cells.row.diff() - 1  # buckets without firing since the previous firing one
+    run = ((cells.row.diff() != 1) & (pause >= gap[cells.col.to_numpy()])
+           | (cells.col.diff() != 0)).cumsum()
     runs = cells.groupby(run).agg(col=("col", "first"), first=("row", "first"),
                                   last=("row", "last"), peak_burn_1h=("burn", "max"),
                                   bad=("bad", "sum"), spent=("spent", "sum"))

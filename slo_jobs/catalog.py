@@ -125,7 +125,7 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
             found = [*p.rglob("*.yaml"), *p.rglob("*.yml")]
             files.extend(sorted(f for f in found if not f.is_dir() and not any(
                 part.startswith(".") for part in f.relative_to(p).parts)
-                and f.name not in io.TEAM_FILE_NAMES))
+                and f.name not in io.TEAM_FILE_NAMES + io.POLICY_FILE_NAMES))
         elif p.exists():
             files.append(p)
         else:

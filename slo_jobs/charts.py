@@ -20,6 +20,7 @@ W, H = 600, 170
 LEFT, RIGHT, TOP, BOTTOM = 62, 104, 22, 30
 FONT = 9  # px; text widths below are estimated at CHAR_W per character (DejaVu Sans digits)
 CHAR_W = 0.62
+LINE = FONT + 1.5  # px between the baselines of two lines of labels
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
 GREYS = ("#000000", "#555555", "#888888", "#333333")
 
@@ -118,13 +119,17 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
     if y_label:
         out.append(f'<text transform="translate(10 {TOP + plot_h / 2:.0f}) rotate(-90)" '
                    f'text-anchor="middle">{escape(y_label)}</text>')
-    for r, label_y in zip(refs, _spread([py(r.y) + 3 for r in refs], TOP + 3,
-                                         TOP + plot_h + 3), strict=True):
+    # A label wider than the margin wraps onto lines of its own, never past the edge.
+    lines = [_wrap(r.name, int((RIGHT - 6) / (FONT * CHAR_W))) for r in refs]
+    for r, text, label_y in zip(refs, lines, _spread(
+            [py(r.y) + 3 for r in refs], TOP + 3, TOP + plot_h + 3,
+            [len(t) * LINE for t in lines]), strict=True):
         y = py(r.y)
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
                    'stroke="#b00" stroke-width="0.8" stroke-dasharray="1 2"/>')
-        out.append(f'<text x="{LEFT + plot_w + 4}" y="{label_y:.1f}" fill="#b00">'
-                   f'{escape(r.name)}</text>')
+        out += [f'<text class="{"ref-more" if i else "ref"}" x="{LEFT + plot_w + 4}" '
+                f'y="{label_y + i * LINE:.1f}" fill="#b00">{escape(t)}</text>'
+                for i, t in enumerate(text)]
     # The legend starts after the title, however long the title is.
     legend_x = LEFT + round(len(title) * 10 * 0.68) + 16
     for i, s in enumerate(series):
@@ -151,20 +156,34 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
     return Markup("".join(out))
 
 
-def _spread(ys: Sequence[float], lo: float, hi: float, gap: float = FONT + 1.5) -> list[float]:
-    """Baselines for labels wanted at ``ys``, moved apart just enough not to overlap."""
+def _spread(ys: Sequence[float], lo: float, hi: float,
+            heights: Sequence[float] | None = None) -> list[float]:
+    """Baselines for labels wanted at ``ys``, moved apart just enough not to overlap;
+    ``heights``: each label's height (one line unless given)."""
+    h = list(heights) if heights is not None else [LINE] * len(ys)
     order = sorted(range(len(ys)), key=lambda i: ys[i])
     placed: list[float] = []
-    for i in order:
-        placed.append(max(ys[i], lo, placed[-1] + gap if placed else lo))
+    for n, i in enumerate(order):
+        placed.append(max(ys[i], lo, placed[-1] + h[order[n - 1]] if placed else lo))
     # Pushed past the bottom: shift the stack up as a whole.
-    excess = placed[-1] - hi if placed else 0.0
+    excess = placed[-1] + h[order[-1]] - LINE - hi if placed else 0.0
     if excess > 0:
         placed = [max(lo, y - excess) for y in placed]
     out = [0.0] * len(ys)
     for i, y in zip(order, placed, strict=True):
         out[i] = y
     return out
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken at spaces."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def day_axis(days: Sequence[date]) -> list[tuple[float, str]]:

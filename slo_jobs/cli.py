@@ -215,20 +215,21 @@ def show(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")) -> N
 
 @app.command()
 def validate(paths: Paths = None, slos: Slos = None) -> None:
-    """Check SLO definitions (native or OpenSLO v1) and the team file (teams.yaml) beside
-    them; one line per problem, exit 1 if any.
+    """Check SLO definitions (native or OpenSLO v1), the team file (teams.yaml) and the
+    release policy (release-policy.yaml) beside them; one line per problem, exit 1 if any.
 
     PATH: SLO YAML files or folders, subfolders included, like --slos (default slos/).
 
     Example: slo-jobs validate slos/
     """
     from . import catalog
-    from .decisions import teams
+    from .decisions import policy, teams
 
     loaded, problems, files = catalog.load_all(slo_paths(paths, slos))
-    team_file = teams.find(slo_paths(paths, slos))
-    if team_file is not None:
-        problems += teams.check(team_file)[1]
+    for kind in (teams, policy):  # the decisions' files beside the SLOs
+        found = kind.find(slo_paths(paths, slos))
+        if found is not None:
+            problems += kind.check(found)[1]
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
@@ -333,7 +334,8 @@ def dashboard_cmd(
 
     loaded = catalog.load(slo_paths(slos))
     # As `rules` prints its file: the commands that write one file say "wrote <file>".
-    typer.echo(f"wrote {dashboard.write(loaded, out, as_of_or_now(at))} ({len(loaded)} SLOs)")
+    typer.echo(f"wrote {dashboard.write(loaded, out, as_of_or_now(at))} "
+               f"({dashboard.summary(loaded)})")
 
 
 # what-if, review, summary-page, discover, check

@@ -88,13 +88,30 @@ def row(slo: Slo, y: int, first_id: int) -> list[dict[str, Any]]:
     return panels
 
 
+def drawn(slos: Sequence[Slo]) -> list[Slo]:
+    """The SLOs the dashboard has a row for: pipeline SLIs read from the Airflow API or a
+    table have no series to chart."""
+    return [s for s in slos if s.pipeline is None]
+
+
+def summary(slos: Sequence[Slo]) -> str:
+    """What the dashboard draws, e.g. ``6 SLOs; left out, without series to chart: 4
+    pipeline SLOs (a, b, c, d)``."""
+    rows = drawn(slos)
+    left = [s.name for s in slos if s not in rows]
+    text = f"{len(rows)} SLO{'s' * (len(rows) != 1)}"
+    if left:
+        text += (f"; left out, without series to chart: {len(left)} pipeline "
+                 f"SLO{'s' * (len(left) != 1)} ({', '.join(left)})")
+    return text
+
+
 def build(slos: Sequence[Slo], at: datetime | None = None, title: str = "SLOs"
           ) -> dict[str, Any]:
     """The dashboard model (what Grafana's import and HTTP API take), with the targets of the
     phases in force at ``at`` (default: now), as ``rules`` writes them."""
     panels: list[dict[str, Any]] = []
-    # Pipeline SLIs read from the Airflow API or a table have no series to chart.
-    for n, slo in enumerate(s for s in slos if s.pipeline is None):
+    for n, slo in enumerate(drawn(slos)):
         panels += row(rules.in_force(slo, at or datetime.now(UTC)), n * 9, len(panels) + 1)
     return {
         "uid": UID, "title": title, "tags": ["slo", "slo-jobs"], "timezone": "utc",

@@ -32,6 +32,7 @@ from .lake import LakeDir
 from .periods import Period, month, previous
 from .report_stream import alert_conditions
 from .report_text import (
+    allowed,
     duration,
     iso,
     num,
@@ -41,6 +42,7 @@ from .report_text import (
     signed_pp,
     to_date,
     ts,
+    whole,
 )
 
 JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "total", "bad",
@@ -59,10 +61,6 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")
-# Event counts are whole numbers; the compute stage hands them over as doubles.
-COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events", "buckets",
-                "expected_buckets", "clipped_rows", "no_data_slices", "incidents", "pages",
-                "tickets", "duration_minutes")
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
 # Statuses that are not "at risk": healthy, or not judged at all (too little data).
 JUDGED_OK = ("healthy", "no data", "insufficient data")
@@ -118,7 +116,8 @@ def _env() -> jinja2.Environment:
         autoescape=True,  # every name, description and label is user input
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, num=num, pp=signed_pp, dur=duration, ts=ts, to_date=to_date)
+    env.filters.update(pct=pct, num=num, pp=signed_pp, dur=duration, ts=ts, to_date=to_date,
+                       allowed=allowed)
     return env
 
 
@@ -212,7 +211,7 @@ def _slo_parts(m: _Month, r: dict[str, Any], tables: report_stream.SloRows,
         view = report_stream.slo_view(r, m.period, tables.rows("daily"), burn, incidents,
                                       m.decisions.get(r["slo"], {}), trend, groups)
         parts["html"] = section.render(v=view, choices=m.choices)
-    record = {**{k: r.get(k) for k in JSON_FIELDS},
+    record = {**{k: whole(k, r.get(k)) for k in JSON_FIELDS},
               **decision_view.json_extras(r["slo"], m.choices),
               **attribution.json_extra(groups)}
     if "json" in formats:
@@ -267,6 +266,9 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
         "previous_label": m.history[0] if m.prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
         "choices": m.choices,
+        "service_release": decision_view.by_service(rows, m.choices["release"]),
+        "release_policy": next((d.get("policy") for ds in m.choices["release"].values()
+                                for d in ds.values()), None) or "default",
         "css": (resources.templates_dir() / "report.css").read_text(),
     }
 
@@ -321,9 +323,7 @@ def _cell(field: str, value: Any) -> Any:
         return "true" if value else "false"  # as in summary.json
     if isinstance(value, datetime):
         return iso(value)
-    if field in COUNT_FIELDS and isinstance(value, float) and value.is_integer():
-        return int(value)  # 43039000, not 43039000.0
-    return value
+    return whole(field, value)
 
 
 def _csv(records: Sequence[dict[str, Any]], fields: Sequence[str], header: bool = True) -> str:

@@ -24,6 +24,29 @@ def num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+# Event counts are whole numbers; the compute stage hands them over as doubles.
+COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events", "buckets",
+                "expected_buckets", "clipped_rows", "no_data_slices", "incidents", "pages",
+                "tickets", "duration_minutes")
+
+
+def whole(field: str, value: Any) -> Any:
+    """A count as an integer when it is one (43039000, not 43039000.0), in JSON and CSV
+    alike; a fractional count (an allowance, a clipped or ratio count) stays as it is."""
+    if field in COUNT_FIELDS and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def allowed(row: Mapping[str, Any]) -> str:
+    """``of 38,880 events``; under one event allowed, ``allowed: less than one event
+    (0.1)``: "of 0.1 events" reads as a typo."""
+    value, unit = row.get("allowed_bad"), str(row.get("unit") or "events")
+    if value is not None and value < 1:
+        return f"allowed: less than one {unit.removesuffix('s')} ({num(value)})"
+    return f"of {num(value)} {unit}"
+
+
 def signed_pp(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -100,8 +123,11 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
         text += f"; {len(nodata)} without data"
     if thin:
         text += f"; {len(thin)} with insufficient data (not judged)"
-    return text + f"; {pages} page{'s' if pages != 1 else ''} and {tickets} " \
-        f"ticket{'s' if tickets != 1 else ''}."
+    # Burn-rate conditions found in the history: what would have paged, not pages sent.
+    if not pages and not tickets:
+        return text + "; no burn-rate alert would have fired."
+    return text + f"; its burn-rate alerts would have paged {pages} time{'s' * (pages != 1)} " \
+        f"and opened {tickets} ticket{'s' * (tickets != 1)}."
 
 
 def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:

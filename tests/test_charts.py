@@ -98,3 +98,21 @@ def test_the_overlap_check_catches_an_overlap() -> None:
            'width="10" height="10"/><text x="50" y="20">page 6h x6</text>'
            '<text x="60" y="22">ticket 1d x3</text></svg>')
     assert overlapping(svg) == [("page 6h x6", "ticket 1d x3")]
+
+
+def test_the_report_condition_labels_fit_the_chart_whole() -> None:
+    # The report names each condition by severity, both windows and factor ("page 1 h &
+    # 5 min x14.4"): wider than the margin, so it wraps; nothing runs past the chart's edge.
+    from slo_jobs import periods, report_stream
+
+    conds = report_stream.alert_conditions({}, periods.month("2026-09"))
+    refs = [charts.Ref(f"{c['label']} x{c['factor']:.4g}", c["factor"]) for c in conds]
+    svg = burn_like(refs)
+    boxes = text_boxes(svg)
+    assert [b for _, b in boxes if b[0] < 0 or b[2] > charts.W] == []
+    assert overlapping(svg) == []
+    words = " ".join(t for t, b in boxes if b[0] >= plot_area(svg)[2])
+    # every label whole, in order of its lines
+    assert all(r.name in words for r in refs), words
+    assert labels_inside_plot(svg, [t for t, _ in boxes if t.split(" ")[0] in
+                                    ("page", "ticket")]) == []

@@ -153,7 +153,8 @@ def test_report_answers_a_service_owner(dag_run: tuple[Any, Path]) -> None:
     assert "Error budget exhausted: freeze high-risk releases" in text
     assert "Postmortem for the incident starting 2026-09-17 10:" in text
     assert "<td>2026-09-17 10:" in text  # the bad deploy is in the incident list
-    assert "low risk: <b>block</b>" in text
+    assert '<table class="release" data-release="checkout">' in text
+    assert '<tr data-risk="low"><td>low</td><td><b>block</b></td>' in text
     incidents = (base / "out/2026-09/incidents.csv").read_text().splitlines()
     assert incidents[0].startswith("period,slo,service,start,end")
     # ISO 8601 in UTC, as spreadsheets read it

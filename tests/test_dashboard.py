@@ -72,11 +72,25 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     return code, out, err
 
 
+def test_cli_counts_the_slos_it_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The count printed is of the rows drawn; pipeline SLOs left out are named."""
+    everything = catalog.load([ROOT / "slos"])
+    code, out, _ = _cli(monkeypatch, capsys, "dashboard", "--slos", str(ROOT / "slos"),
+                        "--out", str(tmp_path / "d.json"))
+    board = json.loads((tmp_path / "d.json").read_text())
+    rows = [p["title"].split(" (")[0] for p in board["panels"] if p["type"] == "row"]
+    left = [s.name for s in everything if s.name not in rows]
+    assert code == 0 and left
+    assert out.strip() == (f"wrote {tmp_path / 'd.json'} ({len(rows)} SLOs; left out, without "
+                           f"series to chart: {len(left)} pipeline SLOs ({', '.join(left)}))")
+
+
 def test_cli_writes_rules_and_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(monkeypatch, capsys, "dashboard", "--slos", str(FIXTURE), "--out",
                         str(tmp_path / "d.json"))
-    assert code == 0 and "(1 SLOs)" in out
+    assert code == 0 and "(1 SLO)" in out
     assert json.loads((tmp_path / "d.json").read_text())["uid"] == dashboard.UID
     code, _, _ = _cli(monkeypatch, capsys, "rules", "--slos", str(FIXTURE), "--out",
                       str(tmp_path / "r.yaml"))

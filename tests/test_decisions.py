@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from slo_jobs import periods
-from slo_jobs.decisions import priorities, release, teams, toil
+from slo_jobs.decisions import policy, priorities, release, teams, toil
+from slo_jobs.errors import SpecError
 from tests.lakeutil import write_buckets
 from tests.test_sql_files import DECISIONS, run
 
@@ -228,10 +229,35 @@ def test_the_report_shows_priorities_toil_and_reasons(month: Path) -> None:
     assert re.findall(r'<tr data-team="([a-z-]+)">', html) == ["discovery", "payments", "web"]
     team = re.search(r'<tr data-team="web">(.*?)</tr>', html, re.S)
     assert team is not None and "not in the team file" in team.group(1)
-    block = html.split('<div class="slo" data-slo="web">')[1].split('<div class="slo"')[0]
+    block = html.split('<table class="release" data-release="web">')[1].split('</table>')[0]
     high = re.search(r'<tr data-risk="high">(.*?)</tr>', block, re.S)
     assert high is not None and "<b>review</b>" in high.group(1)
     assert "Sign-off by team web before shipping." in high.group(1)
+
+
+def test_release_decisions_once_per_service_the_strictest(month: Path) -> None:
+    """A service ships as a whole: one table per service, each risk's decision the strictest
+    of its SLOs', named with the SLOs that set it; none in an SLO's own section."""
+    html = (month / "report.html").read_text()
+    records = {r["slo"]: r for r in json.loads((month / "summary.json").read_text())}
+    order = ("approve", "review", "defer", "block")
+    services: dict[str, list[str]] = {}
+    for name, r in records.items():
+        services.setdefault(r["service"], []).append(name)
+    assert re.findall(r'<table class="release" data-release="([a-z]+)">', html) == \
+        sorted(services)
+    assert html.count('<table class="release"') == len(services)
+    for service, names in services.items():
+        block = html.split(f'<table class="release" data-release="{service}">')[1] \
+            .split("</table>")[0]
+        for risk in release.RISKS:
+            strictest = max((records[n]["release"][risk]["decision"] for n in names),
+                            key=order.index)
+            setters = [n for n in names if records[n]["release"][risk]["decision"] == strictest]
+            row = re.search(rf'<tr data-risk="{risk}">(.*?)</tr>', block, re.S)
+            assert row is not None
+            assert f"<b>{strictest}</b>" in row.group(1)
+            assert f'<span class="name">{", ".join(setters)}</span>' in row.group(1)
 
 
 def test_the_stakeholder_page_fits_one_page(month: Path) -> None:
@@ -253,3 +279,107 @@ def test_the_stakeholder_page_fits_one_page(month: Path) -> None:
     assert re.findall(r'<li data-slo="([a-z]+)">', text) == ["pay", "find"]
     assert re.findall(r'<tr data-team="([a-z-]+)">', text) == ["discovery", "payments", "web"]
     assert len(HTML(string=text).render().pages) == 1
+
+
+# --- the release policy file -------------------------------------------------------------------
+
+def test_the_default_policy_file_is_the_documented_table() -> None:
+    default = policy.load()
+    assert default.name == "default"
+    assert {s: default.matrix[s] for s in release.STATUSES} == release.MATRIX
+    rows = run("release_decision", {"decisions_in": [{"slo": s, "status": s} for s in (
+        *release.STATUSES, "no data", "insufficient data")]})
+    assert {(r["slo"], r["risk"]): r["decision"] for r in rows} == {
+        (s, risk): default.decide(s, risk) for s in (*release.STATUSES, "no data",
+                                                     "insufficient data")
+        for risk in release.RISKS}
+
+
+POLICY = """\
+releasePolicy:
+  healthy:   {low: approve, medium: review, high: block}
+  attention: {low: review,  medium: defer,  high: block}
+  warning:   {low: defer,   medium: block,  high: block}
+  critical:  {low: block,   medium: block,  high: block}
+  exhausted: {low: block,   medium: block,  high: block}
+  unjudged:  {low: defer,   medium: defer,  high: block}
+"""
+
+
+def test_a_teams_policy_file_decides_and_the_report_names_it(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from slo_jobs import catalog, compute, report
+
+    slos = tmp_path / "slos"
+    slos.mkdir()
+    (slos / "web.yaml").write_text(DOC.format(name="web", tier="standard", team="web"))
+    (slos / "release-policy.yaml").write_text(POLICY)
+    lake = tmp_path / "lake"
+    # 99.5 % good of a 99 % target: half the budget spent, healthy.
+    write_buckets(lake, "web", NOV.start, [(995.0, 1000.0)] * int(NOV.seconds // 60))
+    loaded = catalog.load([slos])
+    assert [s.name for s in loaded] == ["web"]  # the policy file is no SLO
+    compute.compute_month(lake, loaded, NOV, None, teams.load_for([slos]))
+    files = report.render(lake, NOV, tmp_path / "out", source="t",
+                          generated_at=datetime(2026, 12, 3, 7, 41, tzinfo=UTC),
+                          formats=("html", "json"))
+    web = json.loads(files.json.read_text())[0]
+    assert web["status"] == "healthy"
+    expected = yaml_matrix(POLICY)["healthy"]
+    assert {r: web["release"][r]["decision"] for r in release.RISKS} == expected
+    assert web["release"]["high"]["policy"] == str(slos / "release-policy.yaml")
+    assert (web["release_low"], web["release_medium"], web["release_high"]) == \
+        tuple(expected[r] for r in release.RISKS)
+    html = files.html.read_text()
+    assert html.count(f'<span class="policy">{slos / "release-policy.yaml"}</span>') == 2
+    # no approval to ship a medium-risk change: the alternative names the approved step
+    assert "Split the change into low-risk steps" in " ".join(
+        web["release"]["medium"]["alternatives"])
+
+
+def yaml_matrix(text: str) -> dict[str, dict[str, str]]:
+    import yaml
+
+    return yaml.safe_load(text)["releasePolicy"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("healthy:   {low: approve,", "healthy:   {low: ship,"),
+     "release-policy.yaml:2: releasePolicy.healthy.low: found 'ship'; expected one of "
+     "approve, review, defer, block"),
+    (("  unjudged:  {low: defer,", "  unjudged:  {low: approve,"),
+     "release-policy.yaml:7: releasePolicy.unjudged.low: found 'approve'; expected one of "
+     "review, defer, block"),
+    (("  critical:  {low: block,   medium: block,  high: block}\n", ""),
+     "release-policy.yaml:1: releasePolicy: critical missing; expected every status of "
+     "healthy, attention, warning, critical, exhausted, unjudged"),
+    (("warning:   {low: defer,   medium: block,  high: block}",
+      "warning:   {low: defer,   medium: block}"),
+     "release-policy.yaml:4: releasePolicy.warning: found {\"low\": \"defer\", \"medium\": "
+     "\"block\"}; expected {low: ..., medium: ..., high: ...}"),
+    (("releasePolicy:", "policy:"),
+     "release-policy.yaml:1: (document): found ['policy']; expected one mapping with only the "
+     "key releasePolicy"),
+])
+def test_policy_file_problems_are_one_line(tmp_path: Path, edit: tuple[str, str],
+                                           expected: str) -> None:
+    (tmp_path / "release-policy.yaml").write_text(POLICY.replace(*edit))
+    with pytest.raises(SpecError) as exc:
+        teams.load_for([tmp_path])
+    lines = str(exc.value).splitlines()
+    assert lines == [f"{tmp_path}/{expected}"]
+
+
+def test_validate_checks_the_policy_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(DOC.format(name="a", tier="critical", team="payments"))
+    (tmp_path / "release-policy.yaml").write_text(POLICY.replace("high: block}\n  attention",
+                                                                 "high: ok}\n  attention"))
+    proc = cli("validate", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"{tmp_path}/release-policy.yaml:2: releasePolicy.healthy.high: found 'ok'; expected "
+        "one of approve, review, defer, block"]
+    (tmp_path / "release-policy.yaml").write_text(POLICY)
+    proc = cli("validate", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0 and "ok: 1 SLOs in 1 file valid" in proc.stdout, proc.stderr

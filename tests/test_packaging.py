@@ -20,6 +20,8 @@ def test_wheel_ships_sql_and_templates(tmp_path: Path) -> None:
     for tpl in (ROOT / "reports" / "templates").iterdir():
         assert f"slo_jobs/templates/{tpl.name}" in names
     assert any(n.endswith("entry_points.txt") for n in names)
+    # the default release policy ships beside the code that reads it
+    assert "slo_jobs/decisions/release-policy.yaml" in names
 
 
 def test_installed_wheel_finds_its_resources(tmp_path: Path) -> None:

@@ -138,7 +138,12 @@ def _definitions(html: str, slo: str) -> str:
 def _chart_refs(html: str, slo: str) -> list[str]:
     block = html.split(f'<div class="slo" data-slo="{slo}">')[1].split('<div class="slo"')[0]
     burn = block.split('aria-label="Burn rate (log scale)"')[1].split("</svg>")[0]
-    return re.findall(r'fill="#b00">([^<]+)</text>', burn)
+    # a label wider than the margin is wrapped: its further lines are "ref-more"
+    refs: list[str] = []
+    for kind, text in re.findall(r'<text class="(ref|ref-more)"[^>]*>([^<]+)</text>', burn):
+        refs += [text] if kind == "ref" else []
+        refs[-1] += "" if kind == "ref" else " " + text
+    return refs
 
 
 def test_chart_and_definitions_use_the_slos_own_factors(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
             r, NOV, by["daily"].get(slo, []), {k: [b[k] for b in burn] for k in (
                 "hour_end", *report_stream.BURN_SHOWN)},
             by["incidents"].get(slo, []), m.decisions.get(slo, {}), trend, groups)
-        records.append({**{k: r.get(k) for k in report.JSON_FIELDS},
+        records.append({**{k: report.whole(k, r.get(k)) for k in report.JSON_FIELDS},
                         **decision_view.json_extras(slo, m.choices),
                         **attribution.json_extra(groups)})
     context = report._context(lake_dir, m, "test", RENDERED)

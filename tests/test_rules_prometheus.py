@@ -59,12 +59,16 @@ def test_period_rule_gives_the_batch_sli(prometheus: str, batch: object) -> None
 def _runs(page: set[int], ticket: set[int]) -> list[tuple[datetime, datetime, str]]:
     """Islands of minutes where each alert fires, as the batch builds incidents (one per
     severity: a page lasts while the page alert fires, a ticket is its own incident): a
-    firing evaluation at t is the bucket (t - 1m, t]."""
+    firing evaluation at t is the bucket (t - 1m, t]. An alert firing again less than the
+    severity's longest short window (defaults: 30 min, 6 h) after it resolved is the same
+    burn (docs/slo-math.md)."""
     out = []
     for severity, minutes in (("page", page), ("ticket", ticket)):
         runs: list[list[int]] = []
+        gap = 30 * 60 if severity == "page" else 6 * 3600
         for t in sorted(minutes):
-            if runs and t == runs[-1][1] + 60:
+            # t - 60 - runs[-1][1]: the minutes without firing between the two runs
+            if runs and t - 60 - runs[-1][1] < gap:
                 runs[-1][1] = t
             else:
                 runs.append([t, t])

@@ -46,10 +46,12 @@ def test_release_decision_table() -> None:
 
 def slo_row(k: int, method: str = "Occurrences", target: float = 0.999,
             period_s: float = 30 * 86400, slice_seconds: float = 60,
-            min_coverage: float = 0.9) -> dict[str, Any]:
+            min_coverage: float = 0.9, page_gap_b: int = 30,
+            ticket_gap_b: int = 360) -> dict[str, Any]:
     return {"k": k, "slo": f"s{k}", "service": "svc", "description": "", "spec_hash": "h",
             "target": target, "budget_fraction": round(1 - target, 12), "method": method,
-            "slice_seconds": slice_seconds, "min_coverage": min_coverage, "period_s": period_s}
+            "slice_seconds": slice_seconds, "min_coverage": min_coverage, "period_s": period_s,
+            "page_gap_b": page_gap_b, "ticket_gap_b": ticket_gap_b}
 
 
 def occ_row(k: int, good: float, total: float, burn: float | None = None,
@@ -168,7 +170,8 @@ def test_incidents_are_islands_of_firing_buckets_per_severity() -> None:
     # ticket; 30 is past as-of.
     snap = [firing(b, b <= 12, True) for b in range(10, 16)] + \
         [firing(20, False, True), firing(21, False, True), firing(30, True, True)]
-    rows = run("incidents", {"snap": snap, "slos": [slo_row(0)],
+    # Short windows of 3 buckets: the ticket firing again 4 buckets later is a new burn.
+    rows = run("incidents", {"snap": snap, "slos": [slo_row(0, page_gap_b=3, ticket_gap_b=3)],
                              "occ": [occ_row(0, 900, 1000)], "slc": SLC_EMPTY},
                origin_s=0, step_s=60, elapsed=1.0, basof=30)
     # The page lasts while a page condition holds (3 buckets), not while the ticket does;
@@ -178,6 +181,28 @@ def test_incidents_are_islands_of_firing_buckets_per_severity() -> None:
         (10, 3.0, "page", 12.0, 6.0), (10, 6.0, "ticket", 15.0, 12.0),
         (20, 2.0, "ticket", 21.0, 4.0)]
     assert rows[0]["budget_share"] == pytest.approx(6 / 1.0)  # 6 bad of 1 allowed (B*1000)
+
+
+def test_a_condition_firing_again_within_its_short_window_is_the_same_burn() -> None:
+    """The tail of one outage: a page re-firing 2 minutes after it cleared, with 0.1 bad
+    events, is the same burn (gap < the 30-minute short window); one firing 30 minutes after
+    the burn ended is a new one. Tickets merge over their own 6-hour short window."""
+    def firing(b: int, bad: float, page: bool = True) -> dict[str, Any]:
+        return {"k": 0, "b": b, "bad": bad, "slice_bad": 0.0, "page": page, "ticket": not page,
+                "burn_1h": float(b), "burn_5m": 0.0, "is_snap": False}
+    outage = [firing(b, 10.0) for b in range(100, 126)]             # 26 min, 260 bad
+    tail = [firing(b, 0.1 / 22) for b in range(128, 150)]           # gap 2, ~0 bad
+    later = [firing(b, 5.0) for b in range(180, 190)]               # gap 30: a new burn
+    tickets = [firing(b, 1.0, page=False) for b in (200, 201, 500, 900)]  # gaps 298, 399
+    rows = run("incidents", {"snap": outage + tail + later + tickets, "slos": [slo_row(0)],
+                             "occ": [occ_row(0, 999_000, 1_000_000)], "slc": SLC_EMPTY},
+               origin_s=0, step_s=60, elapsed=1.0, basof=1000)
+    got = [(r["severity"], r["start"].timestamp() / 60, r["end"].timestamp() / 60,
+            r["duration_minutes"], r["peak_burn_1h"]) for r in rows]
+    assert got == [("page", 100, 150, 50.0, 149.0), ("page", 180, 190, 10.0, 189.0),
+                   ("ticket", 200, 501, 301.0, 500.0), ("ticket", 900, 901, 1.0, 900.0)]
+    assert [r["bad"] for r in rows] == pytest.approx([260.1, 50.0, 3.0, 1.0])
+    assert rows[0]["budget_share"] == pytest.approx(260.1 / 1000)  # B x 1,000,000 allowed
 
 
 # Timeslices check values (SLO_MATH 1), through the whole computation on an empty lake with a

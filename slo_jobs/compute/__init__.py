@@ -228,7 +228,8 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
     with lake.publish_set(folder) as stage:
-        finish_month(lake_dir, slos, period, result, teams or {}, stage)
+        # not "teams or {}": a folder without teams still carries its release policy
+        finish_month(lake_dir, slos, period, result, {} if teams is None else teams, stage)
         lake.write_atomic(_table(result.daily), stage / "daily.parquet")
         lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
                           stage / "burn.parquet")

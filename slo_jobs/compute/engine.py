@@ -177,7 +177,7 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
     con = connect()
     _check_slices(slos, lay)
     snap, slices, slice_days = _stream(lake_dir, slos, lay, period, processes)
-    _register_slos(con, slos, period)
+    _register_slos(con, slos, period, lay.step_s)
     con.register("snap_arrow", snap)
     con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
     con.unregister("snap_arrow")
@@ -242,7 +242,13 @@ def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
 
 
 def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
-                   period: Period) -> None:
+                   period: Period, step_s: int) -> None:
+    # The longest short window of each severity's conditions: a condition firing again
+    # sooner than that after a burn ended continues it (incidents.sql).
+    def gap(s: SloParams, page: bool) -> int:
+        return max((c.short_b for c in conditions(s, period.seconds, step_s)
+                    if c.page == page), default=0)
+
     con.register("slos_arrow", pa.table({
         "k": list(range(len(slos))), "slo": [s.name for s in slos],
         "service": [s.service for s in slos], "description": [s.description for s in slos],
@@ -252,7 +258,9 @@ def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
         "method": [s.method for s in slos],
         "slice_seconds": pa.array([s.slice_seconds for s in slos], pa.float64()),
         "min_coverage": pa.array([s.min_coverage for s in slos], pa.float64()),
-        "period_s": pa.array([float(period.seconds)] * len(slos), pa.float64())}))
+        "period_s": pa.array([float(period.seconds)] * len(slos), pa.float64()),
+        "page_gap_b": pa.array([gap(s, True) for s in slos], pa.int64()),
+        "ticket_gap_b": pa.array([gap(s, False) for s in slos], pa.int64())}))
     con.execute("CREATE TEMP TABLE slos AS SELECT * FROM slos_arrow")
 
 

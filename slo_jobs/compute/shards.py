@@ -189,7 +189,9 @@ def merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Seque
     """Publish the month from the shards ``indices`` (the ones computed for this run) and
     remove the shards; returns the summary rows."""
     with lake.reading_sets():  # each shard's files from one version of it
-        return _merge(lake_dir, slos, period, sorted(set(indices)), teams or {})
+        # not "teams or {}": a folder without teams still carries its release policy
+        return _merge(lake_dir, slos, period, sorted(set(indices)),
+                      {} if teams is None else teams)
 
 
 def _merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequence[int],

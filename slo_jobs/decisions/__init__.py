@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..spec import Slo
-from . import priorities, release, toil
-from .teams import Team
+from . import policy, priorities, release, toil
+from .teams import Team, TeamFile
 
 __all__ = ["HISTORY_MONTHS", "Team", "burn_history", "month_tables"]
 
@@ -39,9 +39,16 @@ def month_tables(slos: Sequence[Slo], summary: Sequence[Mapping[str, Any]],
                  teams: Mapping[str, Team]) -> dict[str, list[dict[str, Any]]]:
     by_slo = {r["slo"]: r for r in summary}
     owners = {s.name: s.team for s in slos}
-    explained = [{**d, **release.explain(by_slo[d["slo"]], d["risk"], d["decision"],
-                                         owners.get(d["slo"]))}
-                 for d in decisions if d["slo"] in by_slo]
+    # The team's release policy decides (the default: the table of sql/release_decision.sql).
+    rules = teams.release_policy if isinstance(teams, TeamFile) else policy.load()
+    explained = []
+    for d in decisions:
+        if d["slo"] in by_slo:
+            row = by_slo[d["slo"]]
+            decision = rules.decide(row["status"], d["risk"])
+            explained.append({**d, "decision": decision, "policy": rules.name,
+                              **release.explain(row, d["risk"], decision, owners.get(d["slo"]),
+                                                rules.matrix)})
     per_slo: dict[str, list[Mapping[str, Any]]] = {}
     for i in incidents:
         per_slo.setdefault(i["slo"], []).append(i)

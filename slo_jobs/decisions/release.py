@@ -2,7 +2,8 @@
 is, the conditions it comes with and what else a team can do.
 
 The decision itself is ``sql/release_decision.sql`` (status x risk, docs/slo-math.md);
-``MATRIX`` is the same table, used here to say which status would change the answer.
+``MATRIX`` is the same table (the default policy, ``policy.py``), used here to say which
+status would change the answer; a team's own policy is passed in instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 RISKS = ("low", "medium", "high")
 # From the best status to the worst.
 STATUSES = ("healthy", "attention", "warning", "critical", "exhausted")
+Matrix = Mapping[str, Mapping[str, str]]
 MATRIX: dict[str, dict[str, str]] = {
     "healthy": {"low": "approve", "medium": "approve", "high": "review"},
     "attention": {"low": "approve", "medium": "review", "high": "defer"},
@@ -31,9 +33,9 @@ def _when(row: Mapping[str, Any]) -> str:
     return f"{end:%Y-%m-%d %H:%M} UTC" if isinstance(end, datetime) else "the next period"
 
 
-def _best_for(risk: str, decisions: tuple[str, ...]) -> str | None:
+def _best_for(risk: str, decisions: tuple[str, ...], matrix: Matrix = MATRIX) -> str | None:
     """The worst status at which a change of ``risk`` still gets one of ``decisions``."""
-    ok = [s for s in STATUSES if MATRIX[s][risk] in decisions]
+    ok = [s for s in STATUSES if matrix[s][risk] in decisions]
     return ok[-1] if ok else None
 
 
@@ -56,7 +58,8 @@ def rationale(row: Mapping[str, Any], risk: str, decision: str) -> str:
     return text + f"; policy for {status} and {risk} risk: {decision}"
 
 
-def conditions(row: Mapping[str, Any], risk: str, decision: str, owner: str | None) -> list[str]:
+def conditions(row: Mapping[str, Any], risk: str, decision: str, owner: str | None,
+               matrix: Matrix = MATRIX) -> list[str]:
     who = f"team {owner}" if owner else "the SLO owner"
     burn = row.get("budget_consumed_to_date")
     if row["status"] in UNJUDGED:
@@ -71,39 +74,44 @@ def conditions(row: Mapping[str, Any], risk: str, decision: str, owner: str | No
     if decision == "review":
         return [f"Sign-off by {who} before shipping.",
                 "A canary watched over the page windows (1 h and 6 h) and a tested rollback."]
-    target = _best_for(risk, ("approve", "review"))
+    target = _best_for(risk, ("approve", "review"), matrix)
     limit = STATUS_BURN.get(target or "", None)
     back = "the budget recovers" if target is None else f"the status is back to {target}" \
         + (" or better" if target != "healthy" else "")
     if limit is not None:
         back += f" (even-spend burn at most {limit:g})"
+    # The budget's reset is a date ahead only while the period runs: a closed period's
+    # report names none.
+    reset = f", or after the budget resets at {_when(row)}" if row.get("estimated") else ""
     if decision == "defer":
-        return [f"Ship once {back}, or after the budget resets at {_when(row)}."]
+        return [f"Ship once {back}{reset}."]
     return ["Only rollbacks and reliability fixes ship until the budget recovers.",
-            f"A {risk}-risk change waits until {back}, or until the budget resets at "
-            f"{_when(row)}."]
+            f"A {risk}-risk change waits until {back}{reset.replace('after', 'until')}."]
 
 
-def alternatives(row: Mapping[str, Any], risk: str, decision: str) -> list[str]:
+def alternatives(row: Mapping[str, Any], risk: str, decision: str,
+                 matrix: Matrix = MATRIX) -> list[str]:
     if decision == "approve":
         return []
     out = []
     lower = [r for r in RISKS[:RISKS.index(risk)]
-             if row["status"] in MATRIX and MATRIX[row["status"]][r] == "approve"]
+             if row["status"] in matrix and matrix[row["status"]][r] == "approve"]
     if lower:
         out.append(f"Split the change into {lower[-1]}-risk steps, which are approved now.")
     out.append("Ship the code dark behind a feature flag and enable it later.")
     if decision in ("defer", "block"):
         out.append("Spend the time on the reliability work behind the burn (see the "
                    "reliability priorities).")
-        out.append(f"Wait for the new budget at {_when(row)}.")
+        if row.get("estimated"):
+            out.append(f"Wait for the new budget at {_when(row)}.")
     return out
 
 
-def explain(row: Mapping[str, Any], risk: str, decision: str, owner: str | None = None
-            ) -> dict[str, Any]:
-    """``rationale``, ``conditions`` and ``alternatives`` of one SLO's decision at ``risk``."""
+def explain(row: Mapping[str, Any], risk: str, decision: str, owner: str | None = None,
+            matrix: Matrix = MATRIX) -> dict[str, Any]:
+    """``rationale``, ``conditions`` and ``alternatives`` of one SLO's decision at ``risk``
+    under the release policy ``matrix`` (status -> risk -> decision)."""
     return {"estimated": bool(row.get("estimated")),
             "rationale": rationale(row, risk, decision),
-            "conditions": conditions(row, risk, decision, owner),
-            "alternatives": alternatives(row, risk, decision)}
+            "conditions": conditions(row, risk, decision, owner, matrix),
+            "alternatives": alternatives(row, risk, decision, matrix)}

@@ -18,6 +18,8 @@ from typing import Any
 from ..errors import SpecError
 from ..names import SAFE_NAME, SAFE_NAME_HINT
 from ..spec import io as specio
+from . import policy
+from .policy import Policy
 
 FILE_NAMES = specio.TEAM_FILE_NAMES
 MAX_SIZE = 1000
@@ -111,5 +113,15 @@ def load(path: Path | None) -> dict[str, Team]:
     return teams
 
 
-def load_for(paths: Sequence[Path]) -> dict[str, Team]:
-    return load(find(paths))
+class TeamFile(dict[str, Team]):
+    """The teams of the SLO folders' team file, with the release policy found beside it: the
+    settings of the decisions, read from the same folders and handed to the compute stage
+    together."""
+
+    def __init__(self, teams: dict[str, Team], release_policy: Policy) -> None:
+        super().__init__(teams)
+        self.release_policy = release_policy
+
+
+def load_for(paths: Sequence[Path]) -> TeamFile:
+    return TeamFile(load(find(paths)), policy.load_for(paths))

@@ -6,7 +6,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 # estimated: judged on a period still running (the figures to date), never final.
-RELEASE_KEYS = ("decision", "rationale", "conditions", "alternatives", "estimated")
+# policy: the release policy file the decision follows ("default" for the built-in one).
+RELEASE_KEYS = ("decision", "rationale", "conditions", "alternatives", "estimated", "policy")
 PRIORITY_KEYS = ("rank", "score", "overspend", "tier", "tier_weight", "trend", "issue",
                  "actions", "estimated")
 TOIL_KEYS = ("team", "size", "hours_per_week", "toil_percentage", "toil_hours_per_week",
@@ -28,6 +29,41 @@ def build(decisions: Sequence[Mapping[str, Any]], priorities: Sequence[Mapping[s
     return {"release": release, "priority": priority, "team_of": team_of,
             "priorities": [p for p in priority.values() if p.get("rank") is not None],
             "toil": [dict(t) for t in toil if t["team"] in teams]}
+
+
+ORDER = ("approve", "review", "defer", "block")  # from the most lenient to the strictest
+
+
+def by_service(rows: Sequence[Mapping[str, Any]], release: Mapping[str, Mapping[str, Any]]
+               ) -> dict[str, list[dict[str, Any]]]:
+    """Per service, one release decision per risk: a service ships as a whole, so the
+    strictest decision of its SLOs holds, named with the SLOs that set it and the reason and
+    conditions of the first of them. A service none of whose SLOs has reasons (a month
+    computed before them) has no entry."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for service in dict.fromkeys(r["service"] for r in rows):
+        mine = [(r["slo"], release[r["slo"]]) for r in rows
+                if r["service"] == service and r["slo"] in release]
+        if not mine:
+            continue
+        for risk in ("low", "medium", "high"):
+            ds = [(slo, d[risk]) for slo, d in mine if risk in d]
+            worst = max((d["decision"] for _, d in ds), key=ORDER.index)
+            by = [(slo, d) for slo, d in ds if d["decision"] == worst]
+            first = by[0][1]
+            out.setdefault(service, []).append({
+                "risk": risk, "decision": worst, "slos": [slo for slo, _ in by],
+                # the status and the spend behind it; the policy cell is the decision itself
+                "reason": str(first["rationale"]).split("; policy for")[0],
+                "conditions": list(first["conditions"]),
+                "alternatives": list(first["alternatives"]), "estimated": first["estimated"]})
+        # Said once under the table, not in every row: conditions every risk shares.
+        risks = out[service]
+        common = [c for c in risks[0]["conditions"] if all(c in r["conditions"] for r in risks)]
+        for r in risks:
+            r["common"] = common
+            r["conditions"] = [c for c in r["conditions"] if c not in common]
+    return out
 
 
 def json_extras(slo: str, view: Mapping[str, Any]) -> dict[str, Any]:

@@ -376,5 +376,7 @@ def validation_problems(exc: ValidationError, doc: RawDoc, root: type[BaseModel]
     return out
 
 
-# Team sizes (slo_jobs.decisions.teams) live beside the SLO files but are no SLOs.
+# Team sizes (slo_jobs.decisions.teams) and the release policy (slo_jobs.decisions.policy)
+# live beside the SLO files but are no SLOs.
 TEAM_FILE_NAMES = ("teams.yaml", "teams.yml")
+POLICY_FILE_NAMES = ("release-policy.yaml", "release-policy.yml")
