@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .. import atomicio, names
+from .. import atomicio, names, periods
 from ..errors import SloJobsError
 from ..extract import PrometheusClient, PrometheusConfig
 from . import find, suggest
-from .find import Found, Week
+from .find import Found, Measured, log
 
 TEMPLATE = "api"
 
@@ -40,15 +40,16 @@ def _num(v: float) -> str:
     return f"{v:.6f}".rstrip("0").rstrip(".")
 
 
-def _evidence(f: Found, weeks: Sequence[Week], source: str, until: datetime,
+def _evidence(f: Found, weeks: Sequence[Measured], source: str, until: datetime,
               headroom: float, tier: str, threshold: float | None) -> list[str]:
     lines = [f"# {f.service}: discovered by slo-jobs discover from {source}, {len(weeks)} "
-             f"weeks with traffic up to {until:%Y-%m-%d}.",
+             f"whole weeks with traffic up to {until:%Y-%m-%d}.",
              f"# Template {TEMPLATE}, tier {tier} (the strictest tier whose default "
              "availability target the suggestion reaches; adjust it to the service's "
              "business impact).",
              f"# Targets: the strictest of {', '.join(map(_num, suggest.LADDER))} whose "
-             f"error budget is at least {headroom:g}x the median week's error ratio.",
+             f"error budget is at least {headroom:g}x the median week's error ratio, never "
+             "above what the service achieved in its last full month.",
              "# Observed per week (week starting, requests, availability"
              + (f", latency <= {_num(threshold)} s):" if threshold is not None else "):")]
     lines += [f"#   {w.start:%Y-%m-%d}  {w.total:>14,.0f}  {_pct(w.sli):>11}"
@@ -65,24 +66,86 @@ def _doc(f: Found, kind: str, tier: str, target: float, body: str) -> str:
             "  window: {calendar: month, timeZone: UTC}\n")
 
 
+class _Month:
+    """The last full calendar month (UTC, the SLO files' window): what the service achieved
+    there caps each suggested target, and every cap is said in the file and on stderr."""
+
+    def __init__(self, client: PrometheusClient, f: Found, month: periods.Period) -> None:
+        self.client, self.f, self.month = client, f, month
+        self.measured = self._measure(None)
+        self.latency = ""
+        self.lowered: list[str] = []
+
+    def _measure(self, le: str | None) -> Measured | None:
+        got = find.history(self.client, self.f, [self.month.start], le,
+                           self.month.end - self.month.start)
+        return got[0] if got else None
+
+    def cap(self, kind: str, suggested: float, le: str | None = None) -> float:
+        """``suggested``, or the target the month met when it missed ``suggested``."""
+        if self.measured is None or not self.measured.whole:
+            return suggested
+        achieved = self.measured.sli
+        if le is not None:
+            m = self._measure(le)
+            if m is None or not m.whole or m.latency_sli is None:
+                return suggested
+            achieved = m.latency_sli
+            self.latency = f", latency <= {_num(float(le))} s {_pct(achieved)}"
+        lowered = suggest.met(suggested, achieved)
+        if lowered != suggested:
+            said = (f"{self.f.service}-{kind}: achieved {_pct(achieved)} in "
+                    f"{self.month.label}; a {_num(suggested * 100)} % target would have "
+                    f"been missed: suggested {_num(lowered * 100)} %, the strictest step "
+                    "it met")
+            # Without logging configured (the CLI), Python prints this line on stderr.
+            log.warning("warning: %s", said)
+            self.lowered.append(f"# Lowered: {said}.")
+        return lowered
+
+    def lines(self) -> list[str]:
+        m, head = self.measured, f"# Last full month {self.month.label} (UTC): "
+        if m is None:
+            return [head + "no requests recorded; the targets are not checked against it."]
+        if not m.whole:
+            return [head + "not wholly observed (the history begins or ends inside it); "
+                    "the targets are not checked against it."]
+        return [head + f"{m.total:,.0f} requests, availability {_pct(m.sli)}{self.latency}."
+                ] + self.lowered
+
+
 def suggest_one(client: PrometheusClient, f: Found, weeks: list[datetime], source: str,
-                headroom: float) -> Suggestion | None:
-    observed = find.history(client, f, weeks, None)
+                headroom: float, month: periods.Period | None = None
+                ) -> Suggestion | None:
+    """The SLO file of one service, from its whole weeks in ``weeks`` and capped by
+    ``month`` (by default the calendar month before the last week's end)."""
+    until = weeks[-1] + find.WEEK
+    measured = find.history(client, f, weeks, None)
+    partial = [w.start for w in measured if not w.whole]
+    observed = [w for w in measured if w.whole]
     if not observed:
+        if measured:
+            log.warning("warning: %s: no whole week of data in the %d weeks to %s (the "
+                        "history begins or ends inside each week with traffic); no SLO "
+                        "file written", f.service, len(weeks), f"{until:%Y-%m-%d}")
         return None
-    availability = suggest.target([w.sli for w in observed], headroom)
+    checked = _Month(client, f, month or periods.previous(periods.month_of(until)))
+    availability = checked.cap("availability",
+                               suggest.target([w.sli for w in observed], headroom))
     tier = suggest.tier(availability)
     threshold = latency = None
     # The tier's threshold, or the next bucket boundary up where an ordinary week keeps
     # the headroom of a target on the ladder (a 70 % "within 100 ms" suits no SLO).
     for candidate in suggest.thresholds(list(f.bounds), tier) if f.histogram else []:
-        measured = find.history(client, f, weeks, f.bounds[candidate])
-        slis = [w.latency_sli for w in measured if w.latency_sli is not None]
+        whole = [w for w in find.history(client, f, weeks, f.bounds[candidate]) if w.whole]
+        slis = [w.latency_sli for w in whole if w.latency_sli is not None]
         if not slis:
             continue
-        threshold, latency, observed = candidate, suggest.target(slis, headroom), measured
+        threshold, latency, observed = candidate, suggest.target(slis, headroom), whole
         if suggest.on_ladder(slis, headroom) is not None:
             break
+    if latency is not None and threshold is not None:
+        latency = checked.cap("latency", latency, f.bounds[threshold])
     sel = f'{f.label}="{f.service}"'
     bad = f'{f.counter}{{{sel},{f.status}=~"5.."}}' if f.status else None
     docs = [_doc(f, "availability", tier, availability,
@@ -97,20 +160,25 @@ def suggest_one(client: PrometheusClient, f: Found, weeks: list[datetime], sourc
                          "ms.\n  indicator:\n    latency:\n"
                          f"      histogram: '{f.histogram}{{{sel}}}'\n"
                          f"      threshold: {_num(threshold)}\n"))
-    until = weeks[-1] + find.WEEK
-    text = "\n".join(_evidence(f, observed, source, until, headroom, tier, threshold)) + \
-        "\n" + "---\n".join(docs)
+    lines = _evidence(f, observed, source, until, headroom, tier, threshold)
+    if partial:
+        lines.append("# Left out, not whole weeks (the history begins or ends inside "
+                     f"them): {', '.join(f'{w:%Y-%m-%d}' for w in partial)}.")
+    text = "\n".join(lines + checked.lines()) + "\n" + "---\n".join(docs)
     return Suggestion(f.service, tier, availability, latency, threshold, len(observed), text)
 
 
 def discover(config: PrometheusConfig, until: datetime, weeks: int, out: Path,
-             headroom: float = suggest.DEFAULT_HEADROOM, force: bool = False
-             ) -> list[tuple[Path, Suggestion]]:
-    """Find the services of the ``weeks`` weeks before ``until`` and write their SLO files."""
+             headroom: float = suggest.DEFAULT_HEADROOM, force: bool = False,
+             as_of: datetime | None = None) -> list[tuple[Path, Suggestion]]:
+    """Find the services of the ``weeks`` weeks before ``until`` and write their SLO files;
+    the targets are checked against the last full month before ``as_of`` (default
+    ``until``)."""
     if weeks < 1 or headroom < 1:
         raise SloJobsError(f"--weeks {weeks}, --headroom {headroom:g}: expected at least 1 "
                            "week and a headroom of at least 1")
     starts = [until - (weeks - i) * find.WEEK for i in range(weeks)]
+    month = periods.previous(periods.month_of(as_of or until))
     written = []
     with PrometheusClient(config) as client:
         found = find.services(client, starts[0], until)
@@ -127,7 +195,7 @@ def discover(config: PrometheusConfig, until: datetime, weeks: int, out: Path,
             raise SloJobsError(f"{', '.join(taken)}: already exists; expected new files "
                                "(or --force)")
         for f, target in zip(found, targets, strict=True):
-            s = suggest_one(client, f, starts, config.url, headroom)
+            s = suggest_one(client, f, starts, config.url, headroom, month)
             if s is not None:
                 atomicio.write_text(target, s.text)
                 written.append((target, s))

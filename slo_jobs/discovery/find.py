@@ -1,4 +1,5 @@
-"""Services found in Prometheus from common metric families, and their weekly history.
+"""Services found in Prometheus from common metric families, and their measured history
+(whole weeks, and the last full month).
 
 Request counters are series named ``*_requests_total`` with a ``service`` (else ``job``)
 label and a status label (``code`` or ``status``: 5xx is an error); duration histograms are
@@ -39,11 +40,16 @@ class Found:
 
 
 @dataclass(frozen=True)
-class Week:
+class Measured:
+    """A week's (or a month's) requests and SLIs, from ``start`` for the period's length."""
+
     start: datetime
     total: float
     sli: float
     latency_sli: float | None = None
+    # The service's series have a sample at the start and at the end: the counts cover
+    # the whole period. A period the history begins or ends inside is not whole.
+    whole: bool = True
 
 
 def _service(labels: dict[str, str]) -> tuple[str, str] | None:
@@ -95,27 +101,41 @@ def services(client: PrometheusClient, start: datetime, end: datetime) -> list[F
     return [found[s] for s in sorted(found)]
 
 
-def _weekly(client: PrometheusClient, expr: str, weeks: list[datetime]) -> dict[int, float]:
-    """``expr`` over ``[7d]`` at the end of each week, by the week's end (Unix seconds)."""
-    return client.query_range(f"sum(increase({expr}[7d]))", weeks[0] + WEEK,
-                              weeks[-1] + WEEK, WEEK)
+def _present(client: PrometheusClient, f: Found, sel: str, starts: list[datetime],
+             length: timedelta) -> dict[int, float]:
+    """The boundaries (Unix seconds) of consecutive periods at which the service's request
+    counter, and its histogram if it has one, have a sample within the lookback before."""
+    expr = f"count({f.counter}{{{sel}}})"
+    if f.histogram:
+        expr += f" and count({f.histogram}_count{{{sel}}})"
+    return client.query_range(expr, starts[0], starts[-1] + length, length)
 
 
-def history(client: PrometheusClient, f: Found, weeks: list[datetime],
-            le: str | None) -> list[Week]:
-    """Requests and SLIs of each week (starting at ``weeks``) with traffic."""
+def history(client: PrometheusClient, f: Found, starts: list[datetime], le: str | None,
+            length: timedelta = WEEK) -> list[Measured]:
+    """Requests and SLIs of each consecutive period (starting at ``starts``, ``length``
+    long) with traffic, each marked whole or not."""
     sel = f'{f.label}="{f.service}"'
-    total = _weekly(client, f"{f.counter}{{{sel}}}", weeks)
-    bad = _weekly(client, f'{f.counter}{{{sel},{f.status}=~"5.."}}', weeks) if f.status \
-        else {}
+
+    def sums(expr: str) -> dict[int, float]:
+        # At the end of each period, over its length: one point per period.
+        return client.query_range(
+            f"sum(increase({expr}[{int(length.total_seconds())}s]))",
+            starts[0] + length, starts[-1] + length, length)
+
+    total = sums(f"{f.counter}{{{sel}}}")
+    bad = sums(f'{f.counter}{{{sel},{f.status}=~"5.."}}') if f.status else {}
     fast = count = {}
     if f.histogram and le is not None:
-        fast = _weekly(client, f'{f.histogram}_bucket{{{sel},le="{le}"}}', weeks)
-        count = _weekly(client, f"{f.histogram}_count{{{sel}}}", weeks)
+        fast = sums(f'{f.histogram}_bucket{{{sel},le="{le}"}}')
+        count = sums(f"{f.histogram}_count{{{sel}}}")
+    present = _present(client, f, sel, starts, length)
     out = []
-    for w in weeks:
-        at = int((w + WEEK).timestamp())
+    for s in starts:
+        at = int((s + length).timestamp())
         if total.get(at, 0.0) > 0:
             latency = fast.get(at, 0.0) / count[at] if count.get(at) else None
-            out.append(Week(w, total[at], 1.0 - bad.get(at, 0.0) / total[at], latency))
+            whole = int(s.timestamp()) in present and at in present
+            out.append(Measured(s, total[at], 1.0 - bad.get(at, 0.0) / total[at], latency,
+                                whole))
     return out

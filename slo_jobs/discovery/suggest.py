@@ -3,8 +3,10 @@
 A target is the strictest of ``LADDER`` whose error budget is at least ``headroom`` times
 the error ratio of the median observed week: an ordinary week then spends at most 1 /
 headroom of an even share of the budget, and the weeks with incidents use the rest. The
-tier is the strictest whose default availability target (docs/slo-math.md, "Tiers") the
-suggested availability target reaches.
+target is then never above what the service achieved in its last full month (``met``): a
+target it already missed would start with its budget spent. The tier is the strictest whose
+default availability target (docs/slo-math.md, "Tiers") the suggested availability target
+reaches.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ def target(weekly_sli: Sequence[float], headroom: float = DEFAULT_HEADROOM) -> f
         return found
     typical = 1.0 - statistics.median(weekly_sli)
     return max(0.0, math.floor((1.0 - headroom * typical) * 100) / 100)
+
+
+def met(suggested: float, achieved: float) -> float:
+    """``suggested`` if ``achieved`` reaches it; else the strictest of LADDER at or below
+    ``achieved``, below the ladder the whole percent under it: a target it met."""
+    if achieved >= suggested:
+        return suggested
+    for t in LADDER:
+        if t <= achieved:
+            return t
+    # Rounded first: 0.29 * 100 is 28.999999999999996 in binary floating point.
+    return max(0.0, math.floor(round(achieved * 100, 9)) / 100)
 
 
 def tier(availability_target: float) -> str:
