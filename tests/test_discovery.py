@@ -9,11 +9,15 @@ import re
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from slo_jobs.demo import prom
 from slo_jobs.spec.templates import TIERS
 
 pytestmark = pytest.mark.integration
@@ -44,7 +48,7 @@ def measured(t: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict[st
     w = t[(t.ts >= start) & (t.ts < end)]
     n = float(w.requests.sum())
     return {"start": start, "requests": n, "sli": 1 - w.errors.sum() / n,
-            **{col: w[col].sum() / n for col in BOUNDS.values()}}
+            **{col: w[col].sum() / n for col in BOUNDS.values() if col in w}}
 
 
 def weeks(truth: pd.DataFrame, service: str) -> list[dict[str, float]]:
@@ -161,3 +165,92 @@ def test_a_target_the_last_month_missed_is_lowered_and_said(
     assert stderr.splitlines() == [f"warning: {line}" for line in said]
     for line in said:
         assert f"# Lowered: {line}.\n" in (found / f"{line.split('-')[0]}.yaml").read_text()
+
+
+# A service whose history begins on a Wednesday and whose September had one outage; the
+# last whole week ends the Monday before --until, an odd minute in another zone.
+PAY_START = datetime(2026, 8, 19, tzinfo=UTC)  # a Wednesday
+PAY_END = datetime(2026, 10, 6, tzinfo=UTC)
+PAY_UNTIL, PAY_WEEKS = "2026-10-06T01:47+05:30", 8  # 2026-10-05 20:17 UTC
+OUTAGE = (datetime(2026, 9, 16, 9, 7, tzinfo=UTC), 95)  # start, minutes
+
+
+def pay_minutes() -> pd.DataFrame:
+    """Events of each minute of [PAY_START, PAY_END): 5000 requests, 1 failing and 4990
+    within 1 s; during the outage half fail and none is within 1 s."""
+    ts = pd.date_range(PAY_START, PAY_END, freq="1min", inclusive="left")
+    down = np.asarray((ts >= OUTAGE[0]) & (ts < OUTAGE[0] + timedelta(minutes=OUTAGE[1])))
+    return pd.DataFrame({"ts": ts, "requests": 5000, "errors": np.where(down, 2500, 1),
+                         "le_1": np.where(down, 0, 4990)})
+
+
+@pytest.fixture(scope="module")
+def pay_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("pay-prom")
+    t = pay_minutes()
+    # A counter's sample at minute i holds the events before it (the demo's convention).
+    seconds = int(PAY_START.timestamp()) + 60 * np.arange(len(t) + 1)
+    families = {
+        "http_requests counter": {
+            'http_requests_total{service="pay",code="200"}': t.requests - t.errors,
+            'http_requests_total{service="pay",code="500"}': t.errors},
+        "http_request_duration_seconds histogram": {
+            'http_request_duration_seconds_bucket{service="pay",le="1"}': t.le_1,
+            'http_request_duration_seconds_bucket{service="pay",le="+Inf"}': t.requests,
+            'http_request_duration_seconds_count{service="pay"}': t.requests}}
+    history = folder / "history.om"
+    with history.open("w") as fh:
+        for family, series in families.items():
+            fh.write(f"# TYPE {family}\n")
+            for name, per_minute in series.items():
+                values = np.concatenate([[0], np.cumsum(per_minute.to_numpy())])
+                fh.writelines(f"{name} {v} {s}\n" for v, s in zip(values, seconds,
+                                                                  strict=True))
+        fh.write("# EOF\n")
+    tsdb = folder / "tsdb"
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics",
+                    "--max-block-duration=744h", str(history), str(tsdb)],
+                   check=True, stdout=subprocess.DEVNULL)
+    port = prom.free_port()
+    proc = prom.start(tsdb, port, folder / "prometheus.log")
+    yield f"http://127.0.0.1:{port}"
+    prom.stop(proc)
+
+
+def test_a_history_begun_mid_week_and_a_missed_month(pay_prometheus: str,
+                                                     tmp_path: Path) -> None:
+    proc = cli("discover", "--prometheus-url", pay_prometheus, "--until", PAY_UNTIL,
+               "--weeks", str(PAY_WEEKS), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "out" / "pay.yaml").read_text()
+    t = pay_minutes().assign(service="pay")
+    until = pd.Timestamp("2026-10-05", tz="UTC")  # the Monday on or before --until
+    starts = [until - pd.Timedelta(weeks=i) for i in range(PAY_WEEKS, 0, -1)]
+    whole = [measured(t, s, s + pd.Timedelta(weeks=1)) for s in starts
+             if PAY_START <= s and s + pd.Timedelta(weeks=1) <= PAY_END]
+    # The week the history begins in has traffic, yet is left out and named.
+    begun = [s for s in starts if s < PAY_START < s + pd.Timedelta(weeks=1)]
+    assert len(begun) == 1 and len(whole) == PAY_WEEKS - 2  # and a week before any data
+    assert "# Left out, not whole weeks (the history begins or ends inside them): " \
+        f"{begun[0]:%Y-%m-%d}.\n" in text
+    rows = re.findall(r"^#   (\d{4}-\d\d-\d\d) +([\d,]+) +([\d.]+) %", text, re.M)
+    assert [(r[0], int(r[1].replace(",", ""))) for r in rows] == \
+        [(f"{w['start']:%Y-%m-%d}", w["requests"]) for w in whole]
+    assert proc.stdout.endswith(f"; {len(whole)} weeks observed)\n")
+    # September: below what the weekly rule gives for availability, above it for latency.
+    month = measured(t, pd.Timestamp("2026-09-01", tz="UTC"),
+                     pd.Timestamp("2026-10-01", tz="UTC"))
+    by_weeks = ladder([w["sli"] for w in whole])
+    by_weeks_latency = ladder([w["le_1"] for w in whole])
+    assert by_weeks is not None and by_weeks_latency is not None
+    assert by_weeks > month["sli"] and by_weeks_latency <= month["le_1"]
+    lowered = met(by_weeks, month["sli"])
+    said = (f"pay-availability: achieved {month['sli'] * 100:.4f} % in 2026-09; a "
+            f"{by_weeks * 100:g} % target would have been missed: suggested "
+            f"{lowered * 100:g} %, the strictest step it met")
+    assert proc.stderr.splitlines() == [f"warning: {said}"]
+    assert f"# Lowered: {said}.\n" in text
+    targets = re.findall(r"objective: \{target: ([\d.]+)\}", text)
+    assert [float(x) for x in targets] == [lowered, by_weeks_latency]
+    tier = next(name for name, d in TIERS.items() if lowered >= d.availability)
+    assert re.findall(r"labels: \{tier: (\w+)\}", text) == [tier, tier]
