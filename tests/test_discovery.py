@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -254,3 +255,24 @@ def test_a_history_begun_mid_week_and_a_missed_month(pay_prometheus: str,
     assert [float(x) for x in targets] == [lowered, by_weeks_latency]
     tier = next(name for name, d in TIERS.items() if lowered >= d.availability)
     assert re.findall(r"labels: \{tier: (\w+)\}", text) == [tier, tier]
+
+
+def test_the_month_checked_is_the_last_full_one_before_the_as_of(pay_prometheus: str,
+                                                                 tmp_path: Path) -> None:
+    from slo_jobs import discovery
+    from slo_jobs.extract import PrometheusConfig
+
+    config = PrometheusConfig.from_env(pay_prometheus)
+    monday = datetime(2026, 9, 28, tzinfo=UTC)
+    # By default the month before the last week's end: August, begun inside by the history.
+    [(_, before)] = discovery.discover(config, monday, 4, tmp_path / "a")
+    assert "# Last full month 2026-08 (UTC): not wholly observed (the history begins or " \
+        "ends inside it); the targets are not checked against it.\n" in before.text
+    # An as-of on 3 October, in another zone: September, whose outage lowers the target.
+    as_of = datetime(2026, 10, 3, 9, 41, tzinfo=ZoneInfo("America/New_York"))
+    [(_, after)] = discovery.discover(config, monday, 4, tmp_path / "b", as_of=as_of)
+    month = measured(pay_minutes().assign(service="pay"),
+                     pd.Timestamp("2026-09-01", tz="UTC"), pd.Timestamp("2026-10-01", tz="UTC"))
+    assert f"# Last full month 2026-09 (UTC): {month['requests']:,.0f} requests, " \
+        f"availability {month['sli'] * 100:.4f} %" in after.text
+    assert after.availability == met(before.availability, month["sli"]) < before.availability

@@ -107,7 +107,7 @@ def _present(client: PrometheusClient, f: Found, sel: str, starts: list[datetime
     counter, and its histogram if it has one, have a sample within the lookback before."""
     expr = f"count({f.counter}{{{sel}}})"
     if f.histogram:
-        expr += f" and count({f.histogram}_count{{{sel}}})"
+        expr += f" and count({f.histogram}_bucket{{{sel}}})"
     return client.query_range(expr, starts[0], starts[-1] + length, length)
 
 
