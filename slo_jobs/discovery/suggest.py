@@ -3,8 +3,8 @@
 A target is the strictest of ``LADDER`` whose error budget is at least ``headroom`` times
 the error ratio of the median observed week: an ordinary week then spends at most 1 /
 headroom of an even share of the budget, and the weeks with incidents use the rest. The
-target is then never above what the service achieved in its last full month (``met``): a
-target it already missed would start with its budget spent. The tier is the strictest whose
+target is then never above what the service achieved in its last full month (``met``): an
+SLO it already failed there tells its team nothing new. The tier is the strictest whose
 default availability target (docs/slo-math.md, "Tiers") the suggested availability target
 reaches.
 """
