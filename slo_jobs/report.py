@@ -42,17 +42,18 @@ from .report_text import (
     to_date,
     ts,
 )
+from .verdict import COLUMNS, UNJUDGED, judged
 
 JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "total", "bad",
                "sli", "allowed_bad", "budget_consumed", "budget_remaining",
-               "budget_remaining_events", "budget_minutes", "budget_remaining_minutes",
-               "status", "outlook", "met", "coverage", "buckets", "expected_buckets",
+               "budget_remaining_events", "budget_minutes", "budget_remaining_minutes", "status",
+               "outlook", "met", "window", "coverage", "buckets", "expected_buckets",
                "clipped_rows", "no_data_slices", "estimated", "exhaustion", "exhaustion_days",
-               "incidents", "pages", "tickets", "min_coverage",
-               "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
-               "as_of", "window_label", "window_sli", "window_budget_consumed",
-               "window_budget_remaining", "window_status", "window_outlook", "window_met",
-               "window_estimated", "period_start", "period_end",
+               "incidents", "pages", "tickets", "min_coverage", "release_low", "release_medium",
+               "release_high", "spec_hash", "time_zone", "as_of", "window_label", "window_sli",
+               "window_budget_consumed", "window_budget_remaining", "window_status",
+               "window_outlook", "window_met", "window_estimated", "month_sli",
+               "month_budget_remaining", "month_status", "month_met", "period_start", "period_end",
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
                "first_budget_remaining", "first_status", "first_excluded_minutes")
@@ -65,7 +66,7 @@ COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events"
                 "tickets", "duration_minutes")
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
 # Statuses that are not "at risk": healthy, or not judged at all (too little data).
-JUDGED_OK = ("healthy", "no data", "insufficient data")
+JUDGED_OK = ("healthy", *UNJUDGED)
 # Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" of a
 # value is escaped).
 _SECTION = "<!--slo-section-->"
@@ -91,7 +92,6 @@ class _NoFetch(URLFetcher):  # type: ignore[misc]
         if not url.startswith("data:"):
             raise ValueError(f"external resource refused: {url[:80]}")
         return super().fetch(url, headers)
-
 
 
 def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
@@ -156,7 +156,7 @@ class _Month:
 
 
 def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Month:
-    rows = compute.read_summary(lake_dir, period)
+    rows = [judged(r) for r in compute.read_summary(lake_dir, period)]
     if service is not None:
         rows = [r for r in rows if r["service"] == service]
         if not rows:
@@ -174,7 +174,7 @@ def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Mont
                                  table(period.label, "toil"), {r["slo"] for r in rows})
     history = [previous(period).label, previous(previous(period)).label]
     return _Month(period, rows, decisions, chosen, history,
-                  {label: {r["slo"]: r for r in table(label, "summary")} for label in history})
+                  {lb: {r["slo"]: judged(r) for r in table(lb, "summary")} for lb in history})
 
 
 def _enrich(r: dict[str, Any], m: _Month, incidents: list[dict[str, Any]]
@@ -452,8 +452,8 @@ def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path
         with lake.reading_sets():  # a month's two tables from one version of it
             # Only the columns counted: every month's rows, not just this one's, pass here.
             folder = lake.monthly_partition(lake_dir, label).parent
-            rows = report_stream.read_columns(folder, label, "summary",
-                                              ("met", "status", "estimated"))
+            rows = [judged(r) for r in report_stream.read_columns(
+                folder, label, "summary", ("met", "status", "estimated", *COLUMNS))]
             incidents = report_stream.read_columns(folder, label, "incidents", ("severity",))
         months.append({"label": label, "slos": len(rows),
                        "met": sum(1 for r in rows if r["met"]),

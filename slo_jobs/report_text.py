@@ -59,7 +59,9 @@ def to_date(row: Mapping[str, Any], window: bool = False) -> str:
     p = "window_" if window else ""
     if not row.get(p + "estimated"):
         return ""
-    outlook, end = row.get(p + "outlook"), row.get("window_end" if window else "period_end")
+    # judged_end: the window the row is judged on (verdict.judged), else its month
+    end = row.get("window_end") if window else row.get("judged_end") or row.get("period_end")
+    outlook = row.get(p + "outlook")
     text = f"to date: {outlook}" if outlook else "to date: not judged"
     out_at = None if window else row.get("exhaustion_at")
     if outlook == "at risk" and out_at is not None and end is not None and out_at < end:
@@ -73,8 +75,9 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
     missed = [r for r in rows if r["met"] is False]
     nodata = [r for r in rows if r["status"] == "no data"]
     thin = [r for r in rows if r["status"] == "insufficient data"]
+    few = [r for r in rows if r["status"] == "too few events"]
     running = [r for r in rows if r.get("outlook")]
-    judged = len(rows) - len(nodata) - len(thin) - len(running)
+    judged = len(rows) - len(nodata) - len(thin) - len(few) - len(running)
     pages = sum(r["pages"] for r in rows)
     tickets = sum(r["tickets"] for r in rows)
     if missed:
@@ -92,7 +95,7 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
         text = service
     if running:
         behind = [r for r in running if r["outlook"] != "on track"]
-        ends = max(r["period_end"] for r in running)
+        ends = max(r.get("judged_end") or r["period_end"] for r in running)
         text += (f"{';' if judged or missed else ':'} {len(running)} SLO"
                  f"{'s' * (len(running) != 1)} still running, to date (ends {ts(ends)} UTC): "
                  f"{len(running) - len(behind)} on track, {len(behind)} at risk or exhausted")
@@ -100,6 +103,8 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
         text += f"; {len(nodata)} without data"
     if thin:
         text += f"; {len(thin)} with insufficient data (not judged)"
+    if few:
+        text += f"; {len(few)} with too few events to judge"
     return text + f"; {pages} page{'s' if pages != 1 else ''} and {tickets} " \
         f"ticket{'s' if tickets != 1 else ''}."
 
@@ -117,6 +122,13 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
                    f"below the {row['min_coverage'] * 100:.0f} % this SLO needs to be judged; "
                    "neither met nor missed, and no release is approved on it. Check scraping "
                    "and retention, then extract the missing days again.")
+    if status == "too few events":
+        # One bad event would spend the whole budget: no freeze, no postmortem on it.
+        out.append(f"Too few events to judge: {row['total']:.0f} {row.get('unit') or 'events'}"
+                   f"{' so far' if row.get('estimated') else ''}, where one bad one spends "
+                   "the whole budget. Add synthetic traffic, combine it with a sibling SLO, "
+                   "lengthen its window or lower its target; or set spec.judgeFewEvents.")
+        return out
     if status == "exhausted":
         out.append("Error budget exhausted: freeze high-risk releases; ship reliability fixes "
                    "first until the budget recovers.")

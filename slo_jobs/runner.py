@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import burnrate, compute, daytable, lake, periods, report, report_text
+from . import burnrate, compute, daytable, lake, periods, report, report_text, verdict
 from .daytable import DayResult
 from .decisions.teams import Team
 from .errors import SloJobsError
@@ -154,19 +154,23 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
-    """A short plain-text table of the month's SLOs for terminals and logs. A period still
-    running says so on its row ("to date", how it stands, when it ends) and above the table
-    (the as-of): it is neither met nor missed until it ends."""
-    head = f"{'SLO':<28} {'target':>8} {'SLI':>10} {'budget left':>12} {'coverage':>9}  status"
+    """A short plain-text table of the month's SLOs for terminals and logs, each judged on its
+    own window (named in the window column; the calendar month's status beside it when it
+    differs). A window still running says so on its row ("to date", how it stands, when it
+    ends) and above the table (the as-of): it is neither met nor missed until it ends."""
+    head = (f"{'SLO':<28} {'window':<24} {'target':>8} {'SLI':>10} {'budget left':>12} "
+            f"{'coverage':>9}  status")
     lines = [head, "-" * len(head)]
     running = [r["as_of"] for r in rows if r.get("estimated") and r.get("as_of")]
     if running:
         lines.insert(0, f"figures to date at {report_text.ts(max(running))} UTC: a period "
                      "still running is neither met nor missed until it ends")
-    for r in rows:
+    for r in map(verdict.judged, rows):
         sli = "n/a" if r["sli"] is None else f"{r['sli'] * 100:.4f}%"
         rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
         now = report_text.to_date(r)
-        lines.append(f"{r['slo']:<28} {r['target'] * 100:>7.2f}% {sli:>10} {rem:>12} "
-                     f"{r['coverage'] * 100:>8.1f}%  {r['status']}" + (f", {now}" if now else ""))
+        month = f"; month {r['period']}: {r['month_status']}" if r["own_window"] else ""
+        lines.append(f"{r['slo']:<28} {r['window'] or 'n/a':<24} {r['target'] * 100:>7.2f}% "
+                     f"{sli:>10} {rem:>12} {r['coverage'] * 100:>8.1f}%  {r['status']}"
+                     + (f", {now}" if now else "") + month)
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 PKG = ROOT / "slo_jobs"
 BOTTOM = {"lake", "objectstore", "objectsets", "daytable", "periods", "burnrate", "endpoint",
-          "atomicio", "redaction", "names", "errors", "resources", "request"}
+          "atomicio", "redaction", "names", "errors", "resources", "request", "verdict"}
 ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
 
 

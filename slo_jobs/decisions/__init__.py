@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import verdict
 from ..spec import Slo
 from . import priorities, release, toil
 from .teams import Team
@@ -22,12 +23,13 @@ HISTORY_MONTHS = 2  # months before the period that make the trend
 
 def burn_history(summaries: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, list[float]]:
     """Per SLO, the even-spend burns of the judged months in ``summaries`` (the computed
-    summaries of the HISTORY_MONTHS months before the period, oldest first)."""
+    summaries of the HISTORY_MONTHS months before the period, oldest first), each SLO's on
+    its own window."""
     out: dict[str, list[float]] = {}
     for rows in summaries:
-        for r in rows:
+        for r in map(verdict.judged, rows):
             burn = r.get("budget_consumed_to_date")
-            if r["status"] not in priorities.UNJUDGED and burn is not None:
+            if r["status"] not in verdict.UNJUDGED and burn is not None:
                 out.setdefault(r["slo"], []).append(float(burn))
     return out
 
@@ -37,11 +39,22 @@ def month_tables(slos: Sequence[Slo], summary: Sequence[Mapping[str, Any]],
                  incidents: Sequence[Mapping[str, Any]],
                  history: Mapping[str, Sequence[float]],
                  teams: Mapping[str, Team]) -> dict[str, list[dict[str, Any]]]:
+    # Each SLO is judged on its own window (a quarter, a rolling 28 days): its status,
+    # spend and elapsed share decide, not the calendar month's.
+    own = {r["slo"] for r in summary if verdict.own_window(r)}
+    summary = [verdict.judged(r, window_period=True) for r in summary]
     by_slo = {r["slo"]: r for r in summary}
     owners = {s.name: s.team for s in slos}
-    explained = [{**d, **release.explain(by_slo[d["slo"]], d["risk"], d["decision"],
-                                         owners.get(d["slo"]))}
-                 for d in decisions if d["slo"] in by_slo]
+    explained = []
+    for d in decisions:
+        r = by_slo.get(d["slo"])
+        if r is None:
+            continue
+        decision = d["decision"]
+        if r["slo"] in own:  # the month's status decided it; the window's does
+            decision = release.MATRIX.get(r["status"], {}).get(d["risk"], "review")
+        explained.append({**d, "decision": decision,
+                          **release.explain(r, d["risk"], decision, owners.get(d["slo"]))})
     per_slo: dict[str, list[Mapping[str, Any]]] = {}
     for i in incidents:
         per_slo.setdefault(i["slo"], []).append(i)

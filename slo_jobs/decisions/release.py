@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..verdict import UNJUDGED as UNJUDGED  # also read here by the weekly review
+
 RISKS = ("low", "medium", "high")
 # From the best status to the worst.
 STATUSES = ("healthy", "attention", "warning", "critical", "exhausted")
@@ -23,7 +25,6 @@ MATRIX: dict[str, dict[str, str]] = {
 }
 # The highest even-spend burn (consumed / elapsed) of each status: docs/slo-math.md.
 STATUS_BURN = {"healthy": 1.0, "attention": 1.5, "warning": 2.0}
-UNJUDGED = ("no data", "insufficient data")
 
 
 def _when(row: Mapping[str, Any]) -> str:
@@ -39,6 +40,11 @@ def _best_for(risk: str, decisions: tuple[str, ...]) -> str | None:
 
 def rationale(row: Mapping[str, Any], risk: str, decision: str) -> str:
     status = row["status"]
+    if status == "too few events":
+        return (f"too few events: {row.get('total') or 0:.0f} in the window so far, where one "
+                f"bad event spends the whole budget (the rule needs more than "
+                f"{(row.get('min_events') or 1) - 1:.0f}); not judged, so a {risk}-risk change "
+                f"gets a {decision}, never a block")
     if status in UNJUDGED:
         coverage = row.get("coverage") or 0.0
         return (f"{status}: {coverage * 100:.1f} % of the buckets had data, below the "

@@ -27,7 +27,7 @@ import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from ..governance.model import Maintenance, Phase, check_phases
 from ..names import safe_name
@@ -39,7 +39,6 @@ API_VERSION = "slo-jobs/v1"
 KIND = "ServiceLevelObjective"
 TIERS = ("critical", "essential", "standard", "best_effort")
 EXTRACT_STEP = timedelta(minutes=1)
-# spec.minCoverage: the share of buckets with data a period needs before it can be judged.
 DEFAULT_MIN_COVERAGE = 0.9
 PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 # spec.breakdown: a few Prometheus label names; each added label multiplies the label-value
@@ -373,6 +372,7 @@ class Spec(_Strict):
     alerting: Alerting | None = None
     # Below this share of buckets with data the period is "insufficient data", never met.
     minCoverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0.0, le=1.0)
+    judgeFewEvents: StrictBool = False  # judged below the sparse-SLO rule (slo-math.md)
     # How often Prometheus scrapes the SLI's series; measured from the samples when absent.
     scrapeInterval: str | None = None
     # Planned windows left out of good and total, or counted good (slo_jobs/governance).
