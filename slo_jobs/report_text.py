@@ -127,7 +127,8 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
         out.append(f"Too few events to judge: {row['total']:.0f} {row.get('unit') or 'events'}"
                    f"{' so far' if row.get('estimated') else ''}, where one bad one spends "
                    "the whole budget. Add synthetic traffic, combine it with a sibling SLO, "
-                   "lengthen its window or lower its target; or set spec.judgeFewEvents.")
+                   "lengthen its window or lower its target; or accept that one failure "
+                   "exhausts the budget with spec.judgeFewEvents.")
         return out
     if status == "exhausted":
         out.append("Error budget exhausted: freeze high-risk releases; ship reliability fixes "

@@ -16,9 +16,10 @@
 --             min_coverage makes the window 'insufficient data': no budget status, met
 --             NULL, no exhaustion projection. A window still running at as-of is neither met
 --             nor missed (met NULL): its outlook says how it stands to date (SLO_MATH 2).
---             The sparse-SLO rule (SLO_MATH 6): a window whose events (projected to its
---             end) number fewer than min_events, where one bad event would spend the whole
---             budget, is 'too few events': figures shown, met and outlook NULL.
+--             The sparse-SLO rule (docs/slo-math.md, "Too few events to judge"): a window
+--             whose events (projected to its end) number fewer than min_events, where one
+--             bad event would spend the whole budget, is 'too few events': figures shown,
+--             met and outlook NULL.
 WITH m AS (
     SELECT s.*, o.buckets, o.clipped_rows, o.burn_1d_now,
            CASE s.method WHEN 'Occurrences' THEN o.good ELSE c.good_slices END::DOUBLE      AS good,

@@ -304,3 +304,19 @@ def test_judge_few_events_opts_in(demo: dict[str, Any], tmp_path: Path) -> None:
     decided = {d["risk"]: d["decision"] for d in compute.read_table(
         tmp_path / "lake", SEPT.label, "decisions")}
     assert decided == {risk: release.MATRIX[status][risk] for risk in release.RISKS}
+
+
+def test_judge_few_events_is_named_when_exported_to_openslo(tmp_path: Path) -> None:
+    from slo_jobs import openslo
+
+    (tmp_path / "slo.yaml").write_text(DOC.format(name="few", target=0.9,
+                                                  window="{calendar: month}")
+                                       + "  judgeFewEvents: true\n")
+    (slo,) = catalog.load([tmp_path])
+    text, warnings = openslo.export([slo])
+    assert [w for w in warnings if "spec.judgeFewEvents: has no OpenSLO v1 equivalent" in w]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "openslo.yaml").write_text(text)
+    # imported back, the SLO falls back to the sparse-SLO rule, as the warning says
+    (back,) = catalog.load([tmp_path / "out"])
+    assert (back.judge_few_events, back.target) == (False, slo.target)
