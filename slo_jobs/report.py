@@ -52,7 +52,7 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "incidents", "pages", "tickets", "min_coverage", "release_low", "release_medium",
                "release_high", "spec_hash", "time_zone", "as_of", "window_label", "window_sli",
                "window_budget_consumed", "window_budget_remaining", "window_status",
-               "window_outlook", "window_met", "window_estimated", "month_sli",
+               "window_outlook", "window_met", "window_estimated", "month_sli", "month_outlook",
                "month_budget_remaining", "month_status", "month_met", "period_start", "period_end",
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
@@ -65,7 +65,7 @@ COUNT_FIELDS = ("good", "total", "bad", "allowed_bad", "budget_remaining_events"
                 "expected_buckets", "clipped_rows", "no_data_slices", "incidents", "pages",
                 "tickets", "duration_minutes")
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
-# Statuses that are not "at risk": healthy, or not judged at all (too little data).
+# Statuses that are not "at risk": healthy, or not judged (too little data, too few events).
 JUDGED_OK = ("healthy", *UNJUDGED)
 # Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" of a
 # value is escaped).
