@@ -99,14 +99,17 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
         text += (f"{';' if judged or missed else ':'} {len(running)} SLO"
                  f"{'s' * (len(running) != 1)} still running, to date (ends {ts(ends)} UTC): "
                  f"{len(running) - len(behind)} on track, {len(behind)} at risk or exhausted")
+    if not (judged or missed or running):
+        text += ":"  # nothing judged: what follows says why
     if nodata:
         text += f"; {len(nodata)} without data"
     if thin:
         text += f"; {len(thin)} with insufficient data (not judged)"
     if few:
         text += f"; {len(few)} with too few events to judge"
-    return text + f"; {pages} page{'s' if pages != 1 else ''} and {tickets} " \
+    text += f"; {pages} page{'s' if pages != 1 else ''} and {tickets} " \
         f"ticket{'s' if tickets != 1 else ''}."
+    return text.replace(":;", ":", 1)
 
 
 def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> list[str]:

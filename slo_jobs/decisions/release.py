@@ -41,7 +41,8 @@ def _best_for(risk: str, decisions: tuple[str, ...]) -> str | None:
 def rationale(row: Mapping[str, Any], risk: str, decision: str) -> str:
     status = row["status"]
     if status == "too few events":
-        return (f"too few events: {row.get('total') or 0:.0f} in the window so far, where one "
+        n, so_far = row.get("total") or 0, " so far" if row.get("estimated") else ""
+        return (f"too few events: {n:.0f} in the window{so_far}, where one "
                 f"bad event spends the whole budget (the rule needs more than "
                 f"{(row.get('min_events') or 1) - 1:.0f}); not judged, so a {risk}-risk change "
                 f"gets a {decision}, never a block")
@@ -65,6 +66,8 @@ def rationale(row: Mapping[str, Any], risk: str, decision: str) -> str:
 def conditions(row: Mapping[str, Any], risk: str, decision: str, owner: str | None) -> list[str]:
     who = f"team {owner}" if owner else "the SLO owner"
     burn = row.get("budget_consumed_to_date")
+    if row["status"] == "too few events":
+        return [f"Sign-off by {who}.", "A tested rollback."]
     if row["status"] in UNJUDGED:
         return [f"Sign-off by {who}, with the SLI data restored or checked by hand first.",
                 "A tested rollback."]
