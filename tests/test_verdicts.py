@@ -89,7 +89,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     slos = catalog.load([folder])
     rows = compute.compute_month(tmp / "lake", slos, SEPT, AS_OF)
     files = report.render(tmp / "lake", SEPT, tmp / "out", source="test",
-                          generated_at=AS_OF, formats=("html", "json", "csv"))
+                          generated_at=AS_OF)
     # the windows each SLO is judged on, and its calendar month, derived here
     expect: dict[str, dict[str, Any]] = {}
     for s in slos:
@@ -134,6 +134,19 @@ def test_report_counts_and_sections_use_the_own_window(world: dict[str, Any]) ->
     # each own-window SLO names the window it is judged on, the calendar month beside it
     assert "<th>Judged on</th><td colspan=\"3\">2026-Q3 (" in html
     assert "<th>Calendar month</th><td colspan=\"3\">2026-09 (" in html
+    layout = subprocess.run(["pdftotext", "-layout", str(world["files"].pdf), "-"],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    # the PDF's key figures: a line of numbers over a line of their labels
+    at = next(i for i, line in enumerate(layout) if {"met", "missed"} <= set(line.split()))
+    figures = next(line for line in reversed(layout[:at]) if line.strip()).split()
+    kpis = dict(zip(layout[at].split(), figures, strict=True))
+    assert (kpis["met"], kpis["missed"]) == (str(judged.count(True)), str(judged.count(False)))
+    pdf = " ".join(" ".join(layout).split())
+    assert "Judged on 2026-Q3 (" in pdf and "Calendar month 2026-09 (" in pdf
+    index = world["files"].index.read_text()
+    row = index.split('<tr data-month="2026-09">')[1].split("</tr>")[0]
+    assert (f'<td class="num">{len(judged)}</td><td class="num">{judged.count(True)}</td>'
+            f'<td class="num">{judged.count(False)}</td>') in row
     page = summary_page.build(world["tmp"] / "lake", SEPT)
     assert (page["met"], page["missed"]) == (judged.count(True), judged.count(False))
 
