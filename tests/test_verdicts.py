@@ -134,6 +134,11 @@ def test_report_counts_and_sections_use_the_own_window(world: dict[str, Any]) ->
     # each own-window SLO names the window it is judged on, the calendar month beside it
     assert "<th>Judged on</th><td colspan=\"3\">2026-Q3 (" in html
     assert "<th>Calendar month</th><td colspan=\"3\">2026-09 (" in html
+    # "Most at risk" names the SLOs whose own window is not healthy, and only those
+    at_risk = html.split("<b>Most at risk:</b>")[1].split("</p>")[0]
+    for name, e in world["expect"].items():
+        assert (f'<span class="name">{name}</span>' in at_risk) is (
+            e["judged"][0] != "healthy"), name
     layout = subprocess.run(["pdftotext", "-layout", str(world["files"].pdf), "-"],
                             capture_output=True, text=True, check=True).stdout.splitlines()
     # the PDF's key figures: a line of numbers over a line of their labels
