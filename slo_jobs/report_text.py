@@ -127,7 +127,8 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
                    "and retention, then extract the missing days again.")
     if status == "too few events":
         # One bad event would spend the whole budget: no freeze, no postmortem on it.
-        out.append(f"Too few events to judge: {row['total']:.0f} {row.get('unit') or 'events'}"
+        unit = (row.get("unit") or "events")[:-1 if row["total"] == 1 else None]
+        out.append(f"Too few events to judge: {row['total']:.0f} {unit}"
                    f"{' so far' if row.get('estimated') else ''}, where one bad one spends "
                    "the whole budget. Add synthetic traffic, combine it with a sibling SLO, "
                    "lengthen its window or lower its target; or accept that one failure "

@@ -247,7 +247,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     record_days(slos, SEPT.days, tmp / "lake", no_airflow)
     rows = {r["slo"]: r for r in compute.compute_month(tmp / "lake", slos, SEPT)}
     files = report.render(tmp / "lake", SEPT, tmp / "out", source="demo",
-                          generated_at=SEPT.end, formats=("html", "json", "csv"))
+                          generated_at=SEPT.end)
     return {"slos": {s.name: s for s in slos}, "rows": rows, "files": files,
             "lake": tmp / "lake"}
 
@@ -281,6 +281,11 @@ def test_report_completion_has_too_few_events_to_judge(demo: dict[str, Any]) -> 
     html = demo["files"].html.read_text()
     assert '<b id="kpi-too-few">1</b>too few events to judge' in html
     assert "<th>Too few events to judge</th>" in html
+    pdf = " ".join(subprocess.run(["pdftotext", "-layout", str(demo["files"].pdf), "-"],
+                                  capture_output=True, text=True, check=True).stdout.split())
+    events = f"{total} event{'s' * (total != 1)}"
+    assert "Too few events to" in pdf and f"{events} in the window: one bad one" in pdf
+    assert f"Too few events to judge: {events}, where one bad one" in pdf  # what to do
     assert "report-completion" in runner.table(list(demo["rows"].values()))
 
 
