@@ -161,11 +161,12 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     head = (f"{'SLO':<28} {'window':<24} {'target':>8} {'SLI':>10} {'budget left':>12} "
             f"{'coverage':>9}  status")
     lines = [head, "-" * len(head)]
+    rows = [verdict.judged(r) for r in rows]
     running = [r["as_of"] for r in rows if r.get("estimated") and r.get("as_of")]
     if running:
         lines.insert(0, f"figures to date at {report_text.ts(max(running))} UTC: a period "
                      "still running is neither met nor missed until it ends")
-    for r in map(verdict.judged, rows):
+    for r in rows:
         sli = "n/a" if r["sli"] is None else f"{r['sli'] * 100:.4f}%"
         rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
         now = report_text.to_date(r)

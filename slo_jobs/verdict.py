@@ -1,4 +1,5 @@
-"""The figures an SLO is judged by: its own window's (docs/slo-math.md, "Windows").
+"""The figures an SLO is judged by: its own window's (docs/slo-math.md, "Judged on its own
+window").
 
 The compute stage writes each SLO's calendar month (in its zone) and, beside it, the SLO's own
 window to date (``window_*``: its week, quarter, year or rolling window). An SLO is judged on
