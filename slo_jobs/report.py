@@ -42,21 +42,21 @@ from .report_text import (
     to_date,
     ts,
 )
-from .verdict import COLUMNS, UNJUDGED, judged
+from .verdict import COLUMNS, REPORTED, UNJUDGED, judged
 
 JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "total", "bad",
                "sli", "allowed_bad", "budget_consumed", "budget_remaining",
-               "budget_remaining_events", "budget_minutes", "budget_remaining_minutes", "status",
-               "outlook", "met", "window", "coverage", "buckets", "expected_buckets",
+               "budget_remaining_events", "budget_minutes", "budget_remaining_minutes",
+               "status", "outlook", "met", "coverage", "buckets", "expected_buckets",
                "clipped_rows", "no_data_slices", "estimated", "exhaustion", "exhaustion_days",
-               "incidents", "pages", "tickets", "min_coverage", "release_low", "release_medium",
-               "release_high", "spec_hash", "time_zone", "as_of", "window_label", "window_sli",
-               "window_budget_consumed", "window_budget_remaining", "window_status",
-               "window_outlook", "window_met", "window_estimated", "month_sli", "month_outlook",
-               "month_budget_remaining", "month_status", "month_met", "period_start", "period_end",
+               "incidents", "pages", "tickets", "min_coverage",
+               "release_low", "release_medium", "release_high", "spec_hash", "time_zone",
+               "as_of", "window_label", "window_sli", "window_budget_consumed",
+               "window_budget_remaining", "window_status", "window_outlook", "window_met",
+               "window_estimated", "period_start", "period_end",
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
-               "first_budget_remaining", "first_status", "first_excluded_minutes")
+               "first_budget_remaining", "first_status", "first_excluded_minutes", *REPORTED)
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")

@@ -26,6 +26,9 @@ COLUMNS = ("period", "period_start", "period_end", "window_label", "window_start
            "as_of", *(f"window_{f}" for f in HEADLINE))
 # The month's figures kept beside the verdict as context.
 CONTEXT = ("sli", "budget_remaining", "status", "met", "outlook")
+# What summary.json and summary.csv add to the summary's fields: the window judged and the
+# month beside it.
+REPORTED = ("window", *(f"month_{f}" for f in CONTEXT))
 # Statuses without a verdict: neither met nor missed, no release blocked, no priority.
 UNJUDGED = ("no data", "insufficient data", "too few events")
 
