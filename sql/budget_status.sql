@@ -17,9 +17,9 @@
 --             NULL, no exhaustion projection. A window still running at as-of is neither met
 --             nor missed (met NULL): its outlook says how it stands to date (SLO_MATH 2).
 --             The sparse-SLO rule (docs/slo-math.md, "Too few events to judge"): a window
---             whose events (projected to its end) number fewer than min_events, where one
---             bad event would spend the whole budget, is 'too few events': figures shown,
---             met and outlook NULL.
+--             whose events projected to its end (n) are so few that one bad event spends
+--             the whole budget (n B <= 1, i.e. n < min_events for whole n) is 'too few
+--             events': figures shown, met and outlook NULL.
 WITH m AS (
     SELECT s.*, o.buckets, o.clipped_rows, o.burn_1d_now,
            CASE s.method WHEN 'Occurrences' THEN o.good ELSE c.good_slices END::DOUBLE      AS good,
@@ -42,7 +42,10 @@ budget AS (
            budget_fraction * total / $elapsed                   AS allowed_bad,
            CASE WHEN total > 0 THEN bad / (budget_fraction * total) END AS consumed_to_date,
            coalesce(buckets, 0) / $expected < min_coverage AS insufficient,
-           coalesce(total, 0) / $elapsed < min_events AS few
+           -- one bad event of the n projected spends 1 / (n B) of the budget: the whole of
+           -- it when n B <= 1 (min_events 0: spec.judgeFewEvents, judged anyway)
+           min_events > 0 AND coalesce(total, 0) / $elapsed * budget_fraction <= 1 + 1e-9
+               AS few
     FROM sli
 ),
 status AS (

@@ -122,7 +122,9 @@ def test_coverage_below_the_threshold_is_insufficient_data(
 
 @pytest.mark.parametrize(("target", "total", "elapsed"), [
     (0.9, 10, 1.0), (0.9, 11, 1.0), (0.999, 1000, 1.0), (0.999, 1001, 1.0),
-    (0.95, 5, 0.25), (0.95, 6, 0.25), (0.99, 1, 1.0)])
+    (0.95, 5, 0.25), (0.95, 6, 0.25), (0.99, 1, 1.0),
+    # projected counts need not be whole: 7 events at 65 % project to 10.8 > 10
+    (0.9, 7, 0.65), (0.9, 6, 0.65)])
 def test_too_few_events_to_judge(target: float, total: int, elapsed: float) -> None:
     # SLO_MATH 6: one bad event of n spends 1 / (n B) of the budget, less than all of it
     # iff n > 1 / B; a running window counts its events projected to its end (n / e).
