@@ -7,6 +7,7 @@ At the bottom of the package: it imports nothing of slo-jobs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -26,6 +27,15 @@ def budget_fraction(target: float) -> float:
     """The share of events (or slices) allowed to be bad: 1 - target."""
     # 1 - 0.999 is 0.0010000000000000009 in binary floating point: round it back.
     return round(1.0 - target, 12)
+
+
+def min_events(target: float) -> int:
+    """The sparse-SLO rule (docs/slo-math.md): the fewest events (or slices) a window needs
+    for one bad event to spend less than its whole budget. One bad event of ``n`` spends
+    ``1 / (n * B)`` of it, below 1 iff ``n > 1 / B``: so ``floor(1 / B) + 1``."""
+    b = budget_fraction(target)
+    # 1 / 0.1 is 10.000000000000002 in binary floating point: round before the floor.
+    return math.floor(round(1.0 / b, 9)) + 1 if b > 0 else 0
 
 
 def alert_factor(share: float, period_s: float, long_s: float) -> float:

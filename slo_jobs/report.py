@@ -44,6 +44,7 @@ from .report_text import (
     ts,
     whole,
 )
+from .verdict import COLUMNS, REPORTED, UNJUDGED, judged
 
 JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "total", "bad",
                "sli", "allowed_bad", "budget_consumed", "budget_remaining",
@@ -57,13 +58,13 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "window_estimated", "period_start", "period_end", "count_error_bound",
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
-               "first_budget_remaining", "first_status", "first_excluded_minutes")
+               "first_budget_remaining", "first_status", "first_excluded_minutes", *REPORTED)
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 FORMATS = ("html", "pdf", "json", "csv")
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
-# Statuses that are not "at risk": healthy, or not judged at all (too little data).
-JUDGED_OK = ("healthy", "no data", "insufficient data")
+# Statuses that are not "at risk": healthy, or not judged (too little data, too few events).
+JUDGED_OK = ("healthy", *UNJUDGED)
 # Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" of a
 # value is escaped).
 _SECTION = "<!--slo-section-->"
@@ -89,7 +90,6 @@ class _NoFetch(URLFetcher):  # type: ignore[misc]
         if not url.startswith("data:"):
             raise ValueError(f"external resource refused: {url[:80]}")
         return super().fetch(url, headers)
-
 
 
 def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
@@ -155,7 +155,7 @@ class _Month:
 
 
 def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Month:
-    rows = compute.read_summary(lake_dir, period)
+    rows = [judged(r) for r in compute.read_summary(lake_dir, period)]
     if service is not None:
         rows = [r for r in rows if r["service"] == service]
         if not rows:
@@ -173,7 +173,7 @@ def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Mont
                                  table(period.label, "toil"), {r["slo"] for r in rows})
     history = [previous(period).label, previous(previous(period)).label]
     return _Month(period, rows, decisions, chosen, history,
-                  {label: {r["slo"]: r for r in table(label, "summary")} for label in history})
+                  {lb: {r["slo"]: judged(r) for r in table(lb, "summary")} for lb in history})
 
 
 def _enrich(r: dict[str, Any], m: _Month, incidents: list[dict[str, Any]]
@@ -452,8 +452,8 @@ def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path
         with lake.reading_sets():  # a month's two tables from one version of it
             # Only the columns counted: every month's rows, not just this one's, pass here.
             folder = lake.monthly_partition(lake_dir, label).parent
-            rows = report_stream.read_columns(folder, label, "summary",
-                                              ("met", "status", "estimated"))
+            rows = [judged(r) for r in report_stream.read_columns(
+                folder, label, "summary", ("met", "status", "estimated", *COLUMNS))]
             incidents = report_stream.read_columns(folder, label, "incidents", ("severity",))
         months.append({"label": label, "slos": len(rows),
                        "met": sum(1 for r in rows if r["met"]),

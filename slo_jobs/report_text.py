@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from . import verdict
+
 POSTMORTEM_SHARE = 0.20  # an incident above 20 % of the budget gets a postmortem
 
 def pct(value: float | None, digits: int = 3) -> str:
@@ -82,7 +84,9 @@ def to_date(row: Mapping[str, Any], window: bool = False) -> str:
     p = "window_" if window else ""
     if not row.get(p + "estimated"):
         return ""
-    outlook, end = row.get(p + "outlook"), row.get("window_end" if window else "period_end")
+    # judged_end: the window the row is judged on (verdict.judged), else its month
+    end = row.get("window_end") if window else row.get("judged_end") or row.get("period_end")
+    outlook = row.get(p + "outlook")
     text = f"to date: {outlook}" if outlook else "to date: not judged"
     out_at = None if window else row.get("exhaustion_at")
     if outlook == "at risk" and out_at is not None and end is not None and out_at < end:
@@ -96,8 +100,9 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
     missed = [r for r in rows if r["met"] is False]
     nodata = [r for r in rows if r["status"] == "no data"]
     thin = [r for r in rows if r["status"] == "insufficient data"]
+    few = [r for r in rows if r["status"] == "too few events"]
     running = [r for r in rows if r.get("outlook")]
-    judged = len(rows) - len(nodata) - len(thin) - len(running)
+    judged = len(rows) - len(nodata) - len(thin) - len(few) - len(running)
     pages = sum(r["pages"] for r in rows)
     tickets = sum(r["tickets"] for r in rows)
     if missed:
@@ -115,18 +120,23 @@ def service_sentence(service: str, rows: Sequence[Mapping[str, Any]]) -> str:
         text = service
     if running:
         behind = [r for r in running if r["outlook"] != "on track"]
-        ends = max(r["period_end"] for r in running)
+        ends = max(r.get("judged_end") or r["period_end"] for r in running)
         text += (f"{';' if judged or missed else ':'} {len(running)} SLO"
                  f"{'s' * (len(running) != 1)} still running, to date (ends {ts(ends)} UTC): "
                  f"{len(running) - len(behind)} on track, {len(behind)} at risk or exhausted")
+    if not (judged or missed or running):
+        text += ":"  # nothing judged: what follows says why
     if nodata:
         text += f"; {len(nodata)} without data"
     if thin:
         text += f"; {len(thin)} with insufficient data (not judged)"
+    if few:
+        text += f"; {len(few)} with too few events to judge"
     # Burn-rate conditions found in the history: what would have paged, not pages sent.
     if not pages and not tickets:
-        return text + "; no burn-rate alert would have fired."
-    return text + f"; its burn-rate alerts would have paged {pages} time{'s' * (pages != 1)} " \
+        return text.replace(":;", ":", 1) + "; no burn-rate alert would have fired."
+    return text.replace(":;", ":", 1) + \
+        f"; its burn-rate alerts would have paged {pages} time{'s' * (pages != 1)} " \
         f"and opened {tickets} ticket{'s' * (tickets != 1)}."
 
 
@@ -143,6 +153,15 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
                    f"below the {row['min_coverage'] * 100:.0f} % this SLO needs to be judged; "
                    "neither met nor missed, and no release is approved on it. Check scraping "
                    "and retention, then extract the missing days again.")
+    if status == "too few events":
+        # One bad event would spend the whole budget: no freeze, no postmortem on it.
+        unit = (row.get("unit") or "events")[:-1 if row["total"] == 1 else None]
+        out.append(f"Too few events to judge: {row['total']:.0f} {unit}"
+                   f"{' so far' if row.get('estimated') else ''}, where one bad one spends "
+                   "the whole budget. Add synthetic traffic, combine it with a sibling SLO, "
+                   "lengthen its window or lower its target; or accept that one failure "
+                   "exhausts the budget with spec.judgeFewEvents.")
+        return out
     if status == "exhausted":
         out.append("Error budget exhausted: freeze high-risk releases; ship reliability fixes "
                    "first until the budget recovers.")
@@ -177,11 +196,14 @@ def recommendations(row: dict[str, Any], incidents: Sequence[dict[str, Any]]) ->
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
-    """A short plain-text table of the month's SLOs for terminals and logs. A period still
-    running says so on its row ("to date", how it stands, when it ends) and above the table
-    (the as-of): it is neither met nor missed until it ends."""
-    head = f"{'SLO':<28} {'target':>8} {'SLI':>10} {'budget left':>12} {'coverage':>9}  status"
+    """A short plain-text table of the month's SLOs for terminals and logs, each judged on its
+    own window (named in the window column; the calendar month's status beside it when it
+    differs). A window still running says so on its row ("to date", how it stands, when it
+    ends) and above the table (the as-of): it is neither met nor missed until it ends."""
+    head = (f"{'SLO':<28} {'window':<24} {'target':>8} {'SLI':>10} {'budget left':>12} "
+            f"{'coverage':>9}  status")
     lines = [head, "-" * len(head)]
+    rows = [verdict.judged(r) for r in rows]
     running = [r["as_of"] for r in rows if r.get("estimated") and r.get("as_of")]
     if running:
         lines.insert(0, f"figures to date at {ts(max(running))} UTC: a period "
@@ -190,8 +212,10 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
         sli = "n/a" if r["sli"] is None else f"{r['sli'] * 100:.4f}%"
         rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
         now = to_date(r)
-        lines.append(f"{r['slo']:<28} {r['target'] * 100:>7.2f}% {sli:>10} {rem:>12} "
-                     f"{r['coverage'] * 100:>8.1f}%  {r['status']}" + (f", {now}" if now else ""))
+        month = f"; month {r['period']}: {r['month_status']}" if r["own_window"] else ""
+        lines.append(f"{r['slo']:<28} {r['window'] or 'n/a':<24} {r['target'] * 100:>7.2f}% "
+                     f"{sli:>10} {rem:>12} {r['coverage'] * 100:>8.1f}%  {r['status']}"
+                     + (f", {now}" if now else "") + month)
     approximate = [f"{r['slo']}" + ("" if r.get("sli_error_bound") is None else
                                      f" ±{r['sli_error_bound'] * 100:.2g} pp")
                    for r in rows if r.get("approximate")]

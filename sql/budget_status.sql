@@ -1,7 +1,8 @@
 -- budget_status.sql: SLI, error budget, status and release decisions per SLO and window.
 -- Grain:      one row per SLO in `slos`.
 -- Inputs:     slos(k, slo, service, description, spec_hash, target, budget_fraction, method,
---             slice_seconds, min_coverage, period_s); occ (occurrence_measures.sql); slc (k,
+--             slice_seconds, min_coverage, min_events, period_s); occ
+--             (occurrence_measures.sql); slc (k,
 --             good_slices, counted_slices, no_data_slices, all_slices, ratio_mean: the
 --             time-slice counts judged in slo_jobs/compute/stream.py, only for time-slice
 --             SLOs; for RatioTimeslices good_slices is the sum of the slice ratios and
@@ -15,6 +16,10 @@
 --             min_coverage makes the window 'insufficient data': no budget status, met
 --             NULL, no exhaustion projection. A window still running at as-of is neither met
 --             nor missed (met NULL): its outlook says how it stands to date (SLO_MATH 2).
+--             The sparse-SLO rule (docs/slo-math.md, "Too few events to judge"): a window
+--             whose events projected to its end (n) are so few that one bad event spends
+--             the whole budget (n B <= 1, i.e. n < min_events for whole n) is 'too few
+--             events': figures shown, met and outlook NULL.
 WITH m AS (
     SELECT s.*, o.buckets, o.clipped_rows, o.burn_1d_now,
            CASE s.method WHEN 'Occurrences' THEN o.good ELSE c.good_slices END::DOUBLE      AS good,
@@ -36,7 +41,11 @@ budget AS (
            budget_fraction * total                              AS allowed_bad_to_date,
            budget_fraction * total / $elapsed                   AS allowed_bad,
            CASE WHEN total > 0 THEN bad / (budget_fraction * total) END AS consumed_to_date,
-           coalesce(buckets, 0) / $expected < min_coverage AS insufficient
+           coalesce(buckets, 0) / $expected < min_coverage AS insufficient,
+           -- one bad event of the n projected spends 1 / (n B) of the budget: the whole of
+           -- it when n B <= 1 (min_events 0: spec.judgeFewEvents, judged anyway)
+           min_events > 0 AND coalesce(total, 0) / $elapsed * budget_fraction <= 1 + 1e-9
+               AS few
     FROM sli
 ),
 status AS (
@@ -61,6 +70,7 @@ SELECT slo, service, description, spec_hash, target, method, unit,
        CASE
            WHEN sli IS NULL           THEN 'no data'
            WHEN insufficient          THEN 'insufficient data'
+           WHEN few                   THEN 'too few events'
            WHEN remaining <= 0        THEN 'exhausted'
            WHEN consumed / $elapsed > 2   THEN 'critical'
            WHEN consumed / $elapsed > 1.5 THEN 'warning'
@@ -68,16 +78,17 @@ SELECT slo, service, description, spec_hash, target, method, unit,
            ELSE 'healthy'
        END AS status,
        -- met or missed only once the window has closed: to date it is an estimate
-       CASE WHEN sli IS NOT NULL AND NOT insufficient AND $elapsed >= 1 THEN sli >= target END AS met,
+       CASE WHEN sli IS NOT NULL AND NOT insufficient AND NOT few AND $elapsed >= 1
+            THEN sli >= target END AS met,
        -- a running window, to date: on track while the spend so far keeps within an even
        -- spend (C_to_date <= 1, i.e. SLI so far >= target), at risk above it
        CASE
-           WHEN $elapsed >= 1 OR sli IS NULL OR insufficient THEN NULL
+           WHEN $elapsed >= 1 OR sli IS NULL OR insufficient OR few THEN NULL
            WHEN remaining <= 0          THEN 'exhausted'
            WHEN consumed_to_date <= 1   THEN 'on track'
            ELSE 'at risk'
        END AS outlook,
-       min_coverage,
+       min_coverage, min_events,
        burn_1d_now,
        -- exhaustion at the trailing 1-day burn: as_of + (R / burn) * P
        CASE

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 PKG = ROOT / "slo_jobs"
 BOTTOM = {"lake", "partmeta", "objectstore", "objectsets", "daytable", "periods", "burnrate",
           "endpoint", "atomicio", "redaction", "names", "errors", "resources", "request",
-          "computed"}
+          "computed", "verdict"}
 ENTRY = {"cli", "cli_options", "cli_governance", "tasks", "backfill", "__main__"}
 
 

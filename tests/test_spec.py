@@ -53,6 +53,10 @@ def test_selector_and_expr_build_promql() -> None:
      "'objectives' list (not both)"),
     (GOOD + "  minCoverage: 1.5\n",
      "spec.minCoverage: 1.5; input should be less than or equal to 1"),
+    (GOOD + "  judgeFewEvents: \"yes\"\n",
+     "spec.judgeFewEvents: 'yes'; input should be a valid boolean"),
+    (GOOD + "  judgeFewEvents: 1\n",
+     "spec.judgeFewEvents: 1; input should be a valid boolean"),
     (GOOD.replace("slo-jobs/v1", "v2"), ":1: apiVersion: 'v2'; input should be 'slo-jobs/v1'"),
     (GOOD.replace("{selector: 'http_requests_total'}", "{expr: 'sum(x)'}"),
      "spec.indicator.ratio.total: {\"expr\": \"sum(x)\"}; expr needs a window placeholder"),
@@ -69,6 +73,19 @@ def test_bad_documents_give_one_line(tmp_path: Path, text: str, expected: str) -
     assert message.startswith(str(f)), message
     assert expected in message, message
     assert len(message.splitlines()) == 1
+
+
+def test_judge_few_events_is_off_by_default_and_opt_in(tmp_path: Path) -> None:
+    f = tmp_path / "slo.yaml"
+    f.write_text(GOOD)
+    default = catalog.load([f])[0]
+    f.write_text(GOOD + "  judgeFewEvents: true\n")
+    opted = catalog.load([f])[0]
+    assert (default.judge_few_events, opted.judge_few_events) == (False, True)
+    # a changed judgement is a changed definition; off keeps the hash it had before
+    assert default.spec_hash != opted.spec_hash
+    f.write_text(GOOD + "  judgeFewEvents: false\n")
+    assert catalog.load([f])[0].spec_hash == default.spec_hash
 
 
 def test_min_coverage_defaults_to_90_percent(tmp_path: Path) -> None:
@@ -90,8 +107,8 @@ def test_misspelled_field_suggests_the_close_match(tmp_path: Path) -> None:
     lines = str(err.value).splitlines()
     assert f"{f}:11: spec.objectiv: unknown field 'objectiv'; did you mean 'objective'? " \
         "expected one of: service, description, indicator, objective, objectives, window, " \
-        "budgetingMethod, noDataPolicy, alerting, minCoverage, scrapeInterval, maintenance, " \
-        "breakdown" in lines
+        "budgetingMethod, noDataPolicy, alerting, minCoverage, judgeFewEvents, scrapeInterval, " \
+        "maintenance, breakdown" in lines
 
 
 def test_duplicate_names_across_files(tmp_path: Path) -> None:

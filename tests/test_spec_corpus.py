@@ -54,7 +54,8 @@ EXPECTED: dict[str, list[str]] = {
     "native-misspelled-field": [":11: spec.objectiv: unknown field 'objectiv'; did you mean "
                                 "'objective'? expected one of: service, description, indicator, "
                                 "objective, objectives, window, budgetingMethod, noDataPolicy, "
-                                "alerting, minCoverage, scrapeInterval, maintenance, breakdown"],
+                                "alerting, minCoverage, judgeFewEvents, scrapeInterval, "
+                                "maintenance, breakdown"],
     "native-no-data-policy": [":11: spec.noDataPolicy: 'ignore'; input should be 'good', 'bad' "
                               "or 'skip'"],
     "native-rolling-in-minutes": [":12: spec.window.rolling: '30m'; expected a duration: a whole "

@@ -6,13 +6,14 @@ Check values from SLO_MATH.md are marked with their section.
 from __future__ import annotations
 
 from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from slo_jobs import periods, resources
+from slo_jobs import burnrate, periods, resources
 from slo_jobs.compute import SloParams, alert_factor, compute_window, connect
 from tests.lakeutil import utc, write_buckets
 
@@ -47,11 +48,11 @@ def test_release_decision_table() -> None:
 def slo_row(k: int, method: str = "Occurrences", target: float = 0.999,
             period_s: float = 30 * 86400, slice_seconds: float = 60,
             min_coverage: float = 0.9, page_gap_b: int = 30,
-            ticket_gap_b: int = 360) -> dict[str, Any]:
+            ticket_gap_b: int = 360, min_events: float = 0) -> dict[str, Any]:
     return {"k": k, "slo": f"s{k}", "service": "svc", "description": "", "spec_hash": "h",
             "target": target, "budget_fraction": round(1 - target, 12), "method": method,
             "slice_seconds": slice_seconds, "min_coverage": min_coverage, "period_s": period_s,
-            "page_gap_b": page_gap_b, "ticket_gap_b": ticket_gap_b}
+            "page_gap_b": page_gap_b, "ticket_gap_b": ticket_gap_b, "min_events": min_events}
 
 
 def occ_row(k: int, good: float, total: float, burn: float | None = None,
@@ -118,6 +119,40 @@ def test_coverage_below_the_threshold_is_insufficient_data(
         decisions = run("release_decision", {"decisions_in": [{"slo": "s0",
                                                                "status": r["status"]}]})
         assert [d["decision"] for d in decisions] == ["review", "review", "review"]
+
+
+@pytest.mark.parametrize(("target", "total", "elapsed"), [
+    (0.9, 10, 1.0), (0.9, 11, 1.0), (0.999, 1000, 1.0), (0.999, 1001, 1.0),
+    (0.95, 5, 0.25), (0.95, 6, 0.25), (0.99, 1, 1.0),
+    # projected counts need not be whole: 7 events at 65 % project to 10.8 > 10
+    (0.9, 7, 0.65), (0.9, 6, 0.65)])
+def test_too_few_events_to_judge(target: float, total: int, elapsed: float) -> None:
+    # SLO_MATH 6: one bad event of n spends 1 / (n B) of the budget, less than all of it
+    # iff n > 1 / B; a running window counts its events projected to its end (n / e).
+    need = burnrate.min_events(target)
+    rows = run("budget_status", {
+        "slos": [slo_row(0, target=target, min_events=need), slo_row(1, target=target)],
+        "occ": [occ_row(0, total - 1, total), occ_row(1, total - 1, total)],
+        "slc": SLC_EMPTY}, expected=10, elapsed=elapsed)
+    # exact: one bad event spends 1 / (n / e * B) of the budget, all of it or more when
+    # n / e * B <= 1
+    few = Fraction(total) / Fraction(str(elapsed)) * (1 - Fraction(str(target))) <= 1
+    r, judged = rows
+    assert (r["status"] == "too few events") is few and r["min_events"] == need
+    assert r["sli"] == pytest.approx((total - 1) / total)  # the figures are still shown
+    assert r["budget_consumed"] == judged["budget_consumed"]
+    if few:
+        assert (r["met"], r["outlook"]) == (None, None)
+        decisions = run("release_decision", {"decisions_in": [{"slo": "s0",
+                                                               "status": r["status"]}]})
+        assert [d["decision"] for d in decisions] == ["review", "review", "review"]
+    else:
+        assert r["status"] == judged["status"] and r["met"] == judged["met"]
+    # the rule's n is the smallest n with n B > 1
+    b = 1 - Fraction(str(target))
+    assert need * b > 1 >= (need - 1) * b
+    # the opt-out (min_events 0, spec.judgeFewEvents) judges it whatever its traffic
+    assert judged["status"] != "too few events"
 
 
 def test_exhaustion_projection_check_value() -> None:

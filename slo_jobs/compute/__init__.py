@@ -114,8 +114,11 @@ def own_window(slo: Slo, at: datetime) -> Period:
                               slo.time_zone, slo.window_start)
 
 
-WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "status", "outlook", "met",
-                 "estimated", "coverage", "good", "total")
+# The own window's figures kept beside the month's; slo_jobs/verdict.py judges by them.
+WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "budget_consumed_to_date",
+                 "status", "outlook", "met", "estimated", "coverage", "good", "total", "bad",
+                 "allowed_bad", "budget_remaining_events", "budget_minutes",
+                 "budget_remaining_minutes", "exhaustion", "exhaustion_days")
 
 
 def own_windows(lake_dir: LakeDir, slos: Sequence[Slo], month_rows: Sequence[dict[str, Any]],

@@ -258,6 +258,7 @@ def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
         "method": [s.method for s in slos],
         "slice_seconds": pa.array([s.slice_seconds for s in slos], pa.float64()),
         "min_coverage": pa.array([s.min_coverage for s in slos], pa.float64()),
+        "min_events": pa.array([s.min_events for s in slos], pa.float64()),
         "period_s": pa.array([float(period.seconds)] * len(slos), pa.float64()),
         "page_gap_b": pa.array([gap(s, True) for s in slos], pa.int64()),
         "ticket_gap_b": pa.array([gap(s, False) for s in slos], pa.int64())}))

@@ -51,10 +51,17 @@ class SloParams:
     min_coverage: float = DEFAULT_MIN_COVERAGE
     # Planned maintenance windows (slo_jobs/governance): excluded or counted good.
     maintenance: Plan | None = None
+    # spec.judgeFewEvents: judge the SLO even below the sparse-SLO rule's event count.
+    judge_few_events: bool = False
 
     @property
     def budget_fraction(self) -> float:
         return burnrate.budget_fraction(self.target)
+
+    @property
+    def min_events(self) -> int:
+        """The events a window needs to be judged (0: judged whatever its traffic)."""
+        return 0 if self.judge_few_events else burnrate.min_events(self.target)
 
     @classmethod
     def of(cls, slo: Slo) -> SloParams:
@@ -72,4 +79,5 @@ class SloParams:
             burn_rates=tuple(_attr(slo, ("burn_rate_alerts",), ())),
             min_coverage=float(_attr(slo, ("min_coverage",), DEFAULT_MIN_COVERAGE)),
             maintenance=getattr(slo, "maintenance", None),
+            judge_few_events=bool(getattr(slo, "judge_few_events", False)),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import verdict
 from ..spec import Slo
 from . import policy, priorities, release, toil
 from .teams import Team, TeamFile
@@ -22,12 +23,13 @@ HISTORY_MONTHS = 2  # months before the period that make the trend
 
 def burn_history(summaries: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, list[float]]:
     """Per SLO, the even-spend burns of the judged months in ``summaries`` (the computed
-    summaries of the HISTORY_MONTHS months before the period, oldest first)."""
+    summaries of the HISTORY_MONTHS months before the period, oldest first), each SLO's on
+    its own window."""
     out: dict[str, list[float]] = {}
     for rows in summaries:
-        for r in rows:
+        for r in map(verdict.judged, rows):
             burn = r.get("budget_consumed_to_date")
-            if r["status"] not in priorities.UNJUDGED and burn is not None:
+            if r["status"] not in verdict.UNJUDGED and burn is not None:
                 out.setdefault(r["slo"], []).append(float(burn))
     return out
 
@@ -37,6 +39,9 @@ def month_tables(slos: Sequence[Slo], summary: Sequence[Mapping[str, Any]],
                  incidents: Sequence[Mapping[str, Any]],
                  history: Mapping[str, Sequence[float]],
                  teams: Mapping[str, Team]) -> dict[str, list[dict[str, Any]]]:
+    # Each SLO is judged on its own window (a quarter, a rolling 28 days): its status,
+    # spend and elapsed share decide, not the calendar month's.
+    summary = [verdict.judged(r, window_period=True) for r in summary]
     by_slo = {r["slo"]: r for r in summary}
     owners = {s.name: s.team for s in slos}
     # The team's release policy decides (the default: the table of sql/release_decision.sql).

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import verdict
 from ..errors import SpecError
 from ..spec import io as specio
 
@@ -20,7 +21,7 @@ DEFAULT_FILE = Path(__file__).resolve().parent / "release-policy.yaml"
 RISKS = ("low", "medium", "high")
 ROWS = ("healthy", "attention", "warning", "critical", "exhausted", "unjudged")
 DECISIONS = ("approve", "review", "defer", "block")
-UNJUDGED = ("no data", "insufficient data")
+UNJUDGED = verdict.UNJUDGED  # no data, too little, too few events: nothing to block on
 
 
 @dataclass(frozen=True)

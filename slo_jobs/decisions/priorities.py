@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..verdict import UNJUDGED
+
 TIER_WEIGHTS = {"critical": 4.0, "essential": 3.0, "standard": 2.0, "best_effort": 1.0}
 DEFAULT_TIER = "standard"
 TREND_RANGE = (0.5, 2.0)
-UNJUDGED = ("no data", "insufficient data")
 # A period still running is scored on its spend so far: an estimate until it closes.
 TO_DATE = " to date (estimate: the period is still running)"
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..verdict import UNJUDGED as UNJUDGED  # also read here by the weekly review
+
 RISKS = ("low", "medium", "high")
 # From the best status to the worst.
 STATUSES = ("healthy", "attention", "warning", "critical", "exhausted")
@@ -25,7 +27,6 @@ MATRIX: dict[str, dict[str, str]] = {
 }
 # The highest even-spend burn (consumed / elapsed) of each status: docs/slo-math.md.
 STATUS_BURN = {"healthy": 1.0, "attention": 1.5, "warning": 2.0}
-UNJUDGED = ("no data", "insufficient data")
 
 
 def _when(row: Mapping[str, Any]) -> str:
@@ -41,6 +42,12 @@ def _best_for(risk: str, decisions: tuple[str, ...], matrix: Matrix = MATRIX) ->
 
 def rationale(row: Mapping[str, Any], risk: str, decision: str) -> str:
     status = row["status"]
+    if status == "too few events":
+        n, so_far = row.get("total") or 0, " so far" if row.get("estimated") else ""
+        return (f"too few events: {n:.0f} in the window{so_far}, where one "
+                f"bad event spends the whole budget (the rule needs more than "
+                f"{(row.get('min_events') or 1) - 1:.0f}); not judged, so a {risk}-risk change "
+                f"gets a {decision}, never a block")
     if status in UNJUDGED:
         coverage = row.get("coverage") or 0.0
         return (f"{status}: {coverage * 100:.1f} % of the buckets had data, below the "
@@ -62,6 +69,8 @@ def conditions(row: Mapping[str, Any], risk: str, decision: str, owner: str | No
                matrix: Matrix = MATRIX) -> list[str]:
     who = f"team {owner}" if owner else "the SLO owner"
     burn = row.get("budget_consumed_to_date")
+    if row["status"] == "too few events":
+        return [f"Sign-off by {who}.", "A tested rollback."]
     if row["status"] in UNJUDGED:
         return [f"Sign-off by {who}, with the SLI data restored or checked by hand first.",
                 "A tested rollback."]

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..verdict import UNJUDGED
 from .teams import Team
 
 BASE, GENEROUS, FLOOR = 50.0, 60.0, 20.0
 POINTS_PER_OVERSPENT = 20.0  # points of toil per 100 % of budget overspent
-UNJUDGED = ("no data", "insufficient data")
 
 
 def percentage(worst_burn: float | None) -> float:

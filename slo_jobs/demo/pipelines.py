@@ -3,13 +3,17 @@
 The demo watches itself: ``slo_extract`` (daily) and ``slo_monthly_report`` (monthly) are
 declared as pipelines in ``slos/pipelines.yaml``.  A demo Airflow has no months of runs, so
 this writes the run records as Airflow's REST API reports them (``airflow_runs.csv``) and
-the extraction's load log (``extract_loads.csv``) for July to September 2026, with:
+the extraction's load log (``extract_loads.csv``) for July to September 2026, following the
+DAGs' schedules (``dags/``): a daily run starts at its interval's end and first waits 10 min
+for late scrapes (``EXTRACT_WAIT``); a monthly run waits 12 h 10 min past the month, until
+every zone's month has ended (``REPORT_WAIT``), then takes about 20 min. With:
 
-* a late run: the extraction of 2026-09-13 failed at 00:06, was retried, and finished at
-  09:41 on the 14th (the lake's newest data was stale for hours);
+* a late run: the extraction of 2026-09-13 failed, was retried, and finished at 09:41 on the
+  14th (the lake's newest data was stale for hours);
 * a slightly late run on 2026-08-03 (finished 01:20, deadline 01:00);
 * an incomplete extraction on 2026-08-21 (Prometheus answered 120 buckets fewer);
-* the August report failed and was retried, finishing 07:30 (deadline 06:00).
+* the August report failed and was retried, finishing 19 h 30 min after the month
+  (deadline 18 h).
 
 ``python -m slo_jobs.demo.pipelines slos/pipeline-data`` rewrites the committed files.
 """
@@ -36,9 +40,13 @@ BUCKETS = 1440
 LATE_EXTRACT = {datetime(2026, 9, 13, tzinfo=UTC): (timedelta(hours=9, minutes=41), True),
                 datetime(2026, 8, 2, tzinfo=UTC): (timedelta(hours=1, minutes=20), False)}
 SHORT_EXTRACT = {datetime(2026, 8, 20, tzinfo=UTC): 120}
+# The sensors at the head of each DAG: dags/slo_extract.py, dags/slo_monthly_report.py.
+EXTRACT_WAIT = timedelta(minutes=10)
+REPORT_WAIT = timedelta(hours=12, minutes=10)
+# interval start -> time from the end of the wait to the end of the run, failed first?
 MONTHLY = [(datetime(2026, 6, 1, tzinfo=UTC), timedelta(minutes=21), False),
            (datetime(2026, 7, 1, tzinfo=UTC), timedelta(minutes=19), False),
-           (datetime(2026, 8, 1, tzinfo=UTC), timedelta(hours=7, minutes=30), True)]
+           (datetime(2026, 8, 1, tzinfo=UTC), timedelta(hours=7, minutes=20), True)]
 
 
 def _iso(t: datetime) -> str:
@@ -59,7 +67,7 @@ def rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         end = day + timedelta(days=1)
         started = end + timedelta(seconds=int(rng.integers(5, 40)))
         took = timedelta(seconds=int(rng.integers(120, 540)))
-        finished = started + took
+        finished = started + EXTRACT_WAIT + took
         if day in LATE_EXTRACT:
             finished = end + LATE_EXTRACT[day][0]
         runs.append({"dag_id": "slo_extract", "run_id": f"scheduled__{_iso(day)}",
@@ -76,7 +84,7 @@ def rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         runs.append({"dag_id": "slo_monthly_report", "run_id": f"scheduled__{_iso(month)}",
                      "data_interval_start": _iso(month), "data_interval_end": _iso(end),
                      "start_date": _iso(end + timedelta(seconds=30)),
-                     "end_date": _iso(end + after), "state": "success"})
+                     "end_date": _iso(end + REPORT_WAIT + after), "state": "success"})
     runs.sort(key=lambda r: (r["data_interval_end"], r["dag_id"]))
     return runs, loads
 

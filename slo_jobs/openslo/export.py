@@ -54,6 +54,9 @@ def _export_one(slo: model.Slo) -> tuple[dict[str, Any], list[str]]:
     if s.minCoverage != schema.DEFAULT_MIN_COVERAGE:
         warnings.append(f"{slo.source}:{slo.line}: spec.minCoverage: {s.minCoverage:g} has no "
                         "OpenSLO v1 equivalent; not exported")
+    if s.judgeFewEvents:
+        warnings.append(f"{slo.source}:{slo.line}: spec.judgeFewEvents: has no OpenSLO v1 "
+                        "equivalent; not exported (the SLO falls back to the sparse-SLO rule)")
     # Governance fields (slo_jobs/governance) have no OpenSLO v1 form either.
     if slo.phases:
         warnings.append(f"{slo.source}:{slo.line}: spec.objective.phases: has no OpenSLO v1 "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import compute
+from .. import compute, verdict
 from ..decisions import release
 from ..lake import LakeDir
 from ..periods import Period
@@ -36,7 +36,8 @@ def _service(name: str, rows: list[dict[str, Any]],
 
 
 def build(lake_dir: LakeDir, period: Period) -> dict[str, Any]:
-    rows = compute.read_summary(lake_dir, period)
+    # Each SLO judged on its own window (a quarter, a rolling 28 days), as in the report.
+    rows = [verdict.judged(r) for r in compute.read_summary(lake_dir, period)]
     decisions: dict[str, dict[str, str]] = {}
     for d in compute.read_table(lake_dir, period.label, "decisions", missing_ok=True):
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]

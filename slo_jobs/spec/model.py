@@ -145,6 +145,8 @@ class Slo:
     no_data_policy: Literal["good", "bad", "skip"] = "skip"
     burn_rate_alerts: tuple[BurnRateAlert, ...] = ()
     min_coverage: float = DEFAULT_MIN_COVERAGE
+    # spec.judgeFewEvents: judged even below the sparse-SLO rule's event count.
+    judge_few_events: bool = False
     tier: str | None = None
     team: str | None = None
     display_name: str = ""
@@ -250,6 +252,8 @@ def _hash(slo: Slo) -> str:
     }
     if slo.min_coverage != DEFAULT_MIN_COVERAGE:  # the default keeps earlier hashes
         canonical["min_coverage"] = slo.min_coverage
+    if slo.judge_few_events:  # off keeps earlier hashes
+        canonical["judge_few_events"] = True
     if slo.phases:
         canonical["phases"] = [p.model_dump() for p in slo.phases]
     if slo.breakdown:  # without one, the hash stays what it was before the field existed
@@ -287,7 +291,8 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         rolling_window=io.duration(w.rolling) if w.rolling else None,
         time_zone=w.timeZone or "UTC", window_start=w.startTime,
         no_data_policy=s.noDataPolicy,
-        burn_rate_alerts=alerts, min_coverage=s.minCoverage, tier=meta.labels.get("tier"),
+        burn_rate_alerts=alerts, min_coverage=s.minCoverage,
+        judge_few_events=s.judgeFewEvents, tier=meta.labels.get("tier"),
         team=meta.labels.get("team") or meta.labels.get("owner"),
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),

@@ -27,7 +27,7 @@ import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from ..governance.model import Maintenance, Phase, check_phases
 from ..names import safe_name
@@ -45,7 +45,6 @@ def tier_name(text: str) -> str:
     what ``init --tier`` takes, a spec's ``tier`` label takes too."""
     return text.strip().lower().replace("-", "_")
 EXTRACT_STEP = timedelta(minutes=1)
-# spec.minCoverage: the share of buckets with data a period needs before it can be judged.
 DEFAULT_MIN_COVERAGE = 0.9
 PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 # spec.breakdown: a few Prometheus label names; each added label multiplies the label-value
@@ -381,6 +380,7 @@ class Spec(_Strict):
     alerting: Alerting | None = None
     # Below this share of buckets with data the period is "insufficient data", never met.
     minCoverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0.0, le=1.0)
+    judgeFewEvents: StrictBool = False  # judged below the sparse-SLO rule (slo-math.md)
     # How often Prometheus scrapes the SLI's series; measured from the samples when absent.
     scrapeInterval: str | None = None
     # Planned windows left out of good and total, or counted good (slo_jobs/governance).

@@ -186,6 +186,27 @@ def running(extracted: Path) -> dict[str, str]:
             "json": (extracted / "running" / "2026-09" / "summary.json").read_text()}
 
 
+def own_window(name: str) -> periods.Period:
+    """The window each SLO is judged on at RUNNING: its month, ISO week or rolling 7 days."""
+    if name == "weekly":
+        return periods.calendar("week", "2026-W38", "America/St_Johns")
+    if name == "rolling":
+        return periods.rolling(RUNNING, timedelta(days=7))
+    return window_of(name)
+
+
+def verdict(real: scrapes.Scrapes, name: str) -> dict[str, Any]:
+    """docs/slo-math.md on the SLO's own window at RUNNING: a window still running has an
+    outlook and no met; a closed one (the rolling 7 days end at the as-of) is met or not."""
+    job, target, _ = ALL[name]
+    w = own_window(name)
+    if w.end > RUNNING:
+        return {"met": None, "estimated": True,
+                "outlook": outlook(real, job, target, w.start, w.end)}
+    good, total = sample_counts(real, job, w.start, w.end)
+    return {"met": good / total >= target, "estimated": False, "outlook": None}
+
+
 def test_a_running_month_is_neither_met_nor_missed(running: dict[str, str],
                                                    real_scrapes: scrapes.Scrapes) -> None:
     rows = {r["slo"]: r for r in json.loads(running["json"])}
@@ -194,43 +215,57 @@ def test_a_running_month_is_neither_met_nor_missed(running: dict[str, str],
         month = window_of(name)
         want = outlook(real_scrapes, job, target, month.start, month.end)
         r = rows[name]
-        assert (r["met"], r["estimated"], r["outlook"]) == (None, True, want), name
+        # the month, as context beside the SLO's own window
+        assert (r["month_met"], r["month_outlook"]) == (None, want), name
         assert datetime.fromisoformat(r["as_of"]) == RUNNING, name
         assert datetime.fromisoformat(r["period_end"]) == month.end, name
+        # the verdict: the SLO's own window
+        assert {k: r[k] for k in ("met", "estimated", "outlook")} == verdict(
+            real_scrapes, name), name
+        assert r["window"] == own_window(name).label, name
         seen.add(want)
     assert seen == {"on track", "at risk", "exhausted"}
-    # The ISO week in St John's is running too: the same rule for the SLO's own window.
-    week = periods.calendar("week", "2026-W38", "America/St_Johns")
-    w = rows["weekly"]
-    assert (w["window_met"], w["window_estimated"]) == (None, True)
-    assert w["window_outlook"] == outlook(real_scrapes, "api30", 0.99, week.start, week.end)
 
 
 def ends(name: str) -> str:
-    return f"ends {window_of(name).end:%Y-%m-%d %H:%M} UTC"
+    return f"ends {own_window(name).end:%Y-%m-%d %H:%M} UTC"
 
 
-def test_the_cli_table_and_show_say_to_date_and_when_it_ends(running: dict[str, str]) -> None:
+def test_the_cli_table_and_show_say_to_date_and_when_it_ends(
+        running: dict[str, str], real_scrapes: scrapes.Scrapes) -> None:
+    rows = {r["slo"]: r for r in json.loads(running["json"])}
     for out in (running["compute"], running["show"]):
         lines = out.splitlines()
         assert lines[0].startswith("figures to date at 2026-09-15 01:37 UTC")
         for name in ALL:
             row = next(line for line in lines if line.startswith(name + " "))
-            assert "to date: " in row and row.endswith(ends(name)), row
+            assert row.split()[1] == own_window(name).label, row
+            month = f"; month 2026-09: {rows[name]['month_status']}"
+            tail = month if name in ("weekly", "rolling") else ""
+            if verdict(real_scrapes, name)["estimated"]:
+                assert "to date: " in row and row.endswith(ends(name) + tail), row
+            else:
+                assert "to date: " not in row and row.endswith(tail), row
 
 
 def test_the_html_and_pdf_say_to_date_and_count_no_miss(running: dict[str, str]) -> None:
     html = running["html"]
-    assert '<b id="kpi-missed">0</b>' in html and '<b id="kpi-met">0</b>' in html
     rows = {r["slo"]: r for r in json.loads(running["json"])}
+    met = sum(1 for r in rows.values() if r["met"] is True)
+    missed = sum(1 for r in rows.values() if r["met"] is False)
+    assert f'<b id="kpi-missed">{missed}</b>' in html and f'<b id="kpi-met">{met}</b>' in html
     on_track = sum(1 for r in rows.values() if r["outlook"] == "on track")
+    behind = sum(1 for r in rows.values() if r["outlook"] in ("at risk", "exhausted"))
     assert f'<b id="kpi-on-track">{on_track}</b>' in html
-    assert f'<b id="kpi-at-risk">{len(rows) - on_track}</b>' in html
-    assert " missed " not in html.split('id="summary"')[1].split("</section>")[0]
-    for name in ALL:
+    assert f'<b id="kpi-at-risk">{behind}</b>' in html
+    if not missed:
+        assert " missed " not in html.split('id="summary"')[1].split("</section>")[0]
+    for name, r in rows.items():
+        if not r["estimated"]:
+            continue
         section = html.split(f'<div class="slo" data-slo="{name}">')[1].split("</h3>")[0]
-        assert f"to date: {rows[name]['outlook']}" in section and ends(name) in section
-        assert f"to date: {rows[name]['outlook']}" in running["pdf"]
+        assert f"to date: {r['outlook']}" in section and ends(name) in section
+        assert f"to date: {r['outlook']}" in running["pdf"]
     assert ends("kathmandu") in running["pdf"] and "still running" in running["pdf"]
 
 
@@ -238,14 +273,19 @@ def test_decisions_on_a_running_month_are_estimates(extracted: Path,
                                                     running: dict[str, str]) -> None:
     label = "2026-09"
     lake_dir = extracted / "lake"
-    decisions = compute.read_table(lake_dir, label, "decisions")
-    assert decisions and all(d["estimated"] and "to date (estimate" in d["rationale"]
-                             for d in decisions)
-    ranked = compute.read_table(lake_dir, label, "priorities")
-    assert ranked and all(p["estimated"] for p in ranked)
-    assert all("to date (estimate" in p["issue"] for p in ranked if p["rank"])
     report_json = {r["slo"]: r for r in json.loads(running["json"])}
-    assert all(r["release"]["low"]["estimated"] for r in report_json.values())
+    # estimates where the SLO's own window is still running (the rolling 7 days are whole)
+    running_slos = {n for n, r in report_json.items() if r["estimated"]}
+    assert running_slos and running_slos != set(report_json)
+    decisions = compute.read_table(lake_dir, label, "decisions")
+    assert decisions and all((d["estimated"] and "to date (estimate" in d["rationale"])
+                             is (d["slo"] in running_slos) for d in decisions)
+    ranked = compute.read_table(lake_dir, label, "priorities")
+    assert ranked and all(p["estimated"] is (p["slo"] in running_slos) for p in ranked)
+    assert all("to date (estimate" in p["issue"] for p in ranked
+               if p["rank"] and p["slo"] in running_slos)
+    assert all(r["release"]["low"]["estimated"] is (n in running_slos)
+               for n, r in report_json.items())
 
 
 # 03:00Z on 1 September: the month has begun in UTC, not yet in Los Angeles (07:00Z).
@@ -319,8 +359,11 @@ def test_the_one_page_summary_counts_a_running_month_apart(extracted: Path,
                        "--out", str(extracted / "running"))
     assert code == 0, err
     rows = json.loads(running["json"])
+    met = sum(1 for r in rows if r["met"] is True)
+    missed = sum(1 for r in rows if r["met"] is False)
+    still = sum(1 for r in rows if r["outlook"])
     on_track = sum(1 for r in rows if r["outlook"] == "on track")
     md = (extracted / "running" / "stakeholders" / "2026-09" / "summary-page.md").read_text()
-    assert (f"0 of {len(rows)} SLOs met, 0 missed, {len(rows)} still running ({on_track} on "
-            "track to date);") in md
+    assert (f"{met} of {len(rows)} SLOs met, {missed} missed, {still} still running "
+            f"({on_track} on track to date);") in md
     assert "not judged" not in md
