@@ -196,6 +196,9 @@ def _dag_sensor_delta(dag: str) -> timedelta:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "TimeDeltaSensor":
             delta = next(k.value for k in node.keywords if k.arg == "delta")
+            if isinstance(delta, ast.Name):  # a constant of slo_jobs.periods (INGEST_GRACE)
+                value: timedelta = getattr(periods, delta.id)
+                return value
             assert isinstance(delta, ast.Call)
             return timedelta(**{k.arg: ast.literal_eval(k.value) for k in delta.keywords
                                 if k.arg})

@@ -4,9 +4,10 @@ The demo watches itself: ``slo_extract`` (daily) and ``slo_monthly_report`` (mon
 declared as pipelines in ``slos/pipelines.yaml``.  A demo Airflow has no months of runs, so
 this writes the run records as Airflow's REST API reports them (``airflow_runs.csv``) and
 the extraction's load log (``extract_loads.csv``) for July to September 2026, following the
-DAGs' schedules (``dags/``): a daily run starts at its interval's end and first waits 10 min
-for late scrapes (``EXTRACT_WAIT``); a monthly run waits 12 h 10 min past the month, until
-every zone's month has ended (``REPORT_WAIT``), then takes about 20 min. With:
+DAGs' schedules (``dags/``): a daily run starts at its interval's end and first waits the
+15-minute ingest grace for late scrapes (``EXTRACT_WAIT``); a monthly run waits 12 h 10 min
+past the month, until every zone's month has ended (``REPORT_WAIT``), then takes about 20
+min. With:
 
 * a late run: the extraction of 2026-09-13 failed, was retried, and finished at 09:41 on the
   14th (the lake's newest data was stale for hours);
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import atomicio
+from ..periods import INGEST_GRACE
 
 START = datetime(2026, 6, 27, tzinfo=UTC)  # a few days before July: the burn-rate lookback
 END = datetime(2026, 10, 1, tzinfo=UTC)
@@ -41,7 +43,7 @@ LATE_EXTRACT = {datetime(2026, 9, 13, tzinfo=UTC): (timedelta(hours=9, minutes=4
                 datetime(2026, 8, 2, tzinfo=UTC): (timedelta(hours=1, minutes=20), False)}
 SHORT_EXTRACT = {datetime(2026, 8, 20, tzinfo=UTC): 120}
 # The sensors at the head of each DAG: dags/slo_extract.py, dags/slo_monthly_report.py.
-EXTRACT_WAIT = timedelta(minutes=10)
+EXTRACT_WAIT = INGEST_GRACE
 REPORT_WAIT = timedelta(hours=12, minutes=10)
 # interval start -> time from the end of the wait to the end of the run, failed first?
 MONTHLY = [(datetime(2026, 6, 1, tzinfo=UTC), timedelta(minutes=21), False),
