@@ -104,12 +104,14 @@ def _frames(lake_dir: Path, names: list[str], index: pd.DatetimeIndex) -> dict[s
 
 
 def _slices(good: pd.DataFrame, total: pd.DataFrame, has: pd.DataFrame,
-            slos: Sequence[SloParams], n: int, ratio: bool
-            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Time slices of ``n`` buckets from the period's start (the last may be shorter), per
-    docs/slo-math.md: per slice its good value and whether it counts, and per bucket its
-    share of its slice's bad value (what an incident over that bucket spent)."""
-    key = np.arange(len(good)) // n
+            slos: Sequence[SloParams], n: int, ratio: bool, start: int
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Time slices of ``n`` buckets on the period's grid (row ``start`` begins one), before
+    and after it; the first and last may be shorter. Per docs/slo-math.md: per slice its good
+    value and whether it counts (indexed by its first bucket), and per bucket its share of its
+    slice's bad value (what an incident over that bucket spent), its slice's bad value and
+    whether its slice counts (the burn rate's unit)."""
+    key = (np.arange(len(good)) - start) // n
     g, t = good.groupby(key).sum(), total.groupby(key).sum()
     rate = g / t.where(t > 0)
     if ratio:  # RatioTimeslices: the mean ratio of the slices with events
@@ -121,11 +123,14 @@ def _slices(good: pd.DataFrame, total: pd.DataFrame, has: pd.DataFrame,
         judged = (rate.ge(targets, axis="columns") & ~no_data) | (no_data & (policy == "good"))
         counted = ~no_data | (policy != "skip")
         value = (judged & counted).astype(float)
-    value = value.where(counted, 0.0)
+    value, counted = value.where(counted, 0.0), counted.astype(float)
     size = pd.Series(key).value_counts().sort_index()
-    spread = (counted.astype(float) - value).div(size, axis="index").iloc[key]
-    value.index = counted.index = good.index[::n]  # a slice belongs to its start's day
-    return value, counted.astype(float), spread.set_axis(good.index)
+    bad = counted - value
+    spread = bad.div(size, axis="index").loc[key].set_axis(good.index)
+    bad_units, counted_units = (f.loc[key].set_axis(good.index) for f in (bad, counted))
+    firsts = good.index[pd.Series(key).drop_duplicates().index]
+    value.index = counted.index = firsts  # a slice belongs to its start's day
+    return value, counted, spread, bad_units, counted_units
 
 
 def _long(frames: dict[str, pd.DataFrame], names: list[str], key: str,
@@ -143,12 +148,35 @@ def _batch(lake_dir: Path, slos: Sequence[SloParams], period: Period, index: pd.
     good, total, has = data["good"], data["total"], data["has_data"]
     budget = pd.Series([round(1 - s.target, 12) for s in slos])
     # windows end at every bucket of the period; its lookback holds the longest one
-    inside = slice(index.get_loc(period.start), len(index))
-    cum_bad, cum_total = (total - good).cumsum(), total.cumsum()
+    start = index.get_loc(period.start)
+    inside = slice(start, len(index))
+    # per column, in the budget's unit: events, or for a time-slice SLO slices (every bucket
+    # carries its slice's bad value and whether it counts), good and counted units by day,
+    # and what a bucket spent
+    bad_units, counted_units = total - good, total.copy()
+    g, t, h = good.iloc[inside], total.iloc[inside], has.iloc[inside]
+    bad = t - g
+    day_good, day_total = g.groupby(g.index.normalize()).sum(), t.groupby(t.index.normalize()).sum()
+    spent = bad.copy()
+    for (method, n), members in pd.Series(range(len(slos))).groupby(
+            [[s.method for s in slos], [max(1, int(s.slice_seconds // step_s)) for s in slos]]):
+        if method == "Occurrences":
+            continue
+        cols = members.to_list()
+        value, counted, spread, bad_u, counted_u = _slices(
+            good[cols], total[cols], has[cols], [slos[c] for c in cols], n,
+            method == "RatioTimeslices", start)
+        value, counted = value[value.index >= period.start], counted[counted.index >= period.start]
+        day_good[cols] = value.groupby(value.index.normalize()).sum()
+        day_total[cols] = counted.groupby(counted.index.normalize()).sum()
+        spent[cols] = spread.iloc[inside]
+        bad_units[cols], counted_units[cols] = bad_u, counted_u
+    cum_bad, cum_total = bad_units.cumsum(), counted_units.cumsum()
     errs: dict[int, pd.DataFrame] = {}
 
     def err(seconds: int) -> pd.DataFrame:
-        """The error ratio over the window of ``seconds`` ending with each bucket."""
+        """The error ratio over the window of ``seconds`` ending with each bucket, in the
+        budget's unit (events, or slices for a time-slice SLO)."""
         if seconds not in errs:
             n = seconds // step_s
             bad_w, total_w = cum_bad.diff(n).iloc[inside], cum_total.diff(n).iloc[inside]
@@ -162,21 +190,6 @@ def _batch(lake_dir: Path, slos: Sequence[SloParams], period: Period, index: pd.
         thr = c.set_index("col").threshold.reindex(good.columns)  # NaN: not this SLO's
         fired[sev] |= err(long_s).gt(thr, axis="columns") & err(short_s).gt(thr, axis="columns")
 
-    g, t, h = good.iloc[inside], total.iloc[inside], has.iloc[inside]
-    bad = t - g
-    # per column, in the budget's unit: good and counted units by day, and what a bucket spent
-    day_good, day_total = g.groupby(g.index.normalize()).sum(), t.groupby(t.index.normalize()).sum()
-    spent = bad.copy()
-    for (method, n), members in pd.Series(range(len(slos))).groupby(
-            [[s.method for s in slos], [max(1, int(s.slice_seconds // step_s)) for s in slos]]):
-        if method == "Occurrences":
-            continue
-        cols = members.to_list()
-        value, counted, spread = _slices(g[cols], t[cols], h[cols], [slos[c] for c in cols], n,
-                                         method == "RatioTimeslices")
-        day_good[cols] = value.groupby(value.index.normalize()).sum()
-        day_total[cols] = counted.groupby(counted.index.normalize()).sum()
-        spent[cols] = spread
     good_sum, total_sum = day_good.sum(), day_total.sum()
     occ = pd.Series([s.method == "Occurrences" for s in slos])
     # the headline of an Occurrences SLO sums its buckets, not its days

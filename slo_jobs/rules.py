@@ -3,7 +3,7 @@
 Per SLO, two rule groups:
 
 * ``slo-jobs:<slo>``: the error ratio over 5m, 30m, 1h, 2h, 6h, 1d and 3d
-  (``slo:sli_error:ratio_rate<w>``, events as the batch counts them), the multi-window
+  (``slo:sli_error:ratio_rate<w>``, in the batch's unit: events or slices), the multi-window
   multi-burn-rate alerts (``SLOErrorBudgetBurn``, severity page or ticket) and an alert for
   absent SLI data (``SLOSLIDataAbsent``);
 * ``slo-jobs:<slo>:period`` (evaluated every 5 minutes): the error ratio over the SLO's period
@@ -53,8 +53,8 @@ LIMITS = (
     "Burn-rate factors of calendar months use days_in_month() in UTC (exact for UTC months; "
     "a month in another time zone may differ by the hour of a DST change, under 0.14 %); "
     "quarters and years use 91 d and 365 d.",
-    "Burn-rate windows count events, as the batch does; for threshold and freshness SLIs an "
-    "event is a minute with data, so noDataPolicy applies to the period ratio only.",
+    "Burn-rate windows count what the budget counts (events, or slices of a time-slice SLO); "
+    "a rule judges the slices completed at evaluation, so it may lag the report by a slice.",
 )
 
 
@@ -197,30 +197,30 @@ def events(q: Query, window: str) -> str:
 
 
 def error_ratio(slo: Slo, window: str) -> str:
-    """The error ratio of events over ``window`` (a ratio of sums, never of ratios)."""
-    good, total = events(slo.good, window), events(slo.total, window)
-    return f"(({total}) - ({good})) / ({total})"
+    """The error ratio over ``window`` in the budget's unit (docs/slo-math.md): of events, a
+    ratio of sums; of a time-slice SLO, bad / counted slices completed in ``window`` (subquery
+    steps fall on multiples of the slice length: at a slice's end the batch's slices), a
+    window shorter than a slice reading the last one."""
+    if slo.budgeting_method == "Occurrences":
+        good, total = events(slo.good, window), events(slo.total, window)
+        return f"(({total}) - ({good})) / ({total})"
+    slice_s = (slo.time_slice_window or timedelta(minutes=1)).total_seconds()
+    slice_w, span = prom_duration(slice_s), prom_duration(max(_seconds(window), slice_s))
+    g, t = events(slo.good, slice_w), events(slo.total, slice_w)
+    outer = f"[{_subrange(span)}:{slice_w}]"
+    ratio = f"({g}) / (({t}) > 0)"  # no events: no point, left to the no-data policy
+    if slo.budgeting_method == "RatioTimeslices":
+        return f"1 - avg_over_time(({ratio}){outer})"
+    good_slice = f"(({ratio}) >= bool {number(slo.time_slice_target or 1.0)}){outer}"
+    good, counted = f"sum_over_time({good_slice})", f"count_over_time({good_slice})"
+    n = number(_seconds(span) / slice_s)
+    return {"good": f"(({counted}) - ({good})) / {n}", "bad": f"1 - ({good}) / {n}"}.get(
+        slo.no_data_policy, f"1 - ({good}) / ({counted})")
 
 
 def period_error_ratio(slo: Slo) -> str:
     """The error ratio over the SLO's period by its budgeting method."""
-    window = prom_duration(period_seconds(slo))
-    if slo.budgeting_method == "Occurrences":
-        return error_ratio(slo, window)
-    slice_w = prom_duration((slo.time_slice_window or timedelta(minutes=1)).total_seconds())
-    g, t = events(slo.good, slice_w), events(slo.total, slice_w)
-    outer = f"[{_subrange(window)}:{slice_w}]"
-    if slo.budgeting_method == "RatioTimeslices":
-        return f"1 - avg_over_time((({g}) / (({t}) > 0)){outer})"
-    good_slice = f"(({g}) / ({t})) >= bool {number(slo.time_slice_target or 1.0)}"
-    good = f"sum_over_time(({good_slice}){outer})"
-    counted = f"count_over_time(({good_slice}){outer})"
-    n = number(_seconds(window) / _seconds(slice_w))
-    if slo.no_data_policy == "good":
-        return f"(({counted}) - ({good})) / {n}"
-    if slo.no_data_policy == "bad":
-        return f"1 - ({good}) / {n}"
-    return f"1 - ({good}) / ({counted})"
+    return error_ratio(slo, prom_duration(period_seconds(slo)))
 
 
 def alert_expr(slo: Slo, severity: str, ratio: Callable[[str], str]) -> str | None:

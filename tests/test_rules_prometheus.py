@@ -114,3 +114,28 @@ def test_backfill_writes_blocks_of_the_recording_rules(prometheus: str, tmp_path
     # promtool may include or drop the evaluation on the range's last edge, so each series
     # holds its count give or take one sample.
     assert 7 * 179 + 4 * 35 <= samples <= 7 * 181 + 4 * 37
+
+
+def test_time_slice_windows_are_the_batch_burn_rates(prometheus: str,
+                                                      september_lake: Path) -> None:
+    # checkout-availability budgeted in 1-minute slices good iff >= 99 %: at each hour's end
+    # (quiet hours and the bad deploy of 17 September), every window's recorded ratio read
+    # from Prometheus is the batch's burn rate times B: bad / counted slices in both.
+    from dataclasses import replace
+
+    base = next(s for s in catalog.load([ROOT / "slos"]) if s.name == "checkout-availability")
+    slo = replace(base, budgeting_method="Timeslices", time_slice_target=0.99,
+                  time_slice_window=timedelta(minutes=1))
+    burn = {r["hour_end"]: r for r in compute_window(september_lake, [SloParams.of(slo)],
+                                                     SEP).burn}
+    ends = [datetime(2026, 9, 10, 6, tzinfo=UTC), datetime(2026, 9, 17, 11, tzinfo=UTC),
+            datetime(2026, 9, 17, 13, tzinfo=UTC), datetime(2026, 9, 20, 0, tzinfo=UTC)]
+    budget = 1 - slo.target
+    seen = []
+    for end in ends:
+        for w in rules.WINDOWS:
+            got = _instant(prometheus, rules.error_ratio(slo, w), end)
+            assert got == pytest.approx(burn[end][f"burn_{w}"] * budget, rel=1e-9, abs=1e-12), \
+                (end, w)
+            seen.append(got)
+    assert max(seen) == 1.0 and min(seen) == 0.0  # windows wholly bad and wholly good

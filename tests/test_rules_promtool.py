@@ -256,3 +256,55 @@ def test_rules_say_when_they_go_out_of_date(tmp_path: Path) -> None:
     # after the last phase: the end of the 90 days of maintenance windows spelled out
     late = datetime(1970, 6, 1, 0, 13, tzinfo=UTC)
     assert outdated(late) == f"vector(time()) >= {int((late + timedelta(days=90)).timestamp())}"
+
+
+def test_time_slice_rules_count_slices(tmp_path: Path) -> None:
+    # The fixture SLO as Timeslices: 5-minute slices good iff >= 99 %. 1,000 requests a
+    # minute; a minute of ERRORS has 100 errors, so its slice (p - 5m, p] holds 100 of 5,000
+    # (98 %) and is bad, while in events the hour burns 100 / 60,000 / 0.001 = 1.7. The
+    # recorded ratios are bad / counted slices of the window (docs/slo-math.md), derived
+    # here from ERRORS; a window between slice ends reads the slices completed by then.
+    spec = _spec(tmp_path).read_text().replace(
+        "objective: {target: 0.999}",
+        "budgetingMethod: Timeslices\n  "
+        "objective: {target: 0.999, timeSliceTarget: 0.99, timeSliceWindow: 5m}")
+    (tmp_path / "api.yaml").write_text(spec)
+    errors, minutes = {62, 63, 90, 121}, 180
+    bad = [100 * (m in errors) for m in range(minutes + 1)]
+    ok = " ".join(str(sum(1000 - b for b in bad[1:m + 1])) for m in range(minutes + 1))
+    err = " ".join(str(sum(bad[1:m + 1])) for m in range(minutes + 1))
+
+    def share(at: int, window: int) -> float:
+        ends = range(at - at % 5 - window + 5, at - at % 5 + 5, 5)  # completed slices
+        good = sum(not any(p - 5 < m <= p for m in errors) for p in ends)
+        return 1 - good / len(ends)  # as PromQL computes it, to the last bit
+
+    checks = [{"expr": f'slo:sli_error:ratio_rate{w}{{slo="api-availability"}}',
+               "eval_time": f"{at}m",
+               "exp_samples": [{"labels": f"slo:sli_error:ratio_rate{w}"
+                                + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(LABELS.items()))
+                                + "}", "value": share(at, minutes_)}]}
+              for at in (125, 127, 150, 180) for w, minutes_ in (("5m", 5), ("30m", 30),
+                                                                 ("1h", 60))]
+    # windows with no bad slice, only bad ones, and some (2 of 12, 1 of 6)
+    assert {round(c["exp_samples"][0]["value"], 9) for c in checks} >= {0.0, 1.0, 0.166666667}
+    # one bad slice in an hour is 1/12 of its slices, above 13.44 * 0.001: it pages as soon
+    # as it is complete (minute 65), and the 1d/2h ticket (its windows hold only the data's
+    # 13 slices so far, 1/13 > 2.8 * 0.001) fires with it
+    slo = catalog.load([tmp_path / "api.yaml"])[0]
+    assert _promtool("check", "rules", str(rules.write([slo], tmp_path / "all.yaml"))) \
+        .returncode == 0
+    # promtool's test engine stops a query at 10,000 samples (Prometheus: 50 million), which
+    # the 3-day window of 5-minute slices and the 28-day period exceed: left out here
+    group = rules.groups(slo)[0]
+    group["rules"] = [r for r in group["rules"] if r.get("record") != rules.RECORD.format(
+        window="3d")]
+    rule_file = tmp_path / "rules.yaml"
+    rule_file.write_text(yaml.safe_dump({"groups": [group]}))
+    test_file = tmp_path / "tests.yaml"
+    test_file.write_text(yaml.safe_dump({
+        "rule_files": [rule_file.name], "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": [_series("200", ok), _series("500", err)],
+                   "promql_expr_test": [_firing(64), _firing(65, "page", "ticket")] + checks}]}))
+    done = _promtool("test", "rules", str(test_file))
+    assert done.returncode == 0, done.stdout + done.stderr

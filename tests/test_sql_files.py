@@ -422,15 +422,16 @@ def test_time_slice_incident_spends_slices(tmp_path: Path) -> None:
     # Timeslices (1-min slices good iff >= 99 %, target 99 %, B = 0.01) over 3 days of 100
     # requests a minute, none bad, except 06:00-06:05 on day 2: 5 minutes at 0 of 50. P = 3 d,
     # so the factors are 1.44, 0.6, 0.3, 0.1 (thresholds 0.0144, 0.006, 0.003, 0.001).
-    # With m outage minutes so far:
-    # - page 1 h & 5 m: 1 h = 50m / (6000 - 50m) > 0.0144 from m = 2 (06:01); 5 m holds an
-    #   outage minute up to the bucket 06:08. Page 6 h & 30 m: 6 h = 50m / (36000 - 50m)
-    #   > 0.006 from m = 5 (06:04); 30 m holds one up to 06:33. Page: 06:01 - 06:34.
-    # - ticket 1 d & 2 h: 1 d at most 250 / 143,750 < 0.003: never. Ticket 3 d & 6 h: the 3 d
-    #   window holds the data since 1 Nov, 50m / (180,000 + 50m) > 0.001 from m = 4 (06:03);
-    #   6 h holds an outage minute up to 12:03. Ticket: 06:03 - 12:04.
-    # Shares are in slices: the page holds the 4 bad slices 06:01-06:04, the ticket 2, of
-    # 0.01 * 4,320 = 43.2 allowed (in events the page would be 200 / 4,317.5 = 4.6 %).
+    # Burn rates count slices (docs/slo-math.md): with m bad 1-minute slices so far,
+    # - page 1 h & 5 m: 1 h = m / 60 > 0.0144 from m = 1 (06:00); 5 m holds a bad slice up
+    #   to the bucket 06:08. Page 6 h & 30 m: 6 h = m / 360 > 0.006 from m = 3 (06:02); 30 m
+    #   holds one up to 06:33. Page: 06:00 - 06:34.
+    # - ticket 1 d & 2 h: 1 d = m / 1,440 > 0.003 from m = 5 (06:04); 2 h holds a bad slice up
+    #   to 08:03. Ticket 3 d & 6 h: the 3 d window counts the slices since 1 Nov (the lookback
+    #   has no data: skipped), m / (1,800 + m) > 0.001 from m = 2 (06:01); 6 h holds a bad
+    #   slice up to 12:03. Ticket: 06:01 - 12:04.
+    # Shares are in slices: the page holds the 5 bad slices 06:00-06:04, the ticket 4, of
+    # 0.01 * 4,320 = 43.2 allowed (in events the page would be 250 / 4,317.5 = 5.8 %).
     start = utc(2026, 11, 1)
     write_buckets(tmp_path, "t", start, [(100.0, 100.0)] * (3 * 1440))
     write_buckets(tmp_path, "t", start + timedelta(days=1, hours=6), [(0.0, 50.0)] * 5)
@@ -439,7 +440,7 @@ def test_time_slice_incident_spends_slices(tmp_path: Path) -> None:
     res = compute_window(tmp_path, [slo], periods.Period("3d", start, start + timedelta(days=3)))
     day2 = start + timedelta(days=1)
     assert [(i["severity"], i["start"], i["end"]) for i in res.incidents] == [
-        ("page", day2 + timedelta(hours=6, minutes=1), day2 + timedelta(hours=6, minutes=34)),
-        ("ticket", day2 + timedelta(hours=6, minutes=3), day2 + timedelta(hours=12, minutes=4))]
-    assert [i["budget_share"] for i in res.incidents] == pytest.approx([4 / 43.2, 2 / 43.2])
+        ("page", day2 + timedelta(hours=6), day2 + timedelta(hours=6, minutes=34)),
+        ("ticket", day2 + timedelta(hours=6, minutes=1), day2 + timedelta(hours=12, minutes=4))]
+    assert [i["budget_share"] for i in res.incidents] == pytest.approx([5 / 43.2, 4 / 43.2])
     assert res.summary[0]["budget_consumed"] == pytest.approx(5 / 43.2)

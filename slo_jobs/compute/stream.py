@@ -149,6 +149,11 @@ def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
         clip[skip | forced] = False
     bad = total - good
     cb, ct = _prefix(bad), _prefix(total)
+    # Burn rates and alert conditions in the budget's unit: slices for a time-slice SLO.
+    wcb, wct = cb, ct
+    if slo.sliced:
+        bad_u, counted_u = _units(grid, slo, good, total, has, skip, forced)
+        wcb, wct = _prefix(bad_u), _prefix(counted_u)
     # Evaluated rows: b in [b0 - 1, b1); the row b0 - 1 carries the prefix sums before the
     # window. p[e] is the prefix up to and including bucket e - 1.
     lo, hi = grid.b0, grid.b1 + 1
@@ -157,8 +162,8 @@ def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
     def window(length: int) -> tuple[np.ndarray, np.ndarray]:
         # The caller's lookback covers the longest window: lo - length >= 0.
         if length not in sums:
-            sums[length] = (cb[lo:hi] - cb[lo - length:hi - length],
-                            ct[lo:hi] - ct[lo - length:hi - length])
+            sums[length] = (wcb[lo:hi] - wcb[lo - length:hi - length],
+                            wct[lo:hi] - wct[lo - length:hi - length])
         return sums[length]
 
     page = np.zeros(hi - lo, bool)
@@ -184,7 +189,7 @@ def _one(grid: Grid, slo: SloInput) -> tuple[Arrays, Arrays, Arrays]:
         wb, wt = window(length)
         wb, wt = wb[keep], wt[keep]
         with np.errstate(divide="ignore", invalid="ignore"):
-            # NaN where the window has no events: null in the table
+            # NaN where the window has no events (no counted slice): null in the table
             out[name] = np.where(wt != 0, wb / wt / slo.budget, np.nan)
     out.update(page=page[keep], ticket=ticket[keep], is_snap=is_snap[keep])
     if not slo.sliced:
@@ -217,23 +222,9 @@ def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
     if skip is None or forced is None:
         skip = forced = np.zeros(len(good), bool)
     starts = np.arange(0, grid.basof - grid.b0, max(1, slo.slice_b))
-    g = np.add.reduceat(good[at], starts)
-    t = np.add.reduceat(total[at], starts)
-    no_data = ~np.logical_or.reduceat(has[at], starts) | (t == 0)
-    left_out = np.logical_or.reduceat(skip[at], starts)
-    as_good = np.logical_or.reduceat(forced[at], starts) & ~left_out
-    events = t > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(as_good, 1.0, np.where(events, g / np.where(events, t, 1.0), 0.0))
-    if slo.ratio:
-        counted = (events | as_good) & ~left_out
-        value = np.where(counted, ratio, 0.0)
-    else:
-        judged_good = np.where(as_good, True, np.where(
-            no_data, slo.no_data == "good", ratio >= slo.slice_target))
-        counted = (~no_data | (slo.no_data != "skip") | as_good) & ~left_out
-        value = (judged_good & counted).astype(float)
-    rated = (events | as_good) & ~left_out
+    t, left_out, as_good, ratio, counted, value = _judge(slo, good, total, has, skip, forced,
+                                                         at, starts)
+    rated = ((t > 0) | as_good) & ~left_out
     mean = float(ratio[rated].mean()) if rated.any() else np.nan
 
     def one(value: float) -> np.ndarray:
@@ -258,6 +249,54 @@ def _slices(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray,
                "good": np.bincount(day[inside], value[inside], n),
                "total": np.bincount(day[inside], counted[inside].astype(float), n)}
     return window, per_day, spread
+
+
+def _judge(slo: SloInput, good: np.ndarray, total: np.ndarray, has: np.ndarray,
+           skip: np.ndarray, forced: np.ndarray, at: slice, starts: np.ndarray
+           ) -> tuple[np.ndarray, ...]:
+    """The slices of ``at`` beginning at ``starts`` (offsets into it), judged as _slices says:
+    their events, left-out and counted-good masks, ratios, whether each counts and its good
+    value."""
+    g = np.add.reduceat(good[at], starts)
+    t = np.add.reduceat(total[at], starts)
+    no_data = ~np.logical_or.reduceat(has[at], starts) | (t == 0)
+    left_out = np.logical_or.reduceat(skip[at], starts)
+    as_good = np.logical_or.reduceat(forced[at], starts) & ~left_out
+    events = t > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(as_good, 1.0, np.where(events, g / np.where(events, t, 1.0), 0.0))
+    if slo.ratio:
+        counted = (events | as_good) & ~left_out
+        value = np.where(counted, ratio, 0.0)
+    else:
+        judged_good = np.where(as_good, True, np.where(
+            no_data, slo.no_data == "good", ratio >= slo.slice_target))
+        counted = (~no_data | (slo.no_data != "skip") | as_good) & ~left_out
+        value = (judged_good & counted).astype(float)
+    return t, left_out, as_good, ratio, counted, value
+
+
+def _units(grid: Grid, slo: SloInput, good: np.ndarray, total: np.ndarray, has: np.ndarray,
+           skip: np.ndarray, forced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per bucket, its slice's bad value and whether that slice counts (docs/slo-math.md,
+    "Burn rate and alerts"): a window's burn is then sum(bad) / sum(counted) / B, the share
+    of bad slices. The slices run on the window's grid (from b0) back over the lookback, so
+    a burn window reaching before b0 sees the slices the budget would; the slice cut by the
+    lookback's start and the one cut by as-of are judged on the buckets they have."""
+    n = len(good)
+    bad_u, counted_u = np.zeros(n), np.zeros(n)
+    if grid.basof <= 0:
+        return bad_u, counted_u
+    size = max(1, slo.slice_b)
+    starts = np.arange(grid.b0 % size, grid.basof, size)
+    if starts.size == 0 or starts[0] > 0:
+        starts = np.concatenate(([0], starts))
+    *_, counted, value = _judge(slo, good, total, has, skip, forced, slice(0, grid.basof),
+                                starts)
+    lengths = np.diff(np.append(starts, grid.basof))
+    bad_u[:grid.basof] = np.repeat(counted - value, lengths)
+    counted_u[:grid.basof] = np.repeat(counted.astype(float), lengths)
+    return bad_u, counted_u
 
 
 def _table(parts: list[dict[str, np.ndarray]], schema: pa.Schema) -> pa.Table:
