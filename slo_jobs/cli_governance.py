@@ -107,7 +107,8 @@ def review(week: Week, slos: Slos = None, lake: Lake = "lake",
     from . import review as reviews
 
     loaded = catalog.load(slo_paths(slos))
-    files = reviews.write_weekly(lake_at(lake), loaded, week, out, as_of_or_now(as_of), now())
+    files = reviews.write_weekly(lake_at(lake), loaded, week, out, as_of_or_now(as_of), now(),
+                                 slo_paths(slos))
     print_files([(p.name, p) for p in files])
 
 

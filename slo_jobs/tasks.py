@@ -262,7 +262,7 @@ def review_week(slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
     label = week_of(interval_start, interval_end)
     as_of = periods.calendar("week", label).end + LOCAL_MONTH_SETTLE
     md, html = review.write_weekly(lake_dir, catalog.load([slos_dir]), label, out_dir, as_of,
-                                   rendered_at)
+                                   rendered_at, [slos_dir])
     return {"week": label, "markdown": str(md), "html": str(html)}
 
 

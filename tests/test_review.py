@@ -168,3 +168,30 @@ def test_a_rolling_slo_is_reviewed_on_its_own_window(tmp_path: Path) -> None:
     left = 1 - 13 * 1440 * 5 / (0.01 * 28 * 1440 * 1000)
     assert _cells(html, "roll", "performance")[2:4] == [
         "healthy", f"{left * 100:.1f} % (rolling-28d@2026-11-16T00:00Z)"]
+
+
+def test_the_review_decides_by_the_teams_release_policy(world: Path, tmp_path: Path) -> None:
+    # A stricter policy beside the SLO files: the review decides by it, as the report does.
+    import shutil
+
+    import yaml
+
+    from slo_jobs.decisions import policy
+
+    slos = tmp_path / "slos"
+    shutil.copytree(world / "slos", slos)
+    matrix = yaml.safe_load(policy.DEFAULT_FILE.read_text())["releasePolicy"]
+    matrix["healthy"] = {"low": "review", "medium": "defer", "high": "block"}
+    (slos / "release-policy.yaml").write_text(yaml.safe_dump({"releasePolicy": matrix}))
+    proc = cli("review", "--week", "2026-W46", "--slos", str(slos), "--lake",
+               str(world / "lake"), "--out", str(tmp_path / "out"), "--as-of",
+               "2026-11-17T00:00Z", cwd=world)
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "out" / "weekly" / "2026-W46" / "review.html").read_text()
+    # pay is healthy, find exhausted, thin not judged (see the module's docstring).
+    assert _cells(html, "pay", "decisions")[1:] == [matrix["healthy"][r]
+                                                    for r in ("low", "medium", "high")]
+    assert _cells(html, "find", "decisions")[1:] == [matrix["exhausted"][r]
+                                                     for r in ("low", "medium", "high")]
+    assert _cells(html, "thin", "decisions")[1:] == [matrix["unjudged"][r]
+                                                     for r in ("low", "medium", "high")]

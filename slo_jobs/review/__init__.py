@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import atomicio, lake
+from ..decisions import policy
 from ..lake import LakeDir
 from ..periods import Period
 from ..spec import Slo
@@ -22,9 +23,11 @@ __all__ = ["Review", "write_summary_page", "write_weekly"]
 
 
 def write_weekly(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Path,
-                 as_of: datetime, rendered_at: datetime) -> tuple[Path, Path]:
-    """Build the review of ``week`` from the lake and publish its Markdown and HTML."""
-    review = weekly.build(lake_dir, slos, week, as_of)
+                 as_of: datetime, rendered_at: datetime,
+                 slo_files: Sequence[Path] = ()) -> tuple[Path, Path]:
+    """Build the review of ``week`` from the lake and publish its Markdown and HTML; its
+    release decisions follow the release policy beside ``slo_files``, as the report's do."""
+    review = weekly.build(lake_dir, slos, week, as_of, policy.load_for(slo_files))
     texts = render.render_pair("review", r=review, rendered_at=render.stamp(rendered_at))
     return render.write_pair(atomicio.confined(out_dir) / "weekly" / week, "review", texts)
 

@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import compute, periods
-from ..decisions import release
+from ..decisions import policy, release
+from ..decisions.policy import Policy
 from ..errors import SloJobsError
 from ..lake import LakeDir
 from ..spec import Slo
@@ -104,10 +105,11 @@ def _rate(row: dict[str, Any] | None) -> float | None:
 
 
 def _slo(s: Slo, week: dict[str, Any], before: dict[str, Any] | None,
-         month: dict[str, Any], incidents: list[dict[str, Any]]) -> dict[str, Any]:
+         month: dict[str, Any], incidents: list[dict[str, Any]], rules: Policy
+         ) -> dict[str, Any]:
     status = month["status"]
-    decisions = {risk: release.MATRIX[status][risk] if status in release.MATRIX else "review"
-                 for risk in release.RISKS}
+    decisions = {risk: rules.decide(status, risk) if status in rules.matrix
+                 or status in release.UNJUDGED else "review" for risk in release.RISKS}
     rate, rate_before = _rate(week), _rate(before)
     return {
         "slo": s.name, "service": s.service, "team": s.team, "target": s.target,
@@ -120,7 +122,8 @@ def _slo(s: Slo, week: dict[str, Any], before: dict[str, Any] | None,
         "incidents": len(incidents),
         "pages": sum(1 for i in incidents if i["severity"] == "page"),
         "decisions": decisions,
-        "reasons": {risk: release.explain(month, risk, d, s.team)
+        "policy": rules.name,
+        "reasons": {risk: release.explain(month, risk, d, s.team, rules.matrix)
                     for risk, d in decisions.items()}}
 
 
@@ -187,8 +190,11 @@ def _checklist(review: Review, slos: Sequence[Slo]) -> list[dict[str, Any]]:
     ]
 
 
-def build(lake_dir: LakeDir, slos: Sequence[Slo], label: str, as_of: datetime) -> Review:
-    """The review of ISO week ``label`` (``YYYY-Www``) as the lake holds it at ``as_of``."""
+def build(lake_dir: LakeDir, slos: Sequence[Slo], label: str, as_of: datetime,
+          rules: Policy | None = None) -> Review:
+    """The review of ISO week ``label`` (``YYYY-Www``) as the lake holds it at ``as_of``,
+    its release decisions by ``rules`` (default: the default release policy)."""
+    rules = rules or policy.load()
     utc_week = periods.calendar("week", label)
     zones = sorted({s.time_zone for s in slos})
     first = min((periods.calendar("week", label, tz).start for tz in zones),
@@ -204,7 +210,7 @@ def build(lake_dir: LakeDir, slos: Sequence[Slo], label: str, as_of: datetime) -
         review.incidents += incidents
         for s in group:
             rows.append(_slo(s, week[s.name], before.get(s.name), month[s.name],
-                             [i for i in incidents if i["slo"] == s.name]))
+                             [i for i in incidents if i["slo"] == s.name], rules))
     review.incidents.sort(key=lambda i: (i["start"], i["slo"]))
     for service in sorted({r["service"] for r in rows}):
         mine = sorted((r for r in rows if r["service"] == service), key=lambda r: r["slo"])
