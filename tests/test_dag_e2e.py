@@ -108,7 +108,9 @@ def test_html_table_shows_the_computed_figures(dag_run: tuple[Any, Path]) -> Non
     for name, cells in table.rows.items():
         r = records[name]
         assert cells[1] == name
-        assert cells[3] == f"{r['sli'] * 100:.4f} %"
+        # An SLI read from a PromQL expression says so, with its bound, under the figure.
+        assert cells[3] == f"{r['sli'] * 100:.4f} %" + (
+            f"approximate, ±{r['sli_error_bound'] * 100:.2g} pp" if r["approximate"] else "")
         assert cells[4] == r["status"]
         # Time-based SLIs add the budget left as minutes under the share.
         assert cells[5].startswith(f"{r['budget_remaining'] * 100:.1f} %")

@@ -113,11 +113,23 @@ def test_a_reread_keeps_the_buckets_the_source_no_longer_holds(
         result = daytable.write(tmp_path, "shop", DayTable(DAY, _table(recent, 7.0), 0))
     t = lake.read_verified(lake.sli_partition(tmp_path, "shop", DAY))
     assert t.column("has_data").to_pylist() == [True] * 1440 and result.rows == 1440
-    assert t.column("total").to_pylist() == [5.0] * 360 + [7.0] * 1080
+    # The source's first minute again (06:00) counts only from a sample it no longer has
+    # (or none): the lake's minute, counted from the one before, is kept too.
+    assert t.column("total").to_pylist() == [5.0] * 361 + [7.0] * 1079
     assert lake.notes(result.path) == [daytable.KEPT_NOTE]
     assert [r.getMessage() for r in caplog.records] == [
         "SLO shop, 2026-11-09: the source no longer holds 360 minutes the lake has; kept "
         "the lake's"]
+    # A series whose samples begin again inside a minute (``unsure``) and a gap's events,
+    # which a read puts in the minute after the gap, are not counted twice with the lake's.
+    gap = np.ones(1440, dtype=bool)
+    gap[600:620] = False
+    unsure = np.zeros(1440, dtype=bool)
+    unsure[900] = True
+    daytable.write(tmp_path, "shop", DayTable(DAY, _table(gap, 11.0), 0, unsure=unsure))
+    t = lake.read_verified(result.path).column("total").to_pylist()
+    assert t[599] == 11.0 and t[600:621] == [7.0] * 21 and t[621] == 11.0
+    assert t[900] == 7.0 and t[899] == t[901] == 11.0
     # A read that sees everything again replaces the day, and drops the note.
     daytable.write(tmp_path, "shop", DayTable(DAY, _table(whole, 9.0), 0))
     assert lake.read_verified(result.path).column("total").to_pylist() == [9.0] * 1440
