@@ -30,6 +30,7 @@ from . import atomicio, periods, redaction
 from .burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor, budget_fraction
 from .errors import SloJobsError
 from .governance.model import phase_in_force
+from .rules_maintenance import HORIZON, kept, maintenance_expr
 from .rules_promtool import backfill, http_config
 from .spec import Query, Slo
 from .spec.promql import number
@@ -42,9 +43,6 @@ PERIOD_RECORD = "slo:sli_error:ratio_period"
 NOMINAL_DAYS = {"week": 7, "month": 30, "quarter": 91, "year": 365}
 PERIOD_INTERVAL = "5m"
 MAINTENANCE_RECORD = "slo:maintenance:active"
-# How far ahead a rule file spells out the maintenance windows (PromQL has no cron): an
-# SLORulesOutdated ticket asks for the file again before it runs out.
-HORIZON = timedelta(days=90)
 LIMITS = (
     "A range selector has a fixed length: for a calendar window the period ratio covers the "
     "trailing 30 d (month), 7 d (week), 91 d (quarter) or 365 d (year), which equals the "
@@ -129,19 +127,6 @@ def valid_until(slo: Slo, at: datetime) -> datetime:
     return until
 
 
-def maintenance_expr(slo: Slo, at: datetime) -> str | None:
-    """1 while one of the SLO's maintenance windows (either kind) is open, from ``at`` to the
-    horizon; None without windows. Each window spelled out in epoch seconds."""
-    if slo.maintenance is None:
-        return None
-    spans = [(int(i.start.timestamp()), int(i.end.timestamp()))
-             for i in slo.maintenance.intervals(at, at + HORIZON)]
-    if not spans:
-        return None
-    return "vector(1) and on() (" + " or ".join(
-        f"(vector(time()) >= {a} < {b})" for a, b in spans) + ")"
-
-
 def conditions(slo: Slo) -> list[Condition]:
     """The SLO's alert conditions: its ``alerting.burnRates`` overrides, else the defaults."""
     month = _calendar_month(slo)
@@ -196,24 +181,36 @@ def events(q: Query, window: str) -> str:
     return f"sum_over_time(({q.promql('1m')})[{_subrange(window)}:1m])"
 
 
-def error_ratio(slo: Slo, window: str) -> str:
+def error_ratio(slo: Slo, window: str, at: datetime | None = None) -> str:
     """The error ratio over ``window`` in the budget's unit (docs/slo-math.md): of events, a
     ratio of sums; of a time-slice SLO, bad / counted slices completed in ``window`` (subquery
     steps fall on multiples of the slice length: at a slice's end the batch's slices), a
-    window shorter than a slice reading the last one."""
+    window shorter than a slice reading the last one. With ``at``, the SLO's maintenance
+    windows around ``at`` count as in the report: their minutes (slices) left out or good."""
+    plan = at is not None and slo.maintenance is not None
+    lookback = timedelta(seconds=_seconds(window)) + (slo.time_slice_window or timedelta())
     if slo.budgeting_method == "Occurrences":
-        good, total = events(slo.good, window), events(slo.total, window)
+        if not plan or at is None:
+            good, total = events(slo.good, window), events(slo.total, window)
+        else:  # minute by minute, so a closed window leaves nothing behind
+            t1, g1 = slo.total.promql("1m"), slo.good.promql("1m")
+            total, good = (f"sum_over_time(({kept(v, slo, at, lookback, 60, gv)})"
+                           f"[{_subrange(window)}:1m])" for v, gv in ((t1, None), (g1, t1)))
         return f"(({total}) - ({good})) / ({total})"
     slice_s = (slo.time_slice_window or timedelta(minutes=1)).total_seconds()
     slice_w, span = prom_duration(slice_s), prom_duration(max(_seconds(window), slice_s))
     g, t = events(slo.good, slice_w), events(slo.total, slice_w)
     outer = f"[{_subrange(span)}:{slice_w}]"
     ratio = f"({g}) / (({t}) > 0)"  # no events: no point, left to the no-data policy
+    if plan and at is not None:
+        ratio = kept(ratio, slo, at, lookback, int(slice_s), "vector(1)")
     if slo.budgeting_method == "RatioTimeslices":
         return f"1 - avg_over_time(({ratio}){outer})"
     good_slice = f"(({ratio}) >= bool {number(slo.time_slice_target or 1.0)}){outer}"
     good, counted = f"sum_over_time({good_slice})", f"count_over_time({good_slice})"
     n = number(_seconds(span) / slice_s)
+    if plan and at is not None:  # excluded slices are out of N, whatever the policy
+        n = f"count_over_time(({kept('vector(1)', slo, at, lookback, int(slice_s), None)}){outer})"
     return {"good": f"(({counted}) - ({good})) / {n}", "bad": f"1 - ({good}) / {n}"}.get(
         slo.no_data_policy, f"1 - ({good}) / ({counted})")
 
@@ -284,7 +281,7 @@ def groups(slo: Slo, at: datetime | None = None) -> list[dict[str, Any]]:
     slo = in_force(slo, at)
     lab = labels(slo)
     rules: list[dict[str, Any]] = [
-        {"record": RECORD.format(window=w), "expr": error_ratio(slo, w), "labels": lab}
+        {"record": RECORD.format(window=w), "expr": error_ratio(slo, w, at), "labels": lab}
         for w in _windows(slo)]
     muted = maintenance_expr(slo, at)
     if muted is not None:  # before the alerts: a group's rules run in order, one instant

@@ -180,6 +180,13 @@ def _page_test(tmp_path: Path, spec: Path, at: datetime, series: list[dict[str, 
                firing: dict[int, bool], extra: Sequence[dict[str, Any]] = ()) -> None:
     """promtool: the page alert fires (or not) at each minute of ``firing``."""
     rule_file = rules.write(catalog.load([spec]), tmp_path / "rules.yaml", at)
+    # promtool's test engine stops a query at 10,000 samples: the 3-day window, minute by
+    # minute around maintenance, exceeds it (Prometheus: 50 million); the page never reads it
+    doc = yaml.safe_load(rule_file.read_text())
+    for g in doc["groups"]:
+        g["rules"] = [r for r in g["rules"] if r.get("record") != rules.RECORD.format(
+            window="3d")]
+    rule_file.write_text(yaml.safe_dump(doc))
     page = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",severity="page"}'
     checks = [{"expr": page, "eval_time": f"{m}m",
                "exp_samples": [{"labels": "ALERTS" + _labels("SLOErrorBudgetBurn", "page"),
@@ -196,8 +203,9 @@ def _page_test(tmp_path: Path, spec: Path, at: datetime, series: list[dict[str, 
 def test_no_page_while_a_maintenance_window_is_open(tmp_path: Path) -> None:
     # A total outage from 02:00 (minute 120) to 05:00 inside a window 02:00-04:00 (promtool's
     # time starts at 1970-01-01T00:00Z). Without the window the page fires at minute 121
-    # (test above); with it, not until the window closes at minute 240, when err(5m) = 1 and
-    # err(1h) = 1 are still far above 13.44 * 0.001.
+    # (test above); with it, not until the first minute after the window is complete: at
+    # minute 240 the windows hold only the window's minutes (left out: no ratio), at 241 the
+    # bucket 240 alone, err(5m) = err(1h) = 1, far above 13.44 * 0.001.
     spec = _spec(tmp_path, "  maintenance:\n    countAs: excluded\n    windows:\n"
                  "      - {start: '1970-01-01T02:00:00Z', end: '1970-01-01T04:00:00Z', "
                  "reason: failover drill}\n")
@@ -206,7 +214,8 @@ def test_no_page_while_a_maintenance_window_is_open(tmp_path: Path) -> None:
     _page_test(tmp_path, spec, datetime(1970, 1, 1, tzinfo=UTC), [
         _series("200", f"0+1000x{t0} {t0 * 1000}+0x180"),
         _series("500", f"0+0x{t0} 1000+1000x179"),
-    ], {t0 - 1: False, t0 + 1: False, t0 + 60: False, 239: False, 240: True, 241: True}, [
+    ], {t0 - 1: False, t0 + 1: False, t0 + 60: False, 239: False, 240: False,
+        241: True}, [
         {"expr": active, "eval_time": "150m",
          "exp_samples": [{"labels": rules.MAINTENANCE_RECORD + "{" + ",".join(
              f'{k}="{v}"' for k, v in sorted(LABELS.items())) + "}", "value": 1}]},
