@@ -42,7 +42,8 @@ DECISIONS = {"healthy": ("approve", "approve", "review"),
              "warning": ("review", "defer", "block"),
              "critical": ("defer", "block", "block"),
              "exhausted": ("block", "block", "block"),
-             "no data": ("review",) * 3, "insufficient data": ("review",) * 3}
+             "no data": ("review",) * 3, "insufficient data": ("review",) * 3,
+             "too few events": ("review",) * 3}
 BATCH = 50  # SLOs per frame: 19 MB per (bucket x SLO) float frame of a 33-day month
 
 
@@ -201,10 +202,13 @@ def _batch(lake_dir: Path, slos: Sequence[SloParams], period: Period, index: pd.
     consumed = (total_sum - good_sum) / allowed
     remaining = 1 - consumed
     insufficient = coverage < pd.Series([s.min_coverage for s in slos])
-    judged = sli.notna() & ~insufficient
-    status = np.select([sli.isna(), insufficient, remaining <= 0]
+    # docs/slo-math.md, "Too few events to judge": one bad event of n spends 1 / (n B) of
+    # the budget, all of it once n B <= 1; spec.judgeFewEvents judges such an SLO anyway.
+    few = (total_sum * budget <= 1 + 1e-9) & ~pd.Series([s.judge_few_events for s in slos])
+    judged = sli.notna() & ~insufficient & ~few
+    status = np.select([sli.isna(), insufficient, few, remaining <= 0]
                        + [consumed > burn for _, burn in STATUS_BURN],
-                       ["no data", "insufficient data", "exhausted"]
+                       ["no data", "insufficient data", "too few events", "exhausted"]
                        + [name for name, _ in STATUS_BURN], "healthy")
     # budget lasts R / burn_1d * P at the last day's burn (docs/slo-math.md)
     burn_1d_now = err(DAY).iloc[-1] / budget

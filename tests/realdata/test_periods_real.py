@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake
+from slo_jobs import lake, periods
 from slo_jobs.demo import scrapes
 from tests.conftest import ROOT
 
@@ -105,7 +105,10 @@ def test_a_zoned_month_is_its_own_local_month(name: str, job: str, tz: str, zone
 def test_the_report_names_each_zone(zoned: Path) -> None:
     html = (zoned / "out" / "2026-09" / "report.html").read_text()
     assert "America/Los_Angeles" in html and "Asia/Kolkata" in html
-    assert "(2026-09 in America/Los_Angeles)" in html
+    # Each SLO is judged on its own month, in its zone, named with its UTC bounds.
+    la = periods.calendar("month", "2026-09", "America/Los_Angeles")
+    assert (f"2026-09 ({la.start:%Y-%m-%d %H:%M} to {la.end:%Y-%m-%d %H:%M} UTC, "
+            "in America/Los_Angeles)") in html
 
 
 @pytest.mark.parametrize("name, job, start, end, label, estimated", [
