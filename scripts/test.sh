@@ -12,10 +12,10 @@ echo "== test history"
 python -m slo_jobs.demo.prom build .cache/demo
 echo "== pytest"
 set +e
-# Test files run side by side on SLO_JOBS_TEST_WORKERS processes (default 2): most of the
-# suite waits on real servers (Prometheus, Airflow, PostgreSQL), so two workers on two cores
+# Test files run side by side on SLO_JOBS_TEST_WORKERS processes (default 3): most of the
+# suite waits on real servers (Prometheus, Airflow, PostgreSQL), so three workers on two cores
 # overlap that waiting. A file stays on one worker, so its module fixtures are built once.
-python -m pytest -n "${SLO_JOBS_TEST_WORKERS:-2}" --dist loadfile "$@"
+python -m pytest -n "${SLO_JOBS_TEST_WORKERS:-3}" --dist loadfile "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then
