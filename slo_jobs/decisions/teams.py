@@ -36,12 +36,7 @@ class Team:
 
 def find(paths: Iterable[Path]) -> Path | None:
     """The team file of the first SLO folder (given with ``--slos``) that has one."""
-    for p in paths:
-        folder = p if p.is_dir() else p.parent
-        for name in FILE_NAMES:
-            if (folder / name).is_file():
-                return folder / name
-    return None
+    return specio.beside(paths, FILE_NAMES)
 
 
 def _number(value: Any) -> bool:

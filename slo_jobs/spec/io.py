@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -380,3 +380,14 @@ def validation_problems(exc: ValidationError, doc: RawDoc, root: type[BaseModel]
 # live beside the SLO files but are no SLOs.
 TEAM_FILE_NAMES = ("teams.yaml", "teams.yml")
 POLICY_FILE_NAMES = ("release-policy.yaml", "release-policy.yml")
+
+
+def beside(paths: Iterable[Path], names: Sequence[str]) -> Path | None:
+    """The first file named one of ``names`` in the SLO folders (given with ``--slos``, or
+    the folders of the files given): the team file, the release policy."""
+    for p in paths:
+        folder = p if p.is_dir() else p.parent
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    return None
