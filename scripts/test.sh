@@ -14,10 +14,8 @@ echo "== pytest"
 set +e
 # Test files run side by side on SLO_JOBS_TEST_WORKERS processes (default 3): most of the
 # suite waits on real servers (Prometheus, Airflow, PostgreSQL), so three workers on two cores
-# overlap that waiting. A file stays on one worker, so its module fixtures are built once;
-# files go out in collection order (the real-scheduler tests first, tests/conftest.py), not
-# by their number of tests, which would leave those one-test files for last.
-python -m pytest -n "${SLO_JOBS_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder "$@"
+# overlap that waiting. A file stays on one worker, so its module fixtures are built once.
+python -m pytest -n "${SLO_JOBS_TEST_WORKERS:-3}" --dist loadfile "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then

@@ -148,13 +148,6 @@ def metadata_db() -> Iterator[services.Postgres]:
     services.stop_postgres(pg)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The real-scheduler tests first: they take minutes each, so started first they run
-    beside the rest of the suite on another worker (``make test`` runs files side by side)
-    instead of after it. Each worker collects the same order, as pytest-xdist requires."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
