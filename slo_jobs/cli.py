@@ -314,8 +314,8 @@ def rules_cmd(
     """
     from . import catalog, rules
 
-    for line in rules.command(catalog.load(slo_paths(slos)), out, blocks if backfill else None,
-                              start, end, prometheus_url, at=as_of_or_now(at)):
+    for line in rules.command(catalog.load(slo_paths(slos)), out, as_of_or_now(at),
+                              blocks if backfill else None, start, end, prometheus_url):
         typer.echo(line)
 
 

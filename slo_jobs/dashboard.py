@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +106,13 @@ def summary(slos: Sequence[Slo]) -> str:
     return text
 
 
-def build(slos: Sequence[Slo], at: datetime | None = None, title: str = "SLOs"
+def build(slos: Sequence[Slo], at: datetime, title: str = "SLOs"
           ) -> dict[str, Any]:
     """The dashboard model (what Grafana's import and HTTP API take), with the targets of the
-    phases in force at ``at`` (default: now), as ``rules`` writes them."""
+    phases in force at ``at`` (the CLI's --at), as ``rules`` writes them."""
     panels: list[dict[str, Any]] = []
     for n, slo in enumerate(drawn(slos)):
-        panels += row(rules.in_force(slo, at or datetime.now(UTC)), n * 9, len(panels) + 1)
+        panels += row(rules.in_force(slo, at), n * 9, len(panels) + 1)
     return {
         "uid": UID, "title": title, "tags": ["slo", "slo-jobs"], "timezone": "utc",
         "schemaVersion": 39, "editable": True, "refresh": "1m",
@@ -128,7 +128,7 @@ def build(slos: Sequence[Slo], at: datetime | None = None, title: str = "SLOs"
     }
 
 
-def write(slos: Sequence[Slo], out: Path, at: datetime | None = None) -> Path:
+def write(slos: Sequence[Slo], out: Path, at: datetime) -> Path:
     # Known secrets masked in the JSON text, as in every published file.
     return atomicio.write_text(out, redaction.redact(json.dumps(build(slos, at), indent=2)
                                                      + "\n"))

@@ -274,10 +274,9 @@ def _annotations(slo: Slo, severity: str) -> dict[str, str]:
     return out
 
 
-def groups(slo: Slo, at: datetime | None = None) -> list[dict[str, Any]]:
-    """The two rule groups of one SLO as they stand at ``at`` (default: now): the target of
+def groups(slo: Slo, at: datetime) -> list[dict[str, Any]]:
+    """The two rule groups of one SLO as they stand at ``at`` (the CLI's --at): the target of
     the phase in force, and no page or ticket while a maintenance window is open."""
-    at = at or datetime.now(UTC)
     slo = in_force(slo, at)
     lab = labels(slo)
     rules: list[dict[str, Any]] = [
@@ -336,9 +335,8 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-def render(slos: Sequence[Slo], at: datetime | None = None) -> str:
-    """The rule file for ``slos`` as YAML, as they stand at ``at`` (default: now)."""
-    at = at or datetime.now(UTC)
+def render(slos: Sequence[Slo], at: datetime) -> str:
+    """The rule file for ``slos`` as YAML, as they stand at ``at`` (the CLI's --at)."""
     # Pipeline SLIs read from the Airflow API or a table have no series to alert on.
     skipped = [s.name for s in slos if s.pipeline is not None]
     head = "".join(f"# {line}\n" for line in (
@@ -355,7 +353,7 @@ def render(slos: Sequence[Slo], at: datetime | None = None) -> str:
     return head + body
 
 
-def write(slos: Sequence[Slo], out: Path, at: datetime | None = None) -> Path:
+def write(slos: Sequence[Slo], out: Path, at: datetime) -> Path:
     """Write the rule file atomically, known secrets masked (it is published to Prometheus)."""
     return atomicio.write_text(out, redaction.redact(render(slos, at)))
 
@@ -370,9 +368,9 @@ def parse_instant(text: str, option: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def command(slos: Sequence[Slo], out: Path, backfill_to: Path | None = None,
+def command(slos: Sequence[Slo], out: Path, at: datetime, backfill_to: Path | None = None,
             start: str | None = None, end: str | None = None,
-            url: str | None = None, at: datetime | None = None) -> list[str]:
+            url: str | None = None) -> list[str]:
     """``slo-jobs rules``: write the rule file and, with ``backfill_to``, the rule blocks.
     Returns the lines to print."""
     from .extract import PrometheusConfig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,15 @@ import yaml
 from slo_jobs import burnrate, catalog, dashboard, rules
 from tests.conftest import ROOT
 
+# The instant the rules and dashboards are written for (the CLI's --at).
+AT = datetime(2026, 10, 1, tzinfo=UTC)
+
 FIXTURE = ROOT / "tests" / "fixtures" / "rules" / "api.yaml"
 
 
 def test_one_row_per_slo_with_the_expected_panels(tmp_path: Path) -> None:
     everything = catalog.load([ROOT / "slos"])
-    board = json.loads(dashboard.write(everything, tmp_path / "slos.json").read_text())
+    board = json.loads(dashboard.write(everything, tmp_path / "slos.json", AT).read_text())
     rows = [p for p in board["panels"] if p["type"] == "row"]
     # Pipeline SLOs read from tables or the Airflow API have no series to chart.
     slos = [s for s in everything if s.pipeline is None]
@@ -32,8 +36,8 @@ def test_one_row_per_slo_with_the_expected_panels(tmp_path: Path) -> None:
 
 def test_queries_read_the_recorded_series_of_their_slo(tmp_path: Path) -> None:
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None]
-    board = dashboard.build(slos)
-    recorded = {r["record"] for g in yaml.safe_load(rules.render(slos))["groups"]
+    board = dashboard.build(slos, AT)
+    recorded = {r["record"] for g in yaml.safe_load(rules.render(slos, AT))["groups"]
                 for r in g["rules"] if "record" in r}
     panels = [p for p in board["panels"] if p["type"] != "row"]
     for slo, i in zip(slos, range(0, len(panels), 4), strict=True):
@@ -52,7 +56,7 @@ def test_queries_read_the_recorded_series_of_their_slo(tmp_path: Path) -> None:
 
 def test_burn_panel_draws_the_alert_factors() -> None:
     api = catalog.load([FIXTURE])[0]
-    burn = dashboard.build([api])["panels"][3]
+    burn = dashboard.build([api], AT)["panels"][3]
     steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert [(s["value"], s["color"]) for s in steps] == [
         (None, "green"), (0.9333, "orange"), (2.8, "orange"), (5.6, "red"), (13.44, "red")]

@@ -23,6 +23,9 @@ from slo_jobs.compute import SloParams, compute_window
 from slo_jobs.extract import PrometheusClient, PrometheusConfig
 from tests.conftest import ROOT
 
+# The instant the rules and dashboards are written for (the CLI's --at).
+AT = datetime(2026, 10, 1, tzinfo=UTC)
+
 pytestmark = pytest.mark.integration
 SEP = periods.month("2026-09")
 # The SLOs whose September has incidents (checkout: two pages; frontend: one outage that the
@@ -103,7 +106,7 @@ def test_alerts_fire_exactly_at_the_batch_incidents(prometheus: str, batch: obje
 
 def test_backfill_writes_blocks_of_the_recording_rules(prometheus: str, tmp_path: Path) -> None:
     slo = catalog.load([ROOT / "slos" / "checkout.yaml"])[0]
-    rule_file = rules.write([slo], tmp_path / "rules.yaml")
+    rule_file = rules.write([slo], tmp_path / "rules.yaml", AT)
     start = datetime(2026, 9, 17, 10, tzinfo=UTC)
     blocks = rules.backfill(rule_file, prometheus, start, start + timedelta(hours=3),
                             tmp_path / "blocks")

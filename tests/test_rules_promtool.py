@@ -22,6 +22,9 @@ from slo_jobs import catalog, rules
 from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT, api_with_overrides
 
+# The instant the rules and dashboards are written for (the CLI's --at).
+AT = datetime(2026, 10, 1, tzinfo=UTC)
+
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
 FIXTURE = ROOT / "tests" / "fixtures" / "rules" / "api.yaml"
 LABELS = {"slo": "api-availability", "service": "api", "team": "platform"}
@@ -49,7 +52,7 @@ def _labels(alert: str, severity: str) -> str:
 
 
 def _run_unit_tests(tmp_path: Path, tests: list[dict[str, Any]], every: str = "1m") -> None:
-    rule_file = rules.write(catalog.load([FIXTURE]), tmp_path / "rules.yaml")
+    rule_file = rules.write(catalog.load([FIXTURE]), tmp_path / "rules.yaml", AT)
     test_file = tmp_path / "tests.yaml"
     test_file.write_text(yaml.safe_dump({
         "rule_files": [rule_file.name], "evaluation_interval": every, "tests": tests}))
@@ -156,14 +159,14 @@ def test_overrides_replace_the_default_alerts(tmp_path: Path) -> None:
     assert [(c.severity, c.long_window, c.short_window, round(c.factor or 0, 4))
             for c in rules.conditions(slo)] == [
         ("page", "4h", "20m", 10.0), ("ticket", "1d", "2h", 1.4)]
-    doc = yaml.safe_load(rules.render([slo]))
+    doc = yaml.safe_load(rules.render([slo], AT))
     records = [r["record"] for r in doc["groups"][0]["rules"] if "record" in r]
     assert "slo:sli_error:ratio_rate4h" in records and "slo:sli_error:ratio_rate20m" in records
     page = next(r for r in doc["groups"][0]["rules"] if r.get("labels", {}).get("severity")
                 == "page" and r.get("alert") == "SLOErrorBudgetBurn")
     assert "ratio_rate4h" in page["expr"] and "ratio_rate1h" not in page["expr"]
     assert page["annotations"]["runbook_url"] == "https://runbooks.example/api-availability"
-    out = rules.write([slo], tmp_path / "o.rules.yaml")
+    out = rules.write([slo], tmp_path / "o.rules.yaml", AT)
     assert _promtool("check", "rules", str(out)).returncode == 0
 
 
@@ -236,7 +239,7 @@ def test_the_page_follows_the_phase_in_force(tmp_path: Path) -> None:
     # the page fires at t0 + 202. Under the objective's own 99.9 % (phase "strict", in force
     # for the rolling window from 1970-03-29) err(1h) = 100x / 60,000 > 0.01344 at x = 9.
     spec = _spec(tmp_path, phases=PHASES)
-    (objective,) = [r for g in yaml.safe_load(rules.render(catalog.load([spec]))
+    (objective,) = [r for g in yaml.safe_load(rules.render(catalog.load([spec]), AT)
                                                )["groups"] for r in g["rules"]
                     if r.get("record") == "slo:objective:ratio"]
     t0, n = 400, 220
@@ -301,11 +304,11 @@ def test_time_slice_rules_count_slices(tmp_path: Path) -> None:
     # as it is complete (minute 65), and the 1d/2h ticket (its windows hold only the data's
     # 13 slices so far, 1/13 > 2.8 * 0.001) fires with it
     slo = catalog.load([tmp_path / "api.yaml"])[0]
-    assert _promtool("check", "rules", str(rules.write([slo], tmp_path / "all.yaml"))) \
+    assert _promtool("check", "rules", str(rules.write([slo], tmp_path / "all.yaml", AT))) \
         .returncode == 0
     # promtool's test engine stops a query at 10,000 samples (Prometheus: 50 million), which
     # the 3-day window of 5-minute slices and the 28-day period exceed: left out here
-    group = rules.groups(slo)[0]
+    group = rules.groups(slo, AT)[0]
     group["rules"] = [r for r in group["rules"] if r.get("record") != rules.RECORD.format(
         window="3d")]
     rule_file = tmp_path / "rules.yaml"

@@ -30,6 +30,9 @@ from slo_jobs.errors import LakeError, SloJobsError
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
 
+# The instant the rules and dashboards are written for (the CLI's --at).
+AT = datetime(2026, 10, 1, tzinfo=UTC)
+
 NOV = periods.month("2026-11")
 SLO = SloParams("web-availability", "web", "d", "h", 0.99)
 
@@ -65,7 +68,7 @@ def test_outputs_get_the_mode_the_umask_gives(mask: int, tmp_path: Path, umask: 
                lake.sli_partition(tmp_path / "lake", SLO.name, NOV.start.date()),
                lake.monthly_partition(tmp_path / "lake", NOV.label)]
     api = catalog.load([ROOT / "tests" / "fixtures" / "rules" / "api.yaml"])
-    outputs.append(rules.write(api, tmp_path / "rules" / "slo.rules.yml"))
+    outputs.append(rules.write(api, tmp_path / "rules" / "slo.rules.yml", AT))
     for path in outputs:
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path  # not mkstemp's 0600
     # A month's folders are published whole (built beside, then exchanged): made by mkdir, so

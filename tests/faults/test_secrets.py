@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,9 @@ from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
 from tests.faults.conftest import DAY
 from tests.faults.faultserver import FORWARD, FaultServer, Reply
+
+# The instant the rules and dashboards are written for (the CLI's --at).
+AT = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 def test_whole_pipeline_with_a_token_leaks_it_nowhere(prometheus: str, tmp_path: Path) -> None:
@@ -198,7 +202,7 @@ def test_rule_backfill_never_puts_credentials_on_promtool_command_line(
     if "--http.config.file" not in help_text.stdout + help_text.stderr:
         # Debian 12's promtool 2.42: refused in one line that names the way out.
         with pytest.raises(SloJobsError) as err:
-            rules.command(slos, tmp_path / "r.yaml", tmp_path / "blocks", **args)
+            rules.command(slos, tmp_path / "r.yaml", AT, tmp_path / "blocks", **args)
         message = str(err.value)
         assert "has no --http.config.file" in message and "\n" not in message
         assert "SLO_JOBS_PROMETHEUS_TOKEN" in message  # names what to set instead
@@ -211,7 +215,7 @@ def test_rule_backfill_never_puts_credentials_on_promtool_command_line(
                     'for a; do case "$a" in *.yml) cat "$a" >> "$0.args";; esac; done;; esac\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    rules.command(slos, tmp_path / "r.yaml", tmp_path / "blocks", **args)
+    rules.command(slos, tmp_path / "r.yaml", AT, tmp_path / "blocks", **args)
     seen = (tmp_path / "bin" / "promtool.args").read_text()
     run_args, _, config = seen.partition("authorization")
     assert "--http.config.file" in run_args and token not in run_args
@@ -322,7 +326,7 @@ def test_a_masked_rule_file_stays_valid_for_promtool(tmp_path: Path,
     # masked in the values before YAML is written, so the file still loads.
     secret = "s3cr3t-slo-jobs-" + secrets.token_hex(8)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    out = rules.write(catalog.load([ROOT / "slos"]), tmp_path / "rules.yaml")
+    out = rules.write(catalog.load([ROOT / "slos"]), tmp_path / "rules.yaml", AT)
     text = out.read_text()
     assert "- name: '***:checkout-availability'" in text
     assert not {w for w in _windows(secret) if w in text}
