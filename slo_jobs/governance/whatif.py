@@ -19,7 +19,8 @@ from ..errors import SloJobsError
 from ..lake import LakeDir
 from ..periods import Period
 from ..spec import EXPR_COUNT_ERROR, EXPR_SLI_ERROR, RatioSli, Slo
-from ..spec.schema import Objective, objective_rules
+from ..spec.checks import objective_rules
+from ..spec.schema import Objective
 from . import phases
 
 RISKS = ("low", "medium", "high")

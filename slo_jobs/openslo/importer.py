@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..spec import io, model, promql, schema
+from ..spec import checks, io, model, promql, schema
 from ..spec.io import RawDoc
 from .models import (
     API_VERSION,
@@ -250,7 +250,7 @@ class _Importer:
                   for k, v in slo.metadata.labels.items()}
         kind = next(iter(indicator))
         raw = kind == "ratio" and "raw" in indicator["ratio"]
-        problem = schema.objective_rules(
+        problem = checks.objective_rules(
             s.budgetingMethod, kind, raw,
             [schema.Objective.model_construct(**_objective(o)) for o in s.objectives])
         if problem:

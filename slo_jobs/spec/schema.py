@@ -23,7 +23,6 @@ say what a valid document is; ``model.py`` turns one into the ``Slo`` the pipeli
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Literal
 
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 from ..governance.model import Maintenance, Phase, check_phases
 from ..names import safe_name
 from . import io, promql
+from .checks import check_breakdown, objective_rules
 from .promql import has_placeholder
 from .tables import CompletenessColumns, Completion, TableSource, identifier, optional_duration
 
@@ -49,13 +49,12 @@ DEFAULT_MIN_COVERAGE = 0.9
 PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 # spec.breakdown: a few Prometheus label names; each added label multiplies the label-value
 # combinations the lake keeps per minute.
-MAX_BREAKDOWN_LABELS = 3
-LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 Op = Literal["lt", "lte", "gt", "gte"]
 Kind = Literal["ratio", "latency", "threshold", "freshness", "completion", "completeness"]
 KINDS = ("ratio", "latency", "threshold", "freshness", "completion", "completeness")
 BudgetingMethod = Literal["Occurrences", "Timeslices", "RatioTimeslices"]
+
 
 
 class _Strict(BaseModel):
@@ -350,24 +349,6 @@ class Metadata(_Strict):
         return {**value, "tier": tier_name(value["tier"])}
 
 
-def check_breakdown(value: list[str] | None) -> list[str] | None:
-    """Prometheus label names, at most MAX_BREAKDOWN_LABELS, each once."""
-    if value is None:
-        return None
-    if not value or len(value) > MAX_BREAKDOWN_LABELS:
-        raise ValueError(f"expected 1 to {MAX_BREAKDOWN_LABELS} label names, e.g. [code, route]")
-    for name in value:
-        if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
-            raise ValueError(f"{name!r} is not a Prometheus label name; expected letters, "
-                             "digits and underscores, not starting with a digit or __")
-        if name == "le":
-            raise ValueError("'le' is a histogram bucket's bound, not on its _count; expected "
-                             "a label every series of the SLI has, e.g. code or route")
-    if len(set(value)) != len(value):
-        raise ValueError("expected each label once")
-    return value
-
-
 class Spec(_Strict):
     service: str
     description: str = ""
@@ -407,37 +388,6 @@ class Spec(_Strict):
     @property
     def all_objectives(self) -> list[Objective]:
         return [self.objective] if self.objective is not None else list(self.objectives or [])
-
-
-def objective_rules(method: str, kind: str, raw: bool, objectives: list[Objective]
-                    ) -> str | None:
-    """What is wrong with this budgeting method for these objectives, if anything."""
-    for o in objectives:
-        if method == "Timeslices" and o.timeSliceWindow is None:
-            return ("budgetingMethod Timeslices needs timeSliceWindow (and timeSliceTarget) "
-                    "in every objective, e.g. 1m and 0.99")
-        if method == "Timeslices" and o.timeSliceTarget is None and kind in ("ratio", "latency"):
-            return ("budgetingMethod Timeslices needs timeSliceTarget in every objective: "
-                    "the share of good events that makes a slice good")
-        if method == "RatioTimeslices" and (o.timeSliceWindow is None
-                                            or o.timeSliceTarget is not None):
-            return ("budgetingMethod RatioTimeslices needs timeSliceWindow and no "
-                    "timeSliceTarget in every objective")
-        if method == "Occurrences" and (o.timeSliceWindow or o.timeSliceTarget):
-            return ("timeSliceTarget and timeSliceWindow need budgetingMethod Timeslices "
-                    "or RatioTimeslices")
-    if len({o.timeSliceWindow for o in objectives}) > 1:
-        return "expected one timeSliceWindow shared by all objectives"
-    if kind in ("threshold", "freshness") and method != "Timeslices":
-        return (f"a {kind} indicator is judged per time slice; expected budgetingMethod "
-                "Timeslices")
-    if kind in ("completion", "completeness") and method != "Occurrences":
-        return (f"a {kind} indicator counts runs or records; expected budgetingMethod "
-                "Occurrences")
-    if raw and method == "Occurrences":
-        return ("a raw ratio cannot be summed as events; expected budgetingMethod "
-                "RatioTimeslices or Timeslices")
-    return None
 
 
 class Document(_Strict):
