@@ -215,9 +215,10 @@ def error_ratio(slo: Slo, window: str, at: datetime | None = None) -> str:
         slo.no_data_policy, f"1 - ({good}) / ({counted})")
 
 
-def period_error_ratio(slo: Slo) -> str:
-    """The error ratio over the SLO's period by its budgeting method."""
-    return error_ratio(slo, prom_duration(period_seconds(slo)))
+def period_error_ratio(slo: Slo, at: datetime | None = None) -> str:
+    """The error ratio over the SLO's period by its budgeting method; with ``at``, its
+    maintenance windows count as the report counts them (left out or good)."""
+    return error_ratio(slo, prom_duration(period_seconds(slo)), at)
 
 
 def alert_expr(slo: Slo, severity: str, ratio: Callable[[str], str]) -> str | None:
@@ -314,7 +315,7 @@ def groups(slo: Slo, at: datetime) -> list[dict[str, Any]]:
                 "out); write them again with slo-jobs rules.")}})
     period = prom_duration(period_seconds(slo))
     meta = [
-        {"record": PERIOD_RECORD, "expr": period_error_ratio(slo),
+        {"record": PERIOD_RECORD, "expr": period_error_ratio(slo, at),
          "labels": {**lab, "period": period}},
         {"record": "slo:objective:ratio", "expr": f"vector({number(slo.target)})", "labels": lab},
         {"record": "slo:error_budget:ratio",

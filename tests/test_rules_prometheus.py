@@ -142,3 +142,42 @@ def test_time_slice_windows_are_the_batch_burn_rates(prometheus: str,
                 (end, w)
             seen.append(got)
     assert max(seen) == 1.0 and min(seen) == 0.0  # windows wholly bad and wholly good
+
+
+@pytest.mark.parametrize(("method", "count_as"), [("Occurrences", "excluded"),
+                                                  ("Occurrences", "good"),
+                                                  ("Timeslices", "excluded")])
+def test_period_rule_counts_maintenance_as_the_report(prometheus: str, september_lake: Path,
+                                                      tmp_path: Path, method: str,
+                                                      count_as: str) -> None:
+    # checkout-availability with two maintenance windows at odd seconds, one over the start
+    # of its first September incident: the period ratio of the rule file written at AT, read
+    # at the month's end, is the batch's SLI with the same windows (left out or counted good),
+    # and differs from the SLI that counts every minute.
+    plain = next(s for s in catalog.load([ROOT / "slos"]) if s.name == "checkout-availability")
+    first = min(i["start"] for i in compute_window(
+        september_lake, [SloParams.of(plain)], SEP).incidents if i["slo"] == plain.name)
+    windows = [(first - timedelta(minutes=7, seconds=13), first + timedelta(minutes=34,
+                                                                              seconds=14)),
+               (datetime(2026, 9, 3, 1, 7, 30, tzinfo=UTC),
+                datetime(2026, 9, 3, 5, 41, 10, tzinfo=UTC))]
+    doc = (ROOT / "slos" / "checkout.yaml").read_text().split("\n---\n")[0]
+    if method == "Timeslices":
+        doc = doc.replace("objective: {target: 0.999}", "budgetingMethod: Timeslices\n  "
+                          "objective: {target: 0.999, timeSliceTarget: 0.99, "
+                          "timeSliceWindow: 5m}")
+    spec = tmp_path / "checkout.yaml"
+    spec.write_text(doc + f"\n  maintenance:\n    countAs: {count_as}\n    windows:\n" + "".join(
+        f"      - {{start: '{a:%Y-%m-%dT%H:%M:%SZ}', end: '{b:%Y-%m-%dT%H:%M:%SZ}'}}\n"
+        for a, b in windows))
+    slo = catalog.load([spec])[0]
+    assert slo.maintenance is not None
+    want = compute_window(september_lake, [SloParams.of(slo)], SEP).summary[0]
+    got = _instant(prometheus, rules.period_error_ratio(slo, AT), SEP.end)
+    assert 1 - got == pytest.approx(want["sli"], rel=1e-12, abs=1e-12)
+    every_minute = _instant(prometheus, rules.period_error_ratio(slo), SEP.end)
+    assert got < every_minute
+    # the rule file records the same expression
+    (period,) = [r for g in rules.groups(slo, AT) for r in g["rules"]
+                 if r.get("record") == rules.PERIOD_RECORD]
+    assert period["expr"] == rules.period_error_ratio(slo, AT)
