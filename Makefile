@@ -27,7 +27,7 @@ bench-scale: install
 	.venv/bin/python bench/scale.py
 
 lint: install
-	.venv/bin/ruff check slo_jobs dags tests bench
+	.venv/bin/ruff check slo_jobs dags tests bench demo scripts
 	.venv/bin/mypy slo_jobs
 
 clean:

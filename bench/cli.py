@@ -33,8 +33,8 @@ CASES = [
 
 def _lake(folder: Path, n: int = 10) -> None:
     """A computed month of ``n`` SLOs (2026-11), as ``slo-jobs compute`` leaves it."""
-    from slo_jobs import periods
     from slo_jobs.compute import SloParams, compute_window, write_result
+    from slo_jobs.core import periods
     from tests.lakeutil import write_buckets
 
     period = periods.month("2026-11")

@@ -80,8 +80,8 @@ def params(n_slos: int) -> list:  # type: ignore[type-arg]
 def phase(name: str, lake_dir: Path, n_slos: int) -> dict[str, float]:
     """Run one phase in this process and return its figures."""
     from bench.pandas_reference import reference
-    from slo_jobs import periods
     from slo_jobs.compute import compute_window, connect, write_result
+    from slo_jobs.core import periods
 
     # Modules are imported before the clock starts: the phases time the computation, not the
     # interpreter compiling pandas, DuckDB and numpy (no bytecode cache on some hosts).

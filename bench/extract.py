@@ -41,13 +41,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slo_jobs import catalog, periods, spec  # noqa: E402
-from slo_jobs.demo import backends, prom, scrapes  # noqa: E402
-from slo_jobs.extract import PrometheusClient, PrometheusConfig  # noqa: E402
-from slo_jobs.extract.collector import fewer_collections  # noqa: E402
-from slo_jobs.extract.counters import DAY_S, LOOKBACK_S  # noqa: E402
-from slo_jobs.runner import extract_days  # noqa: E402
-from slo_jobs.sources import Sources  # noqa: E402
+from demo import backends, prom, scrapes  # noqa: E402
+from slo_jobs import spec  # noqa: E402
+from slo_jobs.core import periods  # noqa: E402
+from slo_jobs.run.runner import extract_days  # noqa: E402
+from slo_jobs.run.sources import Sources  # noqa: E402
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig  # noqa: E402
+from slo_jobs.sources.prometheus.collector import fewer_collections  # noqa: E402
+from slo_jobs.sources.prometheus.counters import DAY_S, LOOKBACK_S  # noqa: E402
+from slo_jobs.spec import catalog  # noqa: E402
 
 MONTH = periods.month("2026-11")
 GOAL = 1.5  # (b)/(a)

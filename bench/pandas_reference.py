@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from slo_jobs.compute.params import SloParams
-from slo_jobs.periods import Period
+from slo_jobs.core.periods import Period
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
 # docs/slo-math.md, "Burn rate and alerts": (severity, share p of the period's budget,

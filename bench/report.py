@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def one(n: int) -> dict[str, float]:
-    from slo_jobs import periods, report
     from slo_jobs.compute import SloParams, compute_window, write_result
+    from slo_jobs.core import periods
+    from slo_jobs.report import monthly as report
     from tests.lakeutil import write_buckets
 
     period = periods.month("2026-11")

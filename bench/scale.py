@@ -1,7 +1,7 @@
 """Benchmark the monthly DAG's compute path as it scales: 100, 1,000 and 10,000 SLOs x 30 days.
 
 For each size it runs, each in its own process as an Airflow worker would, with the same
-task bodies the DAG calls (``slo_jobs.tasks``):
+task bodies the DAG calls (``slo_jobs.run.tasks``):
   plan:    ``plan_shards`` (the catalog validated once; each shard's SLOs and files);
   shards:  ``compute_shard`` for every shard of ``--shard-size`` SLOs, ``--workers`` at a
            time (the 2 cores of the reference machine);
@@ -114,7 +114,9 @@ def catalog_dir(base: Path, n: int) -> Path:
 
 def task(args: argparse.Namespace) -> dict[str, Any]:
     """One task in this process: its body's wall time and the process's peak RSS."""
-    from slo_jobs import periods, report, tasks
+    from slo_jobs.core import periods
+    from slo_jobs.report import monthly as report
+    from slo_jobs.run import tasks
 
     base, slos = args.base, catalog_dir(args.base, args.n)
     lake_dir = base / "lake"

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset
 
 if TYPE_CHECKING:  # imported by the functions below: parsing a DAG file loads no data stack
-    from slo_jobs.endpoint import AirflowConfig, PrometheusConfig
     from slo_jobs.lake import LakeDir
+    from slo_jobs.sources.endpoint import AirflowConfig, PrometheusConfig
 
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
-AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.endpoint.AIRFLOW_CONN_ID
+AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.sources.endpoint.AIRFLOW_CONN_ID
 # The aws-type Connection holding the object store's credentials when the lake is s3://...
 LAKE_CONN_ID = "aws_default"
 # Every task that queries Prometheus runs in this pool: its slots cap concurrent queries.
@@ -48,7 +48,7 @@ def lake_location() -> LakeDir:
     secret, extra ``endpoint_url``, ``region_name``, ``aws_session_token``), else from the
     AWS_* environment."""
     from slo_jobs.lake import location
-    from slo_jobs.objectstore import SCHEME, ObjectStoreConfig
+    from slo_jobs.lake.objectstore import SCHEME, ObjectStoreConfig
 
     url = os.environ.get("SLO_JOBS_LAKE_URL")
     if not url:
@@ -81,7 +81,7 @@ def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
 
     An SLO may name another connection with the label ``prometheus_conn_id``.
     """
-    from slo_jobs.endpoint import PrometheusConfig
+    from slo_jobs.sources.endpoint import PrometheusConfig
 
     conn = _connection(conn_id, PROMETHEUS_CONN_ID)
     if conn is None:
@@ -97,7 +97,7 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
 
     An SLO may name another connection with the label ``airflow_conn_id``.
     """
-    from slo_jobs.endpoint import AirflowConfig
+    from slo_jobs.sources.endpoint import AirflowConfig
 
     conn = _connection(conn_id, AIRFLOW_CONN_ID)
     if conn is None:

@@ -15,7 +15,7 @@ rewrites the same files; other days are never touched.
 * **Pool** ``prometheus`` caps concurrent Prometheus queries across all runs;
   create it once: ``airflow pools set prometheus 4 "Prometheus query_range"``.
 * **Retries** back off exponentially (1 min, 2 min, 4 min, ... up to 30 min).
-* The run waits the ingest grace (``slo_jobs.periods.INGEST_GRACE``, 15 minutes) past
+* The run waits the ingest grace (``slo_jobs.core.periods.INGEST_GRACE``, 15 minutes) past
   the end of the day so late scrapes are in, and reads the day as of then: a day one of
   whose series still lags is written as not final and read again by the monthly report.
 * When every SLO's partition of the day is written, the Asset ``slo_sli_days``
@@ -36,7 +36,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from slo_common import PROMETHEUS_POOL, SLI_DAYS
-from slo_jobs.periods import INGEST_GRACE  # the extractor's own: a small stdlib module
+from slo_jobs.core.periods import INGEST_GRACE  # the extractor's own: a small stdlib module
 
 default_args: dict[str, Any] = {
     "owner": "sre",
@@ -65,7 +65,7 @@ def slo_extract() -> None:
     @task
     def list_slos() -> list[str]:
         from slo_common import paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         return tasks.slo_names(paths().slos, source="prometheus")
 
@@ -73,7 +73,7 @@ def slo_extract() -> None:
     def extract(slo_name: str, data_interval_start: datetime | None = None,
                 data_interval_end: datetime | None = None) -> dict[str, Any]:
         from slo_common import paths, prometheus_config
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         p = paths()
         return tasks.extract_day(prometheus_config, p.slos, p.lake, slo_name,
@@ -81,7 +81,7 @@ def slo_extract() -> None:
 
     @task(outlets=[SLI_DAYS])
     def publish(extracted: list[dict[str, Any]], outlet_events: Any = None) -> dict[str, Any]:
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         outlet_events[SLI_DAYS].extra = tasks.day_summary(extracted)
         return dict(outlet_events[SLI_DAYS].extra)

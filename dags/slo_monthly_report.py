@@ -83,7 +83,7 @@ default_args: dict[str, Any] = {
     doc_md=__doc__,
 )
 def slo_monthly_report() -> None:
-    # slo_jobs.periods.LOCAL_MONTH_SETTLE (not imported here: parsing loads no library code).
+    # slo_jobs.core.periods.LOCAL_MONTH_SETTLE (not imported here: parsing loads no library code).
     wait = TimeDeltaSensor(task_id="wait_for_local_month_end",
                            delta=timedelta(hours=12, minutes=10), mode="reschedule",
                            poke_interval=600)
@@ -91,7 +91,7 @@ def slo_monthly_report() -> None:
     @task
     def list_slos() -> list[str]:
         from slo_common import paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         return tasks.slo_names(paths().slos)
 
@@ -100,7 +100,7 @@ def slo_monthly_report() -> None:
                 data_interval_start: datetime | None = None,
                 data_interval_end: datetime | None = None) -> dict[str, Any]:
         from slo_common import airflow_config, paths, prometheus_config
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         p = paths()
         return tasks.fill_month(prometheus_config, p.slos, p.lake, slo_name,
@@ -115,8 +115,8 @@ def slo_monthly_report() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from slo_common import paths
-        from slo_jobs import tasks
-        from slo_jobs.errors import SloJobsError
+        from slo_jobs.core.errors import SloJobsError
+        from slo_jobs.run import tasks
 
         p = paths()
         try:
@@ -128,7 +128,7 @@ def slo_monthly_report() -> None:
     def plan_shards(checked: dict[str, Any],
                     params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         from slo_common import paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         return tasks.plan_shards(paths().slos, int((params or {}).get("shard_size",
                                                                       SHARD_SIZE)))
@@ -137,7 +137,7 @@ def slo_monthly_report() -> None:
     def compute_shard(shard: dict[str, Any], data_interval_start: datetime | None = None,
                       data_interval_end: datetime | None = None) -> dict[str, Any]:
         from slo_common import paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         p = paths()
         return tasks.compute_shard(p.slos, p.lake, data_interval_start, data_interval_end,
@@ -147,7 +147,7 @@ def slo_monthly_report() -> None:
     def merge(computed: list[dict[str, Any]], data_interval_start: datetime | None = None,
               data_interval_end: datetime | None = None) -> str:
         from slo_common import paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         p = paths()
         return tasks.merge_month(p.slos, p.lake, data_interval_start, data_interval_end,
@@ -159,7 +159,7 @@ def slo_monthly_report() -> None:
                params: dict[str, Any] | None = None,
                outlet_events: Any = None) -> dict[str, str]:
         from slo_common import paths, prometheus_config
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         p = paths()
         # The render time is the one clock reading a report carries, labelled as such; its

@@ -54,7 +54,7 @@ def slo_pipeline_freshness() -> None:
     @task
     def list_pipeline_slos() -> list[str]:
         from slo_common import paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         return tasks.slo_names(paths().slos, source="pipeline")
 
@@ -62,7 +62,7 @@ def slo_pipeline_freshness() -> None:
     def record(slo_name: str, data_interval_start: datetime | None = None,
                data_interval_end: datetime | None = None) -> dict[str, Any]:
         from slo_common import airflow_config, paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         p = paths()
         return tasks.record_interval(airflow_config, p.slos, p.lake, slo_name,

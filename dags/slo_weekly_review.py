@@ -47,7 +47,7 @@ default_args: dict[str, Any] = {
     doc_md=__doc__,
 )
 def slo_weekly_review() -> None:
-    # slo_jobs.periods.LOCAL_MONTH_SETTLE (not imported here: parsing loads no library code).
+    # slo_jobs.core.periods.LOCAL_MONTH_SETTLE (not imported here: parsing loads no library code).
     wait = TimeDeltaSensor(task_id="wait_for_local_week_end",
                            delta=timedelta(hours=12, minutes=10), mode="reschedule",
                            poke_interval=600)
@@ -56,7 +56,7 @@ def slo_weekly_review() -> None:
     def review(data_interval_start: datetime | None = None,
                data_interval_end: datetime | None = None) -> dict[str, str]:
         from slo_common import paths
-        from slo_jobs import tasks
+        from slo_jobs.run import tasks
 
         p = paths()
         # The render time is the one clock reading the review carries, labelled as such.

@@ -7,13 +7,13 @@ ROOT=$PWD
 PY=$ROOT/.venv/bin/python
 CACHE=$ROOT/.cache/demo
 PORT=${SLO_JOBS_DEMO_PORT:-19090}
-MONTH=$($PY -m slo_jobs.demo.prom last-month)
-NEXT=$($PY -c "import sys; from slo_jobs.periods import month; print(month(sys.argv[1]).end.date())" "$MONTH")
+MONTH=$($PY -m demo.prom last-month)
+NEXT=$($PY -c "import sys; from slo_jobs.core.periods import month; print(month(sys.argv[1]).end.date())" "$MONTH")
 
 echo "== demo history (cached after the first run)"
-$PY -m slo_jobs.demo.prom build "$CACHE" >/dev/null
+$PY -m demo.prom build "$CACHE" >/dev/null
 rm -f "$CACHE/serve.log"
-$PY -m slo_jobs.demo.prom serve "$CACHE" "$PORT" > "$CACHE/serve.log" 2>&1 &
+$PY -m demo.prom serve "$CACHE" "$PORT" > "$CACHE/serve.log" 2>&1 &
 PROM_PID=$!
 trap 'kill -TERM $PROM_PID 2>/dev/null || true; wait $PROM_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do

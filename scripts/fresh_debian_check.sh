@@ -39,7 +39,7 @@ chroot "$root" /usr/bin/env -i "${env[@]}" /bin/bash -euxo pipefail -c '
   .venv/bin/slo-jobs --version
   .venv/bin/slo-jobs validate slos/
   if [ -n "$FULL" ]; then make test; exit; fi
-  .venv/bin/python -m slo_jobs.demo.prom build .cache/demo
+  .venv/bin/python -m demo.prom build .cache/demo
   .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_bootstrap.py \
     tests/faults/test_environment.py tests/test_browser.py tests/test_report.py \
     tests/test_openslo.py

@@ -63,7 +63,8 @@ def tree(rev: str | None, into: Path) -> Path:
 
 
 # The one wall-clock value in the outputs: when a page was rendered ("generated ... UTC").
-RENDERED = re.compile(rb"((?:generated|Rendered) (?:<[^>]*>)?)\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+RENDERED = re.compile(rb"((?:generated|Rendered) (?:<[^>]*>)?)\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+                      rb"|(up to )\d{4}-\d\d-\d\d \d\d:\d\d UTC(?= \(when this page was made\))")
 
 
 def normal(path: Path, data: bytes, work: Path, src: Path) -> bytes:
@@ -73,7 +74,7 @@ def normal(path: Path, data: bytes, work: Path, src: Path) -> bytes:
         data = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
                               capture_output=True).stdout
     data = data.replace(str(work).encode(), b"WORK").replace(str(src).encode(), b"SRC")
-    return RENDERED.sub(rb"\1RENDERED", data)
+    return RENDERED.sub(lambda m: (m.group(1) or m.group(2)) + b"RENDERED", data)
 
 
 def outputs(src: Path, work: Path, url: str) -> dict[str, bytes]:
@@ -100,7 +101,7 @@ def serve(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     try:
         from demo import prom
     except ImportError:
-        from slo_jobs.demo import prom  # type: ignore[no-redef]
+        from demo import prom  # type: ignore[no-redef]
 
     data = tmp / "tsdb"  # a copy: another Prometheus may hold the cache's lock
     shutil.copytree(prom.build(REPO / ".cache" / "demo"), data)

@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
 echo "== ruff"
-ruff check slo_jobs dags tests bench
+ruff check slo_jobs dags tests bench demo scripts
 echo "== mypy slo_jobs"
 mypy slo_jobs
 echo "== test history"
-python -m slo_jobs.demo.prom build .cache/demo
+python -m demo.prom build .cache/demo
 echo "== pytest"
 set +e
 # Test files run side by side on SLO_JOBS_TEST_WORKERS processes (default 3): most of the

@@ -4,7 +4,7 @@
 --             start_date, end_date, state): columns as Airflow's REST API names them.
 -- Parameters: $dag, and $after, $until (microseconds since the epoch) bounding the interval
 --             end: after < data_interval_end <= until.
--- Rules:      SLO_MATH 5; judged in slo_jobs/pipeline_slis/judge.py.
+-- Rules:      SLO_MATH 5; judged in slo_jobs/sources/pipelines/judge.py.
 SELECT CAST(run_id AS VARCHAR)                                     AS run_id,
        epoch_us(CAST(data_interval_start AS TIMESTAMPTZ))          AS interval_start,
        epoch_us(CAST(data_interval_end AS TIMESTAMPTZ))            AS interval_end,

@@ -30,8 +30,8 @@ os.environ.pop("AIRFLOW_CONN_PROMETHEUS_DEFAULT", None)
 if str(ROOT / "dags") not in sys.path:
     sys.path.insert(0, str(ROOT / "dags"))
 
-from slo_jobs import redaction  # noqa: E402
-from slo_jobs.demo import prom  # noqa: E402
+from demo import prom  # noqa: E402
+from slo_jobs.core import redaction  # noqa: E402
 from tests import services  # noqa: E402
 
 
@@ -97,7 +97,7 @@ DEMO_SLOS = len(TRUTH) + 4  # six service SLOs and the project's four pipeline S
 
 def service_slos() -> list[Any]:
     """The demo's SLOs read from Prometheus (slos/ without the pipeline SLOs)."""
-    from slo_jobs import catalog
+    from slo_jobs.spec import catalog
 
     return [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None]
 
@@ -105,7 +105,7 @@ def service_slos() -> list[Any]:
 def api_with_overrides(folder: Path) -> Any:
     """tests/fixtures/rules/api.yaml with two alerting.burnRates overrides: a page over
     4 h / 20 m at factor 10 and a ticket over 1 d / 2 h spending 5 % of the budget."""
-    from slo_jobs import catalog
+    from slo_jobs.spec import catalog
 
 
     text = (ROOT / "tests" / "fixtures" / "rules" / "api.yaml").read_text().replace(
@@ -155,12 +155,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def september_lake(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every demo SLO's September 2026 plus its 3-day burn-rate lookback, extracted once."""
-    from slo_jobs import catalog, periods
-    from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+    from slo_jobs.core import periods
+    from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+    from slo_jobs.spec import catalog
 
     lake = tmp_path_factory.mktemp("september-lake")
     days = periods.month("2026-08").days[-3:] + periods.month("2026-09").days
-    from slo_jobs.pipeline_slis.record import record_days
+    from slo_jobs.sources.pipelines.record import record_days
 
     slos = catalog.load([ROOT / "slos"])
     with PrometheusClient(PrometheusConfig(prometheus)) as client:

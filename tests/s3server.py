@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from slo_jobs.demo.prom import free_port
+from demo.prom import free_port
 
 # Test credentials: moto accepts any, and these are what a leak check looks for.
 ACCESS_KEY = "AKIASLOJOBSTESTKEY01"

@@ -22,7 +22,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from slo_jobs.demo import prom
+from demo import prom
 from tests import airflow_procs, services
 from tests.conftest import ROOT, true_counts
 

@@ -36,7 +36,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs.demo import prom
+from demo import prom
 from tests import airflow_procs, services
 from tests.conftest import ROOT
 

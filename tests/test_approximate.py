@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, compute, periods, report, spec
+from slo_jobs import compute, spec
+from slo_jobs.core import periods
+from slo_jobs.report import monthly as report
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
 

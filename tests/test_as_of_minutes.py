@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from slo_jobs import compute, lake, periods
+from slo_jobs import compute, lake
+from slo_jobs.core import periods
 
 START = datetime(2026, 2, 20, tzinfo=UTC)
 DAYS = 46

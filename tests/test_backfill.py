@@ -10,9 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slo_jobs import backfill, catalog, lake
-from slo_jobs.errors import SloJobsError
-from slo_jobs.sources import Sources
+from slo_jobs import lake
+from slo_jobs.core.errors import SloJobsError
+from slo_jobs.run import backfill
+from slo_jobs.run.sources import Sources
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT, true_counts
 from tests.test_crash_safety import content
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slo_jobs import periods
+from slo_jobs.core import periods
 from slo_jobs.decisions import priorities
 from tests.clirun import slo_jobs
 from tests.conftest import ROOT, true_counts

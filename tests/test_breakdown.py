@@ -15,7 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, compute, lake, periods, report
+from slo_jobs import compute, lake
+from slo_jobs.core import periods
+from slo_jobs.report import monthly as report
+from slo_jobs.spec import catalog
 from slo_jobs.spec.model import _hash
 from tests.lakeutil import utc, write_buckets
 

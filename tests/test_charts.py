@@ -10,7 +10,7 @@ from itertools import combinations
 
 import pytest
 
-from slo_jobs import charts
+from slo_jobs.report import charts
 
 NS = "{http://www.w3.org/2000/svg}"
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
@@ -103,7 +103,8 @@ def test_the_overlap_check_catches_an_overlap() -> None:
 def test_the_report_condition_labels_fit_the_chart_whole() -> None:
     # The report names each condition by severity, both windows and factor ("page 1 h &
     # 5 min x14.4"): wider than the margin, so it wraps; nothing runs past the chart's edge.
-    from slo_jobs import periods, report_stream
+    from slo_jobs.core import periods
+    from slo_jobs.report import stream as report_stream
 
     conds = report_stream.alert_conditions({}, periods.month("2026-09"))
     refs = [charts.Ref(f"{c['label']} x{c['factor']:.4g}", c["factor"]) for c in conds]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slo_jobs import catalog, runner
+from slo_jobs.run import runner
+from slo_jobs.spec import catalog
 from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts
 
 pytestmark = pytest.mark.integration

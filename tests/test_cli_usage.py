@@ -157,8 +157,9 @@ def test_a_mistyped_argument_is_answered_before_the_data_stack_loads(args: list[
 def test_show_reads_the_summary_without_the_engine(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    from slo_jobs import periods, report_text
     from slo_jobs.compute import SloParams, compute_window, write_result
+    from slo_jobs.core import periods
+    from slo_jobs.report import text as report_text
     from tests.lakeutil import write_buckets
 
     period = periods.month("2026-11")

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from bench.pandas_reference import reference
-from slo_jobs import catalog, periods
 from slo_jobs.compute import SloParams, compute_window
+from slo_jobs.core import periods
+from slo_jobs.spec import catalog
 from tests.conftest import DEMO_SLOS, ROOT
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, compute, lake, periods
+from slo_jobs import compute, lake
 from slo_jobs.compute import shards
-from slo_jobs.errors import SloJobsError
+from slo_jobs.core import periods
+from slo_jobs.core.errors import SloJobsError
+from slo_jobs.spec import catalog
 
 NOV = periods.month("2026-11")
 FIRST, DAYS = date(2026, 9, 25), 68  # the quarter to date, the lookback and 1 December

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slo_jobs import burnrate, periods, rules
+from slo_jobs import rules
 from slo_jobs.compute import SloParams, compute_window, engine, stream
-from slo_jobs.errors import LakeError
+from slo_jobs.core import burnrate, periods
+from slo_jobs.core.errors import LakeError
 from slo_jobs.lake import sli_partition
 from slo_jobs.spec import BurnRateAlert
 from tests.conftest import api_with_overrides

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import backfill, catalog, lake, periods, runner
+from slo_jobs import lake
+from slo_jobs.core import periods
 from slo_jobs.decisions import teams
-from slo_jobs.sources import Sources
+from slo_jobs.run import backfill, runner
+from slo_jobs.run.sources import Sources
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

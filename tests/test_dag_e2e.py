@@ -172,8 +172,11 @@ def test_sharded_run_publishes_what_one_computation_gives(
 
     import pyarrow.parquet as pq
 
-    from slo_jobs import catalog, compute, periods, report
+    from slo_jobs import compute
+    from slo_jobs.core import periods
     from slo_jobs.decisions import teams
+    from slo_jobs.report import monthly as report
+    from slo_jobs.spec import catalog
 
     _, first = dag_run
     base = tmp_path_factory.mktemp("sharded")

@@ -12,8 +12,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake, tasks
-from slo_jobs.errors import SloJobsError
+from slo_jobs import lake
+from slo_jobs.core.errors import SloJobsError
+from slo_jobs.run import tasks
 from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts
 
 pytestmark = pytest.mark.integration

@@ -94,7 +94,7 @@ def test_wiring(dagbag: Any) -> None:
 
 def test_monthly_report_waits_until_every_zones_month_has_ended(dagbag: Any) -> None:
     # The sensor's delay is the library's settle delay, by which the tasks' as-of is set.
-    from slo_jobs.periods import LOCAL_MONTH_SETTLE
+    from slo_jobs.core.periods import LOCAL_MONTH_SETTLE
 
     wait = dagbag.get_dag("slo_monthly_report").get_task("wait_for_local_month_end")
     assert wait.delta == LOCAL_MONTH_SETTLE and wait.mode == "reschedule"
@@ -115,8 +115,8 @@ def test_extract_has_a_daily_data_interval_and_catches_up(dagbag: Any) -> None:
 
 
 def test_extract_waits_the_extractors_ingest_grace(dagbag: Any) -> None:
-    from slo_jobs.extract.counters import INGEST_GRACE_S
-    from slo_jobs.periods import INGEST_GRACE
+    from slo_jobs.core.periods import INGEST_GRACE
+    from slo_jobs.sources.prometheus.counters import INGEST_GRACE_S
 
     wait = dagbag.get_dag("slo_extract").get_task("wait_for_late_scrapes")
     assert wait.delta == INGEST_GRACE and wait.delta.total_seconds() == INGEST_GRACE_S
@@ -173,6 +173,6 @@ def test_pipeline_dag_has_an_hourly_data_interval(dagbag: Any) -> None:
 def test_dag_settings_name_the_library_connection() -> None:
     # slo_common keeps its own copy so that parsing a DAG file imports no data stack.
     import slo_common
-    from slo_jobs.endpoint import AIRFLOW_CONN_ID
+    from slo_jobs.sources.endpoint import AIRFLOW_CONN_ID
 
     assert slo_common.AIRFLOW_CONN_ID == AIRFLOW_CONN_ID

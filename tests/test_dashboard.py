@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slo_jobs import burnrate, catalog, dashboard, rules
+from slo_jobs import rules
+from slo_jobs.core import burnrate
+from slo_jobs.rules import dashboard
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 # The instant the rules and dashboards are written for (the CLI's --at).

@@ -11,10 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from slo_jobs import catalog, daytable, lake, runner
-from slo_jobs.daytable import DayTable
-from slo_jobs.extract import counters, samples
-from slo_jobs.periods import INGEST_GRACE
+from slo_jobs import lake
+from slo_jobs.core.periods import INGEST_GRACE
+from slo_jobs.lake import daytable
+from slo_jobs.lake.daytable import DayTable
+from slo_jobs.run import runner
+from slo_jobs.sources.prometheus import counters, samples
+from slo_jobs.spec import catalog
 
 DAY = date(2026, 11, 9)
 START = datetime(2026, 11, 9, tzinfo=UTC)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slo_jobs.demo import prom
+from demo import prom
 from slo_jobs.spec.templates import TIERS
 
 pytestmark = pytest.mark.integration
@@ -260,7 +260,7 @@ def test_a_history_begun_mid_week_and_a_missed_month(pay_prometheus: str,
 def test_the_month_checked_is_the_last_full_one_before_the_as_of(pay_prometheus: str,
                                                                  tmp_path: Path) -> None:
     from slo_jobs import discovery
-    from slo_jobs.extract import PrometheusConfig
+    from slo_jobs.sources.prometheus import PrometheusConfig
 
     config = PrometheusConfig.from_env(pay_prometheus)
     monday = datetime(2026, 9, 28, tzinfo=UTC)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs.burnrate import CONDITIONS, alert_factor
+from slo_jobs.core.burnrate import CONDITIONS, alert_factor
 from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from slo_jobs.extract import collector
+from slo_jobs.sources.prometheus import collector
 
 
 @pytest.fixture(autouse=True)

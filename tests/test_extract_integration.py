@@ -11,12 +11,14 @@ import httpx
 import pandas as pd
 import pytest
 
-from slo_jobs import compute, periods, runner, spec
-from slo_jobs.demo import prom as demo_prom
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
-from slo_jobs.extract import prometheus as prom_api
-from slo_jobs.sources import Sources
+from demo import prom as demo_prom
+from slo_jobs import compute, spec
+from slo_jobs.core import periods
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.run import runner
+from slo_jobs.run.sources import Sources
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.sources.prometheus import client as prom_api
 from tests.conftest import TRUTH, service_slos, true_counts
 
 pytestmark = pytest.mark.integration

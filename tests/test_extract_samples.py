@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import samples, selectors
-from slo_jobs.extract.samples import Series
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import samples, selectors
+from slo_jobs.sources.prometheus.samples import Series
 
 MIN = 60_000  # one bucket, in ms
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from slo_jobs import lake, redaction
-from slo_jobs.errors import LakeError
-from slo_jobs.objectstore import ObjectPath, ObjectStoreConfig
+from slo_jobs import lake
+from slo_jobs.core import redaction
+from slo_jobs.core.errors import LakeError
+from slo_jobs.lake.objectstore import ObjectPath, ObjectStoreConfig
 from tests.conftest import ROOT
 from tests.s3server import ACCESS_KEY, SECRET_KEY, client, env
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from slo_jobs import compute, lake, objectsets
-from slo_jobs.errors import LakeError
-from slo_jobs.objectstore import ObjectPath
+from slo_jobs import compute, lake
+from slo_jobs.core.errors import LakeError
+from slo_jobs.lake import objectsets
+from slo_jobs.lake.objectstore import ObjectPath
 from tests.conftest import ROOT
 from tests.lake_writer import set_table
 from tests.s3server import client, env
@@ -234,7 +235,7 @@ def test_of_two_publishers_of_one_set_one_manifest_wins(s3: str, bucket: str) ->
     out, err = first.communicate("\n" * len(NAMES), timeout=60)
     assert first.returncode == 1
     assert err.strip().splitlines()[-1] == (
-        f"slo_jobs.errors.LakeError: {month(root) / '_set.json'}: another writer published "
+        f"slo_jobs.core.errors.LakeError: {month(root) / '_set.json'}: another writer published "
         f"month {LABEL} while this one wrote it; expected one writer of it at a time (theirs "
         f"stands; files both wrote fail to read until it is written again): {FIX}")
     # The second writer's manifest stands; the tables the first replaced after it fail.

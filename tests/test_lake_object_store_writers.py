@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from slo_jobs import lake
-from slo_jobs.objectstore import ObjectPath, ObjectStoreConfig
+from slo_jobs.lake.objectstore import ObjectPath, ObjectStoreConfig
 from tests.conftest import ROOT
 from tests.lake_writer import MINUTES, day_table
 from tests.s3server import ACCESS_KEY, SECRET_KEY, client, env

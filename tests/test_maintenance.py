@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, compute, periods, report
-from slo_jobs.compute import SloParams
-from slo_jobs.errors import SpecError
-from slo_jobs.governance import maintenance
+from slo_jobs import compute
+from slo_jobs.compute import SloParams, maintenance
+from slo_jobs.core import periods
+from slo_jobs.core.errors import SpecError
+from slo_jobs.report import monthly as report
+from slo_jobs.spec import catalog
 from tests import governance_lake as g
 from tests.lakeutil import utc
 
@@ -148,7 +150,7 @@ def test_a_changed_window_is_noted_on_the_month_already_computed(
 
 def test_bucket_ranges_cover_every_touched_bucket() -> None:
     """A window from 00:00:30 to 00:02:00 touches the buckets of 00:00 and 00:01."""
-    from slo_jobs.governance.model import Maintenance, plan_of
+    from slo_jobs.spec.governance import Maintenance, plan_of
 
     plan = plan_of(Maintenance.model_validate(
         {"windows": [{"start": "2026-08-01T00:00:30Z", "end": "2026-08-01T00:02:00Z"}]}))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, openslo, spec
+from slo_jobs import spec
+from slo_jobs.spec import catalog, openslo
 from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 

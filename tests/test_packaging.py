@@ -22,6 +22,8 @@ def test_wheel_ships_sql_and_templates(tmp_path: Path) -> None:
     assert any(n.endswith("entry_points.txt") for n in names)
     # the default release policy ships beside the code that reads it
     assert "slo_jobs/decisions/release-policy.yaml" in names
+    # the demo history generator is for the demo and the tests, not the product
+    assert not [n for n in names if n.startswith("demo/") or "/demo/" in n]
 
 
 def test_installed_wheel_finds_its_resources(tmp_path: Path) -> None:
@@ -29,7 +31,7 @@ def test_installed_wheel_finds_its_resources(tmp_path: Path) -> None:
                     str(tmp_path / "dist")], cwd=ROOT, check=True, capture_output=True)
     wheel = next((tmp_path / "dist").glob("slo_jobs-*.whl"))
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
-    code = ("import slo_jobs.resources as r; print(r.sql_dir()); print(r.templates_dir()); "
+    code = ("import slo_jobs.core.resources as r; print(r.sql_dir()); print(r.templates_dir()); "
             "r.sql('budget_status')")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, check=True, env={"PYTHONPATH": str(tmp_path / "site")})
@@ -42,7 +44,7 @@ def test_library_never_imports_airflow() -> None:
         for line in path.read_text().splitlines():
             stripped = line.strip()
             assert not stripped.startswith(("import airflow", "from airflow")), path
-    code = ("import sys, slo_jobs.cli, slo_jobs.runner, slo_jobs.tasks; "
+    code = ("import sys, slo_jobs.cli, slo_jobs.run.runner, slo_jobs.run.tasks; "
             "print(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import periods
+from slo_jobs.core import periods
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, compute, periods, report
-from slo_jobs.errors import SpecError
-from slo_jobs.governance import phases
+from slo_jobs import compute
+from slo_jobs.compute import phases
+from slo_jobs.core import periods
+from slo_jobs.core.errors import SpecError
+from slo_jobs.report import monthly as report
+from slo_jobs.spec import catalog
 from tests import governance_lake as g
 from tests.lakeutil import utc
 
@@ -75,7 +78,7 @@ def test_phases_change_the_spec_hash(tmp_path: Path) -> None:
     (plain,) = catalog.load([g.spec_file(tmp_path)])
     (phased,) = catalog.load([g.spec_file(tmp_path, PHASES)])
     assert plain.spec_hash != phased.spec_hash and len(phased.phases) == 4
-    from slo_jobs import openslo
+    from slo_jobs.spec import openslo
 
     _, warnings = openslo.export([phased])
     assert warnings == [f"{phased.source}:{phased.line}: spec.objective.phases: has no "

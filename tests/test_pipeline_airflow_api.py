@@ -22,12 +22,14 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, lake, runner, spec
-from slo_jobs.demo import prom
-from slo_jobs.errors import ExtractError
-from slo_jobs.pipeline_slis.readers import AirflowConfig
-from slo_jobs.pipeline_slis.record import RUN_SCHEMA, detail_partition
-from slo_jobs.sources import Sources
+from demo import prom
+from slo_jobs import lake, spec
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.run import runner
+from slo_jobs.run.sources import Sources
+from slo_jobs.sources.pipelines.readers import AirflowConfig
+from slo_jobs.sources.pipelines.record import RUN_SCHEMA, detail_partition
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, compute, lake, periods, tasks
+from slo_jobs import compute, lake
+from slo_jobs.core import periods
+from slo_jobs.run import tasks
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 SLOS = ("lake-freshness", "extract-completion")

@@ -15,9 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, lake, runner, spec
-from slo_jobs.demo import prom
-from slo_jobs.sources import Sources
+from demo import prom
+from slo_jobs import lake, spec
+from slo_jobs.run import runner
+from slo_jobs.run.sources import Sources
+from slo_jobs.spec import catalog
 
 pytestmark = pytest.mark.integration
 DAY = date(2026, 5, 12)

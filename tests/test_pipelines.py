@@ -15,12 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, compute, lake, periods, spec
-from slo_jobs.demo import pipelines as demo_pipelines
-from slo_jobs.errors import ExtractError, SpecError
-from slo_jobs.pipeline_slis import judge
-from slo_jobs.pipeline_slis.judge import US, Run
-from slo_jobs.pipeline_slis.record import record_days, record_interval
+from demo import pipelines as demo_pipelines
+from slo_jobs import compute, lake, spec
+from slo_jobs.core import periods
+from slo_jobs.core.errors import ExtractError, SpecError
+from slo_jobs.sources.pipelines import judge
+from slo_jobs.sources.pipelines.judge import US, Run
+from slo_jobs.sources.pipelines.record import record_days, record_interval
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 H = 3600
@@ -296,7 +298,8 @@ def test_committed_demo_history_is_the_generators(tmp_path: Path) -> None:
 def test_demo_pipelines_september(tmp_path: Path) -> None:
     """The late extraction of Sep 13 and its stale hours, computed from the committed files
     by brute force, are what the month's tables and report show."""
-    from slo_jobs import report, report_text
+    from slo_jobs.report import monthly as report
+    from slo_jobs.report import text as report_text
 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
@@ -368,7 +371,7 @@ def test_cli_backfill_of_pipeline_slos_needs_no_prometheus(tmp_path: Path) -> No
 
 
 def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> None:
-    from slo_jobs import tasks
+    from slo_jobs.run import tasks
 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import periods, report
 from slo_jobs.compute import SloParams, compute_window, write_result
+from slo_jobs.core import periods
+from slo_jobs.report import monthly as report
 from tests.lakeutil import Bucket, write_buckets
 
 NOV = periods.month("2026-11")

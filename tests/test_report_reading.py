@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, compute, periods, report
-from slo_jobs.verdict import UNJUDGED
+from slo_jobs import compute
+from slo_jobs.core import periods
+from slo_jobs.core.verdict import UNJUDGED
+from slo_jobs.report import monthly as report
+from slo_jobs.spec import catalog
 from tests.lakeutil import write_buckets
 
 NOV = periods.month("2026-11")

@@ -17,11 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 from markupsafe import Markup
 
-from slo_jobs import compute, lake, periods, redaction, report, report_stream
-from slo_jobs import report_breakdown as attribution
+from slo_jobs import compute, lake
 from slo_jobs.compute import SloParams, compute_window, write_result
 from slo_jobs.compute.breakdown import COLUMNS
+from slo_jobs.core import periods, redaction
 from slo_jobs.decisions import view as decision_view
+from slo_jobs.report import breakdown as attribution
+from slo_jobs.report import exports
+from slo_jobs.report import monthly as report
+from slo_jobs.report import stream as report_stream
 from tests.lakeutil import Bucket, write_buckets
 
 NOV = periods.month("2026-11")
@@ -87,7 +91,7 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
             r, NOV, by["daily"].get(slo, []), {k: [b[k] for b in burn] for k in (
                 "hour_end", *report_stream.BURN_SHOWN)},
             by["incidents"].get(slo, []), m.decisions.get(slo, {}), trend, groups)
-        records.append({**{k: report.whole(k, r.get(k)) for k in report.JSON_FIELDS},
+        records.append({**{k: report.whole(k, r.get(k)) for k in exports.JSON_FIELDS},
                         **decision_view.json_extras(slo, m.choices),
                         **attribution.json_extra(groups)})
     context = report._context(lake_dir, m, "test", RENDERED)
@@ -98,15 +102,15 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
                                                                     choices=m.choices))
 
     html = env.get_template("report.html.j2").render(section=section, **context)
-    incidents = [{k: i.get(k) for k in report.INCIDENT_FIELDS} for i in (
+    incidents = [{k: i.get(k) for k in exports.INCIDENT_FIELDS} for i in (
         {"period": NOV.label, "service": v["row"]["service"], **i}
         for vs in context["services"].values() for v in vs
         for i in by["incidents"].get(v["row"]["slo"], []))]
     return {name: redaction.redact(text).encode() for name, text in (
         ("report.html", html),
         ("summary.json", json.dumps(records, indent=2, allow_nan=False, default=str) + "\n"),
-        ("summary.csv", report._csv(records, report.JSON_FIELDS)),
-        ("incidents.csv", report._csv(incidents, report.INCIDENT_FIELDS)))}
+        ("summary.csv", exports.csv_text(records, exports.JSON_FIELDS)),
+        ("incidents.csv", exports.csv_text(incidents, exports.INCIDENT_FIELDS)))}
 
 
 def _streamed(lake_dir: Path, out: Path) -> dict[str, bytes]:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from slo_jobs import catalog, rules
+from slo_jobs import rules
+from slo_jobs.spec import catalog
 from tests.test_rules_promtool import LABELS, _firing, _page_test, _promtool, _series, _spec
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")

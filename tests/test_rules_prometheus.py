@@ -18,9 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from slo_jobs import catalog, periods, rules
+from slo_jobs import rules
 from slo_jobs.compute import SloParams, compute_window
-from slo_jobs.extract import PrometheusClient, PrometheusConfig
+from slo_jobs.core import periods
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 # The instant the rules and dashboards are written for (the CLI's --at).

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from slo_jobs import catalog, rules
+from slo_jobs import rules
+from slo_jobs.spec import catalog
 from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT, api_with_overrides
 

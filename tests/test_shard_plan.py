@@ -16,9 +16,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, compute, lake, tasks
-from slo_jobs.errors import SloJobsError
-from slo_jobs.spec import io
+from slo_jobs import compute, lake
+from slo_jobs.core.errors import SloJobsError
+from slo_jobs.run import tasks
+from slo_jobs.spec import catalog, io
 from tests.conftest import ROOT
 from tests.test_compute_shards import NOV, SLOS, _spec, _write_lake
 

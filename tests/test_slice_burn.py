@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slo_jobs import periods
 from slo_jobs.compute import SloParams, compute_window
+from slo_jobs.core import periods
 from tests.lakeutil import write_buckets
 
 TZ = "Asia/Kolkata"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import compute, periods
-from slo_jobs.extract.extractor import _day_table
+from slo_jobs import compute
+from slo_jobs.core import periods
+from slo_jobs.sources.prometheus.extractor import _day_table
 from slo_jobs.spec import Query, RatioSli, Slo
 from tests.lakeutil import utc, write_buckets
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog
-from slo_jobs.errors import SpecError
+from slo_jobs.core.errors import SpecError
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 GOOD = """\

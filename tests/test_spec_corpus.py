@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "fixtures" / "spec" / "invalid"

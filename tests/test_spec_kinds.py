@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, spec
-from slo_jobs.errors import SpecError
+from slo_jobs import spec
+from slo_jobs.core.errors import SpecError
+from slo_jobs.spec import catalog
 from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 

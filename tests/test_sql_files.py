@@ -13,8 +13,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from slo_jobs import burnrate, periods, resources
 from slo_jobs.compute import SloParams, alert_factor, compute_window, connect
+from slo_jobs.core import burnrate, periods, resources
 from tests.lakeutil import utc, write_buckets
 
 DECISIONS = {  # SLO_MATH 4: status x risk

@@ -19,12 +19,15 @@ from typing import Any
 import pytest
 import yaml
 
-from slo_jobs import catalog, compute, periods, report, report_text
+from demo import pipelines as demo_pipelines
+from slo_jobs import compute
+from slo_jobs.core import periods
 from slo_jobs.decisions import release
-from slo_jobs.demo import pipelines as demo_pipelines
-from slo_jobs.pipeline_slis.record import record_days
+from slo_jobs.report import monthly as report
+from slo_jobs.report import text as report_text
 from slo_jobs.review import summary_page
-from slo_jobs.spec import io
+from slo_jobs.sources.pipelines.record import record_days
+from slo_jobs.spec import catalog, io
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
 
@@ -196,7 +199,7 @@ def _dag_sensor_delta(dag: str) -> timedelta:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "TimeDeltaSensor":
             delta = next(k.value for k in node.keywords if k.arg == "delta")
-            if isinstance(delta, ast.Name):  # a constant of slo_jobs.periods (INGEST_GRACE)
+            if isinstance(delta, ast.Name):  # a constant of slo_jobs.core.periods (INGEST_GRACE)
                 value: timedelta = getattr(periods, delta.id)
                 return value
             assert isinstance(delta, ast.Call)
@@ -333,7 +336,7 @@ def test_judge_few_events_opts_in(demo: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_judge_few_events_is_named_when_exported_to_openslo(tmp_path: Path) -> None:
-    from slo_jobs import openslo
+    from slo_jobs.spec import openslo
 
     (tmp_path / "slo.yaml").write_text(DOC.format(name="few", target=0.9,
                                                   window="{calendar: month}")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog
-from slo_jobs.errors import SloJobsError
-from slo_jobs.governance import whatif
+from slo_jobs.core.errors import SloJobsError
+from slo_jobs.run import whatif
+from slo_jobs.spec import catalog
 from tests import governance_lake as g
 from tests.lakeutil import utc
 
@@ -173,7 +173,7 @@ def test_months_never_extracted_are_named_with_the_command_that_extracts_them(
         lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import date
 
-    from slo_jobs import periods
+    from slo_jobs.core import periods
     from tests.clirun import slo_jobs
 
     slos, out = g.spec_file(tmp_path), tmp_path / "out"

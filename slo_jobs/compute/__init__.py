@@ -3,8 +3,15 @@
 Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
-``compute_month`` adds the pipeline tables of :mod:`slo_jobs.pipeline_slis.monthly` and the
+``compute_month`` adds the pipeline tables of :mod:`slo_jobs.compute.pipelines` and the
 budget attribution of :mod:`.breakdown`.
+
+Also here: the SLO parameters the engine reads (``params``), phases applied to them
+(``phases``), maintenance windows as minute masks (``maintenance``), the numpy burn stream
+(``stream``), shards and their merge (``shards``) and the pipeline SLIs' month
+(``pipelines``).
+
+May import: ``sources`` (pipeline run judging), ``decisions``, ``lake``, ``spec``, ``core``.
 """
 
 from __future__ import annotations
@@ -15,16 +22,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import decisions, lake, periods
-from ..burnrate import alert_factor
-from ..computed import read_summary, read_table
-from ..errors import LakeError
-from ..governance import maintenance, phases
+from .. import decisions, lake
+from ..core import periods
+from ..core.burnrate import alert_factor
+from ..core.errors import LakeError
+from ..core.periods import Period
 from ..lake import LakeDir
-from ..periods import Period
-from ..pipeline_slis import monthly
+from ..lake.computed import read_summary, read_table
 from ..spec import Slo
-from . import breakdown
+from . import breakdown, maintenance, phases
+from . import pipelines as monthly
 from .engine import WindowResult, compute_window, connect
 from .params import SloParams
 
@@ -114,7 +121,7 @@ def own_window(slo: Slo, at: datetime) -> Period:
                               slo.time_zone, slo.window_start)
 
 
-# The own window's figures kept beside the month's; slo_jobs/verdict.py judges by them.
+# The own window's figures kept beside the month's; slo_jobs/core/verdict.py judges by them.
 WINDOW_FIELDS = ("sli", "budget_consumed", "budget_remaining", "budget_consumed_to_date",
                  "status", "outlook", "met", "estimated", "coverage", "good", "total", "bad",
                  "allowed_bad", "budget_remaining_events", "budget_minutes",

@@ -15,10 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import lake, resources
-from ..governance import maintenance
+from .. import lake
+from ..core import resources
 from ..lake import LakeDir
 from ..spec import Slo
+from . import maintenance
 from .engine import connect
 
 STEP_S = 60

@@ -16,8 +16,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import lake, resources
-from ..burnrate import (
+from .. import lake
+from ..core import resources
+from ..core.burnrate import (
     BURN_WINDOWS_S,
     CONDITIONS,
     LOOKBACK,
@@ -25,11 +26,10 @@ from ..burnrate import (
     alert_factor,
     lookback,
 )
-from ..errors import SloJobsError
-from ..governance import maintenance
+from ..core.errors import SloJobsError
+from ..core.periods import Period, local_days
 from ..lake import LakeDir
-from ..periods import Period, local_days
-from . import stream
+from . import maintenance, stream
 from .params import SloParams
 
 

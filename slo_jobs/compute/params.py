@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from .. import burnrate
-from ..governance.model import Plan
+from ..core import burnrate
 from ..spec import DEFAULT_MIN_COVERAGE, BurnRateAlert, Slo
+from ..spec.governance import Plan
 
 METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 NO_DATA = ("good", "bad", "skip")

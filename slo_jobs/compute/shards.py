@@ -33,14 +33,14 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import atomicio, decisions, lake
-from ..errors import LakeError, SloJobsError
-from ..lake import LakeDir
-from ..objectstore import ObjectPath
-from ..periods import Period
-from ..pipeline_slis import monthly
+from .. import decisions, lake
+from ..core.errors import LakeError, SloJobsError
+from ..core.periods import Period
+from ..lake import LakeDir, atomicio
+from ..lake.objectstore import ObjectPath
 from ..spec import Slo
 from . import _table, breakdown, compute_part, finish_month, write_result
+from . import pipelines as monthly
 from .engine import WindowResult
 
 MANIFEST = "shard.json"

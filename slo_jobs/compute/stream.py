@@ -30,10 +30,10 @@ import numpy as np
 import pyarrow as pa
 
 from .. import lake
-from ..burnrate import BURN_WINDOWS_S
-from ..governance.maintenance import masks
+from ..core.burnrate import BURN_WINDOWS_S
 from ..lake import LakeDir
-from ..objectstore import ObjectPath
+from ..lake.objectstore import ObjectPath
+from .maintenance import masks
 
 # A worker process costs about a second to start: not worth it for fewer SLOs per process.
 MIN_SLOS_PER_PROCESS = 64
@@ -93,7 +93,7 @@ class SloInput:
     ratio: bool = False  # RatioTimeslices: judged by the mean slice ratio, no slice target
     slice_target: float = 1.0  # Timeslices: a slice is good iff good / total >= this
     no_data: str = "skip"  # a slice without data or events counts as good, bad or skip
-    # Planned maintenance (slo_jobs/governance/maintenance.py): bucket ranges [a, b) left out
+    # Planned maintenance (slo_jobs/compute/maintenance.py): bucket ranges [a, b) left out
     # of good and total, and ranges whose events all count as good.
     excluded: tuple[tuple[int, int], ...] = ()
     as_good: tuple[tuple[int, int], ...] = ()

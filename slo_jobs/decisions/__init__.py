@@ -4,6 +4,8 @@ reliability work ranked from the SLO gaps and the toil budget per team.
 ``month_tables`` turns the compute stage's rows into three tables published with the month
 (``decisions`` gains ``rationale``, ``conditions`` and ``alternatives``; ``priorities``;
 ``toil``), so the report and the weekly review read them from the lake.
+
+May import: ``spec``, ``core``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import verdict
+from ..core import verdict
 from ..spec import Slo
 from . import policy, priorities, release, toil
 from .teams import Team, TeamFile

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import verdict
-from ..errors import SpecError
+from ..core import verdict
+from ..core.errors import SpecError
 from ..spec import io as specio
 
 FILE_NAMES = specio.POLICY_FILE_NAMES

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..verdict import UNJUDGED
+from ..core.verdict import UNJUDGED
 
 TIER_WEIGHTS = {"critical": 4.0, "essential": 3.0, "standard": 2.0, "best_effort": 1.0}
 DEFAULT_TIER = "standard"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..verdict import UNJUDGED as UNJUDGED  # also read here by the weekly review
+from ..core.verdict import UNJUDGED as UNJUDGED  # also read here by the weekly review
 
 RISKS = ("low", "medium", "high")
 # From the best status to the worst.

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
-from ..names import SAFE_NAME, SAFE_NAME_HINT
+from ..core.errors import SpecError
+from ..core.names import SAFE_NAME, SAFE_NAME_HINT
 from ..spec import io as specio
 from . import policy
 from .policy import Policy

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..verdict import UNJUDGED
+from ..core.verdict import UNJUDGED
 from .teams import Team
 
 BASE, GENEROUS, FLOOR = 50.0, 60.0, 20.0

@@ -3,6 +3,8 @@ SLO files with suggested targets and the evidence as comments (``slo-jobs discov
 
 The files are native SLO specs (template ``api`` of ``slo-jobs init``: availability, and
 latency where a duration histogram exists), written to ``<out>/<service>.yaml``.
+
+May import: ``sources``, ``lake``, ``spec``, ``core``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .. import atomicio, names, periods
-from ..errors import SloJobsError
-from ..extract import PrometheusClient, PrometheusConfig
+from ..core import names, periods
+from ..core.errors import SloJobsError
+from ..lake import atomicio
+from ..sources.prometheus import PrometheusClient, PrometheusConfig
 from . import find, suggest
 from .find import Found, Measured, log
 

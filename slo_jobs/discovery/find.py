@@ -4,7 +4,8 @@
 Request counters are series named ``*_requests_total`` with a ``service`` (else ``job``)
 label and a status label (``code`` or ``status``: 5xx is an error); duration histograms are
 ``*_request_duration_seconds_bucket`` series with the same labels. Only the public methods
-of :class:`~slo_jobs.extract.PrometheusClient` are used: ``label_sets`` and ``query_range``.
+of :class:`~slo_jobs.sources.prometheus.PrometheusClient` are used: ``label_sets`` and
+``query_range``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..extract import PrometheusClient
-from ..names import SAFE_NAME, SAFE_NAME_HINT
+from ..core.names import SAFE_NAME, SAFE_NAME_HINT
+from ..sources.prometheus import PrometheusClient
 
 COUNTERS = '{__name__=~".+_requests_total"}'
 HISTOGRAMS = '{__name__=~".+_request_duration_seconds_bucket"}'

@@ -3,6 +3,8 @@ lake) and the monthly one-page summary for stakeholders.
 
 Outputs: ``<out>/weekly/<YYYY-Www>/review.md`` and ``review.html``;
 ``<out>/stakeholders/<YYYY-MM>/summary-page.md`` and ``summary-page.html``.
+
+May import: ``report``, ``compute``, ``decisions``, ``lake``, ``spec``, ``core``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from .. import atomicio, lake
+from .. import lake
+from ..core.periods import Period
 from ..decisions import policy
-from ..lake import LakeDir
-from ..periods import Period
+from ..lake import LakeDir, atomicio
 from ..spec import Slo
 from . import render, summary_page, weekly
 from .weekly import Review

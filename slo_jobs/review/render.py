@@ -9,7 +9,9 @@ from typing import Any
 
 import jinja2
 
-from .. import atomicio, redaction, report, resources
+from ..core import redaction, resources
+from ..lake import atomicio
+from ..report.pages import template_env
 
 
 def rate(value: float | None) -> str:
@@ -31,7 +33,7 @@ def md_text(value: Any) -> str:
 
 
 def _envs() -> tuple[jinja2.Environment, jinja2.Environment]:
-    html = report._env()
+    html = template_env()
     # Markdown is not HTML: every value is escaped for Markdown (md_text) instead, with
     # the same filters and the same strictness.
     md = jinja2.Environment(loader=html.loader, autoescape=False, finalize=md_text,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import compute, verdict
+from .. import compute
+from ..core import verdict
+from ..core.periods import Period
 from ..decisions import release
 from ..lake import LakeDir
-from ..periods import Period
 from .weekly import RED, YELLOW
 
 TOP = 3  # priorities on the page

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import compute, periods
+from .. import compute
+from ..core import periods
+from ..core.errors import SloJobsError
 from ..decisions import policy, release
 from ..decisions.policy import Policy
-from ..errors import SloJobsError
 from ..lake import LakeDir
 from ..spec import Slo
 

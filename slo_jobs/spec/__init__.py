@@ -8,9 +8,11 @@
 - ``tables``: the files and databases a data-pipeline SLI reads.
 - ``load``: one native document to an ``Slo``.
 - ``templates``: starter SLO files (``slo-jobs init``).
+- ``governance``: target phases and planned maintenance windows as declared.
+- ``catalog``: every definition under the given files and folders, validated together.
+- ``openslo``: OpenSLO v1 import and export.
 
-OpenSLO import and export live in ``slo_jobs.openslo`` (above this package); reading a whole
-folder of either format is ``slo_jobs.catalog``.
+May import: ``core``.
 """
 
 from __future__ import annotations

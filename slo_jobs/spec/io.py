@@ -1,7 +1,7 @@
 """Reading SLO YAML safely, and turning every problem into one ``file:line: field: ...`` line.
 
 Shared by the native format (``spec.schema``, ``spec.load``) and the OpenSLO import
-(``slo_jobs.openslo``).
+(``slo_jobs.spec.openslo``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .. import redaction
-from ..errors import SpecError
+from ..core import redaction
+from ..core.errors import SpecError
 
 # An SLO file is a few kilobytes; these bounds keep a hostile or broken file (a "billion
 # laughs" alias bomb, a huge generated dump) from exhausting memory before validation starts.

@@ -13,19 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
-from ..governance.model import Phase, Plan, plan_of
 from . import io
+from .governance import Phase, Plan, plan_of
 from .promql import has_placeholder, number
-from .schema import (
-    DEFAULT_MIN_COVERAGE,
-    PROMQL_OP,
-    Document,
-    Indicator,
-    Kind,
-    Op,
-    Query,
-    derived,
-)
+from .schema import DEFAULT_MIN_COVERAGE, PROMQL_OP, Document, Indicator, Kind, Op, Query, derived
 from .tables import PipelineSource, TableRef
 
 # The error bounds of an SLI read from a windowed PromQL expression (docs/extraction.md, where

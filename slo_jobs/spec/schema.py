@@ -28,10 +28,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
-from ..governance.model import Maintenance, Phase, check_phases
-from ..names import safe_name
+from ..core.names import safe_name
 from . import io, promql
 from .checks import check_breakdown, objective_rules
+from .governance import Maintenance, Phase, check_phases
 from .promql import has_placeholder
 from .tables import CompletenessColumns, Completion, TableSource, identifier, optional_duration
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import SpecError
-from ..names import safe_name
+from ..core.errors import SpecError
+from ..core.names import safe_name
 from .promql import number
 from .schema import tier_name
 

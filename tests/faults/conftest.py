@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, periods, spec
-from slo_jobs.demo import prom
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from demo import prom
+from slo_jobs import spec
+from slo_jobs.core import periods
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 SEP = periods.month("2026-09")

@@ -21,10 +21,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs.endpoint import AirflowConfig
-from slo_jobs.errors import ExtractError, SloJobsError
-from slo_jobs.pipeline_slis.judge import US
-from slo_jobs.pipeline_slis.readers import AirflowClient, micros
+from slo_jobs.core.errors import ExtractError, SloJobsError
+from slo_jobs.sources.endpoint import AirflowConfig
+from slo_jobs.sources.pipelines.judge import US
+from slo_jobs.sources.pipelines.readers import AirflowClient, micros
 from tests.conftest import ROOT
 from tests.faults.airflowapi import AirflowApi
 from tests.faults.conftest import FAST

@@ -17,9 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, compute, lake, periods, spec
-from slo_jobs.demo import prom
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from demo import prom
+from slo_jobs import compute, lake, spec
+from slo_jobs.core import periods
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.spec import catalog
 from tests.faults import shapes
 
 FEB = periods.month("2026-02")

@@ -1,6 +1,6 @@
 """Files: every output is written whole by one helper, and a month is published as a set.
 
-``slo_jobs.atomicio`` writes through a temp file with a random name created with ``O_EXCL``
+``slo_jobs.lake.atomicio`` writes through a temp file with a random name created with ``O_EXCL``
 (a planted symlink is never followed), with the mode the umask gives, and removes its temp
 file on any failure. A month's report folder and its computed tables in the lake are built
 as a new version beside the old one and swapped in with one rename: a failure part-way
@@ -24,9 +24,13 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from slo_jobs import atomicio, catalog, lake, periods, report, rules
+from slo_jobs import lake, rules
 from slo_jobs.compute import SloParams, compute_window, write_result
-from slo_jobs.errors import LakeError, SloJobsError
+from slo_jobs.core import periods
+from slo_jobs.core.errors import LakeError, SloJobsError
+from slo_jobs.lake import atomicio
+from slo_jobs.report import monthly as report
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
 

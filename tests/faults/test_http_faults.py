@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from slo_jobs import spec
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, extract_slo
-from slo_jobs.request import retry_after as _retry_after
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import PrometheusClient, extract_slo
+from slo_jobs.sources.request import retry_after as _retry_after
 from tests.faults.conftest import DAY, fast, no_parquet
 from tests.faults.faultserver import FORWARD, FaultServer, Reply
 

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from slo_jobs import compute, lake, spec
-from slo_jobs.errors import LakeError
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.core.errors import LakeError
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
 from tests.faults.conftest import DAY, SEP
 from tests.test_extract_integration import lake_digest
@@ -93,9 +93,9 @@ FULL_DISK = textwrap.dedent("""
     import resource, signal, sys
     from pathlib import Path
     from slo_jobs import catalog
-    from slo_jobs.errors import LakeError
-    from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
-    from slo_jobs.periods import month
+    from slo_jobs.core.errors import LakeError
+    from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+    from slo_jobs.core.periods import month
     slo = catalog.load([Path(sys.argv[3])])[0]
     with PrometheusClient(PrometheusConfig(sys.argv[1])) as client:
         # Queries first, then writes: the size limit makes every write fail like a full disk.
@@ -125,8 +125,8 @@ WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from slo_jobs import catalog
-    from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
-    from slo_jobs.periods import month
+    from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+    from slo_jobs.core.periods import month
     slo = catalog.load([Path(sys.argv[3])])[0]
     with PrometheusClient(PrometheusConfig(sys.argv[1])) as client:
         for _ in range(4):

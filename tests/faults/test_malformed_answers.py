@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from slo_jobs import compute, spec
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, extract_slo
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import PrometheusClient, extract_slo
 from tests.faults.conftest import DAY, SEP, fast, no_parquet
 from tests.faults.faultserver import FORWARD, FaultServer, Reply, error_body
 

@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from slo_jobs import catalog, periods, spec
-from slo_jobs.demo.prom import free_port
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from demo.prom import free_port
+from slo_jobs import spec
+from slo_jobs.core import periods
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 from tests.faults.faultserver import FORWARD, FaultServer, Reply
 from tests.test_extract_integration import lake_digest

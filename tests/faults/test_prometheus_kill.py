@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from slo_jobs import lake, spec
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
 from tests.faults.conftest import DAY, SEP, StartProm, fast
 from tests.test_extract_integration import lake_digest
 

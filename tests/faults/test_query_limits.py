@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from slo_jobs import spec
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, extract_slo
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import PrometheusClient, extract_slo
 from tests.faults.conftest import DAY, StartProm, fast
 from tests.faults.faultserver import FORWARD, FaultServer, Reply, error_body
 

@@ -15,9 +15,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, spec
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, extract_slo
+from slo_jobs import spec
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import PrometheusClient, extract_slo
+from slo_jobs.spec import catalog
 from tests.faults.conftest import DAY, fast, no_parquet
 from tests.faults.faultserver import FaultServer, Reply
 

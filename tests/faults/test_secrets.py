@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, redaction, rules, spec
-from slo_jobs.errors import ExtractError, SloJobsError
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs import rules, spec
+from slo_jobs.core import redaction
+from slo_jobs.core.errors import ExtractError, SloJobsError
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 from tests.faults.conftest import DAY
 from tests.faults.faultserver import FORWARD, FaultServer, Reply

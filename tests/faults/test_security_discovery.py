@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import names
-from slo_jobs.demo import prom
+from demo import prom
+from slo_jobs.core import names
 from tests.conftest import ROOT
 
 UNTIL = datetime(2026, 11, 30, tzinfo=UTC)  # a Monday: one week before it is read

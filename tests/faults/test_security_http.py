@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, spec
-from slo_jobs.endpoint import AirflowConfig, PrometheusConfig
-from slo_jobs.errors import ExtractError, SloJobsError, SpecError
-from slo_jobs.extract import PrometheusClient, extract_slo
-from slo_jobs.pipeline_slis.readers import AirflowClient, micros
+from slo_jobs import spec
+from slo_jobs.core.errors import ExtractError, SloJobsError, SpecError
+from slo_jobs.sources.endpoint import AirflowConfig, PrometheusConfig
+from slo_jobs.sources.pipelines.readers import AirflowClient, micros
+from slo_jobs.sources.prometheus import PrometheusClient, extract_slo
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 from tests.faults.airflowapi import AirflowApi
 from tests.faults.conftest import DAY, fast, no_parquet

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from slo_jobs import catalog
-from slo_jobs.errors import ExtractError
-from slo_jobs.pipeline_slis.record import record_days
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.pipelines.record import record_days
+from slo_jobs.spec import catalog
 
 DAY = date(2026, 9, 1)
 DOC = """apiVersion: slo-jobs/v1

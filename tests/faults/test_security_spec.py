@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import catalog, lake, names, periods, report
+from slo_jobs import lake
 from slo_jobs.compute import SloParams, compute_window, write_result
-from slo_jobs.errors import LakeError, SloJobsError, SpecError
+from slo_jobs.core import names, periods
+from slo_jobs.core.errors import LakeError, SloJobsError, SpecError
+from slo_jobs.report import monthly as report
+from slo_jobs.spec import catalog
 from slo_jobs.spec import io as specio
 from slo_jobs.spec.tables import DAG_ID, IDENTIFIER
 from tests.conftest import ROOT

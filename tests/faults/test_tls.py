@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from demo import prom
 from slo_jobs import spec
-from slo_jobs.demo import prom
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
 from tests.conftest import ROOT
 from tests.faults.conftest import DAY, fast
 from tests.faults.tlsutil import Pki, make_pki, web_config

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs.demo import backends, prom, scrapes
+from demo import backends, prom, scrapes
 from tests.conftest import ROOT
 from tests.realdata.prom3 import Prom3Proxy
 

@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from slo_jobs import compute, periods
-from slo_jobs.demo import scrapes
+from demo import scrapes
+from slo_jobs import compute
+from slo_jobs.core import periods
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import periods
-from slo_jobs.demo import scrapes
+from demo import scrapes
+from slo_jobs.core import periods
 
 pytestmark = pytest.mark.integration
 SEP = periods.month("2026-09")

@@ -1,6 +1,6 @@
 """Extraction is exact on real scrape shapes, from every backend.
 
-The generated scrapes (``slo_jobs.demo.scrapes``) have 15 s, 30 s and 60 s scrape intervals
+The generated scrapes (``demo.scrapes``) have 15 s, 30 s and 60 s scrape intervals
 with ±45 % jitter, pod churn, counter resets, lazily created series and a 20-minute outage per
 job (one across midnight), histogram bounds written ``le="1.0"``. September 2026 is extracted
 from a real Prometheus 2.42, a real VictoriaMetrics 1.79 and Prometheus 2.42 behind a proxy
@@ -24,10 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, compute, lake, periods, report, spec
-from slo_jobs.demo import scrapes
-from slo_jobs.errors import ExtractError
-from slo_jobs.extract import PrometheusClient, PrometheusConfig, extract_slo
+from demo import scrapes
+from slo_jobs import compute, lake, spec
+from slo_jobs.core import periods
+from slo_jobs.core.errors import ExtractError
+from slo_jobs.report import monthly as report
+from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
+from slo_jobs.spec import catalog
 
 pytestmark = pytest.mark.integration
 SEP = periods.month("2026-09")

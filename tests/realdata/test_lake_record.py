@@ -24,9 +24,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import catalog, lake, runner
-from slo_jobs.demo import backends, prom, scrapes
-from slo_jobs.sources import Sources
+from demo import backends, prom, scrapes
+from slo_jobs import lake
+from slo_jobs.run import runner
+from slo_jobs.run.sources import Sources
+from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

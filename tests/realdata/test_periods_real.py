@@ -19,8 +19,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import lake, periods
-from slo_jobs.demo import scrapes
+from demo import scrapes
+from slo_jobs import lake
+from slo_jobs.core import periods
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from slo_jobs.demo import scrapes
-from slo_jobs.demo.scrapes import BUCKET, COUNT, REQUESTS, Scrapes, Series
+from demo import scrapes
+from demo.scrapes import BUCKET, COUNT, REQUESTS, Scrapes, Series
 from tests.realdata.conftest import SEED
 
 START, END, JOBS = scrapes.month_scenario(SEED)

@@ -1,0 +1,231 @@
+"""The one way slo-jobs writes a file or publishes a folder: whole, or not at all.
+
+Every output (lake partitions, monthly tables, reports, rule files, dashboards) goes through
+:func:`write_file`: a temp file with a random name created with ``O_EXCL`` in the target's
+folder (never following a planted symlink), flushed, synced and renamed over the target.
+Files end with mode ``0o666 & ~umask`` like any file the user creates, not ``mkstemp``'s
+0600.  :func:`publish_folder` does the same for a set of files that belong together
+(a month's report, a month's computed tables): readers see the old set or the new one.
+
+Neither follows a symbolic link it did not make. Below a folder the user chose (the lake,
+the output folder: :func:`confined`), every folder is slo-jobs' own: a link planted at any
+of them, or at the file or folder written, is refused in one line, so a month folder linked
+to a private folder never publishes its files, and no write lands outside the chosen folder.
+
+This module sits at the bottom: it imports nothing of slo_jobs but the errors.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from ..core.errors import SloJobsError
+
+TEMP_PREFIX = ".tmp-"
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+_TRIES = 8  # a name taken (by a planted file or symlink) is skipped, never opened
+_roots: set[str] = set()  # folders the user chose (absolute, as given)
+
+
+def confined(folder: Path) -> Path:
+    """``folder``, noted as chosen by the user: below it, no symbolic link is followed.
+
+    The folder itself may be a link (a lake on another disk); what slo-jobs builds in it
+    may not. Registered once per process by the code that takes the folder from the user.
+    """
+    _roots.add(os.path.abspath(folder))
+    return folder
+
+
+def refuse_links(path: Path, error: type[SloJobsError] = SloJobsError) -> None:
+    """Raise ``error`` if ``path``, or a folder between the chosen folder it lies in and
+    it, is a symbolic link (only ``path`` itself outside every chosen folder)."""
+    full = os.path.abspath(path)
+    root = max((r for r in _roots if full.startswith(r.rstrip(os.sep) + os.sep)), key=len,
+               default=None)
+    parts = Path(full).relative_to(root).parts if root else ()
+    steps = [os.path.join(root, *parts[:i]) for i in range(1, len(parts))] if root else []
+    for step in [*steps, full]:
+        if os.path.islink(step):
+            raise error(f"{step}: a symbolic link where slo-jobs writes; expected a real "
+                        f"{'file or folder' if step == full else 'folder'} (a link "
+                        "planted here could publish or overwrite files elsewhere)")
+
+
+def _token() -> str:
+    return secrets.token_hex(8)
+
+
+def _create_temp(folder: Path, name: str) -> tuple[int, Path]:
+    for _ in range(_TRIES):
+        tmp = folder / f"{TEMP_PREFIX}{name}-{_token()}"
+        try:
+            # 0o666: the kernel applies the umask, as for any file the user creates.
+            return os.open(tmp, _FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise OSError(errno.EEXIST, f"no free temp name after {_TRIES} tries")
+
+
+def write_file(target: Path, fill: Callable[[BinaryIO], None],
+               error: type[SloJobsError] = SloJobsError) -> Path:
+    """Write ``target`` whole: ``fill`` writes into a temp file that replaces it on success.
+
+    On any failure the temp file is removed, the old ``target`` stays as it was, and an
+    ``error`` naming the file is raised (``fill``'s own SloJobsError passes through).
+    """
+    refuse_links(target, error)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(target.parent, target.name)
+    except OSError as exc:
+        raise error(f"{target.parent}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise error(f"{target}: cannot write ({exc.strerror})") from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def open_lock_file(path: Path, error: type[SloJobsError] = SloJobsError) -> TextIO:
+    """``path`` opened to hold a lock on (created if missing), never through a link."""
+    refuse_links(path, error)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                     | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        raise error(f"{path}: cannot open lock file ({exc.strerror})") from None
+    return os.fdopen(fd, "a")
+
+
+def write_bytes(target: Path, data: bytes, error: type[SloJobsError] = SloJobsError) -> Path:
+    def fill(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    return write_file(target, fill, error)
+
+
+def write_text(target: Path, text: str, error: type[SloJobsError] = SloJobsError) -> Path:
+    return write_bytes(target, text.encode("utf-8"), error)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step (Linux ``renameat2``); False where the
+    system or file system cannot (e.g. NFS), for the caller's fallback."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _lock(folder: Path, block: bool = True) -> int | None:
+    """An exclusive lock on ``folder`` (its descriptor), or None if another process holds it.
+
+    A writer holds its stage folder's lock while it builds; the kernel drops it when the
+    writer dies, even by SIGKILL, so an unlocked stage is one a killed writer left.
+    """
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_stale_stages(target: Path) -> None:
+    """Remove the folders killed writers of ``target`` left half built: those no writer
+    holds locked (a writer at work keeps its own). No clock is read."""
+    for old in target.parent.glob(f"{TEMP_PREFIX}{target.name}-*"):
+        try:
+            if not old.is_dir() or old.is_symlink():
+                continue
+            fd = _lock(old, block=False)
+        except OSError:
+            continue
+        if fd is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            os.close(fd)
+
+
+@contextmanager
+def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError,
+                   drop: Collection[str] = ()) -> Iterator[Path]:
+    """Build the new content of the folder ``target`` in the folder yielded, then publish it.
+
+    The new folder is built beside ``target`` and the two are exchanged in one step, so a
+    reader sees the old set of files or the new set, never a mix (one that must read
+    several files opens the folder once and reads through that descriptor).  Files of the
+    old set that the new one does not write are carried over (hard links), so writing part
+    of a set (one format, one service) keeps the rest, except the files named in ``drop``.
+    If the body fails, ``target`` is untouched and the new folder removed.
+    """
+    parent = target.parent
+    refuse_links(target, error)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_stages(target)
+        stage = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
+        stage.mkdir()
+        held = _lock(stage)
+    except OSError as exc:
+        raise error(f"{target}: cannot create a new version ({exc.strerror})") from None
+    try:
+        yield stage
+        if target.is_dir():
+            for entry in target.iterdir():
+                if entry.name.startswith(TEMP_PREFIX) or entry.name in drop \
+                        or (stage / entry.name).exists():
+                    continue
+                # Only the regular files of the old set carry over, never through a link.
+                refuse_links(entry, error)
+                if entry.is_file():
+                    try:
+                        os.link(entry, stage / entry.name, follow_symlinks=False)
+                    except OSError:
+                        shutil.copy2(entry, stage / entry.name, follow_symlinks=False)
+            if not _exchange(stage, target):
+                # No atomic exchange here: two renames, with a moment without the folder.
+                old = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
+                os.rename(target, old)
+                os.rename(stage, target)
+                stage = old
+        else:
+            os.rename(stage, target)
+            return
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise error(f"{target}: cannot publish the new version ({exc.strerror})") from None
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    finally:
+        if held is not None:
+            os.close(held)
+    shutil.rmtree(stage, ignore_errors=True)  # now the old set

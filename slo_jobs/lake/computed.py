@@ -1,0 +1,67 @@
+"""A computed month's tables read back from the lake (``<lake>/monthly/month=<label>/``).
+
+Beside ``lake`` rather than in ``compute``: ``slo-jobs show`` and the report read them
+without loading the compute engine (DuckDB) or the SLO definitions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import lake
+from ..core.errors import LakeError
+from ..core.periods import Period
+from . import LakeDir
+
+
+def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = False
+               ) -> list[dict[str, Any]]:
+    """The rows of the month's computed table ``name``; with ``missing_ok`` none for a table
+    the month does not have (computed before it existed, or not computed)."""
+    path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
+    try:
+        with lake.reading_sets():  # one look at the month's manifest for both
+            if not lake.exists(path):
+                if missing_ok:
+                    return []
+                raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
+                                f"(run: slo-jobs compute --month {label})")
+            # A local file through ParquetFile: pq.read_table (lake.read_file) loads
+            # pyarrow.dataset, two seconds of CPU before `show` prints a 10-row table.
+            table = pq.ParquetFile(path).read() if isinstance(path, Path) else \
+                lake.read_file(path)
+            rows = _rows(table)
+    except (OSError, pa.ArrowException) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "
+                        f"computed {name} of {label}: recompute it with slo-jobs compute "
+                        f"--month {label}") from None
+    return rows
+
+
+def read_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
+    """The summary rows ``compute_month`` wrote for ``period``."""
+    return read_table(lake_dir, period.label, "summary")
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    """``table.to_pylist()``, its zoned timestamp columns read as plain UTC and their zone put
+    back here: pyarrow converts a zoned timestamp by way of pandas, and importing pandas
+    costs `show` two seconds."""
+    zones = {}
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz:
+            zones[f.name] = ZoneInfo(f.type.tz) if f.type.tz not in ("UTC", "+00:00") else UTC
+            table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp(f.type.unit)))
+    rows: list[dict[str, Any]] = table.to_pylist()
+    for r in rows:
+        for name, zone in zones.items():
+            if r[name] is not None:
+                r[name] = r[name].replace(tzinfo=UTC).astimezone(zone)
+    return rows

@@ -1,0 +1,157 @@
+"""The month runner: the one place that decides which days an SLO's month needs, extracts
+them through its source, computes and renders. The CLI's ``run`` and ``backfill`` and the
+DAG tasks (``tasks.py``) all go through it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .. import compute, lake
+from ..core import burnrate, periods
+from ..core.errors import SloJobsError
+from ..core.periods import Period
+from ..decisions.teams import Team
+from ..lake import LakeDir, daytable
+from ..lake.daytable import DayResult
+from ..report import monthly as report
+from ..spec import Slo
+from .sources import Sources
+
+# Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs the
+# pool ``prometheus`` bounds the mapped tasks instead).
+EXTRACT_CONCURRENCY = 4
+# Threads beyond the query slots: an SLO being written (each partition synced to disk) holds
+# a thread but no slot, so the slots go on reading the next SLOs meanwhile.
+WRITING_THREADS = 2
+T = TypeVar("T")
+
+
+def month_days(slo: Slo, label: str, as_of: datetime | None = None
+               ) -> tuple[list[date], list[date]]:
+    """The UTC days (lake partitions) a report of month ``label`` needs for ``slo``:
+    (the days of its month in its own time zone, the other days it reads: the burn-rate
+    lookback before the month and its own window to date). Days starting at or after
+    ``as_of`` are left out: nothing is extracted for time that has not happened. Every path
+    that extracts a month (run, extract, backfill, the monthly DAG) takes its days here."""
+    local = periods.calendar("month", label, slo.time_zone)
+    at = local.end if as_of is None else min(as_of, local.end)
+    window = compute.own_window(slo, at)
+    lookback = burnrate.lookback([a.long_window for a in slo.burn_rate_alerts])
+    start = min(local.start, window.start) - lookback
+
+    def upto(p: Period) -> list[date]:
+        return [d for d in periods.utc_days(p)
+                if as_of is None or datetime(d.year, d.month, d.day, tzinfo=UTC) < as_of]
+
+    month = upto(local)
+    before = [d for d in upto(Period("", start, at)) if d not in set(month)]
+    return month, before
+
+
+def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | None,
+                    redo: bool) -> tuple[list[date], list[date]]:
+    """(days of the SLO's month to extract: all with ``redo``, else those without a
+    complete partition; the other days it reads that have none)."""
+    month, before = month_days(slo, label, as_of)
+    todo = month if redo else lake.missing_days(lake_dir, slo.name, month, as_of)
+    return todo, lake.missing_days(lake_dir, slo.name, before, as_of)
+
+
+def started(slos: Sequence[Slo], label: str, as_of: datetime) -> tuple[list[Slo], list[str]]:
+    """(the SLOs whose month ``label`` has begun at ``as_of`` in their own zone, a one-line
+    note for each one left out). Refuses the month when it has begun for none of them."""
+    begun: list[Slo] = []
+    notes: list[str] = []
+    for s in slos:
+        start = periods.calendar("month", label, s.time_zone).start
+        if as_of > start:
+            begun.append(s)
+        else:
+            notes.append(f"note: SLO {s.name} left out: month {label} in {s.time_zone} begins "
+                         f"{start:%Y-%m-%dT%H:%MZ}, after as-of {as_of:%Y-%m-%dT%H:%MZ}")
+    if slos and not begun or not slos and as_of <= periods.month(label).start:
+        raise SloJobsError(f"month {label}: has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
+                           "expected a month that has started (or a later --as-of)")
+    return begun, notes
+
+
+def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
+                     as_of: datetime | None = None, per_day: bool = False,
+                     slot: AbstractContextManager[object] | None = None) -> list[DayResult]:
+    """Replace exactly the ``days`` partitions of ``slo``, under its lock, after clearing
+    temp files a killed run left behind (so a re-run leaves the lake as an uninterrupted
+    run). All days are read before any is written; with ``per_day``, one day at a time, so
+    each finished day is kept if the run is interrupted. ``slot`` is held while reading
+    (not while writing): the bound on concurrent reads."""
+    source = sources.for_slo(slo)
+    out: list[DayResult] = []
+    for chunk in ([[d] for d in days] if per_day else [days] if days else []):
+        with slot or nullcontext(), sources.reading():
+            read = source.read_days(slo, chunk, as_of)  # a failing source writes nothing
+        out += daytable.replace(lake_dir, slo.name, chunk, read)
+    return out
+
+
+def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_dir: LakeDir,
+                 as_of: datetime | None = None,
+                 concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
+    """The same ``days`` of every SLO, at most ``concurrency`` SLOs reading at a time."""
+    return [r for rs in _each(sources, slos, concurrency,
+                              lambda s, slot: extract_slo_days(sources, s, days, lake_dir,
+                                                               as_of, slot=slot))
+            for r in rs]
+
+
+def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
+               as_of: datetime | None, redo: bool = False, per_day: bool = False,
+               concurrency: int = EXTRACT_CONCURRENCY,
+               done: Callable[[Slo], None] | None = None) -> dict[str, list[date]]:
+    """Extract what month ``label`` needs of each SLO (``days_to_extract``); returns the
+    days extracted per SLO. ``done`` is called as each SLO finishes (progress bars)."""
+    def one(slo: Slo, slot: AbstractContextManager[object]) -> list[date]:
+        todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
+        extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day, slot)
+        if done is not None:
+            done(slo)
+        return todo + others
+
+    return dict(zip([s.name for s in slos], _each(sources, slos, concurrency, one),
+                    strict=True))
+
+
+def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
+          fn: Callable[[Slo, AbstractContextManager[object]], T]) -> list[T]:
+    # Threads: the work is waiting for the source and decoding its answers. ``concurrency``
+    # slots bound the reads; the extra threads let SLOs be written while others read.
+    slots = threading.BoundedSemaphore(max(1, concurrency))
+    with ThreadPoolExecutor(max(1, concurrency) + WRITING_THREADS) as pool:
+        return list(pool.map(lambda s: fn(s, slots), slos))
+
+
+def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
+              out_dir: Path, generated_at: datetime,
+              as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
+              ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
+    """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
+
+    Each SLO's month is its calendar month in its own zone; of it and the days it reads
+    besides (the burn-rate lookback, its own quarter or rolling window to date), the days
+    not yet final in the lake are extracted (``lake.missing_days``), so the month in
+    progress costs about a day's extraction per run. A month still running at ``as_of`` is
+    reported to date and projected, marked estimated; no partition is written past ``as_of``.
+    An SLO whose month has not begun at ``as_of`` in its zone is left out (``started``).
+    """
+    if as_of is not None:
+        slos = started(slos, period.label, as_of)[0]  # the caller shows the notes
+    fill_month(sources, slos, period.label, lake_dir, as_of)
+    rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
+    files = report.render(lake_dir, period, out_dir, source=sources.label(slos),
+                          generated_at=generated_at)
+    return rows, files

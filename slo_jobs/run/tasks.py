@@ -1,0 +1,281 @@
+"""Task bodies for orchestrators: explicit arguments in, small JSON-able summaries out.
+
+The DAGs call these with the run's data interval; nothing here reads the clock
+or knows about Airflow.  Where Prometheus is needed, the caller passes a function
+that resolves a connection name (an SLO may name its own with the label
+``prometheus_conn_id``; ``None`` means the default), so a run that needs no
+Prometheus never looks one up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .. import compute, lake, review, spec
+from ..compute import shards
+from ..core import periods
+from ..core.errors import SloJobsError
+from ..core.periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
+from ..decisions import teams as team_file
+from ..lake import LakeDir
+from ..report import monthly as report
+from ..report import text as report_text
+from ..sources.pipelines import record
+from ..sources.pipelines.record import AirflowFor
+from ..spec import catalog
+from . import runner
+from .sources import PrometheusFor as ConfigFor
+from .sources import Sources
+
+
+def period_of(interval_start: datetime | None, interval_end: datetime | None) -> Period:
+    """The calendar month a monthly data interval covers; refuses any other interval."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected a monthly data interval")
+    period = month_of(interval_start)
+    if period.start != interval_start or period.end != interval_end:
+        raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
+                           "expected one whole calendar month in UTC")
+    return period
+
+
+def settled(period: Period) -> datetime:
+    """The as-of of a monthly run: its interval's end plus the settle delay the DAG waits
+    (LOCAL_MONTH_SETTLE), by when every zone's month has ended. A UTC day it cuts (the one
+    after the month) is written as incomplete and read whole by a later run."""
+    return period.end + LOCAL_MONTH_SETTLE
+
+
+def day_of(interval_start: datetime | None, interval_end: datetime | None) -> date:
+    """The UTC day a daily data interval covers; refuses any other interval."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected a daily data interval")
+    start = interval_start.astimezone(UTC)
+    if (start.hour, start.minute, start.second, start.microsecond) != (0, 0, 0, 0) \
+            or interval_end - interval_start != timedelta(days=1):
+        raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
+                           "expected one whole day in UTC")
+    return start.date()
+
+
+def slo_names(slos_dir: Path, source: str = "all") -> list[str]:
+    """SLO names; ``source`` "prometheus" or "pipeline" keeps the SLOs read from there."""
+    return [s.name for s in catalog.load([slos_dir]) if source == "all"
+            or (s.pipeline is None) == (source == "prometheus")]
+
+
+def _one(slos_dir: Path, name: str) -> spec.Slo:
+    for s in catalog.load([slos_dir]):
+        if s.name == name:
+            return s
+    raise SloJobsError(f"SLO {name!r}: not found in {slos_dir}")
+
+
+def day_ranges(days: list[date]) -> str:
+    """``2026-09-03..2026-09-05, 2026-09-10``: consecutive days folded into ranges."""
+    return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0]}..{r[-1]}"
+                     for r in consecutive(days))
+
+
+def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
+                interval_start: datetime | None, interval_end: datetime | None,
+                airflow_for: AirflowFor | None = None) -> dict[str, Any]:
+    """Write one SLO's partition of the interval's day, as of the interval's end plus the
+    ingest grace the DAG waits (``periods.INGEST_GRACE``): a day with a lagging series is
+    written as not final, and read again by the next run that needs it."""
+    day = day_of(interval_start, interval_end)
+    slo = _one(slos_dir, slo_name)
+    assert interval_end is not None  # day_of refuses a missing interval
+    with Sources(config_for, airflow_for) as sources:
+        results = runner.extract_slo_days(sources, slo, [day], lake_dir,
+                                          interval_end + periods.INGEST_GRACE)
+    return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
+            "clipped": sum(r.clipped for r in results)}
+
+
+def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
+               interval_start: datetime | None, interval_end: datetime | None,
+               fill: bool = True, airflow_for: AirflowFor | None = None) -> dict[str, Any]:
+    """Extract the days the SLO's month needs that have no (complete) partition yet.
+
+    The SLO's month is its calendar month in its own time zone (an America/Los_Angeles
+    September reaches into October 1st UTC), plus the burn-rate lookback and its own window
+    to date. Days final in the lake (written by the daily DAG or an earlier run) are left
+    as they are; days not final (a series lagged at the daily read) or without data are
+    read again, keeping what the lake holds. With ``fill=False`` nothing is extracted; the
+    missing days are only listed.
+    """
+    period = period_of(interval_start, interval_end)
+    slo = _one(slos_dir, slo_name)
+    as_of = settled(period)
+    missing, others = runner.days_to_extract(lake_dir, slo, period.label, as_of, redo=False)
+    if fill:  # the days just listed, not listed again by fill_month
+        with Sources(config_for, airflow_for) as sources:
+            runner.extract_slo_days(sources, slo, missing + others, lake_dir, as_of)
+    listed = [d.isoformat() for d in missing]
+    return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
+            "missing": [] if fill else listed}
+
+
+def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
+                    interval_start: datetime | None,
+                    interval_end: datetime | None) -> dict[str, Any]:
+    """Replace exactly the interval's minutes of one pipeline SLO (within one UTC day)."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected an hourly data interval")
+    slo = _one(slos_dir, slo_name)
+    if slo.pipeline is None:
+        raise SloJobsError(f"SLO {slo_name!r}: its SLI is read from Prometheus; expected a "
+                           "pipeline SLO (completion, or freshness/completeness from a table)")
+    r = record.record_interval(slo, interval_start, interval_end, lake_dir, airflow_for)
+    return {"slo": slo_name, "day": r.day.isoformat(), "start": interval_start.isoformat(),
+            "end": interval_end.isoformat(), "rows": r.rows}
+
+
+def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
+                interval_end: datetime | None) -> dict[str, Any]:
+    """Fail, naming SLOs and days, unless every SLO has a complete partition for every day
+    of its month (in its own time zone)."""
+    period = period_of(interval_start, interval_end)
+    slos = catalog.load([slos_dir])
+    as_of = settled(period)
+    gaps = {s.name: lake.missing_days(lake_dir, s.name,
+                                      runner.month_days(s, period.label, as_of)[0], as_of)
+            for s in slos}
+    found = [f"{name} misses {day_ranges(days)}" for name, days in gaps.items() if days]
+    if found:
+        raise SloJobsError(
+            f"month {period.label}: extraction incomplete: {'; '.join(found)}; expected one "
+            "partition per SLO and day (run slo_extract for those days, or trigger "
+            "slo_monthly_report with missing_days=fill)")
+    return {"period": period.label, "slos": len(slos), "days": len(period.days)}
+
+
+def plan_shards(slos_dir: Path, shard_size: int) -> list[dict[str, Any]]:
+    """The shards of the month's compute, one mapped task each: per shard of
+    ``shard_size`` SLOs (by name), its index, its SLOs with their spec hashes and the spec
+    files (relative to ``slos_dir``) that define them, so that a shard task parses only
+    those files of a large catalog validated here once."""
+    slos, files = catalog.load_indexed([slos_dir])
+    plan = []
+    for index in range(shards.count(len(slos), shard_size)):
+        part = shards.members(slos, index, shard_size)
+        needed = dict.fromkeys(f for s in part for f in files[s.name])
+        plan.append({"index": index, "size": shard_size,
+                     "slos": {s.name: s.spec_hash for s in part},
+                     "files": [Path(f).relative_to(slos_dir).as_posix() for f in needed]})
+    return plan
+
+
+def _planned(slos_dir: Path, shard: dict[str, Any]) -> list[spec.Slo]:
+    """The SLOs a shard of ``plan_shards`` names, read from the files it names; refuses
+    them if a definition changed after planning."""
+    root = slos_dir.resolve()
+    again = "clear the DAG run from plan_shards to plan again"
+    paths = []
+    for name in shard["files"]:
+        path = slos_dir / name  # as the catalog names it: the same SLO and spec hash
+        if not path.resolve().is_relative_to(root):
+            raise SloJobsError(f"shard {shard['index']}: files: found {name!r}; expected a "
+                               f"spec file under {slos_dir}")
+        if not path.is_file():
+            raise SloJobsError(f"shard {shard['index']}: files: {name}: no longer in "
+                               f"{slos_dir}; expected the files the shards were planned "
+                               f"from ({again})")
+        paths.append(path)
+    loaded = {s.name: s for s in catalog.load(paths)} if paths else {}
+    changed = sorted(n for n, h in shard["slos"].items()
+                     if n not in loaded or loaded[n].spec_hash != h)
+    if changed:
+        raise SloJobsError(f"shard {shard['index']}: SLO {shards.listed(changed)}: removed "
+                           f"or changed in {slos_dir} since the shards were planned; expected "
+                           f"the planned definitions ({again})")
+    return [loaded[n] for n in sorted(shard["slos"])]
+
+
+def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
+                  interval_end: datetime | None, shard: dict[str, Any]) -> dict[str, Any]:
+    """Compute one shard of ``plan_shards`` for the interval's month into its folder
+    (replaced whole)."""
+    period = period_of(interval_start, interval_end)
+    index, size = int(shard["index"]), int(shard["size"])
+    part = _planned(slos_dir, shard)
+    folder = shards.compute_shard(lake_dir, part, period, index, size)
+    return {"index": index, "slos": len(part), "folder": str(folder)}
+
+
+def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
+                interval_end: datetime | None, computed: list[dict[str, Any]]) -> str:
+    """Publish the interval's month from its computed shards (the cross-SLO tables computed
+    here) and remove the shards."""
+    period = period_of(interval_start, interval_end)
+    shards.merge(lake_dir, catalog.load([slos_dir]), period,
+                 [int(c["index"]) for c in computed], team_file.load_for([slos_dir]))
+    return str(lake.monthly_partition(lake_dir, period.label))
+
+
+def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
+                 interval_start: datetime | None, interval_end: datetime | None,
+                 rendered_at: datetime, pdf_max_slos: int | None = None) -> dict[str, str]:
+    """Render the interval's month; ``rendered_at`` is the render time the report records.
+
+    A month whose SLOs are all pipeline SLOs renders without any Prometheus connection.
+    A month of more than ``pdf_max_slos`` SLOs gets no PDF (one page or more per SLO: a
+    10,000-SLO book would take the render the better part of an hour and gigabytes of
+    memory); its HTML, JSON and CSV are written as always, and ``slo-jobs report --service``
+    renders one service's PDF.
+    """
+    period = period_of(interval_start, interval_end)
+    rows = compute.read_summary(lake_dir, period)
+    formats: list[str] = list(report.FORMATS)
+    skipped = ""
+    if pdf_max_slos is not None and len(rows) > pdf_max_slos:
+        formats.remove("pdf")
+        skipped = (f"no PDF: {len(rows)} SLOs, more than pdf_max_slos={pdf_max_slos}; "
+                   f"render a service's with slo-jobs report --month {period.label} "
+                   "--service NAME --format pdf")
+        print(skipped)
+    with Sources(config_for) as sources:
+        source = sources.label(catalog.load([slos_dir]))
+    files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at,
+                          formats=formats, without=["pdf"] if skipped else [])
+    print(report_text.table(rows))
+    return {"period": period.label, "html": str(files.html),
+            "pdf": "" if skipped else str(files.pdf), "json": str(files.json),
+            "csv": str(files.csv), **({"pdf_skipped": skipped} if skipped else {})}
+
+
+def week_of(interval_start: datetime | None, interval_end: datetime | None) -> str:
+    """The ISO week label (``2026-W38``) a weekly data interval covers; refuses any other."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError("data interval: missing; expected a weekly data interval")
+    label = periods.label_of("week", interval_start.astimezone(UTC))
+    week = periods.calendar("week", label)
+    if week.start != interval_start or week.end != interval_end:
+        raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
+                           "expected one whole ISO week (Monday to Monday) in UTC")
+    return label
+
+
+def review_week(slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
+                interval_start: datetime | None, interval_end: datetime | None,
+                rendered_at: datetime) -> dict[str, str]:
+    """Fill the weekly review of the interval's ISO week from the lake, as of the interval's
+    end plus the settle delay (every zone's week has ended by then)."""
+    label = week_of(interval_start, interval_end)
+    as_of = periods.calendar("week", label).end + LOCAL_MONTH_SETTLE
+    md, html = review.write_weekly(lake_dir, catalog.load([slos_dir]), label, out_dir, as_of,
+                                   rendered_at, [slos_dir])
+    return {"week": label, "markdown": str(md), "html": str(html)}
+
+
+def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a finished day of extraction announces: the day, its SLOs and row counts."""
+    days = sorted({e["day"] for e in extracted})
+    if len(days) != 1:
+        raise SloJobsError(f"extracted days: found {days}; expected exactly one day")
+    return {"day": days[0], "slos": sorted(e["slo"] for e in extracted),
+            "rows": sum(e["rows"] for e in extracted),
+            "clipped": sum(e["clipped"] for e in extracted)}
