@@ -91,7 +91,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period.label, at)
+    loaded, notes = runner.started(catalog.load(slo_paths(slos)), "month", period.label, at)
     echo_notes(notes)
     with Sources.from_env(prometheus_url) as sources:
         rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
@@ -148,7 +148,7 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period.label, at)
+    loaded, notes = runner.started(catalog.load(slo_paths(slos)), "month", period.label, at)
     echo_notes(notes)
     rows = compute.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
     typer.echo(report_text.table(rows))

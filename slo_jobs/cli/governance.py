@@ -20,6 +20,7 @@ from .options import (
     PromUrl,
     Slos,
     as_of_or_now,
+    echo_notes,
     lake_at,
     now,
     print_files,
@@ -104,12 +105,13 @@ def review(week: Week, slos: Slos = None, lake: Lake = "lake",
 
     Example: slo-jobs review --week 2026-W38 --slos slos/
     """
-    from .. import review as reviews
+    from ..run import runner
     from ..spec import catalog
 
     loaded = catalog.load(slo_paths(slos))
-    files = reviews.write_weekly(lake_at(lake), loaded, week, out, as_of_or_now(as_of), now(),
-                                 slo_paths(slos))
+    files, notes = runner.review_week(lake_at(lake), loaded, week, out, as_of_or_now(as_of),
+                                      now(), slo_paths(slos))
+    echo_notes(notes)
     print_files([(p.name, p) for p in files])
 
 

@@ -16,7 +16,7 @@ May import: ``sources`` (pipeline run judging), ``decisions``, ``lake``, ``spec`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,17 +51,24 @@ def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
 
 
 def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: str,
-                     as_of: datetime | None = None, processes: bool = True) -> WindowResult:
+                     as_of: datetime | None = None, processes: bool = True,
+                     params: Callable[[Slo, Period], SloParams] = phases.params,
+                     window: Callable[[Period], Period] | None = None) -> WindowResult:
     """A calendar period (``month``/``quarter``/``week``) for every SLO, each in its own
-    time zone: SLOs are grouped by zone and the results merged."""
+    time zone: SLOs are grouped by zone and the results merged. The one computation of a
+    period: the monthly run's, the weekly review's and what-if's.
+
+    ``params``: what each SLO is judged by in its zone's period (default: its own, with the
+    target of its phase in force at the period's start); ``window``: the window judged in
+    place of the zone's period (what-if's rolling window to the month's end)."""
     zones = sorted({s.time_zone for s in slos})
     merged: WindowResult | None = None
     for tz in zones:
         period = periods.calendar(kind, label, tz)
         group = [s for s in slos if s.time_zone == tz]
-        # Each SLO judged by the target of its phase in force at the period's start.
-        part = compute_window(lake_dir, [phases.params(s, period) for s in group], period,
-                              as_of, tz=tz, processes=processes)
+        part = compute_window(lake_dir, [params(s, period) for s in group],
+                              period if window is None else window(period), as_of, tz=tz,
+                              processes=processes)
         by_name = {s.name: s for s in group}
         for r in part.summary:
             r.update(phases.fields(by_name[r["slo"]], period, r))

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,6 @@ from ..core.errors import SloJobsError
 from ..core.periods import Period
 from ..decisions.teams import Team
 from ..lake import LakeDir
-from ..report import monthly as report
 from ..spec import Slo
 from . import runner
 from .sources import Sources
@@ -90,45 +87,6 @@ def report_is_current(lake_dir: LakeDir, out_dir: Path, slos: Sequence[Slo],
     return isinstance(shown, list) and _published(shown) == _published(rows)
 
 
-def _reason(exc: SloJobsError) -> str:
-    return " ".join(str(exc).split())
-
-
-def _fill(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
-          as_of: datetime, redo: bool, done: Callable[[Slo], None],
-          failed: dict[str, str]) -> int:
-    """Extract what month ``label`` needs of each SLO, one day at a time. A day that cannot
-    be read is left out and the others go on; when it is a day of the SLO's month, the SLO
-    is put in ``failed`` with the first reason (a day of the burn-rate lookback before the
-    history begins is read as a day without data, as any day not in the lake). Returns the
-    SLO-days extracted."""
-    slots = threading.BoundedSemaphore(runner.EXTRACT_CONCURRENCY)
-
-    def one(slo: Slo) -> int:
-        got, broken = 0, list[tuple[date | None, str]]()
-        try:
-            todo, others = runner.days_to_extract(lake_dir, slo, label, as_of, redo)
-        except SloJobsError as exc:
-            todo, others, broken = [], [], [(None, _reason(exc))]
-        for day in todo + others:
-            try:
-                got += len(runner.extract_slo_days(sources, slo, [day], lake_dir, as_of,
-                                                   per_day=True, slot=slots))
-            except SloJobsError as exc:
-                if day in todo:
-                    broken.append((day, _reason(exc)))
-        if broken:
-            days = [d for d, _ in broken if d is not None]
-            count = f" ({len(days)} of {len(todo)} days)" if len(days) > 1 else ""
-            failed[slo.name] = broken[0][1] + count
-        done(slo)
-        return got
-
-    workers = runner.EXTRACT_CONCURRENCY + runner.WRITING_THREADS
-    with ThreadPoolExecutor(workers) as pool:
-        return sum(pool.map(one, slos))
-
-
 def _follows(period: Period) -> list[Period]:
     """The months whose report compares with ``period`` (previous month, trend)."""
     nxt = periods.month_of(period.end)
@@ -140,10 +98,10 @@ def _compute(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, as_of: date
              teams: Mapping[str, Team] | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Compute and render ``period``; (its rows, every SLO with the reason when it fails)."""
     try:
-        rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
-        report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at)
+        rows = runner.publish_month(lake_dir, slos, period, as_of, out_dir, source,
+                                    rendered_at, teams)[0]
     except SloJobsError as exc:
-        return [], {s.name: _reason(exc) for s in slos}
+        return [], {s.name: runner.reason(exc) for s in slos}
     return rows, {}
 
 
@@ -154,7 +112,7 @@ def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_
     """Bring every month from ``first`` to ``last`` to a complete lake and a current report.
 
     Each SLO's month is its calendar month in its own zone, with the burn-rate lookback and
-    its own window to date (``runner.days_to_extract``), each read from its own source and
+    its own window to date (``runner.fill_month``), each read from its own source and
     written one day at a time, so an interrupted backfill keeps every finished day.
     ``rendered_at`` is the time the reports record as their render time (the caller's
     clock), and the as-of: nothing after it is extracted, and a month still running is
@@ -177,8 +135,9 @@ def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_
                 bar.set_postfix_str(slo.name)  # the SLO just done, by name
                 bar.update(1)
 
-            extracted = _fill(sources, slos, period.label, lake_dir, rendered_at, redo,
-                              finished, failed)
+            done = runner.fill_month(sources, slos, period.label, lake_dir, rendered_at,
+                                     redo, per_day=True, done=finished, failed=failed)
+        extracted = sum(len(days) for days in done.values())
         ok = [s for s in slos if s.name not in failed]
         neighbour = any(p.label in recomputed for p in _before(period))
         if ok and (redo or extracted or failed or neighbour

@@ -1,6 +1,8 @@
-"""The month runner: the one place that decides which days an SLO's month needs, extracts
-them through its source, computes and renders. The CLI's ``run`` and ``backfill`` and the
-DAG tasks (``tasks.py``) all go through it.
+"""The month runner: the one place that decides which days an SLO's month needs
+(``month_days``), whether a period has begun for an SLO (``begun``, ``started``), extracts
+the days through the SLO's source (``fill_month``), computes and renders (``publish_month``).
+The CLI, backfills (``backfill.py``), the DAG tasks (``tasks.py``), what-if (``whatif.py``)
+and the weekly review (``review_week``) all go through it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import compute, lake
+from .. import compute, lake, review
 from ..core import burnrate, periods
 from ..core.errors import SloJobsError
 from ..core.periods import Period
@@ -64,22 +66,30 @@ def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | N
     return todo, lake.missing_days(lake_dir, slo.name, before, as_of)
 
 
-def started(slos: Sequence[Slo], label: str, as_of: datetime) -> tuple[list[Slo], list[str]]:
-    """(the SLOs whose month ``label`` has begun at ``as_of`` in their own zone, a one-line
-    note for each one left out). Refuses the month when it has begun for none of them."""
-    begun: list[Slo] = []
+def begun(slo: Slo, kind: str, label: str, as_of: datetime) -> bool:
+    """True if the calendar ``kind`` period ``label`` (``month``, ``week``) has begun at
+    ``as_of`` in the SLO's own zone."""
+    return as_of > periods.calendar(kind, label, slo.time_zone).start
+
+
+def started(slos: Sequence[Slo], kind: str, label: str, as_of: datetime
+            ) -> tuple[list[Slo], list[str]]:
+    """(the SLOs whose ``kind`` period ``label`` has begun at ``as_of`` in their own zone,
+    a one-line note for each one left out). Refuses the period when it has begun for none
+    of them."""
+    chosen: list[Slo] = []
     notes: list[str] = []
     for s in slos:
-        start = periods.calendar("month", label, s.time_zone).start
-        if as_of > start:
-            begun.append(s)
+        if begun(s, kind, label, as_of):
+            chosen.append(s)
         else:
-            notes.append(f"note: SLO {s.name} left out: month {label} in {s.time_zone} begins "
-                         f"{start:%Y-%m-%dT%H:%MZ}, after as-of {as_of:%Y-%m-%dT%H:%MZ}")
-    if slos and not begun or not slos and as_of <= periods.month(label).start:
-        raise SloJobsError(f"month {label}: has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
-                           "expected a month that has started (or a later --as-of)")
-    return begun, notes
+            start = periods.calendar(kind, label, s.time_zone).start
+            notes.append(f"note: SLO {s.name} left out: {kind} {label} in {s.time_zone} "
+                         f"begins {start:%Y-%m-%dT%H:%MZ}, after as-of {as_of:%Y-%m-%dT%H:%MZ}")
+    if slos and not chosen or not slos and as_of <= periods.calendar(kind, label).start:
+        raise SloJobsError(f"{kind} {label}: has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
+                           f"expected a {kind} that has started (or a later --as-of)")
+    return chosen, notes
 
 
 def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
@@ -112,18 +122,57 @@ def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_d
 def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
                as_of: datetime | None, redo: bool = False, per_day: bool = False,
                concurrency: int = EXTRACT_CONCURRENCY,
-               done: Callable[[Slo], None] | None = None) -> dict[str, list[date]]:
+               done: Callable[[Slo], None] | None = None,
+               failed: dict[str, str] | None = None) -> dict[str, list[date]]:
     """Extract what month ``label`` needs of each SLO (``days_to_extract``); returns the
-    days extracted per SLO. ``done`` is called as each SLO finishes (progress bars)."""
+    days extracted per SLO. ``done`` is called as each SLO finishes (progress bars).
+
+    With ``failed``, a failure does not stop the others: one day at a time, a day that
+    cannot be read is left out and the others go on; when it is a day of the SLO's month,
+    the SLO is put in ``failed`` with the first reason (a day of the burn-rate lookback
+    before the history begins is read as a day without data, as any day not in the lake)."""
     def one(slo: Slo, slot: AbstractContextManager[object]) -> list[date]:
-        todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
-        extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day, slot)
+        if failed is None:
+            todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
+            extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day, slot)
+            got = todo + others
+        else:
+            got = _fill_tolerant(sources, slo, label, lake_dir, as_of, redo, slot, failed)
         if done is not None:
             done(slo)
-        return todo + others
+        return got
 
     return dict(zip([s.name for s in slos], _each(sources, slos, concurrency, one),
                     strict=True))
+
+
+def reason(exc: SloJobsError) -> str:
+    """The error as one line, for a list of what failed."""
+    return " ".join(str(exc).split())
+
+
+def _fill_tolerant(sources: Sources, slo: Slo, label: str, lake_dir: LakeDir,
+                   as_of: datetime | None, redo: bool, slot: AbstractContextManager[object],
+                   failed: dict[str, str]) -> list[date]:
+    got: list[date] = []
+    broken: list[tuple[date | None, str]] = []
+    try:
+        todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
+    except SloJobsError as exc:
+        todo, others, broken = [], [], [(None, reason(exc))]
+    for day in todo + others:
+        try:
+            if extract_slo_days(sources, slo, [day], lake_dir, as_of, per_day=True,
+                                slot=slot):
+                got.append(day)
+        except SloJobsError as exc:
+            if day in todo:
+                broken.append((day, reason(exc)))
+    if broken:
+        days = [d for d, _ in broken if d is not None]
+        count = f" ({len(days)} of {len(todo)} days)" if len(days) > 1 else ""
+        failed[slo.name] = broken[0][1] + count
+    return got
 
 
 def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
@@ -133,6 +182,17 @@ def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
     slots = threading.BoundedSemaphore(max(1, concurrency))
     with ThreadPoolExecutor(max(1, concurrency) + WRITING_THREADS) as pool:
         return list(pool.map(lambda s: fn(s, slots), slos))
+
+
+def publish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
+                  as_of: datetime | None, out_dir: Path, source: str, generated_at: datetime,
+                  teams: Mapping[str, Team] | None = None
+                  ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
+    """Compute ``period`` from the lake at ``as_of`` (``compute.compute_month``) and render
+    its report; ``source`` is what the report names as the data's origin."""
+    rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
+    files = report.render(lake_dir, period, out_dir, source=source, generated_at=generated_at)
+    return rows, files
 
 
 def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
@@ -149,9 +209,18 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
     An SLO whose month has not begun at ``as_of`` in its zone is left out (``started``).
     """
     if as_of is not None:
-        slos = started(slos, period.label, as_of)[0]  # the caller shows the notes
+        slos = started(slos, "month", period.label, as_of)[0]  # the caller shows the notes
     fill_month(sources, slos, period.label, lake_dir, as_of)
-    rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
-    files = report.render(lake_dir, period, out_dir, source=sources.label(slos),
-                          generated_at=generated_at)
-    return rows, files
+    return publish_month(lake_dir, slos, period, as_of, out_dir, sources.label(slos),
+                         generated_at, teams)
+
+
+def review_week(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Path,
+                as_of: datetime, rendered_at: datetime, slo_files: Sequence[Path] = ()
+                ) -> tuple[tuple[Path, Path], list[str]]:
+    """The weekly review of ``week`` from the lake (``review.write_weekly``), of the SLOs
+    whose week has begun at ``as_of`` in their zone (``started``); (its Markdown and HTML
+    files, a note for each SLO left out)."""
+    chosen, notes = started(slos, "week", week, as_of)
+    return review.write_weekly(lake_dir, chosen, week, out_dir, as_of, rendered_at,
+                               slo_files), notes

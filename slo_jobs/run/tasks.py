@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .. import compute, lake, review, spec
+from .. import compute, lake, spec
 from ..compute import shards
 from ..core import periods
 from ..core.errors import SloJobsError
@@ -266,8 +266,8 @@ def review_week(slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
     end plus the settle delay (every zone's week has ended by then)."""
     label = week_of(interval_start, interval_end)
     as_of = periods.calendar("week", label).end + LOCAL_MONTH_SETTLE
-    md, html = review.write_weekly(lake_dir, catalog.load([slos_dir]), label, out_dir, as_of,
-                                   rendered_at, [slos_dir])
+    (md, html), _ = runner.review_week(lake_dir, catalog.load([slos_dir]), label, out_dir,
+                                       as_of, rendered_at, [slos_dir])
     return {"week": label, "markdown": str(md), "html": str(html)}
 
 

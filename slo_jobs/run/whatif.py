@@ -1,20 +1,20 @@
 """What-if: past periods judged again with another target (or budgeting method, or window),
 side by side with the real one. Reads only the lake: the same compute as the monthly run
-(``compute_window``) with changed parameters, so status, budget, incidents and release
-decisions follow the same rules (docs/slo-math.md).
+(``compute.compute_calendar``) with changed parameters, so status, budget, incidents and
+release decisions follow the same rules (docs/slo-math.md); the months and their days are
+the runner's (``runner.begun``, ``runner.month_days``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .. import lake
+from .. import compute, lake
 from ..compute import phases
-from ..compute.engine import compute_window
 from ..compute.params import SloParams
 from ..core import periods, resources
 from ..core.errors import SloJobsError
@@ -24,6 +24,7 @@ from ..report.pages import template_env, write_published
 from ..spec import EXPR_COUNT_ERROR, EXPR_SLI_ERROR, RatioSli, Slo
 from ..spec.checks import objective_rules
 from ..spec.schema import Objective
+from . import runner
 
 RISKS = ("low", "medium", "high")
 
@@ -114,10 +115,13 @@ def alternative(slo: Slo, base: SloParams, scenario: Scenario) -> SloParams:
     return changed
 
 
-def _outcome(lake_dir: LakeDir, params: SloParams, period: Period, at: datetime, tz: str
-             ) -> Outcome:
-    result = compute_window(lake_dir, [params], period, at, tz=tz)
-    row = result.summary[0]
+def _outcome(lake_dir: LakeDir, slo: Slo, label: str, at: datetime, params: SloParams,
+             window: Callable[[Period], Period] | None = None) -> Outcome:
+    """Month ``label`` of ``slo`` judged by ``params`` at ``at`` (over ``window`` of the
+    month when given)."""
+    result = compute.compute_calendar(lake_dir, [slo], "month", label, at,
+                                      params=lambda s, p: params, window=window)
+    row, period = result.summary[0], result.period
     pages = sum(1 for i in result.incidents if i["severity"] == "page")
     return Outcome(
         period=period.label, start=period.start, end=period.end, target=params.target,
@@ -128,6 +132,12 @@ def _outcome(lake_dir: LakeDir, params: SloParams, period: Period, at: datetime,
         incident_minutes=sum(i["duration_minutes"] or 0 for i in result.incidents
                              if i["severity"] == "page"),
         decisions={d["risk"]: d["decision"] for d in result.decisions})
+
+
+def _rolling_to(length: timedelta, as_of: datetime) -> Callable[[Period], Period]:
+    """The rolling window of ``length`` ending where a month is judged: its end, or
+    ``as_of`` in a month still running."""
+    return lambda month: periods.rolling(min(as_of, month.end), length)
 
 
 def months(first: str, last: str) -> list[str]:
@@ -148,11 +158,9 @@ def not_extracted(lake_dir: LakeDir, slo: Slo, first: str, last: str, as_of: dat
     at ``as_of`` that lacks any of the SLO's day partitions (days up to ``as_of``)."""
     out = []
     for label in months(first, last):
-        period = periods.calendar("month", label, slo.time_zone)
-        if period.start >= as_of:
+        if not runner.begun(slo, "month", label, as_of):
             break
-        days = [d for d in periods.utc_days(period)
-                if datetime(d.year, d.month, d.day, tzinfo=UTC) < as_of]
+        days = runner.month_days(slo, label, as_of)[0]
         have = len(lake.existing_days(lake_dir, slo.name, days))
         if have < len(days):
             out.append((label, len(days) - have, len(days)))
@@ -186,19 +194,19 @@ def run(lake_dir: LakeDir, slo: Slo, scenario: Scenario, first: str, last: str,
     naming the months and the command that extracts them."""
     gone = {label for label, missing, days in not_extracted(lake_dir, slo, first, last, as_of)
             if missing == days}
+    window = None if scenario.rolling is None else _rolling_to(scenario.rolling, as_of)
     out = []
     for label in months(first, last):
-        period = periods.calendar("month", label, slo.time_zone)
-        if period.start >= as_of:
+        if not runner.begun(slo, "month", label, as_of):
             break
         if label in gone:
             continue
+        period = periods.calendar("month", label, slo.time_zone)
         at = min(as_of, period.end)
         real = phases.params(slo, period)
-        alt = alternative(slo, real, scenario)
-        judged = periods.rolling(at, scenario.rolling) if scenario.rolling else period
-        out.append((_outcome(lake_dir, real, period, at, slo.time_zone),
-                    _outcome(lake_dir, alt, judged, at, slo.time_zone)))
+        out.append((_outcome(lake_dir, slo, label, at, real),
+                    _outcome(lake_dir, slo, label, at, alternative(slo, real, scenario),
+                             window)))
     if not out and gone:
         missing = [(label, 0, 0) for label in sorted(gone)]
         raise SloJobsError(f"SLO {slo.name}: {', '.join(sorted(gone))} not in the lake "
