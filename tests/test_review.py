@@ -195,3 +195,29 @@ def test_the_review_decides_by_the_teams_release_policy(world: Path, tmp_path: P
                                                      for r in ("low", "medium", "high")]
     assert _cells(html, "thin", "decisions")[1:] == [matrix["unjudged"][r]
                                                      for r in ("low", "medium", "high")]
+
+
+def test_slos_whose_week_has_not_begun_are_left_out_with_a_note(world: Path,
+                                                                 tmp_path: Path) -> None:
+    # 2026-W47 begins on Monday 16 November 00:00 UTC, but at Sunday 15 November 10:00 UTC
+    # in Pacific/Kiritimati (UTC+14): at 16 November 00:00 UTC only "early" has begun it,
+    # the UTC SLOs are left out with a note each (as run and compute leave out an SLO
+    # whose month has not begun), and "early", without data, is reviewed as "no data".
+    import shutil
+
+    slos = tmp_path / "slos"
+    shutil.copytree(world / "slos", slos)
+    (slos / "early.yaml").write_text(DOC.format(name="early", team="web", target=0.99)
+                                     + "  window: {calendar: month, timeZone: "
+                                       "Pacific/Kiritimati}\n")
+    proc = cli("review", "--week", "2026-W47", "--slos", str(slos), "--lake",
+               str(world / "lake"), "--out", str(tmp_path / "out"), "--as-of",
+               "2026-11-16T00:00Z", cwd=world)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(proc.stderr.splitlines()) == [
+        f"note: SLO {name} left out: week 2026-W47 in UTC begins 2026-11-16T00:00Z, after "
+        "as-of 2026-11-16T00:00Z" for name in ("find", "pay", "thin")]
+    html = (tmp_path / "out" / "weekly" / "2026-W47" / "review.html").read_text()
+    assert re.findall(r'<table id="performance">.*?</table>', html, re.S)[0].count(
+        "<tr data-slo=") == 1
+    assert _cells(html, "early", "performance")[2] == "no data"
