@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Everything `make demo` and `make test` run outside .venv; README "A fresh machine" explains each.
+# Everything `make demo` and `make test` run outside .venv; docs/operations.md "A fresh machine" explains each.
 # tests/test_bootstrap.py fails when a test starts a program whose package is not listed here.
 DEB_PACKAGES=(python3 python3-venv prometheus libpango-1.0-0 libpangoft2-1.0-0
               libharfbuzz-subset0 fonts-dejavu-core poppler-utils locales tzdata chromium

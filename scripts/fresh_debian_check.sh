@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's set-up on a minimal Debian 12, from nothing: copies this working tree into a
-# minimal root file system, brings only what README "A fresh machine" says to bring (make),
-# runs `make install` there (scripts/bootstrap.sh installs the rest), then the checks that
+# The set-up on a minimal Debian 12, from nothing: copies this working tree into a minimal
+# root file system, brings only what docs/operations.md "A fresh machine" says to bring
+# (make), runs `make install` there (scripts/bootstrap.sh installs the rest), then the checks that
 # need the Debian packages. With FULL=1 it runs the whole `make test` instead.
 #
 #   debootstrap --variant=minbase bookworm /var/tmp/bookworm http://deb.debian.org/debian

@@ -124,7 +124,7 @@ def test_airflow_backfill_of_three_months(prometheus: str, truth: pd.DataFrame,
             assert standalone.poll() is None, _failure("standalone exited", home, db)
             assert time.monotonic() < deadline, _failure("API server not up", home, db)
             time.sleep(1)
-        # The command the README documents; it only queues the runs.
+        # The command docs/operations.md documents; it only queues the runs.
         airflow("backfill", "create", "--dag-id", "slo_monthly_report",
                 "--from-date", "2026-07-01", "--to-date", "2026-09-01")
         runs = _runs(db)

@@ -2,9 +2,9 @@
 Celery results, two ``airflow celery worker`` processes, all on loopback, against the test
 Prometheus; the same month outputs as ``dag.test()`` runs of the same months.
 
-The run, in order (each step waits for the one before), with the commands README "Scaling
-out" documents (``backfill create`` only queues runs; the scheduler hands their tasks to the
-workers):
+The run, in order (each step waits for the one before), with the commands
+docs/operations.md "CeleryExecutor" documents (``backfill create`` only queues runs; the
+scheduler hands their tasks to the workers):
 
 1. ``slo_extract`` for 2026-09-15;
 2. ``slo_monthly_report`` for September, which keeps the day step 1 extracted and fills the

@@ -1,8 +1,9 @@
 """A fresh Debian 12 gets every program the suite starts: `make test` installs it first.
 
 The tests and the package start a few programs outside .venv. Each one must come from a
-Debian package that scripts/bootstrap.sh installs, and README's "A fresh machine" must list the
-same packages, so a new test that starts a new program fails here until both are updated.
+Debian package that scripts/bootstrap.sh installs, and docs/operations.md "A fresh machine"
+must list the same packages, so a new test that starts a new program fails here until both are
+updated.
 """
 
 from __future__ import annotations
@@ -109,11 +110,11 @@ def test_every_bootstrapped_package_is_needed_and_documented() -> None:
     packages = deb_packages()
     needed = {p for ps in PROGRAMS.values() for p in ps} | LIBRARIES
     assert set(packages) <= needed, f"not needed by anything: {set(packages) - needed}"
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## A fresh machine", 1)
-    assert len(section) == 2, "README.md: no '## A fresh machine' section"
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    section = doc.split("## A fresh machine", 1)
+    assert len(section) == 2, "docs/operations.md: no '## A fresh machine' section"
     listed = set(re.findall(r"`([a-z0-9][a-z0-9.+-]+)`", section[1].split("\n## ", 1)[0]))
-    assert set(packages) <= listed, f"README misses {set(packages) - listed}"
+    assert set(packages) <= listed, f"docs/operations.md misses {set(packages) - listed}"
 
 
 @pytest.mark.skipif(shutil.which("dpkg") is None, reason="not a Debian system")

@@ -24,7 +24,7 @@ from slo_jobs.spec.templates import TIERS
 pytestmark = pytest.mark.integration
 UNTIL = pd.Timestamp("2026-10-05", tz="UTC")  # a Monday; the history ends 1 October
 WEEKS = 12
-LADDER = (0.9999, 0.9995, 0.999, 0.995, 0.99, 0.98, 0.95, 0.9)  # README, "discover"
+LADDER = (0.9999, 0.9995, 0.999, 0.995, 0.99, 0.98, 0.95, 0.9)  # docs/spec.md, "discover"
 BOUNDS = {0.1: "le_0_1", 0.3: "le_0_3", 1.0: "le_1"}  # the demo histogram's buckets
 
 
@@ -40,7 +40,7 @@ def ladder(slis: list[float]) -> float | None:
 
 
 def met(suggested: float, achieved: float) -> float:
-    """README: never above the last full month's SLI; else the strictest step it reached."""
+    """docs/spec.md: never above the last full month's SLI; else the strictest step it reached."""
     return suggested if achieved >= suggested else \
         next((t for t in LADDER if t <= achieved), int(achieved * 100) / 100)
 

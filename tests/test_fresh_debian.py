@@ -1,11 +1,11 @@
-"""The README's set-up on a minimal Debian 12 image, when one is at hand.
+"""The set-up of docs/operations.md on a minimal Debian 12 image, when one is at hand.
 
 A minimal image is a `debootstrap --variant=minbase bookworm` folder named by
 SLO_JOBS_DEBIAN_ROOTFS (it is changed: use a throwaway copy); the check needs root for chroot.
 scripts/fresh_debian_check.sh copies this working tree in, brings only `make`, runs
 `make install` and the tests that need the bootstrap's Debian packages. Without an image,
 tests/test_bootstrap.py still checks that every program the tests start comes from a package
-the bootstrap installs and that README "A fresh machine" lists them.
+the bootstrap installs and that docs/operations.md "A fresh machine" lists them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ROOTFS = os.environ.get("SLO_JOBS_DEBIAN_ROOTFS", "")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not ROOTFS, reason="no minimal Debian image: set SLO_JOBS_DEBIAN_ROOTFS "
-                       "(README 'A fresh machine')"),
+                       "(docs/operations.md, 'A fresh machine')"),
     pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root"),
 ]
 

@@ -1,5 +1,5 @@
-"""Every indicator kind, objective form and window; the README examples and the init templates
-are the fixtures, so the documentation cannot drift from what loads."""
+"""Every indicator kind, objective form and window; the examples of docs/spec.md and the init
+templates are the fixtures, so the documentation cannot drift from what loads."""
 
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ from slo_jobs.spec import templates as spec_templates
 from tests.conftest import ROOT
 
 
-def _readme_examples(tmp_path: Path) -> dict[str, spec.Slo]:
-    text = (ROOT / "README.md").read_text()
+def _spec_doc_examples(tmp_path: Path) -> dict[str, spec.Slo]:
+    text = (ROOT / "docs" / "spec.md").read_text()
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "apiVersion" in b]
     for i, block in enumerate(blocks):
         (tmp_path / f"example-{i}.yaml").write_text(block)
     return {s.name: s for s in catalog.load([tmp_path])}
 
 
-def test_readme_has_one_valid_example_per_kind(tmp_path: Path) -> None:
-    by_name = _readme_examples(tmp_path)
+def test_spec_doc_has_one_valid_example_per_kind(tmp_path: Path) -> None:
+    by_name = _spec_doc_examples(tmp_path)
     assert {s.kind for s in by_name.values()} == {"ratio", "latency", "threshold", "freshness"}
     ratio = by_name["checkout-availability"]
     # bad/total: good = total - bad, and no series of errors at all means zero bad events.
