@@ -13,7 +13,7 @@ Per SLO, two rule groups:
 The alert conditions are the batch's own (``burnrate.CONDITIONS`` and ``alert_factor``):
 fire iff ``err(L) > f*B and err(S) > f*B`` with ``f = p * P / L`` and ``S = L / 12``, so the
 pager and the report's incidents agree window for window. What PromQL cannot express is in
-``LIMITS`` and in the README.
+``LIMITS`` and in docs/alerts.md.
 
 Also here: maintenance windows in PromQL (``maintenance``), promtool (``promtool``) and
 the Grafana dashboard over the recorded series (``dashboard``).

@@ -1,6 +1,6 @@
 """The native SLO format's schema (``apiVersion: slo-jobs/v1``), as strict pydantic models.
 
-One SLO per YAML document, Kubernetes style (the README documents every field)::
+One SLO per YAML document, Kubernetes style (docs/spec.md documents every field)::
 
     apiVersion: slo-jobs/v1
     kind: ServiceLevelObjective
