@@ -21,6 +21,12 @@ LOCAL_MONTH_SETTLE = timedelta(hours=12, minutes=10)
 # scrape): the daily extraction waits this long, and a day read sooner is not final
 # (docs/extraction.md, "When a day is complete").
 INGEST_GRACE = timedelta(minutes=15)
+# The lake's resolution: every SLI series is stored, and every figure computed, per whole
+# UTC minute (one bucket).
+BUCKET = timedelta(minutes=1)
+BUCKET_S = 60
+DAY = timedelta(days=1)
+HOUR_S, DAY_S = 3_600, 86_400
 
 
 @dataclass(frozen=True)
@@ -208,9 +214,22 @@ def consecutive(days: Iterable[date]) -> list[list[date]]:
     return runs
 
 
+def midnight(day: date) -> datetime:
+    """``day``'s UTC midnight."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def day_start(day: date) -> int:
     """The Unix time of ``day``'s UTC midnight."""
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    return int(midnight(day).timestamp())
+
+
+def whole_unit(seconds: int) -> tuple[int, str]:
+    """``seconds`` in the largest of d, h, m, s that divides it: ``5400`` -> ``(90, "m")``."""
+    for unit, size in (("d", DAY_S), ("h", HOUR_S), ("m", 60)):
+        if seconds % size == 0:
+            return seconds // size, unit
+    return seconds, "s"
 
 
 def utc_days(period: Period) -> list[date]:
@@ -223,7 +242,7 @@ def utc_days(period: Period) -> list[date]:
 def rolling(at: datetime, length: timedelta) -> Period:
     """The rolling window ``[at - length, at)``."""
     end = at.astimezone(UTC)
-    days = length.total_seconds() / 86_400
+    days = length.total_seconds() / DAY_S
     return Period(f"rolling-{days:g}d@{end.strftime('%Y-%m-%dT%H:%MZ')}", end - length, end)
 
 

@@ -152,7 +152,7 @@ def not_extracted(lake_dir: LakeDir, slo: Slo, first: str, last: str, as_of: dat
         if period.start >= as_of:
             break
         days = [d for d in periods.utc_days(period)
-                if datetime(d.year, d.month, d.day, tzinfo=UTC) < as_of]
+                if periods.midnight(d) < as_of]
         have = len(lake.existing_days(lake_dir, slo.name, days))
         if have < len(days):
             out.append((label, len(days) - have, len(days)))

@@ -57,11 +57,12 @@ def month_lake(prometheus: str, slo: spec.Slo, reference: Path, tmp_path: Path) 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
 def test_corrupt_partition_is_named_with_the_fix(corruption: str, month_lake: Path,
                                                  slo: spec.Slo) -> None:
-    assert compute.month_summary(month_lake, [slo], SEP)[0]["total"] > 0  # intact: fine
+    intact = compute.compute_calendar(month_lake, [slo], "month", SEP.label).summary
+    assert intact[0]["total"] > 0  # intact: fine
     part = lake.sli_partition(month_lake, slo.name, DAY)
     part.write_bytes(CORRUPTIONS[corruption](part.read_bytes()))
     with pytest.raises(LakeError) as err:
-        compute.month_summary(month_lake, [slo], SEP)
+        compute.compute_calendar(month_lake, [slo], "month", SEP.label)
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"{part}: ")
     assert "slo-jobs extract --month 2026-09" in message and str(DAY) in message
