@@ -32,13 +32,11 @@ WORST_HOURS = 5
 
 def _rows(lake_dir: LakeDir, table: str, schema: pa.Schema, slo: str, start: datetime,
           end: datetime) -> list[dict[str, Any]]:
-    day = (start - DAY).date()
     tables = []
-    while day <= end.date():
+    for day in periods.utc_days(Period("", start - DAY, end)):
         path = detail_partition(lake_dir, table, slo, day)
         if path.exists():
             tables.append(lake.read_detail(path, schema))
-        day += DAY
     return pa.concat_tables(tables).to_pylist() if tables else []
 
 

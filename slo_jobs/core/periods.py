@@ -27,6 +27,8 @@ BUCKET = timedelta(minutes=1)
 BUCKET_S = 60
 DAY = timedelta(days=1)
 HOUR_S, DAY_S = 3_600, 86_400
+# Seconds per unit of a duration as OpenSLO and Prometheus write it (``5m``, ``28d``).
+UNIT_SECONDS = {"s": 1, "m": 60, "h": HOUR_S, "d": DAY_S, "w": 7 * DAY_S}
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class Period:
 
     @property
     def days(self) -> list[date]:
-        n = (self.end - self.start).days
-        return [(self.start + timedelta(days=i)).date() for i in range(n)]
+        """The UTC days (lake partitions) that overlap the period."""
+        return utc_days(self)
 
     @property
     def seconds(self) -> int:
@@ -82,7 +84,7 @@ def month_of(instant: datetime) -> Period:
 
 
 def previous(period: Period) -> Period:
-    return month_of(period.start - timedelta(days=1))
+    return month_of(period.start - DAY)
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -159,7 +161,7 @@ def _add_months(y: int, m: int, n: int) -> tuple[int, int]:
 
 def _wall(zone: ZoneInfo, y: int, m: int, day: int, at: datetime) -> datetime:
     """The anchor's day (clamped to the month's length) and time of day in month (y, m)."""
-    last = (date(*_add_months(y, m, 1), 1) - timedelta(days=1)).day
+    last = (date(*_add_months(y, m, 1), 1) - DAY).day
     return datetime(y, m, min(day, last), at.hour, at.minute, at.second, tzinfo=zone)
 
 
@@ -226,8 +228,8 @@ def day_start(day: date) -> int:
 
 def whole_unit(seconds: int) -> tuple[int, str]:
     """``seconds`` in the largest of d, h, m, s that divides it: ``5400`` -> ``(90, "m")``."""
-    for unit, size in (("d", DAY_S), ("h", HOUR_S), ("m", 60)):
-        if seconds % size == 0:
+    for unit in "dhm":
+        if seconds % (size := UNIT_SECONDS[unit]) == 0:
             return seconds // size, unit
     return seconds, "s"
 
@@ -254,7 +256,7 @@ def local_days(period: Period, tz: str = "UTC") -> list[tuple[date, datetime, da
     day = first
     while True:
         start = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
-        nxt_day = day + timedelta(days=1)
+        nxt_day = day + DAY
         end = datetime(nxt_day.year, nxt_day.month, nxt_day.day, tzinfo=zone).astimezone(UTC)
         if start >= period.end:
             break
