@@ -200,7 +200,7 @@ def error_ratio(slo: Slo, window: str, at: datetime | None = None) -> str:
             total, good = (f"sum_over_time(({kept(v, slo, at, lookback, 60, gv)})"
                            f"[{_subrange(window)}:1m])" for v, gv in ((t1, None), (g1, t1)))
         return f"(({total}) - ({good})) / ({total})"
-    slice_s = (slo.time_slice_window or timedelta(minutes=1)).total_seconds()
+    slice_s = (slo.time_slice_window or periods.BUCKET).total_seconds()
     slice_w, span = prom_duration(slice_s), prom_duration(max(_seconds(window), slice_s))
     g, t = events(slo.good, slice_w), events(slo.total, slice_w)
     outer = f"[{_subrange(span)}:{slice_w}]"
