@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -44,11 +44,12 @@ sys.path.insert(0, str(ROOT))
 from demo import backends, prom, scrapes  # noqa: E402
 from slo_jobs import spec  # noqa: E402
 from slo_jobs.core import periods  # noqa: E402
+from slo_jobs.core.periods import DAY_S  # noqa: E402
 from slo_jobs.run.runner import extract_days  # noqa: E402
 from slo_jobs.run.sources import Sources  # noqa: E402
 from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig  # noqa: E402
 from slo_jobs.sources.prometheus.collector import fewer_collections  # noqa: E402
-from slo_jobs.sources.prometheus.counters import DAY_S, LOOKBACK_S  # noqa: E402
+from slo_jobs.sources.prometheus.counters import LOOKBACK_S  # noqa: E402
 from slo_jobs.spec import catalog  # noqa: E402
 
 MONTH = periods.month("2026-11")
@@ -104,7 +105,7 @@ def queries(slos: list[spec.Slo]) -> list[dict[str, str]]:
     for s in slos:
         for q in (s.total, s.good):
             for k, day in enumerate(MONTH.days):
-                at = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) + DAY_S
+                at = periods.day_start(day) + DAY_S
                 rng = DAY_S + (LOOKBACK_S if k == 0 else 0)
                 out.append({"query": f"{(q.selector or '').strip()}[{rng}s]", "time": str(at)})
     return out

@@ -18,7 +18,7 @@ docs/slo-math.md, and a wrong constant in the engine shows as a disagreement her
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from slo_jobs.compute.params import SloParams
-from slo_jobs.core.periods import Period
+from slo_jobs.core.periods import Period, midnight
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
 # docs/slo-math.md, "Burn rate and alerts": (severity, share p of the period's budget,
@@ -285,7 +285,7 @@ def reference(lake_dir: Path, slos: Sequence[SloParams], period: Period,
                   + [a[2] for a in DEFAULT_ALERTS])
     first = (period.start - timedelta(days=-(-longest // DAY))).date()
     last = (period.end - timedelta(microseconds=1)).date()
-    origin = datetime.combine(first, datetime.min.time(), UTC)
+    origin = midnight(first)
     days = (last - first).days + 1
     index = pd.date_range(origin, periods=days * DAY // step_s, freq=f"{step_s}s", unit="us",
                           name="ts")

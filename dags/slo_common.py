@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import Asset
 
 if TYPE_CHECKING:  # imported by the functions below: parsing a DAG file loads no data stack
     from slo_jobs.lake import LakeDir
-    from slo_jobs.sources.endpoint import AirflowConfig, PrometheusConfig
+    from slo_jobs.sources.endpoint import AirflowConfig, Endpoint, PrometheusConfig
 
+E = TypeVar("E", bound="Endpoint")
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
 AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.sources.endpoint.AIRFLOW_CONN_ID
@@ -76,6 +77,15 @@ def _connection(conn_id: str | None, default: str) -> Any:
         return None
 
 
+def _endpoint(kind: type[E], conn_id: str | None, default: str) -> E:
+    """``kind`` from the Connection ``conn_id`` (or ``default``), else from the environment."""
+    conn = _connection(conn_id, default)
+    if conn is None:
+        return kind.from_env()
+    return kind.from_connection(conn.conn_type, conn.host, conn.port, conn.schema, conn.login,
+                                conn.password, conn.extra_dejson, conn_id=conn.conn_id)
+
+
 def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
     """The Airflow Connection (default ``prometheus_default``), else ``$SLO_JOBS_PROMETHEUS_URL``.
 
@@ -83,12 +93,7 @@ def prometheus_config(conn_id: str | None = None) -> PrometheusConfig:
     """
     from slo_jobs.sources.endpoint import PrometheusConfig
 
-    conn = _connection(conn_id, PROMETHEUS_CONN_ID)
-    if conn is None:
-        return PrometheusConfig.from_env()
-    return PrometheusConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
-                                            conn.login, conn.password, conn.extra_dejson,
-                                            conn_id=conn.conn_id)
+    return _endpoint(PrometheusConfig, conn_id, PROMETHEUS_CONN_ID)
 
 
 def airflow_config(conn_id: str | None = None) -> AirflowConfig:
@@ -99,12 +104,7 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
     """
     from slo_jobs.sources.endpoint import AirflowConfig
 
-    conn = _connection(conn_id, AIRFLOW_CONN_ID)
-    if conn is None:
-        return AirflowConfig.from_env()
-    return AirflowConfig.from_connection(conn.conn_type, conn.host, conn.port, conn.schema,
-                                         conn.login, conn.password, conn.extra_dejson,
-                                         conn_id=conn.conn_id)
+    return _endpoint(AirflowConfig, conn_id, AIRFLOW_CONN_ID)
 
 
 # Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's

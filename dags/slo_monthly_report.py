@@ -46,6 +46,7 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from slo_common import MONTHLY_REPORT, PROMETHEUS_POOL
+from slo_jobs.core.periods import LOCAL_MONTH_SETTLE  # the library's own: a small stdlib module
 
 # SLOs per compute_shard task: a month of 200 of them took about 8 s and 0.37 GiB in
 # bench/scale.py on 2 cores, two at a time, and a month of 10,000 SLOs is 50 tasks.
@@ -83,9 +84,8 @@ default_args: dict[str, Any] = {
     doc_md=__doc__,
 )
 def slo_monthly_report() -> None:
-    # slo_jobs.core.periods.LOCAL_MONTH_SETTLE (not imported here: parsing loads no library code).
     wait = TimeDeltaSensor(task_id="wait_for_local_month_end",
-                           delta=timedelta(hours=12, minutes=10), mode="reschedule",
+                           delta=LOCAL_MONTH_SETTLE, mode="reschedule",
                            poke_interval=600)
 
     @task

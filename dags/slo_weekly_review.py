@@ -26,6 +26,8 @@ from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from slo_jobs.core.periods import LOCAL_MONTH_SETTLE  # the library's own: a small stdlib module
+
 default_args: dict[str, Any] = {
     "owner": "sre",
     "retries": 2,
@@ -47,9 +49,8 @@ default_args: dict[str, Any] = {
     doc_md=__doc__,
 )
 def slo_weekly_review() -> None:
-    # slo_jobs.core.periods.LOCAL_MONTH_SETTLE (not imported here: parsing loads no library code).
     wait = TimeDeltaSensor(task_id="wait_for_local_week_end",
-                           delta=timedelta(hours=12, minutes=10), mode="reschedule",
+                           delta=LOCAL_MONTH_SETTLE, mode="reschedule",
                            poke_interval=600)
 
     @task

@@ -161,7 +161,8 @@ def september_lake(prometheus: str, tmp_path_factory: pytest.TempPathFactory) ->
 
     lake = tmp_path_factory.mktemp("september-lake")
     days = periods.month("2026-08").days[-3:] + periods.month("2026-09").days
-    from slo_jobs.sources.pipelines.record import record_days
+    from slo_jobs.run.runner import extract_days
+    from slo_jobs.run.sources import Sources
 
     slos = catalog.load([ROOT / "slos"])
     with PrometheusClient(PrometheusConfig(prometheus)) as client:
@@ -169,7 +170,8 @@ def september_lake(prometheus: str, tmp_path_factory: pytest.TempPathFactory) ->
             if s.pipeline is None:
                 extract_slo(client, s, days, lake)
     # The project's own pipelines read their exported run and load history.
-    record_days([s for s in slos if s.pipeline is not None], days, lake, _no_airflow)
+    extract_days(Sources.from_env(airflow_for=_no_airflow),
+                 [s for s in slos if s.pipeline is not None], days, lake)
     return lake
 
 

@@ -100,7 +100,7 @@ def test_batch_thresholds_are_the_rules_thresholds(tmp_path: Path) -> None:
     slo = api_with_overrides(tmp_path)
     params = SloParams.of(slo)
     assert len(params.burn_rates) == 2
-    batch = engine.conditions(params, NOV.seconds, 60)
+    batch = engine.conditions(params, NOV.seconds)
     assert [(c.page, c.long_b, c.short_b) for c in batch] == [(True, 240, 20), (False, 1440, 120)]
     want = [(c.factor or 0.0) * burnrate.budget_fraction(slo.target) for c in rules.conditions(slo)]
     assert [c.threshold for c in batch] == want

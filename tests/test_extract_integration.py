@@ -56,7 +56,8 @@ def test_every_demo_slo_is_covered_by_truth(slos: list[spec.Slo]) -> None:
 
 def test_extracted_month_equals_generator_truth(extracted: Path, slos: list[spec.Slo],
                                                 truth: pd.DataFrame) -> None:
-    rows = {r["slo"]: r for r in compute.month_summary(extracted, slos, SEP)}
+    rows = {r["slo"]: r for r in compute.compute_calendar(extracted, slos, "month",
+                                                          SEP.label).summary}
     for name in TRUTH:
         good, total = true_counts(truth, name, "2026-09-01", "2026-10-01")
         assert rows[name]["total"] == pytest.approx(total, rel=REL_TOL), name
@@ -88,7 +89,8 @@ def test_per_minute_buckets_match_truth(extracted: Path, truth: pd.DataFrame) ->
 def test_month_agrees_with_prometheus_own_increase(prometheus: str, extracted: Path,
                                                    slos: list[spec.Slo]) -> None:
     # Prometheus evaluates the whole month in one increase() at the month's end.
-    rows = {r["slo"]: r for r in compute.month_summary(extracted, slos, SEP)}
+    rows = {r["slo"]: r for r in compute.compute_calendar(extracted, slos, "month",
+                                                          SEP.label).summary}
     window = f"{SEP.seconds}s"
     for s in slos:
         for query, key in ((s.good, "good"), (s.total, "total")):

@@ -154,7 +154,7 @@ def test_bucket_ranges_cover_every_touched_bucket() -> None:
 
     plan = plan_of(Maintenance.model_validate(
         {"windows": [{"start": "2026-08-01T00:00:30Z", "end": "2026-08-01T00:02:00Z"}]}))
-    assert maintenance.bucket_ranges(plan, utc(2026, 8, 1), 1440, 60) == (((0, 2),), ())
+    assert maintenance.bucket_ranges(plan, utc(2026, 8, 1), 1440) == (((0, 2),), ())
     assert SloParams.of(catalog.load([Path(__file__).parent.parent / "slos"])[0]
                         ).maintenance is None
 

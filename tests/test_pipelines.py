@@ -19,9 +19,11 @@ from demo import pipelines as demo_pipelines
 from slo_jobs import compute, lake, spec
 from slo_jobs.core import periods
 from slo_jobs.core.errors import ExtractError, SpecError
+from slo_jobs.run.runner import extract_days
+from slo_jobs.run.sources import Sources
 from slo_jobs.sources.pipelines import judge
 from slo_jobs.sources.pipelines.judge import US, Run
-from slo_jobs.sources.pipelines.record import record_days, record_interval
+from slo_jobs.sources.pipelines.record import record_interval
 from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
@@ -35,6 +37,10 @@ def us(t: datetime) -> int:
 
 def no_airflow(conn: str | None) -> Any:
     raise AssertionError("a table source must not need the Airflow API")
+
+
+# The sources every run reads pipeline SLOs through (no Prometheus is ever asked).
+TABLES = Sources.from_env(airflow_for=no_airflow)
 
 
 # -- check values (SLO_MATH 5) ---------------------------------------------------------------
@@ -149,7 +155,7 @@ def test_freshness_from_parquet_equals_brute_force(tmp_path: Path) -> None:
     loads = _freshness_loads(tmp_path)
     slo = _spec(tmp_path, "    freshness: {table: {files: loads/*.parquet}, maxAge: 1h}")
     days = [date(2026, 9, 1), date(2026, 9, 2)]
-    record_days([slo], days, tmp_path / "lake", no_airflow)
+    extract_days(TABLES, [slo], days, tmp_path / "lake")
     for day in days:
         t = pq.read_table(lake.sli_partition(tmp_path / "lake", slo.name, day))
         assert t.column("has_data").to_pylist() == [True] * 1440  # stale is data, not a gap
@@ -165,7 +171,7 @@ def test_hourly_intervals_rebuild_the_whole_day_exactly(tmp_path: Path) -> None:
     _freshness_loads(tmp_path)
     slo = _spec(tmp_path, "    freshness: {table: {files: loads/*.parquet}, maxAge: 1h}")
     day = date(2026, 9, 2)
-    record_days([slo], [day], tmp_path / "whole", no_airflow)
+    extract_days(TABLES, [slo], [day], tmp_path / "whole")
     hourly = tmp_path / "hourly"
     for h in [5, *range(24)]:  # one hour recorded twice: replaced, not added
         start = datetime(2026, 9, 2, h, tzinfo=UTC)
@@ -202,8 +208,7 @@ def test_completeness_from_a_duckdb_table(tmp_path: Path) -> None:
     slo = _spec(tmp_path, "    completeness:\n      table: {database: warehouse.duckdb, "
                 "table: loads}\n      columns: {at: finished_at, processed: n_ok, "
                 "expected: n_expected}", method="Occurrences")
-    out = record_days([slo], [date(2026, 9, 1), date(2026, 9, 2)], tmp_path / "lake",
-                      no_airflow)
+    out = extract_days(TABLES, [slo], [date(2026, 9, 1), date(2026, 9, 2)], tmp_path / "lake")
     assert sum(r.clipped for r in out) == 1
     for day in (date(2026, 9, 1), date(2026, 9, 2)):
         lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -225,7 +230,7 @@ def test_freshness_month_in_new_york_counts_local_minutes(tmp_path: Path) -> Non
                 window="{calendar: month, timeZone: America/New_York}")
     local = periods.calendar("month", "2026-11", "America/New_York")
     days = [local.start.date() + timedelta(days=i) for i in range(32)]
-    record_days([slo], days, tmp_path / "lake", no_airflow)
+    extract_days(TABLES, [slo], days, tmp_path / "lake")
     [row] = compute.compute_month(tmp_path / "lake", [slo], periods.month("2026-11"))
     minutes = int((local.end - local.start).total_seconds() // 60)
     assert minutes == 30 * 1440 + 60
@@ -242,7 +247,7 @@ def test_csv_times_with_offsets_and_naive_times_are_utc(tmp_path: Path) -> None:
     (tmp_path / "b.csv").write_text("loaded_at\n2026-09-01 00:00:00\n")
     for name in ("a.csv", "b.csv"):
         slo = _spec(tmp_path, f"    freshness: {{table: {{files: {name}}}, maxAge: 1m}}")
-        record_days([slo], [date(2026, 9, 1)], tmp_path / f"lake-{name}", no_airflow)
+        extract_days(TABLES, [slo], [date(2026, 9, 1)], tmp_path / f"lake-{name}")
         good = pq.read_table(lake.sli_partition(tmp_path / f"lake-{name}", slo.name,
                                                 date(2026, 9, 1))).column("good").to_pylist()
         assert good[:2] == [1.0, 0.0], name  # fresh at 00:01 (age 1 min), stale at 00:02
@@ -251,11 +256,11 @@ def test_csv_times_with_offsets_and_naive_times_are_utc(tmp_path: Path) -> None:
 def test_unreadable_sources_name_the_file_and_column(tmp_path: Path) -> None:
     slo = _spec(tmp_path, "    freshness: {table: {files: nowhere/*.parquet}, maxAge: 1h}")
     with pytest.raises(ExtractError, match=r"nowhere/\*\.parquet: cannot read load times"):
-        record_days([slo], [date(2026, 9, 1)], tmp_path / "lake", no_airflow)
+        extract_days(TABLES, [slo], [date(2026, 9, 1)], tmp_path / "lake")
     (tmp_path / "x.csv").write_text("finished\n2026-09-01T00:00:00Z\n")
     slo = _spec(tmp_path, "    freshness: {table: {files: x.csv}, loadedAt: loaded, maxAge: 1h}")
     with pytest.raises(ExtractError) as exc:
-        record_days([slo], [date(2026, 9, 1)], tmp_path / "lake", no_airflow)
+        extract_days(TABLES, [slo], [date(2026, 9, 1)], tmp_path / "lake")
     assert "column loaded" in str(exc.value) and "\n" not in str(exc.value)
     assert not (tmp_path / "lake").exists()  # nothing written
 
@@ -303,7 +308,7 @@ def test_demo_pipelines_september(tmp_path: Path) -> None:
 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
-    record_days(slos, period.days, tmp_path / "lake", no_airflow)
+    extract_days(TABLES, slos, period.days, tmp_path / "lake")
     rows = {r["slo"]: r for r in compute.compute_month(tmp_path / "lake", slos, period)}
     runs, loads = demo_pipelines.rows()
 
@@ -375,7 +380,7 @@ def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> 
 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
-    record_days(slos, period.days, tmp_path / "lake", no_airflow)
+    extract_days(TABLES, slos, period.days, tmp_path / "lake")
     compute.compute_month(tmp_path / "lake", slos, period)
     import shutil
 

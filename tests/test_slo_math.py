@@ -26,7 +26,8 @@ def slo(name: str, target: float, min_coverage: float = 0.0) -> Slo:
 
 def summary(lake: Path, *slos: Slo, as_of_days: float | None = None) -> dict[str, dict]:
     as_of = NOV.start + timedelta(days=as_of_days) if as_of_days is not None else None
-    return {r["slo"]: r for r in compute.month_summary(lake, slos, NOV, as_of=as_of)}
+    month = compute.compute_calendar(lake, slos, "month", NOV.label, as_of=as_of)
+    return {r["slo"]: r for r in month.summary}
 
 
 @pytest.mark.parametrize("total", [1_000_000, 3_000_000])

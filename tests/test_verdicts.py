@@ -26,7 +26,8 @@ from slo_jobs.decisions import release
 from slo_jobs.report import monthly as report
 from slo_jobs.report import text as report_text
 from slo_jobs.review import summary_page
-from slo_jobs.sources.pipelines.record import record_days
+from slo_jobs.run.runner import extract_days
+from slo_jobs.run.sources import Sources
 from slo_jobs.spec import catalog, io
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
@@ -250,7 +251,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         raise AssertionError("the demo pipelines read exported files, not the Airflow API")
 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
-    record_days(slos, SEPT.days, tmp / "lake", no_airflow)
+    extract_days(Sources.from_env(airflow_for=no_airflow), slos, SEPT.days, tmp / "lake")
     rows = {r["slo"]: r for r in compute.compute_month(tmp / "lake", slos, SEPT)}
     files = report.render(tmp / "lake", SEPT, tmp / "out", source="demo",
                           generated_at=SEPT.end)
@@ -325,7 +326,8 @@ def test_judge_few_events_opts_in(demo: dict[str, Any], tmp_path: Path) -> None:
     (tmp_path / "pipelines.yaml").write_text(spec.replace(
         marker, marker + "  judgeFewEvents: true\n"))
     slo = next(s for s in catalog.load([tmp_path]) if s.name == "report-completion")
-    record_days([slo], SEPT.days, tmp_path / "lake", lambda conn: None)
+    extract_days(Sources.from_env(airflow_for=lambda conn: None), [slo], SEPT.days,
+                 tmp_path / "lake")
     (row,) = compute.compute_month(tmp_path / "lake", [slo], SEPT)
     total, bad = _month_events("report-completion")
     status, met, _ = status_of(total - bad, total, row["target"])

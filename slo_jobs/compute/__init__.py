@@ -37,8 +37,7 @@ from .params import SloParams
 
 __all__ = ["SloParams", "WindowResult", "alert_factor", "compute_calendar", "compute_month",
            "compute_part", "compute_window", "finish_month",
-           "connect", "month_summary", "read_summary", "read_table", "write_result",
-           "write_summary"]
+           "connect", "read_summary", "read_table", "write_result"]
 
 TABLES = ("summary", "decisions", "daily", "incidents", "burn")
 LIST_TABLES = TABLES[:-1]  # burn is kept as an Arrow table
@@ -80,15 +79,10 @@ def compute_calendar(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: s
                 getattr(merged, name).extend(getattr(part, name))
             merged.burn_table = _concat(merged.burn_table, part.burn_table)
     if merged is None:
-        return WindowResult(periods.calendar(kind, label), as_of or periods.month(label).end)
+        utc = periods.calendar(kind, label)
+        return WindowResult(utc, as_of or utc.end)
     merged.summary.sort(key=lambda r: (r["service"], r["slo"]))
     return merged
-
-
-def month_summary(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
-                  as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """Per-SLO good/total/SLI/budget/status rows for ``period`` (evaluated at ``as_of``)."""
-    return compute_calendar(lake_dir, slos, "month", period.label, as_of).summary
 
 
 def _table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -109,13 +103,6 @@ def write_result(lake_dir: LakeDir, result: WindowResult,
         lake.write_atomic(_table(getattr(result, name)), folder / f"{name}.parquet")
     lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
                       folder / "burn.parquet")
-    return target
-
-
-def write_summary(lake_dir: LakeDir, period: Period, rows: list[dict[str, Any]]) -> LakeDir:
-    target = lake.monthly_partition(lake_dir, period.label)
-    with lake.publish_set(target.parent) as stage:
-        lake.write_atomic(_table(rows), stage / target.name)
     return target
 
 

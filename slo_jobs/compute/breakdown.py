@@ -16,13 +16,13 @@ from typing import Any
 import pyarrow as pa
 
 from .. import lake
-from ..core import resources
+from ..core import periods, resources
+from ..core.periods import BUCKET_S
 from ..lake import LakeDir
 from ..spec import Slo
 from . import maintenance
 from .engine import connect
 
-STEP_S = 60
 _TS = pa.timestamp("us", tz="UTC")
 COLUMNS = pa.schema([
     ("slo", pa.string()), ("labels", pa.list_(pa.string())), ("values", pa.list_(pa.string())),
@@ -30,12 +30,6 @@ COLUMNS = pa.schema([
     ("sli", pa.float64()), ("bad_share", pa.float64()), ("budget_share", pa.float64()),
     ("rank", pa.int64()), ("days", pa.int64()), ("days_missing", pa.int64()),
 ])
-
-
-def _days(start: datetime, end: datetime) -> list[Any]:
-    first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(
-        UTC).date()
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _rows(lake_dir: LakeDir, slo: str, labels: list[str], days: Sequence[Any]
@@ -61,13 +55,13 @@ def _rows(lake_dir: LakeDir, slo: str, labels: list[str], days: Sequence[Any]
 def _maintenance(slo: Slo, start: datetime, as_of: datetime) -> pa.Table:
     """The SLO's planned windows in ``[start, as_of)`` as whole-minute ranges: a minute a
     window touches at all is covered, as in the compute stage."""
-    origin = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    n = int((as_of - origin).total_seconds()) // STEP_S + 1
-    excluded, as_good = maintenance.bucket_ranges(slo.maintenance, origin, n, STEP_S)
+    origin = periods.midnight(start.astimezone(UTC).date())
+    n = int((as_of - origin).total_seconds()) // BUCKET_S + 1
+    excluded, as_good = maintenance.bucket_ranges(slo.maintenance, origin, n)
     spans = [(a, b, "excluded") for a, b in excluded] + [(a, b, "good") for a, b in as_good]
     return pa.table({
-        "start": pa.array([origin + timedelta(seconds=a * STEP_S) for a, _, _ in spans], _TS),
-        "end": pa.array([origin + timedelta(seconds=b * STEP_S) for _, b, _ in spans], _TS),
+        "start": pa.array([origin + timedelta(seconds=a * BUCKET_S) for a, _, _ in spans], _TS),
+        "end": pa.array([origin + timedelta(seconds=b * BUCKET_S) for _, b, _ in spans], _TS),
         "count_as": pa.array([c for _, _, c in spans], pa.string())})
 
 
@@ -83,7 +77,7 @@ def month_breakdown(lake_dir: LakeDir, slos: Sequence[Slo],
         if not s.breakdown or row is None or row.get("unit") != "events":
             continue
         start, as_of = row["period_start"], row["as_of"]
-        days = _days(start, as_of)
+        days = periods.utc_days(periods.Period("", start, as_of))
         rows, missing = _rows(lake_dir, s.name, list(s.breakdown), days)
         con.register("rows", rows)
         con.register("maintenance", _maintenance(s, start, as_of))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import lake
-from ..core import resources
+from ..core import periods, resources
 from ..core.burnrate import (
     BURN_WINDOWS_S,
     CONDITIONS,
@@ -27,7 +27,7 @@ from ..core.burnrate import (
     lookback,
 )
 from ..core.errors import SloJobsError
-from ..core.periods import Period, local_days
+from ..core.periods import BUCKET_S, DAY_S, HOUR_S, Period, local_days
 from ..lake import LakeDir
 from . import maintenance, stream
 from .params import SloParams
@@ -80,14 +80,11 @@ def _rows_of(table: pa.Table) -> list[dict[str, Any]]:
 class _Layout:
     """Bucket arithmetic of one window: origin, bucket indices, snapshot interval."""
 
-    def __init__(self, period: Period, as_of: datetime, step_s: int, tz: str,
+    def __init__(self, period: Period, as_of: datetime, tz: str,
                  lookback: timedelta = LOOKBACK) -> None:
-        self.step_s = step_s
-        first = (period.start - lookback).date()
-        self.origin = datetime(first.year, first.month, first.day, tzinfo=UTC)
-        last = (period.end - timedelta(microseconds=1)).date()
-        self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        self.per_day = 86_400 // step_s
+        self.days = periods.utc_days(Period("", period.start - lookback, period.end))
+        self.origin = periods.midnight(self.days[0])
+        self.per_day = DAY_S // BUCKET_S
         self.n = len(self.days) * self.per_day
         self.b0, self.b1, self.basof = self.index(period.start), self.index(period.end), \
             self.index(as_of)
@@ -98,13 +95,13 @@ class _Layout:
         # (all IANA offsets are multiples of 15 minutes). A boundary off that grid (an as-of
         # or a rolling window at any minute) gets a snapshot row of its own, so every sum is
         # exact to its bucket, never rounded to the grid.
-        hour, quarter = 3600 // step_s, 900 // step_s
+        hour, quarter = HOUR_S // BUCKET_S, 900 // BUCKET_S
         self.hour = hour
         self.snap = hour if all(m % hour == 0 for m in marks if m % quarter == 0) else quarter
         self.marks = tuple(sorted({m for m in marks if m % self.snap}))
 
     def index(self, t: datetime) -> int:
-        return int((t - self.origin).total_seconds()) // self.step_s
+        return int((t - self.origin).total_seconds()) // BUCKET_S
 
 
 @dataclass(frozen=True)
@@ -140,11 +137,11 @@ def alert_conditions(slo: SloParams, period_s: float) -> tuple[AlertCondition, .
                  for name, (share, long_s) in CONDITIONS.items())
 
 
-def conditions(slo: SloParams, period_s: float, step_s: int) -> tuple[stream.Condition, ...]:
+def conditions(slo: SloParams, period_s: float) -> tuple[stream.Condition, ...]:
     """``alert_conditions`` in buckets, with thresholds f * B."""
     b = slo.budget_fraction
-    return tuple(stream.Condition(c.severity == "page", c.long_s // step_s,
-                                  c.short_s // step_s, c.factor * b)
+    return tuple(stream.Condition(c.severity == "page", c.long_s // BUCKET_S,
+                                  c.short_s // BUCKET_S, c.factor * b)
                  for c in alert_conditions(slo, period_s))
 
 
@@ -154,17 +151,15 @@ def _lookback(slos: Sequence[SloParams]) -> timedelta:
 
 def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
                    as_of: datetime | None = None, tz: str = "UTC",
-                   step_s: int = 60, processes: bool = True) -> WindowResult:
+                   processes: bool = True) -> WindowResult:
     """All figures of ``slos`` over ``period``, evaluated at ``as_of`` (default: its end).
 
     ``processes``: spread the SLOs over a worker process per further core
     (``stream.run``); False in an orchestrator's task."""
-    if step_s < 60 or 86_400 % step_s:
-        raise SloJobsError(f"bucket step: found {step_s} s; expected at least 60 s dividing a day")
     evaluated = min(max(as_of or period.end, period.start), period.end)
-    lay = _Layout(period, evaluated, step_s, tz, _lookback(slos))
+    lay = _Layout(period, evaluated, tz, _lookback(slos))
     # The figures are to the start of the bucket holding as-of (its whole minute).
-    evaluated = lay.origin + timedelta(seconds=lay.basof * step_s)
+    evaluated = lay.origin + timedelta(seconds=lay.basof * BUCKET_S)
     result = WindowResult(period, evaluated)
     if not slos:
         return result
@@ -175,9 +170,9 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
                            "as-of")
     elapsed = (lay.basof - lay.b0) / (lay.b1 - lay.b0)
     con = connect()
-    _check_slices(slos, lay)
+    _check_slices(slos)
     snap, slices, slice_days = _stream(lake_dir, slos, lay, period, processes)
-    _register_slos(con, slos, period, lay.step_s)
+    _register_slos(con, slos, period)
     con.register("snap_arrow", snap)
     con.execute("CREATE TEMP TABLE snap AS SELECT * FROM snap_arrow")
     con.unregister("snap_arrow")
@@ -198,7 +193,7 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
         r["period_start"], r["period_end"], r["as_of"] = period.start, period.end, evaluated
         r["exhaustion_at"] = (evaluated + timedelta(days=r["exhaustion_days"])
                               if r["exhaustion_days"] is not None else None)
-        r.update(maintenance.fields(by_name[r["slo"]].maintenance, period, evaluated, step_s))
+        r.update(maintenance.fields(by_name[r["slo"]].maintenance, period, evaluated))
     con.register("decisions_in", pa.Table.from_pylist(
         [{"slo": r["slo"], "status": r["status"]} for r in result.summary]))
     result.decisions = _rows(con.sql(resources.sql("release_decision")))
@@ -210,7 +205,7 @@ def compute_window(lake_dir: LakeDir, slos: Sequence[SloParams], period: Period,
                           ("b_end", pa.int64()), ("elapsed_end", pa.float64())])))
     result.daily = _rows(con.sql(resources.sql("daily_series"),
                                  params={"b0": lay.b0, "elapsed": elapsed}))
-    common = {"origin_s": int(lay.origin.timestamp()), "step_s": step_s}
+    common = {"origin_s": int(lay.origin.timestamp()), "step_s": BUCKET_S}
     result.incidents = _rows(con.sql(resources.sql("incidents"), params={
         **common, "elapsed": elapsed, "basof": lay.basof}))
     result.burn_table = con.sql(resources.sql("burn_trend"), params={
@@ -222,7 +217,7 @@ def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
             period: Period, processes: bool = True) -> stream.Tables:
     """Every SLO's partitions through stream.py: snapshot/firing rows and slice counts."""
     grid = stream.Grid(per_day=lay.per_day, b0=lay.b0, b1=lay.b1, basof=lay.basof,
-                       snap=lay.snap, marks=lay.marks, burn_b=tuple(v // lay.step_s
+                       snap=lay.snap, marks=lay.marks, burn_b=tuple(v // BUCKET_S
                                                    for v in BURN_WINDOWS_S.values()),
                        days=tuple((b_start, b_end) for _, b_start, b_end in lay.local))
     inputs = []
@@ -230,23 +225,22 @@ def _stream(lake_dir: LakeDir, slos: Sequence[SloParams], lay: _Layout,
         found = set(lake.existing_days(lake_dir, s.name, lay.days))
         paths = tuple(lake.sli_partition(lake_dir, s.name, d) if d in found else None
                       for d in lay.days)
-        excluded, as_good = maintenance.bucket_ranges(s.maintenance, lay.origin, lay.n,
-                                                      lay.step_s)
+        excluded, as_good = maintenance.bucket_ranges(s.maintenance, lay.origin, lay.n)
         inputs.append(stream.SloInput(k, paths, s.budget_fraction,
-                                      conditions(s, period.seconds, lay.step_s),
+                                      conditions(s, period.seconds),
                                       s.method != "Occurrences",
-                                      max(1, int(s.slice_seconds // lay.step_s)),
+                                      max(1, int(s.slice_seconds // BUCKET_S)),
                                       s.method == "RatioTimeslices", s.slice_target,
                                       s.no_data, excluded, as_good))
     return stream.run(grid, inputs, processes)
 
 
 def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
-                   period: Period, step_s: int) -> None:
+                   period: Period) -> None:
     # The longest short window of each severity's conditions: a condition firing again
     # sooner than that after a burn ended continues it (incidents.sql).
     def gap(s: SloParams, page: bool) -> int:
-        return max((c.short_b for c in conditions(s, period.seconds, step_s)
+        return max((c.short_b for c in conditions(s, period.seconds)
                     if c.page == page), default=0)
 
     con.register("slos_arrow", pa.table({
@@ -265,8 +259,8 @@ def _register_slos(con: duckdb.DuckDBPyConnection, slos: Sequence[SloParams],
     con.execute("CREATE TEMP TABLE slos AS SELECT * FROM slos_arrow")
 
 
-def _check_slices(slos: Sequence[SloParams], lay: _Layout) -> None:
+def _check_slices(slos: Sequence[SloParams]) -> None:
     for s in slos:
-        if s.method != "Occurrences" and (s.slice_seconds % lay.step_s or s.slice_seconds <= 0):
+        if s.method != "Occurrences" and (s.slice_seconds % BUCKET_S or s.slice_seconds <= 0):
             raise SloJobsError(f"SLO {s.name}: timeSliceWindow of {s.slice_seconds:g} s is not a "
-                               f"multiple of the {lay.step_s} s bucket")
+                               f"multiple of the {BUCKET_S} s bucket")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.periods import Period
+from ..core.periods import BUCKET_S, Period
 from ..spec.governance import Interval, Plan
 
 Ranges = tuple[tuple[int, int], ...]
@@ -24,21 +24,20 @@ Ranges = tuple[tuple[int, int], ...]
 BASELINE = ("sli", "budget_remaining", "status", "met", "excluded_minutes", "as_of")
 
 
-def _index(t: datetime, origin: datetime, step_s: int, up: bool) -> int:
+def _index(t: datetime, origin: datetime, up: bool) -> int:
     seconds = (t - origin).total_seconds()
-    return int(-(-seconds // step_s) if up else seconds // step_s)
+    return int(-(-seconds // BUCKET_S) if up else seconds // BUCKET_S)
 
 
-def bucket_ranges(plan: Plan | None, origin: datetime, n: int, step_s: int
-                  ) -> tuple[Ranges, Ranges]:
+def bucket_ranges(plan: Plan | None, origin: datetime, n: int) -> tuple[Ranges, Ranges]:
     """(excluded, counted good) bucket index ranges ``[a, b)`` within ``[0, n)``; a bucket
     touched by a window at all is covered (windows need not fall on whole minutes)."""
     if plan is None:
         return (), ()
     out: dict[str, list[tuple[int, int]]] = {"excluded": [], "good": []}
-    for i in plan.intervals(origin, origin + timedelta(seconds=n * step_s)):
-        a = max(0, _index(i.start, origin, step_s, up=False))
-        b = min(n, _index(i.end, origin, step_s, up=True))
+    for i in plan.intervals(origin, origin + timedelta(seconds=n * BUCKET_S)):
+        a = max(0, _index(i.start, origin, up=False))
+        b = min(n, _index(i.end, origin, up=True))
         if a < b:
             out[i.count_as].append((a, b))
     return tuple(out["excluded"]), tuple(out["good"])
@@ -66,17 +65,16 @@ def fingerprint(windows: Sequence[dict[str, Any]] | None) -> str:
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:12]
 
 
-def fields(plan: Plan | None, period: Period, as_of: datetime, step_s: int = 60
-           ) -> dict[str, Any]:
+def fields(plan: Plan | None, period: Period, as_of: datetime) -> dict[str, Any]:
     """Summary columns: the period's windows and the minutes they took out or counted good
     up to ``as_of`` (the buckets the compute treated so)."""
-    n = int((as_of - period.start).total_seconds()) // step_s
-    skip, forced = masks(*bucket_ranges(plan, period.start, n, step_s), n)
+    n = int((as_of - period.start).total_seconds()) // BUCKET_S
+    skip, forced = masks(*bucket_ranges(plan, period.start, n), n)
     windows = _window_rows(plan.intervals(period.start, period.end)) if plan else []
     return {"maintenance_windows": windows or None,
             "maintenance_hash": fingerprint(windows),
-            "excluded_minutes": int(skip.sum()) * step_s / 60,
-            "counted_good_minutes": int(forced.sum()) * step_s / 60}
+            "excluded_minutes": int(skip.sum()) * BUCKET_S / 60,
+            "counted_good_minutes": int(forced.sum()) * BUCKET_S / 60}
 
 
 def note_changes(rows: list[dict[str, Any]], stored: Sequence[dict[str, Any]]) -> None:

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 from ..core import burnrate
+from ..core.periods import BUCKET_S
 from ..spec import DEFAULT_MIN_COVERAGE, BurnRateAlert, Slo
 from ..spec.governance import Plan
 
 METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 NO_DATA = ("good", "bad", "skip")
-
-
-def _attr(slo: Slo, names: tuple[str, ...], default: Any) -> Any:
-    for n in names:
-        value = getattr(slo, n, None)
-        if value is not None:
-            return value
-    return default
-
-
-def _seconds(value: Any, default: float) -> float:
-    if value is None:
-        return default
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -38,7 +21,7 @@ class SloParams:
     spec_hash: str
     target: float
     method: str = "Occurrences"
-    slice_seconds: float = 60.0
+    slice_seconds: float = float(BUCKET_S)
     slice_target: float = 1.0  # Timeslices only; RatioTimeslices judges the mean ratio
     no_data: str = "skip"
     time_zone: str = "UTC"
@@ -65,19 +48,15 @@ class SloParams:
 
     @classmethod
     def of(cls, slo: Slo) -> SloParams:
-        method = str(_attr(slo, ("budgeting_method", "method"), "Occurrences"))
+        window, rolling = slo.time_slice_window, slo.rolling_window
         return cls(
             name=slo.name, service=slo.service, description=slo.description,
-            spec_hash=slo.spec_hash, target=slo.target, method=method,
-            slice_seconds=_seconds(_attr(slo, ("time_slice_window", "time_slice_seconds",
-                                                "slice_seconds"), None), 60.0),
-            slice_target=float(_attr(slo, ("time_slice_target", "slice_target"), 1.0)),
-            no_data=str(_attr(slo, ("no_data_policy", "no_data"), "skip")),
-            time_zone=str(_attr(slo, ("time_zone", "timezone"), "UTC")),
-            alert_period_s=(_seconds(_attr(slo, ("rolling_window",), None), 0.0) or None)
-            if _attr(slo, ("window_kind",), "calendar") == "rolling" else None,
-            burn_rates=tuple(_attr(slo, ("burn_rate_alerts",), ())),
-            min_coverage=float(_attr(slo, ("min_coverage",), DEFAULT_MIN_COVERAGE)),
-            maintenance=getattr(slo, "maintenance", None),
-            judge_few_events=bool(getattr(slo, "judge_few_events", False)),
+            spec_hash=slo.spec_hash, target=slo.target, method=slo.budgeting_method,
+            slice_seconds=float(BUCKET_S) if window is None else window.total_seconds(),
+            slice_target=1.0 if slo.time_slice_target is None else float(slo.time_slice_target),
+            no_data=slo.no_data_policy, time_zone=slo.time_zone,
+            alert_period_s=(rolling.total_seconds() or None)
+            if slo.window_kind == "rolling" and rolling is not None else None,
+            burn_rates=slo.burn_rate_alerts, min_coverage=float(slo.min_coverage),
+            maintenance=slo.maintenance, judge_few_events=slo.judge_few_events,
         )

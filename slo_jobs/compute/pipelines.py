@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .. import lake
 from ..core import periods
-from ..core.periods import Period
+from ..core.periods import BUCKET, DAY, Period
 from ..lake import AGE_SCHEMA, RUN_SCHEMA, LakeDir, detail_partition
 from ..sources.pipelines import judge
 from ..spec import FreshnessSli, Slo
@@ -32,13 +32,11 @@ WORST_HOURS = 5
 
 def _rows(lake_dir: LakeDir, table: str, schema: pa.Schema, slo: str, start: datetime,
           end: datetime) -> list[dict[str, Any]]:
-    day = (start - timedelta(days=1)).date()
     tables = []
-    while day <= end.date():
+    for day in periods.utc_days(Period("", start - DAY, end)):
         path = detail_partition(lake_dir, table, slo, day)
         if path.exists():
             tables.append(lake.read_detail(path, schema))
-        day += timedelta(days=1)
     return pa.concat_tables(tables).to_pylist() if tables else []
 
 
@@ -56,7 +54,7 @@ def _freshness(lake_dir: LakeDir, slo: Slo, local: Period, row: dict[str, Any],
     fresh = slo.sli
     limit = fresh.max_age.total_seconds()
     stale = [a for a in ages if a["age_s"] is None or a["age_s"] > limit]
-    last = ages[-1] if ages and ages[-1]["ts"] == local.end - timedelta(minutes=1) else None
+    last = ages[-1] if ages and ages[-1]["ts"] == local.end - BUCKET else None
     end_age = None if last is None else last["age_s"]
     row.update(minutes=len(ages), stale_minutes=len(stale),
                oldest_age_s=max((a["age_s"] for a in ages if a["age_s"] is not None),
@@ -81,7 +79,7 @@ def _freshness(lake_dir: LakeDir, slo: Slo, local: Period, row: dict[str, Any],
 def _completion(lake_dir: LakeDir, slo: Slo, local: Period, row: dict[str, Any],
                 late: list[dict[str, Any]]) -> None:
     runs = [r for r in _rows(lake_dir, "pipeline_runs", RUN_SCHEMA, slo.name, local.start,
-                             local.end + timedelta(days=1))
+                             local.end + DAY)
             if local.start < r["deadline"] <= local.end]
     row.update(runs=len(runs), runs_good=sum(1 for r in runs if r["good"]),
                runs_missing=sum(1 for r in runs if r["state"] == "missing"),

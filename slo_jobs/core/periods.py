@@ -21,6 +21,14 @@ LOCAL_MONTH_SETTLE = timedelta(hours=12, minutes=10)
 # scrape): the daily extraction waits this long, and a day read sooner is not final
 # (docs/extraction.md, "When a day is complete").
 INGEST_GRACE = timedelta(minutes=15)
+# The lake's resolution: every SLI series is stored, and every figure computed, per whole
+# UTC minute (one bucket).
+BUCKET = timedelta(minutes=1)
+BUCKET_S = 60
+DAY = timedelta(days=1)
+HOUR_S, DAY_S = 3_600, 86_400
+# Seconds per unit of a duration as OpenSLO and Prometheus write it (``5m``, ``28d``).
+UNIT_SECONDS = {"s": 1, "m": 60, "h": HOUR_S, "d": DAY_S, "w": 7 * DAY_S}
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,8 @@ class Period:
 
     @property
     def days(self) -> list[date]:
-        n = (self.end - self.start).days
-        return [(self.start + timedelta(days=i)).date() for i in range(n)]
+        """The UTC days (lake partitions) that overlap the period."""
+        return utc_days(self)
 
     @property
     def seconds(self) -> int:
@@ -76,7 +84,7 @@ def month_of(instant: datetime) -> Period:
 
 
 def previous(period: Period) -> Period:
-    return month_of(period.start - timedelta(days=1))
+    return month_of(period.start - DAY)
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -153,7 +161,7 @@ def _add_months(y: int, m: int, n: int) -> tuple[int, int]:
 
 def _wall(zone: ZoneInfo, y: int, m: int, day: int, at: datetime) -> datetime:
     """The anchor's day (clamped to the month's length) and time of day in month (y, m)."""
-    last = (date(*_add_months(y, m, 1), 1) - timedelta(days=1)).day
+    last = (date(*_add_months(y, m, 1), 1) - DAY).day
     return datetime(y, m, min(day, last), at.hour, at.minute, at.second, tzinfo=zone)
 
 
@@ -208,9 +216,22 @@ def consecutive(days: Iterable[date]) -> list[list[date]]:
     return runs
 
 
+def midnight(day: date) -> datetime:
+    """``day``'s UTC midnight."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def day_start(day: date) -> int:
     """The Unix time of ``day``'s UTC midnight."""
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    return int(midnight(day).timestamp())
+
+
+def whole_unit(seconds: int) -> tuple[int, str]:
+    """``seconds`` in the largest of d, h, m, s that divides it: ``5400`` -> ``(90, "m")``."""
+    for unit in "dhm":
+        if seconds % (size := UNIT_SECONDS[unit]) == 0:
+            return seconds // size, unit
+    return seconds, "s"
 
 
 def utc_days(period: Period) -> list[date]:
@@ -223,7 +244,7 @@ def utc_days(period: Period) -> list[date]:
 def rolling(at: datetime, length: timedelta) -> Period:
     """The rolling window ``[at - length, at)``."""
     end = at.astimezone(UTC)
-    days = length.total_seconds() / 86_400
+    days = length.total_seconds() / DAY_S
     return Period(f"rolling-{days:g}d@{end.strftime('%Y-%m-%dT%H:%MZ')}", end - length, end)
 
 
@@ -235,7 +256,7 @@ def local_days(period: Period, tz: str = "UTC") -> list[tuple[date, datetime, da
     day = first
     while True:
         start = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
-        nxt_day = day + timedelta(days=1)
+        nxt_day = day + DAY
         end = datetime(nxt_day.year, nxt_day.month, nxt_day.day, tzinfo=zone).astimezone(UTC)
         if start >= period.end:
             break

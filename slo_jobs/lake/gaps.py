@@ -11,9 +11,8 @@ import numpy as np
 
 from .. import lake
 from ..core import periods
+from ..core.periods import BUCKET_S, DAY
 from . import LakeDir
-
-DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,14 @@ def find(lake_dir: LakeDir, slo: str, start: datetime, end: datetime) -> list[Ga
     """
     runs: list[Gap] = []
     for date_ in periods.utc_days(periods.Period("", start, end)):
-        day = datetime(date_.year, date_.month, date_.day, tzinfo=UTC)
+        day = periods.midnight(date_)
         path = lake.sli_partition(lake_dir, slo, date_)
         if not path.exists():
             spans = [(day, day + DAY)]
         else:
             table = lake.read_verified(path)
             ts = table.column("ts").to_numpy().astype("datetime64[us]").astype(np.int64)
-            step = int(table.column("step_s")[0].as_py()) if table.num_rows else 60
+            step = int(table.column("step_s")[0].as_py()) if table.num_rows else BUCKET_S
             missing = ~table.column("has_data").to_numpy(zero_copy_only=False)
             spans = _spans(ts, missing, step)
         for a, b in spans:

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from .. import lake
 from ..core.burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from ..core.errors import LakeError
-from ..core.periods import Period
+from ..core.periods import Period, whole_unit
 from ..lake import LakeDir
 from ..lake.objectstore import ObjectPath
 from . import breakdown as attribution
@@ -223,10 +223,8 @@ class Spool:
 
 def _window(seconds: int) -> str:
     """``3600`` -> ``1 h``, ``300`` -> ``5 min``, ``259200`` -> ``3 d``."""
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+    n, unit = whole_unit(seconds)
+    return f"{n} {'min' if unit == 'm' else unit}"
 
 
 def alert_conditions(row: dict[str, Any], period: Period) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..core import verdict
+from ..core.periods import DAY_S, HOUR_S
 
 POSTMORTEM_SHARE = 0.20  # an incident above 20 % of the budget gets a postmortem
 
@@ -60,8 +61,8 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
     s = int(round(seconds))
-    d, rest = divmod(s, 86_400)
-    h, rest = divmod(rest, 3_600)
+    d, rest = divmod(s, DAY_S)
+    h, rest = divmod(rest, HOUR_S)
     m, sec = divmod(rest, 60)
     parts = [f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m else "",
              f"{sec} s" if sec and not (d or h) else ""]

@@ -77,18 +77,15 @@ class Condition:
 
 def prom_duration(seconds: float) -> str:
     """``3600`` -> ``1h``: the largest unit dividing the duration."""
-    s = int(seconds)
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if s % size == 0:
-            return f"{s // size}{unit}"
-    return f"{s}s"
+    n, unit = periods.whole_unit(int(seconds))
+    return f"{n}{unit}"
 
 
 def period_seconds(slo: Slo) -> int:
     """The period P of the alert factors: a rolling SLO's length, else the nominal length."""
     if slo.window_kind == "rolling" and slo.rolling_window is not None:
         return int(slo.rolling_window.total_seconds())
-    return NOMINAL_DAYS[slo.calendar_unit or "month"] * 86_400
+    return NOMINAL_DAYS[slo.calendar_unit or "month"] * periods.DAY_S
 
 
 def _calendar_month(slo: Slo) -> bool:
@@ -176,8 +173,7 @@ def _subrange(window: str) -> str:
 
 
 def _seconds(window: str) -> float:
-    unit = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}[window[-1]]
-    return int(window[:-1]) * unit
+    return int(window[:-1]) * periods.UNIT_SECONDS[window[-1]]
 
 
 def events(q: Query, window: str) -> str:
@@ -204,7 +200,7 @@ def error_ratio(slo: Slo, window: str, at: datetime | None = None) -> str:
             total, good = (f"sum_over_time(({kept(v, slo, at, lookback, 60, gv)})"
                            f"[{_subrange(window)}:1m])" for v, gv in ((t1, None), (g1, t1)))
         return f"(({total}) - ({good})) / ({total})"
-    slice_s = (slo.time_slice_window or timedelta(minutes=1)).total_seconds()
+    slice_s = (slo.time_slice_window or periods.BUCKET).total_seconds()
     slice_w, span = prom_duration(slice_s), prom_duration(max(_seconds(window), slice_s))
     g, t = events(slo.good, slice_w), events(slo.total, slice_w)
     outer = f"[{_subrange(span)}:{slice_w}]"

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,7 +50,7 @@ def month_days(slo: Slo, label: str, as_of: datetime | None = None
 
     def upto(p: Period) -> list[date]:
         return [d for d in periods.utc_days(p)
-                if as_of is None or datetime(d.year, d.month, d.day, tzinfo=UTC) < as_of]
+                if as_of is None or periods.midnight(d) < as_of]
 
     month = upto(local)
     before = [d for d in upto(Period("", start, at)) if d not in set(month)]

@@ -22,13 +22,14 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
+from ..core.periods import BUCKET
 from ..lake.daytable import DayTable
 from ..sources.endpoint import AirflowConfig, PrometheusConfig
 from ..sources.pipelines import record
 from ..sources.pipelines.record import AirflowFor
 from ..sources.prometheus.client import PrometheusClient
 from ..sources.prometheus.collector import fewer_collections
-from ..sources.prometheus.extractor import DEFAULT_STEP, read_days
+from ..sources.prometheus.extractor import read_days
 from ..spec import Slo
 
 # An SLO may name its own Prometheus connection with this label (None: the default).
@@ -53,7 +54,7 @@ class SliSource(Protocol):
 
 
 class PrometheusSource:
-    def __init__(self, client: PrometheusClient, step: timedelta = DEFAULT_STEP) -> None:
+    def __init__(self, client: PrometheusClient, step: timedelta = BUCKET) -> None:
         self.client, self.step = client, step
 
     @property
@@ -93,7 +94,7 @@ class Sources:
     """Each SLO's source, resolved lazily; close (or use as a context manager) when done."""
 
     def __init__(self, prometheus_for: PrometheusFor, airflow_for: AirflowFor | None = None,
-                 step: timedelta = DEFAULT_STEP) -> None:
+                 step: timedelta = BUCKET) -> None:
         self.prometheus_for = prometheus_for
         self.airflow_for = airflow_for or _airflow_from_env
         self.step = step

@@ -21,6 +21,7 @@ from ..core.errors import SloJobsError
 from ..core.periods import Period
 from ..lake import LakeDir
 from ..report.pages import template_env, write_published
+from ..rules import prom_duration
 from ..spec import EXPR_COUNT_ERROR, EXPR_SLI_ERROR, RatioSli, Slo
 from ..spec.checks import objective_rules
 from ..spec.schema import Objective
@@ -77,11 +78,7 @@ def _pct(value: float | None, digits: int = 2) -> str:
 def _span(value: timedelta | None) -> str:
     if value is None:
         return ""
-    s = int(value.total_seconds())
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if s % size == 0:
-            return f"{s // size}{unit}"
-    return f"{s}s"
+    return prom_duration(value.total_seconds())
 
 
 def alternative(slo: Slo, base: SloParams, scenario: Scenario) -> SloParams:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..core import redaction
 from ..core.errors import SpecError
+from ..core.periods import UNIT_SECONDS
 
 # An SLO file is a few kilobytes; these bounds keep a hostile or broken file (a "billion
 # laughs" alias bomb, a huge generated dump) from exhausting memory before validation starts.
@@ -38,7 +39,6 @@ MAX_INT_DIGITS = 30
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 _DURATION = re.compile(r"\A([1-9][0-9]{0,5})(s|m|h|d|w|M|Q|y|Y)\Z")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 Loc = tuple[Any, ...]
 
@@ -118,7 +118,7 @@ def duration(text: str, units: str = "smhdw") -> timedelta:
     if not m or m.group(2) not in units:
         allowed = ", ".join(u for u in "smhdw" if u in units)
         raise ValueError(f"expected a duration: a whole number and one of {allowed}, e.g. 28d")
-    return timedelta(seconds=int(m.group(1)) * _SECONDS[m.group(2)])
+    return timedelta(seconds=int(m.group(1)) * UNIT_SECONDS[m.group(2)])
 
 
 def duration_parts(text: str) -> tuple[int, str] | None:

@@ -23,12 +23,12 @@ say what a valid document is; ``model.py`` turns one into the ``Slo`` the pipeli
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from ..core.names import safe_name
+from ..core.periods import BUCKET
 from . import io, promql
 from .checks import check_breakdown, objective_rules
 from .governance import Maintenance, Phase, check_phases
@@ -44,7 +44,6 @@ def tier_name(text: str) -> str:
     """A tier as written (``best-effort``, ``Best_Effort``) in its one spelling (``best_effort``):
     what ``init --tier`` takes, a spec's ``tier`` label takes too."""
     return text.strip().lower().replace("-", "_")
-EXTRACT_STEP = timedelta(minutes=1)
 DEFAULT_MIN_COVERAGE = 0.9
 PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 # spec.breakdown: a few Prometheus label names; each added label multiplies the label-value
@@ -259,7 +258,7 @@ class Objective(_Strict):
     def _slice(cls, value: str | None) -> str | None:
         if value is not None:
             width = io.duration(value, "mhd")
-            if width % EXTRACT_STEP:
+            if width % BUCKET:
                 raise ValueError("expected whole minutes, e.g. 1m or 5m")
         return value
 

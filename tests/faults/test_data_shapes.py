@@ -128,7 +128,7 @@ def test_the_shapes_are_really_there(month: pa.Table, truth: shapes.Truth,
 
 def test_summary_counts_and_coverage(lake_dir: Path, slo: spec.Slo,
                                      truth: shapes.Truth) -> None:
-    row = compute.month_summary(lake_dir, [slo], FEB)[0]
+    row = compute.compute_calendar(lake_dir, [slo], "month", FEB.label).summary[0]
     assert row["good"] == truth.good.sum() and row["total"] == truth.total.sum()
     assert row["buckets"] == truth.has_data.sum()
     expected = truth.has_data.sum() / shapes.MINUTES

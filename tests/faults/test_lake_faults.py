@@ -57,11 +57,12 @@ def month_lake(prometheus: str, slo: spec.Slo, reference: Path, tmp_path: Path) 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
 def test_corrupt_partition_is_named_with_the_fix(corruption: str, month_lake: Path,
                                                  slo: spec.Slo) -> None:
-    assert compute.month_summary(month_lake, [slo], SEP)[0]["total"] > 0  # intact: fine
+    intact = compute.compute_calendar(month_lake, [slo], "month", SEP.label).summary
+    assert intact[0]["total"] > 0  # intact: fine
     part = lake.sli_partition(month_lake, slo.name, DAY)
     part.write_bytes(CORRUPTIONS[corruption](part.read_bytes()))
     with pytest.raises(LakeError) as err:
-        compute.month_summary(month_lake, [slo], SEP)
+        compute.compute_calendar(month_lake, [slo], "month", SEP.label)
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"{part}: ")
     assert "slo-jobs extract --month 2026-09" in message and str(DAY) in message
@@ -92,7 +93,7 @@ def test_unwritable_lake_fails_cleanly(prometheus: str, slo: spec.Slo, tmp_path:
 FULL_DISK = textwrap.dedent("""
     import resource, signal, sys
     from pathlib import Path
-    from slo_jobs import catalog
+    from slo_jobs.spec import catalog
     from slo_jobs.core.errors import LakeError
     from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.core.periods import month
@@ -124,7 +125,7 @@ def test_full_disk_fails_cleanly_and_keeps_old_partitions(
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from slo_jobs import catalog
+    from slo_jobs.spec import catalog
     from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.core.periods import month
     slo = catalog.load([Path(sys.argv[3])])[0]

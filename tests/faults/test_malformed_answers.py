@@ -129,7 +129,8 @@ def test_nan_and_infinite_values_become_no_data_never_good(
         else:
             assert row == want, minute
     # The compute stage reports the loss as coverage, and counts none of it as good.
-    month = compute.month_summary(tmp_path, [slo], SEP)[0]  # the other days: no partition
+    # the other days: no partition
+    month = compute.compute_calendar(tmp_path, [slo], "month", SEP.label).summary[0]
     assert month["coverage"] == pytest.approx((1440 - len(poisoned)) / (30 * 1440))
     assert month["good"] == pytest.approx(sum(r["good"] for r in got), rel=1e-12)
     assert month["total"] == pytest.approx(sum(r["total"] for r in got), rel=1e-12)

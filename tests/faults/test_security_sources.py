@@ -16,7 +16,8 @@ import duckdb
 import pytest
 
 from slo_jobs.core.errors import ExtractError
-from slo_jobs.sources.pipelines.record import record_days
+from slo_jobs.run.runner import extract_days
+from slo_jobs.run.sources import Sources
 from slo_jobs.spec import catalog
 
 DAY = date(2026, 9, 1)
@@ -34,6 +35,9 @@ spec:
 
 def _no_airflow(conn: str | None) -> None:
     raise AssertionError("a table source must not need the Airflow API")
+
+
+TABLES = Sources.from_env(airflow_for=_no_airflow)
 
 
 @pytest.fixture()
@@ -68,12 +72,12 @@ def test_a_database_view_cannot_read_host_files(tmp_path: Path, host: tuple[Path
     con.close()
     # The control: a plain table of the same database is read.
     [ok] = catalog.load([_doc(slos, "{database: dw.duckdb, table: loads}")])
-    [day] = record_days([ok], [DAY], tmp_path / "lake", _no_airflow)
+    [day] = extract_days(TABLES, [ok], [DAY], tmp_path / "lake")
     assert day.rows == 1440
     for view in ("stolen", "etc"):
         [slo] = catalog.load([_doc(slos, f"{{database: dw.duckdb, table: {view}}}")])
         with pytest.raises(ExtractError) as err:
-            record_days([slo], [DAY], tmp_path / f"lake-{view}", _no_airflow)
+            extract_days(TABLES, [slo], [DAY], tmp_path / f"lake-{view}")
         message = str(err.value)
         assert "disabled by configuration" in message and "\n" not in message, message
         assert marker not in message and "root:" not in message
@@ -102,7 +106,7 @@ def test_a_symlink_out_of_the_folder_is_refused_when_read(tmp_path: Path,
     (data / "b.csv").symlink_to(passwd)  # planted after validation would look the same
     [slo] = catalog.load([_doc(tmp_path / "slos", "{files: data/*.csv}")])
     with pytest.raises(ExtractError) as err:
-        record_days([slo], [DAY], tmp_path / "lake", _no_airflow)
+        extract_days(TABLES, [slo], [DAY], tmp_path / "lake")
     message = str(err.value)
     assert f"{data / 'b.csv'}: resolves to {passwd}, outside" in message, message
     assert marker not in message and not (tmp_path / "lake").exists()
@@ -117,5 +121,5 @@ def test_data_dirs_allow_a_folder_elsewhere(tmp_path: Path, host: tuple[Path, st
     assert catalog.load_all([path])[1]  # refused without the allow-list ...
     monkeypatch.setenv("SLO_JOBS_DATA_DIRS", str(warehouse))
     [slo] = catalog.load([path])  # ... read with it
-    [day] = record_days([slo], [DAY], tmp_path / "lake", _no_airflow)
+    [day] = extract_days(TABLES, [slo], [DAY], tmp_path / "lake")
     assert day.rows == 1440

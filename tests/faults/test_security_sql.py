@@ -91,7 +91,8 @@ def test_pipeline_sources_bind_paths_and_refuse_unsafe_identifiers(tmp_path: Pat
     from datetime import date
 
     from slo_jobs.core.errors import SpecError
-    from slo_jobs.sources.pipelines.record import record_days
+    from slo_jobs.run.runner import extract_days
+    from slo_jobs.run.sources import Sources
     from slo_jobs.spec import catalog
 
     weird = tmp_path / "x'); DROP TABLE t; --.csv"
@@ -108,7 +109,8 @@ def test_pipeline_sources_bind_paths_and_refuse_unsafe_identifiers(tmp_path: Pat
         return path
 
     [slo] = catalog.load([doc('{files: "' + weird.name + '"}')])
-    [day] = record_days([slo], [date(2026, 9, 1)], tmp_path / "lake", lambda c: None)  # type: ignore[arg-type, return-value]
+    tables = Sources.from_env(airflow_for=lambda c: None)  # type: ignore[arg-type, return-value]
+    [day] = extract_days(tables, [slo], [date(2026, 9, 1)], tmp_path / "lake")
     assert day.rows == 1440
     for table, column in (("{files: a.csv}", 'loaded_at" FROM x; --'),
                           ("{database: w.duckdb, table: 't; DROP TABLE t'}", "loaded_at")):

@@ -110,7 +110,8 @@ def lakes(real_prometheus: str, real_victoria: str, prometheus3: str, slos: list
 def test_month_equals_truth_on_every_backend(backend: str, lakes: dict[str, Path],
                                              slos: list[spec.Slo],
                                              real_scrapes: scrapes.Scrapes) -> None:
-    rows = {r["slo"]: r for r in compute.month_summary(lakes[backend], slos, SEP)}
+    rows = {r["slo"]: r for r in compute.compute_calendar(lakes[backend], slos, "month",
+                                                          SEP.label).summary}
     for s in slos:
         good, total = true_month(real_scrapes.truth, s.name)
         assert total > 1_000_000
@@ -246,7 +247,7 @@ def test_an_expression_is_read_over_windows_of_two_scrapes(
         result = extract_slo(client, slo, SEP.days, tmp_path / "lake")
     # 60 s scrapes with jitter: 2.5 intervals need 150 s, so 180 s windows.
     assert result[0].notes == ("counted with 180 s windows of its PromQL expression",)
-    row = compute.month_summary(tmp_path / "lake", [slo], SEP)[0]
+    row = compute.compute_calendar(tmp_path / "lake", [slo], "month", SEP.label).summary[0]
     # VictoriaMetrics' increase() starts from the sample before each window: the windows tile
     # the month exactly. Prometheus extrapolates each window from its own samples: not exact.
     truth = true_month(real_scrapes.truth, slo.name)[1]
@@ -276,7 +277,7 @@ def expr_months(real_prometheus: str, real_victoria: str, prometheus3: str,
     for backend, url in (("prometheus2", real_prometheus), ("victoria", real_victoria),
                          ("prometheus3", prometheus3)):
         lake_dir = _extract(url, slos, tmp_path_factory.mktemp(f"expr-{backend}"))
-        for row in compute.month_summary(lake_dir, slos, SEP):
+        for row in compute.compute_calendar(lake_dir, slos, "month", SEP.label).summary:
             out[(backend, row["slo"].split("-")[0])] = row
     return out
 

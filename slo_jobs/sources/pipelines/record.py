@@ -23,7 +23,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from ... import lake
+from ...core import periods
 from ...core.errors import LakeError
+from ...core.periods import BUCKET_S, DAY, DAY_S
 from ...lake import LakeDir, daytable
 from ...lake.daytable import DayResult, DayTable
 from ...spec import Slo
@@ -33,7 +35,6 @@ from . import judge
 from . import readers as sources
 from .judge import US
 
-STEP_S = 60
 DEFAULT_LOOKBEHIND = timedelta(days=32)  # a monthly DAG's interval, when none is declared
 AirflowFor = Callable[[str | None], AirflowConfig]
 AIRFLOW_LABEL = "airflow_conn_id"
@@ -60,8 +61,8 @@ def judge_window(slo: Slo, start: datetime, end: datetime, airflow_for: AirflowF
     src = slo.pipeline
     assert src is not None
     s, e = _us(start), _us(end)
-    n = (e - s) // (STEP_S * US)
-    ends = s + (np.arange(n, dtype=np.int64) + 1) * STEP_S * US
+    n = (e - s) // (BUCKET_S * US)
+    ends = s + (np.arange(n, dtype=np.int64) + 1) * BUCKET_S * US
     zeros = np.zeros(n)
     if src.kind == "freshness":
         assert src.table is not None and src.loaded_at and src.max_age is not None
@@ -73,7 +74,7 @@ def judge_window(slo: Slo, start: datetime, end: datetime, airflow_for: AirflowF
         good, total = zeros.copy(), zeros.copy()
         for at, processed, expected in sources.completeness_rows(
                 src.table, src.at, src.processed, src.expected, s, e):
-            i = -(-(at - s) // (STEP_S * US)) - 1  # (t, t + 1m] -> bucket t
+            i = -(-(at - s) // (BUCKET_S * US)) - 1  # (t, t + 1m] -> bucket t
             good[i] += processed
             total[i] += expected
         clipped = good > total
@@ -82,7 +83,7 @@ def judge_window(slo: Slo, start: datetime, end: datetime, airflow_for: AirflowF
                             src.expect_every_s)
     good, total = zeros.copy(), zeros.copy()
     for v in runs:
-        i = -(-(v.deadline - s) // (STEP_S * US)) - 1
+        i = -(-(v.deadline - s) // (BUCKET_S * US)) - 1
         total[i] += 1
         good[i] += v.good
     return Judged(s, good, total, np.zeros(n, bool), runs=runs)
@@ -102,7 +103,7 @@ def _runs(slo: Slo, src: PipelineSource, s: int, e: int,
 
 def _cut(j: Judged, start: datetime, end: datetime) -> Judged:
     """The buckets ``[start, end)`` of a judged span."""
-    step = STEP_S * US
+    step = BUCKET_S * US
     i0, i1 = (_us(start) - j.start_us) // step, (_us(end) - j.start_us) // step
     runs = None if j.runs is None else [
         v for v in j.runs if _us(start) < v.deadline <= _us(end)]
@@ -111,21 +112,21 @@ def _cut(j: Judged, start: datetime, end: datetime) -> Judged:
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)
+    start = periods.midnight(day)
+    return start, start + DAY
 
 
 def _empty_day(day: date) -> pa.Table:
     start, _ = _day_bounds(day)
-    n = 86_400 // STEP_S
-    ts = [start + timedelta(seconds=i * STEP_S) for i in range(n)]
+    n = DAY_S // BUCKET_S
+    ts = [start + timedelta(seconds=i * BUCKET_S) for i in range(n)]
     return pa.table({"ts": ts, "good": [0.0] * n, "total": [0.0] * n, "clipped": [False] * n,
-                     "has_data": [False] * n, "step_s": [STEP_S] * n}, schema=lake.SLI_SCHEMA)
+                     "has_data": [False] * n, "step_s": [BUCKET_S] * n}, schema=lake.SLI_SCHEMA)
 
 
 def _merge_sli(old: pa.Table, j: Judged, day: date) -> pa.Table:
     """``old`` with the judged buckets replaced: exactly this window, nothing else."""
-    i0 = (j.start_us - _us(_day_bounds(day)[0])) // (STEP_S * US)
+    i0 = (j.start_us - _us(_day_bounds(day)[0])) // (BUCKET_S * US)
     cols = {c: old.column(c).to_numpy(zero_copy_only=False).copy()
             for c in ("good", "total", "clipped", "has_data")}
     sl = slice(i0, i0 + len(j.good))
@@ -146,12 +147,12 @@ def _recorded_until(recorded: npt.NDArray[np.bool_], day: date) -> datetime | No
     gaps = np.flatnonzero(~recorded)
     if not len(gaps):
         return None
-    return _day_bounds(day)[0] + timedelta(seconds=int(gaps[0]) * STEP_S)
+    return _day_bounds(day)[0] + timedelta(seconds=int(gaps[0]) * BUCKET_S)
 
 
 def _merge_ages(old: pa.Table | None, j: Judged, day: date) -> pa.Table:
     assert j.ages is not None
-    ts = [datetime.fromtimestamp((j.start_us + i * STEP_S * US) / US, UTC)
+    ts = [datetime.fromtimestamp((j.start_us + i * BUCKET_S * US) / US, UTC)
           for i in range(len(j.ages))]
     new = pa.table({"ts": ts, "age_s": [None if np.isnan(a) else float(a) for a in j.ages]},
                    schema=AGE_SCHEMA)
@@ -165,7 +166,7 @@ def _merge_ages(old: pa.Table | None, j: Judged, day: date) -> pa.Table:
 
 def _merge_runs(old: pa.Table | None, j: Judged) -> pa.Table:
     assert j.runs is not None
-    end_us = j.start_us + len(j.good) * STEP_S * US
+    end_us = j.start_us + len(j.good) * BUCKET_S * US
 
     def ts(us: int | None) -> datetime | None:
         return None if us is None else datetime.fromtimestamp(us / US, UTC)
@@ -206,7 +207,7 @@ def record_interval(slo: Slo, start: datetime, end: datetime, lake_dir: LakeDir,
                     airflow_for: AirflowFor) -> DayResult:
     """Replace the buckets ``[start, end)`` (within one UTC day) of a pipeline SLO."""
     day = start.astimezone(UTC).date()
-    if end <= start or end > _day_bounds(day)[1] or (end - start).total_seconds() % STEP_S \
+    if end <= start or end > _day_bounds(day)[1] or (end - start).total_seconds() % BUCKET_S \
             or start.second or start.microsecond:
         raise LakeError(f"interval [{start}, {end}): expected whole minutes within one UTC day")
     j = judge_window(slo, start, end, airflow_for)  # read everything before writing
@@ -223,7 +224,7 @@ def read_days(slo: Slo, days: Sequence[date], airflow_for: AirflowFor,
     not missing yet); a day they do not cover whole says how far it is complete
     (``complete_until``) and is read again by the next run that needs it. A day starting
     at or after ``as_of`` is left out."""
-    end_at = None if as_of is None else _us(as_of) // (STEP_S * US) * STEP_S * US
+    end_at = None if as_of is None else _us(as_of) // (BUCKET_S * US) * BUCKET_S * US
     bounds = {d: _day_bounds(d) for d in set(days)}
     if end_at is not None:
         bounds = {d: (s, min(e, datetime.fromtimestamp(end_at / US, UTC)))
@@ -243,10 +244,3 @@ def read_days(slo: Slo, days: Sequence[date], airflow_for: AirflowFor,
             complete_until=_recorded_until(
                 sli.column("has_data").to_numpy(zero_copy_only=False), d)))
     return out
-
-
-def record_days(slos: Sequence[Slo], days: Sequence[date], lake_dir: LakeDir,
-                airflow_for: AirflowFor) -> list[DayResult]:
-    """Replace whole days of pipeline SLOs, each SLO's source read before any write."""
-    return [r for slo in slos for r in daytable.replace(
-        lake_dir, slo.name, list(days), read_days(slo, days, airflow_for))]

@@ -20,11 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from ... import lake
-from ...core.periods import day_start
+from ...core.periods import DAY_S, day_start
 from ...lake.daytable import DayTable
 from .samples import Counted, Labels, Series
 
-DAY_S = 86_400
 Group = tuple[str, ...]
 
 

@@ -21,16 +21,15 @@ import pyarrow as pa
 
 from ... import lake
 from ...core.errors import ExtractError
-from ...core.periods import INGEST_GRACE, day_start
+from ...core.periods import BUCKET_S, DAY_S, HOUR_S, INGEST_GRACE, day_start
 from ...lake.daytable import DayTable
 from ...spec import WINDOW_PLACEHOLDERS, RatioSli, Slo
 from . import breakdown, samples, selectors
 from .client import PrometheusClient
 
-DAY_S = 86_400
 # Samples fetched before the first day: the previous sample of each series (its baseline),
 # and room for a scrape gap of up to an hour across midnight.
-LOOKBACK_S = 3_600
+LOOKBACK_S = HOUR_S
 # Samples further apart than this many scrape intervals leave the buckets between them
 # uncovered; a missed scrape or two is still a measured stretch.
 GAP_INTERVALS = 3.0
@@ -42,7 +41,7 @@ INGEST_GRACE_S = int(INGEST_GRACE.total_seconds())
 # A series whose samples stop within this long before the day's end while the day is this
 # recent may be lagging (its last samples not ingested yet) rather than stopped: it keeps
 # the day open up to its newest sample until this long after the day's end.
-LATE_SERIES_S = 3_600
+LATE_SERIES_S = HOUR_S
 # Windows the promql method may use: each tiles a day, the longest is the shortest burn window.
 PROMQL_WINDOWS_S = (60, 120, 180, 240, 300)
 
@@ -68,9 +67,9 @@ def complete_until(day: date, until_s: int | None, newest_s: float | None,
     cut = min(until_s, end)
     within_grace = until_s < end + INGEST_GRACE_S
     if within_grace and newest_s is not None and newest_s < cut:
-        cut = int(newest_s) // 60 * 60
+        cut = int(newest_s) // BUCKET_S * BUCKET_S
     if lagging_s is not None and lagging_s < cut:
-        cut = int(lagging_s) // 60 * 60
+        cut = int(lagging_s) // BUCKET_S * BUCKET_S
     if not within_grace and cut == end:
         return None
     return datetime.fromtimestamp(cut, UTC)

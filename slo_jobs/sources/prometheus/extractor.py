@@ -9,16 +9,15 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 
 from ... import lake
+from ...core import periods
 from ...core.errors import ExtractError
-from ...core.periods import consecutive, day_start
+from ...core.periods import BUCKET, BUCKET_S, DAY, DAY_S, consecutive, day_start
 from ...lake import LakeDir, daytable
 from ...lake.daytable import DayResult, DayTable
 from ...spec import FreshnessSli, RatioSli, Slo, has_placeholder
 from . import check
 from .client import PrometheusClient
 from .counters import complete_until, counted_days, windowed_days
-
-DEFAULT_STEP = timedelta(minutes=1)
 
 
 def _usable(value: float | None) -> bool:
@@ -34,8 +33,8 @@ def _day_table(day: date, good: dict[int, float], total: dict[int, float],
     it lowers coverage and is never counted as good.  Returns (table, clipped, unusable).
     """
     step_s = int(step.total_seconds())
-    first = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-    starts = range(first, first + 86_400, step_s)
+    first = day_start(day)
+    starts = range(first, first + DAY_S, step_s)
     rows_good, rows_total, rows_clip, rows_has = [], [], [], []
     unusable = 0
     for start in starts:
@@ -60,8 +59,8 @@ def _age_table(day: date, ages: dict[int, float], step: timedelta) -> pa.Table:
     """A freshness SLI's age at each bucket's end (null where Prometheus had none), kept
     for the report's status and worst hours, as the table form keeps it."""
     step_s = int(step.total_seconds())
-    first = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-    starts = range(first, first + 86_400, step_s)
+    first = day_start(day)
+    starts = range(first, first + DAY_S, step_s)
     values = [ages.get(s + step_s) for s in starts]
     return pa.table({"ts": [datetime.fromtimestamp(s, UTC) for s in starts],
                      "age_s": [v if v is not None and math.isfinite(v) else None
@@ -69,7 +68,7 @@ def _age_table(day: date, ages: dict[int, float], step: timedelta) -> pa.Table:
 
 
 def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_dir: LakeDir,
-                step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
+                step: timedelta = BUCKET, as_of: datetime | None = None
                 ) -> list[DayResult]:
     """Extract ``days`` of ``slo`` and replace exactly those day partitions.
 
@@ -88,7 +87,7 @@ def extract_slo(client: PrometheusClient, slo: Slo, days: Iterable[date], lake_d
 
 
 def read_days(client: PrometheusClient, slo: Slo, days: Iterable[date],
-              step: timedelta = DEFAULT_STEP, as_of: datetime | None = None
+              step: timedelta = BUCKET, as_of: datetime | None = None
               ) -> list[DayTable]:
     """``days`` of ``slo`` read from Prometheus (or VictoriaMetrics, Thanos, Mimir): every
     query runs before the caller writes anything (see ``extract_slo``)."""
@@ -97,7 +96,7 @@ def read_days(client: PrometheusClient, slo: Slo, days: Iterable[date],
         raise ExtractError(f"SLO {slo.name}: its SLI is read from {where}, not Prometheus; "
                            "expected its pipeline source (slo_jobs.run.sources)")
     how = method(slo)
-    until_s = None if as_of is None else int(as_of.timestamp()) // 60 * 60
+    until_s = None if as_of is None else int(as_of.timestamp()) // BUCKET_S * BUCKET_S
     fetched: list[DayTable] = []
     for run in consecutive(d for d in days if until_s is None or day_start(d) < until_s):
         if how == "samples":
@@ -125,8 +124,8 @@ def method(slo: Slo) -> str:
 def _gauge_day(client: PrometheusClient, slo: Slo, day: date, step: timedelta,
                until_s: int | None = None) -> DayTable:
     window = f"{int(step.total_seconds())}s"
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    first, last = start + step, start + timedelta(days=1)
+    start = periods.midnight(day)
+    first, last = start + step, start + DAY
     until = complete_until(day, until_s, None)
     if until is not None:
         last = max(first, until)
