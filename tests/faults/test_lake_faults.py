@@ -92,7 +92,7 @@ def test_unwritable_lake_fails_cleanly(prometheus: str, slo: spec.Slo, tmp_path:
 FULL_DISK = textwrap.dedent("""
     import resource, signal, sys
     from pathlib import Path
-    from slo_jobs import catalog
+    from slo_jobs.spec import catalog
     from slo_jobs.core.errors import LakeError
     from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.core.periods import month
@@ -124,7 +124,7 @@ def test_full_disk_fails_cleanly_and_keeps_old_partitions(
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from slo_jobs import catalog
+    from slo_jobs.spec import catalog
     from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
     from slo_jobs.core.periods import month
     slo = catalog.load([Path(sys.argv[3])])[0]
