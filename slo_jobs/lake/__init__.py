@@ -52,7 +52,7 @@ from .partmeta import notes as notes
 from .partmeta import partition_metadata as partition_metadata
 
 # Where the lake lives: the one interface to a local disk or an object store.
-from .storage import Fill, storage
+from .storage import Fill, storage_of
 from .storage import LakeDir as LakeDir
 from .storage import location as location
 
@@ -142,7 +142,7 @@ def to_bytes(table: pa.Table) -> bytes:
 def write_whole(target: LakeDir, fill: Fill) -> None:
     """Write ``target`` whole, with what ``fill`` writes into the stream it is given: temp
     file and rename (see :mod:`atomicio`), or one PUT of the complete file."""
-    storage(target).write(fill)
+    storage_of(target).write(fill)
 
 
 def write_atomic(table: pa.Table, target: LakeDir) -> None:
@@ -206,18 +206,18 @@ def reading_sets() -> AbstractContextManager[None]:
 def exists(path: LakeDir) -> bool:
     """Whether the file ``path`` of a published set (a month's table, a shard's file) is
     there: on an object store, whether the set's manifest names it."""
-    return storage(path).in_set()
+    return storage_of(path).in_set()
 
 
 def read_bytes(path: LakeDir) -> bytes:
     """The bytes of a file of a published set, as :func:`read_file` reads them."""
-    return storage(path).read(in_set=True)
+    return storage_of(path).read(in_set=True)
 
 
 def open_file(path: LakeDir) -> pq.ParquetFile:
     """A Parquet file of a published set (a computed table, a shard's table), to read in
     parts; on an object store all of it at the version the set's manifest names."""
-    return pq.ParquetFile(storage(path).source(in_set=True))
+    return pq.ParquetFile(storage_of(path).source(in_set=True))
 
 
 def read_file(path: LakeDir) -> pa.Table:
@@ -230,21 +230,21 @@ def read_file(path: LakeDir) -> pa.Table:
 
 def read_detail(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
     """A whole detail partition (``pipeline_age``, ...) as it is: a file of no set."""
-    return pq.read_table(storage(path).source(), schema=schema, use_threads=False)
+    return pq.read_table(storage_of(path).source(), schema=schema, use_threads=False)
 
 
 def remote(path: LakeDir) -> bool:
     """Whether reading ``path`` waits on the network (an object store): many such reads run
     in threads of one process, not in processes (a forked child must not share the store
     client's connections)."""
-    return storage(path).remote
+    return storage_of(path).remote
 
 
 def existing_days(lake: LakeDir, slo: str, days: Sequence[date]) -> list[date]:
     """The ``days`` that have a partition of ``slo`` (on an object store: one listing
     instead of a request per day)."""
     folder = sli_partition(lake, slo, date.min).parent.parent
-    there = storage(folder).present([f"date={d.isoformat()}/{PART}" for d in days])
+    there = storage_of(folder).present([f"date={d.isoformat()}/{PART}" for d in days])
     return [d for d, found in zip(days, there, strict=True) if found]
 
 
@@ -275,7 +275,7 @@ def slo_lock(lake: LakeDir, slo: str) -> AbstractContextManager[None]:
     and a read-merge-write is a conditional PUT that fails when another writer came
     between (:func:`update`), so nothing is held there.
     """
-    return storage(lake / ".locks" / f"{_checked(slo)}.lock").lock()
+    return storage_of(lake / ".locks" / f"{_checked(slo)}.lock").lock()
 
 
 def remove_stale_temps(lake: LakeDir, slo: str, days: Sequence[date],
@@ -287,13 +287,13 @@ def remove_stale_temps(lake: LakeDir, slo: str, days: Sequence[date],
         for day in days:
             part = (sli_partition(lake, slo, day) if table == "sli"
                     else detail_partition(lake, table, slo, day))
-            removed += storage(part.parent).remove_temps()
+            removed += storage_of(part.parent).remove_temps()
     return removed
 
 
 def remove_folder(folder: LakeDir) -> None:
     """Delete ``folder`` and everything below it (its parent too, when left empty)."""
-    storage(folder).remove()
+    storage_of(folder).remove()
 
 
 # Conditional PUTs lost to other writers before a merge gives up: each loss means another
@@ -307,7 +307,7 @@ def update(target: LakeDir, schema: pa.Schema,
     writer's change. On a folder the caller holds :func:`slo_lock`; on an object store the
     new version is PUT only over the version read (``If-Match``, or ``If-None-Match: *``
     for a new partition), and merged again from the newer version when that fails."""
-    where = storage(target)
+    where = storage_of(target)
     for _ in range(MERGE_TRIES):
         try:
             data, version = where.read_versioned()
@@ -328,4 +328,4 @@ def publish_set(target: LakeDir) -> AbstractContextManager[LakeDir]:
     replaced in place, one PUT each, then the set's manifest names them (a conditional
     PUT: a concurrent writer of the same set fails) and the files it does not name are
     deleted (:func:`objectsets.publish`); readers read through the manifest."""
-    return storage(target).publish()
+    return storage_of(target).publish()

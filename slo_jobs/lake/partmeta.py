@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .storage import LakeDir, storage
+from .storage import LakeDir, storage_of
 
 # What the extractor noticed about the day's data (e.g. a selector that matched no series),
 # one note per line, for the report.
@@ -34,7 +34,7 @@ def partition_metadata(notes: Sequence[str], complete_until: datetime | None,
 def _metadata(path: LakeDir, keys: tuple[bytes, ...]) -> dict[bytes, bytes]:
     """The values of ``keys`` in a partition's Parquet metadata, read at one version (none:
     absent or unreadable)."""
-    where = storage(path)
+    where = storage_of(path)
     if not any(where.may_hold(k) for k in keys):
         return {}
     try:

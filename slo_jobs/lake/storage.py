@@ -2,7 +2,7 @@
 and what the lake does with it there, implemented by :class:`Disk` (a local folder, a
 :class:`~pathlib.Path`) and :class:`ObjectStorage` (a prefix on an S3-compatible object
 store, an :class:`~slo_jobs.lake.objectstore.ObjectPath`). :func:`location` makes a lake's
-root from what the user named and :func:`storage` picks the implementation for a path: they
+root from what the user named and :func:`storage_of` picks the implementation for a path: they
 are the only code that tells the two apart.
 
 - a file is written whole: on a disk to a temp file beside it, renamed over it
@@ -101,7 +101,7 @@ def location(where: str | Path, config: ObjectStoreConfig | None = None) -> Lake
     return atomicio.confined(Path(text))  # no link below it is followed when writing
 
 
-def storage(path: LakeDir) -> Storage:
+def storage_of(path: LakeDir) -> Storage:
     """``path`` where it lives."""
     return ObjectStorage(path) if isinstance(path, ObjectPath) else Disk(path)
 
