@@ -48,8 +48,7 @@ def lake_location() -> LakeDir:
     ``$SLO_JOBS_LAKE_CONN_ID`` (default ``aws_default``: login = access key id, password =
     secret, extra ``endpoint_url``, ``region_name``, ``aws_session_token``), else from the
     AWS_* environment."""
-    from slo_jobs.lake import location
-    from slo_jobs.lake.objectstore import SCHEME, ObjectStoreConfig
+    from slo_jobs.lake import SCHEME, ObjectStoreConfig, location
 
     url = os.environ.get("SLO_JOBS_LAKE_URL")
     if not url:

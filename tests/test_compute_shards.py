@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,9 @@ from slo_jobs import compute, lake
 from slo_jobs.compute import shards
 from slo_jobs.core import periods
 from slo_jobs.core.errors import SloJobsError
+from slo_jobs.lake import ObjectStoreConfig
 from slo_jobs.spec import catalog
+from tests.s3server import ACCESS_KEY, SECRET_KEY, client
 
 NOV = periods.month("2026-11")
 FIRST, DAYS = date(2026, 9, 25), 68  # the quarter to date, the lookback and 1 December
@@ -134,6 +137,32 @@ def test_sharded_month_equals_the_month_computed_at_once(setup: tuple[Path, list
     assert summary["c-kolkata-quarter"]["window_label"] == "2026-Q4"
     assert summary["c-kolkata-quarter"]["period_start"] == datetime(2026, 10, 31, 18, 30,
                                                                     tzinfo=UTC)
+
+
+def test_a_sharded_month_in_a_bucket_is_the_sharded_month_in_a_folder(
+        setup: tuple[Path, list], s3: str, bucket: str, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    # The merge streams each shard's table into the month's file, on a disk and in a bucket
+    # alike: the same bytes (one row group per shard), and no shard left behind.
+    base, slos = setup
+    parts = _copy_lake(base / "lake", tmp_path / "parts")
+    root = lake.location(f"s3://{bucket}/lake", ObjectStoreConfig(
+        endpoint_url=s3, region="us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY))
+    for f in sorted(parts.rglob("*.parquet")):
+        lake.write_atomic(pq.read_table(f), root / f.relative_to(parts).as_posix())
+    for lake_dir in (parts, root):
+        for i in range(3):
+            shards.compute_shard(lake_dir, shards.members(slos, i, 3), NOV, i, 3)
+        shards.merge(lake_dir, slos, NOV, [0, 1, 2])
+    folder = lake.monthly_partition(parts, NOV.label).parent
+    month = f"lake/monthly/month={NOV.label}/"
+    listed: Any = client(s3).list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]
+    stored = {o["Key"] for o in listed["Contents"]}
+    assert not any("/.shards/" in k for k in stored)
+    assert sorted(k.removeprefix(month) for k in stored if k.startswith(month)) == \
+        sorted([p.name for p in folder.iterdir()] + ["_set.json"])
+    for p in sorted(folder.iterdir()):
+        got = client(s3).get_object(Bucket=bucket, Key=month + p.name)  # type: ignore[attr-defined]
+        assert got["Body"].read() == p.read_bytes(), p.name
 
 
 def test_a_shard_rerun_replaces_exactly_that_shard(setup: tuple[Path, list],  # type: ignore[type-arg]

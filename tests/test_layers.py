@@ -1,6 +1,7 @@
 """The package's shape, read from its own source: imports run one way (docs/architecture.md,
-"Which way imports run"), no module imports itself back through others, and the storage and
-math modules load no heavy library."""
+"Which way imports run"), no module imports itself back through others, only the lake knows
+whether it lives on a disk or an object store, and the storage and math modules load no heavy
+library."""
 
 from __future__ import annotations
 
@@ -120,6 +121,34 @@ def test_no_import_cycle() -> None:
     for mod in sorted(GRAPH):
         if mod not in state:
             visit(mod, [])
+
+
+# Where the lake lives, on a disk or an object store, is the lake package's to know
+# (slo_jobs/lake/storage.py): everything else calls the lake's functions.
+STORAGE_MODULES = {"slo_jobs.lake.objectstore", "slo_jobs.lake.objectsets",
+                   "slo_jobs.lake.storage"}
+STORAGE_NAMES = {"objectstore", "objectsets", "ObjectPath", "ObjectStore", "ObjectStorage"}
+
+
+def test_only_the_lake_knows_where_it_lives() -> None:
+    for path in sorted([*PKG.rglob("*.py"), *(ROOT / "dags").rglob("*.py")]):
+        if path.is_relative_to(PKG / "lake"):
+            continue
+        where = path.relative_to(ROOT)
+        assert not _imports(path) & STORAGE_MODULES, (where, _imports(path) & STORAGE_MODULES)
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            named = ({node.id} if isinstance(node, ast.Name)
+                     else {node.attr} if isinstance(node, ast.Attribute)
+                     else {a.name for a in node.names} if isinstance(node, ast.ImportFrom)
+                     else set())
+            assert not named & STORAGE_NAMES, f"{where}:{getattr(node, 'lineno', 0)}: {named}"
+        if "LakeDir" in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
+            # a module handling lake paths does not tell a folder from an object store
+            asks = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Name) and n.func.id == "isinstance"
+                    and "Path" in ast.unparse(n.args[1])]
+            assert not asks, f"{where}:{asks[0]}: isinstance(..., Path)"
 
 
 @pytest.mark.parametrize(("module", "absent"), [

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -36,8 +34,7 @@ import pyarrow.parquet as pq
 from .. import decisions, lake
 from ..core.errors import LakeError, SloJobsError
 from ..core.periods import Period
-from ..lake import LakeDir, atomicio
-from ..lake.objectstore import ObjectPath
+from ..lake import LakeDir
 from ..spec import Slo
 from . import _table, breakdown, compute_part, finish_month, write_result
 from . import pipelines as monthly
@@ -94,20 +91,17 @@ def compute_shard(lake_dir: LakeDir, part: Sequence[Slo], period: Period, index:
         monthly.summarise(lake_dir, part, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, part, result.summary),
                           stage / "breakdown.parquet")
-        _write_bytes(stage / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+        lake.write_whole(stage / MANIFEST, lambda fh: _write_json(fh, manifest))
     return target
+
+
+def _write_json(fh: BinaryIO, data: dict[str, Any]) -> None:
+    fh.write((json.dumps(data, indent=1) + "\n").encode())
 
 
 def _rerun(label: str) -> str:
     return (f"re-run the month's compute_shard tasks (or slo-jobs compute --month {label}), "
             "then merge")
-
-
-def _write_bytes(target: LakeDir, data: bytes) -> None:
-    if isinstance(target, ObjectPath):
-        target.put(data)
-    else:
-        atomicio.write_bytes(target, data, LakeError)
 
 
 def _manifest(folder: LakeDir, period: Period) -> dict[str, Any]:
@@ -150,10 +144,7 @@ def _check(slos: Sequence[Slo], manifests: Sequence[dict[str, Any]], period: Per
 
 def _read(path: LakeDir, label: str, schema_only: bool = False) -> Any:
     try:
-        if schema_only and isinstance(path, Path):
-            return pq.read_schema(path)
-        table = lake.read_file(path)
-        return table.schema if schema_only else table
+        return lake.open_file(path).schema_arrow if schema_only else lake.read_file(path)
     except (OSError, LakeError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected a shard's "
@@ -170,18 +161,13 @@ def _concat_files(paths: Sequence[LakeDir], target: LakeDir, label: str) -> None
     full = [i for i, s in enumerate(schemas) if len(s) > 1] or [0]
     schema = pa.unify_schemas([schemas[i] for i in full], promote_options="permissive")
 
-    if isinstance(target, ObjectPath):  # one PUT of the whole file
-        lake.write_atomic(pa.concat_tables(
-            [_read(paths[i], label).select(schema.names).cast(schema) for i in full]), target)
-        return
-
     def fill(fh: BinaryIO) -> None:
         with pq.ParquetWriter(fh, schema, **lake.write_options(schema)) as writer:
             for i in full:
                 table = _read(paths[i], label)
                 writer.write_table(table.select(schema.names).cast(schema))
 
-    atomicio.write_file(target, fill, LakeError)
+    lake.write_whole(target, fill)
 
 
 def merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequence[int],
@@ -214,17 +200,6 @@ def _merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequ
                           period.label)
         for name in PIPELINE_TABLES:
             lake.write_atomic(_table(rows[name]), stage / f"{name}.parquet")
-    _remove(shards_root(lake_dir, period.label))
+    # .shards with it when no other month's shards are there
+    lake.remove_folder(shards_root(lake_dir, period.label))
     return result.summary
-
-
-def _remove(root: LakeDir) -> None:
-    if isinstance(root, ObjectPath):
-        for obj in root.glob("*/*"):
-            obj.unlink(missing_ok=True)
-        return
-    shutil.rmtree(root, ignore_errors=True)
-    try:
-        root.parent.rmdir()  # only when no other month's shards are there
-    except OSError:
-        pass

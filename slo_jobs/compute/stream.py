@@ -32,7 +32,6 @@ import pyarrow as pa
 from .. import lake
 from ..core.burnrate import BURN_WINDOWS_S
 from ..lake import LakeDir
-from ..lake.objectstore import ObjectPath
 from .maintenance import masks
 
 # A worker process costs about a second to start: not worth it for fewer SLOs per process.
@@ -107,7 +106,7 @@ def _read_all(paths: Sequence[LakeDir | None], per_day: int) -> list[pa.Table | 
     def one(path: LakeDir | None) -> pa.Table | None:
         return None if path is None else lake.read_verified(path, per_day)
 
-    if any(isinstance(p, ObjectPath) for p in paths):
+    if any(p is not None and lake.remote(p) for p in paths):
         with ThreadPoolExecutor(REMOTE_READS) as pool:
             return list(pool.map(one, paths))
     return [one(p) for p in paths]
@@ -339,7 +338,7 @@ def run(grid: Grid, slos: Sequence[SloInput], processes: bool = True) -> Tables:
 
     ``processes=False``: this process only. An orchestrator's task (one shard of a month)
     runs beside other tasks that the scheduler already spreads over the cores."""
-    remote = any(isinstance(p, ObjectPath) for s in slos for p in s.paths)
+    remote = any(p is not None and lake.remote(p) for s in slos for p in s.paths)
     workers = 1 if remote or not processes else _workers(len(slos))
     if workers == 1:
         return compute(grid, slos)

@@ -6,13 +6,17 @@ Layout (all times UTC)::
     <lake>/monthly/month=YYYY-MM/summary.parquet              one row per SLO and month
 
 The lake is a folder (a :class:`~pathlib.Path`) or an object store prefix
-(``s3://bucket/prefix``, an :class:`~slo_jobs.lake.objectstore.ObjectPath`), with the same layout
-and files. On a folder a partition is written to a temporary file beside it and renamed over
-the old one (:mod:`atomicio`), under a per-SLO ``flock``; on an object store it is one PUT of
-the whole file, and a read-merge-write is a conditional PUT (:func:`update`). Either way
-readers see the old or the new file, never half of one. A set of files published together
-(:func:`publish_set`) is read through its manifest on an object store (:func:`read_file`,
-:func:`exists`, :mod:`objectsets`). This module is where the two differ.
+(``s3://bucket/prefix``, an ``ObjectPath``), with the same layout and files, ``LakeDir``
+either way: paths in it are built alike (``/``, ``parent``, ``name``). What is done to them
+goes through one interface, :class:`storage.Storage`, which a local disk and an object
+store implement (:mod:`storage`: temp file and rename under a per-SLO ``flock``, or one
+PUT and conditional PUTs; a set of files published together exchanged in one step, or
+named by a manifest). The functions here call it, so no code outside this package asks
+where the lake lives: every file is written whole (:func:`write_atomic`,
+:func:`write_whole`), a read-merge-write loses no concurrent change (:func:`slo_lock`,
+:func:`update`), a set of files is published and read as one version
+(:func:`publish_set`, :func:`reading_sets`, :func:`exists`, :func:`read_file`), and
+:func:`remote` says whether reads wait on the network.
 
 Also here: atomic file writes (``atomicio``), the object store and its published sets
 (``objectstore``, ``objectsets``), partition metadata (``partmeta``), a day's table and how
@@ -24,11 +28,9 @@ May import: ``core``.
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -36,9 +38,11 @@ import pyarrow.parquet as pq
 
 from ..core.errors import LakeError
 from ..core.names import SAFE_NAME
-from . import atomicio, objectsets, partmeta
-from .objectsets import SetName
-from .objectstore import SCHEME, ObjectPath, ObjectStoreConfig, parse_url
+from . import objectsets, partmeta
+
+# What a caller needs to name a lake (location): the object store's URL scheme and config.
+from .objectstore import SCHEME as SCHEME
+from .objectstore import ObjectStoreConfig as ObjectStoreConfig
 
 # The partition metadata, read and written by partmeta, named here too for its callers.
 from .partmeta import COMPLETE_UNTIL_KEY as COMPLETE_UNTIL_KEY
@@ -46,6 +50,11 @@ from .partmeta import NOTES_KEY as NOTES_KEY
 from .partmeta import complete_until as complete_until
 from .partmeta import notes as notes
 from .partmeta import partition_metadata as partition_metadata
+
+# Where the lake lives: the one interface to a local disk or an object store.
+from .storage import Fill, storage_of
+from .storage import LakeDir as LakeDir
+from .storage import location as location
 
 SLI_SCHEMA = pa.schema([
     pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # bucket start
@@ -56,8 +65,6 @@ SLI_SCHEMA = pa.schema([
     pa.field("step_s", pa.int32(), nullable=False),
 ])
 PART = "part-0.parquet"
-# A lake's root and every path in it: a local folder or an object store prefix.
-LakeDir = Path | ObjectPath
 _TS = pa.timestamp("us", tz="UTC")
 # Detail tables of pipeline SLIs, partitioned like the SLI buckets (see docs/architecture.md).
 AGE_SCHEMA = pa.schema([
@@ -87,17 +94,6 @@ BREAKDOWN_SCHEMA = pa.schema([
     pa.field("total", pa.float64(), nullable=False),
 ])
 DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown")
-
-
-def location(where: str | Path, config: ObjectStoreConfig | None = None) -> LakeDir:
-    """The lake at ``where``: ``s3://bucket/prefix`` (``config`` defaults to the AWS_*
-    environment) or a folder."""
-    text = str(where)
-    if text.startswith(SCHEME):
-        return parse_url(text, config)
-    if "://" in text:
-        raise LakeError(f"lake {text!r}: expected a folder or s3://bucket/prefix")
-    return atomicio.confined(Path(text))  # no link below it is followed when writing
 
 
 def _checked(name: str) -> str:
@@ -143,15 +139,15 @@ def to_bytes(table: pa.Table) -> bytes:
     return bytes(sink.getvalue())
 
 
+def write_whole(target: LakeDir, fill: Fill) -> None:
+    """Write ``target`` whole, with what ``fill`` writes into the stream it is given: temp
+    file and rename (see :mod:`atomicio`), or one PUT of the complete file."""
+    storage_of(target).write(fill)
+
+
 def write_atomic(table: pa.Table, target: LakeDir) -> None:
-    """Write ``table`` to ``target`` whole: temp file and rename (see :mod:`atomicio`), or
-    one PUT of the complete file."""
-    if isinstance(target, ObjectPath):
-        target.put(to_bytes(table))
-        return
-    atomicio.write_file(target, lambda fh: pq.write_table(table, fh,
-                                                          **write_options(table.schema)),
-                        LakeError)
+    """Write ``table`` to ``target`` whole (:func:`write_whole`)."""
+    write_whole(target, lambda fh: pq.write_table(table, fh, **write_options(table.schema)))
 
 
 def reextract_hint(path: LakeDir) -> str:
@@ -174,10 +170,14 @@ def read_verified(path: LakeDir, rows: int | None = None,
         # per partition).
         data = path.read_bytes()
     except (OSError, ValueError, pa.ArrowException) as exc:
-        reason = " ".join(str(exc).split())[:160]
-        raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
-                        f"{reextract_hint(path)}") from None
+        raise _unreadable(path, exc) from None
     return parse_verified(data, path, rows, schema)
+
+
+def _unreadable(path: LakeDir, exc: Exception) -> LakeError:
+    reason = " ".join(str(exc).split())[:160]
+    return LakeError(f"{path}: not a readable Parquet partition ({reason}); "
+                     f"{reextract_hint(path)}")
 
 
 def parse_verified(data: bytes, path: LakeDir, rows: int | None = None,
@@ -187,9 +187,7 @@ def parse_verified(data: bytes, path: LakeDir, rows: int | None = None,
         table = pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)),
                                page_checksum_verification=True).read(use_threads=False)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        reason = " ".join(str(exc).split())[:160]
-        raise LakeError(f"{path}: not a readable Parquet partition ({reason}); "
-                        f"{reextract_hint(path)}") from None
+        raise _unreadable(path, exc) from None
     if not table.schema.equals(schema):
         raise LakeError(f"{path}: columns {table.schema.names}; expected {schema.names}; "
                         f"{reextract_hint(path)}")
@@ -197,20 +195,6 @@ def parse_verified(data: bytes, path: LakeDir, rows: int | None = None,
         raise LakeError(f"{path}: {table.num_rows} rows; expected {rows} (one per bucket of "
                         f"the day); {reextract_hint(path)}")
     return table
-
-
-def set_name(folder: ObjectPath) -> SetName:
-    """How errors name the set published at ``folder`` and what writes it again."""
-    if folder.parent.name == "monthly" and folder.name.startswith("month="):
-        label = folder.name.removeprefix("month=")
-        return SetName(f"month {label}",
-                       f"re-run the merge (or slo-jobs compute --month {label})")
-    if folder.name.startswith("shard=") and folder.parent.name.startswith("month="):
-        label = folder.parent.name.removeprefix("month=")
-        return SetName(f"shard {folder.name.removeprefix('shard=')} of month {label}",
-                       f"re-run the month's compute_shard tasks (or slo-jobs compute "
-                       f"--month {label})")
-    return SetName(f"the set {folder}", "write it again")
 
 
 def reading_sets() -> AbstractContextManager[None]:
@@ -222,48 +206,46 @@ def reading_sets() -> AbstractContextManager[None]:
 def exists(path: LakeDir) -> bool:
     """Whether the file ``path`` of a published set (a month's table, a shard's file) is
     there: on an object store, whether the set's manifest names it."""
-    if isinstance(path, ObjectPath):
-        return objectsets.exists(path, set_name(path.parent))
-    return path.exists()
+    return storage_of(path).in_set()
 
 
 def read_bytes(path: LakeDir) -> bytes:
     """The bytes of a file of a published set, as :func:`read_file` reads them."""
-    if isinstance(path, ObjectPath):
-        return objectsets.read(path, set_name(path.parent))
-    return path.read_bytes()
+    return storage_of(path).read(in_set=True)
 
 
-def read_file(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
-    """A whole Parquet file of a published set (a computed table, a shard's table); on an
-    object store at the version the set's manifest names."""
-    if isinstance(path, ObjectPath):
-        return _from_bytes(read_bytes(path), schema)
-    return pq.read_table(path, schema=schema)
+def open_file(path: LakeDir) -> pq.ParquetFile:
+    """A Parquet file of a published set (a computed table, a shard's table), to read in
+    parts; on an object store all of it at the version the set's manifest names."""
+    return pq.ParquetFile(storage_of(path).source(in_set=True))
+
+
+def read_file(path: LakeDir) -> pa.Table:
+    """A whole Parquet file of a published set (:func:`open_file`). Through ParquetFile:
+    pq.read_table loads pyarrow.dataset, two seconds of CPU before `show` prints a 10-row
+    table. One thread: with Arrow's pool, a read from memory aborted about one process in
+    six at exit ("terminate called without an active exception", pyarrow 26)."""
+    return open_file(path).read(use_threads=False)
 
 
 def read_detail(path: LakeDir, schema: pa.Schema | None = None) -> pa.Table:
     """A whole detail partition (``pipeline_age``, ...) as it is: a file of no set."""
-    if isinstance(path, ObjectPath):
-        return _from_bytes(path.read_bytes(), schema)
-    return pq.read_table(path, schema=schema)
+    return pq.read_table(storage_of(path).source(), schema=schema, use_threads=False)
 
 
-def _from_bytes(data: bytes, schema: pa.Schema | None) -> pa.Table:
-    # One thread: with Arrow's pool, a read from memory aborted about one process in six
-    # at exit ("terminate called without an active exception", pyarrow 26).
-    return pq.read_table(pa.BufferReader(pa.py_buffer(data)), schema=schema,
-                         use_threads=False)
+def remote(path: LakeDir) -> bool:
+    """Whether reading ``path`` waits on the network (an object store): many such reads run
+    in threads of one process, not in processes (a forked child must not share the store
+    client's connections)."""
+    return storage_of(path).remote
 
 
 def existing_days(lake: LakeDir, slo: str, days: Sequence[date]) -> list[date]:
     """The ``days`` that have a partition of ``slo`` (on an object store: one listing
     instead of a request per day)."""
-    if isinstance(lake, ObjectPath):
-        listed = {p.parent.name for p in sli_partition(lake, slo, date.min).parent.parent
-                  .glob(f"date=*/{PART}")}
-        return [d for d in days if f"date={d.isoformat()}" in listed]
-    return [d for d in days if sli_partition(lake, slo, d).exists()]
+    folder = sli_partition(lake, slo, date.min).parent.parent
+    there = storage_of(folder).present([f"date={d.isoformat()}/{PART}" for d in days])
+    return [d for d, found in zip(days, there, strict=True) if found]
 
 
 def missing_days(lake: LakeDir, slo: str, days: list[date],
@@ -284,42 +266,34 @@ def missing_days(lake: LakeDir, slo: str, days: list[date],
     return out
 
 
-@contextmanager
-def slo_lock(lake: LakeDir, slo: str) -> Iterator[None]:
+def slo_lock(lake: LakeDir, slo: str) -> AbstractContextManager[None]:
     """Hold an exclusive lock on ``slo``'s partitions while writing them.
 
     Overlapping runs (a backfill next to the daily DAG, two backfills) then write one
     SLO at a time.  The kernel drops the lock when its holder dies, even by SIGKILL.
     An object store has no such lock and needs none: a partition is replaced by one PUT,
     and a read-merge-write is a conditional PUT that fails when another writer came
-    between (:func:`update`), so nothing is held here.
+    between (:func:`update`), so nothing is held there.
     """
-    if isinstance(lake, ObjectPath):
-        yield
-        return
-    with atomicio.open_lock_file(lake / ".locks" / f"{_checked(slo)}.lock", LakeError) as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return storage_of(lake / ".locks" / f"{_checked(slo)}.lock").lock()
 
 
 def remove_stale_temps(lake: LakeDir, slo: str, days: Sequence[date],
                        tables: Sequence[str] = ("sli",)) -> int:
     """Delete temp files a killed writer left in ``slo``'s day folders of ``tables``; call
     under slo_lock. An object store has none: a PUT that did not finish left nothing."""
-    if isinstance(lake, ObjectPath):
-        return 0
     removed = 0
     for table in tables:
         for day in days:
             part = (sli_partition(lake, slo, day) if table == "sli"
                     else detail_partition(lake, table, slo, day))
-            for tmp in part.parent.glob(".tmp-*"):
-                tmp.unlink(missing_ok=True)
-                removed += 1
+            removed += storage_of(part.parent).remove_temps()
     return removed
+
+
+def remove_folder(folder: LakeDir) -> None:
+    """Delete ``folder`` and everything below it (its parent too, when left empty)."""
+    storage_of(folder).remove()
 
 
 # Conditional PUTs lost to other writers before a merge gives up: each loss means another
@@ -333,32 +307,25 @@ def update(target: LakeDir, schema: pa.Schema,
     writer's change. On a folder the caller holds :func:`slo_lock`; on an object store the
     new version is PUT only over the version read (``If-Match``, or ``If-None-Match: *``
     for a new partition), and merged again from the newer version when that fails."""
-    if not isinstance(target, ObjectPath):
-        table = merge(read_verified(target, schema=schema) if target.exists() else None)
-        write_atomic(table, target)
-        return table
+    where = storage_of(target)
     for _ in range(MERGE_TRIES):
-        data, etag = target.read_versioned()
-        old = None if data is None else parse_verified(data, target, schema=schema)
-        table = merge(old)
-        if target.put_if(to_bytes(table), etag) is not None:
+        try:
+            data, version = where.read_versioned()
+        except OSError as exc:
+            raise _unreadable(target, exc) from None
+        table = merge(None if data is None else parse_verified(data, target, schema=schema))
+        if where.write_if(to_bytes(table), version):
             return table
     raise LakeError(f"{target}: replaced by other writers {MERGE_TRIES} times while this one "
                     "merged into it; expected fewer concurrent writers of one partition: "
                     "run again")
 
 
-@contextmanager
-def publish_set(target: LakeDir) -> Iterator[LakeDir]:
+def publish_set(target: LakeDir) -> AbstractContextManager[LakeDir]:
     """Write a set of files that belong together (a month's tables) into the folder
     yielded. On a folder it is built beside ``target`` and exchanged with it in one step
     (:func:`atomicio.publish_folder`). An object store cannot swap a prefix: each file is
     replaced in place, one PUT each, then the set's manifest names them (a conditional
     PUT: a concurrent writer of the same set fails) and the files it does not name are
     deleted (:func:`objectsets.publish`); readers read through the manifest."""
-    if isinstance(target, ObjectPath):
-        with objectsets.publish(target, set_name(target)) as written:
-            yield written
-        return
-    with atomicio.publish_folder(target, LakeError) as stage:
-        yield stage
+    return storage_of(target).publish()

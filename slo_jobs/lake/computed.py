@@ -7,12 +7,10 @@ without loading the compute engine (DuckDB) or the SLO definitions.
 from __future__ import annotations
 
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import lake
 from ..core.errors import LakeError
@@ -32,11 +30,7 @@ def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = Fals
                     return []
                 raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
                                 f"(run: slo-jobs compute --month {label})")
-            # A local file through ParquetFile: pq.read_table (lake.read_file) loads
-            # pyarrow.dataset, two seconds of CPU before `show` prints a 10-row table.
-            table = pq.ParquetFile(path).read() if isinstance(path, Path) else \
-                lake.read_file(path)
-            rows = _rows(table)
+            rows = _rows(lake.read_file(path))
     except (OSError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "

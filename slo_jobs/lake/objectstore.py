@@ -2,7 +2,8 @@
 
 :class:`ObjectPath` offers the part of :class:`pathlib.Path` the lake uses (``/``,
 ``parent``, ``name``, ``exists``, ``read_bytes``, ``glob``), so code that builds partition
-paths works on either; :mod:`slo_jobs.lake` is the one place that writes differently.
+paths works on either; :mod:`slo_jobs.lake.storage` is the one place that reads and writes
+differently.
 
 Every request is one S3 API call through botocore; pyarrow encodes and decodes the Parquet
 bytes, as for a local lake. pyarrow's own ``S3FileSystem`` was the first choice and was
@@ -298,20 +299,24 @@ class ObjectPath:
         except Exception as exc:
             raise self._fail("delete", exc) from None
 
+    def below(self) -> list[ObjectPath]:
+        """Every object below this prefix (one listing, page by page)."""
+        try:
+            pages = self.store.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.store.bucket, Prefix=self._prefix)
+            return [ObjectPath(self.store, o["Key"]) for page in pages
+                    for o in page.get("Contents", [])]
+        except Exception as exc:
+            raise self._fail("list", exc) from None
+
     def glob(self, pattern: str) -> list[ObjectPath]:
         """Objects below this prefix whose relative key matches ``pattern`` segment by
         segment (``*`` stays within one segment, as in Path.glob)."""
         want = pattern.split("/")
         out = []
-        try:
-            pages = self.store.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.store.bucket, Prefix=self._prefix)
-            listed = [o["Key"] for page in pages for o in page.get("Contents", [])]
-        except Exception as exc:
-            raise self._fail("list", exc) from None
-        for key in listed:
-            rel = key[len(self._prefix):].split("/")
+        for obj in self.below():
+            rel = obj.key[len(self._prefix):].split("/")
             if len(rel) == len(want) and all(fnmatch.fnmatchcase(r, w)
                                              for r, w in zip(rel, want, strict=True)):
-                out.append(ObjectPath(self.store, key))
+                out.append(obj)
         return sorted(out)

@@ -32,7 +32,6 @@ from ..core.burnrate import CONDITIONS, SHORT_WINDOW_DIVISOR, alert_factor
 from ..core.errors import LakeError
 from ..core.periods import Period, whole_unit
 from ..lake import LakeDir
-from ..lake.objectstore import ObjectPath
 from . import breakdown as attribution
 from . import charts
 from .text import recommendations
@@ -52,14 +51,6 @@ def _unreadable(path: LakeDir, label: str, name: str, exc: BaseException) -> Lak
     reason = " ".join(str(exc).split())[:160]
     return LakeError(f"{path}: not a readable Parquet file ({reason}); expected the computed "
                      f"{name} of {label}: recompute it with slo-jobs compute --month {label}")
-
-
-def _open(path: LakeDir) -> pq.ParquetFile:
-    if isinstance(path, ObjectPath):
-        # One GET of the whole file, at the version its set's manifest names: ranged reads
-        # could mix two versions of it.
-        return pq.ParquetFile(pa.BufferReader(pa.py_buffer(lake.read_bytes(path))))
-    return pq.ParquetFile(path)
 
 
 def _iter_batches(parquet: pq.ParquetFile, rows: int, columns: list[str] | None
@@ -118,7 +109,7 @@ def slo_groups(folder: LakeDir, label: str, name: str,
     if not lake.exists(path):
         return
     try:
-        parquet = _open(path)
+        parquet = lake.open_file(path)
         names = parquet.schema_arrow.names
         if "slo" not in names or not parquet.metadata.num_rows:
             return
@@ -136,7 +127,7 @@ def read_columns(folder: LakeDir, label: str, name: str, columns: Iterable[str])
     if not lake.exists(path):
         return []
     try:
-        parquet = _open(path)
+        parquet = lake.open_file(path)
         have = [c for c in columns if c in parquet.schema_arrow.names]
         rows: Rows = parquet.read(columns=have).to_pylist()
     except (OSError, pa.ArrowException) as exc:
