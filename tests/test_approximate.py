@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import compute, spec
+from slo_jobs import spec
 from slo_jobs.core import periods
 from slo_jobs.report import monthly as report
+from slo_jobs.run import runner
 from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
@@ -53,7 +54,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[
     for s in slos:
         write_buckets(folder / "lake", s.name, datetime(2026, 10, 3, 4, 17, tzinfo=UTC),
                       [(990.0, 1000.0)] * 90)
-    rows = compute.compute_month(folder / "lake", slos, period,
+    rows = runner.compute_month(folder / "lake", slos, period,
                                  datetime(2026, 11, 1, tzinfo=UTC))
     report.render(folder / "lake", period, folder / "out", source="test",
                   generated_at=datetime(2026, 11, 2, 9, 41, tzinfo=UTC),

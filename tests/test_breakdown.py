@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import compute, lake
+from slo_jobs import lake
 from slo_jobs.core import periods
 from slo_jobs.report import monthly as report
+from slo_jobs.run import runner
 from slo_jobs.spec import catalog
 from slo_jobs.spec.model import _hash
 from tests.lakeutil import utc, write_buckets
@@ -143,7 +144,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, obj
         table = (_breakdown(["code"], {("503",): (3.0, 100.0)}, day) if d == 5 else
                  _breakdown(["code", "route"], GROUPS, day))
         lake.write_atomic(table, lake.detail_partition(base / "lake", "breakdown", "pay", day))
-    (row,) = compute.compute_month(base / "lake", [slo], SEP, as_of=utc(2026, 9, 20))
+    (row,) = runner.compute_month(base / "lake", [slo], SEP, as_of=utc(2026, 9, 20))
     return base, row
 
 
@@ -200,7 +201,7 @@ def test_a_sharded_month_publishes_the_same_breakdown(
     shutil.copytree(base / "lake", lake_dir, ignore=shutil.ignore_patterns("monthly"))
     shards.compute_shard(lake_dir, shards.members([slo], 0, 1), SEP, 0, 1,
                          as_of=utc(2026, 9, 20))
-    shards.merge(lake_dir, [slo], SEP, [0])
+    runner.merge_shards(lake_dir, [slo], SEP, [0])
     name = "monthly/month=2026-09/breakdown.parquet"
     expected = pq.read_table(base / "lake" / name)
     assert expected.num_rows > 0

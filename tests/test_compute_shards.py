@@ -22,6 +22,7 @@ from slo_jobs.compute import shards
 from slo_jobs.core import periods
 from slo_jobs.core.errors import SloJobsError
 from slo_jobs.lake import ObjectStoreConfig
+from slo_jobs.run import runner
 from slo_jobs.spec import catalog
 from tests.s3server import ACCESS_KEY, SECRET_KEY, client
 
@@ -116,14 +117,14 @@ def test_sharded_month_equals_the_month_computed_at_once(setup: tuple[Path, list
                                                          size: int, tmp_path: Path) -> None:
     base, slos = setup
     whole = _copy_lake(base / "lake", tmp_path / "whole")
-    compute.compute_month(whole, slos, NOV)
+    runner.compute_month(whole, slos, NOV)
     parts = _copy_lake(base / "lake", tmp_path / "parts")
     n = shards.count(len(slos), size)
     assert n == -(-len(SLOS) // size)
     # Shards run in any order, as an orchestrator's workers finish them.
     for i in reversed(range(n)):
         _shard(parts, slos, i, size)
-    rows = shards.merge(parts, slos, NOV, list(range(n)))
+    rows = runner.merge_shards(parts, slos, NOV, list(range(n)))
     expected, got = _month_tables(whole), _month_tables(parts)
     assert set(got) == set(expected) >= {"summary.parquet", "daily.parquet", "burn.parquet",
                                          "incidents.parquet", "priorities.parquet"}
@@ -152,7 +153,7 @@ def test_a_sharded_month_in_a_bucket_is_the_sharded_month_in_a_folder(
     for lake_dir in (parts, root):
         for i in range(3):
             shards.compute_shard(lake_dir, shards.members(slos, i, 3), NOV, i, 3)
-        shards.merge(lake_dir, slos, NOV, [0, 1, 2])
+        runner.merge_shards(lake_dir, slos, NOV, [0, 1, 2])
     folder = lake.monthly_partition(parts, NOV.label).parent
     month = f"lake/monthly/month={NOV.label}/"
     listed: Any = client(s3).list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]
@@ -189,19 +190,19 @@ def test_merge_refuses_shards_that_do_not_cover_the_catalog(setup: tuple[Path, l
         _shard(parts, slos, i, 3)
     with pytest.raises(SloJobsError, match=r"month 2026-11: shards: g-phases, h-maintenance: "
                                            r"not computed by any shard"):
-        shards.merge(parts, slos, NOV, [0, 1])
+        runner.merge_shards(parts, slos, NOV, [0, 1])
     changed = [s for s in slos if s.name != "a-utc"] + [
         catalog.load([_changed(tmp_path)])[0]]
     with pytest.raises(SloJobsError, match="a-utc: computed from a definition that has "
                                            "changed since"):
-        shards.merge(parts, changed, NOV, [0, 1, 2])
+        runner.merge_shards(parts, changed, NOV, [0, 1, 2])
     with pytest.raises(SloJobsError, match="b-la: computed but no longer in the catalog"):
-        shards.merge(parts, [s for s in slos if s.name != "b-la"], NOV, [0, 1, 2])
+        runner.merge_shards(parts, [s for s in slos if s.name != "b-la"], NOV, [0, 1, 2])
     (shards.shard_folder(parts, NOV.label, 1) / "daily.parquet").unlink()
     with pytest.raises(SloJobsError, match=r"shard=00001/daily.parquet: not a readable "
                                            r"Parquet file .*; expected a shard's computed "
                                            r"table; re-run the month's compute_shard tasks"):
-        shards.merge(parts, slos, NOV, [0, 1, 2])
+        runner.merge_shards(parts, slos, NOV, [0, 1, 2])
     # Nothing was published by the refused merges.
     assert not lake.monthly_partition(parts, NOV.label).exists()
 
@@ -240,7 +241,7 @@ def test_a_shard_forks_no_worker_processes(setup: tuple[Path, list],  # type: ig
     monkeypatch.setattr(stream.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(stream, "ProcessPoolExecutor", no_pool)
     with pytest.raises(AssertionError, match="pool was started"):
-        compute.compute_month(parts, slos, NOV)  # the CLI's path does use one
+        runner.compute_month(parts, slos, NOV)  # the CLI's path does use one
     _shard(parts, slos, 0, 8)
-    shards.merge(parts, slos, NOV, [0])
+    runner.merge_shards(parts, slos, NOV, [0])
     assert len(compute.read_summary(parts, NOV)) == len(SLOS)

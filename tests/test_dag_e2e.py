@@ -172,10 +172,10 @@ def test_sharded_run_publishes_what_one_computation_gives(
 
     import pyarrow.parquet as pq
 
-    from slo_jobs import compute
     from slo_jobs.core import periods
     from slo_jobs.decisions import teams
     from slo_jobs.report import monthly as report
+    from slo_jobs.run import runner
     from slo_jobs.spec import catalog
 
     _, first = dag_run
@@ -200,7 +200,7 @@ def test_sharded_run_publishes_what_one_computation_gives(
     assert sorted(ti.map_index for ti in shards) == list(range(-(-len(slos) // 2)))
     whole = base / "whole"
     sep = periods.month("2026-09")
-    compute.compute_month(whole / "lake", slos, sep, teams=teams.load_for([ROOT / "slos"]))
+    runner.compute_month(whole / "lake", slos, sep, teams=teams.load_for([ROOT / "slos"]))
     report.render(whole / "lake", sep, whole / "out", source=prometheus,
                   generated_at=datetime(2026, 10, 2, tzinfo=UTC), formats=["json"])
     expected = json.loads((whole / "out/2026-09/summary.json").read_text())

@@ -17,6 +17,7 @@ import pytest
 from slo_jobs.core import periods
 from slo_jobs.core.errors import SpecError
 from slo_jobs.decisions import policy, priorities, release, teams, toil
+from slo_jobs.run import runner
 from tests.lakeutil import write_buckets
 from tests.test_sql_files import DECISIONS, run
 
@@ -309,7 +310,6 @@ releasePolicy:
 def test_a_teams_policy_file_decides_and_the_report_names_it(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from slo_jobs import compute
     from slo_jobs.report import monthly as report
     from slo_jobs.spec import catalog
 
@@ -322,7 +322,7 @@ def test_a_teams_policy_file_decides_and_the_report_names_it(tmp_path: Path) -> 
     write_buckets(lake, "web", NOV.start, [(995.0, 1000.0)] * int(NOV.seconds // 60))
     loaded = catalog.load([slos])
     assert [s.name for s in loaded] == ["web"]  # the policy file is no SLO
-    compute.compute_month(lake, loaded, NOV, None, teams.load_for([slos]))
+    runner.compute_month(lake, loaded, NOV, None, teams.load_for([slos]))
     files = report.render(lake, NOV, tmp_path / "out", source="t",
                           generated_at=datetime(2026, 12, 3, 7, 41, tzinfo=UTC),
                           formats=("html", "json"))

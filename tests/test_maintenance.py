@@ -17,6 +17,7 @@ from slo_jobs.compute import SloParams, maintenance
 from slo_jobs.core import periods
 from slo_jobs.core.errors import SpecError
 from slo_jobs.report import monthly as report
+from slo_jobs.run import runner
 from slo_jobs.spec import catalog
 from tests import governance_lake as g
 from tests.lakeutil import utc
@@ -127,14 +128,14 @@ def test_a_changed_window_is_noted_on_the_month_already_computed(
         count_as="excluded"))])
     september = periods.month("2026-09")
     for p in (AUGUST, september):
-        compute.compute_month(monthly, [first], p, AS_OF)
+        runner.compute_month(monthly, [first], p, AS_OF)
     for _ in range(2):  # a second recompute keeps the first figures
-        (row,) = compute.compute_month(monthly, [changed], AUGUST, AS_OF)
+        (row,) = runner.compute_month(monthly, [changed], AUGUST, AS_OF)
         assert row["maintenance_changed"] is True
         assert row["first_sli"] == pytest.approx(1 - 323_640 / 44_640_000, abs=1e-12)
         assert row["first_excluded_minutes"] == 0 and row["excluded_minutes"] == 120
         assert row["sli"] == pytest.approx(0.993, abs=1e-12)
-    (sep,) = compute.compute_month(monthly, [changed], september, AS_OF)
+    (sep,) = runner.compute_month(monthly, [changed], september, AS_OF)
     assert sep["maintenance_changed"] is False and sep["first_sli"] is None
     files = report.render(monthly, AUGUST, tmp_path / "out", source="lake",
                           generated_at=AS_OF, formats=["html", "json"])

@@ -12,6 +12,7 @@ from slo_jobs.compute import phases
 from slo_jobs.core import periods
 from slo_jobs.core.errors import SpecError
 from slo_jobs.report import monthly as report
+from slo_jobs.run import runner
 from slo_jobs.spec import catalog
 from tests import governance_lake as g
 from tests.lakeutil import utc
@@ -33,7 +34,7 @@ def computed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     g.write(lake)
     slos = catalog.load([g.spec_file(folder, PHASES)])
     for label in ("2026-07", "2026-08", "2026-09"):
-        compute.compute_month(lake, slos, periods.month(label), utc(2026, 10, 15))
+        runner.compute_month(lake, slos, periods.month(label), utc(2026, 10, 15))
     return lake, folder
 
 

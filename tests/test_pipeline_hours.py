@@ -21,7 +21,7 @@ import pytest
 
 from slo_jobs import compute, lake
 from slo_jobs.core import periods
-from slo_jobs.run import tasks
+from slo_jobs.run import runner, tasks
 from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 
@@ -123,7 +123,7 @@ def test_missed_hours_are_read_again_and_the_month_equals_a_one_shot_run(
             oct1, lake.sli_partition(one_shot, name, DAYS[1])))
         assert [r for r in got if r["has_data"]] == [r for r in ref if r["ts"] < settled]
     slos = catalog.load([slos_dir])
-    compute.compute_month(hourly, slos, month)
+    runner.compute_month(hourly, slos, month)
     assert compute.read_summary(hourly, month) == compute.read_summary(one_shot, month)
     local = periods.calendar("month", "2026-09", ZONE)
     rows = {r["slo"]: r for r in compute.read_summary(hourly, month)}

@@ -19,6 +19,7 @@ from demo import pipelines as demo_pipelines
 from slo_jobs import compute, lake, spec
 from slo_jobs.core import periods
 from slo_jobs.core.errors import ExtractError, SpecError
+from slo_jobs.run import runner
 from slo_jobs.run.runner import extract_days
 from slo_jobs.run.sources import Sources
 from slo_jobs.sources.pipelines import judge
@@ -231,7 +232,7 @@ def test_freshness_month_in_new_york_counts_local_minutes(tmp_path: Path) -> Non
     local = periods.calendar("month", "2026-11", "America/New_York")
     days = [local.start.date() + timedelta(days=i) for i in range(32)]
     extract_days(TABLES, [slo], days, tmp_path / "lake")
-    [row] = compute.compute_month(tmp_path / "lake", [slo], periods.month("2026-11"))
+    [row] = runner.compute_month(tmp_path / "lake", [slo], periods.month("2026-11"))
     minutes = int((local.end - local.start).total_seconds() // 60)
     assert minutes == 30 * 1440 + 60
     good = 0
@@ -309,7 +310,7 @@ def test_demo_pipelines_september(tmp_path: Path) -> None:
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
     extract_days(TABLES, slos, period.days, tmp_path / "lake")
-    rows = {r["slo"]: r for r in compute.compute_month(tmp_path / "lake", slos, period)}
+    rows = {r["slo"]: r for r in runner.compute_month(tmp_path / "lake", slos, period)}
     runs, loads = demo_pipelines.rows()
 
     def t(text: str) -> datetime:
@@ -381,7 +382,7 @@ def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     period = periods.month("2026-09")
     extract_days(TABLES, slos, period.days, tmp_path / "lake")
-    compute.compute_month(tmp_path / "lake", slos, period)
+    runner.compute_month(tmp_path / "lake", slos, period)
     import shutil
 
     folder = tmp_path / "slos"

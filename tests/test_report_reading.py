@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from slo_jobs import compute
 from slo_jobs.core import periods
 from slo_jobs.core.verdict import UNJUDGED
 from slo_jobs.report import monthly as report
+from slo_jobs.report import text as report_text
+from slo_jobs.run import runner
 from slo_jobs.spec import catalog
 from tests.lakeutil import write_buckets
 
@@ -81,7 +82,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
     slos = catalog.load([folder])
     out = {}
     for kind, at in (("running", AS_OF), ("closed", None)):
-        compute.compute_month(lake, slos, NOV, at)
+        runner.compute_month(lake, slos, NOV, at)
         files = report.render(lake, NOV, base / kind, source="test",
                               generated_at=datetime(2026, 12, 7, 5, 3, tzinfo=UTC),
                               as_of=at or NOV.end)
@@ -147,8 +148,8 @@ def test_no_row_of_the_slo_table_splits_across_pages(month: dict[str, Rendered],
         band = [w.text for w in words if w.page == sli.page and sli.y0 - 1 <= w.y0 < bottom - 1
                 and w.x0 > sli.x1]
         # the bad count and the last line of the allowance ("events", or "(0.1)")
-        last = "events" if r["allowed_bad"] >= 1 else f"({report.num(r['allowed_bad'])})"
-        assert report.num(r["bad"]) in band and last in band, (name, band)
+        last = "events" if r["allowed_bad"] >= 1 else f"({report_text.num(r['allowed_bad'])})"
+        assert report_text.num(r["bad"]) in band and last in band, (name, band)
     assert len({w.page for w in slis.values()}) == 2  # the table crosses a page
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from slo_jobs import compute, lake
+from slo_jobs import lake
 from slo_jobs.core.errors import SloJobsError
-from slo_jobs.run import tasks
+from slo_jobs.run import runner, tasks
 from slo_jobs.spec import catalog, io
 from tests.conftest import ROOT
 from tests.test_compute_shards import NOV, SLOS, _spec, _write_lake
@@ -99,7 +99,7 @@ def test_each_shard_reads_only_its_own_spec_files(lake_dir: Path, tmp_path: Path
 
     at_once = tmp_path / "at-once"
     shutil.copytree(lake_dir, at_once)
-    compute.compute_month(at_once, whole, NOV)
+    runner.compute_month(at_once, whole, NOV)
     expected_tables, got = _month(at_once), _month(sharded)
     assert set(got) == set(expected_tables)
     for name, table in expected_tables.items():

@@ -26,6 +26,7 @@ from slo_jobs.decisions import release
 from slo_jobs.report import monthly as report
 from slo_jobs.report import text as report_text
 from slo_jobs.review import summary_page
+from slo_jobs.run import runner
 from slo_jobs.run.runner import extract_days
 from slo_jobs.run.sources import Sources
 from slo_jobs.spec import catalog, io
@@ -91,7 +92,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                                                         window=window))
         write_buckets(tmp / "lake", name, DATA[0], series)
     slos = catalog.load([folder])
-    rows = compute.compute_month(tmp / "lake", slos, SEPT, AS_OF)
+    rows = runner.compute_month(tmp / "lake", slos, SEPT, AS_OF)
     files = report.render(tmp / "lake", SEPT, tmp / "out", source="test",
                           generated_at=AS_OF)
     # the windows each SLO is judged on, and its calendar month, derived here
@@ -252,7 +253,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     slos = [s for s in catalog.load([ROOT / "slos"]) if s.pipeline is not None]
     extract_days(Sources.from_env(airflow_for=no_airflow), slos, SEPT.days, tmp / "lake")
-    rows = {r["slo"]: r for r in compute.compute_month(tmp / "lake", slos, SEPT)}
+    rows = {r["slo"]: r for r in runner.compute_month(tmp / "lake", slos, SEPT)}
     files = report.render(tmp / "lake", SEPT, tmp / "out", source="demo",
                           generated_at=SEPT.end)
     return {"slos": {s.name: s for s in slos}, "rows": rows, "files": files,
@@ -328,7 +329,7 @@ def test_judge_few_events_opts_in(demo: dict[str, Any], tmp_path: Path) -> None:
     slo = next(s for s in catalog.load([tmp_path]) if s.name == "report-completion")
     extract_days(Sources.from_env(airflow_for=lambda conn: None), [slo], SEPT.days,
                  tmp_path / "lake")
-    (row,) = compute.compute_month(tmp_path / "lake", [slo], SEPT)
+    (row,) = runner.compute_month(tmp_path / "lake", [slo], SEPT)
     total, bad = _month_events("report-completion")
     status, met, _ = status_of(total - bad, total, row["target"])
     assert (row["status"], row["met"]) == (status, met)

@@ -139,7 +139,6 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     Example: slo-jobs compute --month 2026-09 --slos slos/
     """
-    from .. import compute
     from ..core import periods
     from ..decisions import teams
     from ..report import text as report_text
@@ -150,7 +149,7 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
     at = as_of_or_now(as_of)
     loaded, notes = runner.started(catalog.load(slo_paths(slos)), "month", period.label, at)
     echo_notes(notes)
-    rows = compute.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
+    rows = runner.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
     typer.echo(report_text.table(rows))
 
 
@@ -167,12 +166,12 @@ def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")
     Example: slo-jobs report --month 2026-09 --service checkout --format html,pdf
     """
     from ..core import periods
-    from ..report import monthly as report
+    from ..run import runner
 
     period = periods.month(month)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    files = report.render(lake_at(lake), period, out, source=lake, generated_at=now(),
-                          service=service, formats=chosen, as_of=as_of_or_now(as_of))
+    files = runner.render_month(lake_at(lake), period, out, lake, now(), chosen,
+                                service=service, as_of=as_of_or_now(as_of))
     print_files(report_files(files, chosen))
 
 

@@ -11,18 +11,18 @@ Also here: the SLO parameters the engine reads (``params``), phases applied to t
 (``stream``), shards and their merge (``shards``) and the pipeline SLIs' month
 (``pipelines``).
 
-May import: ``sources`` (pipeline run judging), ``decisions``, ``lake``, ``spec``, ``core``.
+May import: ``sources`` (pipeline run judging), ``lake``, ``spec``, ``core``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
-from .. import decisions, lake
+from .. import lake
 from ..core import periods
 from ..core.burnrate import alert_factor
 from ..core.errors import LakeError
@@ -164,12 +164,29 @@ def _stored_summary(lake_dir: LakeDir, period: Period) -> list[dict[str, Any]]:
         return []
 
 
-def _earlier_summaries(lake_dir: LakeDir, period: Period) -> list[list[dict[str, Any]]]:
-    """The computed summaries of the months before ``period`` that make the trend of the
-    reliability priorities (oldest first; a month never computed is left out)."""
+class MonthPolicy(Protocol):
+    """What a team decides from a computed month (``decisions.TeamPolicy``): given the
+    month's summary, decisions and incidents and the summaries of the ``history_months``
+    months before it, the tables published with the month (``decisions`` with its reasons,
+    and more). Passed in by the runner: computing a month applies a policy it does not own."""
+
+    @property
+    def history_months(self) -> int: ...
+
+    def __call__(self, slos: Sequence[Slo], summary: Sequence[Mapping[str, Any]],
+                 decisions: Sequence[Mapping[str, Any]],
+                 incidents: Sequence[Mapping[str, Any]],
+                 earlier: Sequence[Sequence[Mapping[str, Any]]]
+                 ) -> dict[str, list[dict[str, Any]]]: ...
+
+
+def _earlier_summaries(lake_dir: LakeDir, period: Period, months: int
+                       ) -> list[list[dict[str, Any]]]:
+    """The computed summaries of the ``months`` months before ``period`` (oldest first; a
+    month never computed is left out)."""
     labels: list[str] = []
     p = period
-    for _ in range(decisions.HISTORY_MONTHS):
+    for _ in range(months):
         p = periods.previous(p)
         labels.insert(0, p.label)
     return [read_table(lake_dir, label, "summary") for label in labels
@@ -197,19 +214,18 @@ def compute_part(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
 
 
 def finish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, result: WindowResult,
-                 teams: Mapping[str, decisions.Team], stage: LakeDir) -> None:
+                 policy: MonthPolicy, stage: LakeDir) -> None:
     """The part of a month that needs all its SLOs, written into ``stage`` (the month's new
-    folder): the maintenance change notes against the stored month, the release decisions'
-    reasons, the reliability priorities and the toil budget, with the summary, decisions and
-    incidents. The caller writes ``daily``, ``burn`` and the pipeline tables."""
+    folder): the maintenance change notes against the stored month and the tables of the
+    team ``policy`` (release decisions' reasons, priorities, toil), with the summary,
+    decisions and incidents. The caller writes ``daily``, ``burn`` and the pipeline tables."""
     with lake.reading_sets():
         # A month computed before keeps its first figures beside the new ones when its
         # maintenance windows changed since (never a silent change of a reported month).
         stored = _stored_summary(lake_dir, period)
-        earlier = _earlier_summaries(lake_dir, period)
+        earlier = _earlier_summaries(lake_dir, period, policy.history_months)
     maintenance.note_changes(result.summary, stored)
-    extra = decisions.month_tables(slos, result.summary, result.decisions, result.incidents,
-                                   decisions.burn_history(earlier), teams)
+    extra = policy(slos, result.summary, result.decisions, result.incidents, earlier)
     result.decisions = extra.pop("decisions")
     for name, rows in (("summary", result.summary), ("decisions", result.decisions),
                        ("incidents", result.incidents), *extra.items()):
@@ -217,14 +233,13 @@ def finish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, result:
 
 
 def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
-                  as_of: datetime | None = None,
-                  teams: Mapping[str, decisions.Team] | None = None) -> list[dict[str, Any]]:
+                  as_of: datetime | None, policy: MonthPolicy) -> list[dict[str, Any]]:
     """Compute the calendar month (each SLO's in its own zone) at ``as_of`` (default: its
     end; earlier: the month to date, projected and marked estimated), with each SLO's own
     window to date beside it, and replace the month's output files in the lake.
 
-    The release decisions get their reasons, and the reliability priorities and the toil
-    budget of each team (sizes from ``teams``) are published with the month. One process
+    The team ``policy``'s tables (release decisions with their reasons, the reliability
+    priorities, the toil budget) are published with the month. One process
     (with its local workers) computes every SLO; ``compute.shards`` splits the same work
     into tasks."""
     slos = sorted(slos, key=lambda s: s.name)
@@ -232,8 +247,7 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
     with lake.publish_set(folder) as stage:
-        # not "teams or {}": a folder without teams still carries its release policy
-        finish_month(lake_dir, slos, period, result, {} if teams is None else teams, stage)
+        finish_month(lake_dir, slos, period, result, policy, stage)
         lake.write_atomic(_table(result.daily), stage / "daily.parquet")
         lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
                           stage / "burn.parquet")

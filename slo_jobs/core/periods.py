@@ -83,6 +83,17 @@ def month_of(instant: datetime) -> Period:
     return month(f"{u.year:04d}-{u.month:02d}")
 
 
+def months(first: Period, last: Period) -> list[Period]:
+    """Every calendar month from ``first`` to ``last``, both included (none when ``last``
+    begins before ``first``)."""
+    out = []
+    p = first
+    while p.start <= last.start:
+        out.append(p)
+        p = month_of(p.end)
+    return out
+
+
 def previous(period: Period) -> Period:
     return month_of(period.start - DAY)
 

@@ -11,6 +11,7 @@ May import: ``spec``, ``core``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..core import verdict
@@ -18,7 +19,7 @@ from ..spec import Slo
 from . import policy, priorities, release, toil
 from .teams import Team, TeamFile
 
-__all__ = ["HISTORY_MONTHS", "Team", "burn_history", "month_tables"]
+__all__ = ["HISTORY_MONTHS", "Team", "TeamPolicy", "burn_history", "month_tables"]
 
 HISTORY_MONTHS = 2  # months before the period that make the trend
 
@@ -64,3 +65,21 @@ def month_tables(slos: Sequence[Slo], summary: Sequence[Mapping[str, Any]],
         p["team"] = owners.get(p["slo"])
     return {"decisions": explained, "priorities": ranked,
             "toil": toil.budgets(summary, owners, teams)}
+
+
+@dataclass(frozen=True)
+class TeamPolicy:
+    """The decisions published with a computed month, as the compute stage asks for them:
+    ``month_tables`` with the trend of the ``history_months`` months before it and the team
+    sizes of ``teams`` (empty: the release policy and toil defaults still apply)."""
+
+    teams: Mapping[str, Team]
+    history_months: int = HISTORY_MONTHS
+
+    def __call__(self, slos: Sequence[Slo], summary: Sequence[Mapping[str, Any]],
+                 decisions: Sequence[Mapping[str, Any]],
+                 incidents: Sequence[Mapping[str, Any]],
+                 earlier: Sequence[Sequence[Mapping[str, Any]]]
+                 ) -> dict[str, list[dict[str, Any]]]:
+        return month_tables(slos, summary, decisions, incidents, burn_history(earlier),
+                            self.teams)

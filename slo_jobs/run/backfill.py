@@ -56,10 +56,7 @@ def months(first: str, last: str) -> list[Period]:
     if b.start < a.start:
         raise SloJobsError(f"--to {b.label}: before --from {a.label}; expected a range such "
                            "as --from 2026-07 --to 2026-09")
-    out = [a]
-    while out[-1].start < b.start:
-        out.append(periods.month_of(out[-1].end))
-    return out
+    return periods.months(a, b)
 
 
 def _published(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:

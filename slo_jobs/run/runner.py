@@ -15,7 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import compute, lake, review
+from .. import compute, decisions, lake, review
+from ..compute import shards
 from ..core import burnrate, periods
 from ..core.errors import SloJobsError
 from ..core.periods import Period
@@ -184,15 +185,53 @@ def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
         return list(pool.map(lambda s: fn(s, slots), slos))
 
 
+def policy(teams: Mapping[str, Team] | None) -> decisions.TeamPolicy:
+    """The team policy a computed month is published with."""
+    # not "teams or {}": a folder without teams still carries its release policy
+    return decisions.TeamPolicy({} if teams is None else teams)
+
+
+def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
+                  as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
+                  ) -> list[dict[str, Any]]:
+    """Compute ``period`` from the lake at ``as_of`` in one process and publish it with the
+    team policy's tables; returns the summary rows. The DAG computes the same month in
+    shards (``compute_shard`` per shard, then ``merge_shards``)."""
+    return compute.compute_month(lake_dir, slos, period, as_of, policy(teams))
+
+
+def compute_shard(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, index: int,
+                  size: int) -> LakeDir:
+    """One shard of ``compute_month``: the per-SLO tables of ``slos``, into its folder."""
+    return shards.compute_shard(lake_dir, slos, period, index, size)
+
+
+def merge_shards(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
+                 indices: Sequence[int], teams: Mapping[str, Team] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Publish ``period`` from its computed shards with the team policy's tables, as
+    ``compute_month`` publishes it, and remove the shards; returns the summary rows."""
+    return shards.merge(lake_dir, slos, period, indices, policy(teams))
+
+
+def render_month(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
+                 generated_at: datetime, formats: Sequence[str] = report.FORMATS,
+                 without: Sequence[str] = (), service: str | None = None,
+                 as_of: datetime | None = None) -> report.ReportFiles:
+    """Render a computed ``period`` (one ``service``'s SLOs, or all); ``source`` is what
+    the report names as the data's origin, ``generated_at`` the render time it records,
+    ``as_of`` the instant the index is drawn at (default: ``generated_at``)."""
+    return report.render(lake_dir, period, out_dir, source=source, generated_at=generated_at,
+                         service=service, formats=formats, as_of=as_of, without=without)
+
+
 def publish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                   as_of: datetime | None, out_dir: Path, source: str, generated_at: datetime,
                   teams: Mapping[str, Team] | None = None
                   ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
-    """Compute ``period`` from the lake at ``as_of`` (``compute.compute_month``) and render
-    its report; ``source`` is what the report names as the data's origin."""
-    rows = compute.compute_month(lake_dir, slos, period, as_of, teams)
-    files = report.render(lake_dir, period, out_dir, source=source, generated_at=generated_at)
-    return rows, files
+    """Compute ``period`` from the lake at ``as_of`` and render its report."""
+    rows = compute_month(lake_dir, slos, period, as_of, teams)
+    return rows, render_month(lake_dir, period, out_dir, source, generated_at)
 
 
 def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,

@@ -202,7 +202,7 @@ def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | 
     period = period_of(interval_start, interval_end)
     index, size = int(shard["index"]), int(shard["size"])
     part = _planned(slos_dir, shard)
-    folder = shards.compute_shard(lake_dir, part, period, index, size)
+    folder = runner.compute_shard(lake_dir, part, period, index, size)
     return {"index": index, "slos": len(part), "folder": str(folder)}
 
 
@@ -211,8 +211,8 @@ def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
     """Publish the interval's month from its computed shards (the cross-SLO tables computed
     here) and remove the shards."""
     period = period_of(interval_start, interval_end)
-    shards.merge(lake_dir, catalog.load([slos_dir]), period,
-                 [int(c["index"]) for c in computed], team_file.load_for([slos_dir]))
+    runner.merge_shards(lake_dir, catalog.load([slos_dir]), period,
+                        [int(c["index"]) for c in computed], team_file.load_for([slos_dir]))
     return str(lake.monthly_partition(lake_dir, period.label))
 
 
@@ -239,8 +239,8 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_d
         print(skipped)
     with Sources(config_for) as sources:
         source = sources.label(catalog.load([slos_dir]))
-    files = report.render(lake_dir, period, out_dir, source=source, generated_at=rendered_at,
-                          formats=formats, without=["pdf"] if skipped else [])
+    files = runner.render_month(lake_dir, period, out_dir, source, rendered_at, formats,
+                                without=["pdf"] if skipped else [])
     print(report_text.table(rows))
     return {"period": period.label, "html": str(files.html),
             "pdf": "" if skipped else str(files.pdf), "json": str(files.json),

@@ -142,11 +142,7 @@ def months(first: str, last: str) -> list[str]:
     if b.start < a.start:
         raise SloJobsError(f"--to: found {last}, before --from {first}; expected a range "
                            "forward in time")
-    out, p = [], a
-    while p.start <= b.start:
-        out.append(p.label)
-        p = periods.month(f"{p.end.year:04d}-{p.end.month:02d}")
-    return out
+    return [p.label for p in periods.months(a, b)]
 
 
 def not_extracted(lake_dir: LakeDir, slo: Slo, first: str, last: str, as_of: datetime

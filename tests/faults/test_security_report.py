@@ -19,9 +19,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from slo_jobs import review, spec
-from slo_jobs.compute import SloParams, compute_month, compute_window, write_result
+from slo_jobs.compute import SloParams, compute_window, write_result
 from slo_jobs.core import periods
 from slo_jobs.report import monthly as report
+from slo_jobs.run.runner import compute_month
 from slo_jobs.spec import catalog
 from tests.faults.faultserver import FaultServer, Reply
 from tests.lakeutil import write_buckets

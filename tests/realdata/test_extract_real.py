@@ -29,6 +29,7 @@ from slo_jobs import compute, lake, spec
 from slo_jobs.core import periods
 from slo_jobs.core.errors import ExtractError
 from slo_jobs.report import monthly as report
+from slo_jobs.run import runner
 from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig, extract_slo
 from slo_jobs.spec import catalog
 
@@ -180,7 +181,7 @@ def test_a_good_selector_matching_nothing_is_no_data_and_noted(real_victoria: st
     assert lake.notes(result[0].path) == [
         f'no series matched http_requests_total{{job="api30",code="2OO"}} in {real_victoria} '
         '(the good events) while http_requests_total{job="api30"} had data: counted as no data']
-    row = compute.compute_month(tmp_path / "lake", [slo], SEP)[0]
+    row = runner.compute_month(tmp_path / "lake", [slo], SEP)[0]
     assert row["status"] == "no data" and row["good"] == 0
     # The report says which selector matched nothing, and when.
     files = report.render(tmp_path / "lake", SEP, tmp_path / "out", source="test",
