@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from slo_jobs.core import periods
 from slo_jobs.run import runner
 from slo_jobs.spec import catalog
 from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts
@@ -32,7 +33,8 @@ def test_extract_compute_report_stages(prometheus: str, tmp_path: Path,
     # (burn-rate lookback, own window), as run pulls them; default ./lake
     loaded = catalog.load([ROOT / "slos"])
     assert len(loaded) == DEMO_SLOS
-    days = {(s.name, d) for s in loaded for part in runner.month_days(s, "2026-08") for d in part}
+    august = periods.month("2026-08")
+    days = {(s.name, d) for s in loaded for part in runner.month_days(s, august) for d in part}
     assert f"extracted {len(days)} partitions" in ex.stdout
     assert {(p.parent.parent.name[4:], p.parent.name[5:]) for p in
             (tmp_path / "lake" / "sli").glob("*/*/part-0.parquet")} == \

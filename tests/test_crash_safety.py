@@ -67,7 +67,8 @@ def reference(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path
     uninterrupted run."""
     lake_dir = tmp_path_factory.mktemp("reference") / "lake"
     with Sources.from_env(prometheus) as sources:
-        runner.fill_month(sources, catalog.load([SLOS]), "2026-09", lake_dir, None, redo=True)
+        runner.fill_month(sources, catalog.load([SLOS]), periods.month("2026-09"), lake_dir,
+                          None, redo=True)
     return lake_dir
 
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from slo_jobs import lake
+from slo_jobs.core import periods
 from slo_jobs.core.periods import INGEST_GRACE
 from slo_jobs.lake import daytable
 from slo_jobs.lake.daytable import DayTable
@@ -76,7 +77,7 @@ def test_days_that_have_not_begun_are_not_listed(tmp_path: Path) -> None:
         "  window: {calendar: month, timeZone: Europe/Berlin}\n")
     slo = catalog.load([tmp_path])[0]
     as_of = datetime(2026, 11, 9, 17, 43, tzinfo=UTC)
-    month, before = runner.month_days(slo, "2026-11", as_of)
+    month, before = runner.month_days(slo, periods.month("2026-11"), as_of)
     # Berlin's November begins at 23:00 UTC on 31 October; nothing from 10 November on.
     assert month == [date(2026, 10, 31) + timedelta(days=i) for i in range(10)]
     assert all(d < date(2026, 10, 31) for d in before)

@@ -179,7 +179,7 @@ def test_months_never_extracted_are_named_with_the_command_that_extracts_them(
     slos, out = g.spec_file(tmp_path), tmp_path / "out"
     stored = {date.fromisoformat(p.parent.name.removeprefix("date="))
               for p in lake.glob(f"sli/slo={g.SLO}/date=*/part-0.parquet")}
-    labels = whatif.months("2026-04", "2026-09")
+    labels = [m.label for m in whatif.months("2026-04", "2026-09")]
     days = {m: periods.utc_days(periods.month(m)) for m in labels}
     have = {m: sum(d in stored for d in days[m]) for m in labels}
     absent = [m for m in labels if have[m] == 0]

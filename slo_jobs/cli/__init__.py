@@ -91,7 +91,7 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded, notes = runner.started(catalog.load(slo_paths(slos)), "month", period.label, at)
+    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period, at)
     echo_notes(notes)
     with Sources.from_env(prometheus_url) as sources:
         rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
@@ -122,10 +122,10 @@ def extract(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
     from ..run.sources import Sources
     from ..spec import catalog
 
-    label = periods.month(month).label
+    period = periods.month(month)
     loaded = catalog.load(slo_paths(slos))
     with Sources.from_env(prometheus_url) as sources:
-        done = runner.fill_month(sources, loaded, label, lake_at(lake), as_of_or_now(as_of),
+        done = runner.fill_month(sources, loaded, period, lake_at(lake), as_of_or_now(as_of),
                                  redo=True)
     typer.echo(f"extracted {sum(len(d) for d in done.values())} partitions into {lake}")
     for slo in loaded:
@@ -147,7 +147,7 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded, notes = runner.started(catalog.load(slo_paths(slos)), "month", period.label, at)
+    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period, at)
     echo_notes(notes)
     rows = runner.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
     typer.echo(report_text.table(rows))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,11 +33,20 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": HOUR_S, "d": DAY_S, "w": 7 * DAY_S}
 
 @dataclass(frozen=True)
 class Period:
-    """``[start, end)`` in UTC, with a label such as ``2026-09``."""
+    """``[start, end)`` in UTC, with a label such as ``2026-09``; a calendar period also
+    knows its ``kind`` (``month``, ``week``, ``quarter``, ``year``), so it can be found in
+    another time zone (``in_zone``) without parsing its label again at every step."""
 
     label: str
     start: datetime
     end: datetime
+    kind: str = field(default="", compare=False)
+
+    def in_zone(self, tz: str) -> Period:
+        """The same calendar period in ``tz`` (its UTC interval)."""
+        if not self.kind:
+            raise ValueError(f"period {self.label!r} is not a calendar period")
+        return calendar(self.kind, self.label, tz)
 
     @property
     def days(self) -> list[date]:
@@ -60,7 +69,7 @@ def month(label: str) -> Period:
     y, mo = int(m.group(1)), int(m.group(2))
     start = datetime(y, mo, 1, tzinfo=UTC)
     end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=UTC)
-    return Period(f"{y:04d}-{mo:02d}", start, end)
+    return Period(f"{y:04d}-{mo:02d}", start, end, "month")
 
 
 def instant(text: str) -> datetime:
@@ -146,7 +155,7 @@ def calendar(kind: str, label: str, tz: str = "UTC") -> Period:
     else:
         raise SloJobsError(f"calendar window: found {kind!r}; expected week, month, quarter "
                            "or year")
-    return Period(label, local.astimezone(UTC), nxt.astimezone(UTC))
+    return Period(label, local.astimezone(UTC), nxt.astimezone(UTC), kind)
 
 
 def label_of(kind: str, instant: datetime, tz: str = "UTC") -> str:

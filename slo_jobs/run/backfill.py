@@ -132,7 +132,7 @@ def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_
                 bar.set_postfix_str(slo.name)  # the SLO just done, by name
                 bar.update(1)
 
-            done = runner.fill_month(sources, slos, period.label, lake_dir, rendered_at,
+            done = runner.fill_month(sources, slos, period, lake_dir, rendered_at,
                                      redo, per_day=True, done=finished, failed=failed)
         extracted = sum(len(days) for days in done.values())
         ok = [s for s in slos if s.name not in failed]

@@ -36,14 +36,14 @@ WRITING_THREADS = 2
 T = TypeVar("T")
 
 
-def month_days(slo: Slo, label: str, as_of: datetime | None = None
+def month_days(slo: Slo, month: Period, as_of: datetime | None = None
                ) -> tuple[list[date], list[date]]:
-    """The UTC days (lake partitions) a report of month ``label`` needs for ``slo``:
+    """The UTC days (lake partitions) a report of ``month`` needs for ``slo``:
     (the days of its month in its own time zone, the other days it reads: the burn-rate
     lookback before the month and its own window to date). Days starting at or after
     ``as_of`` are left out: nothing is extracted for time that has not happened. Every path
     that extracts a month (run, extract, backfill, the monthly DAG) takes its days here."""
-    local = periods.calendar("month", label, slo.time_zone)
+    local = month.in_zone(slo.time_zone)
     at = local.end if as_of is None else min(as_of, local.end)
     window = compute.own_window(slo, at)
     lookback = burnrate.lookback([a.long_window for a in slo.burn_rate_alerts])
@@ -53,41 +53,42 @@ def month_days(slo: Slo, label: str, as_of: datetime | None = None
         return [d for d in periods.utc_days(p)
                 if as_of is None or periods.midnight(d) < as_of]
 
-    month = upto(local)
-    before = [d for d in upto(Period("", start, at)) if d not in set(month)]
-    return month, before
+    own = upto(local)
+    before = [d for d in upto(Period("", start, at)) if d not in set(own)]
+    return own, before
 
 
-def days_to_extract(lake_dir: LakeDir, slo: Slo, label: str, as_of: datetime | None,
+def days_to_extract(lake_dir: LakeDir, slo: Slo, month: Period, as_of: datetime | None,
                     redo: bool) -> tuple[list[date], list[date]]:
     """(days of the SLO's month to extract: all with ``redo``, else those without a
     complete partition; the other days it reads that have none)."""
-    month, before = month_days(slo, label, as_of)
-    todo = month if redo else lake.missing_days(lake_dir, slo.name, month, as_of)
+    own, before = month_days(slo, month, as_of)
+    todo = own if redo else lake.missing_days(lake_dir, slo.name, own, as_of)
     return todo, lake.missing_days(lake_dir, slo.name, before, as_of)
 
 
-def begun(slo: Slo, kind: str, label: str, as_of: datetime) -> bool:
-    """True if the calendar ``kind`` period ``label`` (``month``, ``week``) has begun at
-    ``as_of`` in the SLO's own zone."""
-    return as_of > periods.calendar(kind, label, slo.time_zone).start
+def begun(slo: Slo, period: Period, as_of: datetime) -> bool:
+    """True if the calendar ``period`` (a month, a week) has begun at ``as_of`` in the
+    SLO's own zone."""
+    return as_of > period.in_zone(slo.time_zone).start
 
 
-def started(slos: Sequence[Slo], kind: str, label: str, as_of: datetime
+def started(slos: Sequence[Slo], period: Period, as_of: datetime
             ) -> tuple[list[Slo], list[str]]:
-    """(the SLOs whose ``kind`` period ``label`` has begun at ``as_of`` in their own zone,
-    a one-line note for each one left out). Refuses the period when it has begun for none
-    of them."""
+    """(the SLOs whose calendar ``period`` has begun at ``as_of`` in their own zone, a
+    one-line note for each one left out). Refuses the period when it has begun for none of
+    them."""
     chosen: list[Slo] = []
     notes: list[str] = []
+    kind, label = period.kind, period.label
     for s in slos:
-        if begun(s, kind, label, as_of):
+        if begun(s, period, as_of):
             chosen.append(s)
         else:
-            start = periods.calendar(kind, label, s.time_zone).start
+            start = period.in_zone(s.time_zone).start
             notes.append(f"note: SLO {s.name} left out: {kind} {label} in {s.time_zone} "
                          f"begins {start:%Y-%m-%dT%H:%MZ}, after as-of {as_of:%Y-%m-%dT%H:%MZ}")
-    if slos and not chosen or not slos and as_of <= periods.calendar(kind, label).start:
+    if slos and not chosen or not slos and as_of <= period.start:
         raise SloJobsError(f"{kind} {label}: has not begun at as-of {as_of:%Y-%m-%dT%H:%MZ}; "
                            f"expected a {kind} that has started (or a later --as-of)")
     return chosen, notes
@@ -120,12 +121,12 @@ def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_d
             for r in rs]
 
 
-def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: LakeDir,
+def fill_month(sources: Sources, slos: Sequence[Slo], month: Period, lake_dir: LakeDir,
                as_of: datetime | None, redo: bool = False, per_day: bool = False,
                concurrency: int = EXTRACT_CONCURRENCY,
                done: Callable[[Slo], None] | None = None,
                failed: dict[str, str] | None = None) -> dict[str, list[date]]:
-    """Extract what month ``label`` needs of each SLO (``days_to_extract``); returns the
+    """Extract what ``month`` needs of each SLO (``days_to_extract``); returns the
     days extracted per SLO. ``done`` is called as each SLO finishes (progress bars).
 
     With ``failed``, a failure does not stop the others: one day at a time, a day that
@@ -134,11 +135,11 @@ def fill_month(sources: Sources, slos: Sequence[Slo], label: str, lake_dir: Lake
     before the history begins is read as a day without data, as any day not in the lake)."""
     def one(slo: Slo, slot: AbstractContextManager[object]) -> list[date]:
         if failed is None:
-            todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
+            todo, others = days_to_extract(lake_dir, slo, month, as_of, redo)
             extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day, slot)
             got = todo + others
         else:
-            got = _fill_tolerant(sources, slo, label, lake_dir, as_of, redo, slot, failed)
+            got = _fill_tolerant(sources, slo, month, lake_dir, as_of, redo, slot, failed)
         if done is not None:
             done(slo)
         return got
@@ -152,13 +153,13 @@ def reason(exc: SloJobsError) -> str:
     return " ".join(str(exc).split())
 
 
-def _fill_tolerant(sources: Sources, slo: Slo, label: str, lake_dir: LakeDir,
+def _fill_tolerant(sources: Sources, slo: Slo, month: Period, lake_dir: LakeDir,
                    as_of: datetime | None, redo: bool, slot: AbstractContextManager[object],
                    failed: dict[str, str]) -> list[date]:
     got: list[date] = []
     broken: list[tuple[date | None, str]] = []
     try:
-        todo, others = days_to_extract(lake_dir, slo, label, as_of, redo)
+        todo, others = days_to_extract(lake_dir, slo, month, as_of, redo)
     except SloJobsError as exc:
         todo, others, broken = [], [], [(None, reason(exc))]
     for day in todo + others:
@@ -248,8 +249,8 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
     An SLO whose month has not begun at ``as_of`` in its zone is left out (``started``).
     """
     if as_of is not None:
-        slos = started(slos, "month", period.label, as_of)[0]  # the caller shows the notes
-    fill_month(sources, slos, period.label, lake_dir, as_of)
+        slos = started(slos, period, as_of)[0]  # the caller shows the notes
+    fill_month(sources, slos, period, lake_dir, as_of)
     return publish_month(lake_dir, slos, period, as_of, out_dir, sources.label(slos),
                          generated_at, teams)
 
@@ -260,6 +261,6 @@ def review_week(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Path
     """The weekly review of ``week`` from the lake (``review.write_weekly``), of the SLOs
     whose week has begun at ``as_of`` in their zone (``started``); (its Markdown and HTML
     files, a note for each SLO left out)."""
-    chosen, notes = started(slos, "week", week, as_of)
+    chosen, notes = started(slos, periods.calendar("week", week), as_of)
     return review.write_weekly(lake_dir, chosen, week, out_dir, as_of, rendered_at,
                                slo_files), notes

@@ -110,7 +110,7 @@ def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_nam
     period = period_of(interval_start, interval_end)
     slo = _one(slos_dir, slo_name)
     as_of = settled(period)
-    missing, others = runner.days_to_extract(lake_dir, slo, period.label, as_of, redo=False)
+    missing, others = runner.days_to_extract(lake_dir, slo, period, as_of, redo=False)
     if fill:  # the days just listed, not listed again by fill_month
         with Sources(config_for, airflow_for) as sources:
             runner.extract_slo_days(sources, slo, missing + others, lake_dir, as_of)
@@ -142,7 +142,7 @@ def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
     slos = catalog.load([slos_dir])
     as_of = settled(period)
     gaps = {s.name: lake.missing_days(lake_dir, s.name,
-                                      runner.month_days(s, period.label, as_of)[0], as_of)
+                                      runner.month_days(s, period, as_of)[0], as_of)
             for s in slos}
     found = [f"{name} misses {day_ranges(days)}" for name, days in gaps.items() if days]
     if found:

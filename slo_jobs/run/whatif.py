@@ -137,12 +137,12 @@ def _rolling_to(length: timedelta, as_of: datetime) -> Callable[[Period], Period
     return lambda month: periods.rolling(min(as_of, month.end), length)
 
 
-def months(first: str, last: str) -> list[str]:
+def months(first: str, last: str) -> list[Period]:
     a, b = periods.month(first), periods.month(last)
     if b.start < a.start:
         raise SloJobsError(f"--to: found {last}, before --from {first}; expected a range "
                            "forward in time")
-    return [p.label for p in periods.months(a, b)]
+    return periods.months(a, b)
 
 
 def not_extracted(lake_dir: LakeDir, slo: Slo, first: str, last: str, as_of: datetime
@@ -150,10 +150,11 @@ def not_extracted(lake_dir: LakeDir, slo: Slo, first: str, last: str, as_of: dat
     """(month, its days not in the lake, its days) for each month of ``[first, last]`` begun
     at ``as_of`` that lacks any of the SLO's day partitions (days up to ``as_of``)."""
     out = []
-    for label in months(first, last):
-        if not runner.begun(slo, "month", label, as_of):
+    for month in months(first, last):
+        if not runner.begun(slo, month, as_of):
             break
-        days = runner.month_days(slo, label, as_of)[0]
+        label = month.label
+        days = runner.month_days(slo, month, as_of)[0]
         have = len(lake.existing_days(lake_dir, slo.name, days))
         if have < len(days):
             out.append((label, len(days) - have, len(days)))
@@ -189,12 +190,13 @@ def run(lake_dir: LakeDir, slo: Slo, scenario: Scenario, first: str, last: str,
             if missing == days}
     window = None if scenario.rolling is None else _rolling_to(scenario.rolling, as_of)
     out = []
-    for label in months(first, last):
-        if not runner.begun(slo, "month", label, as_of):
+    for month in months(first, last):
+        if not runner.begun(slo, month, as_of):
             break
+        label = month.label
         if label in gone:
             continue
-        period = periods.calendar("month", label, slo.time_zone)
+        period = month.in_zone(slo.time_zone)
         at = min(as_of, period.end)
         real = phases.params(slo, period)
         out.append((_outcome(lake_dir, slo, label, at, real),

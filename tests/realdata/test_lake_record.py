@@ -26,6 +26,7 @@ import pytest
 
 from demo import backends, prom, scrapes
 from slo_jobs import lake
+from slo_jobs.core import periods
 from slo_jobs.run import runner
 from slo_jobs.run.sources import Sources
 from slo_jobs.spec import catalog
@@ -233,8 +234,8 @@ def first_half(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Fi
 
     def extract_as_run(as_of: datetime) -> None:  # what run extracts, without the render
         with Sources.from_env(servers.complete) as sources:
-            runner.fill_month(sources, catalog.load([servers.slos]), MONTH, base / "lake",
-                              as_of)
+            runner.fill_month(sources, catalog.load([servers.slos]), periods.month(MONTH),
+                              base / "lake", as_of)
 
     extract_as_run(datetime(2026, 11, 10, 3, 15, tzinfo=UTC))
     before = _files(base / "lake")
