@@ -26,6 +26,7 @@ INGEST_GRACE = timedelta(minutes=15)
 BUCKET = timedelta(minutes=1)
 BUCKET_S = 60
 DAY = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # lake timestamps count microseconds from here
 HOUR_S, DAY_S = 3_600, 86_400
 # Seconds per unit of a duration as OpenSLO and Prometheus write it (``5m``, ``28d``).
 UNIT_SECONDS = {"s": 1, "m": 60, "h": HOUR_S, "d": DAY_S, "w": 7 * DAY_S}

@@ -5,7 +5,7 @@ scrape outages and retention)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def _spans(ts_us: np.ndarray, missing: np.ndarray, step_s: int
         return []
     edges = np.diff(np.concatenate(([0], missing.astype(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    epoch = periods.EPOCH
     return [(epoch + timedelta(microseconds=int(ts_us[a])),
              epoch + timedelta(microseconds=int(ts_us[b - 1])) + timedelta(seconds=step_s))
             for a, b in zip(starts, ends, strict=True)]

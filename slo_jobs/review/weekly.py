@@ -45,7 +45,7 @@ class Review:
 
 def previous_week(label: str) -> str:
     start = periods.calendar("week", label).start
-    return periods.label_of("week", start - timedelta(days=1))
+    return periods.label_of("week", start - periods.DAY)
 
 
 def trend(rate: float | None, before: float | None) -> str:

@@ -9,7 +9,7 @@ Prometheus never looks one up.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ def day_of(interval_start: datetime | None, interval_end: datetime | None) -> da
         raise SloJobsError("data interval: missing; expected a daily data interval")
     start = interval_start.astimezone(UTC)
     if (start.hour, start.minute, start.second, start.microsecond) != (0, 0, 0, 0) \
-            or interval_end - interval_start != timedelta(days=1):
+            or interval_end - interval_start != periods.DAY:
         raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
                            "expected one whole day in UTC")
     return start.date()

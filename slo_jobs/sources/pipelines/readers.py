@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
-from ...core import redaction, resources
+from ...core import periods, redaction, resources
 from ...core.errors import ExtractError
 from ...spec.tables import TableRef, check_dag_id
 from ..endpoint import AirflowConfig, check_credential
@@ -24,7 +24,7 @@ from .judge import US, Run
 
 PAGE = 100
 _NOT_JSON = object()  # an answer whose body is not JSON
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = periods.EPOCH
 
 
 def _us(value: datetime | None) -> int | None:
