@@ -164,7 +164,3 @@ def load_indexed(paths: Iterable[Path], env: Mapping[str, str] | None = None
         [*(openslo if s.source in openslo else [s.source]),
          *found.window_files.get(s.service, [])])) for s in found.slos}
 
-
-def load_file(path: Path) -> list[Slo]:
-    """Validate every document of one YAML file; raise SpecError listing all problems."""
-    return load([path])

@@ -116,12 +116,6 @@ class CompletenessColumns(_Strict):
     _names = field_validator("at", "processed", "expected")(identifier)
 
 
-class FreshnessTable(_Strict):
-    loadedAt: str = "loaded_at"
-
-    _name = field_validator("loadedAt")(identifier)
-
-
 def _outside(real: Path, roots: list[Path]) -> str | None:
     if any(real == root or real.is_relative_to(root) for root in roots):
         return None
