@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The set-up on a minimal Debian 12, from nothing: copies this working tree into a minimal
 # root file system, brings only what docs/operations.md "A fresh machine" says to bring
-# (make), runs `make install` there (scripts/bootstrap.sh installs the rest), then the checks that
-# need the Debian packages. With FULL=1 it runs the whole `make test` instead.
+# (make and git), runs `make install` there (scripts/bootstrap.sh installs the rest), then the
+# checks that need the Debian packages. With FULL=1 it runs the whole `make test` instead.
 #
 #   debootstrap --variant=minbase bookworm /var/tmp/bookworm http://deb.debian.org/debian
 #   sudo scripts/fresh_debian_check.sh /var/tmp/bookworm
@@ -34,7 +34,7 @@ fi
 chroot "$root" /usr/bin/env -i "${env[@]}" /bin/bash -euxo pipefail -c '
   cd /root/slo-jobs
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends make >/dev/null
+  apt-get install -y -qq --no-install-recommends make git >/dev/null
   make install
   .venv/bin/slo-jobs --version
   .venv/bin/slo-jobs validate slos/
