@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from slo_jobs import lake
+from slo_jobs.core import periods
 from slo_jobs.core.errors import SloJobsError
 from slo_jobs.run import backfill
 from slo_jobs.run.sources import Sources
@@ -23,14 +24,14 @@ RENDERED = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)  # the render time the CLI w
 
 
 def test_months_cover_the_range_across_a_year_end() -> None:
-    labels = [p.label for p in backfill.months("2026-11", "2027-02")]
+    labels = [p.label for p in periods.month_range("2026-11", "2027-02")]
     assert labels == ["2026-11", "2026-12", "2027-01", "2027-02"]
-    assert [p.label for p in backfill.months("2026-09", "2026-09")] == ["2026-09"]
+    assert [p.label for p in periods.month_range("2026-09", "2026-09")] == ["2026-09"]
 
 
 def test_a_reversed_range_is_one_line() -> None:
     with pytest.raises(SloJobsError, match=r"^--to 2026-07: before --from 2026-09; expected"):
-        backfill.months("2026-09", "2026-07")
+        periods.month_range("2026-09", "2026-07")
 
 
 @pytest.mark.integration
@@ -80,7 +81,7 @@ def test_a_changed_slo_set_makes_a_done_month_current_again(prometheus: str,
     lake_dir, out = tmp_path / "lake", tmp_path / "out"
     backfill.backfill(config, slos[:1], "2026-09", "2026-09", lake_dir, out,
                       progress=False, rendered_at=RENDERED)
-    assert backfill.report_is_current(lake_dir, out, slos[:1], backfill.months(
+    assert backfill.report_is_current(lake_dir, out, slos[:1], periods.month_range(
         "2026-09", "2026-09")[0])
     [month] = backfill.backfill(config, slos, "2026-09", "2026-09", lake_dir, out,
                                 progress=False, rendered_at=RENDERED)
@@ -100,7 +101,7 @@ def test_a_period_prometheus_no_longer_holds_reports_missing_data(prometheus: st
     assert june.extracted_days == 2 * (30 + 3)  # June and its 3 lookback days
     # every day was written, and those without any data are read again by the next run that
     # needs them (the source may hold them by then; what the lake holds is kept) ...
-    june_days = backfill.months("2026-06", "2026-06")[0].days
+    june_days = periods.month_range("2026-06", "2026-06")[0].days
     for slo in slos:
         assert lake.missing_days(lake_dir, slo.name, june_days) == june_days[:-1]
     # ... and the report says the data is missing instead of claiming 100 %

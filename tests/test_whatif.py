@@ -127,7 +127,7 @@ def test_a_rolling_window_ends_at_each_month_end(lake: Path, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("target", "first", "last", "expected"), [
     (1.0, "2026-07", "2026-09", "--target: found 1; expected a number in (0, 1)"),
-    (0.995, "2026-09", "2026-07", "--to: found 2026-07, before --from 2026-09"),
+    (0.995, "2026-09", "2026-07", "--to 2026-07: before --from 2026-09"),
     (0.995, "2026-11", "2026-12", "--from: 2026-11 has not begun at as-of"),
 ])
 def test_bad_what_ifs_are_one_line(lake: Path, tmp_path: Path, target: float, first: str,
@@ -179,7 +179,7 @@ def test_months_never_extracted_are_named_with_the_command_that_extracts_them(
     slos, out = g.spec_file(tmp_path), tmp_path / "out"
     stored = {date.fromisoformat(p.parent.name.removeprefix("date="))
               for p in lake.glob(f"sli/slo={g.SLO}/date=*/part-0.parquet")}
-    labels = [m.label for m in whatif.months("2026-04", "2026-09")]
+    labels = [m.label for m in periods.month_range("2026-04", "2026-09")]
     days = {m: periods.utc_days(periods.month(m)) for m in labels}
     have = {m: sum(d in stored for d in days[m]) for m in labels}
     absent = [m for m in labels if have[m] == 0]

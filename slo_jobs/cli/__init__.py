@@ -191,6 +191,7 @@ def backfill_cmd(
 
     Example: slo-jobs backfill --from 2026-07 --to 2026-09 --prometheus-url http://127.0.0.1:9090
     """
+    from ..core import periods
     from ..decisions import teams
     from ..run import backfill
     from ..run.sources import Sources
@@ -203,7 +204,7 @@ def backfill_cmd(
                                      teams=teams.load_for(slo_paths(slos)))
     for line in backfill.summary(outcomes):
         typer.echo(line)
-    _unmatched(lake, loaded, [d for p in backfill.months(first, last) for d in p.days])
+    _unmatched(lake, loaded, [d for p in periods.month_range(first, last) for d in p.days])
     for m in outcomes:
         if m.rows:
             print_files([(name, out / m.period / name) for name in ("report.html",

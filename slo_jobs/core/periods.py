@@ -93,14 +93,16 @@ def month_of(instant: datetime) -> Period:
     return month(f"{u.year:04d}-{u.month:02d}")
 
 
-def months(first: Period, last: Period) -> list[Period]:
-    """Every calendar month from ``first`` to ``last``, both included (none when ``last``
-    begins before ``first``)."""
-    out = []
-    p = first
-    while p.start <= last.start:
-        out.append(p)
-        p = month_of(p.end)
+def month_range(first: str, last: str) -> list[Period]:
+    """Every calendar month from ``first`` to ``last`` (``YYYY-MM``, the ``--from`` and
+    ``--to`` of a command), both included; refused when ``last`` is before ``first``."""
+    a, b = month(first), month(last)
+    if b.start < a.start:
+        raise SloJobsError(f"--to {b.label}: before --from {a.label}; expected a range such "
+                           "as --from 2026-07 --to 2026-09")
+    out = [a]
+    while out[-1].start < b.start:
+        out.append(month_of(out[-1].end))
     return out
 
 

@@ -50,15 +50,6 @@ class MonthOutcome:
     after: str = ""
 
 
-def months(first: str, last: str) -> list[Period]:
-    """Every calendar month from ``first`` to ``last`` (``YYYY-MM``), both included."""
-    a, b = periods.month(first), periods.month(last)
-    if b.start < a.start:
-        raise SloJobsError(f"--to {b.label}: before --from {a.label}; expected a range such "
-                           "as --from 2026-07 --to 2026-09")
-    return periods.months(a, b)
-
-
 def _published(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     keys = ("slo", "spec_hash", "good", "total", "buckets")
     return sorted(tuple(r.get(k) for k in keys) for r in rows)
@@ -124,7 +115,7 @@ def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_
     outcomes: list[MonthOutcome] = []
     recomputed: set[str] = set()
     source = sources.label(slos)
-    for period in months(first, last):
+    for period in periods.month_range(first, last):
         failed: dict[str, str] = {}
         with tqdm(total=len(slos), desc=period.label, unit="SLO", disable=not progress,
                   file=sys.stderr) as bar:

@@ -137,20 +137,12 @@ def _rolling_to(length: timedelta, as_of: datetime) -> Callable[[Period], Period
     return lambda month: periods.rolling(min(as_of, month.end), length)
 
 
-def months(first: str, last: str) -> list[Period]:
-    a, b = periods.month(first), periods.month(last)
-    if b.start < a.start:
-        raise SloJobsError(f"--to: found {last}, before --from {first}; expected a range "
-                           "forward in time")
-    return periods.months(a, b)
-
-
 def not_extracted(lake_dir: LakeDir, slo: Slo, first: str, last: str, as_of: datetime
                   ) -> list[tuple[str, int, int]]:
     """(month, its days not in the lake, its days) for each month of ``[first, last]`` begun
     at ``as_of`` that lacks any of the SLO's day partitions (days up to ``as_of``)."""
     out = []
-    for month in months(first, last):
+    for month in periods.month_range(first, last):
         if not runner.begun(slo, month, as_of):
             break
         label = month.label
@@ -190,7 +182,7 @@ def run(lake_dir: LakeDir, slo: Slo, scenario: Scenario, first: str, last: str,
             if missing == days}
     window = None if scenario.rolling is None else _rolling_to(scenario.rolling, as_of)
     out = []
-    for month in months(first, last):
+    for month in periods.month_range(first, last):
         if not runner.begun(slo, month, as_of):
             break
         label = month.label
