@@ -197,14 +197,8 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                   ) -> list[dict[str, Any]]:
     """Compute ``period`` from the lake at ``as_of`` in one process and publish it with the
     team policy's tables; returns the summary rows. The DAG computes the same month in
-    shards (``compute_shard`` per shard, then ``merge_shards``)."""
+    shards (``compute.shards.compute_shard`` per shard, then ``merge_shards``)."""
     return compute.compute_month(lake_dir, slos, period, as_of, policy(teams))
-
-
-def compute_shard(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, index: int,
-                  size: int) -> LakeDir:
-    """One shard of ``compute_month``: the per-SLO tables of ``slos``, into its folder."""
-    return shards.compute_shard(lake_dir, slos, period, index, size)
 
 
 def merge_shards(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,

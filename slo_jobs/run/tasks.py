@@ -202,7 +202,7 @@ def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | 
     period = period_of(interval_start, interval_end)
     index, size = int(shard["index"]), int(shard["size"])
     part = _planned(slos_dir, shard)
-    folder = runner.compute_shard(lake_dir, part, period, index, size)
+    folder = shards.compute_shard(lake_dir, part, period, index, size)
     return {"index": index, "slos": len(part), "folder": str(folder)}
 
 
