@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from slo_jobs import rules
 from slo_jobs.spec import catalog
-from tests.test_rules_promtool import LABELS, _firing, _page_test, _promtool, _series, _spec
+from tests.test_rules_promtool import LABELS, _firing, _page_test, _rules_test, _series, _spec
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
 
@@ -100,19 +99,9 @@ def test_time_slice_rules_leave_maintenance_slices_out(tmp_path: Path, count_as:
     checks = [check(w, n, at) for at in (66, 70, 72, 100, 130) for w, n in (("5m", 5),
                                                                             ("1h", 60))]
     slo = catalog.load([tmp_path / "api.yaml"])[0]
-    group = rules.groups(slo, datetime(1970, 1, 1, tzinfo=UTC))[0]
-    group["rules"] = [r for r in group["rules"] if r.get("record") != rules.RECORD.format(
-        window="3d")]  # promtool's 10,000-sample limit (test_rules_promtool)
-    rule_file = tmp_path / "rules.yaml"
-    rule_file.write_text(yaml.safe_dump({"groups": [group]}))
-    test_file = tmp_path / "tests.yaml"
     # unlike test_time_slice_rules_count_slices, no page at minute 65: the slice of minute
     # 63 no longer burns; the slice ending 90 does (1 of 16 or 18 slices so far, above
     # 13.44 * 0.001)
-    test_file.write_text(yaml.safe_dump({
-        "rule_files": [rule_file.name], "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": [_series("200", ok), _series("500", err)],
-                   "promql_expr_test": [_firing(65), _firing(70), _firing(90, "page", "ticket")]
-                   + checks}]}))
-    done = _promtool("test", "rules", str(test_file))
-    assert done.returncode == 0, done.stdout + done.stderr
+    _rules_test(tmp_path, rules.groups(slo, datetime(1970, 1, 1, tzinfo=UTC))[:1],
+                [_series("200", ok), _series("500", err)],
+                [_firing(65), _firing(70), _firing(90, "page", "ticket")] + checks)
