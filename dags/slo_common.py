@@ -22,6 +22,9 @@ PROMETHEUS_CONN_ID = "prometheus_default"
 AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.sources.endpoint.AIRFLOW_CONN_ID
 # The aws-type Connection holding the object store's credentials when the lake is s3://...
 LAKE_CONN_ID = "aws_default"
+# Delivery: Airflow's SMTP and Slack-webhook notifiers read these Connections.
+SMTP_CONN_ID = "smtp_default"
+CHAT_CONN_ID = "slack_default"
 # Every task that queries Prometheus runs in this pool: its slots cap concurrent queries.
 # Create it once per deployment: airflow pools set prometheus 4 "Prometheus query_range"
 PROMETHEUS_POOL = "prometheus"
@@ -104,6 +107,34 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
     from slo_jobs.sources.endpoint import AirflowConfig
 
     return _endpoint(AirflowConfig, conn_id, AIRFLOW_CONN_ID)
+
+
+def send_email(message: dict[str, Any], context: Any) -> None:
+    """One email (``to``, ``subject``, ``html``, ``files``: paths to attach) through Airflow's
+    SMTP notifier and the Connection ``$SLO_JOBS_SMTP_CONN_ID`` (default ``smtp_default``:
+    host, port, login/password, extra ``from_email``, ``disable_ssl``, ``disable_tls``).
+    The sender is ``$SLO_JOBS_MAIL_FROM``, else the Connection's ``from_email``. Called from a
+    delivery task, so a failed send fails the task and Airflow retries it."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    # notify() itself, not the notifier's __call__: the message is ours, already escaped, and
+    # must not be rendered as a Jinja template.
+    SmtpNotifier(to=message["to"], subject=message["subject"], html_content=message["html"],
+                 files=[str(f) for f in message.get("files") or []] or None,
+                 from_email=os.environ.get("SLO_JOBS_MAIL_FROM") or None,
+                 smtp_conn_id=os.environ.get("SLO_JOBS_SMTP_CONN_ID", SMTP_CONN_ID),
+                 ).notify(context)
+
+
+def send_chat(text: str, context: Any) -> None:
+    """One chat message through Airflow's Slack webhook notifier and the Connection
+    ``$SLO_JOBS_CHAT_CONN_ID`` (default ``slack_default``, type ``slackwebhook``: the webhook
+    URL's host and path in host, its token in password). A refused post fails the task."""
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+    SlackWebhookNotifier(slack_webhook_conn_id=os.environ.get("SLO_JOBS_CHAT_CONN_ID",
+                                                              CHAT_CONN_ID),
+                         text=text).notify(context)
 
 
 # Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's

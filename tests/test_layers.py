@@ -53,7 +53,7 @@ def _imports(path: Path) -> set[str]:
 GRAPH = {_module(p): _imports(p) for p in PKG.rglob("*.py")}
 # The stage packages from the bottom up: each imports only those before it (docs/architecture.md).
 LAYERS = ["core", "lake", "spec", "decisions", "sources", "compute", "report", "review", "rules",
-          "discovery", "run", "cli"]
+          "discovery", "deliver", "run", "cli"]
 
 
 def _top(module: str) -> str:
