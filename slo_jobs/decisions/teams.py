@@ -1,15 +1,18 @@
-"""The team file: how many people each team has, for the toil budget.
+"""The team file: how many people each team has (the toil budget), who reads its reports
+(``email``: the monthly report and budget alerts are sent there) and at which shares of a
+month's error budget it is warned while the month runs (``budgetAlerts``).
 
 ``teams.yaml`` sits beside the SLO files (spec loading skips it) and is validated as
 strictly as they are, one line per problem naming file, line, field, found and expected::
 
     teams:
-      payments: {size: 6}
+      payments: {size: 6, email: [payments-sre@example.com], budgetAlerts: [0.5, 0.75, 1.0]}
       discovery: {size: 4, hoursPerWeek: 38}
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,13 @@ from .policy import Policy
 FILE_NAMES = specio.TEAM_FILE_NAMES
 MAX_SIZE = 1000
 DEFAULT_HOURS = 40.0
-FIELDS = ("size", "hoursPerWeek")
+FIELDS = ("size", "hoursPerWeek", "email", "budgetAlerts")
+# Shares of the month's budget at which a running month warns (docs/report.md).
+DEFAULT_BUDGET_ALERTS = (0.5, 0.75, 1.0)
+# An address as a mail header may carry it: no spaces, control characters, commas or angle
+# brackets, so that no value can add a header or a recipient.
+EMAIL = re.compile(r"\A[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}\Z")
+MAX_RECIPIENTS = 50
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class Team:
     name: str
     size: int
     hours_per_week: float = DEFAULT_HOURS
+    email: tuple[str, ...] = ()
+    budget_alerts: tuple[float, ...] = DEFAULT_BUDGET_ALERTS
 
 
 def find(paths: Iterable[Path]) -> Path | None:
@@ -65,9 +76,24 @@ def _team(doc: specio.RawDoc, name: Any, value: Any) -> tuple[Team | None, list[
         problems.append(f"{doc.at((*loc, 'hoursPerWeek'))}: found {specio.describe(hours)}; "
                         "expected working hours per person and week, more than 0 and at "
                         "most 80")
+    email: Any = value.get("email", [])
+    if (not isinstance(email, list) or len(email) > MAX_RECIPIENTS
+            or not all(isinstance(e, str) and EMAIL.match(e) for e in email)):
+        problems.append(f"{doc.at((*loc, 'email'))}: found {specio.describe(email)}; expected "
+                        f"a list of up to {MAX_RECIPIENTS} addresses such as "
+                        "[payments-sre@example.com]")
+        email = []
+    shares: Any = value.get("budgetAlerts", list(DEFAULT_BUDGET_ALERTS))
+    if (not isinstance(shares, list) or not shares
+            or not all(_number(x) and 0 < x <= 1 for x in shares)
+            or sorted(set(shares)) != shares):
+        problems.append(f"{doc.at((*loc, 'budgetAlerts'))}: found {specio.describe(shares)}; "
+                        "expected rising shares of the budget above 0 and at most 1, such as "
+                        "[0.5, 0.75, 1.0]")
     if problems:
         return None, problems
-    return Team(name, size, float(hours)), []
+    return Team(name, size, float(hours), tuple(email),
+                tuple(float(x) for x in shares)), []
 
 
 def check(path: Path) -> tuple[dict[str, Team], list[str]]:
