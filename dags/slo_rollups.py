@@ -82,7 +82,9 @@ def rollup_dag(kind: str) -> Any:
             return tasks.render_rollup(p.lake, p.out, kind, data_interval_start,
                                        data_interval_end, rendered_at=pendulum.now("UTC"))
 
-        wait >> render(compute())
+        computed = compute()
+        wait >> computed
+        render(computed)
 
     return rollup()
 

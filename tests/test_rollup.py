@@ -269,4 +269,6 @@ def test_the_quarterly_dag_rolls_up_the_quarter(world: dict[str, Any], airflow_d
         datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))
     doc = json.loads((tmp_path / "out" / "2026-Q3" / "summary.json").read_text())
     _check(doc, _truth(world, "quarter", "2026-Q3"), closed=True)
-    assert doc["as_of"] == "2026-10-01T12:10:00Z"  # the interval's end plus the settle delay
+    # As of the interval's end plus the settle delay: every zone's quarter has ended.
+    assert all(r["as_of"] == r["period_end"] for r in doc["slos"])
+    assert doc["as_of"] == "2026-10-01T04:00:00Z"  # New York's quarter ends last
