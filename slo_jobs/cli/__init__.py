@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from typer._click.exceptions import UsageError  # typer's own click, which main() catches
 
 from .. import __version__
 from ..core import redaction
@@ -175,18 +176,18 @@ def report_cmd(ctx: typer.Context, month: AnyMonth = None, quarter: Quarter = No
     given = [f"--{k}" for k, v in (("month", month), ("quarter", quarter), ("year", year)) if v]
     if len(given) != 1:
         found = ", ".join(given) if given else "none"
-        raise typer.BadParameter(f"expected exactly one of --month, --quarter, --year; "
+        raise UsageError(f"expected exactly one of --month, --quarter, --year; "
                                  f"found {found}", ctx=ctx)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     if month is None:
         if service is not None:
-            raise typer.BadParameter("--service: only with --month; a roll-up covers every "
+            raise UsageError("--service: only with --month; a roll-up covers every "
                                      "SLO", ctx=ctx)
         _rollup("quarter" if quarter else "year", quarter or year or "", slos, lake, out,
                 chosen, as_of)
         return
     if slos:
-        raise typer.BadParameter("--slos: only with --quarter or --year; a month is "
+        raise UsageError("--slos: only with --quarter or --year; a month is "
                                  "rendered from what slo-jobs compute stored", ctx=ctx)
     from ..core import periods
     from ..run import runner
