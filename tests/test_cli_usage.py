@@ -36,6 +36,10 @@ def test_bare_command_prints_the_help() -> None:
     (["run"], "Missing option '--month'.", "slo-jobs run --help"),
     (["report", "--month", "2026-09", "--frmat", "pdf"], "No such option: --frmat",
      "slo-jobs report --help"),
+    (["report"], "expected exactly one of --month, --quarter, --year; found none",
+     "slo-jobs report --help"),
+    (["report", "--quarter", "2026-Q3", "--service", "checkout"], "--service: only with --month",
+     "slo-jobs report --help"),
 ])
 def test_usage_mistakes_are_one_line(args: list[str], expected: str, hint: str) -> None:
     proc = cli(*args)
@@ -146,7 +150,9 @@ def _modules_after(args: list[str], cwd: Path) -> tuple[str, set[str]]:
 
 @pytest.mark.parametrize("args", [["run", "--month", "2026-9"],
                                   ["compute", "--month", "2026-09", "--as-of", "soon"],
-                                  ["report", "--month", "13"]])
+                                  ["report", "--month", "13"],
+                                  ["report", "--quarter", "2026-Q5"],
+                                  ["report", "--year", "26"]])
 def test_a_mistyped_argument_is_answered_before_the_data_stack_loads(args: list[str]) -> None:
     # The answer time of a usage mistake is measured by bench/cli.py; here, what it loads.
     proc = cli(*args)

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-DAG_IDS = {"slo_extract", "slo_monthly_report", "slo_pipeline_freshness", "slo_weekly_review"}
+DAG_IDS = {"slo_extract", "slo_monthly_report", "slo_pipeline_freshness", "slo_weekly_review",
+           "slo_quarterly_rollup", "slo_yearly_rollup"}
 PROMETHEUS_DAGS = ["slo_extract", "slo_monthly_report"]
 
 
@@ -76,6 +77,31 @@ def test_weekly_review_covers_the_week_before_and_waits_for_every_zone(dagbag: A
     assert dag.get_task("wait_for_local_week_end").delta == timedelta(hours=12, minutes=10)
     assert dag.get_task("review").upstream_task_ids == {"wait_for_local_week_end"}
     assert set(dag.task_ids) == {"review", "wait_for_local_week_end"}
+
+
+@pytest.mark.parametrize(("dag_id", "run_after", "start", "end"), [
+    ("slo_quarterly_rollup", (2026, 10, 1, 6), (2026, 7, 1), (2026, 10, 1)),
+    ("slo_quarterly_rollup", (2027, 1, 1, 6), (2026, 10, 1), (2027, 1, 1)),
+    ("slo_yearly_rollup", (2027, 1, 1, 6), (2026, 1, 1), (2027, 1, 1))])
+def test_rollups_cover_the_period_before_and_wait_for_every_zone(
+        dagbag: Any, dag_id: str, run_after: tuple[int, ...], start: tuple[int, ...],
+        end: tuple[int, ...]) -> None:
+    from datetime import UTC, datetime
+
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from slo_jobs.core.periods import LOCAL_MONTH_SETTLE
+
+    dag = dagbag.get_dag(dag_id)
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    interval = dag.timetable.infer_manual_data_interval(
+        run_after=datetime(*run_after, tzinfo=UTC))
+    assert (interval.start, interval.end) == (datetime(*start, tzinfo=UTC),
+                                              datetime(*end, tzinfo=UTC))
+    wait = dag.get_task("wait_for_local_period_end")
+    assert wait.delta == LOCAL_MONTH_SETTLE and wait.mode == "reschedule"
+    assert dag.get_task("compute").upstream_task_ids == {"wait_for_local_period_end"}
+    assert dag.get_task("render").upstream_task_ids == {"compute"}
 
 
 def test_wiring(dagbag: Any) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from typer._click.exceptions import UsageError  # typer's own click, which main() catches
 
 from .. import __version__
 from ..core import redaction
@@ -27,12 +28,15 @@ from . import definitions as cli_definitions
 from . import governance as cli_governance
 from . import options as cli_options
 from .options import (
+    AnyMonth,
     AsOf,
     Lake,
     Month,
     Out,
     PromUrl,
+    Quarter,
     Slos,
+    Year,
     as_of_or_now,
     echo_notes,
     lake_at,
@@ -154,25 +158,61 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
 
 @app.command(name="report")
-def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out"),
+def report_cmd(ctx: typer.Context, month: AnyMonth = None, quarter: Quarter = None,
+               year: Year = None, slos: Slos = None, lake: Lake = "lake",
+               out: Out = Path("reports/out"),
                service: Annotated[str | None, typer.Option(
                    "--service", metavar="NAME", help="Only this service's SLOs.")] = None,
                formats: Annotated[str, typer.Option(
                    "--format", metavar="LIST", help="Comma-separated: html,pdf,json,csv.")
                ] = "html,pdf,json,csv", as_of: AsOf = None,
                ) -> None:
-    """Render a computed month as HTML, PDF, JSON and CSV, and refresh the index page.
+    """Render a computed month as HTML, PDF, JSON and CSV, or roll up a quarter or a year
+    from the lake's days and monthly summaries and render it; refresh the index page.
 
     Example: slo-jobs report --month 2026-09 --service checkout --format html,pdf
+    Example: slo-jobs report --quarter 2026-Q3 --slos slos/
     """
+    given = [f"--{k}" for k, v in (("month", month), ("quarter", quarter), ("year", year)) if v]
+    if len(given) != 1:
+        found = ", ".join(given) if given else "none"
+        raise UsageError(f"expected exactly one of --month, --quarter, --year; "
+                                 f"found {found}", ctx=ctx)
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    if month is None:
+        if service is not None:
+            raise UsageError("--service: only with --month; a roll-up covers every "
+                                     "SLO", ctx=ctx)
+        _rollup("quarter" if quarter else "year", quarter or year or "", slos, lake, out,
+                chosen, as_of)
+        return
+    if slos:
+        raise UsageError("--slos: only with --quarter or --year; a month is "
+                                 "rendered from what slo-jobs compute stored", ctx=ctx)
     from ..core import periods
     from ..run import runner
 
     period = periods.month(month)
-    chosen = [f.strip() for f in formats.split(",") if f.strip()]
     files = runner.render_month(lake_at(lake), period, out, lake, now(), chosen,
                                 service=service, as_of=as_of_or_now(as_of))
     print_files(report_files(files, chosen))
+
+
+def _rollup(kind: str, label: str, slos: list[Path] | None, lake: str, out: Path,
+            formats: list[str], as_of: str | None) -> None:
+    from ..report import text as report_text
+    from ..run import runner
+    from ..spec import catalog
+
+    groups, files, notes = runner.rollup_period(
+        lake_at(lake), catalog.load(slo_paths(slos)), kind, label, as_of_or_now(as_of), out,
+        now(), formats)
+    echo_notes(notes)
+    typer.echo(report_text.rollup_table(groups))
+    print_files([(p.name, p) for p, fmt in ((files.html, "html"), (files.pdf, "pdf"),
+                                             (files.json, "json"), (files.csv, "csv"),
+                                             (files.teams_csv, "csv"), (files.index, ""))
+                 if not fmt or fmt in formats])
 
 
 @app.command(name="backfill")

@@ -23,6 +23,14 @@ def _month(label: str | None) -> str | None:
     return label if label is None else periods.month(label).label
 
 
+def _quarter(label: str | None) -> str | None:
+    return label if label is None else periods.calendar("quarter", label.strip()).label
+
+
+def _year(label: str | None) -> str | None:
+    return label if label is None else periods.calendar("year", label.strip()).label
+
+
 def _instant(text: str | None) -> str | None:
     if text is not None:
         periods.instant(text)
@@ -31,6 +39,15 @@ def _instant(text: str | None) -> str | None:
 
 Month = Annotated[str, typer.Option("--month", metavar="YYYY-MM", callback=_month,
                                     help="Calendar month (UTC).")]
+# The report's period: one of a month, a quarter or a year (the command checks it got one).
+AnyMonth = Annotated[str | None, typer.Option("--month", metavar="YYYY-MM", callback=_month,
+                                              help="Calendar month (UTC).")]
+Quarter = Annotated[str | None, typer.Option(
+    "--quarter", metavar="YYYY-Qn", callback=_quarter,
+    help="Calendar quarter, e.g. 2026-Q3: roll it up from the lake (needs --slos).")]
+Year = Annotated[str | None, typer.Option(
+    "--year", metavar="YYYY", callback=_year,
+    help="Calendar year, e.g. 2026: roll it up from the lake (needs --slos).")]
 Slos = Annotated[list[Path] | None, typer.Option(
     "--slos", metavar="PATH", show_default="slos/",
     help="SLO YAML file or folder, subfolders included (repeatable).")]

@@ -8,8 +8,8 @@ budget attribution of :mod:`.breakdown`.
 
 Also here: the SLO parameters the engine reads (``params``), phases applied to them
 (``phases``), maintenance windows as minute masks (``maintenance``), the numpy burn stream
-(``stream``), shards and their merge (``shards``) and the pipeline SLIs' month
-(``pipelines``).
+(``stream``), shards and their merge (``shards``), the pipeline SLIs' month
+(``pipelines``) and quarter and year roll-ups per SLO, team and organisation (``rollup``).
 
 May import: ``sources`` (pipeline run judging), ``lake``, ``spec``, ``core``.
 """

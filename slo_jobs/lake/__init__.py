@@ -4,6 +4,7 @@ Layout (all times UTC)::
 
     <lake>/sli/slo=<name>/date=YYYY-MM-DD/part-0.parquet     one row per SLI bucket of the day
     <lake>/monthly/month=YYYY-MM/summary.parquet              one row per SLO and month
+    <lake>/rollup/period=2026-Q3/slos.parquet                 one row per SLO and quarter/year
 
 The lake is a folder (a :class:`~pathlib.Path`) or an object store prefix
 (``s3://bucket/prefix``, an ``ObjectPath``), with the same layout and files, ``LakeDir``
@@ -117,6 +118,13 @@ def detail_partition(lake: LakeDir, table: str, slo: str, day: date) -> LakeDir:
 
 def monthly_partition(lake: LakeDir, label: str) -> LakeDir:
     return lake / "monthly" / f"month={label}" / "summary.parquet"
+
+
+def rollup_partition(lake: LakeDir, label: str) -> LakeDir:
+    """A quarter's or year's roll-up (``2026-Q3``, ``2026``): its per-SLO table; the months
+    and the team and organisation figures are files of the same folder, published as one
+    set like a month's tables."""
+    return lake / "rollup" / f"period={label}" / "slos.parquet"
 
 
 # Integer columns that grow by a constant step (bucket starts, widths): delta-encoded.

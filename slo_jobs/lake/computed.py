@@ -1,4 +1,5 @@
-"""A computed month's tables read back from the lake (``<lake>/monthly/month=<label>/``).
+"""A computed month's tables read back from the lake (``<lake>/monthly/month=<label>/``),
+and a quarter's or year's roll-up (``<lake>/rollup/period=<label>/``).
 
 Beside ``lake`` rather than in ``compute``: ``slo-jobs show`` and the report read them
 without loading the compute engine (DuckDB) or the SLO definitions.
@@ -23,19 +24,31 @@ def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = Fals
     """The rows of the month's computed table ``name``; with ``missing_ok`` none for a table
     the month does not have (computed before it existed, or not computed)."""
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
+    return _read(path, label, name, f"slo-jobs compute --month {label}", missing_ok)
+
+
+def read_rollup(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
+    """The rows of the roll-up table ``name`` (``slos``, ``months``, ``groups``) of the
+    quarter or year ``label``."""
+    path = lake.rollup_partition(lake_dir, label).parent / f"{name}.parquet"
+    flag = "--year" if label.isdigit() else "--quarter"
+    return _read(path, label, name, f"slo-jobs report {flag} {label}", False)
+
+
+def _read(path: LakeDir, label: str, name: str, redo: str, missing_ok: bool
+          ) -> list[dict[str, Any]]:
     try:
         with lake.reading_sets():  # one look at the month's manifest for both
             if not lake.exists(path):
                 if missing_ok:
                     return []
                 raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
-                                f"(run: slo-jobs compute --month {label})")
+                                f"(run: {redo})")
             rows = _rows(lake.read_file(path))
     except (OSError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "
-                        f"computed {name} of {label}: recompute it with slo-jobs compute "
-                        f"--month {label}") from None
+                        f"computed {name} of {label}: recompute it with {redo}") from None
     return rows
 
 

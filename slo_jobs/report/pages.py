@@ -11,7 +11,7 @@ import jinja2
 from .. import lake
 from ..core import redaction, resources
 from ..core.errors import SloJobsError
-from ..core.periods import month
+from ..core.periods import calendar, month
 from ..core.verdict import COLUMNS, judged
 from ..lake import LakeDir, atomicio
 from . import stream as report_stream
@@ -72,7 +72,32 @@ def write_index(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> Path
                        "has_report": (out_dir / label / "report.html").exists(),
                        "has_pdf": (out_dir / label / "report.pdf").exists()})
     html = template_env().get_template("index.html.j2").render(
-        months=months, css=(resources.templates_dir() / "report.css").read_text(),
+        months=months, rollups=_rollups(lake_dir, out_dir, rendered_at),
+        css=(resources.templates_dir() / "report.css").read_text(),
         rendered_at=rendered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     write_published(out_dir / "index.html", html)
     return out_dir / "index.html"
+
+
+def _rollups(lake_dir: LakeDir, out_dir: Path, rendered_at: datetime) -> list[dict[str, object]]:
+    """Every quarter and year rolled up in the lake (``<lake>/rollup/``), latest first."""
+    out = []
+    found = (lake_dir / "rollup").glob("period=*/slos.parquet")
+    for label in sorted((p.parent.name.removeprefix("period=") for p in found), reverse=True):
+        kind = "year" if label.isdigit() else "quarter"
+        try:
+            period = calendar(kind, label)
+        except SloJobsError:
+            continue
+        if period.start > rendered_at:
+            continue
+        folder = lake.rollup_partition(lake_dir, label).parent
+        with lake.reading_sets():
+            rows = report_stream.read_columns(folder, label, "slos", ("met", "estimated"))
+        out.append({"label": label, "kind": kind, "slos": len(rows),
+                    "met": sum(1 for r in rows if r["met"]),
+                    "missed": sum(1 for r in rows if r["met"] is False),
+                    "running": any(r["estimated"] for r in rows) or period.end > rendered_at,
+                    "has_report": (out_dir / label / "report.html").exists(),
+                    "has_pdf": (out_dir / label / "report.pdf").exists()})
+    return out

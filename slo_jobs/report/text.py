@@ -225,3 +225,20 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
                      f"{max(r['count_error_bound'] for r in rows if r.get('approximate')) * 100:g}"
                      " % low): " + ", ".join(approximate))
     return "\n".join(lines)
+
+
+def rollup_table(groups: Sequence[dict[str, Any]]) -> str:
+    """The roll-up's organisation and teams as plain text: SLOs, met of those judged, the
+    share met and the mean budget spent (docs/slo-math.md, "Roll-ups")."""
+    head = (f"{'team':<24} {'SLOs':>5} {'met':>4} {'missed':>7} {'share met':>10} "
+            f"{'budget spent':>13}")
+    lines = [head, "-" * len(head)]
+    if any(g["estimated"] for g in groups):
+        lines.insert(0, "figures to date: a period still running is neither met nor missed "
+                     "until it ends")
+    for g in groups:
+        name = "organisation" if g["scope"] == "organisation" else g["name"]
+        lines.append(f"{name:<24} {g['slos']:>5} {g['met']:>4} {g['missed']:>7} "
+                     f"{pct(g['share_met'], 1):>10} {pct(g['budget_consumed'], 1):>13}"
+                     + (f"  not judged: {g['unjudged']}" if g["unjudged"] else ""))
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import compute, decisions, lake, review
-from ..compute import shards
+from ..compute import rollup, shards
 from ..core import burnrate, periods
 from ..core.errors import SloJobsError
 from ..core.periods import Period
@@ -24,6 +24,7 @@ from ..decisions.teams import Team
 from ..lake import LakeDir, daytable
 from ..lake.daytable import DayResult
 from ..report import monthly as report
+from ..report import rollup as rollup_report
 from ..spec import Slo
 from .sources import Sources
 
@@ -247,6 +248,19 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
     fill_month(sources, slos, period, lake_dir, as_of)
     return publish_month(lake_dir, slos, period, as_of, out_dir, sources.label(slos),
                          generated_at, teams)
+
+
+def rollup_period(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: str,
+                  as_of: datetime, out_dir: Path, generated_at: datetime,
+                  formats: Sequence[str] = report.FORMATS, processes: bool = True
+                  ) -> tuple[list[dict[str, Any]], rollup_report.RollupFiles, list[str]]:
+    """Roll up the quarter or year ``label`` from the lake (its days and monthly summaries)
+    at ``as_of`` and render it: (the organisation's and teams' rows, its files, a note for
+    each SLO left out because its period has not begun in its zone)."""
+    chosen, notes = started(slos, periods.calendar(kind, label), as_of)
+    tables = rollup.compute_rollup(lake_dir, chosen, kind, label, as_of, processes)
+    files = rollup_report.render(lake_dir, label, out_dir, generated_at, formats, as_of)
+    return tables["groups"], files, notes
 
 
 def review_week(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Path,

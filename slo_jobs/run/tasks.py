@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import compute, lake, spec
-from ..compute import shards
+from ..compute import rollup, shards
 from ..core import periods
 from ..core.errors import SloJobsError
 from ..core.periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
 from ..decisions import teams as team_file
 from ..lake import LakeDir
 from ..report import monthly as report
+from ..report import rollup as rollup_report
 from ..report import text as report_text
 from ..sources.pipelines import record
 from ..sources.pipelines.record import AirflowFor
@@ -269,6 +270,45 @@ def review_week(slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
     (md, html), _ = runner.review_week(lake_dir, catalog.load([slos_dir]), label, out_dir,
                                        as_of, rendered_at, [slos_dir])
     return {"week": label, "markdown": str(md), "html": str(html)}
+
+
+def rollup_of(kind: str, interval_start: datetime | None, interval_end: datetime | None
+              ) -> Period:
+    """The calendar quarter or year (UTC) a data interval covers; refuses any other."""
+    if interval_start is None or interval_end is None:
+        raise SloJobsError(f"data interval: missing; expected a {kind}ly data interval")
+    period = periods.calendar(kind, periods.label_of(kind, interval_start.astimezone(UTC)))
+    if period.start != interval_start or period.end != interval_end:
+        raise SloJobsError(f"data interval: found [{interval_start}, {interval_end}); "
+                           f"expected one whole calendar {kind} in UTC")
+    return period
+
+
+def compute_rollup(slos_dir: Path, lake_dir: LakeDir, kind: str,
+                   interval_start: datetime | None, interval_end: datetime | None
+                   ) -> dict[str, Any]:
+    """Roll up the interval's quarter or year from the lake (its days and the monthly
+    summaries there), as of its end plus the settle delay (every zone's period has ended)."""
+    period = rollup_of(kind, interval_start, interval_end)
+    as_of = period.end + LOCAL_MONTH_SETTLE
+    chosen, _ = runner.started(catalog.load([slos_dir]), period, as_of)
+    tables = rollup.compute_rollup(lake_dir, chosen, kind, period.label, as_of,
+                                   processes=False)
+    missing = sorted({m["month"] for m in tables["months"] if m["state"] == "missing"})
+    return {"period": period.label, "slos": len(tables["slos"]), "missing_months": missing}
+
+
+def render_rollup(lake_dir: LakeDir, out_dir: Path, kind: str,
+                  interval_start: datetime | None, interval_end: datetime | None,
+                  rendered_at: datetime) -> dict[str, str]:
+    """Render the interval's roll-up from the lake; ``rendered_at`` is the render time the
+    report records."""
+    period = rollup_of(kind, interval_start, interval_end)
+    files = rollup_report.render(lake_dir, period.label, out_dir, rendered_at,
+                                 as_of=period.end + LOCAL_MONTH_SETTLE)
+    print(report_text.rollup_table(rollup_report.read(lake_dir, period.label)["groups"]))
+    return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
+            "json": str(files.json), "csv": str(files.csv)}
 
 
 def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:
