@@ -63,7 +63,7 @@ class ReportFiles:
     index: Path
 
 
-class _NoFetch(URLFetcher):  # type: ignore[misc]
+class NoFetch(URLFetcher):  # type: ignore[misc]
     """Only inline ``data:`` URLs: content must never make the renderer read files or the net."""
 
     def fetch(self, url: str, headers: Any = None) -> Any:
@@ -278,7 +278,7 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
         if "html" in formats:
             atomicio.write_bytes(stage / files.html.name, buf.getvalue())
         pdf = HTML(string=buf.getvalue().decode("utf-8"), base_url=str(files.pdf.parent),
-                   url_fetcher=_NoFetch()).write_pdf()
+                   url_fetcher=NoFetch()).write_pdf()
         atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
     elif "html" in formats:
         atomicio.write_file(stage / files.html.name, lambda fh: _html(context, spool, mask, fh))

@@ -18,7 +18,7 @@ from ..core.errors import SloJobsError
 from ..lake import LakeDir, atomicio
 from ..lake.computed import read_rollup
 from .exports import csv_text
-from .monthly import FORMATS, _NoFetch
+from .monthly import FORMATS, NoFetch
 from .pages import template_env, write_index
 from .text import iso, whole
 
@@ -92,7 +92,7 @@ def render(lake_dir: LakeDir, label: str, out_dir: Path, generated_at: datetime,
         if "html" in formats:
             atomicio.write_bytes(stage / files.html.name, html.encode("utf-8"))
         if "pdf" in formats:
-            pdf = HTML(string=html, base_url=str(folder), url_fetcher=_NoFetch()).write_pdf()
+            pdf = HTML(string=html, base_url=str(folder), url_fetcher=NoFetch()).write_pdf()
             atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
         if "json" in formats:
             doc = {"period": label, "kind": first["kind"], "running": running,
