@@ -6,6 +6,7 @@ without loading the compute engine (DuckDB) or the SLO definitions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,10 +19,11 @@ from ..core.periods import Period
 from . import LakeDir
 
 
-def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = False
-               ) -> list[dict[str, Any]]:
+def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = False,
+               columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The rows of the month's computed table ``name``; with ``missing_ok`` none for a table
-    the month does not have (computed before it existed, or not computed)."""
+    the month does not have (computed before it existed, or not computed). ``columns``:
+    only those of them the table has (a row of many months is held as few fields)."""
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
     try:
         with lake.reading_sets():  # one look at the month's manifest for both
@@ -30,7 +32,11 @@ def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = Fals
                     return []
                 raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
                                 f"(run: slo-jobs compute --month {label})")
-            rows = _rows(lake.read_file(path))
+            table = lake.read_file(path)
+            if columns is not None:
+                table = table.select([c for c in dict.fromkeys(columns)
+                                      if c in table.column_names])
+            rows = _rows(table)
     except (OSError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "
