@@ -235,9 +235,9 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], ref: Ref | None = N
     return Markup("".join(out))
 
 
-MONTH_H = 150
+MONTH_H = 110  # short: it is one more chart per SLO in a PDF of many
 # The 12-month chart's two panels: SLI (top) and budget spent (bottom), one slot per month.
-_SLI_PANEL, _SPENT_PANEL = (TOP, 50.0), (TOP + 62, 40.0)  # (top, height)
+_SLI_PANEL, _SPENT_PANEL = (18.0, 34.0), (62.0, 26.0)  # (top, height)
 SPENT_CAP = 4.0  # budget spent shown up to 400 %; a bar beyond it reaches the top, marked
 
 
@@ -264,7 +264,7 @@ def month_chart(months: Sequence[str], sli: Sequence[float | None],
     def py(v: float, lo: float, hi: float, panel: tuple[float, float]) -> float:
         return panel[0] + (1 - min(max((v - lo) / (hi - lo), 0.0), 1.0)) * panel[1]
 
-    title = "Month by month"
+    title = "Last 12 months"
     bottom = _SPENT_PANEL[0] + _SPENT_PANEL[1]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {MONTH_H}" '
            f'width="{W}" height="{MONTH_H}" role="img" aria-label="{title}" '
@@ -273,8 +273,8 @@ def month_chart(months: Sequence[str], sli: Sequence[float | None],
     for i, (month, v) in enumerate(zip(months, sli, strict=True)):
         if v is None:
             out.append(f'<rect class="gap" data-month="{escape(month)}" '
-                       f'x="{LEFT + i * slot:.1f}" y="{TOP}" width="{slot:.1f}" '
-                       f'height="{bottom - TOP}" fill="#eeeeee"/>')
+                       f'x="{LEFT + i * slot:.1f}" y="{_SLI_PANEL[0]}" width="{slot:.1f}" '
+                       f'height="{bottom - _SLI_PANEL[0]}" fill="#eeeeee"/>')
     panels = ((_SLI_PANEL, sli_lo, sli_hi, Ref(f"target {_fmt(target, True, 0.0001)}", target),
                "SLI", 0.0001),
               (_SPENT_PANEL, 0.0, spent_hi, Ref("whole budget", 1.0), "spent", 0.01))
