@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: a local Prometheus with generated history, the monthly report DAG run through
-# Airflow for the demo's last month, then where the report is.
+# The demo: a local Prometheus with generated history, every month of it computed (the
+# earlier ones with slo-jobs backfill, the last one through the monthly report DAG run by
+# Airflow), then where the report is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,6 +31,15 @@ export AIRFLOW_CONN_PROMETHEUS_DEFAULT=http://127.0.0.1:$PORT
 export SLO_JOBS_SLOS_DIR=$ROOT/slos SLO_JOBS_LAKE_DIR=$ROOT/lake SLO_JOBS_OUT_DIR=$ROOT/reports/out
 mkdir -p "$AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -30 "$AIRFLOW_HOME/migrate.log"; exit 1; }
+# The months before the last one first, so its report compares and charts real months.
+FIRST=$($PY -c "from demo import generate; print(f'{generate.START:%Y-%m}')")
+BEFORE=$($PY -c "import sys; from slo_jobs.core.periods import month, previous; print(previous(month(sys.argv[1])).label)" "$MONTH")
+if [[ "$FIRST" < "$MONTH" ]]; then
+  echo "== slo-jobs backfill --from $FIRST --to $BEFORE"
+  slo-jobs backfill --from "$FIRST" --to "$BEFORE" --prometheus-url "http://127.0.0.1:$PORT" \
+    --slos "$SLO_JOBS_SLOS_DIR" --lake "$SLO_JOBS_LAKE_DIR" --out "$SLO_JOBS_OUT_DIR" \
+    > "$CACHE/backfill.log" 2>&1 || { tail -20 "$CACHE/backfill.log"; exit 1; }
+fi
 echo "== airflow dags test slo_monthly_report $NEXT  (data interval: $MONTH)"
 if ! airflow dags test slo_monthly_report "$NEXT" > "$CACHE/dag-test.log" 2>&1; then
   tail -40 "$CACHE/dag-test.log"; echo "DAG run failed; full log: $CACHE/dag-test.log" >&2; exit 1

@@ -411,7 +411,7 @@ def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> 
         "slo-jobs report --month 2026-09 --service NAME --format pdf")
     month = tmp_path / "out" / "2026-09"
     assert sorted(p.name for p in month.iterdir()) == [
-        "incidents.csv", "report.html", "summary.csv", "summary.json"]
+        "history.csv", "incidents.csv", "report.html", "summary.csv", "summary.json"]
     index = (tmp_path / "out" / "index.html").read_text()
     assert 'href="2026-09/report.html"' in index and "report.pdf" not in index
     at_limit = tasks.render_month(no_prometheus, folder, tmp_path / "lake", tmp_path / "out",

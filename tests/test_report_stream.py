@@ -23,7 +23,7 @@ from slo_jobs.compute.breakdown import COLUMNS
 from slo_jobs.core import periods, redaction
 from slo_jobs.decisions import view as decision_view
 from slo_jobs.report import breakdown as attribution
-from slo_jobs.report import exports
+from slo_jobs.report import exports, history
 from slo_jobs.report import monthly as report
 from slo_jobs.report import stream as report_stream
 from tests.lakeutil import Bucket, write_buckets
@@ -81,7 +81,7 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
         by[name] = {}
         for r in compute.read_table(lake_dir, NOV.label, name):
             by[name].setdefault(r["slo"], []).append(r)
-    views, records = {}, []
+    views, records, months = {}, [], []
     for r in m.rows:
         slo = r["slo"]
         trend = report._enrich(r, m, by["incidents"].get(slo, []))
@@ -91,9 +91,13 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
             r, NOV, by["daily"].get(slo, []), {k: [b[k] for b in burn] for k in (
                 "hour_end", *report_stream.BURN_SHOWN)},
             by["incidents"].get(slo, []), m.decisions.get(slo, {}), trend, groups)
+        points = history.points(r, m.trend_rows, history.labels(NOV))
+        views[slo].update(months_chart=history.chart(r, points),
+                          months_caption=history.caption(r))
+        months += [{"slo": slo, "service": r["service"], **p} for p in points]
         records.append({**{k: report.whole(k, r.get(k)) for k in exports.JSON_FIELDS},
                         **decision_view.json_extras(slo, m.choices),
-                        **attribution.json_extra(groups)})
+                        **attribution.json_extra(groups), "months": points})
     context = report._context(lake_dir, m, "test", RENDERED)
     env = report.template_env()
 
@@ -110,7 +114,8 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
         ("report.html", html),
         ("summary.json", json.dumps(records, indent=2, allow_nan=False, default=str) + "\n"),
         ("summary.csv", exports.csv_text(records, exports.JSON_FIELDS)),
-        ("incidents.csv", exports.csv_text(incidents, exports.INCIDENT_FIELDS)))}
+        ("incidents.csv", exports.csv_text(incidents, exports.INCIDENT_FIELDS)),
+        ("history.csv", exports.csv_text(months, history.HISTORY_FIELDS)))}
 
 
 def _streamed(lake_dir: Path, out: Path) -> dict[str, bytes]:
@@ -118,7 +123,8 @@ def _streamed(lake_dir: Path, out: Path) -> dict[str, bytes]:
                   formats=("html", "json", "csv"))
     folder = out / NOV.label
     assert sorted(p.name for p in folder.iterdir()) == [
-        "incidents.csv", "report.html", "summary.csv", "summary.json"]  # no spool left
+        "history.csv", "incidents.csv", "report.html", "summary.csv",
+        "summary.json"]  # no spool left
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 

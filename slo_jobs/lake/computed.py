@@ -7,6 +7,7 @@ without loading the compute engine (DuckDB) or the SLO definitions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,12 +20,13 @@ from ..core.periods import Period
 from . import LakeDir
 
 
-def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = False
-               ) -> list[dict[str, Any]]:
+def read_table(lake_dir: LakeDir, label: str, name: str, missing_ok: bool = False,
+               columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The rows of the month's computed table ``name``; with ``missing_ok`` none for a table
-    the month does not have (computed before it existed, or not computed)."""
+    the month does not have (computed before it existed, or not computed). ``columns``:
+    only those of them the table has (a row of many months is held as few fields)."""
     path = lake.monthly_partition(lake_dir, label).parent / f"{name}.parquet"
-    return _read(path, label, name, f"slo-jobs compute --month {label}", missing_ok)
+    return _read(path, label, name, f"slo-jobs compute --month {label}", missing_ok, columns)
 
 
 def read_rollup(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]]:
@@ -32,11 +34,11 @@ def read_rollup(lake_dir: LakeDir, label: str, name: str) -> list[dict[str, Any]
     quarter or year ``label``."""
     path = lake.rollup_partition(lake_dir, label).parent / f"{name}.parquet"
     flag = "--year" if label.isdigit() else "--quarter"
-    return _read(path, label, name, f"slo-jobs report {flag} {label}", False)
+    return _read(path, label, name, f"slo-jobs report {flag} {label}", False, None)
 
 
-def _read(path: LakeDir, label: str, name: str, redo: str, missing_ok: bool
-          ) -> list[dict[str, Any]]:
+def _read(path: LakeDir, label: str, name: str, redo: str, missing_ok: bool,
+          columns: Sequence[str] | None) -> list[dict[str, Any]]:
     try:
         with lake.reading_sets():  # one look at the month's manifest for both
             if not lake.exists(path):
@@ -44,7 +46,11 @@ def _read(path: LakeDir, label: str, name: str, redo: str, missing_ok: bool
                     return []
                 raise LakeError(f"{path}: missing; expected the computed {name} of {label} "
                                 f"(run: {redo})")
-            rows = _rows(lake.read_file(path))
+            table = lake.read_file(path)
+            if columns is not None:
+                table = table.select([c for c in dict.fromkeys(columns)
+                                      if c in table.column_names])
+            rows = _rows(table)
     except (OSError, pa.ArrowException) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise LakeError(f"{path}: not a readable Parquet file ({reason}); expected the "

@@ -233,3 +233,114 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], ref: Ref | None = N
         out.append(f'<text x="{x + 3:.1f}" y="{TOP - 6}" fill="#b00">{escape(ref.name)}</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+MONTH_H = 110  # short: it is one more chart per SLO in a PDF of many
+# The 12-month chart's two panels: SLI (top) and budget spent (bottom), one slot per month.
+_SLI_PANEL, _SPENT_PANEL = (18.0, 34.0), (62.0, 26.0)  # (top, height)
+SPENT_CAP = 4.0  # budget spent shown up to 400 %; a bar beyond it reaches the top, marked
+
+
+def month_chart(months: Sequence[str], sli: Sequence[float | None],
+                spent: Sequence[float | None], to_date: Sequence[bool],
+                target: float) -> Markup:
+    """An SVG of the SLI and the budget spent month by month (``months``: ``YYYY-MM``, oldest
+    first): a none is a month without data, left blank and shaded as a gap (never a zero);
+    a month still running (``to_date``) is drawn hollow. No text per point, so it stays
+    cheap in the PDF; each point carries its month and value as ``data-`` attributes."""
+    n = len(months) or 1
+    plot_w = W - LEFT - RIGHT
+    slot = plot_w / n
+    vals = [v for v in sli if v is not None]
+    lo = min(vals + [target])
+    sli_lo, sli_hi = max(0.0, lo - (1 - lo) * 0.2), 1.0
+    if sli_hi <= sli_lo:
+        sli_lo = sli_hi - 0.01
+    spent_hi = min(SPENT_CAP, max([v for v in spent if v is not None] + [1.0]) * 1.05)
+
+    def cx(i: int) -> float:
+        return LEFT + (i + 0.5) * slot
+
+    def py(v: float, lo: float, hi: float, panel: tuple[float, float]) -> float:
+        return panel[0] + (1 - min(max((v - lo) / (hi - lo), 0.0), 1.0)) * panel[1]
+
+    title = "Last 12 months"
+    bottom = _SPENT_PANEL[0] + _SPENT_PANEL[1]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {MONTH_H}" '
+           f'width="{W}" height="{MONTH_H}" role="img" aria-label="{title}" '
+           'font-family="DejaVu Sans, sans-serif" font-size="9" class="months">',
+           f'<text x="{LEFT}" y="12" font-size="10" font-weight="bold">{title}</text>']
+    for i, (month, v) in enumerate(zip(months, sli, strict=True)):
+        if v is None:
+            out.append(f'<rect class="gap" data-month="{escape(month)}" '
+                       f'x="{LEFT + i * slot:.1f}" y="{_SLI_PANEL[0]}" width="{slot:.1f}" '
+                       f'height="{bottom - _SLI_PANEL[0]}" fill="#eeeeee"/>')
+    panels = ((_SLI_PANEL, sli_lo, sli_hi, Ref(f"target {_fmt(target, True, 0.0001)}", target),
+               "SLI", 0.0001),
+              (_SPENT_PANEL, 0.0, spent_hi, Ref("whole budget", 1.0), "spent", 0.01))
+    for panel, lo_, hi_, ref, label, step in panels:
+        out.append(f'<rect x="{LEFT}" y="{panel[0]}" width="{plot_w}" height="{panel[1]}" '
+                   'fill="none" stroke="#999" stroke-width="0.6"/>')
+        ticks = _ticks(lo_, hi_, 2)
+        tick_step = ticks[1] - ticks[0] if len(ticks) > 1 else step
+        for t in ticks:
+            out.append(f'<text x="{LEFT - 3}" y="{py(t, lo_, hi_, panel) + 3:.1f}" '
+                       f'text-anchor="end">{escape(_fmt(t, True, tick_step))}</text>')
+        y = py(ref.y, lo_, hi_, panel)
+        out.append(f'<line class="ref" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" '
+                   f'y2="{y:.1f}" stroke="#b00" stroke-width="0.8" stroke-dasharray="1 2"/>'
+                   f'<text class="ref" x="{LEFT + plot_w + 4}" y="{y + 3:.1f}" '
+                   f'fill="#b00">{escape(ref.name)}</text>')
+        out.append(f'<text transform="translate(10 {panel[0] + panel[1] / 2:.0f}) '
+                   f'rotate(-90)" text-anchor="middle">{label}</text>')
+    # The SLI: a line broken at each gap, a dot per month (hollow: to date).
+    path, pen = [], "M"
+    for i, v in enumerate(sli):
+        if v is None:
+            pen = "M"
+            continue
+        path.append(f"{pen}{cx(i):.1f},{py(v, sli_lo, sli_hi, _SLI_PANEL):.1f}")
+        pen = "L"
+    if path:
+        out.append(f'<path d="{" ".join(path)}" fill="none" stroke="#000" '
+                   'stroke-width="1.2"/>')
+    for i, (month, v, running) in enumerate(zip(months, sli, to_date, strict=True)):
+        if v is None:
+            continue
+        out.append(f'<circle class="sli{" to-date" if running else ""}" '
+                   f'data-month="{escape(month)}" data-value="{v!r}" cx="{cx(i):.1f}" '
+                   f'cy="{py(v, sli_lo, sli_hi, _SLI_PANEL):.1f}" r="2.2" stroke="#000" '
+                   f'fill="{"#fff" if running else "#000"}"/>')
+    zero = py(0.0, 0.0, spent_hi, _SPENT_PANEL)
+    for i, (month, v, running) in enumerate(zip(months, spent, to_date, strict=True)):
+        if v is None:
+            continue
+        top = py(v, 0.0, spent_hi, _SPENT_PANEL)
+        fill = 'fill="#fff" stroke="#555" stroke-dasharray="2 1"' if running else \
+            f'fill="{GREYS[1]}"'
+        out.append(f'<rect class="spent{" to-date" if running else ""}'
+                   f'{" over" if v > spent_hi else ""}" data-month="{escape(month)}" '
+                   f'data-value="{v!r}" x="{cx(i) - slot * 0.3:.1f}" y="{top:.1f}" '
+                   f'width="{slot * 0.6:.1f}" height="{max(zero - top, 0.5):.1f}" {fill}/>')
+    for i, month in enumerate(months):
+        year, mon = month.split("-")
+        name = ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[int(mon) - 1]
+                if mon.isdigit() and 1 <= int(mon) <= 12 else mon)
+        out.append(f'<text x="{cx(i):.1f}" y="{bottom + 11}" text-anchor="middle">'
+                   f'{escape(name)}</text>')
+        if i == 0 or mon == "01":  # the year under the first month and each January
+            out.append(f'<text x="{cx(i):.1f}" y="{bottom + 11 + LINE:.1f}" '
+                       f'text-anchor="middle">{escape(year)}</text>')
+    x = LEFT + round(len(title) * 10 * 0.68) + 16
+    for key, text in (('<line x1="{x}" x2="{x2}" y1="9" y2="9" stroke="#000" '
+                       'stroke-width="1.2"/>', "SLI"),
+                      ('<rect x="{x}" y="5" width="16" height="7" fill="#555"/>', "budget spent"),
+                      ('<circle cx="{xc}" cy="9" r="2.2" stroke="#000" fill="#fff"/>',
+                       "to date"),
+                      ('<rect x="{x}" y="5" width="16" height="7" fill="#eeeeee" '
+                       'stroke="#999" stroke-width="0.4"/>', "no data")):
+        out.append(key.format(x=x, x2=x + 16, xc=x + 8) +
+                   f'<text x="{x + 19}" y="12">{text}</text>')
+        x += 19 + round(len(text) * FONT * CHAR_W) + 14
+    out.append("</svg>")
+    return Markup("".join(out))

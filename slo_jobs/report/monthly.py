@@ -26,11 +26,12 @@ from weasyprint.urls import URLFetcher
 from .. import __version__, compute, lake
 from ..core import redaction, resources
 from ..core.errors import SloJobsError
-from ..core.periods import Period, previous
+from ..core.periods import Period
 from ..core.verdict import UNJUDGED, judged
 from ..decisions import view as decision_view
 from ..lake import LakeDir, atomicio, gaps
 from . import breakdown as attribution
+from . import history as long_view
 from . import stream as report_stream
 from .exports import INCIDENT_FIELDS, JSON_FIELDS, csv_text, write_csv, write_json
 from .pages import template_env, write_index, write_published
@@ -61,6 +62,7 @@ class ReportFiles:
     csv: Path
     incidents_csv: Path
     index: Path
+    history_csv: Path
 
 
 class NoFetch(URLFetcher):  # type: ignore[misc]
@@ -99,7 +101,8 @@ class _Month:
     decisions: dict[str, dict[str, str]]
     choices: dict[str, Any]
     history: list[str]  # the two months before, the previous one first
-    trend_rows: dict[str, dict[str, dict[str, Any]]]  # month -> SLO -> its summary row
+    # month -> SLO -> its summary row (the fields kept), for the 11 months before
+    trend_rows: dict[str, dict[str, dict[str, Any]]]
 
     @property
     def prev(self) -> dict[str, dict[str, Any]]:
@@ -124,9 +127,10 @@ def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Mont
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
     chosen = decision_view.build(decision_rows, table(period.label, "priorities"),
                                  table(period.label, "toil"), {r["slo"] for r in rows})
-    history = [previous(period).label, previous(previous(period)).label]
-    return _Month(period, rows, decisions, chosen, history,
-                  {lb: {r["slo"]: judged(r) for r in table(lb, "summary")} for lb in history})
+    # The months before, read once: the chart's, and the trend's and change's two.
+    earlier = long_view.read(lake_dir, period)
+    return _Month(period, rows, decisions, chosen, long_view.labels(period)[-2::-1][:2],
+                  earlier)
 
 
 def _enrich(r: dict[str, Any], m: _Month, incidents: list[dict[str, Any]]
@@ -158,21 +162,25 @@ def _slo_parts(m: _Month, r: dict[str, Any], tables: report_stream.SloRows,
     incidents = tables.rows("incidents")
     trend = _enrich(r, m, incidents)
     groups = sorted(tables.rows("breakdown"), key=lambda g: g["rank"])
+    months = long_view.points(r, m.trend_rows, long_view.labels(m.period))
     parts = {}
     if "html" in formats or "pdf" in formats:
         burn = tables.columns("burn", ("hour_end", *report_stream.BURN_SHOWN))
         view = report_stream.slo_view(r, m.period, tables.rows("daily"), burn, incidents,
                                       m.decisions.get(r["slo"], {}), trend, groups)
+        view["months_chart"] = long_view.chart(r, months)
+        view["months_caption"] = long_view.caption(r)
         parts["html"] = section.render(v=view, choices=m.choices)
     record = {**{k: whole(k, r.get(k)) for k in JSON_FIELDS},
               **decision_view.json_extras(r["slo"], m.choices),
-              **attribution.json_extra(groups)}
+              **attribution.json_extra(groups), "months": months}
     if "json" in formats:
         # As an item of summary.json's list (json.dumps(records, indent=2) gives the same).
         parts["json"] = "  " + json.dumps(record, indent=2, allow_nan=False,
                                           default=str).replace("\n", "\n  ")
     if "csv" in formats:
         parts["csv"] = csv_text([record], JSON_FIELDS, header=False)
+        parts["history"] = long_view.csv_part(r, months)
         parts["incidents"] = csv_text([{k: i.get(k) for k in INCIDENT_FIELDS} for i in (
             {"period": m.period.label, "service": r["service"], **i} for i in incidents)],
             INCIDENT_FIELDS, header=False)
@@ -292,6 +300,8 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
                             lambda fh: write_csv(JSON_FIELDS, rows, "csv", spool, mask, fh))
         atomicio.write_file(stage / files.incidents_csv.name, lambda fh: write_csv(
             INCIDENT_FIELDS, shown, "incidents", spool, mask, fh))
+        atomicio.write_file(stage / files.history_csv.name, lambda fh: write_csv(
+            long_view.HISTORY_FIELDS, rows, "history", spool, mask, fh))
 
 
 def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
@@ -327,7 +337,8 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     suffix = f"-{service}" if service else ""
     files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",
                         folder / f"summary{suffix}.json", folder / f"summary{suffix}.csv",
-                        folder / f"incidents{suffix}.csv", out_dir / "index.html")
+                        folder / f"incidents{suffix}.csv", out_dir / "index.html",
+                        folder / f"history{suffix}.csv")
     page = "html" in formats or "pdf" in formats
     by_name = {r["slo"]: r for r in m.rows}
     section = template_env().get_template("report_slo.html.j2")
