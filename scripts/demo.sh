@@ -26,7 +26,7 @@ echo "== prometheus on http://127.0.0.1:$PORT"
 # Delivery: the teams' emails go to an SMTP server on loopback that keeps them in a Maildir.
 MAIL_PORT=${SLO_JOBS_DEMO_MAIL_PORT:-19025}
 MAIL_DIR=$ROOT/reports/out/mail
-mkdir -p "$MAIL_DIR"
+mkdir -p "$MAIL_DIR"/{cur,new,tmp}  # a Maildir, made whole: aiosmtpd only fills one
 $PY -m aiosmtpd -n -l "127.0.0.1:$MAIL_PORT" -c aiosmtpd.handlers.Mailbox "$MAIL_DIR" \
   > "$CACHE/mail.log" 2>&1 &
 MAIL_PID=$!
