@@ -17,7 +17,7 @@ Each monthly run ends with its delivery tasks: the team's email reaches a real S
 (aiosmtpd) on loopback, sent by a worker.
 
 Slow (two and a half to four and a half minutes on two shared cores): it starts every Airflow
-component, Redis and PostgreSQL, and runs 31 task instances, each in a process of its own.
+component, Redis and PostgreSQL, and runs 40 task instances, each in a process of its own.
 """
 
 from __future__ import annotations
