@@ -5,6 +5,7 @@ Nothing here runs at parse time; the DAG files call these inside task bodies.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # imported by the functions below: parsing a DAG file loads n
     from slo_jobs.sources.endpoint import AirflowConfig, Endpoint, PrometheusConfig
 
 E = TypeVar("E", bound="Endpoint")
+log = logging.getLogger("slo_jobs")
 _ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_CONN_ID = "prometheus_default"
 AIRFLOW_CONN_ID = "airflow_api"  # slo_jobs.sources.endpoint.AIRFLOW_CONN_ID
@@ -51,11 +53,24 @@ def lake_location() -> LakeDir:
     ``$SLO_JOBS_LAKE_CONN_ID`` (default ``aws_default``: login = access key id, password =
     secret, extra ``endpoint_url``, ``region_name``, ``aws_session_token``), else from the
     AWS_* environment."""
-    from slo_jobs.lake import SCHEME, ObjectStoreConfig, location
+    from slo_jobs.lake import location
 
     url = os.environ.get("SLO_JOBS_LAKE_URL")
     if not url:
         return location(os.environ.get("SLO_JOBS_LAKE_DIR", str(_ROOT / "lake")))
+    return _store_location(url)
+
+
+def publish_location() -> LakeDir | None:
+    """``$SLO_JOBS_PUBLISH_URL`` (``s3://bucket/prefix``, or a folder), where the monthly DAG
+    copies each month's report folder; None when unset. Credentials as the lake's."""
+    url = os.environ.get("SLO_JOBS_PUBLISH_URL")
+    return _store_location(url) if url else None
+
+
+def _store_location(url: str) -> LakeDir:
+    from slo_jobs.lake import SCHEME, ObjectStoreConfig, location
+
     if not url.startswith(SCHEME):
         return location(url)
     conn = _connection(os.environ.get("SLO_JOBS_LAKE_CONN_ID"), LAKE_CONN_ID)
@@ -69,11 +84,11 @@ def _connection(conn_id: str | None, default: str) -> Any:
     """The Connection ``conn_id`` (or ``default``); None when the default one is not defined
     (the caller then reads the environment). A connection an SLO names must exist."""
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowRuntimeError
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
 
     try:
         return Connection.get(conn_id or default)
-    except AirflowRuntimeError:
+    except (AirflowRuntimeError, AirflowNotFoundException):  # as the task API or a backend says
         if conn_id and conn_id != default:
             raise
         return None
@@ -107,6 +122,21 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
     from slo_jobs.sources.endpoint import AirflowConfig
 
     return _endpoint(AirflowConfig, conn_id, AIRFLOW_CONN_ID)
+
+
+def channel_configured(channel: str) -> bool:
+    """Whether the Connection of a delivery channel (``email``: ``$SLO_JOBS_SMTP_CONN_ID``,
+    default ``smtp_default``; ``chat``: ``$SLO_JOBS_CHAT_CONN_ID``, default
+    ``slack_default``) is defined. When not, the channel is skipped with a log line, not
+    failed. A Connection named in the environment must exist."""
+    env, default = {"email": ("SLO_JOBS_SMTP_CONN_ID", SMTP_CONN_ID),
+                    "chat": ("SLO_JOBS_CHAT_CONN_ID", CHAT_CONN_ID)}[channel]
+    conn_id = os.environ.get(env) or default
+    if _connection(conn_id, default) is None:
+        log.info("%s: skipped, no Connection %s (define it to deliver this channel)",
+                 channel, conn_id)
+        return False
+    return True
 
 
 def send_email(message: dict[str, Any], context: Any) -> None:

@@ -24,6 +24,13 @@ calendar month in its own time zone:
    on the Asset ``slo_monthly_report`` naming the month.  A month of more than
    ``pdf_max_slos`` SLOs (a run parameter, default 1,000) gets no whole-month PDF;
    ``slo-jobs report --service`` renders one service's.
+5. **deliver_email**, **deliver_chat**, **publish** (each on its own, after the
+   render, retried without rendering again): an email per team of the team file with
+   addresses (its SLOs' verdicts, the month's PDF attached) through the Connection
+   ``smtp_default``, the month's summary to chat through ``slack_default``, and a copy of
+   ``<out>/<YYYY-MM>/`` to ``$SLO_JOBS_PUBLISH_URL``.  A channel not set up is skipped
+   with a log line; the lake's delivery ledger keeps a re-run or a retry from sending a
+   message twice.
 
 Every output belongs to its month: re-running or backfilling a month replaces that
 month's files only.  Backfill a range with
@@ -172,10 +179,59 @@ def slo_monthly_report() -> None:
         outlet_events[MONTHLY_REPORT].extra = files
         return files
 
+    @task
+    def deliver_email(files: dict[str, str]) -> dict[str, Any]:
+        import os
+
+        from airflow.sdk import get_current_context
+
+        from slo_common import channel_configured, paths, send_email
+        from slo_jobs.deliver import monthly
+
+        if not channel_configured("email"):
+            return {"skipped": "email"}
+        context = get_current_context()
+        p = paths()
+        return monthly.send_emails(p.lake, p.slos, p.out, files["period"],
+                                   lambda message: send_email(message, context),
+                                   os.environ.get("SLO_JOBS_REPORT_URL"),
+                                   files.get("pdf_skipped", ""))
+
+    @task
+    def deliver_chat(files: dict[str, str]) -> dict[str, Any]:
+        import os
+
+        from airflow.sdk import get_current_context
+
+        from slo_common import channel_configured, paths, send_chat
+        from slo_jobs.deliver import monthly
+
+        if not channel_configured("chat"):
+            return {"skipped": "chat"}
+        context = get_current_context()
+        p = paths()
+        return monthly.send_chat(p.lake, p.out, files["period"],
+                                 lambda text: send_chat(text, context),
+                                 os.environ.get("SLO_JOBS_REPORT_URL"))
+
+    @task
+    def publish(files: dict[str, str]) -> dict[str, Any]:
+        from slo_common import log, paths, publish_location
+        from slo_jobs.deliver import monthly
+
+        dest = publish_location()
+        if dest is None:
+            log.info("publish: skipped, SLO_JOBS_PUBLISH_URL is not set")
+            return {"skipped": "publish"}
+        return {"copied": monthly.publish(paths().out, files["period"], dest)}
+
     names = list_slos()
     wait >> names
     shards = plan_shards(check_complete(extract.expand(slo_name=names)))
-    render(merge(compute_shard.expand(shard=shards)))
+    files = render(merge(compute_shard.expand(shard=shards)))
+    deliver_email(files)
+    deliver_chat(files)
+    publish(files)
 
 
 slo_monthly_report()

@@ -24,6 +24,22 @@ for _ in $(seq 1 300); do
 done
 echo "== prometheus on http://127.0.0.1:$PORT"
 
+# Delivery: the teams' emails go to an SMTP server on loopback that keeps them in a Maildir.
+MAIL_PORT=${SLO_JOBS_DEMO_MAIL_PORT:-19025}
+MAIL_DIR=$ROOT/reports/out/mail
+mkdir -p "$MAIL_DIR"/{cur,new,tmp}  # a Maildir, made whole: aiosmtpd only fills one
+$PY -m aiosmtpd -n -l "127.0.0.1:$MAIL_PORT" -c aiosmtpd.handlers.Mailbox "$MAIL_DIR" \
+  > "$CACHE/mail.log" 2>&1 &
+MAIL_PID=$!
+trap 'kill -TERM $PROM_PID $MAIL_PID 2>/dev/null || true; wait $PROM_PID $MAIL_PID 2>/dev/null || true' EXIT
+until $PY -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" \
+    "$MAIL_PORT" 2>/dev/null; do
+  kill -0 $MAIL_PID 2>/dev/null || { cat "$CACHE/mail.log"; exit 1; }
+  sleep 0.2
+done
+export AIRFLOW_CONN_SMTP_DEFAULT='{"conn_type": "smtp", "host": "127.0.0.1", "port": '"$MAIL_PORT"', "extra": {"from_email": "slo-reports@example.com", "disable_ssl": true, "disable_tls": true}}'
+echo "== mail server on 127.0.0.1:$MAIL_PORT (Maildir $MAIL_DIR)"
+
 export PATH=$ROOT/.venv/bin:$PATH
 export AIRFLOW_HOME=$ROOT/.cache/airflow AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_FOLDER=$ROOT/dags
@@ -46,3 +62,4 @@ if ! airflow dags test slo_monthly_report "$NEXT" > "$CACHE/dag-test.log" 2>&1; 
 fi
 echo
 slo-jobs show --month "$MONTH" --lake "$SLO_JOBS_LAKE_DIR" --out "$SLO_JOBS_OUT_DIR"
+echo "stakeholder email: $(ls "$MAIL_DIR/new" | wc -l) message(s) in $MAIL_DIR/new (one per team and month, sent once; each a plain RFC 5322 file, the PDF attached)"

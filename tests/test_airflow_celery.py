@@ -13,8 +13,11 @@ scheduler hands their tasks to the workers):
    ``slo_pipeline_freshness`` for 10:00 on 2026-09-15: an hour recorded again into a complete
    day must leave the day as it was.
 
+Each monthly run ends with its delivery tasks: the team's email reaches a real SMTP server
+(aiosmtpd) on loopback, sent by a worker.
+
 Slow (two and a half to four and a half minutes on two shared cores): it starts every Airflow
-component, Redis and PostgreSQL, and runs 31 task instances, each in a process of its own.
+component, Redis and PostgreSQL, and runs 40 task instances, each in a process of its own.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import pytest
 from demo import prom
 from tests import airflow_procs, services
 from tests.conftest import ROOT
+from tests.receivers import SmtpServer, smtp_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 BIN = Path(sys.executable).parent
@@ -51,6 +55,7 @@ MONTHS = [("2026-09", "2026-09-01", "2026-10-01"), ("2026-07", "2026-07-01", "20
 DAY = "2026-09-15"  # the day slo_extract extracts before the September run
 HOUR = "2026-09-15T10:00:00+00:00"  # the hour slo_pipeline_freshness records after it
 PIPELINE_SLO = "lake-freshness"
+TEAM_EMAIL = "payments-sre@example.com"  # checkout's team; the pipelines' has no address
 # The span holding the render time, the one part of a report that differs between runs.
 RENDERED_AT = re.compile(r'<span id="rendered-at">[^<]*</span>')
 
@@ -64,6 +69,8 @@ def slo_folder(folder: Path) -> Path:
     assert f"name: {PIPELINE_SLO}\n" in first
     (folder / "pipelines.yaml").write_text(first + "\n")
     shutil.copytree(ROOT / "slos" / "pipeline-data", folder / "pipeline-data")
+    (folder / "teams.yaml").write_text(
+        f"teams:\n  payments: {{size: 6, email: [{TEAM_EMAIL}]}}\n  slo-platform: {{size: 3}}\n")
     return folder
 
 
@@ -197,14 +204,21 @@ def _utc(day: str) -> str:
     return datetime.fromisoformat(day).replace(tzinfo=UTC).isoformat()
 
 
+@pytest.fixture
+def mail() -> Iterator[SmtpServer]:
+    with smtp_server() as server:
+        yield server
+
+
 def test_celery_executor_runs_the_dags_like_dag_test(
         prometheus: str, airflow_db: Path, broker: int, metadata_db: services.Postgres,
-        tmp_path: Path) -> None:
+        mail: SmtpServer, tmp_path: Path) -> None:
     home, data, reference = tmp_path / "airflow", tmp_path / "data", tmp_path / "reference"
     home.mkdir()
     slo_folder(data / "slos")
     port = prom.free_port()
-    af = Airflow(home, _env(home, port, prometheus, data, broker, metadata_db), metadata_db)
+    af = Airflow(home, {**_env(home, port, prometheus, data, broker, metadata_db),
+                        "AIRFLOW_CONN_SMTP_DEFAULT": mail.connection()}, metadata_db)
     with (home / "prep.log").open("wb") as log:
         prep = subprocess.Popen([sys.executable, str(ROOT / "tests" / "airflow_prep.py"), "3",
                                  "slo_extract", "slo_monthly_report", "slo_pipeline_freshness"],
@@ -274,3 +288,11 @@ def test_celery_executor_runs_the_dags_like_dag_test(
     assert any(f"slo={PIPELINE_SLO}" in str(p) and DAY in str(p) for p in parts)
     for rel in parts:
         assert pq.read_table(lake / rel).equals(pq.read_table(ref_lake / rel)), rel
+    # Each month's email, once, to the one team with an address, its PDF attached.
+    sent = {m.message["Subject"].split(",")[0]: m for m in mail.box.mails}
+    assert len(mail.box.mails) == len(MONTHS)
+    assert sorted(sent) == sorted(f"SLO report {month}" for month, _, _ in MONTHS)
+    for month, _, _ in MONTHS:
+        assert sent[f"SLO report {month}"].recipients == [TEAM_EMAIL]
+        assert sent[f"SLO report {month}"].attachments() == {
+            "report.pdf": (data / "out" / month / "report.pdf").read_bytes()}
