@@ -6,6 +6,7 @@ Nothing here runs at parse time; the DAG files call these inside task bodies.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -135,6 +136,22 @@ def send_chat(text: str, context: Any) -> None:
     SlackWebhookNotifier(slack_webhook_conn_id=os.environ.get("SLO_JOBS_CHAT_CONN_ID",
                                                               CHAT_CONN_ID),
                          text=text).notify(context)
+
+
+
+def senders(context: Any) -> tuple[Callable[[dict[str, Any]], None] | None,
+                                   Callable[[str], None] | None]:
+    """(send an email, send a chat message) bound to the task's ``context``; None for each
+    whose Connection (``$SLO_JOBS_SMTP_CONN_ID``, ``$SLO_JOBS_CHAT_CONN_ID``) is not
+    defined, so a deployment without one still runs (a Connection named in the environment
+    must exist). Their passwords are masked in whatever the task shows or sends."""
+    from slo_jobs.core import redaction
+
+    smtp = _connection(os.environ.get("SLO_JOBS_SMTP_CONN_ID"), SMTP_CONN_ID)
+    chat = _connection(os.environ.get("SLO_JOBS_CHAT_CONN_ID"), CHAT_CONN_ID)
+    redaction.register(*(c.password for c in (smtp, chat) if c is not None))
+    return (None if smtp is None else lambda message: send_email(message, context),
+            None if chat is None else lambda text: send_chat(text, context))
 
 
 # Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's
