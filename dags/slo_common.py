@@ -70,11 +70,11 @@ def _connection(conn_id: str | None, default: str) -> Any:
     """The Connection ``conn_id`` (or ``default``); None when the default one is not defined
     (the caller then reads the environment). A connection an SLO names must exist."""
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowRuntimeError
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
 
     try:
         return Connection.get(conn_id or default)
-    except AirflowRuntimeError:
+    except (AirflowRuntimeError, AirflowNotFoundException):  # a task raises the latter
         if conn_id and conn_id != default:
             raise
         return None
