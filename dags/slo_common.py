@@ -138,7 +138,6 @@ def send_chat(text: str, context: Any) -> None:
                          text=text).notify(context)
 
 
-
 def senders(context: Any) -> tuple[Callable[[dict[str, Any]], None] | None,
                                    Callable[[str], None] | None]:
     """(send an email, send a chat message) bound to the task's ``context``; None for each
