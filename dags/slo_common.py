@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -124,21 +125,6 @@ def airflow_config(conn_id: str | None = None) -> AirflowConfig:
     return _endpoint(AirflowConfig, conn_id, AIRFLOW_CONN_ID)
 
 
-def channel_configured(channel: str) -> bool:
-    """Whether the Connection of a delivery channel (``email``: ``$SLO_JOBS_SMTP_CONN_ID``,
-    default ``smtp_default``; ``chat``: ``$SLO_JOBS_CHAT_CONN_ID``, default
-    ``slack_default``) is defined. When not, the channel is skipped with a log line, not
-    failed. A Connection named in the environment must exist."""
-    env, default = {"email": ("SLO_JOBS_SMTP_CONN_ID", SMTP_CONN_ID),
-                    "chat": ("SLO_JOBS_CHAT_CONN_ID", CHAT_CONN_ID)}[channel]
-    conn_id = os.environ.get(env) or default
-    if _connection(conn_id, default) is None:
-        log.info("%s: skipped, no Connection %s (define it to deliver this channel)",
-                 channel, conn_id)
-        return False
-    return True
-
-
 def send_email(message: dict[str, Any], context: Any) -> None:
     """One email (``to``, ``subject``, ``html``, ``files``: paths to attach) through Airflow's
     SMTP notifier and the Connection ``$SLO_JOBS_SMTP_CONN_ID`` (default ``smtp_default``:
@@ -165,6 +151,25 @@ def send_chat(text: str, context: Any) -> None:
     SlackWebhookNotifier(slack_webhook_conn_id=os.environ.get("SLO_JOBS_CHAT_CONN_ID",
                                                               CHAT_CONN_ID),
                          text=text).notify(context)
+
+
+def senders(context: Any) -> tuple[Callable[[dict[str, Any]], None] | None,
+                                   Callable[[str], None] | None]:
+    """(send an email, send a chat message) bound to the task's ``context``; None for each
+    whose Connection (``$SLO_JOBS_SMTP_CONN_ID``, ``$SLO_JOBS_CHAT_CONN_ID``) is not
+    defined, so a deployment without one still runs (a Connection named in the environment
+    must exist). Their passwords are masked in whatever the task shows or sends."""
+    from slo_jobs.core import redaction
+
+    smtp = _connection(os.environ.get("SLO_JOBS_SMTP_CONN_ID"), SMTP_CONN_ID)
+    chat = _connection(os.environ.get("SLO_JOBS_CHAT_CONN_ID"), CHAT_CONN_ID)
+    redaction.register(*(c.password for c in (smtp, chat) if c is not None))
+    for channel, conn, conn_id in (("email", smtp, SMTP_CONN_ID), ("chat", chat, CHAT_CONN_ID)):
+        if conn is None:
+            log.info("%s: skipped, no Connection %s (define it to deliver this channel)",
+                     channel, conn_id)
+    return (None if smtp is None else lambda message: send_email(message, context),
+            None if chat is None else lambda text: send_chat(text, context))
 
 
 # Data-aware scheduling: slo_extract updates SLI_DAYS once per complete day (the event's

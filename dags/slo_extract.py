@@ -20,6 +20,11 @@ rewrites the same files; other days are never touched.
   whose series still lags is written as not final and read again by the monthly report.
 * When every SLO's partition of the day is written, the Asset ``slo_sli_days``
   gets an event whose extra names the day.
+* Then ``budget_alerts`` computes each SLO's month to date as of the day's end and warns
+  its team once per threshold of the team file's ``budgetAlerts`` it crossed (email through
+  the Connection ``smtp_default``, a chat message through ``slack_default``; either may be
+  missing). A backfill, or a run started more than a day after its day, sends nothing
+  unless triggered with the param ``notify_past`` (docs/report.md, "Budget alerts").
 
 Prometheus comes from the Airflow Connection ``prometheus_default`` (an SLO may
 name another with the label ``prometheus_conn_id``).
@@ -32,7 +37,7 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from slo_common import PROMETHEUS_POOL, SLI_DAYS
@@ -55,6 +60,9 @@ default_args: dict[str, Any] = {
     catchup=True,
     max_active_runs=4,
     default_args=default_args,
+    params={"notify_past": Param(False, type="boolean",
+                                 description="send budget alerts for a day long past "
+                                             "(a backfill or catch-up run) too")},
     tags=["slo", "extract"],
     doc_md=__doc__,
 )
@@ -86,9 +94,22 @@ def slo_extract() -> None:
         outlet_events[SLI_DAYS].extra = tasks.day_summary(extracted)
         return dict(outlet_events[SLI_DAYS].extra)
 
+    @task
+    def budget_alerts(day: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from slo_common import paths, senders
+        from slo_jobs.run import tasks
+
+        p, run = paths(), context["dag_run"]
+        send_email, send_chat = senders(context)
+        run_type = str(getattr(run.run_type, "value", run.run_type))
+        return tasks.budget_alerts(p.slos, p.lake, context["data_interval_start"],
+                                   context["data_interval_end"], run_type,
+                                   run.start_date, bool(context["params"]["notify_past"]),
+                                   send_email, send_chat)
+
     slos = list_slos()
     wait >> slos
-    publish(extract.expand(slo_name=slos))
+    budget_alerts(publish(extract.expand(slo_name=slos)))
 
 
 slo_extract()

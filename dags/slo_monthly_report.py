@@ -185,15 +185,14 @@ def slo_monthly_report() -> None:
 
         from airflow.sdk import get_current_context
 
-        from slo_common import channel_configured, paths, send_email
+        from slo_common import paths, senders
         from slo_jobs.deliver import monthly
 
-        if not channel_configured("email"):
+        send, _ = senders(get_current_context())
+        if send is None:
             return {"skipped": "email"}
-        context = get_current_context()
         p = paths()
-        return monthly.send_emails(p.lake, p.slos, p.out, files["period"],
-                                   lambda message: send_email(message, context),
+        return monthly.send_emails(p.lake, p.slos, p.out, files["period"], send,
                                    os.environ.get("SLO_JOBS_REPORT_URL"),
                                    files.get("pdf_skipped", ""))
 
@@ -203,15 +202,14 @@ def slo_monthly_report() -> None:
 
         from airflow.sdk import get_current_context
 
-        from slo_common import channel_configured, paths, send_chat
+        from slo_common import paths, senders
         from slo_jobs.deliver import monthly
 
-        if not channel_configured("chat"):
+        _, send = senders(get_current_context())
+        if send is None:
             return {"skipped": "chat"}
-        context = get_current_context()
         p = paths()
-        return monthly.send_chat(p.lake, p.out, files["period"],
-                                 lambda text: send_chat(text, context),
+        return monthly.send_chat(p.lake, p.out, files["period"], send,
                                  os.environ.get("SLO_JOBS_REPORT_URL"))
 
     @task

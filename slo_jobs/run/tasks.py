@@ -15,10 +15,11 @@ from typing import Any
 
 from .. import compute, lake, spec
 from ..compute import rollup, shards
-from ..core import periods
+from ..core import periods, redaction
 from ..core.errors import SloJobsError
 from ..core.periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
 from ..decisions import teams as team_file
+from ..deliver import budget
 from ..lake import LakeDir
 from ..report import monthly as report
 from ..report import rollup as rollup_report
@@ -319,3 +320,33 @@ def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:
     return {"day": days[0], "slos": sorted(e["slo"] for e in extracted),
             "rows": sum(e["rows"] for e in extracted),
             "clipped": sum(e["clipped"] for e in extracted)}
+
+
+def budget_alerts(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
+                  interval_end: datetime | None, run_type: str, run_start: datetime | None,
+                  notify_past: bool, send_email: budget.EmailSender | None,
+                  send_chat: budget.ChatSender | None) -> dict[str, Any]:
+    """Warn each Prometheus SLO's team of the budget thresholds its month crossed, as of
+    the end of the interval's day (docs/report.md, "Budget alerts"). A run about the past
+    (``budget.is_past``: a backfill, or started more than a day after its day) sends nothing
+    unless ``notify_past``. ``send_email``/``send_chat`` are None without a connection; a
+    failed send fails the task once the others are sent and recorded."""
+    day = day_of(interval_start, interval_end)
+    assert interval_end is not None  # day_of refuses a missing interval
+    out: dict[str, Any] = {"day": day.isoformat(), "sent": []}
+    if budget.is_past(interval_end, run_type, run_start) and not notify_past:
+        started = f", started {run_start:%Y-%m-%dT%H:%MZ}" if run_start else ""
+        print(f"budget alerts: {day}: a run about the past ({run_type} run{started}); "
+              "nothing sent (trigger it with notify_past=true to send)")
+        return {**out, "past": True}
+    slos = [s for s in catalog.load([slos_dir]) if s.pipeline is None]
+    alerts, notes = budget.due(lake_dir, slos, team_file.load_for([slos_dir]), interval_end)
+    sent, more, failures = budget.deliver(lake_dir, alerts, send_email, send_chat)
+    mask = redaction.masker()
+    for line in notes + more + failures:
+        print(mask(line))
+    if failures:
+        raise SloJobsError(f"budget alerts: {len(failures)} of {len(alerts)} messages not "
+                           "sent (listed above); expected every send to succeed (the retry "
+                           "sends those not recorded)")
+    return {**out, "sent": sent}
