@@ -21,7 +21,6 @@ from typing import Any, BinaryIO
 import jinja2
 from markupsafe import Markup
 from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from .. import __version__, compute, lake
 from ..core import redaction, resources
@@ -31,6 +30,7 @@ from ..core.verdict import UNJUDGED, judged
 from ..decisions import view as decision_view
 from ..lake import LakeDir, atomicio, gaps
 from . import breakdown as attribution
+from . import pdf
 from . import stream as report_stream
 from .exports import INCIDENT_FIELDS, JSON_FIELDS, csv_text, write_csv, write_json
 from .pages import template_env, write_index, write_published
@@ -63,13 +63,7 @@ class ReportFiles:
     index: Path
 
 
-class _NoFetch(URLFetcher):  # type: ignore[misc]
-    """Only inline ``data:`` URLs: content must never make the renderer read files or the net."""
-
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        if not url.startswith("data:"):
-            raise ValueError(f"external resource refused: {url[:80]}")
-        return super().fetch(url, headers)
+_NoFetch = pdf.NoFetch
 
 
 def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
@@ -277,9 +271,9 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
         _html(context, spool, mask, buf)
         if "html" in formats:
             atomicio.write_bytes(stage / files.html.name, buf.getvalue())
-        pdf = HTML(string=buf.getvalue().decode("utf-8"), base_url=str(files.pdf.parent),
-                   url_fetcher=_NoFetch()).write_pdf()
-        atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
+        data = HTML(string=pdf.print_html(buf.getvalue().decode("utf-8")),
+                    base_url=str(files.pdf.parent), url_fetcher=pdf.NoFetch()).write_pdf()
+        atomicio.write_bytes(stage / files.pdf.name, data if data is not None else b"")
     elif "html" in formats:
         atomicio.write_file(stage / files.html.name, lambda fh: _html(context, spool, mask, fh))
     rows = [r["slo"] for r in context["rows"]]
