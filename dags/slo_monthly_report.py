@@ -157,7 +157,7 @@ def slo_monthly_report() -> None:
     def render(summary_path: str, data_interval_start: datetime | None = None,
                data_interval_end: datetime | None = None,
                params: dict[str, Any] | None = None,
-               outlet_events: Any = None) -> dict[str, str]:
+               outlet_events: Any = None) -> dict[str, Any]:
         from slo_common import paths, prometheus_config
         from slo_jobs.run import tasks
 

@@ -157,6 +157,9 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out"),
                service: Annotated[str | None, typer.Option(
                    "--service", metavar="NAME", help="Only this service's SLOs.")] = None,
+               team: Annotated[str | None, typer.Option(
+                   "--team", metavar="NAME",
+                   help="Only this team's SLOs (their team label).")] = None,
                formats: Annotated[str, typer.Option(
                    "--format", metavar="LIST", help="Comma-separated: html,pdf,json,csv.")
                ] = "html,pdf,json,csv", as_of: AsOf = None,
@@ -164,6 +167,7 @@ def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")
     """Render a computed month as HTML, PDF, JSON and CSV, and refresh the index page.
 
     Example: slo-jobs report --month 2026-09 --service checkout --format html,pdf
+    Example: slo-jobs report --month 2026-09 --team payments --format pdf
     """
     from ..core import periods
     from ..run import runner
@@ -171,7 +175,7 @@ def report_cmd(month: Month, lake: Lake = "lake", out: Out = Path("reports/out")
     period = periods.month(month)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     files = runner.render_month(lake_at(lake), period, out, lake, now(), chosen,
-                                service=service, as_of=as_of_or_now(as_of))
+                                service=service, as_of=as_of_or_now(as_of), team=team)
     print_files(report_files(files, chosen))
 
 

@@ -20,9 +20,11 @@ import base64
 import importlib
 import re
 from math import inf
+from pathlib import Path
 from typing import Any
 
 import weasyprint.svg as svg_draw
+from weasyprint import HTML
 from weasyprint.css.properties import INITIAL_VALUES
 from weasyprint.draw.text import draw_emojis, draw_first_line
 from weasyprint.matrix import Matrix
@@ -48,6 +50,14 @@ class NoFetch(URLFetcher):  # type: ignore[misc]
         if not url.startswith("data:"):
             raise ValueError(f"external resource refused: {url[:80]}")
         return super().fetch(url, headers)
+
+
+def write(html: bytes, folder: Path) -> bytes:
+    """The PDF of the report's ``html`` (UTF-8, links relative to ``folder``), from its print
+    form (``print_html``); the renderer loads nothing but ``data:`` URLs."""
+    data = HTML(string=print_html(html.decode("utf-8")), base_url=str(folder),
+                url_fetcher=NoFetch()).write_pdf()
+    return data if data is not None else b""
 
 
 def print_html(html: str) -> str:
