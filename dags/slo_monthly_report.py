@@ -23,7 +23,9 @@ calendar month in its own time zone:
 4. **render**: HTML, PDF, JSON and CSV into ``<out>/<YYYY-MM>/``, then an event
    on the Asset ``slo_monthly_report`` naming the month.  A month of more than
    ``pdf_max_slos`` SLOs (a run parameter, default 1,000) gets no whole-month PDF;
-   ``slo-jobs report --service`` renders one service's.
+   ``slo-jobs report --service`` renders one service's.  Then, whatever the month's
+   size, each team's PDF (``report-team-<team>.pdf``, the SLOs of that ``team``
+   label), named in the task's result under ``team_pdfs``.
 
 Every output belongs to its month: re-running or backfilling a month replaces that
 month's files only.  Backfill a range with

@@ -115,7 +115,7 @@ def test_cli_team_problems_are_one_line(month: Path, capsys: pytest.CaptureFixtu
     out = month / "out-bad"
     code, _, err = slo_jobs(capsys, "report", "--month", NOV.label, *args,
                             "--lake", str(month / "lake"), "--out", str(out), "--as-of", AS_OF)
-    assert code != 0 and err.strip().splitlines() == [message]
+    assert code != 0 and err.strip().splitlines() == [f"error: {message}"]
     assert not (out / NOV.label).exists()
 
 
