@@ -54,9 +54,10 @@ from slo_jobs.core.periods import LOCAL_MONTH_SETTLE  # the library's own: a sma
 # bench/scale.py on 2 cores, two at a time, and a month of 10,000 SLOs is 50 tasks.
 SHARD_SIZE = 200
 
-# The whole-month PDF has a page or more per SLO; WeasyPrint laid out 200 SLOs in 45 s and
-# 0.9 GiB (bench/report.py), so 10,000 would take the render task most of an hour and many
-# GiB. Above this the month gets HTML, JSON and CSV, and PDFs per service on demand.
+# The whole-month PDF has a page or more per SLO; WeasyPrint laid out 200 SLOs in 22 s and
+# 0.6 GiB (bench/report.py), so 10,000 would take the render task most of an hour and many
+# GiB. Above this the month gets HTML, JSON and CSV and each team's PDF (always rendered),
+# and PDFs per service on demand.
 PDF_MAX_SLOS = 1000
 
 default_args: dict[str, Any] = {
