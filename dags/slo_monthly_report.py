@@ -23,7 +23,9 @@ calendar month in its own time zone:
 4. **render**: HTML, PDF, JSON and CSV into ``<out>/<YYYY-MM>/``, then an event
    on the Asset ``slo_monthly_report`` naming the month.  A month of more than
    ``pdf_max_slos`` SLOs (a run parameter, default 1,000) gets no whole-month PDF;
-   ``slo-jobs report --service`` renders one service's.
+   ``slo-jobs report --service`` renders one service's.  Then, whatever the month's
+   size, each team's PDF (``report-team-<team>.pdf``, the SLOs of that ``team``
+   label), named in the task's result under ``team_pdfs``.
 5. **deliver_email**, **deliver_chat**, **publish** (each on its own, after the
    render, retried without rendering again): an email per team of the team file with
    addresses (its SLOs' verdicts, the month's PDF attached) through the Connection
@@ -59,9 +61,10 @@ from slo_jobs.core.periods import LOCAL_MONTH_SETTLE  # the library's own: a sma
 # bench/scale.py on 2 cores, two at a time, and a month of 10,000 SLOs is 50 tasks.
 SHARD_SIZE = 200
 
-# The whole-month PDF has a page or more per SLO; WeasyPrint laid out 200 SLOs in 45 s and
-# 0.9 GiB (bench/report.py), so 10,000 would take the render task most of an hour and many
-# GiB. Above this the month gets HTML, JSON and CSV, and PDFs per service on demand.
+# The whole-month PDF has a page or more per SLO; WeasyPrint laid out 200 SLOs in 22 s and
+# 0.6 GiB (bench/report.py), so 10,000 would take the render task most of an hour and many
+# GiB. Above this the month gets HTML, JSON and CSV and each team's PDF (always rendered),
+# and PDFs per service on demand.
 PDF_MAX_SLOS = 1000
 
 default_args: dict[str, Any] = {
@@ -164,7 +167,7 @@ def slo_monthly_report() -> None:
     def render(summary_path: str, data_interval_start: datetime | None = None,
                data_interval_end: datetime | None = None,
                params: dict[str, Any] | None = None,
-               outlet_events: Any = None) -> dict[str, str]:
+               outlet_events: Any = None) -> dict[str, Any]:
         from slo_common import paths, prometheus_config
         from slo_jobs.run import tasks
 

@@ -132,6 +132,25 @@ def test_pdf_lists_every_slo_and_renders(dag_run: tuple[Any, Path], tmp_path: Pa
     assert dark > 0.005 * page.width * page.height  # text and table, not a blank page
 
 
+def test_each_team_gets_a_pdf_of_its_slos(dag_run: tuple[Any, Path]) -> None:
+    """The render task writes report-team-<team>.pdf per team label of slos/, each holding
+    that team's SLOs and no other (every demo SLO name is part of no other)."""
+    from slo_jobs.spec import catalog
+
+    _, base = dag_run
+    owners: dict[str, set[str]] = {}
+    for s in catalog.load([ROOT / "slos"]):
+        owners.setdefault(str(s.team), set()).add(s.name)
+    month = base / "out/2026-09"
+    assert sorted(p.name for p in month.glob("report-team-*.pdf")) == sorted(
+        f"report-team-{team}.pdf" for team in owners)
+    every = set().union(*owners.values())
+    for team, names in owners.items():
+        text = subprocess.run(["pdftotext", str(month / f"report-team-{team}.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        assert {n for n in every if n in text} == names, team
+
+
 def test_lake_layout(dag_run: tuple[Any, Path]) -> None:
     _, base = dag_run
     lake = base / "lake"

@@ -410,8 +410,10 @@ def test_render_task_of_pipeline_slos_looks_up_no_prometheus(tmp_path: Path) -> 
         f"no PDF: {n} SLOs, more than pdf_max_slos={n - 1}; render a service's with "
         "slo-jobs report --month 2026-09 --service NAME --format pdf")
     month = tmp_path / "out" / "2026-09"
-    assert sorted(p.name for p in month.iterdir()) == [
-        "history.csv", "incidents.csv", "report.html", "summary.csv", "summary.json"]
+    assert sorted(p.name for p in month.iterdir()) == [  # each team's PDF all the same
+        "history.csv", "incidents.csv", "report-team-slo-platform.pdf", "report.html",
+        "summary.csv", "summary.json"]
+    assert again["team_pdfs"] == {"slo-platform": str(month / "report-team-slo-platform.pdf")}
     index = (tmp_path / "out" / "index.html").read_text()
     assert 'href="2026-09/report.html"' in index and "report.pdf" not in index
     at_limit = tasks.render_month(no_prometheus, folder, tmp_path / "lake", tmp_path / "out",

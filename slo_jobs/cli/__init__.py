@@ -163,6 +163,9 @@ def report_cmd(ctx: typer.Context, month: AnyMonth = None, quarter: Quarter = No
                out: Out = Path("reports/out"),
                service: Annotated[str | None, typer.Option(
                    "--service", metavar="NAME", help="Only this service's SLOs.")] = None,
+               team: Annotated[str | None, typer.Option(
+                   "--team", metavar="NAME",
+                   help="Only this team's SLOs (their team label).")] = None,
                formats: Annotated[str, typer.Option(
                    "--format", metavar="LIST", help="Comma-separated: html,pdf,json,csv.")
                ] = "html,pdf,json,csv", as_of: AsOf = None,
@@ -172,6 +175,7 @@ def report_cmd(ctx: typer.Context, month: AnyMonth = None, quarter: Quarter = No
 
     Example: slo-jobs report --month 2026-09 --service checkout --format html,pdf
     Example: slo-jobs report --quarter 2026-Q3 --slos slos/
+    Example: slo-jobs report --month 2026-09 --team payments --format pdf
     """
     given = [f"--{k}" for k, v in (("month", month), ("quarter", quarter), ("year", year)) if v]
     if len(given) != 1:
@@ -194,7 +198,7 @@ def report_cmd(ctx: typer.Context, month: AnyMonth = None, quarter: Quarter = No
 
     period = periods.month(month)
     files = runner.render_month(lake_at(lake), period, out, lake, now(), chosen,
-                                service=service, as_of=as_of_or_now(as_of))
+                                service=service, as_of=as_of_or_now(as_of), team=team)
     print_files(report_files(files, chosen))
 
 

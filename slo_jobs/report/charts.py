@@ -134,13 +134,9 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
     legend_x = LEFT + round(len(title) * 10 * 0.68) + 16
     for i, s in enumerate(series):
         dash, colour = DASHES[i % len(DASHES)], GREYS[i % len(GREYS)]
-        path, pen = [], "M"
-        for x, value in s.points:
-            if value is None:
-                pen = "M"
-                continue
-            path.append(f"{pen}{px(x):.1f},{py(value):.1f}")
-            pen = "L"
+        path: list[str] = []
+        for run in _runs(s.points):
+            path += _polyline([(f"{px(x):.1f}", f"{py(v):.1f}") for x, v in run])
         if path:
             out.append(f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" '
                        f'stroke-width="1.2" stroke-dasharray="{dash}"/>')
@@ -154,6 +150,25 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
                    f'<text x="{legend_x + 19}" y="12">maintenance</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _runs(points: Sequence[Point]) -> list[list[tuple[float, float]]]:
+    """The unbroken runs of ``points`` (a None value breaks the line)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, value in points:
+        if value is None:
+            runs.append([])
+        else:
+            runs[-1].append((x, value))
+    return [r for r in runs if r]
+
+
+def _polyline(run: Sequence[tuple[str, str]]) -> list[str]:
+    """Path commands through ``run``, less the points inside a level stretch (same drawn
+    y before and after): the same line with fewer points for the PDF renderer to draw."""
+    keep = [p for i, p in enumerate(run)
+            if i in (0, len(run) - 1) or not run[i - 1][1] == p[1] == run[i + 1][1]]
+    return [f"{'L' if i else 'M'}{x},{y}" for i, (x, y) in enumerate(keep)]
 
 
 def _spread(ys: Sequence[float], lo: float, hi: float,

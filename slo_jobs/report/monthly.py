@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import jinja2
 from markupsafe import Markup
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from .. import __version__, compute, lake
 from ..core import redaction, resources
@@ -32,6 +31,7 @@ from ..decisions import view as decision_view
 from ..lake import LakeDir, atomicio, gaps
 from . import breakdown as attribution
 from . import history as long_view
+from . import pdf
 from . import stream as report_stream
 from .exports import INCIDENT_FIELDS, JSON_FIELDS, csv_text, write_csv, write_json
 from .pages import template_env, write_index, write_published
@@ -49,6 +49,8 @@ JUDGED_OK = ("healthy", *UNJUDGED)
 # Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" of a
 # value is escaped).
 _SECTION = "<!--slo-section-->"
+# A team's PDF is named after its team label: only names that make a plain file name.
+TEAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 __all__ = ["FORMATS", "JSON_FIELDS", "ReportFiles", "SloJobsError", "alert_conditions",
            "extract_notes", "recommendations", "render", "template_env", "write_index",
            "write_published"]
@@ -63,15 +65,10 @@ class ReportFiles:
     incidents_csv: Path
     index: Path
     history_csv: Path
-
-
-class NoFetch(URLFetcher):  # type: ignore[misc]
-    """Only inline ``data:`` URLs: content must never make the renderer read files or the net."""
-
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        if not url.startswith("data:"):
-            raise ValueError(f"external resource refused: {url[:80]}")
-        return super().fetch(url, headers)
+    # render(team_pdfs=True): each team's PDF (team label -> file), and the team labels that
+    # make no file name (TEAM_NAME), which get none.
+    teams: dict[str, Path] = field(default_factory=dict)
+    teams_skipped: tuple[str, ...] = ()
 
 
 def _pipelines(lake_dir: LakeDir, label: str, rows: Sequence[dict[str, Any]]
@@ -103,6 +100,20 @@ class _Month:
     history: list[str]  # the two months before, the previous one first
     # month -> SLO -> its summary row (the fields kept), for the 11 months before
     trend_rows: dict[str, dict[str, dict[str, Any]]]
+    tables: dict[str, list[dict[str, Any]]]  # the month's decisions, priorities and toil
+
+    def only(self, rows: list[dict[str, Any]]) -> _Month:
+        """The month narrowed to ``rows`` (a team's SLOs), with their decisions."""
+        return replace(self, rows=rows, choices=_choices(self.tables, rows))
+
+    def teams(self) -> dict[str, list[dict[str, Any]]]:
+        """Each team label (the SLOs' ``team``) with its SLOs' rows, by team name."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in self.rows:
+            team = self.choices["team_of"].get(r["slo"])
+            if team:
+                out.setdefault(team, []).append(r)
+        return dict(sorted(out.items()))
 
     @property
     def prev(self) -> dict[str, dict[str, Any]]:
@@ -110,27 +121,37 @@ class _Month:
         return self.trend_rows[self.history[0]]
 
 
-def _read_month(lake_dir: LakeDir, period: Period, service: str | None) -> _Month:
+def _choices(tables: dict[str, list[dict[str, Any]]], rows: Sequence[dict[str, Any]]
+             ) -> dict[str, Any]:
+    return decision_view.build(tables["decisions"], tables["priorities"], tables["toil"],
+                               {r["slo"] for r in rows})
+
+
+def _read_month(lake_dir: LakeDir, period: Period, service: str | None,
+                team: str | None = None) -> _Month:
+    def table(label: str, name: str) -> list[dict[str, Any]]:
+        return compute.read_table(lake_dir, label, name, missing_ok=True)
+
     rows = [judged(r) for r in compute.read_summary(lake_dir, period)]
+    tables = {name: table(period.label, name) for name in ("decisions", "priorities", "toil")}
     if service is not None:
         rows = [r for r in rows if r["service"] == service]
         if not rows:
             raise SloJobsError(f"--service: found {service!r}; expected a service of "
                                f"{period.label}")
-
-    def table(label: str, name: str) -> list[dict[str, Any]]:
-        return compute.read_table(lake_dir, label, name, missing_ok=True)
-
+    if team is not None:
+        owner = {p["slo"]: p.get("team") for p in tables["priorities"]}
+        rows = [r for r in rows if owner.get(r["slo"]) == team]
+        if not rows:
+            raise SloJobsError(f"--team: found {team!r}; expected the team label of an SLO "
+                               f"of {period.label}")
     decisions: dict[str, dict[str, str]] = {}
-    decision_rows = table(period.label, "decisions")
-    for d in decision_rows:
+    for d in tables["decisions"]:
         decisions.setdefault(d["slo"], {})[d["risk"]] = d["decision"]
-    chosen = decision_view.build(decision_rows, table(period.label, "priorities"),
-                                 table(period.label, "toil"), {r["slo"] for r in rows})
     # The months before, read once: the chart's, and the trend's and change's two.
     earlier = long_view.read(lake_dir, period)
-    return _Month(period, rows, decisions, chosen, long_view.labels(period)[-2::-1][:2],
-                  earlier)
+    return _Month(period, rows, decisions, _choices(tables, rows),
+                  long_view.labels(period)[-2::-1][:2], earlier, tables)
 
 
 def _enrich(r: dict[str, Any], m: _Month, incidents: list[dict[str, Any]]
@@ -285,9 +306,7 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
         _html(context, spool, mask, buf)
         if "html" in formats:
             atomicio.write_bytes(stage / files.html.name, buf.getvalue())
-        pdf = HTML(string=buf.getvalue().decode("utf-8"), base_url=str(files.pdf.parent),
-                   url_fetcher=NoFetch()).write_pdf()
-        atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
+        atomicio.write_bytes(stage / files.pdf.name, pdf.write(buf.getvalue(), files.pdf.parent))
     elif "html" in formats:
         atomicio.write_file(stage / files.html.name, lambda fh: _html(context, spool, mask, fh))
     rows = [r["slo"] for r in context["rows"]]
@@ -307,8 +326,13 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
 def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
            generated_at: datetime, service: str | None = None,
            formats: Sequence[str] = FORMATS, as_of: datetime | None = None,
-           without: Sequence[str] = ()) -> ReportFiles:
+           without: Sequence[str] = (), team: str | None = None,
+           team_pdfs: bool = False) -> ReportFiles:
     """Render the computed ``period`` into ``<out_dir>/<YYYY-MM>/`` and refresh the index.
+
+    ``service`` or ``team`` (the SLOs' team label): only its SLOs, in files named with
+    ``-<service>`` or ``-team-<team>``. ``team_pdfs``: also each team's PDF
+    (``report-team-<team>.pdf``) from the same read of the month, published with its files.
 
     Files of formats not rendered are kept from an earlier render, except those of the
     formats in ``without`` (a PDF left from a month's earlier render would not match it).
@@ -320,32 +344,45 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     if as_of is not None and as_of <= period.start:
         raise SloJobsError(f"month {period.label}: has not begun at as-of "
                            f"{as_of:%Y-%m-%dT%H:%MZ}; expected a month that has started")
+    if team is not None and service is not None:
+        raise SloJobsError(f"--team: found {team!r} with --service {service!r}; expected "
+                           "one of the two")
+    if team is not None and not TEAM_NAME.fullmatch(team):
+        raise SloJobsError(f"--team: found {team!r}; expected a team label of letters, "
+                           "digits, '.', '_' and '-'")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
                            f"{','.join(FORMATS)}")
     with lake.reading_sets():  # every table of the month from one version of it
-        return _render(lake_dir, period, out_dir, source, generated_at, service, formats,
-                       as_of, without)
+        return _render(lake_dir, period, out_dir, source, generated_at, (service, team),
+                       formats, as_of, without, team_pdfs)
 
 
 def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
-            generated_at: datetime, service: str | None, formats: Sequence[str],
-            as_of: datetime | None, without: Sequence[str]) -> ReportFiles:
+            generated_at: datetime, only: tuple[str | None, str | None],
+            formats: Sequence[str], as_of: datetime | None, without: Sequence[str],
+            team_pdfs: bool) -> ReportFiles:
     folder = atomicio.confined(out_dir) / period.label  # no link below out_dir followed
-    m = _read_month(lake_dir, period, service)
-    suffix = f"-{service}" if service else ""
+    service, team = only
+    m = _read_month(lake_dir, period, service, team)
+    suffix = f"-{service}" if service else f"-team-{team}" if team else ""
+    teams = m.teams() if team_pdfs else {}
+    named = {t: folder / f"report-team-{t}.pdf" for t in teams if TEAM_NAME.fullmatch(t)}
     files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",
                         folder / f"summary{suffix}.json", folder / f"summary{suffix}.csv",
                         folder / f"incidents{suffix}.csv", out_dir / "index.html",
-                        folder / f"history{suffix}.csv")
-    page = "html" in formats or "pdf" in formats
+                        folder / f"history{suffix}.csv", named,
+                        tuple(t for t in teams if t not in named))
+    page = "html" in formats or "pdf" in formats or bool(files.teams)
     by_name = {r["slo"]: r for r in m.rows}
     section = template_env().get_template("report_slo.html.j2")
     mask = redaction.masker()
     # Everything of the month is rendered into a new version of its folder, published at
     # once: a failure (or a kill) part-way leaves the previous set whole.
     dropped = {getattr(files, f).name for f in without}
+    if team_pdfs:  # a team gone since the last render keeps no PDF of it
+        dropped |= {p.name for p in folder.glob("report-team-*.pdf")}
     with atomicio.publish_folder(folder, drop=dropped) as stage, \
             report_stream.Spool(stage) as spool:
         # Pass 1: each SLO's detail rows, in storage order, to its parts of the files.
@@ -358,6 +395,11 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         # Pass 2: the files in the report's order, each SLO's parts copied from the spool.
         _write_files(stage, files, formats, _context(lake_dir, m, source, generated_at),
                      spool, mask)
+        # Each team's PDF from the same spooled sections: the month is read once for all.
+        for t, path in files.teams.items():
+            buf = io.BytesIO()
+            _html(_context(lake_dir, m.only(teams[t]), source, generated_at), spool, mask, buf)
+            atomicio.write_bytes(stage / path.name, pdf.write(buf.getvalue(), folder))
     write_index(lake_dir, out_dir, as_of or generated_at)
     return files
 

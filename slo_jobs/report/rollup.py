@@ -10,15 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from weasyprint import HTML
-
 from .. import __version__, lake
 from ..core import redaction, resources
 from ..core.errors import SloJobsError
 from ..lake import LakeDir, atomicio
 from ..lake.computed import read_rollup
+from . import pdf
 from .exports import csv_text
-from .monthly import FORMATS, NoFetch
+from .monthly import FORMATS
 from .pages import template_env, write_index
 from .text import iso, whole
 
@@ -92,8 +91,7 @@ def render(lake_dir: LakeDir, label: str, out_dir: Path, generated_at: datetime,
         if "html" in formats:
             atomicio.write_bytes(stage / files.html.name, html.encode("utf-8"))
         if "pdf" in formats:
-            pdf = HTML(string=html, base_url=str(folder), url_fetcher=NoFetch()).write_pdf()
-            atomicio.write_bytes(stage / files.pdf.name, pdf if pdf is not None else b"")
+            atomicio.write_bytes(stage / files.pdf.name, pdf.write(html.encode("utf-8"), folder))
         if "json" in formats:
             doc = {"period": label, "kind": first["kind"], "running": running,
                    "as_of": iso(context["as_of"]),

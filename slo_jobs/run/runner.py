@@ -213,12 +213,15 @@ def merge_shards(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
 def render_month(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
                  generated_at: datetime, formats: Sequence[str] = report.FORMATS,
                  without: Sequence[str] = (), service: str | None = None,
-                 as_of: datetime | None = None) -> report.ReportFiles:
-    """Render a computed ``period`` (one ``service``'s SLOs, or all); ``source`` is what
-    the report names as the data's origin, ``generated_at`` the render time it records,
-    ``as_of`` the instant the index is drawn at (default: ``generated_at``)."""
+                 as_of: datetime | None = None, team: str | None = None,
+                 team_pdfs: bool = False) -> report.ReportFiles:
+    """Render a computed ``period`` (one ``service``'s or ``team``'s SLOs, or all; with
+    ``team_pdfs``, each team's PDF besides); ``source`` is what the report names as the
+    data's origin, ``generated_at`` the render time it records, ``as_of`` the instant the
+    index is drawn at (default: ``generated_at``)."""
     return report.render(lake_dir, period, out_dir, source=source, generated_at=generated_at,
-                         service=service, formats=formats, as_of=as_of, without=without)
+                         service=service, formats=formats, as_of=as_of, without=without,
+                         team=team, team_pdfs=team_pdfs)
 
 
 def publish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,

@@ -220,8 +220,11 @@ def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
 
 def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_dir: Path,
                  interval_start: datetime | None, interval_end: datetime | None,
-                 rendered_at: datetime, pdf_max_slos: int | None = None) -> dict[str, str]:
+                 rendered_at: datetime, pdf_max_slos: int | None = None) -> dict[str, Any]:
     """Render the interval's month; ``rendered_at`` is the render time the report records.
+
+    Then each team's PDF (``report-team-<team>.pdf``, the SLOs of that ``team`` label),
+    whatever the month's size: ``team_pdfs`` of the result maps each team to its file.
 
     A month whose SLOs are all pipeline SLOs renders without any Prometheus connection.
     A month of more than ``pdf_max_slos`` SLOs gets no PDF (one page or more per SLO: a
@@ -242,11 +245,15 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_d
     with Sources(config_for) as sources:
         source = sources.label(catalog.load([slos_dir]))
     files = runner.render_month(lake_dir, period, out_dir, source, rendered_at, formats,
-                                without=["pdf"] if skipped else [])
+                                without=["pdf"] if skipped else [], team_pdfs=True)
     print(report_text.table(rows))
+    if files.teams_skipped:
+        print(f"no team PDF for team labels {', '.join(map(repr, files.teams_skipped))}: "
+              "expected letters, digits, '.', '_' and '-'")
     return {"period": period.label, "html": str(files.html),
             "pdf": "" if skipped else str(files.pdf), "json": str(files.json),
-            "csv": str(files.csv), **({"pdf_skipped": skipped} if skipped else {})}
+            "csv": str(files.csv), **({"pdf_skipped": skipped} if skipped else {}),
+            "team_pdfs": {team: str(path) for team, path in files.teams.items()}}
 
 
 def week_of(interval_start: datetime | None, interval_end: datetime | None) -> str:

@@ -30,6 +30,7 @@ from slo_jobs.core import periods
 from slo_jobs.core.errors import LakeError, SloJobsError
 from slo_jobs.lake import atomicio
 from slo_jobs.report import monthly as report
+from slo_jobs.report import pdf
 from slo_jobs.spec import catalog
 from tests.conftest import ROOT
 from tests.lakeutil import write_buckets
@@ -141,7 +142,7 @@ def test_a_failed_render_leaves_the_previous_month_whole(tmp_path: Path,
         raise RuntimeError("the PDF renderer died")
 
     # report.html is rendered before the PDF: written file by file, it would be new here.
-    monkeypatch.setattr(report.HTML, "write_pdf", crash)
+    monkeypatch.setattr(pdf.HTML, "write_pdf", crash)
     with pytest.raises(RuntimeError):
         _render(tmp_path, 2)
     assert _files(month_dir) == before

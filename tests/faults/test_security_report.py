@@ -22,6 +22,7 @@ from slo_jobs import review, spec
 from slo_jobs.compute import SloParams, compute_window, write_result
 from slo_jobs.core import periods
 from slo_jobs.report import monthly as report
+from slo_jobs.report import pdf
 from slo_jobs.run.runner import compute_month
 from slo_jobs.spec import catalog
 from tests.faults.faultserver import FaultServer, Reply
@@ -134,10 +135,10 @@ def test_pdf_fetches_nothing_the_content_points_at(tmp_path: Path) -> None:
         opened = HTML(string=html, url_fetcher=URLFetcher()).write_pdf()
         assert _pdf_images(opened, tmp_path) == 1 and len(server.seen) == 2
         # ... the report's fetcher neither reads the file nor makes a request.
-        closed = HTML(string=html, url_fetcher=report.NoFetch()).write_pdf()
+        closed = HTML(string=html, url_fetcher=pdf.NoFetch()).write_pdf()
         assert _pdf_images(closed, tmp_path) == 0 and len(server.seen) == 2
     with pytest.raises(ValueError, match="refused"):
-        report.NoFetch().fetch("file:///etc/passwd")
+        pdf.NoFetch().fetch("file:///etc/passwd")
 
 
 # Raw HTML, and the Markdown that would make a link, an image or a table cell of its own.

@@ -1,0 +1,127 @@
+"""What the PDF is rendered from: the report's HTML, made lighter for WeasyPrint.
+
+The PDF shows the same content as the HTML. Two things make WeasyPrint slow on it, and both
+are handled here (measured in bench/report.py, docs/performance.md):
+
+- Inline ``<svg>`` charts are HTML elements to WeasyPrint: the pure-Python HTML parser
+  reads every node of them, and every node gets a computed CSS style. ``print_html`` hands
+  each chart over as an ``<img>`` of the same SVG (a ``data:`` URL, the one kind of URL the
+  renderer may load), which WeasyPrint parses with ElementTree and draws just the same.
+- WeasyPrint lays out and draws SVG ``<text>`` one character at a time (a Pango layout per
+  character) so that per-character positions can apply. The charts' labels have none (one
+  ``x``, one ``y``, no ``dx``, ``dy``, ``rotate``, ``letter-spacing`` or ``textLength``),
+  and such a label is laid out and drawn as one run (``_text``): the same glyphs at the
+  same place, shaped as a whole. Any other text goes through WeasyPrint's own code.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import re
+from math import inf
+from pathlib import Path
+from typing import Any
+
+import weasyprint.svg as svg_draw
+from weasyprint import HTML
+from weasyprint.css.properties import INITIAL_VALUES
+from weasyprint.draw.text import draw_emojis, draw_first_line
+from weasyprint.matrix import Matrix
+from weasyprint.svg.bounding_box import extend_bounding_box
+from weasyprint.svg.utils import size
+from weasyprint.text.line_break import split_first_line
+from weasyprint.urls import URLFetcher
+
+# The module: ``weasyprint.svg.text`` as an attribute is the function its package imports.
+svg_text = importlib.import_module("weasyprint.svg.text")
+
+# Written by charts.py only (autoescaping keeps "<svg" out of any value), never nested.
+_SVG = re.compile(r'<svg xmlns="http://www\.w3\.org/2000/svg".*?</svg>', re.S)
+# Attributes that place or space characters one by one: WeasyPrint's own code draws those.
+_PER_CHARACTER = ("dx", "dy", "rotate", "letter-spacing", "textLength")
+_TEXT_TAGS = ("a", "text", "textPath", "tspan")
+
+
+class NoFetch(URLFetcher):  # type: ignore[misc]
+    """Only inline ``data:`` URLs: content must never make the renderer read files or the net."""
+
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        if not url.startswith("data:"):
+            raise ValueError(f"external resource refused: {url[:80]}")
+        return super().fetch(url, headers)
+
+
+def write(html: bytes, folder: Path) -> bytes:
+    """The PDF of the report's ``html`` (UTF-8, links relative to ``folder``), from its print
+    form (``print_html``); the renderer loads nothing but ``data:`` URLs."""
+    data = HTML(string=print_html(html.decode("utf-8")), base_url=str(folder),
+                url_fetcher=NoFetch()).write_pdf()
+    return data if data is not None else b""
+
+
+def print_html(html: str) -> str:
+    """``html`` with each chart as an ``<img>`` of its SVG, for WeasyPrint."""
+    return _SVG.sub(lambda m: '<img class="chart" alt="" src="data:image/svg+xml;base64,'
+                    + base64.b64encode(m.group(0).encode("utf-8")).decode("ascii") + '">',
+                    html)
+
+
+def _weight(value: Any) -> int:
+    if value == "bold":
+        return 700
+    try:
+        return int(value)
+    except ValueError:  # "normal" and anything WeasyPrint would not read either
+        return 400
+
+
+def _text(svg: Any, node: Any, font_size: float) -> None:
+    """Draw an SVG text node; a plain one (see the module's docstring) as one run."""
+    attrib = node.attrib
+    if (node.tag != "text" or not node.text or any(True for _ in node)
+            or any(a in attrib for a in _PER_CHARACTER)
+            or len(str(attrib.get("x", "")).split()) != 1
+            or len(str(attrib.get("y", "")).split()) != 1):
+        _own_text(svg, node, font_size)
+        return
+    style = svg_text.Style()
+    style.update(INITIAL_VALUES)
+    style.font_config = svg.font_config
+    style["font_family"] = [f.strip("\"'") for f in
+                            node.get("font-family", "sans-serif").split(",")]
+    style["font_style"] = node.get("font-style", "normal")
+    style["font_weight"] = _weight(node.get("font-weight", 400))
+    style["font_size"] = font_size
+    if node.get("direction") in ("ltr", "rtl"):
+        style["direction"] = node.get("direction")
+    layout, _, _, width, height, baseline = split_first_line(node.text, style, svg.context,
+                                                             inf, 0)
+    x = size(attrib["x"], font_size, svg.inner_width)
+    y = size(attrib["y"], font_size, svg.inner_height)
+    svg.cursor_d_position[0] = svg.cursor_d_position[1] = 0
+    svg.cursor_position = x + width, y
+    # The bounding box places the text-anchor shift (draw_node), as WeasyPrint's own does.
+    node.text_bounding_box = extend_bounding_box(
+        node.text_bounding_box, ((x, y - baseline), (x + width, y - baseline + height)))
+    svg.stream.push_state()
+    fill, stroke = svg.set_graphical_state(node, font_size)
+    svg.stream.begin_text()
+    layout.reactivate(style)
+    svg.fill_stroke(fill, stroke, text=True)
+    box = svg_text.TextBox(layout, style)
+    box.baseline = baseline
+    emojis = draw_first_line(svg.stream, box, "none", "none", Matrix(a=1, d=-1, e=x, f=y))
+    svg.stream.end_text()
+    svg.stream.pop_state()
+    draw_emojis(svg.stream, style, x, y, emojis)
+
+
+# WeasyPrint's SVG drawing picks a node's function from TAGS and tells text nodes apart by
+# comparing it with its module's ``text``: both point at ``_text``, which hands what it does
+# not draw itself to WeasyPrint's. Left alone if WeasyPrint is not laid out as expected.
+_own_text = svg_draw.TAGS.get("text")
+if _own_text is svg_text.text and getattr(svg_draw, "text", None) is _own_text:
+    svg_draw.text = _text
+    for _tag in _TEXT_TAGS:
+        svg_draw.TAGS[_tag] = _text
