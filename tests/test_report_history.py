@@ -171,7 +171,8 @@ def test_the_chart_is_one_small_svg_without_text_per_point() -> None:
     texts = list(svg.iter(f"{NS}text"))
     # title, 4 legend entries, month names, one year, 2 panels' ticks, refs and axis names
     assert len(texts) <= 1 + 4 + 12 + 2 + 2 * (3 + 1 + 1)
-    assert len(list(svg.iter(f"{NS}circle"))) == 12 + 1  # a dot a month, the legend's
+    # a dot a month; the legend names "to date" and "no data" only when a month is so
+    assert len(list(svg.iter(f"{NS}circle"))) == 12
 
 
 @pytest.mark.integration
@@ -214,3 +215,18 @@ def test_the_demos_last_month_compares_with_real_earlier_months(
         section = html.split(f'<div class="slo" data-slo="{r["slo"]}">')[1]
         trend = section.split('<table class="trend">')[1].split("</table>")[0]
         assert "<td>2026-07</td>" in trend and "<td>2026-08</td>" in trend
+
+
+def test_the_legend_names_gaps_and_a_running_month_only_when_shown() -> None:
+    labels = history.labels(periods.month("2026-09"))
+    rows = [{"month": m, "sli": 0.9995, "budget_consumed": 0.5, "events": 10,
+             "estimated": m == labels[-1]} for m in labels]
+    rows[3] = {"month": labels[3], "sli": None, "budget_consumed": None, "events": None,
+               "estimated": False}
+    words = {t.text for t in ET.fromstring(history.chart({"target": 0.999}, rows)).iter(
+        f"{NS}text")}
+    assert {"to date", "no data"} <= words
+    full = [{**r, "estimated": False} for r in rows if r["sli"] is not None]
+    words = {t.text for t in ET.fromstring(history.chart({"target": 0.999}, full)).iter(
+        f"{NS}text")}
+    assert not {"to date", "no data"} & words

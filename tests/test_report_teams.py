@@ -91,7 +91,7 @@ def test_cli_team_report_holds_exactly_its_slos(month: Path,
     folder = out / NOV.label
     mine = {name for name, (team, _) in SLOS.items() if team == "payments"}
     assert sorted(p.name for p in folder.iterdir()) == [
-        "incidents-team-payments.csv", "report-team-payments.html", "report-team-payments.pdf",
+        "history-team-payments.csv", "incidents-team-payments.csv", "report-team-payments.html", "report-team-payments.pdf",
         "summary-team-payments.csv", "summary-team-payments.json"]
     assert str(folder / "report-team-payments.pdf") in stdout
     assert {r["slo"] for r in json.loads((folder / "summary-team-payments.json").read_text())
@@ -134,7 +134,7 @@ def test_render_task_writes_each_teams_pdf(month: Path) -> None:
     assert files["pdf"] == "" and "pdf_skipped" in files
     assert files["team_pdfs"] == {t: str(folder / f"report-team-{t}.pdf") for t in TEAMS}
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["incidents.csv", "report.html", "summary.csv", "summary.json"]
+        ["history.csv", "incidents.csv", "report.html", "summary.csv", "summary.json"]
         + [f"report-team-{t}.pdf" for t in TEAMS])
     for team in TEAMS:
         text = _text(folder / f"report-team-{team}.pdf")
@@ -153,7 +153,7 @@ def test_print_form_reads_as_weasyprints_own_rendering(month: Path,
                           generated_at=datetime(2026, 12, 2, tzinfo=UTC), formats=("html", "pdf"))
     folder = files.pdf.parent
     html = (folder / "report.html").read_text()
-    assert html.count("<svg ") == 3 * len(SLOS)
+    assert html.count("<svg ") == 4 * len(SLOS)  # the month's three and the 12 months
     # WeasyPrint's own: the inline charts, each label laid out a character at a time.
     monkeypatch.setattr(svg_draw, "text", pdf._own_text)
     for tag in ("a", "text", "textPath", "tspan"):

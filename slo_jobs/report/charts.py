@@ -117,8 +117,8 @@ def line_chart(title: str, series: Sequence[Series], refs: Sequence[Ref] = (),
         out.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 14}" text-anchor="middle">'
                    f'{escape(label)}</text>')
     if y_label:
-        out.append(f'<text transform="translate(10 {TOP + plot_h / 2:.0f}) rotate(-90)" '
-                   f'text-anchor="middle">{escape(y_label)}</text>')
+        out.append(f'<text x="0" y="0" transform="translate(10 {TOP + plot_h / 2:.0f}) '
+                   f'rotate(-90)" text-anchor="middle">{escape(y_label)}</text>')
     # A label wider than the margin wraps onto lines of its own, never past the edge.
     lines = [_wrap(r.name, int((RIGHT - 6) / (FONT * CHAR_W))) for r in refs]
     for r, text, label_y in zip(refs, lines, _spread(
@@ -306,7 +306,7 @@ def month_chart(months: Sequence[str], sli: Sequence[float | None],
                    f'y2="{y:.1f}" stroke="#b00" stroke-width="0.8" stroke-dasharray="1 2"/>'
                    f'<text class="ref" x="{LEFT + plot_w + 4}" y="{y + 3:.1f}" '
                    f'fill="#b00">{escape(ref.name)}</text>')
-        out.append(f'<text transform="translate(10 {panel[0] + panel[1] / 2:.0f}) '
+        out.append(f'<text x="0" y="0" transform="translate(10 {panel[0] + panel[1] / 2:.0f}) '
                    f'rotate(-90)" text-anchor="middle">{label}</text>')
     # The SLI: a line broken at each gap, a dot per month (hollow: to date).
     path, pen = [], "M"
@@ -339,6 +339,10 @@ def month_chart(months: Sequence[str], sli: Sequence[float | None],
                    f'width="{slot * 0.6:.1f}" height="{max(zero - top, 0.5):.1f}" {fill}/>')
     for i, month in enumerate(months):
         year, mon = month.split("-")
+        # The first month and each quarter's first are named: every label is drawn on its
+        # own in a PDF, and a slot per month with a tick every third reads as well.
+        if not (i == 0 or mon in ("01", "04", "07", "10")):
+            continue
         name = ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[int(mon) - 1]
                 if mon.isdigit() and 1 <= int(mon) <= 12 else mon)
         out.append(f'<text x="{cx(i):.1f}" y="{bottom + 11}" text-anchor="middle">'
@@ -347,13 +351,17 @@ def month_chart(months: Sequence[str], sli: Sequence[float | None],
             out.append(f'<text x="{cx(i):.1f}" y="{bottom + 11 + LINE:.1f}" '
                        f'text-anchor="middle">{escape(year)}</text>')
     x = LEFT + round(len(title) * 10 * 0.68) + 16
-    for key, text in (('<line x1="{x}" x2="{x2}" y1="9" y2="9" stroke="#000" '
-                       'stroke-width="1.2"/>', "SLI"),
-                      ('<rect x="{x}" y="5" width="16" height="7" fill="#555"/>', "budget spent"),
-                      ('<circle cx="{xc}" cy="9" r="2.2" stroke="#000" fill="#fff"/>',
-                       "to date"),
-                      ('<rect x="{x}" y="5" width="16" height="7" fill="#eeeeee" '
-                       'stroke="#999" stroke-width="0.4"/>', "no data")):
+    # The legend names what the chart shows: "to date" and "no data" only where they occur.
+    keys = [('<line x1="{x}" x2="{x2}" y1="9" y2="9" stroke="#000" stroke-width="1.2"/>',
+             "SLI"),
+            ('<rect x="{x}" y="5" width="16" height="7" fill="#555"/>', "budget spent")]
+    if any(to_date):
+        keys.append(('<circle cx="{xc}" cy="9" r="2.2" stroke="#000" fill="#fff"/>',
+                     "to date"))
+    if any(v is None for v in sli):
+        keys.append(('<rect x="{x}" y="5" width="16" height="7" fill="#eeeeee" '
+                     'stroke="#999" stroke-width="0.4"/>', "no data"))
+    for key, text in keys:
         out.append(key.format(x=x, x2=x + 16, xc=x + 8) +
                    f'<text x="{x + 19}" y="12">{text}</text>')
         x += 19 + round(len(text) * FONT * CHAR_W) + 14

@@ -11,7 +11,9 @@ are handled here (measured in bench/report.py, docs/performance.md):
   character) so that per-character positions can apply. The charts' labels have none (one
   ``x``, one ``y``, no ``dx``, ``dy``, ``rotate``, ``letter-spacing`` or ``textLength``),
   and such a label is laid out and drawn as one run (``_text``): the same glyphs at the
-  same place, shaped as a whole. Any other text goes through WeasyPrint's own code.
+  same place, shaped as a whole, each text shaped once per document (axis ticks and legends
+  repeat in every SLO's charts), and its ``text-anchor`` applied there rather than by a
+  PDF group per label. Any other text goes through WeasyPrint's own code.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ svg_text = importlib.import_module("weasyprint.svg.text")
 
 # Written by charts.py only (autoescaping keeps "<svg" out of any value), never nested.
 _SVG = re.compile(r'<svg xmlns="http://www\.w3\.org/2000/svg".*?</svg>', re.S)
+# The anchor of a label with one x and one y and nothing placed per character (charts.py
+# writes no other): such a label is drawn by ``_text``, which shifts it itself.
+_ANCHOR = re.compile(r'(<text (?:class="[\w -]*" )?x="[-\d.]+" y="[-\d.]+" '
+                     r'(?:transform="[\w (). -]*" )?)text-anchor=')
 # Attributes that place or space characters one by one: WeasyPrint's own code draws those.
 _PER_CHARACTER = ("dx", "dy", "rotate", "letter-spacing", "textLength")
 _TEXT_TAGS = ("a", "text", "textPath", "tspan")
@@ -61,10 +67,13 @@ def write(html: bytes, folder: Path) -> bytes:
 
 
 def print_html(html: str) -> str:
-    """``html`` with each chart as an ``<img>`` of its SVG, for WeasyPrint."""
+    """``html`` with each chart as an ``<img>`` of its SVG, for WeasyPrint. A plain label's
+    ``text-anchor`` is handed to ``_text`` as ``data-anchor``: WeasyPrint would draw each
+    anchored label into a group of its own (a PDF object per label) to shift it by its
+    width, which ``_text`` knows when it lays the label out."""
     return _SVG.sub(lambda m: '<img class="chart" alt="" src="data:image/svg+xml;base64,'
-                    + base64.b64encode(m.group(0).encode("utf-8")).decode("ascii") + '">',
-                    html)
+                    + base64.b64encode(_ANCHOR.sub(r"\1data-anchor=", m.group(0))
+                                       .encode("utf-8")).decode("ascii") + '">', html)
 
 
 def _weight(value: Any) -> int:
@@ -95,10 +104,17 @@ def _text(svg: Any, node: Any, font_size: float) -> None:
     style["font_size"] = font_size
     if node.get("direction") in ("ltr", "rtl"):
         style["direction"] = node.get("direction")
-    layout, _, _, width, height, baseline = split_first_line(node.text, style, svg.context,
-                                                             inf, 0)
+    # Labels repeat across a report's charts (axis ticks, legends, thresholds): each text in
+    # each font is shaped once per document and drawn from that layout again.
+    shaped = vars(svg.context).setdefault("_shaped_labels", {})
+    key = (node.text, tuple(style["font_family"]), style["font_style"],
+           style["font_weight"], font_size, style["direction"])
+    if key not in shaped:
+        shaped[key] = split_first_line(node.text, style, svg.context, inf, 0)
+    layout, _, _, width, height, baseline = shaped[key]
     x = size(attrib["x"], font_size, svg.inner_width)
     y = size(attrib["y"], font_size, svg.inner_height)
+    x -= {"middle": width / 2, "end": width}.get(attrib.get("data-anchor", ""), 0)
     svg.cursor_d_position[0] = svg.cursor_d_position[1] = 0
     svg.cursor_position = x + width, y
     # The bounding box places the text-anchor shift (draw_node), as WeasyPrint's own does.
