@@ -91,7 +91,8 @@ def test_cli_team_report_holds_exactly_its_slos(month: Path,
     folder = out / NOV.label
     mine = {name for name, (team, _) in SLOS.items() if team == "payments"}
     assert sorted(p.name for p in folder.iterdir()) == [
-        "history-team-payments.csv", "incidents-team-payments.csv", "report-team-payments.html", "report-team-payments.pdf",
+        "history-team-payments.csv", "incidents-team-payments.csv",
+        "report-team-payments.html", "report-team-payments.pdf",
         "summary-team-payments.csv", "summary-team-payments.json"]
     assert str(folder / "report-team-payments.pdf") in stdout
     assert {r["slo"] for r in json.loads((folder / "summary-team-payments.json").read_text())
