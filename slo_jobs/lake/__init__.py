@@ -21,8 +21,8 @@ where the lake lives: every file is written whole (:func:`write_atomic`,
 
 Also here: atomic file writes (``atomicio``), the object store and its published sets
 (``objectstore``, ``objectsets``), partition metadata (``partmeta``), a day's table and how
-a re-read merges with it (``daytable``), coverage gaps (``gaps``) and a computed month read
-back (``computed``).
+a re-read merges with it (``daytable``), coverage gaps (``gaps``), a computed month read
+back (``computed``) and the delivery ledger, what was sent to whom (``ledger``).
 
 May import: ``core``.
 """
