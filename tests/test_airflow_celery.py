@@ -294,5 +294,6 @@ def test_celery_executor_runs_the_dags_like_dag_test(
     assert sorted(sent) == sorted(f"SLO report {month}" for month, _, _ in MONTHS)
     for month, _, _ in MONTHS:
         assert sent[f"SLO report {month}"].recipients == [TEAM_EMAIL]
-        assert sent[f"SLO report {month}"].attachments() == {
-            "report.pdf": (data / "out" / month / "report.pdf").read_bytes()}
+        assert sent[f"SLO report {month}"].attachments() == {  # the team's own PDF
+            "report-team-payments.pdf": (data / "out" / month / "report-team-payments.pdf"
+                                         ).read_bytes()}

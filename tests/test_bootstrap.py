@@ -25,6 +25,7 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     "pdftotext": ("poppler-utils",),
     "pdftoppm": ("poppler-utils",),
     "pdfimages": ("poppler-utils",),
+    "pdfinfo": ("poppler-utils",),
     # localedef is in libc-bin (essential); the de_DE sources it compiles are in locales.
     "localedef": ("libc-bin", "locales"),
     "bash": ("bash",),

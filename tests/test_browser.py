@@ -183,7 +183,7 @@ def test_page_renders_and_fetches_nothing(rendered: report.ReportFiles, page: st
                        expression="document.documentElement.outerHTML")["result"]["value"]
     if page == "html":
         assert "SLO report 2026-11" in dom and 'data-slo="web-latency"' in dom
-        assert dom.count("<svg") == 6  # three charts per SLO, drawn inline
+        assert dom.count("<svg") == 8  # the three charts of the month and the 12 months per SLO
         assert "&lt;img src=" in dom  # the hostile description is text, not an element
     else:
         assert 'data-month="2026-11"' in dom and 'href="2026-11/report.html"' in dom

@@ -106,7 +106,6 @@ def delivered(prometheus: str, airflow_db: Path, s3: str,
         mp.setenv("SLO_JOBS_PUBLISH_URL", "s3://reports/slo")
         first = run_dag()
         after_first = {"mails": list(smtp.box.mails), "posts": list(chat.posts),
-                       "pdf": (base / "out/2026-09/report.pdf").read_bytes(),
                        "summary": json.loads((base / "out/2026-09/summary.json").read_text()),
                        "files": {p.name: p.read_bytes()
                                  for p in (base / "out/2026-09").iterdir()}}
@@ -161,9 +160,10 @@ def test_email_holds_the_verdicts_of_summary_json(delivered: dict[str, Any]) -> 
     assert platform.rows["report-completion"][4].startswith("not judged (too few events")
 
 
-def test_email_attaches_the_rendered_pdf(delivered: dict[str, Any]) -> None:
-    for mail in delivered["mails"]:
-        assert mail.attachments() == {"report.pdf": delivered["pdf"]}
+def test_email_attaches_the_teams_rendered_pdf(delivered: dict[str, Any]) -> None:
+    for team, mail in by_team(delivered["mails"]).items():
+        name = f"report-team-{team}.pdf"  # as the run that sent it rendered it
+        assert mail.attachments() == {name: delivered["files"][name]}
 
 
 def test_chat_message_summarises_the_month(delivered: dict[str, Any]) -> None:
@@ -204,7 +204,7 @@ def test_a_second_run_sends_nothing_new(delivered: dict[str, Any]) -> None:
     assert sorted(p.stem for p in (ledger / "email").glob("*.json")) == \
         sorted(t for t, to in TEAMS.items() if to)
     record = json.loads((ledger / "email/payments.json").read_text())
-    assert record["to"] == TEAMS["payments"] and record["files"] == ["report.pdf"]
+    assert record["to"] == TEAMS["payments"] and record["files"] == ["report-team-payments.pdf"]
     assert [p.stem for p in (ledger / "chat").glob("*.json")] == ["summary"]
 
 
@@ -240,8 +240,8 @@ def test_a_failed_send_is_retried_without_rendering_again(
     assert counted["deliver_chat"] == counted["publish"] == 1  # skipped: not set up
     assert sorted(r for m in smtp.box.mails for r in m.recipients) == \
         sorted(a for to in TEAMS.values() for a in to)
-    pdf = (tmp_path / "out/2026-09/report.pdf").read_bytes()
-    for mail in smtp.box.mails:
+    for team, mail in by_team(smtp.box.mails).items():
         html = mail.html()
         assert "link-pass" not in html and "https://***@slo.example.com/reports" in html
-        assert mail.attachments() == {"report.pdf": pdf}
+        name = f"report-team-{team}.pdf"
+        assert mail.attachments() == {name: (tmp_path / "out/2026-09" / name).read_bytes()}

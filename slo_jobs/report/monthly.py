@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from markupsafe import Markup
 from .. import __version__, compute, lake
 from ..core import redaction, resources
 from ..core.errors import SloJobsError
+from ..core.names import SAFE_NAME, SAFE_NAME_HINT
 from ..core.periods import Period
 from ..core.verdict import UNJUDGED, judged
 from ..decisions import view as decision_view
@@ -36,11 +36,7 @@ from . import stream as report_stream
 from .exports import INCIDENT_FIELDS, JSON_FIELDS, csv_text, write_csv, write_json
 from .pages import template_env, write_index, write_published
 from .stream import alert_conditions
-from .text import (
-    recommendations,
-    service_sentence,
-    whole,
-)
+from .text import recommendations, service_sentence, whole
 
 FORMATS = ("html", "pdf", "json", "csv")
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
@@ -49,8 +45,6 @@ JUDGED_OK = ("healthy", *UNJUDGED)
 # Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" of a
 # value is escaped).
 _SECTION = "<!--slo-section-->"
-# A team's PDF is named after its team label: only names that make a plain file name.
-TEAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 __all__ = ["FORMATS", "JSON_FIELDS", "ReportFiles", "SloJobsError", "alert_conditions",
            "extract_notes", "recommendations", "render", "template_env", "write_index",
            "write_published"]
@@ -66,7 +60,7 @@ class ReportFiles:
     index: Path
     history_csv: Path
     # render(team_pdfs=True): each team's PDF (team label -> file), and the team labels that
-    # make no file name (TEAM_NAME), which get none.
+    # break the name rule (core.names), which get none.
     teams: dict[str, Path] = field(default_factory=dict)
     teams_skipped: tuple[str, ...] = ()
 
@@ -347,9 +341,8 @@ def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     if team is not None and service is not None:
         raise SloJobsError(f"--team: found {team!r} with --service {service!r}; expected "
                            "one of the two")
-    if team is not None and not TEAM_NAME.fullmatch(team):
-        raise SloJobsError(f"--team: found {team!r}; expected a team label of letters, "
-                           "digits, '.', '_' and '-'")
+    if team is not None and not SAFE_NAME.match(team):
+        raise SloJobsError(f"--team: found {team!r}; {SAFE_NAME_HINT}")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise SloJobsError(f"--format: found {','.join(unknown)}; expected some of "
@@ -368,7 +361,7 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     m = _read_month(lake_dir, period, service, team)
     suffix = f"-{service}" if service else f"-team-{team}" if team else ""
     teams = m.teams() if team_pdfs else {}
-    named = {t: folder / f"report-team-{t}.pdf" for t in teams if TEAM_NAME.fullmatch(t)}
+    named = {t: folder / f"report-team-{t}.pdf" for t in teams if SAFE_NAME.match(t)}
     files = ReportFiles(folder / f"report{suffix}.html", folder / f"report{suffix}.pdf",
                         folder / f"summary{suffix}.json", folder / f"summary{suffix}.csv",
                         folder / f"incidents{suffix}.csv", out_dir / "index.html",

@@ -17,6 +17,7 @@ from .. import compute, lake, spec
 from ..compute import rollup, shards
 from ..core import periods, redaction
 from ..core.errors import SloJobsError
+from ..core.names import SAFE_NAME_HINT
 from ..core.periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
 from ..decisions import teams as team_file
 from ..deliver import budget
@@ -249,7 +250,7 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_d
     print(report_text.table(rows))
     if files.teams_skipped:
         print(f"no team PDF for team labels {', '.join(map(repr, files.teams_skipped))}: "
-              "expected letters, digits, '.', '_' and '-'")
+              f"{SAFE_NAME_HINT}")
     return {"period": period.label, "html": str(files.html),
             "pdf": "" if skipped else str(files.pdf), "json": str(files.json),
             "csv": str(files.csv), **({"pdf_skipped": skipped} if skipped else {}),
