@@ -35,8 +35,10 @@ calendar month in its own time zone:
    message twice.
 
 Every output belongs to its month: re-running or backfilling a month replaces that
-month's files only.  Backfill a range with
-``airflow backfill create --dag-id slo_monthly_report --from-date 2026-07-01 --to-date 2026-09-01``.
+month's files only.  Backfill a range, one month after the other (each month's trend reads
+the one before; a backfill is not held to the DAG's ``max_active_runs``), with
+``airflow backfill create --dag-id slo_monthly_report --from-date 2026-07-01
+--to-date 2026-09-01 --max-active-runs 1``.
 
 Prometheus is read through the Airflow Connection ``prometheus_default`` (or
 ``$SLO_JOBS_PROMETHEUS_URL``; an SLO may name another connection with the label

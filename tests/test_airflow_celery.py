@@ -246,8 +246,10 @@ def test_celery_executor_runs_the_dags_like_dag_test(
         af.cli((*backfill, "slo_monthly_report", "--from-date", "2026-09-01",  # 2.
                 "--to-date", "2026-09-01"))
         af.wait_for("slo_monthly_report", [_utc("2026-09-01")], deadline)
-        af.cli((*backfill, "slo_monthly_report", "--from-date", "2026-07-01",  # 3.
-                "--to-date", "2026-08-01"),
+        # 3. The months in order: each month's trend reads the month before (a backfill is
+        # not held to the DAG's max_active_runs).
+        af.cli((*backfill, "slo_monthly_report", "--from-date", "2026-07-01",
+                "--to-date", "2026-08-01", "--max-active-runs", "1"),
                (*backfill, "slo_pipeline_freshness", "--from-date", HOUR, "--to-date", HOUR))
         af.wait_for("slo_monthly_report", [_utc(start) for _, start, _ in MONTHS], deadline)
         af.wait_for("slo_pipeline_freshness", [HOUR], deadline)
