@@ -193,13 +193,14 @@ def slo_monthly_report() -> None:
         from slo_common import paths, senders
         from slo_jobs.deliver import monthly
 
-        send, _ = senders(get_current_context())
+        context = get_current_context()
+        send, _ = senders(context)
         if send is None:
             return {"skipped": "email"}
         p = paths()
         return monthly.send_emails(p.lake, p.slos, p.out, files["period"], send,
                                    os.environ.get("SLO_JOBS_REPORT_URL"),
-                                   files.get("pdf_skipped", ""))
+                                   context["data_interval_end"], files.get("pdf_skipped", ""))
 
     @task
     def deliver_chat(files: dict[str, str]) -> dict[str, Any]:
@@ -210,12 +211,14 @@ def slo_monthly_report() -> None:
         from slo_common import paths, senders
         from slo_jobs.deliver import monthly
 
-        _, send = senders(get_current_context())
+        context = get_current_context()
+        _, send = senders(context)
         if send is None:
             return {"skipped": "chat"}
         p = paths()
         return monthly.send_chat(p.lake, p.out, files["period"], send,
-                                 os.environ.get("SLO_JOBS_REPORT_URL"))
+                                 os.environ.get("SLO_JOBS_REPORT_URL"),
+                                 context["data_interval_end"])
 
     @task
     def publish(files: dict[str, str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ May import: ``report``, ``review``, ``compute``, ``decisions``, ``lake``, ``spec
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from ..lake import LakeDir, ledger
@@ -20,9 +21,15 @@ from ..lake import LakeDir, ledger
 Message = dict[str, Any]
 
 
+def chat_escape(text: str) -> str:
+    """``text`` for a chat webhook: the three characters Slack's message format reserves
+    (links, mentions), escaped as its documentation does."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def send_once(lake_dir: LakeDir, label: str, channel: str, messages: Sequence[Message],
-              send: Callable[[Message], None],
-              detail: Callable[[Message], dict[str, Any]]) -> dict[str, list[str]]:
+              send: Callable[[Message], None], detail: Callable[[Message], dict[str, Any]],
+              as_of: datetime) -> dict[str, list[str]]:
     """Send each message (its ``key`` says whom it is for) that the ledger has no record of
     for ``label`` and ``channel``, and record it once sent; a send that raises stops here,
     and the retry sends only what is left. Returns the keys sent and those already sent."""
@@ -33,6 +40,6 @@ def send_once(lake_dir: LakeDir, label: str, channel: str, messages: Sequence[Me
             done["already"].append(key)
             continue
         send(message)
-        ledger.mark_sent(lake_dir, label, channel, key, detail(message))
+        ledger.mark_sent(lake_dir, label, channel, key, detail(message), as_of)
         done["sent"].append(key)
     return done

@@ -25,6 +25,7 @@ from ..decisions.teams import DEFAULT_BUDGET_ALERTS, Team
 from ..lake import LakeDir, ledger
 from ..report import pages, text
 from ..spec import Slo
+from . import chat_escape
 
 CHANNEL = "budget"
 TEMPLATE = "budget_alert.html.j2"
@@ -147,11 +148,6 @@ def email(a: Alert, mask: Callable[[str], str]) -> dict[str, Any]:
     return {"to": a.recipients, "subject": mask(subject(a)), "html": mask(html), "files": []}
 
 
-def _chat_escape(value: str) -> str:
-    # A chat webhook reads &, < and > as markup (links, mentions): send them as text.
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def chat(a: Alert, mask: Callable[[str], str]) -> str:
     """The chat message of ``a``: the same figures as the email, in a few lines."""
     f = _figures(a)
@@ -169,13 +165,14 @@ def chat(a: Alert, mask: Callable[[str], str]) -> str:
             "budget" for i in f["incidents"]))
     else:
         lines.append("Incidents so far: none")
-    return mask(_chat_escape("\n".join(lines)))
+    return chat_escape(mask("\n".join(lines)))
 
 
 def deliver(lake_dir: LakeDir, alerts: Sequence[Alert], send_email: EmailSender | None,
-            send_chat: ChatSender | None, at: datetime | None = None
+            send_chat: ChatSender | None, as_of: datetime
             ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """Send each alert and record its thresholds; (what was sent, notes, failures).
+    """Send each alert and record its thresholds (``as_of``: the instant the alerts were
+    computed at, the day's end); (what was sent, notes, failures).
 
     A failed send leaves its alert unrecorded (the retry sends it) and does not stop the
     others; an alert nothing could be sent for (no addresses and no chat) is not recorded
@@ -213,7 +210,7 @@ def deliver(lake_dir: LakeDir, alerts: Sequence[Alert], send_email: EmailSender 
             ledger.mark_sent(lake_dir, a.month, CHANNEL, key(a.slo.name, share),
                              {"slo": a.slo.name, "share": share, "sent_by": how,
                               "budget_consumed": a.row["budget_consumed"],
-                              "as_of": a.row["as_of"], "recipients": a.recipients}, at)
+                              "recipients": a.recipients}, as_of)
         sent.append({"slo": a.slo.name, "month": a.month, "shares": a.shares, "via": how,
                      "budget_consumed": a.row["budget_consumed"]})
     return sent, notes, failures

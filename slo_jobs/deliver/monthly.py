@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,7 +25,7 @@ from ..decisions import teams as team_file
 from ..lake import LakeDir
 from ..report import pages
 from ..report.text import pct
-from . import send_once
+from . import chat_escape, send_once
 
 EMAIL, CHAT = "email", "chat"
 TEMPLATE = "email-monthly.html.j2"
@@ -124,11 +125,6 @@ def emails(out_dir: Path, label: str, teams: Mapping[str, team_file.Team],
     return out
 
 
-def _slack(text: str) -> str:
-    # The three characters Slack's message format reserves, as its documentation escapes them.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def chat_text(out_dir: Path, label: str, base_url: str | None) -> str:
     """The month in a few lines: counts, the worst SLOs and the link; secrets masked."""
     rows = read_rows(out_dir, label)
@@ -143,25 +139,26 @@ def chat_text(out_dir: Path, label: str, base_url: str | None) -> str:
             f"{r['slo']} {verdict(r)[0]}, {pct(r.get('budget_consumed'), 1)} of its budget "
             "spent" for r in worst) + ".")
     lines.append(f"Report: {link(out_dir, label, base_url)}")
-    return _slack(redaction.masker()("\n".join(lines)))
+    return chat_escape(redaction.masker()("\n".join(lines)))
 
 
 def send_emails(lake_dir: LakeDir, slos_dir: Path, out_dir: Path, label: str,
                 send: Callable[[dict[str, Any]], None], base_url: str | None,
-                pdf_note: str = "") -> dict[str, list[str]]:
-    """Each team's email of the month not sent yet; the teams sent to and those skipped."""
+                as_of: datetime, pdf_note: str = "") -> dict[str, list[str]]:
+    """Each team's email of the month not sent yet; the teams sent to and those skipped.
+    ``as_of``: the run's data interval end, which the ledger records."""
     messages = emails(out_dir, label, team_file.load_for([slos_dir]), base_url, pdf_note)
     return send_once(lake_dir, label, EMAIL, messages, send,
                      lambda m: {"to": m["to"], "subject": m["subject"],
-                                "files": [Path(f).name for f in m["files"]]})
+                                "files": [Path(f).name for f in m["files"]]}, as_of)
 
 
 def send_chat(lake_dir: LakeDir, out_dir: Path, label: str, send: Callable[[str], None],
-              base_url: str | None) -> dict[str, list[str]]:
+              base_url: str | None, as_of: datetime) -> dict[str, list[str]]:
     """The month's chat message, unless it was sent."""
     message = {"key": "summary", "text": chat_text(out_dir, label, base_url)}
     return send_once(lake_dir, label, CHAT, [message], lambda m: send(m["text"]),
-                     lambda m: {"text": m["text"]})
+                     lambda m: {"text": m["text"]}, as_of)
 
 
 def _bytes(data: bytes) -> Callable[[BinaryIO], None]:

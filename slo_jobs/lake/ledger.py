@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ..core.errors import LakeError
@@ -55,11 +55,13 @@ def sent(lake: LakeDir, label: str, channel: str, key: str) -> dict[str, Any] | 
 
 
 def mark_sent(lake: LakeDir, label: str, channel: str, key: str,
-              detail: dict[str, Any], at: datetime | None = None) -> bool:
+              detail: dict[str, Any], as_of: datetime) -> bool:
     """Record that the message went out; False when a record was already there (another run
-    sent it first), which is kept as it was."""
-    record = {"period": label, "channel": channel, "key": key,
-              "sent_at": (at or datetime.now(UTC)).isoformat(), **detail}
+    sent it first), which is kept as it was. ``as_of`` is the instant the message spoke for
+    (the run's data interval end): the ledger reads no clock, so a record is the same
+    whenever its run ran; when it was sent is the task's log."""
+    record = {"period": label, "channel": channel, "key": key, "as_of": as_of.isoformat(),
+              **detail}
     body = json.dumps(record, sort_keys=True, default=str).encode()
     path = record_path(lake, label, channel, key)
     # On a disk the lock makes "absent, then written" one step; a store's conditional PUT

@@ -349,7 +349,8 @@ def budget_alerts(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | 
         return {**out, "past": True}
     slos = [s for s in catalog.load([slos_dir]) if s.pipeline is None]
     alerts, notes = budget.due(lake_dir, slos, team_file.load_for([slos_dir]), interval_end)
-    sent, more, failures = budget.deliver(lake_dir, alerts, send_email, send_chat)
+    sent, more, failures = budget.deliver(lake_dir, alerts, send_email, send_chat,
+                                          interval_end)
     mask = redaction.masker()
     for line in notes + more + failures:
         print(mask(line))
