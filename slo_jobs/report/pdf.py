@@ -61,6 +61,7 @@ class NoFetch(URLFetcher):  # type: ignore[misc]
 def write(html: bytes, folder: Path) -> bytes:
     """The PDF of the report's ``html`` (UTF-8, links relative to ``folder``), from its print
     form (``print_html``); the renderer loads nothing but ``data:`` URLs."""
+    _draw_labels_as_runs()
     data = HTML(string=print_html(html.decode("utf-8")), base_url=str(folder),
                 url_fetcher=NoFetch()).write_pdf()
     return data if data is not None else b""
@@ -137,7 +138,12 @@ def _text(svg: Any, node: Any, font_size: float) -> None:
 # comparing it with its module's ``text``: both point at ``_text``, which hands what it does
 # not draw itself to WeasyPrint's. Left alone if WeasyPrint is not laid out as expected.
 _own_text = svg_draw.TAGS.get("text")
-if _own_text is svg_text.text and getattr(svg_draw, "text", None) is _own_text:
-    svg_draw.text = _text
-    for _tag in _TEXT_TAGS:
-        svg_draw.TAGS[_tag] = _text
+
+
+def _draw_labels_as_runs() -> None:
+    """Hand WeasyPrint's SVG text to ``_text``: on the first PDF, not when the report stage
+    is imported, so importing slo-jobs changes nothing of WeasyPrint's."""
+    if _own_text is svg_text.text and getattr(svg_draw, "text", None) is _own_text:
+        svg_draw.text = _text
+        for tag in _TEXT_TAGS:
+            svg_draw.TAGS[tag] = _text
