@@ -34,16 +34,6 @@ from demo import prom  # noqa: E402
 from slo_jobs.core import redaction  # noqa: E402
 from tests import services  # noqa: E402
 
-# Each of these starts a whole Airflow (scheduler, API server, workers) and takes minutes:
-# handed out first (scripts/test.sh keeps the collection order), they run beside the rest of
-# the suite instead of after it.
-SLOW_FIRST = ("test_airflow_celery.py", "test_airflow_backfill.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: the rest as found
-
-
 @pytest.fixture(autouse=True)
 def _forget_registered_secrets() -> Iterator[None]:
     """A secret a test's configuration registered is masked for the rest of the process, as
