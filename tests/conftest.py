@@ -34,6 +34,7 @@ from demo import prom  # noqa: E402
 from slo_jobs.core import redaction  # noqa: E402
 from tests import services  # noqa: E402
 
+
 @pytest.fixture(autouse=True)
 def _forget_registered_secrets() -> Iterator[None]:
     """A secret a test's configuration registered is masked for the rest of the process, as
