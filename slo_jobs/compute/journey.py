@@ -177,7 +177,7 @@ def month_journeys(lake_dir: LakeDir, slos: Sequence[Slo], journeys: Sequence[Jo
         if any(s.slo not in rows or s.slo not in by_name for s in j.steps):
             continue  # a step's SLO left out of this month (its month not begun)
         data = [_buckets(lake_dir, by_name[s.slo], rows[s.slo]) for s in j.steps]
-        steps = [{"step": s.name, "slo": s.slo, "critical": s.critical,
+        steps: list[dict[str, Any]] = [{"step": s.name, "slo": s.slo, "critical": s.critical,
                   "good": float(g.sum()), "total": float(t.sum()),
                   "sli": _ratio(float(g.sum()), float(t.sum())), "bad_slices": None,
                   "bad_share": None, "budget_share": None}

@@ -114,11 +114,13 @@ def parse(doc: RawDoc) -> tuple[Journey | None, list[str]]:
     for i, step in enumerate(spec.steps):
         if step.name in seen:
             problems.append(f"{doc.at(('spec', 'steps', i, 'name'))}: {step.name!r} is "
-                            f"already the name of spec.steps[{seen[step.name]}]; expected unique step names")
+                            f"already the name of spec.steps[{seen[step.name]}]; expected "
+                            "unique step names")
         if step.slo in used:
             problems.append(f"{doc.at(('spec', 'steps', i, 'slo'))}: {step.slo!r} is "
-                            f"already the SLO of spec.steps[{used[step.slo]}]; expected each SLO once per journey "
-                            "(a step counted twice would count its failures twice)")
+                            f"already the SLO of spec.steps[{used[step.slo]}]; expected each "
+                            "SLO once per journey (a step counted twice would count its "
+                            "failures twice)")
         seen.setdefault(step.name, i)
         used.setdefault(step.slo, i)
     if not any(s.critical for s in spec.steps):
