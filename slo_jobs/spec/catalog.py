@@ -149,11 +149,13 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Slo]:
-    """Load SLOs from files and folders (``*.yaml``/``*.yml``), sorted by name."""
-    slos, problems, _ = load_all(paths, env)
-    if problems:
-        raise SpecError("\n".join(problems))
-    return slos
+    """Load SLOs from files and folders (``*.yaml``/``*.yml``), sorted by name. Journeys
+    are not checked here (some files of a folder may hold a journey over SLOs of others):
+    ``load_all`` and ``load_with_journeys`` do."""
+    found = _scan(paths, env)
+    if found.problems:
+        raise SpecError("\n".join(found.problems))
+    return found.slos
 
 
 def load_with_journeys(paths: Iterable[Path], env: Mapping[str, str] | None = None

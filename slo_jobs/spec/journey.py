@@ -38,7 +38,14 @@ class StepSpec(_Strict):
 
 
 class JourneyObjective(_Strict):
-    target: float = Field(gt=0.0, lt=1.0)
+    target: float
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: float) -> float:
+        if not 0.0 < value < 1.0:
+            raise ValueError("expected a share of good journeys above 0 and below 1, e.g. 0.99")
+        return value
 
 
 class JourneySpec(_Strict):
