@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
+import subprocess
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -15,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
-from slo_jobs import lake
+from slo_jobs import lake, rules
 from slo_jobs.core import periods
 from slo_jobs.core.errors import SpecError
 from slo_jobs.report import monthly as report
@@ -276,3 +279,37 @@ def test_a_bad_journey_is_one_line(tmp_path: Path, change: str, expected: str) -
     with pytest.raises(SpecError, match="expected"):
         catalog.load_with_journeys([path])
     assert len(catalog.load([path])) == len(SLOS)  # the SLOs alone still load
+
+
+def _counter_slo(name: str) -> str:
+    return _slo(name, 0.99).replace("service: shop", f"service: {name}")
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
+def test_the_recording_rule_is_the_product_of_the_steps_ratios(tmp_path: Path) -> None:
+    # search fails 10 of 1,000 requests a minute, pay 5 of 1,000: over any window the journey
+    # passes (1 - 10/1000) x (1 - 5/1000), as Prometheus evaluates it from the counters.
+    (tmp_path / "slos.yaml").write_text(_counter_slo("search") + _counter_slo("pay")
+                                        + JOURNEYS.split("---")[1].lstrip("\n") + "---\n"
+                                        + JOURNEYS.split("---")[0].replace(
+                                            "    - {name: basket, slo: cart, critical: false}\n",
+                                            ""))
+    slos, journeys = catalog.load_with_journeys([tmp_path / "slos.yaml"])
+    out = rules.write(slos, tmp_path / "rules.yaml", utc(2026, 10, 1), journeys)
+    text = out.read_text()
+    assert "# No rule for journey purchase-slices: a time-slice journey" in text
+    series = [{"series": f'http_requests_total{{service="{s}",code="{c}"}}',
+               "values": f"0+{n}x120"}
+              for s, bad in (("search", 10), ("pay", 5)) for c, n in (("200", 1000 - bad),
+                                                                     ("500", bad))]
+    expected = (1 - 10 / 1000) * (1 - 5 / 1000)
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({
+        "rule_files": [out.name], "evaluation_interval": "1m", "tests": [{
+            "interval": "1m", "input_series": series, "promql_expr_test": [
+                {"expr": f'{record}{{journey="purchase"}}', "eval_time": "90m",
+                 "exp_samples": [{"labels": f'{record}{{journey="purchase"}}',
+                                  "value": expected}]}
+                for record in ("slo:journey_sli:ratio_rate5m", "slo:journey_sli:ratio_rate1h")]}]}))
+    done = subprocess.run(["promtool", "test", "rules", str(tmp_path / "tests.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
