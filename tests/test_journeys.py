@@ -298,6 +298,7 @@ def test_the_recording_rule_is_the_product_of_the_steps_ratios(tmp_path: Path) -
     out = rules.write(slos, tmp_path / "rules.yaml", utc(2026, 10, 1), journeys)
     text = out.read_text()
     assert "# No rule for journey purchase-slices: a time-slice journey" in text
+    assert "&id" not in text  # plain YAML, as the rest of the file
     series = [{"series": f'http_requests_total{{service="{s}",code="{c}"}}',
                "values": f"0+{n}x120"}
               for s, bad in (("search", 10), ("pay", 5)) for c, n in (("200", 1000 - bad),

@@ -56,15 +56,15 @@ def groups(journeys: Sequence[Journey], slos: Sequence[Slo]
         if reason is not None:
             notes.append(f"No rule for journey {j.name}: {reason}.")
             continue
-        lab = {"journey": j.name}
+        lab = {"journey": j.name}  # copied into each rule: plain YAML, no anchors
         rules = [{"record": RECORD.format(window=w),
-                  "expr": product(j, STEP_RECORD.format(window=w)), "labels": lab}
+                  "expr": product(j, STEP_RECORD.format(window=w)), "labels": {**lab}}
                  for w in WINDOWS]
         out.append({"name": f"slo-jobs:journey:{j.name}", "rules": rules})
         out.append({"name": f"slo-jobs:journey:{j.name}:period", "interval": "5m", "rules": [
-            {"record": PERIOD_RECORD, "expr": product(j, STEP_PERIOD), "labels": lab},
+            {"record": PERIOD_RECORD, "expr": product(j, STEP_PERIOD), "labels": {**lab}},
             {"record": "slo:journey_objective:ratio", "expr": f"vector({j.target!r})",
-             "labels": lab}]})
+             "labels": {**lab}}]})
     return out, notes
 
 
