@@ -21,6 +21,7 @@ import yaml
 
 from slo_jobs import lake, rules
 from slo_jobs.core import periods
+from slo_jobs.compute.journey import log_shares
 from slo_jobs.core.errors import SpecError
 from slo_jobs.report import monthly as report
 from slo_jobs.run import runner
@@ -314,3 +315,13 @@ def test_the_recording_rule_is_the_product_of_the_steps_ratios(tmp_path: Path) -
     done = subprocess.run(["promtool", "test", "rules", str(tmp_path / "tests.yaml")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_check_values_of_slo_math() -> None:
+    # docs/slo-math.md, "User journeys": 99.9 %, 99.5 % and 99.0 % against a 98 % target.
+    slis = [0.999, 0.995, 0.99]
+    sli = math.prod(slis)
+    assert round(sli, 5) == 0.98406 and round((1 - sli) / 0.02, 3) == 0.797
+    assert [round(s, 3) for s in log_shares(slis)] == [0.062, 0.312, 0.626]
+    assert log_shares([0.9, 0.0, 0.0]) == [0.0, 0.5, 0.5] and log_shares([1.0, None]) == [None] * 2
+    assert log_shares([1.0, 1.0]) == [None, None]  # nothing bad: no step spent anything
