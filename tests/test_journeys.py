@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from slo_jobs import lake, rules
-from slo_jobs.core import periods
 from slo_jobs.compute.journey import log_shares
+from slo_jobs.core import periods
 from slo_jobs.core.errors import SpecError
 from slo_jobs.report import monthly as report
 from slo_jobs.run import runner
