@@ -24,6 +24,7 @@ from slo_jobs.core import periods, redaction
 from slo_jobs.decisions import view as decision_view
 from slo_jobs.report import breakdown as attribution
 from slo_jobs.report import exports, history
+from slo_jobs.report import journeys as journey_view
 from slo_jobs.report import monthly as report
 from slo_jobs.report import stream as report_stream
 from tests.lakeutil import Bucket, write_buckets
@@ -97,7 +98,8 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
         months += [{"slo": slo, "service": r["service"], **p} for p in points]
         records.append({**{k: report.whole(k, r.get(k)) for k in exports.JSON_FIELDS},
                         **decision_view.json_extras(slo, m.choices),
-                        **attribution.json_extra(groups), "months": points})
+                        **attribution.json_extra(groups), "months": points,
+                        **journey_view.json_extra(slo, m.tables["journeys"])})
     context = report._context(lake_dir, m, "test", RENDERED)
     env = report.template_env()
 

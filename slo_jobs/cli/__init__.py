@@ -95,11 +95,12 @@ def run(month: Month, slos: Slos = None, prometheus_url: PromUrl = None,
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period, at)
+    every, journeys = catalog.load_with_journeys(slo_paths(slos))
+    loaded, notes = runner.started(every, period, at)
     echo_notes(notes)
     with Sources.from_env(prometheus_url) as sources:
         rows, files = runner.run_month(sources, loaded, period, lake_at(lake), out, now(), as_of=at,
-                                       teams=teams.load_for(slo_paths(slos)))
+                                       teams=teams.load_for(slo_paths(slos)), journeys=journeys)
     typer.echo(report_text.table(rows))
     _unmatched(lake, loaded, period.days)
     print_files(report_files(files))
@@ -151,9 +152,11 @@ def compute_cmd(month: Month, slos: Slos = None, lake: Lake = "lake",
 
     period = periods.month(month)
     at = as_of_or_now(as_of)
-    loaded, notes = runner.started(catalog.load(slo_paths(slos)), period, at)
+    every, journeys = catalog.load_with_journeys(slo_paths(slos))
+    loaded, notes = runner.started(every, period, at)
     echo_notes(notes)
-    rows = runner.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)))
+    rows = runner.compute_month(lake_at(lake), loaded, period, at, teams.load_for(slo_paths(slos)),
+                                journeys)
     typer.echo(report_text.table(rows))
 
 
@@ -241,11 +244,11 @@ def backfill_cmd(
     from ..run.sources import Sources
     from ..spec import catalog
 
-    loaded = catalog.load(slo_paths(slos))
+    loaded, journeys = catalog.load_with_journeys(slo_paths(slos))
     with Sources.from_env(prometheus_url) as sources:
         outcomes = backfill.backfill(sources, loaded, first, last, lake_at(lake), out,
                                      redo=redo, progress=progress, rendered_at=now(),
-                                     teams=teams.load_for(slo_paths(slos)))
+                                     teams=teams.load_for(slo_paths(slos)), journeys=journeys)
     for line in backfill.summary(outcomes):
         typer.echo(line)
     _unmatched(lake, loaded, [d for p in periods.month_range(first, last) for d in p.days])

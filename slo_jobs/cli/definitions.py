@@ -126,8 +126,9 @@ def rules_cmd(
     from .. import rules
     from ..spec import catalog
 
-    for line in rules.command(catalog.load(slo_paths(slos)), out, as_of_or_now(at),
-                              blocks if backfill else None, start, end, prometheus_url):
+    loaded, journeys = catalog.load_with_journeys(slo_paths(slos))
+    for line in rules.command(loaded, out, as_of_or_now(at), blocks if backfill else None,
+                              start, end, prometheus_url, journeys):
         typer.echo(line)
 
 

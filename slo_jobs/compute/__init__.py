@@ -30,7 +30,8 @@ from ..core.periods import Period
 from ..lake import LakeDir
 from ..lake.computed import read_summary, read_table
 from ..spec import Slo
-from . import breakdown, maintenance, phases
+from ..spec.journey import Journey
+from . import breakdown, journey, maintenance, phases
 from . import pipelines as monthly
 from .engine import WindowResult, compute_window, connect
 from .params import SloParams
@@ -214,11 +215,12 @@ def compute_part(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
 
 
 def finish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, result: WindowResult,
-                 policy: MonthPolicy, stage: LakeDir) -> None:
+                 policy: MonthPolicy, stage: LakeDir, journeys: Sequence[Journey] = ()) -> None:
     """The part of a month that needs all its SLOs, written into ``stage`` (the month's new
     folder): the maintenance change notes against the stored month and the tables of the
     team ``policy`` (release decisions' reasons, priorities, toil), with the summary,
-    decisions and incidents. The caller writes ``daily``, ``burn`` and the pipeline tables."""
+    decisions and incidents, and the ``journeys``' month. The caller writes ``daily``,
+    ``burn`` and the pipeline tables."""
     with lake.reading_sets():
         # A month computed before keeps its first figures beside the new ones when its
         # maintenance windows changed since (never a silent change of a reported month).
@@ -230,10 +232,13 @@ def finish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, result:
     for name, rows in (("summary", result.summary), ("decisions", result.decisions),
                        ("incidents", result.incidents), *extra.items()):
         lake.write_atomic(_table(rows), stage / f"{name}.parquet")
+    lake.write_atomic(journey.month_journeys(lake_dir, slos, journeys, result.summary),
+                      stage / "journeys.parquet")
 
 
 def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
-                  as_of: datetime | None, policy: MonthPolicy) -> list[dict[str, Any]]:
+                  as_of: datetime | None, policy: MonthPolicy,
+                  journeys: Sequence[Journey] = ()) -> list[dict[str, Any]]:
     """Compute the calendar month (each SLO's in its own zone) at ``as_of`` (default: its
     end; earlier: the month to date, projected and marked estimated), with each SLO's own
     window to date beside it, and replace the month's output files in the lake.
@@ -247,7 +252,7 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
     # The compute outputs and the "Data pipelines" tables are published as one set.
     folder = lake.monthly_partition(lake_dir, period.label).parent
     with lake.publish_set(folder) as stage:
-        finish_month(lake_dir, slos, period, result, policy, stage)
+        finish_month(lake_dir, slos, period, result, policy, stage, journeys)
         lake.write_atomic(_table(result.daily), stage / "daily.parquet")
         lake.write_atomic(result.burn_table if result.burn_table is not None else _table([]),
                           stage / "burn.parquet")

@@ -36,6 +36,7 @@ from ..core.errors import LakeError, SloJobsError
 from ..core.periods import Period
 from ..lake import LakeDir
 from ..spec import Slo
+from ..spec.journey import Journey
 from . import MonthPolicy, _table, breakdown, compute_part, finish_month, write_result
 from . import pipelines as monthly
 from .engine import WindowResult
@@ -171,15 +172,15 @@ def _concat_files(paths: Sequence[LakeDir], target: LakeDir, label: str) -> None
 
 
 def merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequence[int],
-          policy: MonthPolicy) -> list[dict[str, Any]]:
+          policy: MonthPolicy, journeys: Sequence[Journey] = ()) -> list[dict[str, Any]]:
     """Publish the month from the shards ``indices`` (the ones computed for this run), with
     the team ``policy``'s tables, and remove the shards; returns the summary rows."""
     with lake.reading_sets():  # each shard's files from one version of it
-        return _merge(lake_dir, slos, period, sorted(set(indices)), policy)
+        return _merge(lake_dir, slos, period, sorted(set(indices)), policy, journeys)
 
 
 def _merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequence[int],
-           policy: MonthPolicy) -> list[dict[str, Any]]:
+           policy: MonthPolicy, journeys: Sequence[Journey]) -> list[dict[str, Any]]:
     folders = [shard_folder(lake_dir, period.label, i) for i in indices]
     manifests = [_manifest(f, period) for f in folders]
     _check(slos, manifests, period)
@@ -192,7 +193,7 @@ def _merge(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, indices: Sequ
     result.summary.sort(key=lambda r: (r["service"], r["slo"]))
     ordered = sorted(slos, key=lambda s: s.name)
     with lake.publish_set(lake.monthly_partition(lake_dir, period.label).parent) as stage:
-        finish_month(lake_dir, ordered, period, result, policy, stage)
+        finish_month(lake_dir, ordered, period, result, policy, stage, journeys)
         for name in STREAMED:
             _concat_files([f / f"{name}.parquet" for f in folders], stage / f"{name}.parquet",
                           period.label)

@@ -31,6 +31,7 @@ from ..decisions import view as decision_view
 from ..lake import LakeDir, atomicio, gaps
 from . import breakdown as attribution
 from . import history as long_view
+from . import journeys as journey_view
 from . import pdf
 from . import stream as report_stream
 from .exports import INCIDENT_FIELDS, JSON_FIELDS, csv_text, write_csv, write_json
@@ -42,8 +43,7 @@ FORMATS = ("html", "pdf", "json", "csv")
 GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
 # Statuses that are not "at risk": healthy, or not judged (too little data, too few events).
 JUDGED_OK = ("healthy", *UNJUDGED)
-# Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" of a
-# value is escaped).
+# Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" is escaped).
 _SECTION = "<!--slo-section-->"
 __all__ = ["FORMATS", "JSON_FIELDS", "ReportFiles", "SloJobsError", "alert_conditions",
            "extract_notes", "recommendations", "render", "template_env", "write_index",
@@ -127,7 +127,7 @@ def _read_month(lake_dir: LakeDir, period: Period, service: str | None,
         return compute.read_table(lake_dir, label, name, missing_ok=True)
 
     rows = [judged(r) for r in compute.read_summary(lake_dir, period)]
-    tables = {name: table(period.label, name) for name in ("decisions", "priorities", "toil")}
+    tables = {n: table(period.label, n) for n in ("decisions", "priorities", "toil", "journeys")}
     if service is not None:
         rows = [r for r in rows if r["service"] == service]
         if not rows:
@@ -188,7 +188,8 @@ def _slo_parts(m: _Month, r: dict[str, Any], tables: report_stream.SloRows,
         parts["html"] = section.render(v=view, choices=m.choices)
     record = {**{k: whole(k, r.get(k)) for k in JSON_FIELDS},
               **decision_view.json_extras(r["slo"], m.choices),
-              **attribution.json_extra(groups), "months": months}
+              **attribution.json_extra(groups), "months": months,
+              **journey_view.json_extra(r["slo"], m.tables["journeys"])}
     if "json" in formats:
         # As an item of summary.json's list (json.dumps(records, indent=2) gives the same).
         parts["json"] = "  " + json.dumps(record, indent=2, allow_nan=False,
@@ -221,8 +222,7 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
         # was made (a report rendered months later must not look older or newer than it is).
         "as_of": max((r["as_of"] for r in rows if r.get("as_of") is not None), default=None),
         "rendered_at": generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "version": __version__,
-        "met": sum(1 for r in rows if r["met"]),
+        "version": __version__, "met": sum(1 for r in rows if r["met"]),
         "missed": sum(1 for r in rows if r["met"] is False),
         "on_track": sum(1 for r in rows if r.get("outlook") == "on track"),
         "behind": sum(1 for r in rows if r.get("outlook") in ("at risk", "exhausted")),
@@ -241,7 +241,7 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
         "previous_label": m.history[0] if m.prev else None,
         "pipelines": _pipelines(lake_dir, period.label, rows),
-        "choices": m.choices,
+        "journeys": journey_view.shown(m.tables["journeys"], rows), "choices": m.choices,
         "service_release": decision_view.by_service(rows, m.choices["release"]),
         "release_policy": next((d.get("policy") for ds in m.choices["release"].values()
                                 for d in ds.values()), None) or "default",
@@ -315,6 +315,7 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
             INCIDENT_FIELDS, shown, "incidents", spool, mask, fh))
         atomicio.write_file(stage / files.history_csv.name, lambda fh: write_csv(
             long_view.HISTORY_FIELDS, rows, "history", spool, mask, fh))
+    journey_view.write(stage, files.csv, formats, context["journeys"], context["period"], mask)
 
 
 def render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
@@ -382,8 +383,7 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         for slo, tables in report_stream.slo_tables(
                 lake.monthly_partition(lake_dir, period.label).parent, period.label, by_name,
                 report_stream.DETAIL_TABLES if page else ("incidents", "breakdown")):
-            for part, text in _slo_parts(m, by_name[slo], tables, formats, section,
-                                         mask).items():
+            for part, text in _slo_parts(m, by_name[slo], tables, formats, section, mask).items():
                 spool.add(slo, part, text)
         # Pass 2: the files in the report's order, each SLO's parts copied from the spool.
         _write_files(stage, files, formats, _context(lake_dir, m, source, generated_at),

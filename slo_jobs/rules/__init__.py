@@ -38,7 +38,9 @@ from ..lake import atomicio
 from ..sources.endpoint import PrometheusConfig
 from ..spec import Query, Slo
 from ..spec.governance import phase_in_force
+from ..spec.journey import Journey
 from ..spec.promql import number
+from . import journeys as journey_rules
 from .maintenance import HORIZON, kept, maintenance_expr
 from .promtool import backfill, http_config
 
@@ -357,9 +359,10 @@ def render(slos: Sequence[Slo], at: datetime) -> str:
     return head + body
 
 
-def write(slos: Sequence[Slo], out: Path, at: datetime) -> Path:
-    """Write the rule file atomically, known secrets masked (it is published to Prometheus)."""
-    return atomicio.write_text(out, redaction.redact(render(slos, at)))
+def write(slos: Sequence[Slo], out: Path, at: datetime, journeys: Sequence[Journey] = ()) -> Path:
+    """Write the rule file (the ``journeys``' rules last) atomically, known secrets masked."""
+    return atomicio.write_text(out, redaction.redact(
+        render(slos, at) + journey_rules.render(journeys, slos)))
 
 
 def parse_instant(text: str, option: str) -> datetime:
@@ -374,10 +377,10 @@ def parse_instant(text: str, option: str) -> datetime:
 
 def command(slos: Sequence[Slo], out: Path, at: datetime, backfill_to: Path | None = None,
             start: str | None = None, end: str | None = None,
-            url: str | None = None) -> list[str]:
+            url: str | None = None, journeys: Sequence[Journey] = ()) -> list[str]:
     """``slo-jobs rules``: write the rule file and, with ``backfill_to``, the rule blocks.
     Returns the lines to print."""
-    lines = [f"wrote {write(slos, out, at)} ({len(slos)} SLOs)"]
+    lines = [f"wrote {write(slos, out, at, journeys)} ({len(slos)} SLOs)"]
     if backfill_to is None:
         return lines
     if not start or not end:

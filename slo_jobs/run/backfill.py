@@ -31,6 +31,7 @@ from ..core.periods import Period
 from ..decisions.teams import Team
 from ..lake import LakeDir
 from ..spec import Slo
+from ..spec.journey import Journey
 from . import runner
 from .sources import Sources
 
@@ -83,11 +84,12 @@ def _follows(period: Period) -> list[Period]:
 
 def _compute(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, as_of: datetime,
              out_dir: Path, source: str, rendered_at: datetime,
-             teams: Mapping[str, Team] | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+             teams: Mapping[str, Team] | None, journeys: Sequence[Journey] = ()
+             ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Compute and render ``period``; (its rows, every SLO with the reason when it fails)."""
     try:
         rows = runner.publish_month(lake_dir, slos, period, as_of, out_dir, source,
-                                    rendered_at, teams)[0]
+                                    rendered_at, teams, journeys)[0]
     except SloJobsError as exc:
         return [], {s.name: runner.reason(exc) for s in slos}
     return rows, {}
@@ -96,7 +98,8 @@ def _compute(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, as_of: date
 def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_dir: LakeDir,
              out_dir: Path, *, redo: bool = False, progress: bool = True,
              rendered_at: datetime,
-             teams: Mapping[str, Team] | None = None) -> list[MonthOutcome]:
+             teams: Mapping[str, Team] | None = None,
+             journeys: Sequence[Journey] = ()) -> list[MonthOutcome]:
     """Bring every month from ``first`` to ``last`` to a complete lake and a current report.
 
     Each SLO's month is its calendar month in its own zone, with the burn-rate lookback and
@@ -131,7 +134,7 @@ def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_
         if ok and (redo or extracted or failed or neighbour
                    or not report_is_current(lake_dir, out_dir, ok, period)):
             rows, broken = _compute(lake_dir, ok, period, rendered_at, out_dir, source,
-                                    rendered_at, teams)
+                                    rendered_at, teams, journeys)
             failed.update(broken)
             if rows:
                 recomputed.add(period.label)
@@ -146,7 +149,7 @@ def backfill(sources: Sources, slos: Sequence[Slo], first: str, last: str, lake_
         because = sorted(p.label for p in _before(later) if p.label in recomputed)
         if because:
             outcomes += _again(lake_dir, slos, later, out_dir, source, rendered_at, teams,
-                               because[-1])
+                               because[-1], journeys)
     return outcomes
 
 
@@ -158,7 +161,7 @@ def _before(period: Period) -> list[Period]:
 
 def _again(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, out_dir: Path,
            source: str, rendered_at: datetime, teams: Mapping[str, Team] | None,
-           because: str) -> list[MonthOutcome]:
+           because: str, journeys: Sequence[Journey] = ()) -> list[MonthOutcome]:
     """A month after the range that has a report: computed again (its SLOs, at its as-of)
     and rendered, so its comparison and trend read the recomputed months."""
     if not (out_dir / period.label / "summary.json").exists() or not lake.exists(
@@ -171,7 +174,7 @@ def _again(lake_dir: LakeDir, slos: Sequence[Slo], period: Period, out_dir: Path
         return []
     as_of = max(r["as_of"] for r in stored if r["slo"] in {s.name for s in chosen})
     rows, failed = _compute(lake_dir, chosen, period, as_of, out_dir, source, rendered_at,
-                            teams)
+                            teams, journeys)
     return [MonthOutcome(period.label, 0, bool(rows), rows, failed, after=because)]
 
 

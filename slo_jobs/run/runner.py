@@ -26,6 +26,7 @@ from ..lake.daytable import DayResult
 from ..report import monthly as report
 from ..report import rollup as rollup_report
 from ..spec import Slo
+from ..spec.journey import Journey
 from .sources import Sources
 
 # Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs the
@@ -194,20 +195,20 @@ def policy(teams: Mapping[str, Team] | None) -> decisions.TeamPolicy:
 
 
 def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
-                  as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
-                  ) -> list[dict[str, Any]]:
+                  as_of: datetime | None = None, teams: Mapping[str, Team] | None = None,
+                  journeys: Sequence[Journey] = ()) -> list[dict[str, Any]]:
     """Compute ``period`` from the lake at ``as_of`` in one process and publish it with the
     team policy's tables; returns the summary rows. The DAG computes the same month in
     shards (``compute.shards.compute_shard`` per shard, then ``merge_shards``)."""
-    return compute.compute_month(lake_dir, slos, period, as_of, policy(teams))
+    return compute.compute_month(lake_dir, slos, period, as_of, policy(teams), journeys)
 
 
 def merge_shards(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
-                 indices: Sequence[int], teams: Mapping[str, Team] | None = None
-                 ) -> list[dict[str, Any]]:
+                 indices: Sequence[int], teams: Mapping[str, Team] | None = None,
+                 journeys: Sequence[Journey] = ()) -> list[dict[str, Any]]:
     """Publish ``period`` from its computed shards with the team policy's tables, as
     ``compute_month`` publishes it, and remove the shards; returns the summary rows."""
-    return shards.merge(lake_dir, slos, period, indices, policy(teams))
+    return shards.merge(lake_dir, slos, period, indices, policy(teams), journeys)
 
 
 def render_month(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
@@ -226,16 +227,17 @@ def render_month(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
 
 def publish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                   as_of: datetime | None, out_dir: Path, source: str, generated_at: datetime,
-                  teams: Mapping[str, Team] | None = None
+                  teams: Mapping[str, Team] | None = None, journeys: Sequence[Journey] = ()
                   ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
     """Compute ``period`` from the lake at ``as_of`` and render its report."""
-    rows = compute_month(lake_dir, slos, period, as_of, teams)
+    rows = compute_month(lake_dir, slos, period, as_of, teams, journeys)
     return rows, render_month(lake_dir, period, out_dir, source, generated_at)
 
 
 def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: LakeDir,
               out_dir: Path, generated_at: datetime,
-              as_of: datetime | None = None, teams: Mapping[str, Team] | None = None
+              as_of: datetime | None = None, teams: Mapping[str, Team] | None = None,
+              journeys: Sequence[Journey] = ()
               ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
     """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
 
@@ -250,7 +252,7 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
         slos = started(slos, period, as_of)[0]  # the caller shows the notes
     fill_month(sources, slos, period, lake_dir, as_of)
     return publish_month(lake_dir, slos, period, as_of, out_dir, sources.label(slos),
-                         generated_at, teams)
+                         generated_at, teams, journeys)
 
 
 def rollup_period(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: str,

@@ -214,8 +214,9 @@ def merge_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
     """Publish the interval's month from its computed shards (the cross-SLO tables computed
     here) and remove the shards."""
     period = period_of(interval_start, interval_end)
-    runner.merge_shards(lake_dir, catalog.load([slos_dir]), period,
-                        [int(c["index"]) for c in computed], team_file.load_for([slos_dir]))
+    slos, journeys = catalog.load_with_journeys([slos_dir])
+    runner.merge_shards(lake_dir, slos, period, [int(c["index"]) for c in computed],
+                        team_file.load_for([slos_dir]), journeys)
     return str(lake.monthly_partition(lake_dir, period.label))
 
 

@@ -14,6 +14,8 @@ from ..core.errors import SpecError
 from . import io
 from .governance import MaintenanceDocument, Plan, plan_of
 from .io import RawDoc
+from .journey import Journey, is_journey
+from .journey import check as check_journeys
 from .load import located, source_problem, validate_native
 from .model import Slo, with_maintenance
 from .openslo import import_documents
@@ -25,7 +27,7 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
              ) -> tuple[list[Slo], list[str], int]:
     """Every SLO of ``paths`` and every problem found (as lines), and the number of files."""
     found = _scan(paths, env)
-    return found.slos, found.problems, found.files
+    return found.slos, found.problems + found.journey_problems, found.files
 
 
 @dataclass
@@ -35,6 +37,9 @@ class _Scan:
     files: int
     window_files: dict[str, list[str]]  # service -> files of its MaintenanceWindows
     openslo_files: list[str]
+    journeys: list[Journey]
+    # Apart: loading some files of a folder (a shard's) leaves steps naming SLOs elsewhere.
+    journey_problems: list[str]
 
 
 def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
@@ -43,6 +48,7 @@ def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
     native: list[RawDoc] = []
     foreign: list[RawDoc] = []
     windows: list[RawDoc] = []
+    journey_docs: list[RawDoc] = []
     for f in files:
         try:
             docs = io.read_documents(f)
@@ -58,7 +64,8 @@ def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
             version = doc.data.get("apiVersion") if isinstance(doc.data, dict) else None
             is_openslo = isinstance(version, str) and version.lower().startswith("openslo/")
             is_windows = isinstance(doc.data, dict) and doc.data.get("kind") == MAINTENANCE_KIND
-            (foreign if is_openslo else windows if is_windows else native).append(doc)
+            (foreign if is_openslo else windows if is_windows else
+             journey_docs if is_journey(doc) else native).append(doc)
     slos: list[Slo] = []
     for doc in native:
         slo, found = validate_native(doc)
@@ -83,8 +90,9 @@ def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
             problems.append(f"{slo.source}:{slo.line}: metadata.name: {slo.name!r} is already "
                             f"defined in {first.source}:{first.line}; expected a unique SLO name")
         seen.setdefault(slo.name, slo)
+    journeys, journey_problems = check_journeys(journey_docs, slos)
     return _Scan(sorted(slos, key=lambda s: s.name), problems, len(files), window_files,
-                 list(dict.fromkeys(doc.file for doc in foreign)))
+                 list(dict.fromkeys(doc.file for doc in foreign)), journeys, journey_problems)
 
 
 def _with_service_windows(slos: list[Slo], docs: list[RawDoc], files: dict[str, list[str]]
@@ -141,11 +149,23 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load(paths: Iterable[Path], env: Mapping[str, str] | None = None) -> list[Slo]:
-    """Load SLOs from files and folders (``*.yaml``/``*.yml``), sorted by name."""
-    slos, problems, _ = load_all(paths, env)
-    if problems:
-        raise SpecError("\n".join(problems))
-    return slos
+    """Load SLOs from files and folders (``*.yaml``/``*.yml``), sorted by name. Journeys
+    are not checked here (some files of a folder may hold a journey over SLOs of others):
+    ``load_all`` and ``load_with_journeys`` do."""
+    found = _scan(paths, env)
+    if found.problems:
+        raise SpecError("\n".join(found.problems))
+    return found.slos
+
+
+def load_with_journeys(paths: Iterable[Path], env: Mapping[str, str] | None = None
+                       ) -> tuple[list[Slo], list[Journey]]:
+    """``load``, and the ``kind: Journey`` documents among the files, checked against the
+    SLOs (sorted by name)."""
+    found = _scan(paths, env)
+    if found.problems or found.journey_problems:
+        raise SpecError("\n".join(found.problems + found.journey_problems))
+    return found.slos, found.journeys
 
 
 def load_indexed(paths: Iterable[Path], env: Mapping[str, str] | None = None
