@@ -131,7 +131,8 @@ class Latency(_Strict):
     """A Prometheus histogram: good = the bucket at ``threshold``, total = its ``_count``."""
 
     histogram: str
-    threshold: float = Field(gt=0)
+    # None when each objective has its own (spec/objectives.py splits the SLO per objective).
+    threshold: float | None = Field(default=None, gt=0)
     le: str | None = None
 
     @field_validator("histogram")
@@ -156,6 +157,7 @@ class Latency(_Strict):
     def bucket_label(self) -> str:
         if self.le is not None:
             return self.le
+        assert self.threshold is not None  # set on every SLO that reads it (objectives.py)
         return promql.number(self.threshold)
 
     def good(self) -> Query:
@@ -169,8 +171,9 @@ class Threshold(_Strict):
     """A gauge compared with ``value`` at the end of every time slice (e.g. ``up``, a lag)."""
 
     query: str
-    op: Op
-    value: float
+    # None when each objective has its own op and value (spec/objectives.py).
+    op: Op | None = None
+    value: float | None = None
 
     _query = field_validator("query")(promql.check_expr)
 
@@ -250,6 +253,11 @@ class Objective(_Strict):
     timeSliceWindow: str | None = None
     # Dated targets (slo_jobs/governance): each period is judged by the phase in force.
     phases: list[Phase] | None = None
+    # An objective's own threshold (latency, seconds) or op and value (threshold indicator):
+    # objectives with different ones are judged as SLOs of their own (spec/objectives.py).
+    threshold: float | None = Field(default=None, gt=0)
+    op: Op | None = None
+    value: float | None = None
 
     _phases = field_validator("phases")(check_phases)
 
