@@ -72,14 +72,14 @@ def problems(doc: Document, at: Callable[[tuple[Any, ...]], str]) -> list[str]:
     if ind.latency is not None:
         own_loc: tuple[Any, ...] = ("spec", "indicator", "latency", "threshold")
         has_own = ind.latency.threshold is not None
-        what = "a threshold (seconds, a histogram bucket boundary such as 0.3)"
+        what, short = "a threshold (seconds, a histogram bucket boundary such as 0.3)", "threshold"
     elif ind.threshold is not None:
         own_loc = ("spec", "indicator", "threshold")
         if (ind.threshold.op is None) != (ind.threshold.value is None):
             return [f"{at(own_loc)}: {'op' if ind.threshold.value is None else 'value'} "
                     "alone; expected both op and value, here or in every objective"]
         has_own = ind.threshold.op is not None
-        what = "op and value"
+        what, short = "op and value", "op and value"
     else:
         return []
     given = [own_rule(o) is not None for o in s.all_objectives]
@@ -91,7 +91,7 @@ def problems(doc: Document, at: Callable[[tuple[Any, ...]], str]) -> list[str]:
                 "or in every objective, not both"]
     if not all(given):
         loc = base[given.index(False)]
-        return [f"{at(loc)}: no {what.split(' (')[0]} while another objective has one; "
+        return [f"{at(loc)}: no {short} while another objective has one; "
                 f"expected {what} in every objective"]
     if len({own_rule(o) for o in s.all_objectives}) == 1:
         return []
