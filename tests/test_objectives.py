@@ -52,9 +52,9 @@ def test_objectives_sharing_one_threshold_stay_one_slo(tmp_path: Path) -> None:
     """Equal thresholds in the objectives are the indicator's threshold: same SLO, same hash."""
     text = LATENCY.read_text()
     shared = text.replace("threshold: 1}", "threshold: 0.3}")
-    written = shared.replace("      histogram: 'http_request_duration_seconds{service=\"checkout\"}'",
-                             "      histogram: 'http_request_duration_seconds{service=\"checkout\"}'"
-                             "\n      threshold: 0.3").replace(", threshold: 0.3}", "}")
+    histogram = "      histogram: 'http_request_duration_seconds{service=\"checkout\"}'"
+    written = shared.replace(histogram, histogram + "\n      threshold: 0.3").replace(
+        ", threshold: 0.3}", "}")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "x.yaml").write_text(shared)

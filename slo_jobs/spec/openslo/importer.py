@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .. import checks, io, model, objectives, promql, schema
 from ...core.names import SAFE_NAME, SAFE_NAME_HINT
+from .. import checks, io, model, objectives, promql, schema
 from ..io import RawDoc
 from .models import (
     API_VERSION,
