@@ -29,7 +29,7 @@ from ..core.errors import LakeError
 from ..core.periods import Period
 from ..lake import LakeDir
 from ..lake.computed import read_summary, read_table
-from ..spec import Slo
+from ..spec import Slo, objectives
 from ..spec.journey import Journey
 from . import breakdown, journey, maintenance, phases
 from . import pipelines as monthly
@@ -205,6 +205,7 @@ def compute_part(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
     by_name = {s.name: s for s in slos}
     for r in result.summary:
         r["time_zone"] = by_name[r["slo"]].time_zone
+        r.update(objectives.fields(by_name[r["slo"]]))
         r.update(windows.get(r["slo"], {}))
     for name in ("decisions", "daily", "incidents"):
         getattr(result, name).sort(key=lambda r: r["slo"])

@@ -32,7 +32,7 @@ from ..lake import LakeDir, atomicio, gaps
 from . import breakdown as attribution
 from . import history as long_view
 from . import journeys as journey_view
-from . import pdf
+from . import objectives, pdf
 from . import stream as report_stream
 from .exports import INCIDENT_FIELDS, JSON_FIELDS, csv_text, write_csv, write_json
 from .pages import template_env, write_index, write_published
@@ -217,7 +217,7 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
                      key=lambda r: r["budget_remaining"] if r["budget_remaining"] is not None
                      else 0.0)
     return {
-        "period": period, "rows": rows, "services": services, "source": source,
+        "period": period, "rows": rows, "services": objectives.grouped(services), "source": source,
         # Two different times, labelled apart: what the figures describe and when the file
         # was made (a report rendered months later must not look older or newer than it is).
         "as_of": max((r["as_of"] for r in rows if r.get("as_of") is not None), default=None),

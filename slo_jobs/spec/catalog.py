@@ -68,10 +68,9 @@ def _scan(paths: Iterable[Path], env: Mapping[str, str] | None) -> _Scan:
              journey_docs if is_journey(doc) else native).append(doc)
     slos: list[Slo] = []
     for doc in native:
-        slo, found = validate_native(doc)
+        found_slos, found = validate_native(doc)
         problems.extend(found)
-        if slo is not None:
-            slos.append(slo)
+        slos.extend(found_slos)
     imported, found = import_documents(foreign)
     problems.extend(found)
     for slo in imported:

@@ -7,27 +7,33 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from . import io
+from . import io, objectives
 from .io import RawDoc
-from .model import LatencySli, RatioSli, Slo, to_slo
+from .model import LatencySli, RatioSli, Slo
 from .schema import API_VERSION, Document
 
 
-def validate_native(doc: RawDoc) -> tuple[Slo | None, list[str]]:
-    """Validate one native document already read (and ``${VAR}``-resolved)."""
+def validate_native(doc: RawDoc) -> tuple[list[Slo], list[str]]:
+    """Validate one native document already read (and ``${VAR}``-resolved): its SLO, or
+    one per objective when their thresholds differ (``objectives``)."""
     if not isinstance(doc.data, dict):
-        return None, [f"{doc.at(())}: {io.describe(doc.data)}; "
-                      f"expected a mapping with apiVersion: {API_VERSION}"]
+        return [], [f"{doc.at(())}: {io.describe(doc.data)}; "
+                    f"expected a mapping with apiVersion: {API_VERSION}"]
     if "apiVersion" not in doc.data and "kind" not in doc.data:
-        return None, [f"{doc.at(())}: a mapping without apiVersion or kind; expected an SLO "
-                      f"definition (apiVersion: {API_VERSION} or openslo/v1)"]
+        return [], [f"{doc.at(())}: a mapping without apiVersion or kind; expected an SLO "
+                    f"definition (apiVersion: {API_VERSION} or openslo/v1)"]
     try:
         parsed = Document.model_validate(doc.data)
     except ValidationError as exc:
-        return None, io.validation_problems(exc, doc, Document)
-    slo = to_slo(parsed, doc.file, line=doc.line(("metadata", "name")))
-    problem = source_problem(slo, doc.at) or breakdown_problem(slo, doc.at)
-    return (None, [problem]) if problem else (slo, [])
+        return [], io.validation_problems(exc, doc, Document)
+    found = objectives.problems(parsed, doc.at)
+    if found:
+        return [], found
+    slos = objectives.expand(parsed, doc.file, line=doc.line(("metadata", "name")))
+    # The objectives of one SLO share its fields: a problem of one is a problem of all.
+    found = list(dict.fromkeys(p for s in slos if (
+        p := source_problem(s, doc.at) or breakdown_problem(s, doc.at))))
+    return ([], found) if found else (slos, [])
 
 
 def located(where: str) -> Callable[[tuple[str, ...]], str]:

@@ -148,6 +148,10 @@ class Slo:
     maintenance: Plan | None = None
     # Labels whose values the bad events are attributed to (counter SLIs; () for none).
     breakdown: tuple[str, ...] = ()
+    # One objective of an SLO whose objectives have different thresholds (spec/objectives.py):
+    # the SLO's name as written and the objective's displayName; None and "" otherwise.
+    objective_of: str | None = None
+    objective: str = ""
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -208,6 +212,7 @@ def _counts(ind: Indicator) -> tuple[Query, Query]:
         return ind.latency.good(), ind.latency.total()
     if ind.threshold is not None:
         t = ind.threshold
+        assert t.op is not None and t.value is not None  # objectives.py fills them in
         good = f"min(({t.query}) {PROMQL_OP[t.op]} bool {number(t.value)})"
         return derived(good), derived(f"max(({t.query}) * 0 + 1)")
     if ind.completeness is not None and ind.completeness.processed is not None:
@@ -249,6 +254,8 @@ def _hash(slo: Slo) -> str:
         canonical["phases"] = [p.model_dump() for p in slo.phases]
     if slo.breakdown:  # without one, the hash stays what it was before the field existed
         canonical["breakdown"] = list(slo.breakdown)
+    if slo.objective_of is not None:  # a whole SLO keeps the hash it had before objectives
+        canonical["objective_of"] = [slo.objective_of, slo.objective]
     if slo.maintenance is not None:
         canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
                                     for c, ws in slo.maintenance.groups]
@@ -298,6 +305,12 @@ def with_maintenance(slo: Slo, plan: Plan) -> Slo:
     return replace(changed, spec_hash=_hash(changed))
 
 
+def as_objective(slo: Slo, of: str, objective: str) -> Slo:
+    """``slo`` as the objective ``objective`` (its displayName) of the SLO named ``of``."""
+    changed = replace(slo, objective_of=of, objective=objective)
+    return replace(changed, spec_hash=_hash(changed))
+
+
 def _maybe_duration(text: str | None) -> timedelta | None:
     return None if text is None else io.duration(text)
 
@@ -307,8 +320,10 @@ def _sli(ind: Indicator, source: str) -> Sli:
     if ind.ratio is not None:
         return RatioSli(bad=ind.ratio.bad, raw=ind.ratio.raw is not None)
     if ind.latency is not None:
+        assert ind.latency.threshold is not None
         return LatencySli(threshold=ind.latency.threshold)
     if ind.threshold is not None:
+        assert ind.threshold.op is not None and ind.threshold.value is not None
         return ThresholdSli(op=ind.threshold.op, value=ind.threshold.value)
     f, c, k = ind.freshness, ind.completion, ind.completeness
     if f is not None:

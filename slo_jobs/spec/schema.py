@@ -55,7 +55,6 @@ KINDS = ("ratio", "latency", "threshold", "freshness", "completion", "completene
 BudgetingMethod = Literal["Occurrences", "Timeslices", "RatioTimeslices"]
 
 
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -131,7 +130,7 @@ class Latency(_Strict):
     """A Prometheus histogram: good = the bucket at ``threshold``, total = its ``_count``."""
 
     histogram: str
-    threshold: float = Field(gt=0)
+    threshold: float | None = Field(default=None, gt=0)  # or in each objective
     le: str | None = None
 
     @field_validator("histogram")
@@ -154,9 +153,8 @@ class Latency(_Strict):
         return f"{name}{suffix}{{{both}}}" if both else f"{name}{suffix}"
 
     def bucket_label(self) -> str:
-        if self.le is not None:
-            return self.le
-        return promql.number(self.threshold)
+        # objectives.py sets the threshold before a query is built
+        return self.le if self.le is not None else promql.number(self.threshold or 0)
 
     def good(self) -> Query:
         return Query(selector=self._series("_bucket", f'le="{self.bucket_label()}"'))
@@ -169,8 +167,8 @@ class Threshold(_Strict):
     """A gauge compared with ``value`` at the end of every time slice (e.g. ``up``, a lag)."""
 
     query: str
-    op: Op
-    value: float
+    op: Op | None = None  # op and value: here or in each objective
+    value: float | None = None
 
     _query = field_validator("query")(promql.check_expr)
 
@@ -250,6 +248,9 @@ class Objective(_Strict):
     timeSliceWindow: str | None = None
     # Dated targets (slo_jobs/governance): each period is judged by the phase in force.
     phases: list[Phase] | None = None
+    threshold: float | None = Field(default=None, gt=0)  # its own: spec/objectives.py
+    op: Op | None = None  # its own op and value (a threshold indicator)
+    value: float | None = None
 
     _phases = field_validator("phases")(check_phases)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .. import io, model, schema
+from .. import io, model, objectives, schema
 from .models import API_VERSION, CALENDAR_DURATIONS, DEFAULT_START
 
 
@@ -105,13 +105,52 @@ def _export_one(slo: model.Slo) -> tuple[dict[str, Any], list[str]]:
             "spec": body}, warnings
 
 
+def _export_objectives(group: str, members: Sequence[model.Slo]
+                       ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The objectives of the SLO ``group``, each computed as an SLO of its own: one OpenSLO
+    SLO with its objectives' op and value for a threshold indicator; for a latency one
+    (a ratioMetric has one good query) an SLO per objective, annotated with ``group``."""
+    parts = [_export_one(m) for m in members]
+    warnings = list(dict.fromkeys(w for _, ws in parts for w in ws))
+    first = parts[0][0]
+    if "thresholdMetric" in first["spec"]["indicator"]["spec"]:
+        merged = {**first, "metadata": {**first["metadata"], "name": group}}
+        merged["spec"] = {**first["spec"], "objectives": [
+            o for d, _ in parts for o in d["spec"]["objectives"]]}
+        merged["spec"]["indicator"] = {**first["spec"]["indicator"], "metadata": {"name": group}}
+        return [merged], warnings
+    docs = []
+    for d, _ in parts:
+        d["metadata"]["annotations"] = {objectives.ANNOTATION: group}
+        docs.append(d)
+    slo = members[0]
+    warnings.append(f"{slo.source}:{slo.line}: {group}: objectives with different latency "
+                    "thresholds have no one-SLO OpenSLO v1 form (a ratioMetric has one good "
+                    f"query); exported as {len(docs)} SLOs "
+                    f"({', '.join(m.name for m in members)}), each annotated "
+                    f"{objectives.ANNOTATION}: {group}")
+    return docs, warnings
+
+
 def export(slos: Sequence[model.Slo]) -> tuple[str, list[str]]:
     """OpenSLO v1 YAML (one document per SLO) and warnings for what has no equivalent."""
     docs, warnings = [], []
+    groups: dict[str, list[model.Slo]] = {}
+    for slo in slos:
+        if slo.objective_of is not None:
+            groups.setdefault(slo.objective_of, []).append(slo)
+    done: set[str] = set()
     for slo in slos:
         if slo.pipeline is not None:
             warnings.append(f"{slo.source}:{slo.line}: {slo.name}: a {slo.kind} SLI read from "
                             "the Airflow API or a table has no OpenSLO v1 form; not exported")
+            continue
+        if slo.objective_of is not None:
+            if slo.objective_of not in done:
+                done.add(slo.objective_of)
+                ds, ws = _export_objectives(slo.objective_of, groups[slo.objective_of])
+                docs.extend(ds)
+                warnings.extend(ws)
             continue
         d, w = _export_one(slo)
         docs.append(d)

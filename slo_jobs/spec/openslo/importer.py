@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .. import checks, io, model, promql, schema
+from ...core.names import SAFE_NAME, SAFE_NAME_HINT
+from .. import checks, io, model, objectives, promql, schema
 from ..io import RawDoc
 from .models import (
     API_VERSION,
@@ -158,17 +159,15 @@ class _Importer:
         if sli.thresholdMetric is not None:
             urls.append(self.source_url(sli.thresholdMetric.metricSource, doc,
                                         loc + ("thresholdMetric", "metricSource")))
-            rules = {(o.op, o.value) for o in objectives}
-            op, value = next(iter(rules))
-            if op is None or value is None:
-                raise self.fail(slo_doc, ("spec", "objectives", 0), "no op/value",
-                                "expected op (lt, lte, gt, gte) and value in the objectives "
-                                "of a thresholdMetric")
-            if len(rules) > 1:
-                raise self.fail(slo_doc, ("spec", "objectives"), "different op/value per "
-                                "objective not supported yet", "expected the same op and value")
+            for i, o in enumerate(objectives):
+                if o.op is None or o.value is None:
+                    raise self.fail(slo_doc, ("spec", "objectives", i), "no op/value",
+                                    "expected op (lt, lte, gt, gte) and value in the "
+                                    "objectives of a thresholdMetric")
+            # Each objective keeps its op and value: objectives.expand folds them into the
+            # indicator when they agree and splits the SLO per objective when they differ.
             query = str(sli.thresholdMetric.metricSource.spec["query"]).strip()
-            return {"threshold": {"query": query, "op": op, "value": value}}, urls[0]
+            return {"threshold": {"query": query}}, urls[0]
         r = sli.ratioMetric
         assert r is not None
         rloc = loc + ("ratioMetric",)
@@ -236,7 +235,7 @@ class _Importer:
             out.update(timeZone=w.calendar.timeZone, startTime=w.calendar.startTime)
         return out
 
-    def convert(self, slo: SloDoc, doc: RawDoc) -> model.Slo | None:
+    def convert(self, slo: SloDoc, doc: RawDoc) -> list[model.Slo]:
         s = slo.spec
         # Independent parts are checked separately so one run reports all of them.
         before = len(self.problems)
@@ -244,7 +243,7 @@ class _Importer:
         window = self._try(self.window, s.timeWindow, doc)
         found = self._try(self._indicator, s, doc)
         if len(self.problems) > before or window is None or found is None:
-            return None
+            return []
         indicator, url = found
         labels = {k: ",".join(v) if isinstance(v, list) else v
                   for k, v in slo.metadata.labels.items()}
@@ -256,14 +255,14 @@ class _Importer:
         if problem:
             self.problems.append(f"{doc.at(('spec', 'budgetingMethod'))}: "
                                  f"{s.budgetingMethod}; {problem}")
-            return None
+            return []
         native = {
             "apiVersion": schema.API_VERSION, "kind": schema.KIND,
             "metadata": {"name": slo.metadata.name, "displayName": slo.metadata.displayName,
                          "labels": labels},
             "spec": {
                 "service": s.service, "description": s.description, "indicator": indicator,
-                "objectives": [_objective(o) for o in s.objectives],
+                "objectives": [_objective(o, kind == "threshold") for o in s.objectives],
                 "window": window, "budgetingMethod": s.budgetingMethod,
             },
         }
@@ -274,9 +273,25 @@ class _Importer:
             parsed = schema.Document.model_validate(native)
         except ValidationError as exc:
             self.problems.extend(io.validation_problems(exc, view, schema.Document))
-            return None
-        return model.to_slo(parsed, doc.file, prometheus_url=url,
-                           line=doc.line(("metadata", "name")))
+            return []
+        found_problems = objectives.problems(parsed, view.at)
+        if found_problems:
+            self.problems.extend(found_problems)
+            return []
+        slos = objectives.expand(parsed, doc.file, prometheus_url=url,
+                                 line=doc.line(("metadata", "name")))
+        of = slo.metadata.annotations.get(objectives.ANNOTATION)
+        if of is None:
+            return slos
+        # Exported from an SLO whose objectives have different latency thresholds.
+        where = ("metadata", "annotations", objectives.ANNOTATION)
+        if not SAFE_NAME.match(of):
+            raise self.fail(doc, where, repr(of), f"expected the name of the SLO this is an "
+                            f"objective of: {SAFE_NAME_HINT.removeprefix('expected ')}")
+        if len(s.objectives) != 1:
+            raise self.fail(doc, where, f"{of!r} on an SLO of {len(s.objectives)} objectives",
+                            "expected one objective in an SLO that is an objective of another")
+        return [model.as_objective(slos[0], of, s.objectives[0].displayName)]
 
     def _try(self, check: Callable[..., T], *args: Any) -> T | None:
         try:
@@ -325,8 +340,10 @@ class _Importer:
                 self.counter_query(metric, r.counter, doc, loc + sub)
 
 
-def _objective(o: Objective) -> dict[str, Any]:
+def _objective(o: Objective, threshold: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"displayName": o.displayName, "target": o.fraction}
+    if threshold:
+        out.update(op=o.op, value=o.value)
     if o.timeSliceTarget is not None:
         out["timeSliceTarget"] = o.timeSliceTarget
     if o.timeSliceWindow is not None:
@@ -367,7 +384,6 @@ def import_documents(docs: Sequence[RawDoc]) -> tuple[list[model.Slo], list[str]
         except _Problem as exc:
             imp.problems.append(str(exc))
             continue
-        if converted is not None:
-            slos.append(converted)
+        slos.extend(converted)
     # A problem in a shared SLI is reported once, not once per SLO referring to it.
     return slos, list(dict.fromkeys(imp.problems))
