@@ -148,6 +148,8 @@ class Slo:
     maintenance: Plan | None = None
     # Labels whose values the bad events are attributed to (counter SLIs; () for none).
     breakdown: tuple[str, ...] = ()
+    # spec.errorCategories: (name, counter selector) in spec order; () for none.
+    error_categories: tuple[tuple[str, str], ...] = ()
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -249,6 +251,8 @@ def _hash(slo: Slo) -> str:
         canonical["phases"] = [p.model_dump() for p in slo.phases]
     if slo.breakdown:  # without one, the hash stays what it was before the field existed
         canonical["breakdown"] = list(slo.breakdown)
+    if slo.error_categories:  # likewise: a hash without categories is unchanged
+        canonical["error_categories"] = [list(c) for c in slo.error_categories]
     if slo.maintenance is not None:
         canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
                                     for c, ws in slo.maintenance.groups]
@@ -288,7 +292,8 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),
         phases=tuple(s.all_objectives[0].phases or ()), maintenance=plan_of(s.maintenance),
-        breakdown=tuple(s.breakdown or ()), definition=doc)
+        breakdown=tuple(s.breakdown or ()), definition=doc,
+        error_categories=tuple((s.errorCategories or {}).items()))
     return replace(slo, spec_hash=_hash(slo))
 
 
