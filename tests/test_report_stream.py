@@ -19,10 +19,12 @@ from markupsafe import Markup
 
 from slo_jobs import compute, lake
 from slo_jobs.compute import SloParams, compute_window, write_result
+from slo_jobs.compute import categories as category_table
 from slo_jobs.compute.breakdown import COLUMNS
 from slo_jobs.core import periods, redaction
 from slo_jobs.decisions import view as decision_view
 from slo_jobs.report import breakdown as attribution
+from slo_jobs.report import categories as errors
 from slo_jobs.report import exports, history
 from slo_jobs.report import journeys as journey_view
 from slo_jobs.report import monthly as report
@@ -71,6 +73,16 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _breakdown("zz-api", [("502", 4.0, 1)])
     lake.write_atomic(pa.Table.from_pylist(rows, COLUMNS),
                       lake.monthly_partition(lake_dir, NOV.label).parent / "breakdown.parquet")
+    # Error categories of aa-web: the month, then each of its incidents.
+    spans = [("month", NOV.start, None)] + [
+        ("incident", i["start"], i["severity"])
+        for i in compute.read_table(lake_dir, NOV.label, "incidents") if i["slo"] == "aa-web"]
+    rows = [{"slo": "aa-web", "span": span, "start": start, "end": start, "severity": sev,
+             "category": c, "events": e, "bad": 10.0, "share": e / 10, "days": 30,
+             "days_missing": 0}
+            for span, start, sev in spans for c, e in (("server", 6.0), ("uncategorised", 4.0))]
+    lake.write_atomic(pa.Table.from_pylist(rows, category_table.COLUMNS),
+                      lake.monthly_partition(lake_dir, NOV.label).parent / "categories.parquet")
     return lake_dir
 
 
@@ -85,7 +97,8 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
     views, records, months = {}, [], []
     for r in m.rows:
         slo = r["slo"]
-        trend = report._enrich(r, m, by["incidents"].get(slo, []))
+        incidents = errors.attach(r, by["incidents"].get(slo, []), by["categories"].get(slo, []))
+        trend = report._enrich(r, m, incidents)
         groups = sorted(by["breakdown"].get(slo, []), key=lambda g: g["rank"])
         burn = by["burn"].get(slo, [])
         views[slo] = report_stream.slo_view(

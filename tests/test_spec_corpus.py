@@ -55,7 +55,7 @@ EXPECTED: dict[str, list[str]] = {
                                 "'objective'? expected one of: service, description, indicator, "
                                 "objective, objectives, window, budgetingMethod, noDataPolicy, "
                                 "alerting, minCoverage, judgeFewEvents, scrapeInterval, "
-                                "maintenance, breakdown"],
+                                "maintenance, breakdown, errorCategories"],
     "native-no-data-policy": [":11: spec.noDataPolicy: 'ignore'; input should be 'good', 'bad' "
                               "or 'skip'"],
     "native-rolling-in-minutes": [":12: spec.window.rolling: '30m'; expected a duration: a whole "

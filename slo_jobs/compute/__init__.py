@@ -3,8 +3,8 @@
 Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
-``compute_month`` adds the pipeline tables of :mod:`slo_jobs.compute.pipelines` and the
-budget attribution of :mod:`.breakdown`.
+``compute_month`` adds the pipeline tables of :mod:`slo_jobs.compute.pipelines`, the
+budget attribution of :mod:`.breakdown` and the error categories of :mod:`.categories`.
 
 Also here: the SLO parameters the engine reads (``params``), phases applied to them
 (``phases``), maintenance windows as minute masks (``maintenance``), the numpy burn stream
@@ -31,7 +31,7 @@ from ..lake import LakeDir
 from ..lake.computed import read_summary, read_table
 from ..spec import Slo, objectives
 from ..spec.journey import Journey
-from . import breakdown, journey, maintenance, phases
+from . import breakdown, categories, journey, maintenance, phases
 from . import pipelines as monthly
 from .engine import WindowResult, compute_window, connect
 from .params import SloParams
@@ -260,4 +260,7 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
         monthly.summarise(lake_dir, slos, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, slos, result.summary),
                           stage / "breakdown.parquet")
+        lake.write_atomic(categories.month_categories(lake_dir, slos, result.summary,
+                                                      result.incidents),
+                          stage / "categories.parquet")
     return result.summary

@@ -32,27 +32,29 @@ COLUMNS = pa.schema([
 ])
 
 
-def _rows(lake_dir: LakeDir, slo: str, labels: list[str], days: Sequence[Any]
-          ) -> tuple[pa.Table, int]:
-    """The SLO's breakdown partitions of ``days`` (each verified), and how many days have
-    none by ``labels`` (extracted before the SLO had this breakdown, or never)."""
+def day_rows(lake_dir: LakeDir, table: str, slo: str, key: str, expected: list[str],
+             days: Sequence[Any]) -> tuple[pa.Table, int]:
+    """The SLO's partitions of the detail ``table`` for ``days`` (each verified), and how
+    many days have none whose ``key`` column is ``expected`` (extracted before the SLO was
+    defined so, or never). Breakdown and error categories alike."""
+    schema = lake.CATEGORY_SCHEMA if table == "categories" else lake.BREAKDOWN_SCHEMA
     tables, missing = [], 0
     for d in days:
-        path = lake.detail_partition(lake_dir, "breakdown", slo, d)
+        path = lake.detail_partition(lake_dir, table, slo, d)
         if not path.exists():
             missing += 1
             continue
-        table = lake.read_verified(path, schema=lake.BREAKDOWN_SCHEMA)
-        if table.num_rows and table.column("labels")[0].as_py() != labels:
+        found = lake.read_verified(path, schema=schema)
+        if found.num_rows and found.column(key)[0].as_py() != expected:
             missing += 1
             continue
-        tables.append(table)
+        tables.append(found)
     if not tables:
-        return lake.BREAKDOWN_SCHEMA.empty_table(), missing
+        return schema.empty_table(), missing
     return pa.concat_tables(tables), missing
 
 
-def _maintenance(slo: Slo, start: datetime, as_of: datetime) -> pa.Table:
+def maintenance_table(slo: Slo, start: datetime, as_of: datetime) -> pa.Table:
     """The SLO's planned windows in ``[start, as_of)`` as whole-minute ranges: a minute a
     window touches at all is covered, as in the compute stage."""
     origin = periods.midnight(start.astimezone(UTC).date())
@@ -78,9 +80,10 @@ def month_breakdown(lake_dir: LakeDir, slos: Sequence[Slo],
             continue
         start, as_of = row["period_start"], row["as_of"]
         days = periods.utc_days(periods.Period("", start, as_of))
-        rows, missing = _rows(lake_dir, s.name, list(s.breakdown), days)
+        rows, missing = day_rows(lake_dir, "breakdown", s.name, "labels", list(s.breakdown),
+                                 days)
         con.register("rows", rows)
-        con.register("maintenance", _maintenance(s, start, as_of))
+        con.register("maintenance", maintenance_table(s, start, as_of))
         found = con.sql(resources.sql("breakdown"), params={
             "start": start, "as_of": as_of, "labels": list(s.breakdown),
             "month_bad": float(row["bad"] or 0.0),

@@ -4,7 +4,7 @@ Reading the partitions and the window sums are per SLO, so the SLOs (ordered by 
 cut into shards of ``size``; each shard is computed by one task into its own folder,
 
     <lake>/monthly/.shards/month=<YYYY-MM>/shard=<n>/
-        summary, decisions, daily, incidents, burn, breakdown, pipelines,
+        summary, decisions, daily, incidents, burn, breakdown, categories, pipelines,
         pipeline_late_runs, pipeline_hours (.parquet)
         shard.json (period, as-of, size, SLOs and spec hashes)
 
@@ -15,9 +15,9 @@ release reasons, priorities, toil), publishes the month as one set and removes t
 The outputs equal those of ``compute_month``, which computes every SLO in one process.
 
 A shard runs in its task's process only (no worker processes): the orchestrator spreads
-the shards over its workers. The ``daily``, ``burn`` and ``breakdown`` tables (SLO x day,
-SLO x hour, SLO x label values) are copied shard by shard, never held whole, so the
-merge's memory grows with the SLOs' summary rows only.
+the shards over its workers. The ``daily``, ``burn``, ``breakdown`` and ``categories``
+tables (SLO x day, SLO x hour, SLO x label values, SLO x span x category) are copied
+shard by shard, never held whole, so the merge's memory grows with the SLOs' summary rows only.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ from ..core.periods import Period
 from ..lake import LakeDir
 from ..spec import Slo
 from ..spec.journey import Journey
-from . import MonthPolicy, _table, breakdown, compute_part, finish_month, write_result
+from . import MonthPolicy, _table, breakdown, categories, compute_part, finish_month, write_result
 from . import pipelines as monthly
 from .engine import WindowResult
 
 MANIFEST = "shard.json"
 ROW_TABLES = ("summary", "decisions", "incidents")  # read whole: the merge needs every row
-STREAMED = ("daily", "burn", "breakdown")  # copied file by file
+STREAMED = ("daily", "burn", "breakdown", "categories")  # copied file by file
 PIPELINE_TABLES = ("pipelines", "pipeline_late_runs", "pipeline_hours")
 
 
@@ -92,6 +92,9 @@ def compute_shard(lake_dir: LakeDir, part: Sequence[Slo], period: Period, index:
         monthly.summarise(lake_dir, part, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, part, result.summary),
                           stage / "breakdown.parquet")
+        lake.write_atomic(categories.month_categories(lake_dir, part, result.summary,
+                                                      result.incidents),
+                          stage / "categories.parquet")
         lake.write_whole(stage / MANIFEST, lambda fh: _write_json(fh, manifest))
     return target
 

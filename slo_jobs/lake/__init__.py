@@ -94,7 +94,17 @@ BREAKDOWN_SCHEMA = pa.schema([
     pa.field("bad", pa.float64(), nullable=False),
     pa.field("total", pa.float64(), nullable=False),
 ])
-DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown")
+# spec.errorCategories: per minute and category of a counter SLI, the bad events the
+# category's selector counts (at most the minute's), "" for those no category counts; rows
+# only for buckets with data and events (sources/prometheus/categories.py).
+CATEGORY_SCHEMA = pa.schema([
+    pa.field("ts", _TS, nullable=False),  # bucket start, as in the SLI partition
+    pa.field("categories", pa.list_(pa.string()), nullable=False),  # those in force, in order
+    pa.field("category", pa.string(), nullable=False),  # "": uncategorised
+    pa.field("events", pa.float64(), nullable=False),
+    pa.field("bad", pa.float64(), nullable=False),  # the SLI's bad events in the bucket
+])
+DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown", "categories")
 
 
 def _checked(name: str) -> str:
@@ -110,7 +120,7 @@ def sli_partition(lake: LakeDir, slo: str, day: date) -> LakeDir:
 
 def detail_partition(lake: LakeDir, table: str, slo: str, day: date) -> LakeDir:
     """``<lake>/<table>/slo=<name>/date=<day>/part-0.parquet``: pipeline_age, pipeline_runs,
-    breakdown."""
+    breakdown, categories."""
     if table not in DETAIL_TABLES:
         raise LakeError(f"detail table {table!r}: expected one of {', '.join(DETAIL_TABLES)}")
     return lake / table / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART

@@ -34,6 +34,8 @@ class DayTable:
     runs: pa.Table | None = None  # a completion SLI's judged runs (lake.RUN_SCHEMA)
     # spec.breakdown: events per minute and label values (lake.BREAKDOWN_SCHEMA)
     breakdown: pa.Table | None = None
+    # spec.errorCategories: bad events per minute and category (lake.CATEGORY_SCHEMA)
+    categories: pa.Table | None = None
     notes: tuple[str, ...] = ()  # what the report's data-quality section should say
     # Set when the day was read before it was complete (it is still running, or the source
     # had not ingested all of it): later buckets are "no data" for now, and the day is
@@ -119,15 +121,16 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
 
     The lake is the record: where the partition already there has data and this read has
     none (the source's retention ended, an outage, a wrong URL), its buckets (and their
-    breakdown rows) are kept, and the partition and the log say so; buckets both have data
-    for take this read's (but see ``_kept``). ``before``: whether this read had data in the
-    bucket just before the day (None: the day was the first of its read)."""
+    breakdown and category rows) are kept, and the partition and the log say so; buckets
+    both have data for take this read's (but see ``_kept``). ``before``: whether this read
+    had data in the bucket just before the day (None: the day was the first of its read)."""
     path = lake.sli_partition(lake_dir, slo, d.day)
     old = _old(path)
     kept = _kept(old, d.table, before, d.unsure)
     table, notes = d.table, d.notes
-    attributed = lake.detail_partition(lake_dir, "breakdown", slo, d.day)
-    breakdown = d.breakdown
+    # Tables of events per minute beside the SLI partition, merged as its buckets are.
+    details = {"breakdown": (d.breakdown, lake.BREAKDOWN_SCHEMA),
+               "categories": (d.categories, lake.CATEGORY_SCHEMA)}
     if old is not None and kept is not None:
         keep, lost = kept
         table = _merged(old, d.table, keep)
@@ -136,22 +139,26 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
             log.warning("SLO %s, %s: the source no longer holds %d minutes the lake has; "
                         "kept the lake's", slo, d.day,
                         int(lost.sum() * table.column("step_s")[0].as_py() // 60))
-        if breakdown is not None and attributed.exists():
-            prior = lake.read_detail(attributed, lake.BREAKDOWN_SCHEMA)
-            taken = table.column("ts").filter(pa.array(keep))
-            breakdown = pa.concat_tables([
-                breakdown.filter(pc.invert(pc.is_in(breakdown.column("ts"), taken))),
-                prior.filter(pc.is_in(prior.column("ts"), taken))]).sort_by("ts")
+        taken = table.column("ts").filter(pa.array(keep))
+        for name, (found, schema) in list(details.items()):
+            stored = lake.detail_partition(lake_dir, name, slo, d.day)
+            if found is not None and stored.exists():
+                prior = lake.read_detail(stored, schema)
+                details[name] = (pa.concat_tables([
+                    found.filter(pc.invert(pc.is_in(found.column("ts"), taken))),
+                    prior.filter(pc.is_in(prior.column("ts"), taken))]).sort_by("ts"), schema)
     if d.ages is not None:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
     if d.runs is not None:
         lake.write_atomic(d.runs, lake.detail_partition(lake_dir, "pipeline_runs", slo, d.day))
-    if breakdown is not None:
-        lake.write_atomic(breakdown, attributed)
-    else:
-        # A breakdown must describe the SLI partition beside it: one from an earlier
-        # definition would attribute events this day's read no longer has.
-        attributed.unlink(missing_ok=True)
+    for name, (found, _) in details.items():
+        stored = lake.detail_partition(lake_dir, name, slo, d.day)
+        if found is not None:
+            lake.write_atomic(found, stored)
+        else:
+            # Such a table must describe the SLI partition beside it: one from an earlier
+            # definition would attribute events this day's read no longer has.
+            stored.unlink(missing_ok=True)
     rows = int(pc.sum(table.column("has_data").cast(pa.int64())).as_py() or 0)
     meta = lake.partition_metadata(notes, d.complete_until, no_data=rows == 0)
     lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)

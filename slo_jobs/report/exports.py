@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from ..core.verdict import REPORTED
+from . import categories
 from .stream import Spool
 from .text import iso, whole
 
@@ -26,9 +27,9 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
                "first_budget_remaining", "first_status", "first_excluded_minutes", *REPORTED,
-               "objective_of", "objective", "objective_threshold")
+               "objective_of", "objective", "objective_threshold", "error_categories")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
-                   "peak_burn_1h", "bad", "budget_share")
+                   "peak_burn_1h", "bad", "budget_share", "error_categories")
 
 
 def cell(field: str, value: Any) -> Any:
@@ -39,6 +40,8 @@ def cell(field: str, value: Any) -> Any:
         return "true" if value else "false"  # as in summary.json
     if isinstance(value, datetime):
         return iso(value)
+    if isinstance(value, dict):  # error categories: their shares, in one cell
+        return categories.cell(value)
     return whole(field, value)
 
 

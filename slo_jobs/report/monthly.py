@@ -1,10 +1,9 @@
 """Report stage: the month as HTML and PDF (same content), plus JSON and CSV exports.
 
-Reads only the compute stage's outputs in the lake (summary, decisions, daily, incidents,
-burn of the month, and the summaries of earlier months for trends), so a report can be
-rendered again at any time without Prometheus. The summary rows are held whole; each SLO's
-detail rows are read, rendered and spooled one SLO at a time (``report_stream``), so the
-render's memory does not grow with them.
+Reads only the compute stage's outputs in the lake (the month's tables, and the summaries
+of earlier months for trends), so a report can be rendered again at any time without
+Prometheus. The summary rows are held whole; each SLO's detail rows are read, rendered and
+spooled one SLO at a time (``report_stream``): the render's memory does not grow with them.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from ..core.verdict import UNJUDGED, judged
 from ..decisions import view as decision_view
 from ..lake import LakeDir, atomicio, gaps
 from . import breakdown as attribution
+from . import categories as errors
 from . import history as long_view
 from . import journeys as journey_view
 from . import objectives, pdf
@@ -174,7 +174,7 @@ def _slo_parts(m: _Month, r: dict[str, Any], tables: report_stream.SloRows,
                formats: Sequence[str], section: jinja2.Template,
                mask: Callable[[str], str]) -> dict[str, str]:
     """One SLO's part of each file asked for, each complete text with secrets masked."""
-    incidents = tables.rows("incidents")
+    incidents = errors.attach(r, tables.rows("incidents"), tables.rows("categories"))
     trend = _enrich(r, m, incidents)
     groups = sorted(tables.rows("breakdown"), key=lambda g: g["rank"])
     months = long_view.points(r, m.trend_rows, long_view.labels(m.period))
@@ -382,8 +382,9 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         # Pass 1: each SLO's detail rows, in storage order, to its parts of the files.
         for slo, tables in report_stream.slo_tables(
                 lake.monthly_partition(lake_dir, period.label).parent, period.label, by_name,
-                report_stream.DETAIL_TABLES if page else ("incidents", "breakdown")):
-            for part, text in _slo_parts(m, by_name[slo], tables, formats, section, mask).items():
+                report_stream.DETAIL_TABLES if page else report_stream.RECORD_TABLES):
+            for part, text in _slo_parts(m, by_name[slo], tables, formats, section,
+                                         mask).items():
                 spool.add(slo, part, text)
         # Pass 2: the files in the report's order, each SLO's parts copied from the spool.
         _write_files(stage, files, formats, _context(lake_dir, m, source, generated_at),

@@ -2,8 +2,8 @@
 
 A month's detail tables hold many rows per SLO (``burn``: one per hour, 720 a month), so at
 10,000 SLOs the whole month's rows as Python objects take gigabytes. The report therefore
-reads ``daily``, ``burn``, ``incidents`` and ``breakdown`` in storage order, in record
-batches, and takes each SLO's rows as the tables reach it (:func:`slo_groups`,
+reads ``daily``, ``burn``, ``incidents``, ``breakdown`` and ``categories`` in storage order,
+in record batches, and takes each SLO's rows as the tables reach it (:func:`slo_groups`,
 :class:`Cursor`). Every table the compute stage writes is ordered by SLO name
 (``compute.compute_part`` sorts them; the shard merge lays name-ordered shards end to end);
 a table found out of that order (a month computed before the order was kept) is sorted
@@ -36,13 +36,14 @@ from . import breakdown as attribution
 from . import charts
 from .text import recommendations
 
-DETAIL_TABLES = ("daily", "burn", "incidents", "breakdown")
+DETAIL_TABLES = ("daily", "burn", "incidents", "breakdown", "categories")
+RECORD_TABLES = ("incidents", "breakdown", "categories")  # what summary.json and CSV need
 # The columns the report shows of each (None: all); decoding only these halves the work of
 # reading ``burn``, the largest table by far.
 SHOWN_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "daily": ("slo", "day", "sli", "budget_remaining"),
     "burn": ("slo", "hour_end", "burn_1h", "burn_6h", "burn_1d"),
-    "incidents": None, "breakdown": None}
+    "incidents": None, "breakdown": None, "categories": None}
 BATCH_ROWS = 4096  # rows decoded to Python objects at a time
 _CHECK_ROWS = 65_536  # "slo" values compared at a time when checking the order
 

@@ -8,6 +8,9 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ..core.names import SAFE_NAME, SAFE_NAME_HINT
+from . import promql
+
 
 class Sliced(Protocol):
     """What the rules read of an objective (``schema.Objective``, which imports this)."""
@@ -34,6 +37,29 @@ def check_breakdown(value: list[str] | None) -> list[str] | None:
                              "a label every series of the SLI has, e.g. code or route")
     if len(set(value)) != len(value):
         raise ValueError("expected each label once")
+    return value
+
+
+MAX_CATEGORIES = 8  # each category is one more selector read from raw samples
+UNCATEGORISED = "uncategorised"  # the report's name for bad events no category counts
+
+
+def check_categories(value: dict[str, str] | None) -> dict[str, str] | None:
+    """spec.errorCategories: 1 to MAX_CATEGORIES names (the SLO name rule, not the reserved
+    ``uncategorised``), each with a counter selector."""
+    if value is None:
+        return None
+    if not value or len(value) > MAX_CATEGORIES:
+        raise ValueError(f"expected 1 to {MAX_CATEGORIES} categories, e.g. "
+                         "{server: 'http_requests_total{code=~\"5..\"}'}")
+    for name, selector in value.items():
+        if not SAFE_NAME.match(name) or name == UNCATEGORISED:
+            raise ValueError(f"category {name!r}: {SAFE_NAME_HINT}, other than "
+                             f"{UNCATEGORISED!r}")
+        try:
+            promql.check_selector(selector)
+        except ValueError as exc:
+            raise ValueError(f"category {name}: {selector!r}: {exc}") from None
     return value
 
 

@@ -41,11 +41,16 @@ def located(where: str) -> Callable[[tuple[str, ...]], str]:
 
 
 def breakdown_problem(slo: Slo, at: Callable[[tuple[str, ...]], str]) -> str | None:
-    """``spec.breakdown`` on an SLI whose events are not counted from counter selectors (the
-    only ones whose series carry the labels), or judged per time slice, as a problem line."""
-    if not slo.breakdown:
+    """``spec.breakdown`` or ``spec.errorCategories`` on an SLI whose events are not counted
+    from counter selectors (the only ones whose series carry the labels, or that a category's
+    counter can be set against), or judged per time slice, as a problem line."""
+    if slo.breakdown:
+        found = f"{at(('spec', 'breakdown'))}: [{', '.join(slo.breakdown)}]"
+    elif slo.error_categories:
+        names = ", ".join(n for n, _ in slo.error_categories)
+        found = f"{at(('spec', 'errorCategories'))}: {{{names}}}"
+    else:
         return None
-    found = f"{at(('spec', 'breakdown'))}: [{', '.join(slo.breakdown)}]"
     expected = ("expected it only on a ratio (good or bad, and total, as counter selectors) "
                 "or latency indicator with budgetingMethod Occurrences")
     if not counted_by_selector(slo):

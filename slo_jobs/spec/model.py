@@ -152,6 +152,8 @@ class Slo:
     # the SLO's name as written and the objective's displayName; None and "" otherwise.
     objective_of: str | None = None
     objective: str = ""
+    # spec.errorCategories: (name, counter selector) in spec order; () for none.
+    error_categories: tuple[tuple[str, str], ...] = ()
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -256,6 +258,8 @@ def _hash(slo: Slo) -> str:
         canonical["breakdown"] = list(slo.breakdown)
     if slo.objective_of is not None:  # a whole SLO keeps the hash it had before objectives
         canonical["objective_of"] = [slo.objective_of, slo.objective]
+    if slo.error_categories:  # likewise: a hash without categories is unchanged
+        canonical["error_categories"] = [list(c) for c in slo.error_categories]
     if slo.maintenance is not None:
         canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
                                     for c, ws in slo.maintenance.groups]
@@ -295,7 +299,8 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),
         phases=tuple(s.all_objectives[0].phases or ()), maintenance=plan_of(s.maintenance),
-        breakdown=tuple(s.breakdown or ()), definition=doc)
+        breakdown=tuple(s.breakdown or ()), definition=doc,
+        error_categories=tuple((s.errorCategories or {}).items()))
     return replace(slo, spec_hash=_hash(slo))
 
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 from ..core.names import safe_name
 from ..core.periods import BUCKET
 from . import io, promql
-from .checks import check_breakdown, objective_rules
+from .checks import check_breakdown, check_categories, objective_rules
 from .governance import Maintenance, Phase, check_phases
 from .promql import has_placeholder
 from .tables import CompletenessColumns, Completion, TableSource, identifier, optional_duration
@@ -368,9 +368,11 @@ class Spec(_Strict):
     maintenance: Maintenance | None = None
     # Labels whose values the bad events are attributed to (counter SLIs only, see load.py).
     breakdown: list[str] | None = None
+    errorCategories: dict[str, str] | None = None  # name -> counter selector (load.py)
 
     _service = field_validator("service")(safe_name)
     _breakdown = field_validator("breakdown")(check_breakdown)
+    _categories = field_validator("errorCategories")(check_categories)
     _scrape = field_validator("scrapeInterval")(optional_duration)
 
     @model_validator(mode="after")

@@ -24,7 +24,7 @@ from ...core.errors import ExtractError
 from ...core.periods import BUCKET_S, DAY_S, HOUR_S, INGEST_GRACE, day_start
 from ...lake.daytable import DayTable
 from ...spec import WINDOW_PLACEHOLDERS, RatioSli, Slo
-from . import breakdown, samples, selectors
+from . import breakdown, categories, samples, selectors
 from .client import PrometheusClient
 
 # Samples fetched before the first day: the previous sample of each series (its baseline),
@@ -241,6 +241,10 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
     if slo.breakdown:  # the same samples, counted per label-value group
         tables = breakdown.attach(slo.breakdown, tables, total_s, part_s, bad, count, step_s,
                                   part_sel, total_sel)
+    if slo.error_categories:  # each category's selector, counted in the same buckets
+        found = [_fetch(client, slo, sel.strip(), run, until_s)
+                 for _, sel in slo.error_categories]
+        tables = categories.attach(slo.error_categories, tables, found, count, step_s)
     return tables
 
 

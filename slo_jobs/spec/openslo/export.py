@@ -64,9 +64,10 @@ def _export_one(slo: model.Slo) -> tuple[dict[str, Any], list[str]]:
     if slo.maintenance is not None:
         warnings.append(f"{slo.source}:{slo.line}: spec.maintenance: has no OpenSLO v1 "
                         "equivalent; not exported")
-    if slo.breakdown:
-        warnings.append(f"{slo.source}:{slo.line}: spec.breakdown: has no OpenSLO v1 "
-                        "equivalent; not exported")
+    for name, value in (("breakdown", slo.breakdown), ("errorCategories", slo.error_categories)):
+        if value:
+            warnings.append(f"{slo.source}:{slo.line}: spec.{name}: has no OpenSLO v1 "
+                            "equivalent; not exported")
     objectives = []
     for o in s.all_objectives:
         out: dict[str, Any] = {"target": o.target}
