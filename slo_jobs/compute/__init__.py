@@ -4,7 +4,7 @@ Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
 ``compute_month`` adds the pipeline tables of :mod:`slo_jobs.compute.pipelines` and the
-budget attribution of :mod:`.breakdown`.
+budget attribution of :mod:`.breakdown` and the latency percentiles of :mod:`.percentiles`.
 
 Also here: the SLO parameters the engine reads (``params``), phases applied to them
 (``phases``), maintenance windows as minute masks (``maintenance``), the numpy burn stream
@@ -30,7 +30,7 @@ from ..core.periods import Period
 from ..lake import LakeDir
 from ..lake.computed import read_summary, read_table
 from ..spec import Slo
-from . import breakdown, maintenance, phases
+from . import breakdown, maintenance, percentiles, phases
 from . import pipelines as monthly
 from .engine import WindowResult, compute_window, connect
 from .params import SloParams
@@ -254,4 +254,6 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
         monthly.summarise(lake_dir, slos, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, slos, result.summary),
                           stage / "breakdown.parquet")
+        lake.write_atomic(percentiles.month_percentiles(lake_dir, slos, result.summary),
+                          stage / "percentiles.parquet")
     return result.summary

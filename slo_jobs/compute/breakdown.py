@@ -52,7 +52,7 @@ def _rows(lake_dir: LakeDir, slo: str, labels: list[str], days: Sequence[Any]
     return pa.concat_tables(tables), missing
 
 
-def _maintenance(slo: Slo, start: datetime, as_of: datetime) -> pa.Table:
+def maintenance_table(slo: Slo, start: datetime, as_of: datetime) -> pa.Table:
     """The SLO's planned windows in ``[start, as_of)`` as whole-minute ranges: a minute a
     window touches at all is covered, as in the compute stage."""
     origin = periods.midnight(start.astimezone(UTC).date())
@@ -80,7 +80,7 @@ def month_breakdown(lake_dir: LakeDir, slos: Sequence[Slo],
         days = periods.utc_days(periods.Period("", start, as_of))
         rows, missing = _rows(lake_dir, s.name, list(s.breakdown), days)
         con.register("rows", rows)
-        con.register("maintenance", _maintenance(s, start, as_of))
+        con.register("maintenance", maintenance_table(s, start, as_of))
         found = con.sql(resources.sql("breakdown"), params={
             "start": start, "as_of": as_of, "labels": list(s.breakdown),
             "month_bad": float(row["bad"] or 0.0),

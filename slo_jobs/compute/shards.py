@@ -36,13 +36,13 @@ from ..core.errors import LakeError, SloJobsError
 from ..core.periods import Period
 from ..lake import LakeDir
 from ..spec import Slo
-from . import MonthPolicy, _table, breakdown, compute_part, finish_month, write_result
+from . import MonthPolicy, _table, breakdown, compute_part, finish_month, percentiles, write_result
 from . import pipelines as monthly
 from .engine import WindowResult
 
 MANIFEST = "shard.json"
 ROW_TABLES = ("summary", "decisions", "incidents")  # read whole: the merge needs every row
-STREAMED = ("daily", "burn", "breakdown")  # copied file by file
+STREAMED = ("daily", "burn", "breakdown", "percentiles")  # copied file by file
 PIPELINE_TABLES = ("pipelines", "pipeline_late_runs", "pipeline_hours")
 
 
@@ -91,6 +91,8 @@ def compute_shard(lake_dir: LakeDir, part: Sequence[Slo], period: Period, index:
         monthly.summarise(lake_dir, part, period, stage)
         lake.write_atomic(breakdown.month_breakdown(lake_dir, part, result.summary),
                           stage / "breakdown.parquet")
+        lake.write_atomic(percentiles.month_percentiles(lake_dir, part, result.summary),
+                          stage / "percentiles.parquet")
         lake.write_whole(stage / MANIFEST, lambda fh: _write_json(fh, manifest))
     return target
 

@@ -94,7 +94,14 @@ BREAKDOWN_SCHEMA = pa.schema([
     pa.field("bad", pa.float64(), nullable=False),
     pa.field("total", pa.float64(), nullable=False),
 ])
-DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown")
+# spec.indicator.latency.buckets: per minute and kept bucket bound of a latency SLI, the
+# observations at or under it (cumulative, as the histogram stores them; +Inf is the count).
+BUCKETS_SCHEMA = pa.schema([
+    pa.field("ts", _TS, nullable=False),  # bucket start, as in the SLI partition
+    pa.field("le", pa.float64(), nullable=False),
+    pa.field("count", pa.float64(), nullable=False),
+])
+DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown", "buckets")
 
 
 def _checked(name: str) -> str:
@@ -110,7 +117,7 @@ def sli_partition(lake: LakeDir, slo: str, day: date) -> LakeDir:
 
 def detail_partition(lake: LakeDir, table: str, slo: str, day: date) -> LakeDir:
     """``<lake>/<table>/slo=<name>/date=<day>/part-0.parquet``: pipeline_age, pipeline_runs,
-    breakdown."""
+    breakdown, buckets."""
     if table not in DETAIL_TABLES:
         raise LakeError(f"detail table {table!r}: expected one of {', '.join(DETAIL_TABLES)}")
     return lake / table / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART

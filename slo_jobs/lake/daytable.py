@@ -34,6 +34,8 @@ class DayTable:
     runs: pa.Table | None = None  # a completion SLI's judged runs (lake.RUN_SCHEMA)
     # spec.breakdown: events per minute and label values (lake.BREAKDOWN_SCHEMA)
     breakdown: pa.Table | None = None
+    # spec.indicator.latency.buckets: observations per minute and bound (lake.BUCKETS_SCHEMA)
+    buckets: pa.Table | None = None
     notes: tuple[str, ...] = ()  # what the report's data-quality section should say
     # Set when the day was read before it was complete (it is still running, or the source
     # had not ingested all of it): later buckets are "no data" for now, and the day is
@@ -127,7 +129,8 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
     kept = _kept(old, d.table, before, d.unsure)
     table, notes = d.table, d.notes
     attributed = lake.detail_partition(lake_dir, "breakdown", slo, d.day)
-    breakdown = d.breakdown
+    breakdown, latency = d.breakdown, lake.detail_partition(lake_dir, "buckets", slo, d.day)
+    buckets = d.buckets
     if old is not None and kept is not None:
         keep, lost = kept
         table = _merged(old, d.table, keep)
@@ -136,12 +139,11 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
             log.warning("SLO %s, %s: the source no longer holds %d minutes the lake has; "
                         "kept the lake's", slo, d.day,
                         int(lost.sum() * table.column("step_s")[0].as_py() // 60))
+        taken = table.column("ts").filter(pa.array(keep))
         if breakdown is not None and attributed.exists():
-            prior = lake.read_detail(attributed, lake.BREAKDOWN_SCHEMA)
-            taken = table.column("ts").filter(pa.array(keep))
-            breakdown = pa.concat_tables([
-                breakdown.filter(pc.invert(pc.is_in(breakdown.column("ts"), taken))),
-                prior.filter(pc.is_in(prior.column("ts"), taken))]).sort_by("ts")
+            breakdown = _with_kept(breakdown, attributed, lake.BREAKDOWN_SCHEMA, taken)
+        if buckets is not None and latency.exists():
+            buckets = _with_kept(buckets, latency, lake.BUCKETS_SCHEMA, taken)
     if d.ages is not None:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
     if d.runs is not None:
@@ -152,10 +154,21 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
         # A breakdown must describe the SLI partition beside it: one from an earlier
         # definition would attribute events this day's read no longer has.
         attributed.unlink(missing_ok=True)
+    if buckets is not None:
+        lake.write_atomic(buckets, latency)
+    else:  # likewise: buckets always describe the partition beside them
+        latency.unlink(missing_ok=True)
     rows = int(pc.sum(table.column("has_data").cast(pa.int64())).as_py() or 0)
     meta = lake.partition_metadata(notes, d.complete_until, no_data=rows == 0)
     lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)
     return DayResult(slo, d.day, rows, d.clipped, path, d.unusable, notes, d.complete_until)
+
+
+def _with_kept(new: pa.Table, path: LakeDir, schema: pa.Schema, taken: pa.Array) -> pa.Table:
+    """A detail table's rows of this read, but the lake's own for the buckets it keeps."""
+    prior = lake.read_detail(path, schema)
+    return pa.concat_tables([new.filter(pc.invert(pc.is_in(new.column("ts"), taken))),
+                             prior.filter(pc.is_in(prior.column("ts"), taken))]).sort_by("ts")
 
 
 def clear_temps(lake_dir: LakeDir, slo: str, days: list[date]) -> None:

@@ -65,6 +65,9 @@ class RatioSli:
 class LatencySli:
     kind: ClassVar[Kind] = "latency"
     threshold: float  # seconds: the histogram bucket whose count is the good events
+    # Buckets kept in the lake for percentiles: "all", some bounds, or () for none.
+    buckets: Literal["all"] | tuple[float, ...] = ()
+    percentile: float | None = None  # a percentile objective (spec/percentile.py)
     source: ClassVar[None] = None
 
 
@@ -249,6 +252,8 @@ def _hash(slo: Slo) -> str:
         canonical["phases"] = [p.model_dump() for p in slo.phases]
     if slo.breakdown:  # without one, the hash stays what it was before the field existed
         canonical["breakdown"] = list(slo.breakdown)
+    if isinstance(slo.sli, LatencySli) and slo.sli.buckets:  # none keeps earlier hashes
+        canonical["buckets"] = slo.sli.buckets
     if slo.maintenance is not None:
         canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
                                     for c, ws in slo.maintenance.groups]
@@ -307,7 +312,9 @@ def _sli(ind: Indicator, source: str) -> Sli:
     if ind.ratio is not None:
         return RatioSli(bad=ind.ratio.bad, raw=ind.ratio.raw is not None)
     if ind.latency is not None:
-        return LatencySli(threshold=ind.latency.threshold)
+        lat = ind.latency
+        return LatencySli(threshold=lat.threshold, percentile=lat.percentile,
+                          buckets="all" if lat.buckets == "all" else tuple(lat.buckets or ()))
     if ind.threshold is not None:
         return ThresholdSli(op=ind.threshold.op, value=ind.threshold.value)
     f, c, k = ind.freshness, ind.completion, ind.completeness
