@@ -31,11 +31,13 @@ class _Objective(Protocol):
 ObjectiveT = TypeVar("ObjectiveT", bound=_Objective)
 
 
-def check_buckets(value: Buckets) -> Buckets:
-    """``all`` or a list of finite bucket bounds, each once, at most MAX_BUCKETS."""
+def check_buckets(value: Any) -> Any:
+    """``all`` or a list of finite bucket bounds, each once, at most MAX_BUCKETS (checked
+    before pydantic's own, whose union type would give a line per alternative)."""
     if value is None or value == KEEP_ALL:
         return value
-    if isinstance(value, str) or not value or len(value) > MAX_BUCKETS:
+    if not isinstance(value, list) or not value or len(value) > MAX_BUCKETS or not all(
+            isinstance(b, int | float) and not isinstance(b, bool) for b in value):
         raise ValueError(f"expected 'all' or a list of 1 to {MAX_BUCKETS} bucket bounds in "
                          "seconds, e.g. [0.1, 0.3, 1]")
     if not all(math.isfinite(b) for b in value):
@@ -86,7 +88,7 @@ class HistogramFields(BaseModel):
     # at or under the threshold.
     percentile: float | None = None
 
-    _buckets = field_validator("buckets")(check_buckets)
+    _buckets = field_validator("buckets", mode="before")(check_buckets)
     _percentile = field_validator("percentile")(check_percentile)
 
 
