@@ -16,7 +16,6 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
