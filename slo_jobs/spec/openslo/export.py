@@ -67,6 +67,9 @@ def _export_one(slo: model.Slo) -> tuple[dict[str, Any], list[str]]:
     if slo.breakdown:
         warnings.append(f"{slo.source}:{slo.line}: spec.breakdown: has no OpenSLO v1 "
                         "equivalent; not exported")
+    if isinstance(slo.sli, model.LatencySli) and slo.sli.buckets:  # percentile: a slice target
+        warnings.append(f"{slo.source}:{slo.line}: spec.indicator.latency.buckets: has no "
+                        "OpenSLO v1 equivalent; not exported")
     objectives = []
     for o in s.all_objectives:
         out: dict[str, Any] = {"target": o.target}
