@@ -21,6 +21,7 @@ from slo_jobs import compute, lake
 from slo_jobs.compute import SloParams, compute_window, write_result
 from slo_jobs.compute import categories as category_table
 from slo_jobs.compute.breakdown import COLUMNS
+from slo_jobs.compute.percentiles import COLUMNS as PERCENTILE_COLUMNS
 from slo_jobs.core import periods, redaction
 from slo_jobs.decisions import view as decision_view
 from slo_jobs.report import breakdown as attribution
@@ -28,6 +29,7 @@ from slo_jobs.report import categories as errors
 from slo_jobs.report import exports, history
 from slo_jobs.report import journeys as journey_view
 from slo_jobs.report import monthly as report
+from slo_jobs.report import percentiles as latency
 from slo_jobs.report import stream as report_stream
 from tests.lakeutil import Bucket, write_buckets
 
@@ -83,7 +85,20 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for span, start, sev in spans for c, e in (("server", 6.0), ("uncategorised", 4.0))]
     lake.write_atomic(pa.Table.from_pylist(rows, category_table.COLUMNS),
                       lake.monthly_partition(lake_dir, NOV.label).parent / "categories.parquet")
+    # Latency percentiles of two SLOs (a month and two days each), beside SLOs without any.
+    lake.write_atomic(pa.Table.from_pylist(_percentiles("aa-web") + _percentiles("mm-web"),
+                                           PERCENTILE_COLUMNS),
+                      lake.monthly_partition(lake_dir, NOV.label).parent / "percentiles.parquet")
     return lake_dir
+
+
+def _percentiles(slo: str) -> list[dict[str, Any]]:
+    common = {"slo": slo, "threshold": 0.3, "percentile": None, "bounds": [0.1, 0.3],
+              "days": 30, "days_missing": 0, "at_or_under": 0.99}
+    return [{**common, "day": d, "observations": n, "p50": 0.05, "p95": p95, "p99": 0.29}
+            for d, n, p95 in ((NOV.start.date(), 100.0, 0.2),
+                              (NOV.start.date() + timedelta(days=1), 50.0, 0.25),
+                              (None, 150.0, 0.22))]
 
 
 def _whole(lake_dir: Path) -> dict[str, bytes]:
@@ -107,12 +122,15 @@ def _whole(lake_dir: Path) -> dict[str, bytes]:
             by["incidents"].get(slo, []), m.decisions.get(slo, {}), trend, groups)
         points = history.points(r, m.trend_rows, history.labels(NOV))
         views[slo].update(months_chart=history.chart(r, points),
-                          months_caption=history.caption(r))
+                          months_caption=history.caption(r),
+                          percentiles=latency.view(by["percentiles"].get(slo, []),
+                                                   by["daily"].get(slo, [])))
         months += [{"slo": slo, "service": r["service"], **p} for p in points]
         records.append({**{k: report.whole(k, r.get(k)) for k in exports.JSON_FIELDS},
                         **decision_view.json_extras(slo, m.choices),
                         **attribution.json_extra(groups), "months": points,
-                        **journey_view.json_extra(slo, m.tables["journeys"])})
+                        **journey_view.json_extra(slo, m.tables["journeys"]),
+                        **latency.json_extra(by["percentiles"].get(slo, []))})
     context = report._context(lake_dir, m, "test", RENDERED)
     env = report.template_env()
 

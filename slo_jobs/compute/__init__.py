@@ -4,7 +4,8 @@ Outputs per period, each a Parquet file under ``<lake>/monthly/month=<label>/``:
 ``summary`` (one row per SLO), ``decisions`` (SLO x risk level), ``daily`` (SLO x local
 day), ``incidents`` (the historical alert timeline) and ``burn`` (hourly burn rates);
 ``compute_month`` adds the pipeline tables of :mod:`slo_jobs.compute.pipelines`, the
-budget attribution of :mod:`.breakdown` and the error categories of :mod:`.categories`.
+budget attribution of :mod:`.breakdown`, the error categories of :mod:`.categories` and the
+latency percentiles of :mod:`.percentiles`.
 
 Also here: the SLO parameters the engine reads (``params``), phases applied to them
 (``phases``), maintenance windows as minute masks (``maintenance``), the numpy burn stream
@@ -31,7 +32,7 @@ from ..lake import LakeDir
 from ..lake.computed import read_summary, read_table
 from ..spec import Slo, objectives
 from ..spec.journey import Journey
-from . import breakdown, categories, journey, maintenance, phases
+from . import breakdown, categories, journey, maintenance, percentiles, phases
 from . import pipelines as monthly
 from .engine import WindowResult, compute_window, connect
 from .params import SloParams
@@ -263,4 +264,6 @@ def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
         lake.write_atomic(categories.month_categories(lake_dir, slos, result.summary,
                                                       result.incidents),
                           stage / "categories.parquet")
+        lake.write_atomic(percentiles.month_percentiles(lake_dir, slos, result.summary),
+                          stage / "percentiles.parquet")
     return result.summary

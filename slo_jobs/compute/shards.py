@@ -37,13 +37,22 @@ from ..core.periods import Period
 from ..lake import LakeDir
 from ..spec import Slo
 from ..spec.journey import Journey
-from . import MonthPolicy, _table, breakdown, categories, compute_part, finish_month, write_result
+from . import (
+    MonthPolicy,
+    _table,
+    breakdown,
+    categories,
+    compute_part,
+    finish_month,
+    percentiles,
+    write_result,
+)
 from . import pipelines as monthly
 from .engine import WindowResult
 
 MANIFEST = "shard.json"
 ROW_TABLES = ("summary", "decisions", "incidents")  # read whole: the merge needs every row
-STREAMED = ("daily", "burn", "breakdown", "categories")  # copied file by file
+STREAMED = ("daily", "burn", "breakdown", "categories", "percentiles")  # copied file by file
 PIPELINE_TABLES = ("pipelines", "pipeline_late_runs", "pipeline_hours")
 
 
@@ -95,6 +104,8 @@ def compute_shard(lake_dir: LakeDir, part: Sequence[Slo], period: Period, index:
         lake.write_atomic(categories.month_categories(lake_dir, part, result.summary,
                                                       result.incidents),
                           stage / "categories.parquet")
+        lake.write_atomic(percentiles.month_percentiles(lake_dir, part, result.summary),
+                          stage / "percentiles.parquet")
         lake.write_whole(stage / MANIFEST, lambda fh: _write_json(fh, manifest))
     return target
 

@@ -104,7 +104,15 @@ CATEGORY_SCHEMA = pa.schema([
     pa.field("events", pa.float64(), nullable=False),
     pa.field("bad", pa.float64(), nullable=False),  # the SLI's bad events in the bucket
 ])
-DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown", "categories")
+# spec.indicator.latency.buckets: per minute and kept bucket bound of a latency SLI, the
+# observations at or under it (cumulative, as the histogram stores them; +Inf is the count).
+BUCKETS_SCHEMA = pa.schema([
+    pa.field("ts", _TS, nullable=False),  # bucket start, as in the SLI partition
+    pa.field("le", pa.float64(), nullable=False),
+    pa.field("count", pa.float64(), nullable=False),
+])
+DETAIL_TABLES = ("pipeline_age", "pipeline_runs", "breakdown", "categories",
+                 "buckets")
 
 
 def _checked(name: str) -> str:
@@ -120,7 +128,7 @@ def sli_partition(lake: LakeDir, slo: str, day: date) -> LakeDir:
 
 def detail_partition(lake: LakeDir, table: str, slo: str, day: date) -> LakeDir:
     """``<lake>/<table>/slo=<name>/date=<day>/part-0.parquet``: pipeline_age, pipeline_runs,
-    breakdown, categories."""
+    breakdown, categories, buckets."""
     if table not in DETAIL_TABLES:
         raise LakeError(f"detail table {table!r}: expected one of {', '.join(DETAIL_TABLES)}")
     return lake / table / f"slo={_checked(slo)}" / f"date={day.isoformat()}" / PART

@@ -36,6 +36,8 @@ class DayTable:
     breakdown: pa.Table | None = None
     # spec.errorCategories: bad events per minute and category (lake.CATEGORY_SCHEMA)
     categories: pa.Table | None = None
+    # spec.indicator.latency.buckets: observations per minute and bound (lake.BUCKETS_SCHEMA)
+    buckets: pa.Table | None = None
     notes: tuple[str, ...] = ()  # what the report's data-quality section should say
     # Set when the day was read before it was complete (it is still running, or the source
     # had not ingested all of it): later buckets are "no data" for now, and the day is
@@ -130,7 +132,8 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
     table, notes = d.table, d.notes
     # Tables of events per minute beside the SLI partition, merged as its buckets are.
     details = {"breakdown": (d.breakdown, lake.BREAKDOWN_SCHEMA),
-               "categories": (d.categories, lake.CATEGORY_SCHEMA)}
+               "categories": (d.categories, lake.CATEGORY_SCHEMA),
+               "buckets": (d.buckets, lake.BUCKETS_SCHEMA)}
     if old is not None and kept is not None:
         keep, lost = kept
         table = _merged(old, d.table, keep)
@@ -143,10 +146,7 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
         for name, (found, schema) in list(details.items()):
             stored = lake.detail_partition(lake_dir, name, slo, d.day)
             if found is not None and stored.exists():
-                prior = lake.read_detail(stored, schema)
-                details[name] = (pa.concat_tables([
-                    found.filter(pc.invert(pc.is_in(found.column("ts"), taken))),
-                    prior.filter(pc.is_in(prior.column("ts"), taken))]).sort_by("ts"), schema)
+                details[name] = (_with_kept(found, stored, schema, taken), schema)
     if d.ages is not None:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
     if d.runs is not None:
@@ -163,6 +163,13 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
     meta = lake.partition_metadata(notes, d.complete_until, no_data=rows == 0)
     lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)
     return DayResult(slo, d.day, rows, d.clipped, path, d.unusable, notes, d.complete_until)
+
+
+def _with_kept(new: pa.Table, path: LakeDir, schema: pa.Schema, taken: pa.Array) -> pa.Table:
+    """A detail table's rows of this read, but the lake's own for the buckets it keeps."""
+    prior = lake.read_detail(path, schema)
+    return pa.concat_tables([new.filter(pc.invert(pc.is_in(new.column("ts"), taken))),
+                             prior.filter(pc.is_in(prior.column("ts"), taken))]).sort_by("ts")
 
 
 def clear_temps(lake_dir: LakeDir, slo: str, days: list[date]) -> None:

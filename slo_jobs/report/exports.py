@@ -27,7 +27,8 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
                "first_budget_remaining", "first_status", "first_excluded_minutes", *REPORTED,
-               "objective_of", "objective", "objective_threshold", "error_categories")
+               "objective_of", "objective", "objective_threshold", "error_categories",
+               "latency_p50", "latency_p95", "latency_p99")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share", "error_categories")
 

@@ -33,6 +33,7 @@ from . import categories as errors
 from . import history as long_view
 from . import journeys as journey_view
 from . import objectives, pdf
+from . import percentiles as latency
 from . import stream as report_stream
 from .exports import INCIDENT_FIELDS, JSON_FIELDS, csv_text, write_csv, write_json
 from .pages import template_env, write_index, write_published
@@ -185,11 +186,13 @@ def _slo_parts(m: _Month, r: dict[str, Any], tables: report_stream.SloRows,
                                       m.decisions.get(r["slo"], {}), trend, groups)
         view["months_chart"] = long_view.chart(r, months)
         view["months_caption"] = long_view.caption(r)
+        view["percentiles"] = latency.view(tables.rows("percentiles"), view["daily"])
         parts["html"] = section.render(v=view, choices=m.choices)
     record = {**{k: whole(k, r.get(k)) for k in JSON_FIELDS},
               **decision_view.json_extras(r["slo"], m.choices),
               **attribution.json_extra(groups), "months": months,
-              **journey_view.json_extra(r["slo"], m.tables["journeys"])}
+              **journey_view.json_extra(r["slo"], m.tables["journeys"]),
+              **latency.json_extra(tables.rows("percentiles"))}
     if "json" in formats:
         # As an item of summary.json's list (json.dumps(records, indent=2) gives the same).
         parts["json"] = "  " + json.dumps(record, indent=2, allow_nan=False,
@@ -383,8 +386,7 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         for slo, tables in report_stream.slo_tables(
                 lake.monthly_partition(lake_dir, period.label).parent, period.label, by_name,
                 report_stream.DETAIL_TABLES if page else report_stream.RECORD_TABLES):
-            for part, text in _slo_parts(m, by_name[slo], tables, formats, section,
-                                         mask).items():
+            for part, text in _slo_parts(m, by_name[slo], tables, formats, section, mask).items():
                 spool.add(slo, part, text)
         # Pass 2: the files in the report's order, each SLO's parts copied from the spool.
         _write_files(stage, files, formats, _context(lake_dir, m, source, generated_at),

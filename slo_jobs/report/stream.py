@@ -36,14 +36,15 @@ from . import breakdown as attribution
 from . import charts
 from .text import recommendations
 
-DETAIL_TABLES = ("daily", "burn", "incidents", "breakdown", "categories")
-RECORD_TABLES = ("incidents", "breakdown", "categories")  # what summary.json and CSV need
+DETAIL_TABLES = ("daily", "burn", "incidents", "breakdown", "categories", "percentiles")
+# what summary.json and CSV need
+RECORD_TABLES = ("incidents", "breakdown", "categories", "percentiles")
 # The columns the report shows of each (None: all); decoding only these halves the work of
 # reading ``burn``, the largest table by far.
 SHOWN_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "daily": ("slo", "day", "sli", "budget_remaining"),
     "burn": ("slo", "hour_end", "burn_1h", "burn_6h", "burn_1d"),
-    "incidents": None, "breakdown": None, "categories": None}
+    "incidents": None, "breakdown": None, "categories": None, "percentiles": None}
 BATCH_ROWS = 4096  # rows decoded to Python objects at a time
 _CHECK_ROWS = 65_536  # "slo" values compared at a time when checking the order
 

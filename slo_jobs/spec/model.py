@@ -65,6 +65,9 @@ class RatioSli:
 class LatencySli:
     kind: ClassVar[Kind] = "latency"
     threshold: float  # seconds: the histogram bucket whose count is the good events
+    # Buckets kept in the lake for percentiles: "all", some bounds, or () for none.
+    buckets: Literal["all"] | tuple[float, ...] = ()
+    percentile: float | None = None  # a percentile objective (spec/percentile.py)
     source: ClassVar[None] = None
 
 
@@ -260,6 +263,8 @@ def _hash(slo: Slo) -> str:
         canonical["objective_of"] = [slo.objective_of, slo.objective]
     if slo.error_categories:  # likewise: a hash without categories is unchanged
         canonical["error_categories"] = [list(c) for c in slo.error_categories]
+    if isinstance(slo.sli, LatencySli) and slo.sli.buckets:  # none keeps earlier hashes
+        canonical["buckets"] = slo.sli.buckets
     if slo.maintenance is not None:
         canonical["maintenance"] = [[c, [w.model_dump() for w in ws]]
                                     for c, ws in slo.maintenance.groups]
@@ -325,8 +330,10 @@ def _sli(ind: Indicator, source: str) -> Sli:
     if ind.ratio is not None:
         return RatioSli(bad=ind.ratio.bad, raw=ind.ratio.raw is not None)
     if ind.latency is not None:
-        assert ind.latency.threshold is not None
-        return LatencySli(threshold=ind.latency.threshold)
+        lat = ind.latency
+        assert lat.threshold is not None  # set in each objective's own SLO (objectives.py)
+        return LatencySli(threshold=lat.threshold, percentile=lat.percentile,
+                          buckets="all" if lat.buckets == "all" else tuple(lat.buckets or ()))
     if ind.threshold is not None:
         assert ind.threshold.op is not None and ind.threshold.value is not None
         return ThresholdSli(op=ind.threshold.op, value=ind.threshold.value)

@@ -32,6 +32,7 @@ from ..core.periods import BUCKET
 from . import io, promql
 from .checks import check_breakdown, check_categories, objective_rules
 from .governance import Maintenance, Phase, check_phases
+from .percentile import HistogramFields, filled, percentile_of, percentile_problem
 from .promql import has_placeholder
 from .tables import CompletenessColumns, Completion, TableSource, identifier, optional_duration
 
@@ -126,7 +127,7 @@ class Ratio(_Strict):
         return self
 
 
-class Latency(_Strict):
+class Latency(_Strict, HistogramFields):
     """A Prometheus histogram: good = the bucket at ``threshold``, total = its ``_count``."""
 
     histogram: str
@@ -381,15 +382,17 @@ class Spec(_Strict):
             raise ValueError("expected 'objective: {target: ...}' or a non-empty "
                              "'objectives' list (not both)")
         raw = self.indicator.ratio is not None and self.indicator.ratio.raw is not None
-        problem = objective_rules(self.budgetingMethod, self.indicator.kind, raw,
-                                  self.all_objectives)
+        problem = percentile_problem(percentile_of(self.indicator), self.budgetingMethod,
+                                     self.all_objectives) or objective_rules(
+            self.budgetingMethod, self.indicator.kind, raw, self.all_objectives)
         if problem:
             raise ValueError(problem)
         return self
 
     @property
     def all_objectives(self) -> list[Objective]:
-        return [self.objective] if self.objective is not None else list(self.objectives or [])
+        return filled(percentile_of(self.indicator), [self.objective] if self.objective
+                      is not None else list(self.objectives or []))
 
 
 class Document(_Strict):

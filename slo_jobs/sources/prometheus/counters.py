@@ -23,8 +23,8 @@ from ... import lake
 from ...core.errors import ExtractError
 from ...core.periods import BUCKET_S, DAY_S, HOUR_S, INGEST_GRACE, day_start
 from ...lake.daytable import DayTable
-from ...spec import WINDOW_PLACEHOLDERS, RatioSli, Slo
-from . import breakdown, categories, samples, selectors
+from ...spec import WINDOW_PLACEHOLDERS, LatencySli, RatioSli, Slo
+from . import breakdown, categories, histogram, samples, selectors
 from .client import PrometheusClient
 
 # Samples fetched before the first day: the previous sample of each series (its baseline),
@@ -245,6 +245,10 @@ def counted_days(client: PrometheusClient, slo: Slo, run: list[date],
         found = [_fetch(client, slo, sel.strip(), run, until_s)
                  for _, sel in slo.error_categories]
         tables = categories.attach(slo.error_categories, tables, found, count, step_s)
+    if isinstance(slo.sli, LatencySli) and slo.sli.buckets:  # the histogram, bound by bound
+        tables = histogram.read(client, slo, run, tables, count,
+                                lambda sel: _fetch(client, slo, sel, run, until_s), step_s,
+                                LOOKBACK_S)
     return tables
 
 

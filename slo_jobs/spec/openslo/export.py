@@ -68,6 +68,9 @@ def _export_one(slo: model.Slo) -> tuple[dict[str, Any], list[str]]:
         if value:
             warnings.append(f"{slo.source}:{slo.line}: spec.{name}: has no OpenSLO v1 "
                             "equivalent; not exported")
+    if isinstance(slo.sli, model.LatencySli) and slo.sli.buckets:  # percentile: a slice target
+        warnings.append(f"{slo.source}:{slo.line}: spec.indicator.latency.buckets: has no "
+                        "OpenSLO v1 equivalent; not exported")
     objectives = []
     for o in s.all_objectives:
         out: dict[str, Any] = {"target": o.target}
