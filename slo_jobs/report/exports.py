@@ -25,7 +25,8 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "window_estimated", "period_start", "period_end", "count_error_bound",
                "phase", "next_phase", "next_phase_target", "next_phase_start", "next_phase_met",
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
-               "first_budget_remaining", "first_status", "first_excluded_minutes", *REPORTED)
+               "first_budget_remaining", "first_status", "first_excluded_minutes", *REPORTED,
+               "indicator", "runbook_url", "dashboard_url")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share")
 
