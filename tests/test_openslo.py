@@ -121,7 +121,7 @@ def _slos_of_every_kind(tmp_path: Path) -> list[spec.Slo]:
 
 def test_export_then_import_gives_the_same_slos(tmp_path: Path) -> None:
     slos = _slos_of_every_kind(tmp_path)
-    assert {s.kind for s in slos} == {"ratio", "latency", "freshness"}
+    assert {s.kind for s in slos} == {"ratio", "latency", "freshness", "threshold"}
     text, warnings = openslo.export(slos)
     out = tmp_path / "exported" / "openslo.yaml"
     out.parent.mkdir()
@@ -236,7 +236,9 @@ def test_openslo_demo_computes_the_same_report(prometheus: str, tmp_path: Path) 
     # frontend-availability's OpenSLO queries are windowed expressions where the native spec
     # has selectors: the same figures on the demo's regular scrapes, but marked approximate
     # (docs/extraction.md); search-latency is an expression in both.
-    marks = ("approximate", "sli_error_bound", "count_error_bound")
+    # OpenSLO has no latency kind: the imported latency SLOs are ratios of a bucket and a
+    # count, and named so (``indicator``).
+    marks = ("approximate", "sli_error_bound", "count_error_bound", "indicator")
     assert [r["slo"] for r in imported if r["approximate"]] == \
         ["frontend-availability", "search-latency"]
     assert [r["slo"] for r in native if r["approximate"]] == ["search-latency"]

@@ -108,7 +108,7 @@ def test_misspelled_field_suggests_the_close_match(tmp_path: Path) -> None:
     assert f"{f}:11: spec.objectiv: unknown field 'objectiv'; did you mean 'objective'? " \
         "expected one of: service, description, indicator, objective, objectives, window, " \
         "budgetingMethod, noDataPolicy, alerting, minCoverage, judgeFewEvents, scrapeInterval, " \
-        "maintenance, breakdown, errorCategories" in lines
+        "maintenance, breakdown, errorCategories, links" in lines
 
 
 def test_duplicate_names_across_files(tmp_path: Path) -> None:

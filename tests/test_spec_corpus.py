@@ -55,7 +55,7 @@ EXPECTED: dict[str, list[str]] = {
                                 "'objective'? expected one of: service, description, indicator, "
                                 "objective, objectives, window, budgetingMethod, noDataPolicy, "
                                 "alerting, minCoverage, judgeFewEvents, scrapeInterval, "
-                                "maintenance, breakdown, errorCategories"],
+                                "maintenance, breakdown, errorCategories, links"],
     "native-no-data-policy": [":11: spec.noDataPolicy: 'ignore'; input should be 'good', 'bad' "
                               "or 'skip'"],
     "native-rolling-in-minutes": [":12: spec.window.rolling: '30m'; expected a duration: a whole "
@@ -96,7 +96,8 @@ EXPECTED: dict[str, list[str]] = {
                                          "timeSliceWindow (and timeSliceTarget) in every "
                                          "objective, e.g. 1m and 0.99"],
     "native-two-kinds": [":7: spec.indicator: fields ratio, threshold; expected exactly one of "
-                         "ratio, latency, threshold, freshness, completion, completeness"],
+                         "ratio, quality, latency, threshold, freshness, completion, "
+                         "completeness"],
     "native-unknown-budgeting-method": [":11: spec.budgetingMethod: 'Occurences'; input should "
                                         "be 'Occurrences', 'Timeslices' or 'RatioTimeslices'"],
     "native-unknown-tier": [":5: metadata.labels: {\"tier\": \"gold\"}; tier 'gold': expected one "

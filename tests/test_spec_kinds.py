@@ -89,14 +89,33 @@ def test_every_template_validates(tmp_path: Path, template: str, tier: str) -> N
     f = tmp_path / "svc.yaml"
     f.write_text(spec_templates.render(template, tier, "my-svc"))
     slos = catalog.load([f])
-    assert len(slos) == 2 and all(s.tier == tier and s.service == "my-svc" for s in slos)
+    assert len(slos) == {"web": 3, "streaming": 3}.get(template, 2)
+    assert all(s.tier == tier and s.service == "my-svc" for s in slos)
     defaults = spec_templates.TIERS[tier]
     if template in ("api", "web"):
-        avail, latency = sorted(slos, key=lambda s: s.name)
+        avail, latency, *quality = sorted(slos, key=lambda s: s.name)
         assert avail.target == defaults.availability
         assert isinstance(avail.sli, spec.RatioSli) and avail.sli.bad is not None
         assert latency.sli == spec.LatencySli(threshold=defaults.latency_s)
         assert latency.target == 0.99
+        # A web front end also judges what it served: pages degraded to fallback content.
+        assert [(q.indicator, q.target, q.good.promql("1m")) for q in quality] == ([(
+            "quality", defaults.availability,
+            'clamp_min((sum(increase(http_requests_total{service="my-svc"}[1m]))) - ((sum('
+            'increase(http_responses_degraded_total{service="my-svc"}[1m]))) or vector(0)), 0)'
+        )] if template == "web" else [])
+    elif template == "streaming":
+        by_name = {s.name: s for s in slos}
+        lag, throughput = by_name["my-svc-consumer-lag"], by_name["my-svc-throughput"]
+        assert lag.good.promql("60s") == \
+            'min((max(kafka_consumergroup_lag{consumergroup="my-svc"})) <= bool 1000)'
+        assert throughput.good.promql("60s") == \
+            'min((sum(rate(events_processed_total{service="my-svc"}[5m]))) >= bool 50)'
+        assert [(s.budgeting_method, s.time_slice_window_s, s.no_data_policy)
+                for s in (lag, throughput)] == [("Timeslices", 60, "bad"),
+                                                ("Timeslices", 300, "bad")]
+        assert by_name["my-svc-event-latency"].sli == \
+            spec.LatencySli(threshold=defaults.event_latency_s)
     elif template == "batch":
         runs = next(s for s in slos if s.name.endswith("-runs"))
         assert runs.target == pytest.approx(1 - defaults.error_rate)
@@ -138,8 +157,9 @@ def test_init_cli_writes_a_valid_file_and_never_overwrites(tmp_path: Path) -> No
     bad = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "init", "--template", "cron",
                           "--tier", "critical", "--service", "x", "--out", "-"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1 and bad.stderr == \
-        "error: --template: 'cron'; expected one of api, web, batch, data-pipeline\n"
+    assert bad.returncode == 1 and bad.stderr == (
+        "error: --template: 'cron'; expected one of api, web, batch, data-pipeline, "
+        "streaming\n")
 
 
 def test_env_placeholders(tmp_path: Path) -> None:

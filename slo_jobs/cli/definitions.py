@@ -49,7 +49,7 @@ def validate(paths: Paths = None, slos: Slos = None) -> None:
 
 @app.command()
 def init(template: Annotated[str, typer.Option(
-             metavar="NAME", help="api, web, batch or data-pipeline.")],
+             metavar="NAME", help="api, web, batch, data-pipeline or streaming.")],
          tier: Annotated[str, typer.Option(
              metavar="TIER", help="critical, essential, standard or best-effort.")],
          service: Annotated[str, typer.Option(

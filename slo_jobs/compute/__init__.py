@@ -207,6 +207,7 @@ def compute_part(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
     for r in result.summary:
         r["time_zone"] = by_name[r["slo"]].time_zone
         r.update(objectives.fields(by_name[r["slo"]]))
+        r.update(by_name[r["slo"]].shown())  # the indicator's name and the SLO's links
         r.update(windows.get(r["slo"], {}))
     for name in ("decisions", "daily", "incidents"):
         getattr(result, name).sort(key=lambda r: r["slo"])

@@ -129,6 +129,7 @@ def _figures(a: Alert) -> dict[str, Any]:
                       else None),
         "to_date": text.to_date(r) or f"the month has ended: {r['status']}",
         "lasts": lasts, "status": r["status"],
+        "runbook": a.slo.shown()["runbook_url"], "dashboard": a.slo.shown()["dashboard_url"],
         "incidents": [{"start": text.ts(i["start"]), "end": text.ts(i["end"]),
                        "duration": f"{text.num(i['duration_minutes'])} min",
                        "would_have": "paged" if i["severity"] == "page" else "opened a ticket",
@@ -165,6 +166,7 @@ def chat(a: Alert, mask: Callable[[str], str]) -> str:
             "budget" for i in f["incidents"]))
     else:
         lines.append("Incidents so far: none")
+    lines.extend(f"{k.capitalize()}: {f[k]}" for k in ("runbook", "dashboard") if f[k])
     return chat_escape(mask("\n".join(lines)))
 
 

@@ -28,7 +28,8 @@ JSON_FIELDS = ("period", "slo", "service", "method", "unit", "target", "good", "
                "excluded_minutes", "counted_good_minutes", "maintenance_changed", "first_sli",
                "first_budget_remaining", "first_status", "first_excluded_minutes", *REPORTED,
                "objective_of", "objective", "objective_threshold", "error_categories",
-               "latency_p50", "latency_p95", "latency_p99")
+               "latency_p50", "latency_p95", "latency_p99",
+               "indicator", "runbook_url", "dashboard_url")
 INCIDENT_FIELDS = ("period", "slo", "service", "start", "end", "duration_minutes", "severity",
                    "peak_burn_1h", "bad", "budget_share", "error_categories")
 

@@ -39,6 +39,7 @@ from ..sources.endpoint import PrometheusConfig
 from ..spec import Query, Slo
 from ..spec.governance import phase_in_force
 from ..spec.journey import Journey
+from ..spec.links import rule_annotations
 from ..spec.promql import number
 from . import journeys as journey_rules
 from .maintenance import HORIZON, kept, maintenance_expr
@@ -272,12 +273,7 @@ def _annotations(slo: Slo, severity: str) -> dict[str, str]:
             f"error ratio over {spans} is above the alert threshold; the long window burns "
             "the budget at {{ $value | humanize }} times the sustainable rate."),
     }
-    for key, names in (("runbook_url", ("runbook_url", "runbook")),
-                       ("dashboard_url", ("dashboard_url", "dashboard"))):
-        found = next((slo.labels[n] for n in names if slo.labels.get(n)), None)
-        if found:
-            out[key] = found
-    return out
+    return {**out, **rule_annotations(slo.links, slo.labels)}
 
 
 def groups(slo: Slo, at: datetime) -> list[dict[str, Any]]:
@@ -307,7 +303,8 @@ def groups(slo: Slo, at: datetime) -> list[dict[str, Any]]:
             "summary": f"SLO {slo.name} ({slo.service}): no SLI data",
             "description": _text(f"The total-events query of {slo.name} returned no data for "
                                  "20 minutes: the SLO cannot be judged and the burn-rate "
-                                 "alerts cannot fire.")}})
+                                 "alerts cannot fire."),
+            **rule_annotations(slo.links, slo.labels)}})
     until = valid_until(slo, at)
     rules.append({
         "alert": "SLORulesOutdated", "expr": f"vector(time()) >= {int(until.timestamp())}",

@@ -70,7 +70,8 @@ def objective_rules(method: str, kind: str, raw: bool, objectives: Sequence[Slic
         if method == "Timeslices" and o.timeSliceWindow is None:
             return ("budgetingMethod Timeslices needs timeSliceWindow (and timeSliceTarget) "
                     "in every objective, e.g. 1m and 0.99")
-        if method == "Timeslices" and o.timeSliceTarget is None and kind in ("ratio", "latency"):
+        if method == "Timeslices" and o.timeSliceTarget is None and kind in ("ratio", "quality",
+                                                                        "latency"):
             return ("budgetingMethod Timeslices needs timeSliceTarget in every objective: "
                     "the share of good events that makes a slice good")
         if method == "RatioTimeslices" and (o.timeSliceWindow is None

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from . import io
 from .governance import Phase, Plan, plan_of
+from .links import Links, urls
 from .promql import has_placeholder, number
 from .schema import DEFAULT_MIN_COVERAGE, PROMQL_OP, Document, Indicator, Kind, Op, Query, derived
 from .tables import PipelineSource, TableRef
@@ -58,6 +59,7 @@ class RatioSli:
     kind: ClassVar[Kind] = "ratio"
     bad: Query | None = None  # a bad/total ratio's bad events (good = total - bad)
     raw: bool = False  # a ratio PromQL gives per slice, not countable events
+    quality: bool = False  # written as ``indicator.quality``: named so in reports
     source: ClassVar[None] = None
 
 
@@ -157,6 +159,8 @@ class Slo:
     objective: str = ""
     # spec.errorCategories: (name, counter selector) in spec order; () for none.
     error_categories: tuple[tuple[str, str], ...] = ()
+    # spec.links: where to look when it burns; shown and annotated, never hashed.
+    links: Links | None = None
     # Where it was defined and the validated definition (for export-openslo and messages).
     line: int = field(default=1, compare=False)
     definition: Document | None = field(default=None, compare=False, repr=False)
@@ -164,6 +168,15 @@ class Slo:
     @property
     def kind(self) -> Kind:
         return self.sli.kind
+
+    @property
+    def indicator(self) -> str:
+        """The indicator's name in reports: its kind, or ``quality`` for that ratio."""
+        return "quality" if isinstance(self.sli, RatioSli) and self.sli.quality else self.kind
+
+    def shown(self) -> dict[str, str | None]:
+        """Summary columns beside the figures: ``indicator`` and the links' URLs."""
+        return {"indicator": self.indicator, **urls(self.links, self.labels)}
 
     @property
     def pipeline(self) -> PipelineSource | None:
@@ -201,8 +214,8 @@ class Slo:
 
 def _counts(ind: Indicator) -> tuple[Query, Query]:
     """(good, total) event queries for any indicator kind."""
-    if ind.ratio is not None:
-        r = ind.ratio
+    r = ind.ratio or ind.quality
+    if r is not None:
         if r.raw is not None:
             ratio = r.raw if r.rawType == "success" else f"1 - ({r.raw})"
             return (derived(f"sum({ratio})"), derived(f"count({r.raw})"))
@@ -304,7 +317,7 @@ def to_slo(doc: Document, source: str, prometheus_url: str | None = None,
         display_name=meta.displayName, prometheus_url=prometheus_url, line=line,
         scrape_interval=_maybe_duration(s.scrapeInterval),
         phases=tuple(s.all_objectives[0].phases or ()), maintenance=plan_of(s.maintenance),
-        breakdown=tuple(s.breakdown or ()), definition=doc,
+        breakdown=tuple(s.breakdown or ()), links=s.links, definition=doc,
         error_categories=tuple((s.errorCategories or {}).items()))
     return replace(slo, spec_hash=_hash(slo))
 
@@ -327,8 +340,9 @@ def _maybe_duration(text: str | None) -> timedelta | None:
 
 def _sli(ind: Indicator, source: str) -> Sli:
     """The kind's own type; a pipeline SLI's table paths resolved against its SLO file."""
-    if ind.ratio is not None:
-        return RatioSli(bad=ind.ratio.bad, raw=ind.ratio.raw is not None)
+    r = ind.ratio or ind.quality
+    if r is not None:
+        return RatioSli(bad=r.bad, raw=r.raw is not None, quality=ind.quality is not None)
     if ind.latency is not None:
         lat = ind.latency
         assert lat.threshold is not None  # set in each objective's own SLO (objectives.py)

@@ -14,15 +14,16 @@ One SLO per YAML document, Kubernetes style (docs/spec.md documents every field)
       objective: {target: 0.999}
       window: {calendar: month}
 
-Indicator kinds: ``ratio`` (good or bad events over total events, or a raw ratio),
-``latency`` (a histogram's bucket at a threshold over its count), ``threshold`` (a gauge
-compared with a value per time slice), ``freshness`` (the age of the newest data or of the
-last completed run), ``completion`` and ``completeness`` (data pipelines). These models only
-say what a valid document is; ``model.py`` turns one into the ``Slo`` the pipeline reads.
+Indicator kinds: ``ratio`` (good or bad events over total events, or a raw ratio; ``quality``
+is one too, named for degraded responses), ``latency`` (a histogram's bucket at a threshold
+over its count), ``threshold`` (a gauge compared with a value per time slice), ``freshness``
+(the age of the newest data or of the last run), ``completion`` and ``completeness`` (data
+pipelines). These models say what a valid document is; ``model.py`` makes the ``Slo``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
@@ -32,6 +33,7 @@ from ..core.periods import BUCKET
 from . import io, promql
 from .checks import check_breakdown, check_categories, objective_rules
 from .governance import Maintenance, Phase, check_phases
+from .links import Links
 from .percentile import HistogramFields, filled, percentile_of, percentile_problem
 from .promql import has_placeholder
 from .tables import CompletenessColumns, Completion, TableSource, identifier, optional_duration
@@ -47,12 +49,11 @@ def tier_name(text: str) -> str:
     return text.strip().lower().replace("-", "_")
 DEFAULT_MIN_COVERAGE = 0.9
 PROMQL_OP = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-# spec.breakdown: a few Prometheus label names; each added label multiplies the label-value
-# combinations the lake keeps per minute.
 
 Op = Literal["lt", "lte", "gt", "gte"]
-Kind = Literal["ratio", "latency", "threshold", "freshness", "completion", "completeness"]
-KINDS = ("ratio", "latency", "threshold", "freshness", "completion", "completeness")
+Kind = Literal["ratio", "quality", "latency", "threshold", "freshness", "completion",
+               "completeness"]
+KINDS = ("ratio", "quality", "latency", "threshold", "freshness", "completion", "completeness")
 BudgetingMethod = Literal["Occurrences", "Timeslices", "RatioTimeslices"]
 
 
@@ -224,6 +225,7 @@ class Completeness(_Strict):
 
 class Indicator(_Strict):
     ratio: Ratio | None = None
+    quality: Ratio | None = None  # a ratio of responses served in full (or degraded: bad)
     latency: Latency | None = None
     threshold: Threshold | None = None
     freshness: Freshness | None = None
@@ -232,8 +234,7 @@ class Indicator(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Indicator:
-        kinds = [k for k in KINDS if getattr(self, k) is not None]
-        if len(kinds) != 1:
+        if sum(getattr(self, k) is not None for k in KINDS) != 1:
             raise ValueError(f"expected exactly one of {', '.join(KINDS)}")
         return self
 
@@ -287,8 +288,6 @@ class Window(_Strict):
     @classmethod
     def _start(cls, value: str | None) -> str | None:
         if value is not None:
-            from datetime import datetime
-
             try:
                 datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
             except ValueError:
@@ -367,9 +366,11 @@ class Spec(_Strict):
     scrapeInterval: str | None = None
     # Planned windows left out of good and total, or counted good (slo_jobs/governance).
     maintenance: Maintenance | None = None
-    # Labels whose values the bad events are attributed to (counter SLIs only, see load.py).
+    # Labels whose values the bad events are attributed to (counter SLIs only, see load.py);
+    # each multiplies the label-value combinations the lake keeps per minute.
     breakdown: list[str] | None = None
     errorCategories: dict[str, str] | None = None  # name -> counter selector (load.py)
+    links: Links | None = None  # runbook and dashboard (links.py); not in the spec hash
 
     _service = field_validator("service")(safe_name)
     _breakdown = field_validator("breakdown")(check_breakdown)
@@ -381,7 +382,8 @@ class Spec(_Strict):
         if (self.objective is None) == (self.objectives is None) or self.objectives == []:
             raise ValueError("expected 'objective: {target: ...}' or a non-empty "
                              "'objectives' list (not both)")
-        raw = self.indicator.ratio is not None and self.indicator.ratio.raw is not None
+        raw = any(r is not None and r.raw is not None for r in (self.indicator.ratio,
+                                                                self.indicator.quality))
         problem = percentile_problem(percentile_of(self.indicator), self.budgetingMethod,
                                      self.all_objectives) or objective_rules(
             self.budgetingMethod, self.indicator.kind, raw, self.all_objectives)

@@ -2,7 +2,9 @@
 
 Tier defaults are those of docs/slo-math.md ("Tiers") (availability target, p99 latency threshold,
 error rate); what the templates measure follows the requirements (an API: availability and
-latency; a data pipeline: freshness and completeness).
+latency, and for a web front end the quality of what it served; a data pipeline: freshness and
+completeness; a streaming service: consumer lag, end-to-end event latency and a throughput
+floor).
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ class Tier:
     availability: float
     latency_s: float
     error_rate: float
+    # A streaming service's end-to-end event latency threshold (produced to processed):
+    # queues batch and retry, so ten times a request's.
+    event_latency_s: float = 0.0
 
 
 TIERS = {
-    "critical": Tier(0.9995, 0.1, 0.001),
-    "essential": Tier(0.999, 0.5, 0.01),
-    "standard": Tier(0.995, 1.0, 0.05),
-    "best_effort": Tier(0.99, 2.0, 0.1),
+    "critical": Tier(0.9995, 0.1, 0.001, 1.0),
+    "essential": Tier(0.999, 0.5, 0.01, 5.0),
+    "standard": Tier(0.995, 1.0, 0.05, 10.0),
+    "best_effort": Tier(0.99, 2.0, 0.1, 20.0),
 }
 
 _HEAD = """\
@@ -48,6 +53,7 @@ spec:
 {indicator}
 {objective}
   window: {{calendar: month, timeZone: UTC}}    # or {{rolling: 28d}}
+  # links: {{runbook: 'https://runbooks.example.com/{name}', dashboard: 'https://grafana.example.com/d/{service}'}}
 """
 
 _OCCURRENCES = "  objective: {{target: {target}}}"
@@ -115,12 +121,63 @@ def _ratio(service: str, suffix: str, description: str, good: str, total: str,
     }
 
 
+def _quality(service: str, target: float) -> dict[str, str]:
+    degraded = f'http_responses_degraded_total{{service="{service}"}}'
+    return {
+        "name": f"{service}-quality",
+        "description": "Pages served in full, none degraded to fallback or partial content.",
+        "indicator": (
+            "    quality:    # a ratio named for what it measures; bad = degraded responses\n"
+            f"      bad:   {{selector: '{degraded}'}}\n"
+            f"      total: {{selector: 'http_requests_total{{service=\"{service}\"}}'}}"),
+        "objective": _OCCURRENCES.format(target=_num(target)),
+    }
+
+
+_PER_SLICE = """\
+  budgetingMethod: Timeslices
+  noDataPolicy: bad            # no data (an exporter or the consumers down) counts against it
+  objective: {{target: {target}, timeSliceTarget: 1, timeSliceWindow: {slice}}}"""
+
+
+def _streaming(service: str, tier: Tier) -> list[dict[str, str]]:
+    group = f'consumergroup="{service}"'
+    return [{
+        "name": f"{service}-consumer-lag",
+        "description": "Minutes in which no partition's consumer lag exceeds 1000 messages.",
+        "indicator": (
+            "    threshold:    # kafka_exporter's lag; sum(...) for the group's total\n"
+            f"      query: 'max(kafka_consumergroup_lag{{{group}}})'\n"
+            "      op: lte\n      value: 1000"),
+        "objective": _PER_SLICE.format(target=_num(tier.availability), slice="1m"),
+    }, {
+        "name": f"{service}-event-latency",
+        "description": (f"Events processed within {_num(tier.event_latency_s)} s of being "
+                        "produced (end to end)."),
+        "indicator": (
+            "    latency:\n"
+            f"      histogram: 'event_end_to_end_latency_seconds{{service=\"{service}\"}}'\n"
+            f"      threshold: {_num(tier.event_latency_s)}    # seconds; a bucket boundary"),
+        "objective": _OCCURRENCES.format(target="0.99"),
+    }, {
+        "name": f"{service}-throughput",
+        "description": "5-minute slices in which at least 50 events a second were processed.",
+        "indicator": (
+            "    threshold:    # the floor: set it from the rate the service must sustain\n"
+            f"      query: 'sum(rate(events_processed_total{{service=\"{service}\"}}[5m]))'\n"
+            "      op: gte\n      value: 50"),
+        "objective": _PER_SLICE.format(target=_num(tier.availability), slice="5m"),
+    }]
+
+
 def _slos(template: str, service: str, tier: Tier) -> list[dict[str, str]]:
     if template == "api":
         return [_availability(service, tier.availability), _latency(service, tier, "Requests")]
     if template == "web":
         return [_availability(service, tier.availability),
-                _latency(service, tier, "Page requests")]
+                _latency(service, tier, "Page requests"), _quality(service, tier.availability)]
+    if template == "streaming":
+        return _streaming(service, tier)
     if template == "batch":
         return [
             _ratio(service, "runs", "Job runs that finish without failing.",
@@ -141,7 +198,7 @@ def _slos(template: str, service: str, tier: Tier) -> list[dict[str, str]]:
     ]
 
 
-TEMPLATES = ("api", "web", "batch", "data-pipeline")
+TEMPLATES = ("api", "web", "batch", "data-pipeline", "streaming")
 
 
 def render(template: str, tier: str, service: str, path: str = "slos/<file>.yaml") -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from .. import io, model, objectives, schema
+from . import annotate
 from .models import API_VERSION, CALENDAR_DURATIONS, DEFAULT_START
 
 
@@ -28,8 +29,8 @@ def _sli_spec(doc: schema.Document) -> dict[str, Any]:
         assert ind.completeness.processed and ind.completeness.expected
         parts = {"good": ind.completeness.processed, "total": ind.completeness.expected}
     else:
-        assert ind.ratio is not None
-        r = ind.ratio
+        r = ind.ratio or ind.quality  # quality: a ratio, named in an annotation
+        assert r is not None
         if r.raw is not None:
             return {"ratioMetric": {"counter": False, "rawType": r.rawType, "raw": _metric(r.raw)}}
         parts = {k: q for k, q in (("good", r.good), ("bad", r.bad), ("total", r.total))
@@ -98,6 +99,8 @@ def _export_one(slo: model.Slo) -> tuple[dict[str, Any], list[str]]:
         metadata["displayName"] = doc.metadata.displayName
     if doc.metadata.labels:
         metadata["labels"] = dict(doc.metadata.labels)
+    if annotate.export(doc):
+        metadata["annotations"] = annotate.export(doc)
     body: dict[str, Any] = {"description": s.description, "service": s.service,
                             "indicator": {"metadata": {"name": slo.name},
                                           "spec": _sli_spec(doc)},

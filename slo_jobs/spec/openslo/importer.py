@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ...core.names import SAFE_NAME, SAFE_NAME_HINT
 from .. import checks, io, model, objectives, promql, schema
 from ..io import RawDoc
+from . import annotate
 from .models import (
     API_VERSION,
     CALENDAR_UNITS,
@@ -242,13 +243,15 @@ class _Importer:
         self._try(self._unsupported, s, doc)
         window = self._try(self.window, s.timeWindow, doc)
         found = self._try(self._indicator, s, doc)
+        links, problems = annotate.links(slo.metadata.annotations, doc)
+        self.problems.extend(problems)
         if len(self.problems) > before or window is None or found is None:
             return []
-        indicator, url = found
+        indicator, url = annotate.indicator(found[0], slo.metadata.annotations), found[1]
         labels = {k: ",".join(v) if isinstance(v, list) else v
                   for k, v in slo.metadata.labels.items()}
         kind = next(iter(indicator))
-        raw = kind == "ratio" and "raw" in indicator["ratio"]
+        raw = kind in ("ratio", "quality") and "raw" in indicator[kind]
         problem = checks.objective_rules(
             s.budgetingMethod, kind, raw,
             [schema.Objective.model_construct(**_objective(o)) for o in s.objectives])
@@ -263,7 +266,7 @@ class _Importer:
             "spec": {
                 "service": s.service, "description": s.description, "indicator": indicator,
                 "objectives": [_objective(o, kind == "threshold") for o in s.objectives],
-                "window": window, "budgetingMethod": s.budgetingMethod,
+                "window": window, "budgetingMethod": s.budgetingMethod, "links": links,
             },
         }
         # Paths of the converted document mostly match the OpenSLO ones, so its line map
