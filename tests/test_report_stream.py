@@ -24,6 +24,7 @@ from slo_jobs.compute.breakdown import COLUMNS
 from slo_jobs.compute.percentiles import COLUMNS as PERCENTILE_COLUMNS
 from slo_jobs.core import periods, redaction
 from slo_jobs.decisions import view as decision_view
+from slo_jobs.lake import gaps
 from slo_jobs.report import breakdown as attribution
 from slo_jobs.report import categories as errors
 from slo_jobs.report import exports, history
@@ -259,6 +260,6 @@ def test_notes_are_read_from_the_footers_that_hold_them(tmp_path: Path) -> None:
     (tmp_path / "short.parquet").write_bytes(b"PAR1")
     for path in (missing, tmp_path / "short.parquet"):
         assert lake.notes(path) == [] and lake.complete_until(path) is None
-    assert report.extract_notes(lake_dir, NOV, ["a", "b"]) == [
+    assert gaps.extract_notes(lake_dir, NOV, ["a", "b"]) == [
         {"slo": "a", "note": "no series matched good", "days": 2, "first": "2026-11-01",
          "last": "2026-11-02"}]

@@ -63,7 +63,7 @@ class DayResult:
 
 
 # The partition note of a day whose re-read found less than the lake holds; one text for
-# every day, so the report lists the days it applies to (report.extract_notes).
+# every day, so the report lists the days it applies to (gaps.extract_notes).
 KEPT_NOTE = ("the source no longer holds some minutes the lake has (retention, an outage or "
              "another URL): kept the lake's")
 log = logging.getLogger("slo_jobs")

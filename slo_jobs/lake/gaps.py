@@ -4,15 +4,19 @@ scrape outages and retention)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 
 from .. import lake
 from ..core import periods
-from ..core.periods import BUCKET_S, DAY
+from ..core.periods import BUCKET_S, DAY, Period
 from . import LakeDir
+
+GAPS_SHOWN = 8  # per SLO in the report's data-quality section; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,25 @@ def _spans(ts_us: np.ndarray, missing: np.ndarray, step_s: int
     return [(epoch + timedelta(microseconds=int(ts_us[a])),
              epoch + timedelta(microseconds=int(ts_us[b - 1])) + timedelta(seconds=step_s))
             for a, b in zip(starts, ends, strict=True)]
+
+
+def shown(lake_dir: LakeDir, row: dict[str, Any]) -> dict[str, Any]:
+    """The runs of buckets without data of one SLO's window, up to its as-of."""
+    end = row.get("as_of") or row["period_end"]
+    found = find(lake_dir, row["slo"], row["period_start"], end)
+    return {"shown": found[:GAPS_SHOWN], "more": max(0, len(found) - GAPS_SHOWN),
+            "count": len(found)}
+
+
+def extract_notes(lake_dir: LakeDir, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
+    """What the extractor noted about each SLO's days (e.g. a selector matching no series),
+    one entry per SLO and note with the days it applies to."""
+    out = []
+    for slo in slos:
+        days: dict[str, list[str]] = {}
+        for day in period.days:
+            for note in lake.notes(lake.sli_partition(lake_dir, slo, day)):
+                days.setdefault(note, []).append(day.isoformat())
+        out += [{"slo": slo, "note": note, "days": len(d), "first": d[0], "last": d[-1]}
+                for note, d in days.items()]
+    return out

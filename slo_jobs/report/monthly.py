@@ -41,13 +41,12 @@ from .stream import alert_conditions
 from .text import recommendations, service_sentence, whole
 
 FORMATS = ("html", "pdf", "json", "csv")
-GAPS_SHOWN = 8  # per SLO in the data-quality section; the rest are counted
 # Statuses that are not "at risk": healthy, or not judged (too little data, too few events).
 JUDGED_OK = ("healthy", *UNJUDGED)
 # Where report.html.j2 places an SLO's spooled section (no value can hold it: "<" is escaped).
 _SECTION = "<!--slo-section-->"
 __all__ = ["FORMATS", "JSON_FIELDS", "ReportFiles", "SloJobsError", "alert_conditions",
-           "extract_notes", "recommendations", "render", "template_env", "write_index",
+           "recommendations", "render", "template_env", "write_index",
            "write_published"]
 
 
@@ -237,9 +236,9 @@ def _context(lake_dir: LakeDir, m: _Month, source: str, generated_at: datetime
         "ticket_count": sum(r["tickets"] for r in rows), "at_risk": at_risk[:5],
         "sentences": {s: service_sentence(s, [v["row"] for v in views])
                       for s, views in services.items()},
-        "low_coverage": [{**r, "gaps": _gaps(lake_dir, r)} for r in rows if r["coverage"] < 1],
+        "low_coverage": [{**r, "gaps": gaps.shown(lake_dir, r)} for r in rows if r["coverage"] < 1],
         "clipped": [r for r in rows if r["clipped_rows"]],
-        "extract_notes": extract_notes(lake_dir, period, [r["slo"] for r in rows]),
+        "extract_notes": gaps.extract_notes(lake_dir, period, [r["slo"] for r in rows]),
         "zones": sorted({r.get("time_zone") or "UTC" for r in rows}) or ["UTC"],
         "running": max((r["as_of"] for r in rows if r.get("estimated")), default=None),
         "previous_label": m.history[0] if m.prev else None,
@@ -270,28 +269,6 @@ def _html(context: dict[str, Any], spool: report_stream.Spool, mask: Callable[[s
         out.write(mask(piece).encode("utf-8"))
         if i < len(order):
             out.write(spool.read(order[i], "html"))
-
-
-def _gaps(lake_dir: LakeDir, row: dict[str, Any]) -> dict[str, Any]:
-    """The runs of buckets without data of one SLO's window, up to its as-of."""
-    end = row.get("as_of") or row["period_end"]
-    found = gaps.find(lake_dir, row["slo"], row["period_start"], end)
-    return {"shown": found[:GAPS_SHOWN], "more": max(0, len(found) - GAPS_SHOWN),
-            "count": len(found)}
-
-
-def extract_notes(lake_dir: LakeDir, period: Period, slos: Sequence[str]) -> list[dict[str, Any]]:
-    """What the extractor noted about each SLO's days (e.g. a selector matching no series),
-    one entry per SLO and note with the days it applies to."""
-    out = []
-    for slo in slos:
-        days: dict[str, list[str]] = {}
-        for day in period.days:
-            for note in lake.notes(lake.sli_partition(lake_dir, slo, day)):
-                days.setdefault(note, []).append(day.isoformat())
-        out += [{"slo": slo, "note": note, "days": len(d), "first": d[0], "last": d[-1]}
-                for note, d in days.items()]
-    return out
 
 
 def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],

@@ -17,6 +17,7 @@ May import: ``core``.
 
 from __future__ import annotations
 
+from .indicators import KINDS, Query
 from .model import (
     EXPR_COUNT_ERROR,
     EXPR_SLI_ERROR,
@@ -33,7 +34,7 @@ from .model import (
     to_slo,
 )
 from .promql import WINDOW_PLACEHOLDERS, has_placeholder
-from .schema import API_VERSION, DEFAULT_MIN_COVERAGE, KIND, KINDS, TIERS, Document, Query
+from .schema import API_VERSION, DEFAULT_MIN_COVERAGE, KIND, TIERS, Document
 
 __all__ = [
     "API_VERSION", "DEFAULT_MIN_COVERAGE", "EXPR_COUNT_ERROR", "EXPR_SLI_ERROR", "KIND",

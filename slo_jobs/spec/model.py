@@ -15,9 +15,10 @@ from typing import Any, ClassVar, Literal
 
 from . import io
 from .governance import Phase, Plan, plan_of
+from .indicators import PROMQL_OP, Indicator, Kind, Op, Query, derived
 from .links import Links, urls
 from .promql import has_placeholder, number
-from .schema import DEFAULT_MIN_COVERAGE, PROMQL_OP, Document, Indicator, Kind, Op, Query, derived
+from .schema import DEFAULT_MIN_COVERAGE, Document
 from .tables import PipelineSource, TableRef
 
 # The error bounds of an SLI read from a windowed PromQL expression (docs/extraction.md, where

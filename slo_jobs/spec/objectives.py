@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.names import SAFE_NAME, SAFE_NAME_HINT
+from .indicators import PROMQL_OP
 from .model import LatencySli, Slo, ThresholdSli, as_objective, to_slo
 from .promql import number
-from .schema import PROMQL_OP, Document, Objective
+from .schema import Document, Objective
 
 # OpenSLO metadata annotation tying an exported SLO back to the SLO whose objective it is
 # (an OpenSLO ratioMetric has one good query, so one threshold per SLO).

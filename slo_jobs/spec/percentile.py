@@ -79,7 +79,7 @@ def percentile_problem(percentile: float | None, method: str,
 
 
 class HistogramFields(BaseModel):
-    """The latency indicator's fields of this module (``schema.Latency`` inherits them)."""
+    """The latency indicator's fields of this module (``indicators.Latency`` inherits them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     # The histogram buckets the lake keeps beside the SLI; None: only the threshold's.

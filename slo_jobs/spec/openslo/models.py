@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .. import io, schema
+from .. import indicators, io, schema
 
 API_VERSION = "openslo/v1"
 KINDS = ("SLO", "SLI", "DataSource", "Service")
@@ -85,7 +85,7 @@ class TimeWindow(_Open):
 
 class Objective(_Open):
     displayName: str = ""
-    op: schema.Op | None = None
+    op: indicators.Op | None = None
     value: float | None = None
     target: float | None = Field(default=None, ge=0.0, lt=1.0)
     targetPercent: float | None = Field(default=None, ge=0.0, lt=100.0)
