@@ -76,14 +76,15 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _breakdown("zz-api", [("502", 4.0, 1)])
     lake.write_atomic(pa.Table.from_pylist(rows, COLUMNS),
                       lake.monthly_partition(lake_dir, NOV.label).parent / "breakdown.parquet")
-    # Error categories of aa-web: the month, then each of its incidents.
-    spans = [("month", NOV.start, None)] + [
-        ("incident", i["start"], i["severity"])
+    # Error categories of aa-web (the month, then each of its incidents) and of mm-web.
+    spans = [("aa-web", "month", NOV.start, None), ("mm-web", "month", NOV.start, None)] + [
+        ("aa-web", "incident", i["start"], i["severity"])
         for i in compute.read_table(lake_dir, NOV.label, "incidents") if i["slo"] == "aa-web"]
-    rows = [{"slo": "aa-web", "span": span, "start": start, "end": start, "severity": sev,
+    rows = [{"slo": slo, "span": span, "start": start, "end": start, "severity": sev,
              "category": c, "events": e, "bad": 10.0, "share": e / 10, "days": 30,
              "days_missing": 0}
-            for span, start, sev in spans for c, e in (("server", 6.0), ("uncategorised", 4.0))]
+            for slo, span, start, sev in sorted(spans, key=lambda s: s[0])
+            for c, e in (("server", 6.0), ("uncategorised", 4.0))]
     lake.write_atomic(pa.Table.from_pylist(rows, category_table.COLUMNS),
                       lake.monthly_partition(lake_dir, NOV.label).parent / "categories.parquet")
     # Latency percentiles of two SLOs (a month and two days each), beside SLOs without any.
