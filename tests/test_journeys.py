@@ -1,6 +1,8 @@
 """User journeys: a generated month of per-minute events for three steps (with an outage, a
-planned window and a sparse step), computed and rendered, against the journey figures
-derived here from the generated counts with exact fractions; and a bad journey is one line."""
+planned window and a sparse step), computed and rendered by ``slo-jobs compute`` and
+``slo-jobs report``, against the journey figures derived here from the generated counts with
+exact fractions; a journey over rolling-window SLOs judged on that window; a month whose
+journeys are gone keeps no journey file; and a bad journey is one line."""
 
 from __future__ import annotations
 
@@ -26,11 +28,16 @@ from slo_jobs.core.errors import SpecError
 from slo_jobs.report import monthly as report
 from slo_jobs.run import runner
 from slo_jobs.spec import catalog
+from tests.clirun import slo_jobs_outside
 from tests.lakeutil import utc
 
 SEP = periods.month("2026-09")
 MINUTES = 30 * 1440
 SLOS = {"search": 0.995, "cart": 0.99, "pay": 0.999, "rare": 0.99}
+# The same events as search and pay (without pay's planned window), judged on 28 days.
+ROLLING = {"search-rolling": "search", "pay-rolling": "pay"}
+ROLLING_WINDOW = "  window: {rolling: 28d}\n"
+AS_OF = "2026-10-01T00:00Z"
 
 
 def _slo(name: str, target: float, extra: str = "") -> str:
@@ -85,6 +92,15 @@ spec:
   steps:
     - {name: find, slo: search}
     - {name: rare, slo: rare}
+---
+apiVersion: slo-jobs/v1
+kind: Journey
+metadata: {name: purchase-rolling}
+spec:
+  objective: {target: 0.99}
+  steps:
+    - {name: find, slo: search-rolling}
+    - {name: checkout, slo: pay-rolling}
 """
 
 
@@ -121,20 +137,33 @@ def _write(lake_dir: Path, name: str, good: list[int], total: list[int]) -> None
             schema=lake.SLI_SCHEMA), lake.sli_partition(lake_dir, name, day))
 
 
+def _catalog() -> str:
+    return "".join([*(_slo(n, t, MAINTENANCE if n == "pay" else "") for n, t in SLOS.items()),
+                    *(_slo(n, SLOS[of], ROLLING_WINDOW) for n, of in ROLLING.items())])
+
+
+def _compute_and_report(base: Path, slos: Path, formats: str = "html,json,csv") -> None:
+    """The month through the command line, as a user runs it."""
+    for args in (("compute", "--slos", str(slos)), ("report", "--out", str(base / "out"),
+                                                    "--format", formats)):
+        code, _, err = slo_jobs_outside(args[0], "--month", "2026-09", "--lake",
+                                        str(base / "lake"), "--as-of", AS_OF, *args[1:])
+        assert code == 0, err
+
+
 @pytest.fixture(scope="module")
 def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     base = tmp_path_factory.mktemp("journeys")
     (base / "slos").mkdir()
-    (base / "slos" / "shop.yaml").write_text("".join(
-        _slo(n, t, MAINTENANCE if n == "pay" else "") for n, t in SLOS.items()))
+    (base / "slos" / "shop.yaml").write_text(_catalog())
     (base / "slos" / "journeys.yaml").write_text(JOURNEYS)
     truth = _generate(28)
     for name, (good, total) in truth.items():
         _write(base / "lake", name, good, total)
-    slos, journeys = catalog.load_with_journeys([base / "slos"])
-    runner.compute_month(base / "lake", slos, SEP, journeys=journeys)
-    report.render(base / "lake", SEP, base / "out", source="test", formats=("html", "json", "csv"),
-                  generated_at=utc(2026, 10, 1))
+    for name, of in ROLLING.items():
+        _write(base / "lake", name, *truth[of])
+        truth[name] = truth[of]
+    _compute_and_report(base, base / "slos")
     got = {r["journey"]: r for r in pq.read_table(
         base / "lake" / "monthly" / "month=2026-09" / "journeys.parquet").to_pylist()}
     # The planned window (02:00 to 03:00 on the 12th) leaves pay's 60 minutes out.
