@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
+import shutil
 import subprocess
 from datetime import UTC, datetime
+from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,28 @@ pytestmark = pytest.mark.integration
 TARGETS = {"checkout-availability": 0.999, "checkout-latency": 0.99,
            "search-availability": 0.995, "search-latency": 0.95,
            "frontend-availability": 0.995, "frontend-latency": 0.99}
+# Journeys over the two checkout SLOs (one team's, so each team PDF still names only its
+# team's SLOs), in a copy of slos/ the DAG reads.
+JOURNEYS = """\
+apiVersion: slo-jobs/v1
+kind: Journey
+metadata: {name: checkout-path}
+spec:
+  objective: {target: 0.99}
+  steps:
+    - {name: pay, slo: checkout-availability}
+    - {name: pay-fast, slo: checkout-latency}
+---
+apiVersion: slo-jobs/v1
+kind: Journey
+metadata: {name: checkout-minutes}
+spec:
+  objective: {target: 0.95}
+  budgetingMethod: Timeslices
+  steps:
+    - {name: pay, slo: checkout-availability}
+    - {name: pay-fast, slo: checkout-latency}
+"""
 
 
 class SloTable(HTMLParser):
@@ -62,9 +88,11 @@ def expected_status(good: int, total: int, target: float) -> str:
 def dag_run(prometheus: str, airflow_db: Path,
             tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     base = tmp_path_factory.mktemp("dagrun")
+    shutil.copytree(ROOT / "slos", base / "slos")
+    (base / "slos" / "journeys.yaml").write_text(JOURNEYS)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", prometheus)
-        mp.setenv("SLO_JOBS_SLOS_DIR", str(ROOT / "slos"))
+        mp.setenv("SLO_JOBS_SLOS_DIR", str(base / "slos"))
         mp.setenv("SLO_JOBS_LAKE_DIR", str(base / "lake"))
         mp.setenv("SLO_JOBS_OUT_DIR", str(base / "out"))
         from airflow.dag_processing.dagbag import DagBag
@@ -116,6 +144,10 @@ def test_html_table_shows_the_computed_figures(dag_run: tuple[Any, Path]) -> Non
         assert cells[5].startswith(f"{r['budget_remaining'] * 100:.1f} %")
 
 
+def _squeezed(text: str) -> str:
+    return re.sub(r"[\s-]", "", text)
+
+
 def test_pdf_lists_every_slo_and_renders(dag_run: tuple[Any, Path], tmp_path: Path) -> None:
     _, base = dag_run
     pdf = base / "out/2026-09/report.pdf"
@@ -125,11 +157,58 @@ def test_pdf_lists_every_slo_and_renders(dag_run: tuple[Any, Path], tmp_path: Pa
     for r in records:
         assert r["slo"] in text
         assert f"{r['sli'] * 100:.4f} %" in text
+    # The journeys' section, in the figures journeys.json gives (checked against the truth
+    # in test_journeys_match_truth); compared without blanks and dashes, as the table's
+    # narrow cells break names at their dashes.
+    journeys = json.loads((base / "out/2026-09/journeys.json").read_text())
+    plain = _squeezed(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                     text=True, check=True).stdout)
+    assert "User journeys" in text and len(journeys) == 2
+    for j in journeys:
+        for shown in (j["journey"], f"{j['sli'] * 100:.4f} %",
+                      f"{j['top_step']} ({j['top_step_share'] * 100:.1f} % of the bad)",
+                      *(f"{s['step']} ({s['slo']}: {s['sli'] * 100:.4f} %)" for s in j["steps"])):
+            assert _squeezed(shown) in plain, shown
     subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf),
                     str(tmp_path / "page")], check=True)
     page = Image.open(next(tmp_path.glob("page*.png"))).convert("L")
     dark = sum(1 for p in page.getdata() if p < 128)
     assert dark > 0.005 * page.width * page.height  # text and table, not a blank page
+
+
+def test_journeys_match_truth(dag_run: tuple[Any, Path], truth: pd.DataFrame) -> None:
+    """The DAG's journeys against the generator's minutes: the events journey is the product
+    of its steps' SLIs, the slice journey counts the 5-minute slices in which both steps met
+    their targets (compared in integers)."""
+    _, base = dag_run
+    month = base / "out/2026-09"
+    got = {j["journey"]: j for j in json.loads((month / "journeys.json").read_text())}
+    with (month / "journeys.csv").open() as fh:
+        assert {r["journey"]: float(r["sli"]) for r in csv.DictReader(fh)} == \
+            {n: j["sli"] for n, j in got.items()}
+    t = truth[(truth.service == "checkout") & (truth.ts >= "2026-09-01")
+              & (truth.ts < "2026-10-01")].sort_values("ts")
+    assert len(t) == 30 * 1440
+    ok, fast, n = (t.requests - t.errors).sum(), t.le_0_3.sum(), t.requests.sum()
+    sli = Fraction(int(ok), int(n)) * Fraction(int(fast), int(n))
+    events = got["checkout-path"]
+    assert events["total"] == n and events["sli"] == pytest.approx(float(sli), rel=1e-12)
+    assert events["met"] is (sli >= Fraction(99, 100)) and events["period"] == "2026-09"
+    five = [a.to_numpy().reshape(-1, 5).sum(axis=1)
+            for a in (t.requests - t.errors, t.le_0_3, t.requests)]
+    bad_pay = five[0] * 1000 < 999 * five[2]
+    bad_fast = five[1] * 100 < 99 * five[2]
+    counted = int((five[2] > 0).sum())
+    good = int(((five[2] > 0) & ~bad_pay & ~bad_fast).sum())
+    slices = got["checkout-minutes"]
+    assert (slices["good"], slices["total"]) == (good, counted) and counted == 30 * 288
+    assert slices["met"] is (Fraction(good, counted) >= Fraction(95, 100))
+    shares = {s["step"]: s["bad_slices"] for s in slices["steps"]}
+    both = bad_pay & bad_fast
+    assert shares["pay"] == pytest.approx((bad_pay & ~both).sum() + both.sum() / 2)
+    assert shares["pay-fast"] == pytest.approx((bad_fast & ~both).sum() + both.sum() / 2)
+    html = " ".join((month / "report.html").read_text().split())
+    assert 'data-journey="checkout-minutes"' in html
 
 
 def test_each_team_gets_a_pdf_of_its_slos(dag_run: tuple[Any, Path]) -> None:
@@ -187,8 +266,6 @@ def test_sharded_run_publishes_what_one_computation_gives(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     # The same month through the DAG in shards of 2 SLOs, and computed at once as the CLI
     # does, each from a copy of the extracted lake: the same tables and summary.json.
-    import shutil
-
     import pyarrow.parquet as pq
 
     from slo_jobs.core import periods

@@ -1,6 +1,8 @@
 """User journeys: a generated month of per-minute events for three steps (with an outage, a
-planned window and a sparse step), computed and rendered, against the journey figures
-derived here from the generated counts with exact fractions; and a bad journey is one line."""
+planned window and a sparse step), computed and rendered by ``slo-jobs compute`` and
+``slo-jobs report``, against the journey figures derived here from the generated counts with
+exact fractions; a journey over rolling-window SLOs judged on that window; a month whose
+journeys are gone keeps no journey file; and a bad journey is one line."""
 
 from __future__ import annotations
 
@@ -23,14 +25,19 @@ from slo_jobs import lake, rules
 from slo_jobs.compute.journey import log_shares
 from slo_jobs.core import periods
 from slo_jobs.core.errors import SpecError
-from slo_jobs.report import monthly as report
 from slo_jobs.run import runner
 from slo_jobs.spec import catalog
+from tests.clirun import slo_jobs, slo_jobs_outside
+from tests.conftest import ROOT
 from tests.lakeutil import utc
 
 SEP = periods.month("2026-09")
 MINUTES = 30 * 1440
 SLOS = {"search": 0.995, "cart": 0.99, "pay": 0.999, "rare": 0.99}
+# The same events as search and pay (without pay's planned window), judged on 28 days.
+ROLLING = {"search-rolling": "search", "pay-rolling": "pay"}
+ROLLING_WINDOW = "  window: {rolling: 28d}\n"
+AS_OF = "2026-10-01T00:00Z"
 
 
 def _slo(name: str, target: float, extra: str = "") -> str:
@@ -85,6 +92,15 @@ spec:
   steps:
     - {name: find, slo: search}
     - {name: rare, slo: rare}
+---
+apiVersion: slo-jobs/v1
+kind: Journey
+metadata: {name: purchase-rolling}
+spec:
+  objective: {target: 0.99}
+  steps:
+    - {name: find, slo: search-rolling}
+    - {name: checkout, slo: pay-rolling}
 """
 
 
@@ -121,20 +137,33 @@ def _write(lake_dir: Path, name: str, good: list[int], total: list[int]) -> None
             schema=lake.SLI_SCHEMA), lake.sli_partition(lake_dir, name, day))
 
 
+def _catalog() -> str:
+    return "".join([*(_slo(n, t, MAINTENANCE if n == "pay" else "") for n, t in SLOS.items()),
+                    *(_slo(n, SLOS[of], ROLLING_WINDOW) for n, of in ROLLING.items())])
+
+
+def _compute_and_report(base: Path, slos: Path, formats: str = "html,json,csv") -> None:
+    """The month through the command line, as a user runs it."""
+    for args in (("compute", "--slos", str(slos)), ("report", "--out", str(base / "out"),
+                                                    "--format", formats)):
+        code, _, err = slo_jobs_outside(args[0], "--month", "2026-09", "--lake",
+                                        str(base / "lake"), "--as-of", AS_OF, *args[1:])
+        assert code == 0, err
+
+
 @pytest.fixture(scope="module")
 def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     base = tmp_path_factory.mktemp("journeys")
     (base / "slos").mkdir()
-    (base / "slos" / "shop.yaml").write_text("".join(
-        _slo(n, t, MAINTENANCE if n == "pay" else "") for n, t in SLOS.items()))
+    (base / "slos" / "shop.yaml").write_text(_catalog())
     (base / "slos" / "journeys.yaml").write_text(JOURNEYS)
     truth = _generate(28)
     for name, (good, total) in truth.items():
         _write(base / "lake", name, good, total)
-    slos, journeys = catalog.load_with_journeys([base / "slos"])
-    runner.compute_month(base / "lake", slos, SEP, journeys=journeys)
-    report.render(base / "lake", SEP, base / "out", source="test", formats=("html", "json", "csv"),
-                  generated_at=utc(2026, 10, 1))
+    for name, of in ROLLING.items():
+        _write(base / "lake", name, *truth[of])
+        truth[name] = truth[of]
+    _compute_and_report(base, base / "slos")
     got = {r["journey"]: r for r in pq.read_table(
         base / "lake" / "monthly" / "month=2026-09" / "journeys.parquet").to_pylist()}
     # The planned window (02:00 to 03:00 on the 12th) leaves pay's 60 minutes out.
@@ -142,7 +171,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, obj
     good, total = truth["pay"]
     truth["pay"] = ([0 if m in planned else g for m, g in enumerate(good)],
                     [0 if m in planned else t for m, t in enumerate(total)])
-    return base, {"rows": got, "truth": truth, "slos": slos}
+    return base, {"rows": got, "truth": truth}
 
 
 def _ratio(counts: tuple[list[int], list[int]]) -> Fraction:
@@ -239,11 +268,83 @@ def test_a_running_month_is_neither_met_nor_missed(
     runner.compute_month(base / "lake", slos, SEP, journeys=journeys)  # the month again
 
 
+def test_a_journey_of_rolling_window_steps_is_judged_on_that_window(
+        month: tuple[Path, dict[str, object]]) -> None:
+    base, data = month
+    row, truth = data["rows"]["purchase-rolling"], data["truth"]  # type: ignore[index]
+    first = 2 * 1440  # 28 days to October 1st: from September 3rd
+    search, pay = (Fraction(sum(truth[n][0][first:]), sum(truth[n][1][first:]))
+                   for n in ROLLING)
+    sli = search * pay
+    assert (row["period_start"], row["period_end"]) == (utc(2026, 9, 3), utc(2026, 10, 1))
+    assert row["window"] == "rolling-28d@2026-10-01T00:00Z" and row["own_window"] is True
+    assert row["sli"] == pytest.approx(float(sli), rel=1e-12)
+    assert row["total"] == min(sum(truth[n][1][first:]) for n in ROLLING)
+    consumed = (1 - sli) / Fraction(1, 100)
+    assert row["budget_consumed"] == pytest.approx(float(consumed), rel=1e-9)
+    assert row["met"] is (sli >= Fraction(99, 100)) and row["estimated"] is False
+    # Each step as its own SLO is judged: on the same window, to the same figures.
+    folder = base / "out" / "2026-09"
+    records = {r["slo"]: r for r in json.loads((folder / "summary.json").read_text())}
+    steps = {s["slo"]: s for s in row["steps"]}
+    for name, step_sli in zip(ROLLING, (search, pay), strict=True):
+        assert records[name]["window"] == row["window"]
+        assert records[name]["sli"] == pytest.approx(float(step_sli), rel=1e-12)
+        assert steps[name]["sli"] == pytest.approx(float(step_sli), rel=1e-12)
+    full = {j["journey"]: j for j in json.loads((folder / "journeys.json").read_text())}
+    assert full["purchase-rolling"]["window"] == row["window"]
+    assert full["purchase"]["window"] == "2026-09" and full["purchase"]["own_window"] is False
+    html = " ".join((folder / "report.html").read_text().split())
+    assert f'<span class="window">on {row["window"]}, its steps' in html
+
+
+def test_a_month_whose_journeys_are_gone_keeps_no_journey_file(
+        month: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    base, _ = month
+    for name in ("lake", "out"):
+        shutil.copytree(base / name, tmp_path / name)
+    folder = tmp_path / "out" / "2026-09"
+    assert {"journeys.csv", "journeys.json"} <= {p.name for p in folder.iterdir()}
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "shop.yaml").write_text(_catalog())  # the SLOs without journeys
+    _compute_and_report(tmp_path, tmp_path / "slos")
+    assert not list(folder.glob("journeys*"))
+    assert pq.read_table(tmp_path / "lake/monthly/month=2026-09/journeys.parquet").num_rows == 0
+    records = json.loads((folder / "summary.json").read_text())
+    assert len(records) == len(SLOS) + len(ROLLING)
+    assert all(r["journeys"] == [] for r in records)
+    assert 'id="journeys"' not in (folder / "report.html").read_text()
+
+
+def test_validate_counts_the_journeys(month: tuple[Path, dict[str, object]],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    base, _ = month
+    code, out, err = slo_jobs(capsys, "validate", str(base / "slos"))
+    assert code == 0, err
+    assert out == (f"ok: {len(SLOS) + len(ROLLING)} SLOs and {JOURNEYS.count('kind: Journey')} "
+                   "journeys in 2 files valid\n")
+    # The worked example over the SLOs of slos/, as its header says to check it.
+    example = ROOT / "docs" / "examples" / "journeys.yaml"
+    code, out, err = slo_jobs(capsys, "validate", str(ROOT / "slos"), str(example))
+    assert code == 0, err
+    assert out == (f"ok: {len(catalog.load([ROOT / 'slos']))} SLOs and "
+                   f"{example.read_text().count('kind: Journey')} journeys in "
+                   f"{len(catalog.yaml_files([ROOT / 'slos', example]))} files valid\n")
+
+
 def test_the_report_summary_json_and_csv_carry_the_journeys(
         month: tuple[Path, dict[str, object]]) -> None:
     base, data = month
     rows = data["rows"]  # type: ignore[index]
     folder = base / "out" / "2026-09"
+    # The product of the critical steps' SLIs, derived here, in each file of the report.
+    truth = data["truth"]  # type: ignore[index]
+    sli = float(_ratio(truth["search"]) * _ratio(truth["pay"]))
+    full = {j["journey"]: j for j in json.loads((folder / "journeys.json").read_text())}
+    assert full["purchase"]["sli"] == pytest.approx(sli, rel=1e-12)
+    html = " ".join((folder / "report.html").read_text().split())
+    assert f'<td class="num">{sli * 100:.4f} %</td>' in html.split(
+        'data-journey="purchase"')[1].split("</tr>")[0]
     records = {r["slo"]: r for r in json.loads((folder / "summary.json").read_text())}
     assert [j["journey"] for j in records["pay"]["journeys"]] == ["purchase", "purchase-slices"]
     assert records["cart"]["journeys"][0]["critical"] is False
@@ -255,9 +356,8 @@ def test_the_report_summary_json_and_csv_carry_the_journeys(
     assert table["purchase"]["steps"] == "find > basket > checkout"
     assert table["purchase"]["critical_steps"] == "find > checkout"
     assert table["purchase"]["met"] == str(rows["purchase"]["met"]).lower()
-    full = {j["journey"]: j for j in json.loads((folder / "journeys.json").read_text())}
+    assert float(table["purchase"]["sli"]) == pytest.approx(sli, rel=1e-12)
     assert full["purchase-slices"]["top_step"] == rows["purchase-slices"]["top_step"]
-    html = " ".join((folder / "report.html").read_text().split())
     assert '<section id="journeys">' in html and 'data-journey="purchase-slices"' in html
     top = rows["purchase"]["top_step"]
     assert f'<span class="name">{top}</span> (' in html
@@ -267,19 +367,21 @@ def test_the_report_summary_json_and_csv_carry_the_journeys(
     ("slo: pay}", "spec.steps[2].slo: 'payment' is not an SLO of the catalog"),
     ("name: basket,", "spec.steps[1].name: 'find' is already the name of spec.steps[0]"),
     ("target: 0.99}", "spec.objective.target: 1.5; expected a share of good journeys above 0"),
+    ("slo: search}", "spec.steps: SLOs with the windows calendar month, rolling 28d; expected "
+                     "steps whose SLOs share one spec.window"),
 ])
 def test_a_bad_journey_is_one_line(tmp_path: Path, change: str, expected: str) -> None:
     path = tmp_path / "shop.yaml"
     bad = {"slo: pay}": "slo: payment}", "name: basket,": "name: find,",
-           "target: 0.99}": "target: 1.5}"}[change]
+           "target: 0.99}": "target: 1.5}", "slo: search}": "slo: search-rolling}"}[change]
     journey = JOURNEYS.split("---")[0].replace(change, bad, 1)
-    path.write_text("".join(_slo(n, t) for n, t in SLOS.items()) + journey)
+    path.write_text(_catalog() + journey)
     _, problems, _ = catalog.load_all([path])
     (line,) = problems
     assert line.startswith(f"{path}:") and expected in line, line
     with pytest.raises(SpecError, match="expected"):
         catalog.load_with_journeys([path])
-    assert len(catalog.load([path])) == len(SLOS)  # the SLOs alone still load
+    assert len(catalog.load([path])) == len(SLOS) + len(ROLLING)  # the SLOs alone still load
 
 
 def _counter_slo(name: str) -> str:

@@ -35,7 +35,7 @@ def validate(paths: Paths = None, slos: Slos = None) -> None:
     from ..decisions import policy, teams
     from ..spec import catalog
 
-    loaded, problems, files = catalog.load_all(slo_paths(paths, slos))
+    loaded, journeys, problems, files = catalog.load_all_with_journeys(slo_paths(paths, slos))
     for kind in (teams, policy):  # the decisions' files beside the SLOs
         found = kind.find(slo_paths(paths, slos))
         if found is not None:
@@ -44,7 +44,8 @@ def validate(paths: Paths = None, slos: Slos = None) -> None:
         for line in problems:
             print(line, file=sys.stderr)
         sys.exit(1)
-    typer.echo(f"ok: {len(loaded)} SLOs in {files} file{'s' * (files != 1)} valid")
+    counted = f" and {len(journeys)} journey{'s' * (len(journeys) != 1)}" if journeys else ""
+    typer.echo(f"ok: {len(loaded)} SLOs{counted} in {files} file{'s' * (files != 1)} valid")
 
 
 @app.command()

@@ -1,9 +1,10 @@
 """User journeys' months, from their steps' SLI partitions already in the lake (no query of
 their own), published as ``journeys.parquet`` with the month's other tables.
 
-A journey is judged on the month its steps' summary rows cover (their calendar month in their
-shared zone, to the same as-of), each step's buckets masked by its maintenance windows as
-the compute stage masks them. Then the journey's good and total go through
+A journey is judged on the window its steps' summary rows are judged on (their calendar
+month in their shared zone, or the week, quarter, year or rolling window they share, to the
+same as-of), each step's buckets masked by its maintenance windows as the compute stage
+masks them. Then the journey's good and total go through
 ``sql/budget_status.sql``, so its budget, status, met and outlook follow the very rules of
 an SLO (docs/slo-math.md, "User journeys").
 """
@@ -12,14 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from .. import lake
-from ..core import periods, resources
+from ..core import periods, resources, verdict
 from ..core.burnrate import budget_fraction, min_events
 from ..core.periods import BUCKET_S, DAY_S
 from ..lake import LakeDir
@@ -44,14 +45,25 @@ COLUMNS = pa.schema([
     ("min_events", pa.float64()), ("no_data_slices", pa.int64()),
     ("top_step", pa.string()), ("top_step_share", pa.float64()), ("time_zone", pa.string()),
     ("period_start", _TS), ("period_end", _TS), ("as_of", _TS), ("steps", pa.list_(STEP)),
+    # The window judged (period_start and period_end above are its bounds): the month's
+    # label, or the steps' own window's when they share one other than the calendar month.
+    ("window", pa.string()), ("own_window", pa.bool_()),
 ])
 PER_DAY = DAY_S // BUCKET_S
 
 
+def judged_window(row: dict[str, Any]) -> tuple[str, datetime, datetime, datetime, bool]:
+    """(label, start, end, as-of, whether it is an own window) of the window a step's
+    summary row is judged on (core/verdict.py): a journey's steps share it."""
+    if verdict.own_window(row):
+        return row["window_label"], row["window_start"], row["window_end"], row["as_of"], True
+    return row["period"], row["period_start"], row["period_end"], row["as_of"], False
+
+
 def _buckets(lake_dir: LakeDir, slo: Slo, row: dict[str, Any]) -> tuple[np.ndarray, ...]:
-    """(good, total, has) of the step's buckets in ``[period_start, as_of)``, its planned
-    windows applied as in ``stream._one``."""
-    start, as_of = row["period_start"], row["as_of"]
+    """(good, total, has) of the step's buckets in ``[start, as_of)`` of its judged window,
+    its planned windows applied as in ``stream._one``."""
+    _, start, _, as_of, _ = judged_window(row)
     origin = periods.midnight(start.astimezone(UTC).date())
     days = periods.utc_days(periods.Period("", start, as_of))
     found = set(lake.existing_days(lake_dir, slo.name, days))
@@ -130,8 +142,7 @@ def _slices(journey: Journey, slos: list[Slo], data: list[tuple[np.ndarray, ...]
 def _judge(journey: Journey, slos: list[Slo], rows: list[dict[str, Any]],
            form: dict[str, Any], buckets: int) -> dict[str, Any]:
     """``sql/budget_status.sql`` over the journey as one SLO."""
-    first = rows[0]
-    start, end, as_of = first["period_start"], first["period_end"], first["as_of"]
+    label, start, end, as_of, own = judged_window(rows[0])
     expected = int((as_of - start).total_seconds()) // BUCKET_S
     elapsed = (as_of - start) / (end - start)
     b = budget_fraction(journey.target)
@@ -162,7 +173,7 @@ def _judge(journey: Journey, slos: list[Slo], rows: list[dict[str, Any]],
                                                           "elapsed": elapsed})
     out: dict[str, Any] = rel.to_arrow_table().to_pylist()[0]
     out.update(period_start=start, period_end=end, as_of=as_of,
-               time_zone=slos[0].time_zone)
+               time_zone=slos[0].time_zone, window=label, own_window=own)
     return out
 
 

@@ -18,7 +18,7 @@ JOURNEY_FIELDS = ("period", "journey", "method", "unit", "target", "sli", "good"
                   "bad", "allowed_bad", "budget_consumed", "budget_remaining", "status",
                   "outlook", "met", "estimated", "coverage", "no_data_slices", "top_step",
                   "top_step_share", "steps", "critical_steps", "time_zone", "period_start",
-                  "period_end", "as_of")
+                  "period_end", "as_of", "window", "own_window")
 STEP_KEYS = ("step", "slo", "critical", "sli", "good", "total", "bad_slices", "bad_share",
              "budget_share")
 
@@ -50,6 +50,14 @@ def record(j: dict[str, Any], period: str) -> dict[str, Any]:
     return {**{k: whole(k, j.get(k)) for k in JOURNEY_FIELDS}, "period": period,
             "steps": [{k: s.get(k) for k in STEP_KEYS} for s in j["steps"]],
             "critical_steps": [s["step"] for s in j["steps"] if s["critical"]]}
+
+
+def names(summary_csv: Path, formats: Sequence[str]) -> set[str]:
+    """The journey files of ``formats`` beside ``summary_csv``: a render of those formats
+    replaces them, so a month whose journeys are gone keeps none from an earlier render."""
+    name = summary_csv.name.replace("summary", "journeys", 1)
+    return {n for n, f in ((name, "csv"), (name.replace(".csv", ".json"), "json"))
+            if f in formats}
 
 
 def write(stage: Path, summary_csv: Path, formats: Sequence[str],

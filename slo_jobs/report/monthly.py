@@ -354,7 +354,7 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
     mask = redaction.masker()
     # Everything of the month is rendered into a new version of its folder, published at
     # once: a failure (or a kill) part-way leaves the previous set whole.
-    dropped = {getattr(files, f).name for f in without}
+    dropped = {getattr(files, f).name for f in without} | journey_view.names(files.csv, formats)
     if team_pdfs:  # a team gone since the last render keeps no PDF of it
         dropped |= {p.name for p in folder.glob("report-team-*.pdf")}
     with atomicio.publish_folder(folder, drop=dropped) as stage, \

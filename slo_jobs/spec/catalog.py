@@ -30,6 +30,14 @@ def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
     return found.slos, found.problems + found.journey_problems, found.files
 
 
+def load_all_with_journeys(paths: Iterable[Path], env: Mapping[str, str] | None = None
+                           ) -> tuple[list[Slo], list[Journey], list[str], int]:
+    """``load_all`` with the journeys found valid among the files (``validate`` counts
+    them)."""
+    found = _scan(paths, env)
+    return found.slos, found.journeys, found.problems + found.journey_problems, found.files
+
+
 @dataclass
 class _Scan:
     slos: list[Slo]

@@ -4,7 +4,7 @@ docs/slo-math.md, "User journeys").
 
 A step reuses its SLO's SLI and data as they are in the lake: a journey adds no query and no
 extraction. The checks that need the whole catalog (a step naming an SLO that does not
-exist, steps in different time zones) run in ``check``, one line per problem.
+exist, steps in different time zones or windows) run in ``check``, one line per problem.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Journey:
-    """A validated journey: its steps in order, judged on the calendar month of its steps'
-    time zone."""
+    """A validated journey: its steps in order, judged on its steps' shared window (their
+    calendar month, or the week, quarter, year or rolling window they all have)."""
 
     name: str
     description: str
@@ -146,9 +146,17 @@ def parse(doc: RawDoc) -> tuple[Journey | None, list[str]]:
                    doc.line(("metadata", "name")), parsed.metadata.displayName), []
 
 
+def window(slo: Slo) -> str:
+    """The SLO's ``spec.window`` as a phrase: steps with the same phrase share every window."""
+    if slo.window_kind == "rolling" and slo.rolling_window is not None:
+        return f"rolling {slo.rolling_window.total_seconds() / 86400:g}d"
+    anchor = f" from {slo.window_start}" if slo.window_start else ""
+    return f"calendar {slo.calendar_unit or 'month'}{anchor}"
+
+
 def check(docs: Sequence[RawDoc], slos: Sequence[Slo]) -> tuple[list[Journey], list[str]]:
-    """Every journey of ``docs`` whose steps name SLOs of ``slos`` in one time zone, and a
-    line for each problem (of the document, or across the catalog)."""
+    """Every journey of ``docs`` whose steps name SLOs of ``slos`` with one time zone and
+    one window, and a line for each problem (of the document, or across the catalog)."""
     by_name = {s.name: s for s in slos}
     out: list[Journey] = []
     problems: list[str] = []
@@ -175,6 +183,11 @@ def check(docs: Sequence[RawDoc], slos: Sequence[Slo]) -> tuple[list[Journey], l
             problems.append(f"{doc.at(('spec', 'steps'))}: SLOs in the time zones "
                             f"{', '.join(zones)}; expected steps whose SLOs share one timeZone "
                             "(a journey is judged on one calendar month)")
-        if not missing and len(zones) <= 1:
+        windows = sorted({window(by_name[s.slo]) for s in journey.steps if s.slo in by_name})
+        if len(windows) > 1:
+            problems.append(f"{doc.at(('spec', 'steps'))}: SLOs with the windows "
+                            f"{', '.join(windows)}; expected steps whose SLOs share one "
+                            "spec.window (a journey is judged on its steps' window)")
+        if not missing and len(zones) <= 1 and len(windows) <= 1:
             out.append(journey)
     return sorted(out, key=lambda j: j.name), problems
