@@ -191,20 +191,36 @@ def truth(demo_tsdb: Path) -> pd.DataFrame:
     return pd.read_parquet(CACHE / "truth.parquet")
 
 
+# What the lake's minute rows add up to where that is not the SLO's (good, total): a
+# percentile objective keeps each minute's events, the throughput floor each minute's verdict.
+MINUTE_ROWS: dict[str, tuple[str, Counts]] = {
+    "checkout-latency-p95": ("checkout", _events(lambda t: t.le_0_3)),
+    "enricher-throughput": ("enricher", _events(lambda t: t.events_5m >= 15000,
+                                                lambda t: pd.Series(1, index=t.index))),
+}
+
+
 @functools.cache
 def streaming_truth() -> pd.DataFrame:
     """The demo's streaming service, minute by minute (demo/extras.py)."""
     return pd.read_parquet(CACHE / "streaming.parquet")
 
 
+def _over(truth: pd.DataFrame, rule: tuple[str, Counts], start: str, end: str
+          ) -> tuple[int, int]:
+    service, counts = rule
+    t = streaming_truth() if service == "enricher" else truth[truth.service == service]
+    return counts(t[(t.ts >= start) & (t.ts < end)])
+
+
 def true_counts(truth: pd.DataFrame, slo: str, start: str, end: str) -> tuple[int, int]:
     """Exact (good, total) of a demo SLO over [start, end)."""
-    service, counts = TRUTH[slo]
-    if service == "enricher":
-        t = streaming_truth()
-    else:
-        t = truth[truth.service == service]
-    return counts(t[(t.ts >= start) & (t.ts < end)])
+    return _over(truth, TRUTH[slo], start, end)
+
+
+def true_minutes(truth: pd.DataFrame, slo: str, start: str, end: str) -> tuple[int, int]:
+    """The sums of a demo SLO's minute rows in the lake over [start, end)."""
+    return _over(truth, MINUTE_ROWS.get(slo, TRUTH[slo]), start, end)
 
 
 @pytest.fixture(scope="session")

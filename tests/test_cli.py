@@ -46,7 +46,8 @@ def test_extract_compute_report_stages(prometheus: str, tmp_path: Path,
     assert rep.returncode == 0, rep.stderr
     out = tmp_path / "reports/out/2026-08"
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "summary.json",
-                                               "summary.csv", "incidents.csv", "history.csv"}
+                                               "summary.csv", "incidents.csv", "history.csv",
+                                               "journeys.csv", "journeys.json"}
     assert (tmp_path / "reports/out/index.html").exists()
     records = {r["slo"]: r for r in json.loads((out / "summary.json").read_text())}
     for name in TRUTH:
