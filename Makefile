@@ -21,6 +21,7 @@ bench: install
 	.venv/bin/python bench/compute.py
 	.venv/bin/python bench/report.py
 	.venv/bin/python bench/cli.py
+	.venv/bin/python bench/buckets.py
 
 # Not part of bench: 330,000 generated partitions (3 GB) and about 15 minutes on 2 cores.
 bench-scale: install

@@ -164,3 +164,31 @@ def test_print_form_reads_as_weasyprints_own_rendering(month: Path,
     assert _pages(folder / "report.pdf") == _pages(folder / "own.pdf")
     assert _text(folder / "report.pdf").split() == _text(folder / "own.pdf").split()
     assert "Burn rate (log scale)" in _text(folder / "report.pdf")
+
+
+def _page_images(path: Path, folder: Path) -> list[bytes]:
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(path), str(folder / path.stem)],
+                   check=True)
+    return [p.read_bytes() for p in sorted(folder.glob(f"{path.stem}-*.png"))]
+
+
+def test_the_print_forms_shapes_and_labels_are_painted_as_weasyprint_paints_them(
+        month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The charts' shapes drawn directly and the labels' colour set directly give the same
+    pixels, page for page, as WeasyPrint's own ``draw_node`` and graphical state."""
+    from weasyprint import HTML
+
+    files = report.render(month / "lake", NOV, month / "out-paint", source="s",
+                          generated_at=datetime(2026, 12, 2, tzinfo=UTC), formats=("html",))
+    printed = pdf.print_html(files.html.read_text())
+    assert printed.count('<img class="chart"') == 4 * len(SLOS)
+    fast = tmp_path / "fast.pdf"
+    fast.write_bytes(pdf.write(files.html.read_bytes(), files.html.parent))
+    monkeypatch.setattr(svg_draw.SVG, "draw_node", pdf._own_draw_node)
+    monkeypatch.setattr(pdf, "_paint", lambda svg, node, size: svg.set_graphical_state(node, size))
+    own = tmp_path / "own.pdf"
+    own.write_bytes(HTML(string=printed, base_url=str(files.html.parent),
+                         url_fetcher=pdf.NoFetch()).write_pdf())
+    pages = _page_images(fast, tmp_path)
+    assert len(pages) == _pages(own) > 1
+    assert pages == _page_images(own, tmp_path)

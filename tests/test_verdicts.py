@@ -137,8 +137,8 @@ def test_report_counts_and_sections_use_the_own_window(world: dict[str, Any]) ->
     assert f'<b id="kpi-met">{judged.count(True)}</b>' in html
     assert f'<b id="kpi-missed">{judged.count(False)}</b>' in html
     # each own-window SLO names the window it is judged on, the calendar month beside it
-    assert "<th>Judged on</th><td colspan=\"3\">2026-Q3 (" in html
-    assert "<th>Calendar month</th><td colspan=\"3\">2026-09 (" in html
+    assert "<td colspan=\"2\"><b>Judged on</b> 2026-Q3 (" in html
+    assert "<td colspan=\"2\"><b>Calendar month</b> 2026-09 (" in html
     # "Most at risk" names the SLOs whose own window is not healthy, and only those
     at_risk = html.split("<b>Most at risk:</b>")[1].split("</p>")[0]
     for name, e in world["expect"].items():
@@ -288,7 +288,7 @@ def test_report_completion_has_too_few_events_to_judge(demo: dict[str, Any]) -> 
                     )["status"] == "too few events"
     html = demo["files"].html.read_text()
     assert '<b id="kpi-too-few">1</b>too few events to judge' in html
-    assert "<th>Too few events to judge</th>" in html
+    assert "<b>Too few events to judge</b>" in html
     pdf = " ".join(subprocess.run(["pdftotext", "-layout", str(demo["files"].pdf), "-"],
                                   capture_output=True, text=True, check=True).stdout.split())
     events = f"{total} event{'s' * (total != 1)}"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import importlib
 import re
+from contextlib import suppress
 from math import inf
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ from weasyprint import HTML
 from weasyprint.css.properties import INITIAL_VALUES
 from weasyprint.draw.text import draw_emojis, draw_first_line
 from weasyprint.matrix import Matrix
-from weasyprint.svg.bounding_box import extend_bounding_box
-from weasyprint.svg.utils import size
+from weasyprint.svg.bounding_box import EMPTY_BOUNDING_BOX, extend_bounding_box
+from weasyprint.svg.utils import PointError, normalize, size
+from weasyprint.svg.utils import color as svg_color
 from weasyprint.text.line_break import split_first_line
 from weasyprint.urls import URLFetcher
 
@@ -47,6 +49,22 @@ _ANCHOR = re.compile(r'(<text (?:class="[\w -]*" )?x="[-\d.]+" y="[-\d.]+" '
 # Attributes that place or space characters one by one: WeasyPrint's own code draws those.
 _PER_CHARACTER = ("dx", "dy", "rotate", "letter-spacing", "textLength")
 _TEXT_TAGS = ("a", "text", "textPath", "tspan")
+# A fill that is a colour by itself (no gradient, pattern or context paint), and what changes
+# a fill or stroke's alpha: such labels go through WeasyPrint's own graphical state.
+_PLAIN_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|black|white")
+_OTHER = object()
+# The shapes charts.py writes and the attributes they may have (font ones are inherited from
+# the chart): with only these, a shape is drawn by ``_draw_node``.
+_SHAPES = ("circle", "line", "path", "rect")
+_SHAPE_ATTRIBUTES = frozenset((
+    "x", "y", "x1", "x2", "y1", "y2", "width", "height", "cx", "cy", "r", "d", "class",
+    "data-month", "fill", "stroke", "stroke-width", "stroke-dasharray", "font-family",
+    "font-size", "font-weight", "role", "aria-label", "data-value"))
+_LABEL_ATTRIBUTES = frozenset((
+    "x", "y", "class", "fill", "transform", "data-anchor", "font-family", "font-size",
+    "font-weight", "font-style", "role", "aria-label"))
+_OPACITY = ("opacity", "fill-opacity", "stroke-opacity")
+_COLOURS: dict[str, Any] = {}
 
 
 class NoFetch(URLFetcher):  # type: ignore[misc]
@@ -86,13 +104,19 @@ def _weight(value: Any) -> int:
         return 400
 
 
+def _plain_label(node: Any) -> bool:
+    """A text node of one run: text, no child, one x and one y, nothing per character."""
+    attrib = node.attrib
+    return bool(node.tag == "text" and node.text and not len(node._etree_node)
+                and not any(a in attrib for a in _PER_CHARACTER)
+                and len(str(attrib.get("x", "")).split()) == 1
+                and len(str(attrib.get("y", "")).split()) == 1)
+
+
 def _text(svg: Any, node: Any, font_size: float) -> None:
     """Draw an SVG text node; a plain one (see the module's docstring) as one run."""
     attrib = node.attrib
-    if (node.tag != "text" or not node.text or any(True for _ in node)
-            or any(a in attrib for a in _PER_CHARACTER)
-            or len(str(attrib.get("x", "")).split()) != 1
-            or len(str(attrib.get("y", "")).split()) != 1):
+    if not _plain_label(node):
         _own_text(svg, node, font_size)
         return
     style = svg_text.Style()
@@ -112,6 +136,8 @@ def _text(svg: Any, node: Any, font_size: float) -> None:
            style["font_weight"], font_size, style["direction"])
     if key not in shaped:
         shaped[key] = split_first_line(node.text, style, svg.context, inf, 0)
+        # Measured, it is let go; made ready to draw once, it is drawn from as is.
+        shaped[key][0].reactivate(style)
     layout, _, _, width, height, baseline = shaped[key]
     x = size(attrib["x"], font_size, svg.inner_width)
     y = size(attrib["y"], font_size, svg.inner_height)
@@ -122,9 +148,8 @@ def _text(svg: Any, node: Any, font_size: float) -> None:
     node.text_bounding_box = extend_bounding_box(
         node.text_bounding_box, ((x, y - baseline), (x + width, y - baseline + height)))
     svg.stream.push_state()
-    fill, stroke = svg.set_graphical_state(node, font_size)
+    fill, stroke = _paint(svg, node, font_size)
     svg.stream.begin_text()
-    layout.reactivate(style)
     svg.fill_stroke(fill, stroke, text=True)
     box = svg_text.TextBox(layout, style)
     box.baseline = baseline
@@ -134,10 +159,100 @@ def _text(svg: Any, node: Any, font_size: float) -> None:
     draw_emojis(svg.stream, style, x, y, emojis)
 
 
+def _paint(svg: Any, node: Any, font_size: float) -> tuple[Any, Any]:
+    """The label's colour, as ``set_graphical_state`` sets it. A label that is filled with a
+    plain colour and not stroked (every label charts.py writes) needs only its fill colour:
+    the dash, cap, join and miter settings apply to strokes, and the state is popped after
+    the label."""
+    fill = node.get("fill", "black").strip()
+    if (fill in _COLOURS or _PLAIN_COLOUR.fullmatch(fill)) and node.get(
+            "stroke", "none").strip() in ("", "none") and not any(
+            a in node.attrib for a in _OPACITY):
+        if fill not in _COLOURS:  # parsed once: tinycss2 gives a new object each time
+            _COLOURS[fill] = svg_color(fill)
+        svg.stream.set_color(_COLOURS[fill])
+        return fill, None
+    fill_paint, stroke_paint = svg.set_graphical_state(node, font_size)
+    return fill_paint, stroke_paint
+
+
+def _draw_node(svg: Any, node: Any, font_size: float, fill_stroke: bool = True,
+               context: Any = None) -> None:
+    """Draw an SVG node; a plain shape (a line, rectangle, path or circle with nothing but
+    its geometry, a plain fill and stroke, a stroke width and dashes: every shape charts.py
+    writes) directly, as WeasyPrint's ``draw_node`` would: in a saved state, its colours
+    and line settings, the shape, fill and stroke. Any other node goes to WeasyPrint's."""
+    attrib = node.attrib
+    if (fill_stroke and context is None and _LABEL_ATTRIBUTES.issuperset(attrib)
+            and _plain_label(node)):
+        # What draw_node does for such a label (no filter, clip, mask, opacity or anchor
+        # group: print_html hands the anchor to _text), around _text.
+        font_size = size(attrib.get("font-size", "1em"), font_size, font_size)
+        svg.stream.push_state()
+        svg.transform(node, font_size)
+        node.text_bounding_box = EMPTY_BOUNDING_BOX
+        if node.display and node.get("visibility") != "hidden":
+            _text(svg, node, font_size)
+        svg.cursor_position = [0, 0]
+        svg.cursor_d_position = [0, 0]
+        svg.text_path_width = 0
+        svg.stream.pop_state()
+        return
+    if (not fill_stroke or context is not None or node.tag not in _SHAPES
+            or not _SHAPE_ATTRIBUTES.issuperset(attrib) or len(node._etree_node)):
+        _own_draw_node(svg, node, font_size, fill_stroke, context)
+        return
+    font_size = size(attrib.get("font-size", "1em"), font_size, font_size)
+    stream = svg.stream
+    stream.push_state()
+    fill = _plain_paint(attrib.get("fill", "black"))
+    stroke = _plain_paint(attrib.get("stroke", ""))
+    if fill is _OTHER or stroke is _OTHER:  # a gradient, pattern or context paint
+        stream.pop_state()
+        _own_draw_node(svg, node, font_size, fill_stroke, context)
+        return
+    if fill is not None:
+        stream.set_color(fill)
+    width = svg.length(attrib.get("stroke-width", "1px"), font_size)
+    if not width:
+        stroke = None
+    elif stroke is not None:
+        stream.set_color(stroke, stroke=True)
+        stream.set_line_width(width)
+    dashes = tuple(svg.length(v, font_size) for v in
+                   normalize(attrib.get("stroke-dasharray")).split() if v != "none")
+    if dashes and any(dashes) and min(dashes) >= 0:
+        stream.set_dash(dashes, 0)
+    else:
+        stream.set_dash((), 0)
+    stream.set_line_cap(0)
+    stream.set_line_join(0)
+    stream.set_miter_limit(4.0)
+    if node.display and node.get("visibility") != "hidden":
+        with suppress(PointError):
+            svg_draw.TAGS[node.tag](svg, node, font_size)
+    svg.fill_stroke(fill, stroke)
+    node.vertices.clear()  # no markers: nothing is drawn at the vertices
+    stream.pop_state()
+
+
+def _plain_paint(value: str) -> Any:
+    """The colour of a fill or stroke given as a plain colour, None for none, else _OTHER."""
+    value = value.strip()
+    if not value or value == "none":
+        return None
+    if value not in _COLOURS:
+        if not _PLAIN_COLOUR.fullmatch(value):
+            return _OTHER
+        _COLOURS[value] = svg_color(value)  # parsed once: tinycss2 gives a new object each time
+    return _COLOURS[value]
+
+
 # WeasyPrint's SVG drawing picks a node's function from TAGS and tells text nodes apart by
 # comparing it with its module's ``text``: both point at ``_text``, which hands what it does
 # not draw itself to WeasyPrint's. Left alone if WeasyPrint is not laid out as expected.
 _own_text = svg_draw.TAGS.get("text")
+_own_draw_node = svg_draw.SVG.draw_node
 
 
 def _draw_labels_as_runs() -> None:
@@ -147,3 +262,5 @@ def _draw_labels_as_runs() -> None:
         svg_draw.text = _text
         for tag in _TEXT_TAGS:
             svg_draw.TAGS[tag] = _text
+    if svg_draw.SVG.draw_node is _own_draw_node:
+        svg_draw.SVG.draw_node = _draw_node

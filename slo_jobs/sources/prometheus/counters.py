@@ -150,15 +150,7 @@ def _resolve(client: PrometheusClient, slo: Slo, selector: str, run: list[date])
     """A histogram bucket selector matched against the ``le`` values really stored."""
     if not selectors.is_bucket(selector):
         return selector
-    parsed = selectors.parse(selector)
-    assert parsed is not None
-    t0 = day_start(run[0])
-    try:
-        found = [s["le"] for s in client.label_sets(parsed.without("le").text(),
-                                                    t0 - LOOKBACK_S, t0 + len(run) * DAY_S)
-                 if "le" in s]
-    except ExtractError as exc:
-        raise ExtractError(f"SLO {slo.name}, {run[0]}: {exc}") from None
+    found = histogram.stored_bounds(client, slo, selector, run, LOOKBACK_S)
     return selectors.bucket_selector(selector, found, f"SLO {slo.name} ({slo.source})")
 
 

@@ -33,6 +33,21 @@ from .client import PrometheusClient
 from .samples import Counted, Series
 
 
+def stored_bounds(client: PrometheusClient, slo: Slo, selector: str, run: list[date],
+                  lookback_s: int) -> list[str]:
+    """The ``le`` values the histogram of bucket ``selector`` has over the run (and the
+    lookback before it), as stored."""
+    parsed = selectors.parse(selector)
+    assert parsed is not None
+    t0 = day_start(run[0])
+    try:
+        return [s["le"] for s in client.label_sets(parsed.without("le").text(),
+                                                   t0 - lookback_s, t0 + len(run) * DAY_S)
+                if "le" in s]
+    except ExtractError as exc:
+        raise ExtractError(f"SLO {slo.name}, {run[0]}: {exc}") from None
+
+
 def read(client: PrometheusClient, slo: Slo, run: list[date], tables: list[DayTable],
          count: Callable[[list[Series]], Counted], fetch: Callable[[str], list[Series]],
          step_s: int, lookback_s: int) -> list[DayTable]:
@@ -40,15 +55,7 @@ def read(client: PrometheusClient, slo: Slo, run: list[date], tables: list[DayTa
     histogram has are listed, those kept fetched (``fetch``: raw samples of a selector over
     the run, as the SLI's) and counted (``count``)."""
     assert slo.good.selector is not None
-    parsed = selectors.parse(slo.good.selector)
-    assert parsed is not None
-    t0 = day_start(run[0])
-    try:
-        found = [s["le"] for s in client.label_sets(parsed.without("le").text(),
-                                                    t0 - lookback_s, t0 + len(run) * DAY_S)
-                 if "le" in s]
-    except ExtractError as exc:
-        raise ExtractError(f"SLO {slo.name}, {run[0]}: {exc}") from None
+    found = stored_bounds(client, slo, slo.good.selector, run, lookback_s)
     selector, keep, notes = bounds_selector(slo, found)
     if keep:
         tables = attach(tables, fetch(selector), count, step_s, selector)
