@@ -1,11 +1,14 @@
 """Generate deterministic request and latency counters for the demo services.
 
-Writes two files into the output folder:
+Writes three files into the output folder:
 
 * ``history.om``: OpenMetrics text (timestamps in seconds, ``# EOF``) that
   ``promtool tsdb create-blocks-from openmetrics`` loads into a Prometheus TSDB.
 * ``truth.parquet``: the exact number of events per service and minute, which
-  tests compare the extracted and computed figures against.
+  tests compare the extracted and computed figures against: requests, errors (and
+  ``e500`` .. ``e504``, the errors of each code), the requests at or under each
+  latency bucket, and ``degraded``, search's degraded responses (0 elsewhere).
+* ``streaming.parquet``: the streaming service ``enricher``'s minutes (``demo/extras.py``).
 
 Samples are written on every minute boundary.  The counter value at instant t
 holds the events of [start, t), so ``increase(x[1m])`` evaluated at t + 1m is
@@ -25,11 +28,13 @@ import pandas as pd
 
 from slo_jobs.lake import atomicio
 
+from . import extras
+
 START = datetime(2026, 7, 1, tzinfo=UTC)
 END = datetime(2026, 10, 1, tzinfo=UTC)
 BUCKETS = ("0.1", "0.3", "1")  # histogram upper bounds in seconds, +Inf implied
 SEED = 20260701
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -144,10 +149,35 @@ def _series_lines(name: str, labels: str, values: np.ndarray, seconds: np.ndarra
     return body + "\n"
 
 
+def _streaming_lines(stream: extras.Stream, start: datetime, seconds: np.ndarray) -> str:
+    """The enricher's families: lag gauges, the processed-events counter, the histogram."""
+    svc_l = 'service="enricher"'
+    out = ["# TYPE kafka_consumergroup_lag gauge\n"]
+    for p in range(extras.PARTITIONS):
+        out.append(_series_lines("kafka_consumergroup_lag",
+                                 f'consumergroup="enricher",partition="{p}",topic="events"',
+                                 stream.lag_samples[:, p], seconds))
+    out.append("# TYPE events_processed counter\n")
+    out.append(_series_lines("events_processed_total", svc_l,
+                             counter_samples(stream.truth["events"].to_numpy(), start, ()),
+                             seconds))
+    out.append("# TYPE event_end_to_end_latency_seconds histogram\n")
+    name = "event_end_to_end_latency_seconds"
+    for i, le in enumerate((*extras.E2E_BUCKETS, "+Inf")):
+        out.append(_series_lines(f"{name}_bucket", f'le="{le}",{svc_l}',
+                                 counter_samples(stream.buckets[:, i], start, ()), seconds))
+    out.append(_series_lines(f"{name}_count", svc_l,
+                             counter_samples(stream.buckets[:, -1], start, ()), seconds))
+    return "".join(out)
+
+
 def write(out: Path, start: datetime = START, end: datetime = END) -> None:
     out.mkdir(parents=True, exist_ok=True)
     idx = minutes(start, end)
     rng = np.random.default_rng(SEED)
+    # Streams of their own: the series above keep the draws they had without these.
+    codes_rng, quality_rng, stream_rng = (np.random.default_rng(SEED + k) for k in (1, 2, 3))
+    extra_lines: list[str] = []
     seconds = (np.arange(len(idx) + 1) * 60 + int(start.timestamp())).astype(np.int64)
     truths = []
     req_lines: list[str] = []
@@ -163,8 +193,23 @@ def write(out: Path, start: datetime = START, end: datetime = END) -> None:
         svc_l = f'service="{svc.name}"'
         req_lines.append(_series_lines("http_requests_total", f'code="200",{svc_l}',
                                        counter(ok), seconds))
-        req_lines.append(_series_lines("http_requests_total", f'code="500",{svc_l}',
-                                       counter(truth["errors"].to_numpy()), seconds))
+        errors = truth["errors"].to_numpy()
+        codes = extras.error_codes(errors, idx, [(i.start, i.end) for i in svc.incidents],
+                                   codes_rng) if svc.name == "checkout" else \
+            {c: errors if c == "500" else np.zeros_like(errors) for c in extras.CODES}
+        for code, col in codes.items():
+            truth[f"e{code}"] = col
+            if svc.name == "checkout" or code == "500":
+                req_lines.append(_series_lines("http_requests_total", f'code="{code}",{svc_l}',
+                                               counter(col), seconds))
+        truth["degraded"] = np.zeros(len(idx), dtype=np.int64)
+        if svc.name == "search":
+            truth["degraded"] = extras.degraded(truth["requests"].to_numpy(), idx, quality_rng)
+            for name, col in (("search_responses_total", truth["requests"]),
+                              ("search_responses_degraded_total", truth["degraded"])):
+                extra_lines.append(("# TYPE " + name.removesuffix("_total") + " counter\n")
+                                   + _series_lines(name, svc_l, counter_samples(
+                                       col.to_numpy(), start, extras.QUALITY_RESETS), seconds))
         for le, col in zip(BUCKETS, ("le_0_1", "le_0_3", "le_1"), strict=True):
             hist_lines.append(_series_lines("http_request_duration_seconds_bucket",
                                             f'le="{le}",{svc_l}',
@@ -174,15 +219,20 @@ def write(out: Path, start: datetime = START, end: datetime = END) -> None:
                                         f'le="+Inf",{svc_l}', total, seconds))
         hist_lines.append(_series_lines("http_request_duration_seconds_count", svc_l,
                                         total, seconds))
+    stream = extras.streaming(idx, stream_rng)
+    extra_lines.append(_streaming_lines(stream, start, seconds))
+
     def history(fh: BinaryIO) -> None:
         fh.write(b"# TYPE http_requests counter\n")
         fh.writelines(line.encode() for line in req_lines)
         fh.write(b"# TYPE http_request_duration_seconds histogram\n")
         fh.writelines(line.encode() for line in hist_lines)
+        fh.writelines(line.encode() for line in extra_lines)
         fh.write(b"# EOF\n")
 
     atomicio.write_file(out / "history.om", history)
     pd.concat(truths, ignore_index=True).to_parquet(out / "truth.parquet", index=False)
+    stream.truth.to_parquet(out / "streaming.parquet", index=False)
     stamp = f"{GENERATOR_VERSION} {SEED} {start.isoformat()} {end.isoformat()}\n"
     (out / "VERSION").write_text(stamp)
 

@@ -33,7 +33,8 @@ def build(cache: Path) -> Path:
     """Generate the history and its TSDB blocks under ``cache`` unless already current."""
     tsdb = cache / "tsdb"
     stamp = cache / "tsdb.stamp"
-    if stamp.exists() and stamp.read_text() == _stamp() and (cache / "truth.parquet").exists():
+    if stamp.exists() and stamp.read_text() == _stamp() and \
+            all((cache / f).exists() for f in ("truth.parquet", "streaming.parquet")):
         return tsdb
     if shutil.which("promtool") is None:
         raise SystemExit("promtool not found: install Debian's prometheus package "

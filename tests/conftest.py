@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import re
 import shutil
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,15 +58,70 @@ def _forget_module_secrets() -> Iterator[None]:
     redaction._registered.clear()
     redaction._registered.update(known)
 
-# The truth of each demo SLO, from the generator's per-minute counts:
-# (service, good events as a function of the truth frame).
-TRUTH: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
-    "checkout-availability": ("checkout", lambda t: t.requests - t.errors),
-    "checkout-latency": ("checkout", lambda t: t.le_0_3),
-    "search-availability": ("search", lambda t: t.requests - t.errors),
-    "search-latency": ("search", lambda t: t.le_0_1),
-    "frontend-availability": ("frontend", lambda t: t.requests - t.errors),
-    "frontend-latency": ("frontend", lambda t: t.le_1),
+Counts = Callable[[pd.DataFrame], tuple[int, int]]
+
+
+def expected_quantile(q: float, hist: dict[float, float]) -> float:
+    """histogram_quantile's rule (docs/slo-math.md), written apart from slo_jobs': counts
+    made monotonic, the first bucket reaching the rank, linear in it from the bound below
+    (0 below the lowest, unless that bound is <= 0), the highest finite bound for +Inf."""
+    bounds = np.array(sorted(hist))
+    counts = np.maximum.accumulate(np.array([hist[b] for b in bounds], dtype=float))
+    if len(bounds) < 2 or bounds[-1] != math.inf or counts[-1] == 0:
+        return math.nan
+    rank = q * counts[-1]
+    i = int(np.searchsorted(counts[:-1], rank, side="left"))
+    if i == len(bounds) - 1:
+        return float(bounds[-2])
+    if i == 0 and bounds[0] <= 0:
+        return float(bounds[0])
+    lower = bounds[i - 1] if i else 0.0
+    below = counts[i - 1] if i else 0.0
+    return float(lower + (bounds[i] - lower) * (rank - below) / (counts[i] - below))
+
+
+def _events(good: Callable[[pd.DataFrame], pd.Series],
+            total: Callable[[pd.DataFrame], pd.Series] = lambda t: t.requests) -> Counts:
+    return lambda t: (int(good(t).sum()), int(total(t).sum()))
+
+
+def _slices(width: str, good: Callable[[pd.DataFrame], bool]) -> Counts:
+    """Time slices of ``width``: (good slices, slices), each judged on its minutes' rows."""
+    def counts(t: pd.DataFrame) -> tuple[int, int]:
+        groups = [g for _, g in t.groupby(t.ts.dt.floor(width))]
+        return sum(bool(good(g)) for g in groups), len(groups)
+    return counts
+
+
+def _p95_within(threshold: float) -> Callable[[pd.DataFrame], bool]:
+    bounds = {0.1: "le_0_1", 0.3: "le_0_3", 1.0: "le_1", math.inf: "requests"}
+    return lambda g: expected_quantile(
+        0.95, {b: float(g[c].sum()) for b, c in bounds.items()}) <= threshold
+
+
+# The truth of each demo SLO, from the generator's per-minute counts: (service, its exact
+# (good, total) over the service's truth rows of a span). The service "enricher" reads
+# streaming.parquet (demo/extras.py), every other service truth.parquet.
+TRUTH: dict[str, tuple[str, Counts]] = {
+    "checkout-availability": ("checkout", _events(lambda t: t.requests - t.errors)),
+    "checkout-latency": ("checkout", _events(lambda t: t.le_0_3)),
+    "search-availability": ("search", _events(lambda t: t.requests - t.errors)),
+    "search-latency": ("search", _events(lambda t: t.le_0_1)),
+    "frontend-availability": ("frontend", _events(lambda t: t.requests - t.errors)),
+    "frontend-latency": ("frontend", _events(lambda t: t.le_1)),
+    "checkout-errors": ("checkout", _events(lambda t: t.requests - t.errors)),
+    "checkout-latency-p95": ("checkout", _slices("5min", _p95_within(0.3))),
+    "frontend-latency-tiers-typical": ("frontend", _events(lambda t: t.le_0_3)),
+    "frontend-latency-tiers-slowest": ("frontend", _events(lambda t: t.le_1)),
+    # every search request gets a response: the responses are its requests
+    "search-quality": ("search", _events(lambda t: t.requests - t.degraded)),
+    # the worst partition's lag at each minute's end, at most 1000
+    "enricher-consumer-lag": ("enricher", _events(
+        lambda t: t[["lag_0", "lag_1", "lag_2"]].max(axis=1) <= 1000,
+        lambda t: pd.Series(1, index=t.index))),
+    "enricher-event-latency": ("enricher", _events(lambda t: t.le_5, lambda t: t.events)),
+    # 50 events a second over the 5 minutes before every minute's end of the slice
+    "enricher-throughput": ("enricher", _slices("5min", lambda g: (g.events_5m >= 15000).all())),
 }
 
 
@@ -102,7 +160,7 @@ def bucket(s3: str, request: pytest.FixtureRequest) -> str:
     return name
 
 
-DEMO_SLOS = len(TRUTH) + 4  # six service SLOs and the project's four pipeline SLOs
+DEMO_SLOS = len(TRUTH) + 4  # the Prometheus SLOs and the project's four pipeline SLOs
 
 
 def service_slos() -> list[Any]:
@@ -133,11 +191,36 @@ def truth(demo_tsdb: Path) -> pd.DataFrame:
     return pd.read_parquet(CACHE / "truth.parquet")
 
 
+# What the lake's minute rows add up to where that is not the SLO's (good, total): a
+# percentile objective keeps each minute's events, the throughput floor each minute's verdict.
+MINUTE_ROWS: dict[str, tuple[str, Counts]] = {
+    "checkout-latency-p95": ("checkout", _events(lambda t: t.le_0_3)),
+    "enricher-throughput": ("enricher", _events(lambda t: t.events_5m >= 15000,
+                                                lambda t: pd.Series(1, index=t.index))),
+}
+
+
+@functools.cache
+def streaming_truth() -> pd.DataFrame:
+    """The demo's streaming service, minute by minute (demo/extras.py)."""
+    return pd.read_parquet(CACHE / "streaming.parquet")
+
+
+def _over(truth: pd.DataFrame, rule: tuple[str, Counts], start: str, end: str
+          ) -> tuple[int, int]:
+    service, counts = rule
+    t = streaming_truth() if service == "enricher" else truth[truth.service == service]
+    return counts(t[(t.ts >= start) & (t.ts < end)])
+
+
 def true_counts(truth: pd.DataFrame, slo: str, start: str, end: str) -> tuple[int, int]:
     """Exact (good, total) of a demo SLO over [start, end)."""
-    service, good = TRUTH[slo]
-    t = truth[(truth.service == service) & (truth.ts >= start) & (truth.ts < end)]
-    return int(good(t).sum()), int(t.requests.sum())
+    return _over(truth, TRUTH[slo], start, end)
+
+
+def true_minutes(truth: pd.DataFrame, slo: str, start: str, end: str) -> tuple[int, int]:
+    """The sums of a demo SLO's minute rows in the lake over [start, end)."""
+    return _over(truth, MINUTE_ROWS.get(slo, TRUTH[slo]), start, end)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ def test_extract_compute_report_stages(prometheus: str, tmp_path: Path,
     ex = cli("extract", "--month", "2026-08", "--slos", slos, "--prometheus-url", prometheus,
              cwd=tmp_path)
     assert ex.returncode == 0, ex.stderr
-    # 10 SLOs (6 services, 4 pipelines) x 31 days, and the days before the month each reads
+    # 18 SLOs (14 from Prometheus, 4 pipelines) x 31 days, and the days before the month each reads
     # (burn-rate lookback, own window), as run pulls them; default ./lake
     loaded = catalog.load([ROOT / "slos"])
     assert len(loaded) == DEMO_SLOS
@@ -46,7 +46,8 @@ def test_extract_compute_report_stages(prometheus: str, tmp_path: Path,
     assert rep.returncode == 0, rep.stderr
     out = tmp_path / "reports/out/2026-08"
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "summary.json",
-                                               "summary.csv", "incidents.csv", "history.csv"}
+                                               "summary.csv", "incidents.csv", "history.csv",
+                                               "journeys.csv", "journeys.json"}
     assert (tmp_path / "reports/out/index.html").exists()
     records = {r["slo"]: r for r in json.loads((out / "summary.json").read_text())}
     for name in TRUTH:

@@ -22,7 +22,11 @@ from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts
 pytestmark = pytest.mark.integration
 TARGETS = {"checkout-availability": 0.999, "checkout-latency": 0.99,
            "search-availability": 0.995, "search-latency": 0.95,
-           "frontend-availability": 0.995, "frontend-latency": 0.99}
+           "frontend-availability": 0.995, "frontend-latency": 0.99,
+           "checkout-errors": 0.999, "checkout-latency-p95": 0.99,
+           "frontend-latency-tiers-typical": 0.9, "frontend-latency-tiers-slowest": 0.995,
+           "search-quality": 0.995, "enricher-consumer-lag": 0.99,
+           "enricher-event-latency": 0.99, "enricher-throughput": 0.99}
 # Journeys over the two checkout SLOs (one team's, so each team PDF still names only its
 # team's SLOs), in a copy of slos/ the DAG reads.
 JOURNEYS = """\
@@ -135,7 +139,9 @@ def test_html_table_shows_the_computed_figures(dag_run: tuple[Any, Path]) -> Non
     assert set(table.rows) == set(records)
     for name, cells in table.rows.items():
         r = records[name]
-        assert cells[1] == name
+        # An objective's SLO names its objective and the SLO it is of, under its name.
+        assert cells[1] == name + (f"objective {r['objective']} of {r['objective_of']}"
+                                   if r.get("objective_of") else "")
         # An SLI read from a PromQL expression says so, with its bound, under the figure.
         assert cells[3] == f"{r['sli'] * 100:.4f} %" + (
             f"approximate, ±{r['sli_error_bound'] * 100:.2g} pp" if r["approximate"] else "")
@@ -248,7 +254,7 @@ def test_report_answers_a_service_owner(dag_run: tuple[Any, Path]) -> None:
     _, base = dag_run
     html = (base / "out/2026-09/report.html").read_text()
     text = " ".join(html.split())
-    assert "checkout missed 1 of 2 SLOs; checkout-availability spent 130 % of its error budget" \
+    assert "checkout missed 2 of 4 SLOs; checkout-availability spent 130 % of its error budget" \
         in text
     assert "Error budget exhausted: freeze high-risk releases" in text
     assert "Postmortem for the incident starting 2026-09-17 10:" in text
@@ -291,12 +297,13 @@ def test_sharded_run_publishes_what_one_computation_gives(
         run = dag.test(logical_date=datetime(2026, 10, 1, tzinfo=UTC),
                        run_conf={"shard_size": 2, "missing_days": "fail"})
     assert run.state == "success"
-    slos = catalog.load([ROOT / "slos"])
+    slos, journeys = catalog.load_with_journeys([ROOT / "slos"])
     shards = [ti for ti in run.get_task_instances() if ti.task_id == "compute_shard"]
     assert sorted(ti.map_index for ti in shards) == list(range(-(-len(slos) // 2)))
     whole = base / "whole"
     sep = periods.month("2026-09")
-    runner.compute_month(whole / "lake", slos, sep, teams=teams.load_for([ROOT / "slos"]))
+    runner.compute_month(whole / "lake", slos, sep, teams=teams.load_for([ROOT / "slos"]),
+                         journeys=journeys)
     report.render(whole / "lake", sep, whole / "out", source=prometheus,
                   generated_at=datetime(2026, 10, 2, tzinfo=UTC), formats=["json"])
     expected = json.loads((whole / "out/2026-09/summary.json").read_text())

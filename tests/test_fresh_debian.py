@@ -35,6 +35,6 @@ def test_readme_setup_on_a_minimal_debian_image() -> None:
                           capture_output=True, text=True, timeout=3600)
     tail = (done.stdout + done.stderr)[-3000:]
     assert done.returncode == 0, tail
-    assert "ok: 10 SLOs in 4 files valid" in done.stdout + done.stderr, tail
+    assert "ok: 18 SLOs and 2 journeys in 9 files valid" in done.stdout + done.stderr, tail
     summary = [ln for ln in done.stdout.splitlines() if " passed" in ln]
     assert summary and "failed" not in summary[-1] and "error" not in summary[-1], tail

@@ -323,13 +323,20 @@ def test_validate_counts_the_journeys(month: tuple[Path, dict[str, object]],
     assert code == 0, err
     assert out == (f"ok: {len(SLOS) + len(ROLLING)} SLOs and {JOURNEYS.count('kind: Journey')} "
                    "journeys in 2 files valid\n")
-    # The worked example over the SLOs of slos/, as its header says to check it.
+    # The demo's journeys in slos/, and the worked example over the SLO files it refers to,
+    # as its header says to check it.
     example = ROOT / "docs" / "examples" / "journeys.yaml"
-    code, out, err = slo_jobs(capsys, "validate", str(ROOT / "slos"), str(example))
+    demo = ROOT / "slos" / "journeys.yaml"
+    code, out, err = slo_jobs(capsys, "validate", str(ROOT / "slos"))
     assert code == 0, err
     assert out == (f"ok: {len(catalog.load([ROOT / 'slos']))} SLOs and "
-                   f"{example.read_text().count('kind: Journey')} journeys in "
-                   f"{len(catalog.yaml_files([ROOT / 'slos', example]))} files valid\n")
+                   f"{demo.read_text().count('kind: Journey')} journeys in "
+                   f"{len(catalog.yaml_files([ROOT / 'slos']))} files valid\n")
+    files = [ROOT / "slos" / f"{s}.yaml" for s in ("checkout", "search", "frontend")]
+    code, out, err = slo_jobs(capsys, "validate", *map(str, files), str(example))
+    assert code == 0, err
+    assert out == (f"ok: {len(catalog.load(files))} SLOs and "
+                   f"{example.read_text().count('kind: Journey')} journeys in 4 files valid\n")
 
 
 def test_the_report_summary_json_and_csv_carry_the_journeys(

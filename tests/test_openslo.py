@@ -14,11 +14,13 @@ import pytest
 from slo_jobs import spec
 from slo_jobs.spec import catalog, openslo
 from slo_jobs.spec import templates as spec_templates
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TRUTH
 
 # Written by others (Apache-2.0): tests/fixtures/openslo-examples/README.md and LICENSE.
 EXAMPLES = ROOT / "tests" / "fixtures" / "openslo-examples"
 DEMO = ROOT / "tests" / "fixtures" / "spec" / "openslo" / "demo.yaml"
+# The demo's availability and latency SLOs, which DEMO writes in OpenSLO.
+NATIVE_DEMO = [ROOT / "slos" / f for f in ("checkout.yaml", "search.yaml", "frontend.yaml")]
 
 # file -> SLOs imported (an int), or the (line, field, found) of every refusal.
 OUTCOMES: dict[str, int | list[tuple[int, str, str]]] = {
@@ -96,7 +98,7 @@ def test_imported_example_keeps_its_meaning() -> None:
 
 
 def test_demo_as_openslo_equals_the_native_demo() -> None:
-    native = {s.name: s for s in catalog.load([ROOT / "slos"]) if s.pipeline is None}
+    native = {s.name: s for s in catalog.load(NATIVE_DEMO)}
     imported = {s.name: s for s in catalog.load([DEMO])}
     assert set(native) == set(imported) and len(native) == 6
     for name, n in native.items():
@@ -130,9 +132,10 @@ def test_export_then_import_gives_the_same_slos(tmp_path: Path) -> None:
     assert sorted(again) == sorted(s.name for s in slos)
     for s in slos:
         back = again[s.name]
-        # noDataPolicy and alerting have no OpenSLO v1 field (a warning says so): only SLOs
-        # without them keep their hash.
-        same = s.no_data_policy == "skip" and not s.burn_rate_alerts
+        # noDataPolicy, alerting, error categories and kept buckets have no OpenSLO v1 field
+        # (a warning says so): only SLOs without them keep their hash.
+        same = s.no_data_policy == "skip" and not s.burn_rate_alerts and \
+            not s.error_categories and not getattr(s.sli, "buckets", ())
         assert (back.spec_hash == s.spec_hash) == same, s.name
         assert (back.good.promql("1m"), back.total.promql("1m")) == \
             (s.good.promql("1m"), s.total.promql("1m"))
@@ -151,7 +154,7 @@ def test_export_cli_writes_openslo(tmp_path: Path) -> None:
     import yaml
 
     docs = list(yaml.safe_load_all(out.read_text()))
-    assert [d["kind"] for d in docs] == ["SLO"] * 6
+    assert [d["kind"] for d in docs] == ["SLO"] * len(TRUTH)  # the Prometheus SLOs
     # The four pipeline SLOs are skipped, each with a warning line.
     assert proc.stderr.count("has no OpenSLO v1 form; not exported") == 4, proc.stderr
     latency = next(d for d in docs if d["metadata"]["name"] == "checkout-latency")
@@ -220,8 +223,8 @@ def test_openslo_demo_computes_the_same_report(prometheus: str, tmp_path: Path) 
     summaries = []
     services = tmp_path / "services"  # the demo's Prometheus SLOs, as DEMO has them
     services.mkdir()
-    for f in ("checkout.yaml", "search.yaml", "frontend.yaml"):
-        (services / f).write_text((ROOT / "slos" / f).read_text())
+    for f in NATIVE_DEMO:
+        (services / f.name).write_text(f.read_text())
     for name, slos in (("native", services), ("openslo", DEMO)):
         work = tmp_path / name
         work.mkdir()

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -27,6 +26,7 @@ from slo_jobs.core import periods
 from slo_jobs.core.errors import SpecError
 from slo_jobs.core.quantile import histogram_quantile
 from slo_jobs.spec import catalog
+from tests.conftest import expected_quantile
 
 AS_OF = "2026-09-04T00:00Z"  # three days of September: Sep 1 to 3
 DAYS = ("2026-09-01", "2026-09-02", "2026-09-03")
@@ -53,25 +53,6 @@ spec:
 """
 # The truth's columns of each bound (+Inf: every request).
 COLUMNS = {0.1: "le_0_1", 0.3: "le_0_3", 1.0: "le_1", math.inf: "requests"}
-
-
-def expected_quantile(q: float, hist: dict[float, float]) -> float:
-    """histogram_quantile's rule (docs/slo-math.md), written apart from slo_jobs': counts
-    made monotonic, the first bucket reaching the rank, linear in it from the bound below
-    (0 below the lowest, unless that bound is <= 0), the highest finite bound for +Inf."""
-    bounds = np.array(sorted(hist))
-    counts = np.maximum.accumulate(np.array([hist[b] for b in bounds], dtype=float))
-    if len(bounds) < 2 or bounds[-1] != math.inf or counts[-1] == 0:
-        return math.nan
-    rank = q * counts[-1]
-    i = int(np.searchsorted(counts[:-1], rank, side="left"))
-    if i == len(bounds) - 1:
-        return float(bounds[-2])
-    if i == 0 and bounds[0] <= 0:
-        return float(bounds[0])
-    lower = bounds[i - 1] if i else 0.0
-    below = counts[i - 1] if i else 0.0
-    return float(lower + (bounds[i] - lower) * (rank - below) / (counts[i] - below))
 
 
 def _truth(truth: pd.DataFrame, start: str, end: str) -> pd.DataFrame:

@@ -29,9 +29,10 @@ spec:
 
 def test_shipped_examples_load() -> None:
     slos = catalog.load([ROOT / "slos"])
-    assert len(slos) == 10
-    # Three services from Prometheus, two pipelines (the project's own DAGs) from files.
-    assert len({s.service for s in slos if s.pipeline is None}) == 3
+    assert len(slos) == 18
+    # Four services from Prometheus, two pipelines (the project's own DAGs) from files.
+    assert {s.service for s in slos if s.pipeline is None} == {"checkout", "search",
+                                                               "frontend", "enricher"}
     assert {s.service for s in slos if s.pipeline is not None} == {"slo-extract",
                                                                    "slo-monthly-report"}
     assert all(0 < s.target < 1 for s in slos)
@@ -121,7 +122,7 @@ def test_duplicate_names_across_files(tmp_path: Path) -> None:
 def test_validate_cli(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", str(ROOT / "slos")],
                         capture_output=True, text=True)
-    assert ok.returncode == 0 and ok.stdout == "ok: 10 SLOs in 4 files valid\n"
+    assert ok.returncode == 0 and ok.stdout == "ok: 18 SLOs and 2 journeys in 9 files valid\n"
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("target: 0.999", "target: 99.9"))
     out = subprocess.run([sys.executable, "-m", "slo_jobs.cli", "validate", str(bad)],

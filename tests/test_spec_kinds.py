@@ -76,8 +76,10 @@ def test_shipped_examples_keep_their_queries() -> None:
         'sum(increase(http_request_duration_seconds_bucket{service="checkout",le="0.3"}[60s]))'
     assert by_name["frontend-latency"].good.promql("60s") == \
         'sum(increase(http_request_duration_seconds_bucket{service="frontend",le="1"}[60s]))'
+    # Judged per time slice: freshness, the gauge thresholds and the percentile objective.
+    sliced = {"checkout-latency-p95", "enricher-consumer-lag", "enricher-throughput"}
     for s in by_name.values():
-        method = "Timeslices" if s.kind == "freshness" else "Occurrences"
+        method = "Timeslices" if s.kind == "freshness" or s.name in sliced else "Occurrences"
         assert (s.budgeting_method, s.window_kind, s.calendar_unit, s.time_zone) == \
             (method, "calendar", "month", "UTC")
         assert s.tier in spec.TIERS and s.team

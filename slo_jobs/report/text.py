@@ -201,7 +201,9 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     own window (named in the window column; the calendar month's status beside it when it
     differs). A window still running says so on its row ("to date", how it stands, when it
     ends) and above the table (the as-of): it is neither met nor missed until it ends."""
-    head = (f"{'SLO':<28} {'window':<24} {'target':>8} {'SLI':>10} {'budget left':>12} "
+    # The names column fits the longest name (an objective's SLO name is its SLO's and more).
+    w = max([28, *(len(r["slo"]) for r in rows)])
+    head = (f"{'SLO':<{w}} {'window':<24} {'target':>8} {'SLI':>10} {'budget left':>12} "
             f"{'coverage':>9}  status")
     lines = [head, "-" * len(head)]
     rows = [verdict.judged(r) for r in rows]
@@ -214,7 +216,7 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
         rem = "n/a" if r["budget_remaining"] is None else f"{r['budget_remaining'] * 100:.1f}%"
         now = to_date(r)
         month = f"; month {r['period']}: {r['month_status']}" if r["own_window"] else ""
-        lines.append(f"{r['slo']:<28} {r['window'] or 'n/a':<24} {r['target'] * 100:>7.2f}% "
+        lines.append(f"{r['slo']:<{w}} {r['window'] or 'n/a':<24} {r['target'] * 100:>7.2f}% "
                      f"{sli:>10} {rem:>12} {r['coverage'] * 100:>8.1f}%  {r['status']}"
                      + (f", {now}" if now else "") + month)
     approximate = [f"{r['slo']}" + ("" if r.get("sli_error_bound") is None else
