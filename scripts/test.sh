@@ -15,7 +15,9 @@ set +e
 # Test files run side by side on SLO_JOBS_TEST_WORKERS processes (default 3): most of the
 # suite waits on real servers (Prometheus, Airflow, PostgreSQL), so three workers on two cores
 # overlap that waiting. A file stays on one worker, so its module fixtures are built once.
-python -m pytest -n "${SLO_JOBS_TEST_WORKERS:-3}" --dist loadfile "$@"
+# Files are handed out in collection order (tests/conftest.py puts the minutes-long ones
+# first), not by their number of tests, which would leave those for the end.
+python -m pytest -n "${SLO_JOBS_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then

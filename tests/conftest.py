@@ -37,6 +37,18 @@ from demo import prom  # noqa: E402
 from slo_jobs.core import redaction  # noqa: E402
 from tests import services  # noqa: E402
 
+# The files that take minutes (a whole Airflow, every backend over a month of real scrapes,
+# the daily then the monthly DAG), longest first: handed out first (scripts/test.sh keeps
+# the collection order), they run beside the rest of the suite instead of after it.
+SLOW_FIRST = ("test_airflow_celery.py", "test_extract_real.py", "test_airflow_backfill.py",
+              "test_lake_record.py", "test_delivery.py", "test_lake_object_store.py",
+              "test_dag_e2e.py", "test_dag_extract.py", "test_doc_commands.py", "test_cli.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest as found
+
 
 @pytest.fixture(autouse=True)
 def _forget_registered_secrets() -> Iterator[None]:

@@ -3,6 +3,7 @@ VictoriaMetrics and a proxy that gives the Prometheus the range selectors of Pro
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 from collections.abc import Iterator
@@ -36,18 +37,22 @@ def real_scrapes() -> scrapes.Scrapes:
 def real_tsdb(real_scrapes: scrapes.Scrapes) -> Path:
     """TSDB blocks of the scrapes, cached under .cache/realdata while the stamp matches."""
     tsdb, stamp = CACHE / "tsdb", CACHE / "tsdb.stamp"
-    if stamp.exists() and stamp.read_text() == _stamp() and tsdb.is_dir():
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # One builder at a time: the test workers that need it first wait for the one building.
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text() == _stamp() and tsdb.is_dir():
+            return tsdb
+        stamp.unlink(missing_ok=True)
+        # Build beside the cache and swap in, so an interrupted build never looks current.
+        building = CACHE / "building"
+        shutil.rmtree(building, ignore_errors=True)
+        built = backends.build_prometheus_tsdb(real_scrapes, building)
+        shutil.rmtree(tsdb, ignore_errors=True)
+        built.rename(tsdb)
+        shutil.rmtree(building, ignore_errors=True)
+        stamp.write_text(_stamp())
         return tsdb
-    stamp.unlink(missing_ok=True)
-    # Build beside the cache and swap in, so an interrupted build never looks current.
-    building = CACHE / "building"
-    shutil.rmtree(building, ignore_errors=True)
-    built = backends.build_prometheus_tsdb(real_scrapes, building)
-    shutil.rmtree(tsdb, ignore_errors=True)
-    built.rename(tsdb)
-    shutil.rmtree(building, ignore_errors=True)
-    stamp.write_text(_stamp())
-    return tsdb
 
 
 @pytest.fixture(scope="session")
