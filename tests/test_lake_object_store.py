@@ -55,19 +55,35 @@ def without_render_time(summary: Path) -> list[dict[str, Any]]:
             for r in rows]
 
 
+# Every table the lake keeps: checkout's SLI partitions, its error categories and its kept
+# histogram buckets (checkout-detail.yaml), and a second service's.
+DEMO_FILES = ("checkout.yaml", "checkout-detail.yaml", "search.yaml", "teams.yaml")
+
+
 @pytest.fixture(scope="module")
-def local_run(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """September of every demo SLO, run through the CLI into a local lake."""
+def demo_slos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("slos")
+    for name in DEMO_FILES:
+        (folder / name).write_bytes((ROOT / "slos" / name).read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_run(prometheus: str, demo_slos: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> Path:
+    """September of those demo SLOs, run through the CLI into a local lake."""
     base = tmp_path_factory.mktemp("local-run")
-    cli(["run", "--month", "2026-09", "--slos", "slos/", "--lake", str(base / "lake"),
+    cli(["run", "--month", "2026-09", "--slos", str(demo_slos), "--lake", str(base / "lake"),
          "--out", str(base / "out"), "--prometheus-url", prometheus, "--as-of", AS_OF])
     return base
 
 
 def test_month_run_on_object_store_equals_local_lake(
-        prometheus: str, s3: str, bucket: str, local_run: Path, tmp_path: Path) -> None:
+        prometheus: str, s3: str, bucket: str, demo_slos: Path, local_run: Path,
+        tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run = cli(["run", "--month", "2026-09", "--slos", "slos/", "--lake", f"s3://{bucket}/lake",
+    run = cli(["run", "--month", "2026-09", "--slos", str(demo_slos), "--lake",
+               f"s3://{bucket}/lake",
                "--out", str(out), "--prometheus-url", prometheus, "--as-of", AS_OF],
               env(s3))
     # The same summary.json (the render time aside, which is the clock's).
@@ -90,7 +106,10 @@ def test_month_run_on_object_store_equals_local_lake(
     assert {"summary.parquet", "journeys.parquet", "categories.parquet"} <= set(tables)
     assert manifests[f"{month}_set.json"] == {"files": {
         t: f'"{hashlib.md5(stored[month + t]).hexdigest()}"' for t in tables}}
-    assert len([k for k in stored if k.startswith("sli/")]) >= 6 * 30
+    slos = json.loads((out / "2026-09" / "summary.json").read_text())
+    assert len([k for k in stored if k.startswith("sli/")]) >= len(slos) * 30
+    assert any(k.startswith("categories/") for k in stored)
+    assert any(k.startswith("buckets/") for k in stored)
     # Nothing half-written stays behind: no temp objects, no multipart upload in progress.
     assert not any(".tmp-" in k for k in stored)
     assert "Uploads" not in client(s3).list_multipart_uploads(Bucket=bucket)  # type: ignore
