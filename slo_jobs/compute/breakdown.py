@@ -9,7 +9,7 @@ them, so the groups' bad events add up to the summary's ``bad``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,13 +71,9 @@ def month_breakdown(lake_dir: LakeDir, slos: Sequence[Slo],
                     summary: Sequence[dict[str, Any]]) -> pa.Table:
     """One row per SLO with a breakdown and label-value combination, largest spender first
     (``rank``); ``days_missing``: days of the window without a breakdown partition."""
-    by_name = {r["slo"]: r for r in summary}
     con = connect()
     parts = []
-    for s in slos:
-        row = by_name.get(s.name)
-        if not s.breakdown or row is None or row.get("unit") != "events":
-            continue
+    for s, row in counted(slos, summary, lambda s: bool(s.breakdown)):
         start, as_of = row["period_start"], row["as_of"]
         days = periods.utc_days(periods.Period("", start, as_of))
         rows, missing = day_rows(lake_dir, "breakdown", s.name, "labels", list(s.breakdown),
@@ -90,10 +86,27 @@ def month_breakdown(lake_dir: LakeDir, slos: Sequence[Slo],
             "allowed_bad": float(row["allowed_bad"] or 0.0)}).to_arrow_table()
         con.unregister("rows")
         con.unregister("maintenance")
-        n = found.num_rows
-        parts.append(found.add_column(0, "slo", pa.array([s.name] * n, pa.string()))
-                     .append_column("days", pa.array([len(days)] * n, pa.int64()))
-                     .append_column("days_missing", pa.array([missing] * n, pa.int64())))
+        parts.append(tagged(found, s.name, len(days), missing))
     if not parts:
         return COLUMNS.empty_table()
     return pa.concat_tables([p.cast(COLUMNS) for p in parts])
+
+
+def counted(slos: Sequence[Slo], summary: Sequence[dict[str, Any]],
+            wanted: Callable[[Slo], bool]) -> Iterator[tuple[Slo, dict[str, Any]]]:
+    """Each SLO ``wanted`` with its summary row, when it counts events (a detail table of
+    events per minute, the breakdown's or the error categories', has nothing to add to
+    time slices)."""
+    by_name = {r["slo"]: r for r in summary}
+    for s in slos:
+        row = by_name.get(s.name)
+        if wanted(s) and row is not None and row.get("unit") == "events":
+            yield s, row
+
+
+def tagged(found: pa.Table, slo: str, days: int, missing: int) -> pa.Table:
+    """One SLO's rows of a month's detail query, with its name and the days they cover."""
+    n = found.num_rows
+    return (found.add_column(0, "slo", pa.array([slo] * n, pa.string()))
+            .append_column("days", pa.array([days] * n, pa.int64()))
+            .append_column("days_missing", pa.array([missing] * n, pa.int64())))

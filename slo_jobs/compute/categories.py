@@ -18,7 +18,7 @@ import pyarrow as pa
 from ..core import periods, resources
 from ..lake import LakeDir
 from ..spec import Slo
-from .breakdown import day_rows, maintenance_table
+from .breakdown import counted, day_rows, maintenance_table, tagged
 from .engine import connect
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -47,13 +47,9 @@ def month_categories(lake_dir: LakeDir, slos: Sequence[Slo], summary: Sequence[d
     """Rows per SLO with error categories: the month's span, then each incident's, each with
     one row per category in spec order and ``uncategorised`` last; ``days_missing``: days of
     the window without category rows of this definition."""
-    by_name = {r["slo"]: r for r in summary}
     con = connect()
     parts = []
-    for s in slos:
-        row = by_name.get(s.name)
-        if not s.error_categories or row is None or row.get("unit") != "events":
-            continue
+    for s, row in counted(slos, summary, lambda s: bool(s.error_categories)):
         names = [n for n, _ in s.error_categories]
         days = periods.utc_days(periods.Period("", row["period_start"], row["as_of"]))
         rows, missing = day_rows(lake_dir, "categories", s.name, "categories", names, days)
@@ -64,10 +60,7 @@ def month_categories(lake_dir: LakeDir, slos: Sequence[Slo], summary: Sequence[d
                         params={"categories": names}).to_arrow_table()
         for name in ("rows", "maintenance", "spans"):
             con.unregister(name)
-        n = found.num_rows
-        parts.append(found.add_column(0, "slo", pa.array([s.name] * n, pa.string()))
-                     .append_column("days", pa.array([len(days)] * n, pa.int64()))
-                     .append_column("days_missing", pa.array([missing] * n, pa.int64())))
+        parts.append(tagged(found, s.name, len(days), missing))
     if not parts:
         return COLUMNS.empty_table()
     return pa.concat_tables([p.cast(COLUMNS) for p in parts])

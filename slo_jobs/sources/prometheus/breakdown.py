@@ -13,7 +13,7 @@ to exactly the month's bad and total events whenever no group is clipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -41,7 +41,6 @@ def attach(names: Sequence[str], tables: list[DayTable], total_s: Sequence[Serie
     ``count`` counts a list of series over the run's buckets exactly as the SLI was counted;
     ``bad``: ``part_s`` are the bad events (else the good ones). A label that no series of
     ``total_selector`` has is noted: its groups would all read ``""``."""
-    per_day = DAY_S // step_s
     has = np.concatenate([t.table.column("has_data").to_numpy(zero_copy_only=False)
                           for t in tables])
     by_total: dict[Group, list[Series]] = {}
@@ -77,18 +76,27 @@ def attach(names: Sequence[str], tables: list[DayTable], total_s: Sequence[Serie
     note += tuple(f"breakdown label {n} is on no series of {total_selector}" for n in names
                   if total_s and not any(n in dict(s.labels) for s in total_s))
     out = []
-    for i, day in enumerate(tables):
-        lo, hi = np.searchsorted(idx, [i * per_day, (i + 1) * per_day])
-        starts = day_start(day.day) + (idx[lo:hi] - i * per_day) * step_s
+    for day, rows, ts in split_days(idx, tables, step_s):
         table = pa.table({
-            "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
-            "labels": pa.array([list(names)] * (hi - lo), pa.list_(pa.string())),
-            "values": pa.array([list(groups[g]) for g in gidx[lo:hi]], pa.list_(pa.string())),
-            "bad": pa.array(bad_v[lo:hi], pa.float64()),
-            "total": pa.array(total_v[lo:hi], pa.float64()),
+            "ts": ts,
+            "labels": pa.array([list(names)] * len(ts), pa.list_(pa.string())),
+            "values": pa.array([list(groups[g]) for g in gidx[rows]], pa.list_(pa.string())),
+            "bad": pa.array(bad_v[rows], pa.float64()),
+            "total": pa.array(total_v[rows], pa.float64()),
         }, schema=lake.BREAKDOWN_SCHEMA)
         out.append(replace(day, breakdown=table, notes=day.notes + note))
     return out
+
+
+def split_days(idx: np.ndarray, tables: Sequence[DayTable], step_s: int
+               ) -> Iterator[tuple[DayTable, slice, pa.Array]]:
+    """Per day of the run: its table, the slice of the rows (bucket indexes ``idx`` over the
+    whole run, in time order) that fall in it, and their bucket starts."""
+    per_day = DAY_S // step_s
+    for i, day in enumerate(tables):
+        lo, hi = np.searchsorted(idx, [i * per_day, (i + 1) * per_day])
+        starts = day_start(day.day) + (idx[lo:hi] - i * per_day) * step_s
+        yield day, slice(lo, hi), pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC"))
 
 
 def _show(names: Sequence[str], group: Group) -> str:

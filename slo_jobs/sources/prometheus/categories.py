@@ -26,8 +26,9 @@ import numpy as np
 import pyarrow as pa
 
 from ... import lake
-from ...core.periods import DAY_S, day_start
+from ...core.periods import DAY_S
 from ...lake.daytable import DayTable
+from .breakdown import split_days
 from .samples import Counted, Labels, Series
 
 
@@ -58,15 +59,13 @@ def attach(categories: Sequence[tuple[str, str]], tables: list[DayTable],
     none = tuple(f"error category {n}: no series matched {sel}: none of its events counted"
                  for (n, sel), series in zip(categories, found, strict=True) if not series)
     out = []
-    for i, day in enumerate(tables):
-        lo, hi = np.searchsorted(idx, [i * per_day, (i + 1) * per_day])
-        starts = day_start(day.day) + (idx[lo:hi] - i * per_day) * step_s
+    for i, (day, rows, ts) in enumerate(split_days(idx, tables, step_s)):
         table = pa.table({
-            "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
-            "categories": pa.array([names] * (hi - lo), pa.list_(pa.string())),
-            "category": pa.array([labels[c] for c in cat[lo:hi]], pa.string()),
-            "events": pa.array(values[lo:hi], pa.float64()),
-            "bad": pa.array(bad[idx[lo:hi]], pa.float64()),
+            "ts": ts,
+            "categories": pa.array([names] * len(ts), pa.list_(pa.string())),
+            "category": pa.array([labels[c] for c in cat[rows]], pa.string()),
+            "events": pa.array(values[rows], pa.float64()),
+            "bad": pa.array(bad[idx[rows]], pa.float64()),
         }, schema=lake.CATEGORY_SCHEMA)
         day_slice = slice(i * per_day, (i + 1) * per_day)
         clipped = tuple(
