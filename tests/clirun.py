@@ -11,17 +11,22 @@ import pytest
 from slo_jobs import cli
 
 
-def slo_jobs(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``slo-jobs ARGS``."""
-    capsys.readouterr()
+def _exit_status(*args: str) -> int:
+    """Run ``slo-jobs ARGS`` in this process; its exit status."""
     argv, sys.argv = sys.argv, ["slo-jobs", *args]
     try:
         cli.main()
-        code = 0
+        return 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
+        return exc.code if isinstance(exc.code, int) else 1
     finally:
         sys.argv = argv
+
+
+def slo_jobs(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``slo-jobs ARGS``."""
+    capsys.readouterr()
+    code = _exit_status(*args)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -29,13 +34,6 @@ def slo_jobs(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 def slo_jobs_outside(*args: str) -> tuple[int, str, str]:
     """``slo_jobs`` for a fixture wider than a test (no ``capsys`` there)."""
     out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["slo-jobs", *args]
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
+    with redirect_stdout(out), redirect_stderr(err):
+        code = _exit_status(*args)
     return code, out.getvalue(), err.getvalue()

@@ -26,8 +26,8 @@ MAINTENANCE_KIND = "MaintenanceWindows"
 def load_all(paths: Iterable[Path], env: Mapping[str, str] | None = None
              ) -> tuple[list[Slo], list[str], int]:
     """Every SLO of ``paths`` and every problem found (as lines), and the number of files."""
-    found = _scan(paths, env)
-    return found.slos, found.problems + found.journey_problems, found.files
+    slos, _, problems, files = load_all_with_journeys(paths, env)
+    return slos, problems, files
 
 
 def load_all_with_journeys(paths: Iterable[Path], env: Mapping[str, str] | None = None
