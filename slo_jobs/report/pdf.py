@@ -164,13 +164,10 @@ def _paint(svg: Any, node: Any, font_size: float) -> tuple[Any, Any]:
     plain colour and not stroked (every label charts.py writes) needs only its fill colour:
     the dash, cap, join and miter settings apply to strokes, and the state is popped after
     the label."""
-    fill = node.get("fill", "black").strip()
-    if (fill in _COLOURS or _PLAIN_COLOUR.fullmatch(fill)) and node.get(
-            "stroke", "none").strip() in ("", "none") and not any(
-            a in node.attrib for a in _OPACITY):
-        if fill not in _COLOURS:  # parsed once: tinycss2 gives a new object each time
-            _COLOURS[fill] = svg_color(fill)
-        svg.stream.set_color(_COLOURS[fill])
+    fill = _plain_paint(node.get("fill", "black"))
+    if (fill is not None and fill is not _OTHER and _plain_paint(node.get("stroke", "")) is None
+            and not any(a in node.attrib for a in _OPACITY)):
+        svg.stream.set_color(fill)
         return fill, None
     fill_paint, stroke_paint = svg.set_graphical_state(node, font_size)
     return fill_paint, stroke_paint
