@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -230,6 +231,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="per measurement, s")
     parser.add_argument("--base", type=Path, default=ROOT / ".cache" / "bench-scale-extract")
     args = parser.parse_args()
+    # A stop (kill PID) ends the started Airflow, Redis, PostgreSQL and Prometheus too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.base = args.base.resolve()  # Redis and PostgreSQL run in folders of their own
     sizes = [("day", int(n)) for n in args.day_sizes.split(",") if n] + \
             [("month", int(n)) for n in args.month_sizes.split(",") if n]
