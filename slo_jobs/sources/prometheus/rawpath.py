@@ -55,10 +55,15 @@ class RawReader:
         self._path: str | None = None if config.read == "auto" else config.read
 
     def path(self) -> str:
-        """The read path of this client's source (probed once, on first use)."""
+        """The read path of this client's source (probed on first use, then kept)."""
         with self._lock:
             if self._path is None:
-                self._path = self._probe()
+                found = self._probe()
+                if found is None:
+                    # The source did not answer at all: the query API's read reports that
+                    # in its own words, and the next read probes again.
+                    return "query"
+                self._path = found
             return self._path
 
     def samples(self, selector: str, at: int, range_s: int) -> list[Series]:
@@ -74,24 +79,22 @@ class RawReader:
     # --- choosing -------------------------------------------------------------------------
 
     def _answer(self, method: str, url: str, **kw: Any) -> httpx.Response | None:
-        """One probe's answer; None when a proxy or server refused the path with HTTP 5xx.
-        A source that cannot be reached at all is an error (no path would work)."""
-        def once() -> httpx.Response | None:
-            try:
-                return self._http.attempt(method, url, **kw)
-            except Retryable as exc:
-                if exc.reason.startswith("HTTP "):
-                    return None
-                raise
+        """One attempt's answer, any status; None when HTTP 429/5xx or nothing came back
+        (a probe is not worth retries: the fallback works everywhere)."""
+        try:
+            return self._http.attempt(method, url, **kw)
+        except Retryable:
+            return None
 
-        return self._http.call(once, f"probe of {url}")
-
-    def _probe(self) -> str:
+    def _probe(self) -> str | None:
+        """The first path the source answers; None when it answered nothing at all."""
         found = remote_read.matchers(_PROBE)
         assert found is not None
         answer = self._answer("POST", "/api/v1/read", headers=remote_read.HEADERS,
                               content=remote_read.request(found, 0, 0))
-        if answer is not None and answer.status_code == 200 and \
+        if answer is None:
+            return None
+        if answer.status_code == 200 and \
                 answer.headers.get("content-type", "").startswith("application/x-protobuf"):
             try:
                 remote_read.decode(answer.content)
