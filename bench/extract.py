@@ -50,6 +50,7 @@ from slo_jobs.run.sources import Sources  # noqa: E402
 from slo_jobs.sources.prometheus import PrometheusClient, PrometheusConfig  # noqa: E402
 from slo_jobs.sources.prometheus.collector import fewer_collections  # noqa: E402
 from slo_jobs.sources.prometheus.counters import LOOKBACK_S  # noqa: E402
+from slo_jobs.sources.prometheus.remote_read import HEADERS, decode, matchers, request  # noqa
 from slo_jobs.spec import catalog  # noqa: E402
 
 MONTH = periods.month("2026-11")
@@ -123,6 +124,34 @@ def floor(url: str, params: list[dict[str, str]], pool: int) -> tuple[float, int
         return time.perf_counter() - t0, points
 
 
+def remote_params(slos: list[spec.Slo]) -> list[bytes]:
+    """The same raw-sample reads as :func:`queries`, as remote-read requests (closed ranges)."""
+    out = []
+    for s in slos:
+        for q in (s.total, s.good):
+            found = matchers((q.selector or "").strip())
+            assert found is not None
+            for k, day in enumerate(MONTH.days):
+                at = periods.day_start(day) + DAY_S
+                rng = DAY_S + (LOOKBACK_S if k == 0 else 0)
+                out.append(request(found, (at - rng) * 1000, at * 1000))
+    return out
+
+
+def remote_floor(url: str, bodies: list[bytes], pool: int) -> tuple[float, int]:
+    """(a') The floor through /api/v1/read: fetched, snappy- and protobuf-decoded into numpy
+    arrays (staleness markers dropped), nothing else done."""
+    def one(client: httpx.Client, body: bytes) -> int:
+        answer = client.post("/api/v1/read", content=body, headers=HEADERS)
+        return sum(len(s.ts_ms) for s in decode(answer.content))
+
+    with fewer_collections(), httpx.Client(base_url=url, timeout=120) as client, \
+            ThreadPoolExecutor(pool) as ex:
+        t0 = time.perf_counter()
+        points = sum(ex.map(lambda b: one(client, b), bodies))
+        return time.perf_counter() - t0, points
+
+
 def ours(url: str, slos: list[spec.Slo], pool: int) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as lake_dir:
         t0 = time.perf_counter()
@@ -177,12 +206,16 @@ def main() -> None:
                                                              for i in range(args.slos)))
             slos = catalog.load([folder])
             params = queries(slos)
-            runs_a, runs_b = [], []
-            cpu_a, cpu_b = [], []  # (this process, Prometheus) CPU seconds of each run
+            bodies = remote_params(slos)
+            runs_a, runs_b, runs_r = [], [], []
+            cpu_a, cpu_b, cpu_r = [], [], []  # (this process, Prometheus) CPU s of each run
             for _ in range(2):
                 mine, theirs = time.process_time(), cpu_s(proc.pid)
                 runs_a.append(floor(url, params, args.pool))
                 cpu_a.append((time.process_time() - mine, cpu_s(proc.pid) - theirs))
+                mine, theirs = time.process_time(), cpu_s(proc.pid)
+                runs_r.append(remote_floor(url, bodies, args.pool))
+                cpu_r.append((time.process_time() - mine, cpu_s(proc.pid) - theirs))
                 mine, theirs = time.process_time(), cpu_s(proc.pid)
                 runs_b.append(ours(url, slos, args.pool))
                 cpu_b.append((time.process_time() - mine, cpu_s(proc.pid) - theirs))
@@ -193,6 +226,9 @@ def main() -> None:
     b_s = min(runs_b)
     print(f"\n{'phase':<10} {'wall s':>8} {'points':>12} {'points/s':>12}")
     print(f"{'floor':<10} {a_s:>8.2f} {points:>12,} {points / a_s:>12,.0f}")
+    r_s, r_points = min(runs_r)
+    print(f"{'floor read':<10} {r_s:>8.2f} {r_points:>12,} {r_points / r_s:>12,.0f}"
+          "   (the same reads through /api/v1/read)")
     print(f"{'slo-jobs':<10} {b_s:>8.2f} {points:>12,} {points / b_s:>12,.0f}")
     print(f"{'peer':<10} {peer_s:>8.2f} {peer_points:>12,} {peer_points / peer_s:>12,.0f}"
           "   (increase() per minute: inexact on jittered scrapes)")
@@ -201,11 +237,18 @@ def main() -> None:
     print("CPU s (this process + Prometheus): floor "
           + ", ".join(f"{m:.1f} + {p:.1f}" for m, p in cpu_a) + "; slo-jobs "
           + ", ".join(f"{m:.1f} + {p:.1f}" for m, p in cpu_b))
+    print("CPU s (this process + Prometheus): floor read "
+          + ", ".join(f"{m:.1f} + {p:.1f}" for m, p in cpu_r)
+          + f"; runs {', '.join(f'{s:.2f}' for s, _ in runs_r)} s")
     print("(b)/(a) of each pair of runs: "
           + ", ".join(f"{b / a:.2f}" for (a, _), b in zip(runs_a, runs_b, strict=True)))
     ratio = b_s / a_s
     print(f"\n(b)/(a) slo-jobs vs fetch-and-decode floor: {ratio:4.2f}x  (goal <= {GOAL:g}x: "
           f"{'met' if ratio <= GOAL else 'NOT met'})")
+    print(f"(b)/(a') slo-jobs vs remote-read floor:     {b_s / r_s:4.2f}x  "
+          f"(CPU {sum(min(cpu_b)) / sum(min(cpu_r)):4.2f}x)")
+    print(f"(a')/(a) remote-read floor vs query floor:  {r_s / a_s:4.2f}x  "
+          f"(CPU {sum(min(cpu_r)) / sum(min(cpu_a)):4.2f}x)")
     print(f"(b)/(c) slo-jobs vs the increase() peer:    {b_s / peer_s:4.2f}x")
 
 
