@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test bench bench-scale lint clean
+.PHONY: install demo test bench bench-scale lint proto clean
 
 install: .venv/.installed
 
@@ -26,6 +26,10 @@ bench: install
 # Not part of bench: 330,000 generated partitions (3 GB) and about 15 minutes on 2 cores.
 bench-scale: install
 	.venv/bin/python bench/scale.py
+
+# Prometheus' remote-read messages from slo_jobs/sources/prometheus/prompb/proto (grpcio-tools).
+proto: install
+	.venv/bin/python scripts/proto.py
 
 lint: install
 	.venv/bin/ruff check slo_jobs dags tests bench demo scripts
