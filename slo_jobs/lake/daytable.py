@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from .. import lake
 from ..core.errors import LakeError
-from . import LakeDir
+from . import LakeDir, atomicio
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,8 @@ def replace(lake_dir: LakeDir, slo: str, days: list[date],
     """Replace this SLO's ``days`` with ``tables`` (all read before): under its lock, after
     clearing temp files a killed writer left, so a re-run leaves the lake as an
     uninterrupted run would. The one way every source's days reach the lake."""
-    with lake.slo_lock(lake_dir, slo):
+    # The days' files are synced together and renamed in the order written, at the end.
+    with lake.slo_lock(lake_dir, slo), atomicio.synced_together(LakeError):
         clear_temps(lake_dir, slo, days)
         held = lake.tables_of(lake_dir, slo, lake.DETAIL_TABLES)
         out: list[DayResult] = []
