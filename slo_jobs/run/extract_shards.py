@@ -68,8 +68,8 @@ def extract_shard(config_for: PrometheusFor, slos_dir: Path, lake_dir: LakeDir,
             try:
                 return runner.extract_slo_days(sources, slo, [day], lake_dir, as_of,
                                                slot=slot)
-            except SloJobsError as exc:
-                failed[slo.name] = runner.reason(exc)
+            except Exception as exc:  # any error of one SLO: see _why
+                failed[slo.name] = _why(exc)
                 return []
 
         results = [r for rs in runner.each(sources, slos, concurrency, one) for r in rs]
@@ -111,8 +111,8 @@ def fill_shard(config_for: PrometheusFor, slos_dir: Path, lake_dir: LakeDir,
                     return missing, []
                 return missing, runner.extract_slo_days(sources, slo, missing + others,
                                                         lake_dir, as_of, slot=slot)
-            except SloJobsError as exc:
-                failed[slo.name] = runner.reason(exc)
+            except Exception as exc:  # any error of one SLO: see _why
+                failed[slo.name] = _why(exc)
                 return [], []
 
         done = runner.each(sources, slos, concurrency, one)
@@ -135,21 +135,31 @@ def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:
             "clipped": sum(e["clipped"] for e in extracted)}
 
 
+def _why(exc: Exception) -> str:
+    """One SLO's failure as one line. Whatever stops one SLO (its source refusing, a
+    connection it names missing, data that trips a bug) must not cost the others their day,
+    so any error is caught per SLO; the shard still fails, naming it and the error."""
+    if isinstance(exc, SloJobsError):
+        return runner.reason(exc)
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _refuse_failures(shard: dict[str, Any], what: str, slos: int,
                      failed: dict[str, str]) -> None:
     """Fail the shard, after the others are written, naming the SLOs that could not be read
     (every one in the log, the first few in the one-line error)."""
     if not failed:
         return
-    names = sorted(failed)
-    for name in names:
-        print(f"shard {shard['index']}: {what}: SLO {name}: {failed[name]}")
-    more = len(names) - NAMED_FAILURES
+    # a source's error names its SLO and day already
+    lines = [r if r.startswith(f"SLO {n}") else f"SLO {n}: {r}" for n, r in sorted(failed.items())]
+    for line in lines:
+        print(f"shard {shard['index']}: {what}: {line}")
+    more = len(lines) - NAMED_FAILURES
     raise SloJobsError(
-        f"shard {shard['index']}: {what}: {len(names)} of {slos} SLOs not read: "
-        + "; ".join(f"{n}: {failed[n]}" for n in names[:NAMED_FAILURES])
+        f"shard {shard['index']}: {what}: {len(lines)} of {slos} SLOs not read: "
+        + "; ".join(lines[:NAMED_FAILURES])
         + (f"; and {more} more (listed above)" if more > 0 else "")
-        + f"; expected every SLO read (the other {slos - len(names)} are written; a retry "
+        + f"; expected every SLO read (the other {slos - len(lines)} are written; a retry "
         "reads the shard again)")
 
 
