@@ -6,6 +6,7 @@ folder (never following a planted symlink), flushed, synced and renamed over the
 Files end with mode ``0o666 & ~umask`` like any file the user creates, not ``mkstemp``'s
 0600.  :func:`publish_folder` does the same for a set of files that belong together
 (a month's report, a month's computed tables): readers see the old set or the new one.
+:func:`synced_together` lets many small files (an SLO's day partitions) be synced at once.
 
 Neither follows a symbolic link it did not make. Below a folder the user chose (the lake,
 the output folder: :func:`confined`), every folder is slo-jobs' own: a link planted at any
