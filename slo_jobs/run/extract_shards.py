@@ -18,6 +18,7 @@ resident memory). These measure the run and never change what it writes.
 
 from __future__ import annotations
 
+import logging
 import resource
 import time
 from contextlib import AbstractContextManager
@@ -36,6 +37,7 @@ from .sources import PrometheusFor, Sources
 
 # Failed SLOs named with their reasons in the task's error line; the rest are in the log.
 NAMED_FAILURES = 5
+log = logging.getLogger("slo_jobs")
 
 
 def plan_extract(slos_dir: Path, shard_size: int) -> list[dict[str, Any]]:
@@ -153,12 +155,12 @@ def _refuse_failures(shard: dict[str, Any], what: str, slos: int,
     # a source's error names its SLO and day already
     lines = [r if r.startswith(f"SLO {n}") else f"SLO {n}: {r}" for n, r in sorted(failed.items())]
     for line in lines:
-        print(f"shard {shard['index']}: {what}: {line}")
+        log.error("shard %s: %s: %s", shard["index"], what, line)
     more = len(lines) - NAMED_FAILURES
     raise SloJobsError(
         f"shard {shard['index']}: {what}: {len(lines)} of {slos} SLOs not read: "
         + "; ".join(lines[:NAMED_FAILURES])
-        + (f"; and {more} more (listed above)" if more > 0 else "")
+        + (f"; and {more} more (in the log)" if more > 0 else "")
         + f"; expected every SLO read (the other {slos - len(lines)} are written; a retry "
         "reads the shard again)")
 
