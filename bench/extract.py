@@ -30,7 +30,7 @@ thread CPU time added up (no profiler, whose own cost would distort the Python-h
 stages): fetching and decoding the samples, counting them into buckets, writing the lake,
 and the rest (threads, locks, the catalog).
 
-    .venv/bin/python bench/extract.py [--slos 100] [--pool 4] [--load 1]
+    .venv/bin/python bench/extract.py [--slos 100] [--pool 2] [--load 1]
 """
 
 from __future__ import annotations
@@ -315,8 +315,9 @@ def report(label: str, runs_a: list[Run], runs_r: list[Run], runs_b: list[Run],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--slos", type=int, default=100)
-    parser.add_argument("--pool", type=int, default=4, help="concurrent queries (the Airflow "
-                        "pool 'prometheus' in production)")
+    parser.add_argument("--pool", type=int, default=2, help="concurrent reads (2: as each "
+                        "extraction shard task of the DAGs reads, dags/slo_common.py "
+                        "SHARD_QUERIES)")
     parser.add_argument("--load", type=int, default=1, help="processes spinning on the CPU "
                         "during the loaded runs")
     args = parser.parse_args()
