@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test bench bench-scale bench-scale-extract lint clean
+.PHONY: install demo test bench bench-scale bench-scale-extract lint proto clean
 
 install: .venv/.installed
 
@@ -28,9 +28,14 @@ bench-scale: install
 	.venv/bin/python bench/scale.py
 
 # Not part of bench: a whole Airflow on the CeleryExecutor per measurement, a 113 M-sample
-# Prometheus history (8 GB of text while promtool builds it once) and an hour or more on 2 cores.
+# Prometheus history (8 GB of text while promtool builds it once, 9 minutes) and about
+# 30 minutes on 2 cores.
 bench-scale-extract: install
 	.venv/bin/python bench/scale_extract.py
+
+# Prometheus' remote-read messages from slo_jobs/sources/prometheus/prompb/proto (grpcio-tools).
+proto: install
+	.venv/bin/python scripts/proto.py
 
 lint: install
 	.venv/bin/ruff check slo_jobs dags tests bench demo scripts

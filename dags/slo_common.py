@@ -31,6 +31,17 @@ CHAT_CONN_ID = "slack_default"
 # Every task that queries Prometheus runs in this pool: its slots cap concurrent queries.
 # Create it once per deployment: airflow pools set prometheus 4 "Prometheus query_range"
 PROMETHEUS_POOL = "prometheus"
+# An extraction shard task reads this many SLOs at a time and holds as many slots of the
+# pool, so the pool's size stays the bound on queries in flight (a pool of 4 runs two shard
+# tasks at once). Two, not more: a task decodes its answers on one core (the GIL), and two
+# reads keep it busy while Prometheus answers the other. The pool needs at least this many
+# slots, or the shard tasks are never scheduled.
+SHARD_QUERIES = 2
+# SLOs per extraction shard task (DAG param shard_size of slo_extract, fill_shard_size of
+# slo_monthly_report): a task process spends about 4.9 s of CPU starting, an SLO-day about
+# 15 ms, so at 500 the start is under 10 ms per SLO-day (docs/operations.md, "Extraction in
+# shards").
+EXTRACT_SHARD_SIZE = 500
 
 
 @dataclass(frozen=True)

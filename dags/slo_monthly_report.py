@@ -6,10 +6,12 @@ calendar month in its own time zone:
 
 0. **wait_for_local_month_end**: 12 h 10 min past the UTC month, when every zone's
    month has ended (UTC-12 is the last) and late scrapes have arrived.
-1. **extract** (one mapped task per SLO, in the ``prometheus`` pool): fill the
-   month's gaps, i.e. extract the days that have no partition yet, and read again
-   those not final (a series lagged when ``slo_extract`` read them) or without data;
-   days already final are kept, and a re-read keeps what the lake holds.  Trigger with
+1. **plan_fill**, **fill_shard** (one mapped task per shard of ``fill_shard_size``
+   SLOs, a run parameter, default 500, in the ``prometheus`` pool as ``slo_extract``'s
+   shards): fill the month's gaps, i.e. extract the days that have no partition yet, and
+   read again those not final (a series lagged when ``slo_extract`` read them) or without
+   data; days already final are kept, and a re-read keeps what the lake holds.  An SLO that
+   cannot be read fails its shard once the others are written, naming it.  Trigger with
    ``{"missing_days": "fail"}`` to extract nothing and fail on gaps instead.
 2. **check_complete**: fail, naming every SLO and missing day, unless the month
    has a partition for every SLO and day.
@@ -56,7 +58,7 @@ from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from slo_common import MONTHLY_REPORT, PROMETHEUS_POOL
+from slo_common import EXTRACT_SHARD_SIZE, MONTHLY_REPORT, PROMETHEUS_POOL, SHARD_QUERIES
 from slo_jobs.core.periods import LOCAL_MONTH_SETTLE  # the library's own: a small stdlib module
 
 # SLOs per compute_shard task: a month of 200 of them took about 8 s and 0.37 GiB in
@@ -90,6 +92,8 @@ default_args: dict[str, Any] = {
                                   description="Days without a partition: extract or fail."),
             "shard_size": Param(SHARD_SIZE, type="integer", minimum=1,
                                 description="SLOs per compute task."),
+            "fill_shard_size": Param(EXTRACT_SHARD_SIZE, type="integer", minimum=1,
+                                     description="SLOs per fill_shard task."),
             "pdf_max_slos": Param(PDF_MAX_SLOS, type="integer", minimum=0,
                                   description="Months of more SLOs get no whole-month PDF.")},
     tags=["slo", "report"],
@@ -101,24 +105,26 @@ def slo_monthly_report() -> None:
                            poke_interval=600)
 
     @task
-    def list_slos() -> list[str]:
+    def plan_fill(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         from slo_common import paths
-        from slo_jobs.run import tasks
+        from slo_jobs.run import extract_shards
 
-        return tasks.slo_names(paths().slos)
+        return extract_shards.plan_fill(paths().slos, int(
+            (params or {}).get("fill_shard_size", EXTRACT_SHARD_SIZE)))
 
-    @task(pool=PROMETHEUS_POOL, map_index_template="{{ slo_name }}")
-    def extract(slo_name: str, params: dict[str, Any] | None = None,
-                data_interval_start: datetime | None = None,
-                data_interval_end: datetime | None = None) -> dict[str, Any]:
+    @task(pool=PROMETHEUS_POOL, pool_slots=SHARD_QUERIES,
+          map_index_template="{{ shard['index'] }}")
+    def fill_shard(shard: dict[str, Any], params: dict[str, Any] | None = None,
+                   data_interval_start: datetime | None = None,
+                   data_interval_end: datetime | None = None) -> dict[str, Any]:
         from slo_common import airflow_config, paths, prometheus_config
-        from slo_jobs.run import tasks
+        from slo_jobs.run import extract_shards
 
         p = paths()
-        return tasks.fill_month(prometheus_config, p.slos, p.lake, slo_name,
-                                data_interval_start, data_interval_end,
-                                fill=(params or {}).get("missing_days", "fill") == "fill",
-                                airflow_for=airflow_config)
+        return extract_shards.fill_shard(
+            prometheus_config, p.slos, p.lake, data_interval_start, data_interval_end, shard,
+            fill=(params or {}).get("missing_days", "fill") == "fill",
+            concurrency=SHARD_QUERIES, airflow_for=airflow_config)
 
     @task
     def check_complete(extracted: list[dict[str, Any]],
@@ -231,9 +237,9 @@ def slo_monthly_report() -> None:
             return {"skipped": "publish"}
         return {"copied": monthly.publish(paths().out, files["period"], dest)}
 
-    names = list_slos()
-    wait >> names
-    shards = plan_shards(check_complete(extract.expand(slo_name=names)))
+    fill_plan = plan_fill()
+    wait >> fill_plan
+    shards = plan_shards(check_complete(fill_shard.expand(shard=fill_plan)))
     files = render(merge(compute_shard.expand(shard=shards)))
     deliver_email(files)
     deliver_chat(files)

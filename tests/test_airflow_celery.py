@@ -16,8 +16,11 @@ scheduler hands their tasks to the workers):
 Each monthly run ends with its delivery tasks: the team's email reaches a real SMTP server
 (aiosmtpd) on loopback, sent by a worker.
 
-Slow (two and a half to four and a half minutes on two shared cores): it starts every Airflow
-component, Redis and PostgreSQL, and runs 40 task instances, each in a process of its own.
+Slow (two and a half to seven minutes on two shared cores): it starts every Airflow
+component, Redis and PostgreSQL, and runs 40 task instances, each in a process of its own:
+5 of ``slo_extract`` (its two SLOs in one ``extract_shard``), 11 per month of
+``slo_monthly_report`` (one ``fill_shard``, one ``compute_shard``) and 2 of
+``slo_pipeline_freshness``.
 """
 
 from __future__ import annotations
@@ -264,6 +267,10 @@ def test_celery_executor_runs_the_dags_like_dag_test(
     # Every task ran on a Celery worker, and both workers took tasks.
     assert "Loaded executor: :CeleryExecutor:" in (home / "scheduler.log").read_text()
     assert all(state == "success" for _, state, _ in tasks), tasks
+    # a shard task per DAG run's extraction, not one per SLO
+    assert {dag: n for dag, _, n in tasks} == {"slo_extract": 5,
+                                               "slo_monthly_report": 11 * len(MONTHS),
+                                               "slo_pipeline_freshness": 2}, tasks
     assert sum(n for _, _, n in tasks) == sum(executed.values()), (tasks, executed)
     assert all(n > 0 for n in executed.values()), executed
     # The daily DAG's day was kept by the September run, not extracted again.

@@ -18,6 +18,7 @@ import pytest
 from slo_jobs import lake
 from slo_jobs.core import periods
 from slo_jobs.decisions import teams
+from slo_jobs.lake import atomicio
 from slo_jobs.run import backfill, runner
 from slo_jobs.run.sources import Sources
 from slo_jobs.spec import catalog
@@ -139,3 +140,32 @@ def test_backfill_killed_mid_run_resumes_without_redoing_days(
 def without_render_time(path: Path) -> bytes:
     """The file, less the one clock reading a report carries (its render time)."""
     return re.sub(rb'<span id="rendered-at">[^<]*</span>', b"", path.read_bytes())
+
+
+def test_files_synced_together_appear_at_the_end_in_order(tmp_path: Path) -> None:
+    """Inside synced_together, no target changes until the block ends; then every file is
+    there, more than one batch's worth included, and no temp file is left."""
+    targets = [tmp_path / f"d{i % 7}" / f"f{i}" for i in range(atomicio._MAX_PENDING + 5)]
+    (tmp_path / "d0").mkdir()
+    (tmp_path / "d0" / "f0").write_bytes(b"old")
+    with atomicio.synced_together():
+        for i, target in enumerate(targets[:3]):
+            atomicio.write_bytes(target, f"new {i}".encode())
+        assert (tmp_path / "d0" / "f0").read_bytes() == b"old"
+        assert not targets[1].exists()
+        for i, target in enumerate(targets[3:], start=3):
+            atomicio.write_bytes(target, f"new {i}".encode())
+    assert [t.read_bytes() for t in targets] == [f"new {i}".encode()
+                                                for i in range(len(targets))]
+    assert not list(tmp_path.rglob(f"{atomicio.TEMP_PREFIX}*"))
+
+
+def test_a_failure_inside_synced_together_replaces_nothing_pending(tmp_path: Path) -> None:
+    (tmp_path / "kept").write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomicio.synced_together():
+        atomicio.write_bytes(tmp_path / "kept", b"new")
+        atomicio.write_bytes(tmp_path / "fresh", b"new")
+        raise RuntimeError("the source failed half way")
+    assert (tmp_path / "kept").read_bytes() == b"old"
+    assert not (tmp_path / "fresh").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]

@@ -3,6 +3,7 @@ Prometheus: exactly the day's partitions, an asset event per day, gaps filled or
 
 from __future__ import annotations
 
+import math
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.conftest import DEMO_SLOS, ROOT, TRUTH, true_counts, true_minutes
 pytestmark = pytest.mark.integration
 DAY = date(2026, 9, 15)
 SEPTEMBER = (datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))
+SHARD_SIZE = 4
 
 
 def _dag(dag_id: str) -> Any:
@@ -49,8 +51,9 @@ def day_run(prometheus: str, airflow_db: Path,
     base = tmp_path_factory.mktemp("extract-day")
     with pytest.MonkeyPatch.context() as mp:
         _env(mp, prometheus, base)
-        # A daily data interval: the run after Sep 16 00:00 covers Sep 15.
-        run = _dag("slo_extract").test(logical_date=datetime(2026, 9, 16, tzinfo=UTC))
+        # A daily data interval: the run after Sep 16 00:00 covers Sep 15; shards of 4 SLOs.
+        run = _dag("slo_extract").test(logical_date=datetime(2026, 9, 16, tzinfo=UTC),
+                                       run_conf={"shard_size": SHARD_SIZE})
     return run, base
 
 
@@ -59,6 +62,29 @@ def test_extract_day_succeeds(day_run: tuple[Any, Path]) -> None:
     assert run.state == "success"
     assert (run.data_interval_start, run.data_interval_end) == (
         datetime(2026, 9, 15, tzinfo=UTC), datetime(2026, 9, 16, tzinfo=UTC))
+
+
+def test_extract_day_runs_one_task_per_shard(day_run: tuple[Any, Path]) -> None:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    run, _ = day_run
+    shards = math.ceil(len(TRUTH) / SHARD_SIZE)
+    with create_session() as session:
+        tis = [ti for ti in run.get_task_instances(session=session)
+               if ti.task_id == "extract_shard"]
+        results = {x.map_index: XComModel.deserialize_value(x) for x in session.scalars(
+            select(XComModel).where(XComModel.run_id == run.run_id,
+                                    XComModel.task_id == "extract_shard"))}
+    assert sorted(ti.map_index for ti in tis) == list(range(shards))
+    assert all(ti.state == "success" for ti in tis)
+    names = sorted(TRUTH)
+    assert [results[i]["names"] for i in range(shards)] == [
+        names[i:i + SHARD_SIZE] for i in range(0, len(names), SHARD_SIZE)]
+    for i in range(shards):
+        assert results[i]["slos"] == results[i]["partitions"] == len(results[i]["names"])
+        assert {"seconds", "cpu_s", "max_rss_mib"} <= set(results[i]), results[i]
 
 
 def test_extract_day_writes_exactly_that_days_partitions(day_run: tuple[Any, Path],
@@ -121,7 +147,7 @@ def test_monthly_report_with_missing_days_fail_stops_before_computing(
                                               run_conf={"missing_days": "fail"})
     assert run.state == "failed"
     states = _ti_states(run)
-    assert states["extract"] == "success" and states["check_complete"] == "failed"
+    assert states["fill_shard"] == "success" and states["check_complete"] == "failed"
     assert all(states.get(t) != "success"
                for t in ("plan_shards", "compute_shard", "merge", "render")), states
     # nothing was extracted and nothing computed
@@ -143,8 +169,11 @@ def test_monthly_report_fills_gaps_and_replaces_only_its_month(
     (base / "out" / "2026-08" / "summary.json").write_text("[]")
     with pytest.MonkeyPatch.context() as mp:
         _env(mp, prometheus, base)
-        run = _dag("slo_monthly_report").test(logical_date=datetime(2026, 10, 1, tzinfo=UTC))
+        run = _dag("slo_monthly_report").test(logical_date=datetime(2026, 10, 1, tzinfo=UTC),
+                                              run_conf={"fill_shard_size": SHARD_SIZE})
     assert run.state == "success"
+    fills = [ti for ti in run.get_task_instances() if ti.task_id == "fill_shard"]
+    assert len(fills) == math.ceil(DEMO_SLOS / SHARD_SIZE)
     assert len(list((base / "lake").glob("sli/*/date=2026-09-*/part-0.parquet"))) == \
         DEMO_SLOS * 30
     # the day the daily DAG wrote was kept, not extracted again

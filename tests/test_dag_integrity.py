@@ -11,7 +11,6 @@ from tests.conftest import ROOT
 
 DAG_IDS = {"slo_extract", "slo_monthly_report", "slo_pipeline_freshness", "slo_weekly_review",
            "slo_quarterly_rollup", "slo_yearly_rollup"}
-PROMETHEUS_DAGS = ["slo_extract", "slo_monthly_report"]
 
 
 def _no_network(*args: Any, **kwargs: Any) -> None:
@@ -106,15 +105,16 @@ def test_rollups_cover_the_period_before_and_wait_for_every_zone(
 
 def test_wiring(dagbag: Any) -> None:
     dag = dagbag.get_dag("slo_monthly_report")
-    assert dag.get_task("extract").upstream_task_ids == {"list_slos"}
-    assert dag.get_task("check_complete").upstream_task_ids == {"extract"}
+    assert dag.get_task("fill_shard").upstream_task_ids == {"plan_fill"}
+    assert dag.get_task("check_complete").upstream_task_ids == {"fill_shard"}
     assert dag.get_task("plan_shards").upstream_task_ids == {"check_complete"}
     assert dag.get_task("compute_shard").upstream_task_ids == {"plan_shards"}
     assert dag.get_task("merge").upstream_task_ids == {"compute_shard"}
     assert dag.get_task("render").upstream_task_ids == {"merge"}
-    assert dag.get_task("list_slos").upstream_task_ids == {"wait_for_local_month_end"}
+    assert dag.get_task("plan_fill").upstream_task_ids == {"wait_for_local_month_end"}
     assert dag.params["missing_days"] == "fill"
     assert dag.params["shard_size"] == 200
+    assert dag.params["fill_shard_size"] == 500
 
 
 
@@ -150,22 +150,28 @@ def test_extract_waits_the_extractors_ingest_grace(dagbag: Any) -> None:
 
 def test_extract_wiring(dagbag: Any) -> None:
     dag = dagbag.get_dag("slo_extract")
-    assert dag.get_task("list_slos").upstream_task_ids == {"wait_for_late_scrapes"}
-    assert dag.get_task("extract").upstream_task_ids == {"list_slos"}
-    assert dag.get_task("publish").upstream_task_ids == {"extract"}
+    assert dag.get_task("plan_extract").upstream_task_ids == {"wait_for_late_scrapes"}
+    assert dag.get_task("extract_shard").upstream_task_ids == {"plan_extract"}
+    assert dag.get_task("publish").upstream_task_ids == {"extract_shard"}
+    assert dag.get_task("budget_alerts").upstream_task_ids == {"publish"}
+    assert dag.params["shard_size"] == 500
     assert [a.name for a in dag.get_task("publish").outlets] == ["slo_sli_days"]
 
 
-@pytest.mark.parametrize("dag_id", PROMETHEUS_DAGS)
-def test_prometheus_tasks_share_the_pool_and_back_off(dagbag: Any, dag_id: str) -> None:
-    from slo_common import PROMETHEUS_POOL
+@pytest.mark.parametrize(("dag_id", "reader"), [("slo_extract", "extract_shard"),
+                                                ("slo_monthly_report", "fill_shard")])
+def test_prometheus_tasks_share_the_pool_and_back_off(dagbag: Any, dag_id: str,
+                                                      reader: str) -> None:
+    from slo_common import PROMETHEUS_POOL, SHARD_QUERIES
 
-    extract = dagbag.get_dag(dag_id).get_task("extract")
-    assert extract.pool == PROMETHEUS_POOL
-    assert extract.retry_exponential_backoff
-    for task in dagbag.get_dag(dag_id).tasks:
-        if task.task_id != "extract":
-            assert task.pool != PROMETHEUS_POOL, task.task_id  # slots are for queries only
+    task = dagbag.get_dag(dag_id).get_task(reader)
+    assert task.pool == PROMETHEUS_POOL
+    # a slot per query the shard has in flight: the pool's size bounds the queries
+    assert task.pool_slots == SHARD_QUERIES
+    assert task.retry_exponential_backoff
+    for other in dagbag.get_dag(dag_id).tasks:
+        if other.task_id != reader:
+            assert other.pool != PROMETHEUS_POOL, other.task_id  # slots are for queries only
 
 
 def test_pipeline_dag_has_an_hourly_data_interval(dagbag: Any) -> None:

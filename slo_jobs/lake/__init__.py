@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -304,12 +305,22 @@ def slo_lock(lake: LakeDir, slo: str) -> AbstractContextManager[None]:
     return storage_of(lake / ".locks" / f"{_checked(slo)}.lock").lock()
 
 
+def tables_of(lake: LakeDir, slo: str, tables: Sequence[str]) -> list[str]:
+    """Those of ``tables`` (``sli`` or detail tables) that have a folder for ``slo``; on an
+    object store, all of them (a prefix has no cheap existence test). Looked up once per
+    SLO, so that writing its days skips the tables it never had (most SLOs have no detail
+    tables: per day, that was a fifth of the lake's write time)."""
+    if not isinstance(lake, Path):
+        return list(tables)
+    return [t for t in tables if (lake / t / f"slo={_checked(slo)}").is_dir()]
+
+
 def remove_stale_temps(lake: LakeDir, slo: str, days: Sequence[date],
                        tables: Sequence[str] = ("sli",)) -> int:
     """Delete temp files a killed writer left in ``slo``'s day folders of ``tables``; call
     under slo_lock. An object store has none: a PUT that did not finish left nothing."""
     removed = 0
-    for table in tables:
+    for table in tables_of(lake, slo, tables):
         for day in days:
             part = (sli_partition(lake, slo, day) if table == "sli"
                     else detail_partition(lake, table, slo, day))

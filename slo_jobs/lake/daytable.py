@@ -10,6 +10,7 @@ the day as extracted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,7 +20,7 @@ import pyarrow.compute as pc
 
 from .. import lake
 from ..core.errors import LakeError
-from . import LakeDir
+from . import LakeDir, atomicio
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,17 @@ def _old(path: LakeDir) -> pa.Table | None:
         return None
 
 
-def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) -> DayResult:
+def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None,
+          held: Collection[str] = lake.DETAIL_TABLES) -> DayResult:
     """Write this SLO-day's partitions (each whole, see ``lake.write_atomic``).
 
     The lake is the record: where the partition already there has data and this read has
     none (the source's retention ended, an outage, a wrong URL), its buckets (and their
     breakdown and category rows) are kept, and the partition and the log say so; buckets
     both have data for take this read's (but see ``_kept``). ``before``: whether this read
-    had data in the bucket just before the day (None: the day was the first of its read)."""
+    had data in the bucket just before the day (None: the day was the first of its read).
+    ``held``: the detail tables that may hold this SLO (``lake.tables_of``): a table
+    without a folder for it has no partition of this day to remove."""
     path = lake.sli_partition(lake_dir, slo, d.day)
     old = _old(path)
     kept = _kept(old, d.table, before, d.unsure)
@@ -145,20 +149,19 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None) 
         taken = table.column("ts").filter(pa.array(keep))
         for name, (found, schema) in list(details.items()):
             stored = lake.detail_partition(lake_dir, name, slo, d.day)
-            if found is not None and stored.exists():
+            if found is not None and name in held and stored.exists():
                 details[name] = (_with_kept(found, stored, schema, taken), schema)
     if d.ages is not None:
         lake.write_atomic(d.ages, lake.detail_partition(lake_dir, "pipeline_age", slo, d.day))
     if d.runs is not None:
         lake.write_atomic(d.runs, lake.detail_partition(lake_dir, "pipeline_runs", slo, d.day))
     for name, (found, _) in details.items():
-        stored = lake.detail_partition(lake_dir, name, slo, d.day)
         if found is not None:
-            lake.write_atomic(found, stored)
-        else:
+            lake.write_atomic(found, lake.detail_partition(lake_dir, name, slo, d.day))
+        elif name in held:
             # Such a table must describe the SLI partition beside it: one from an earlier
             # definition would attribute events this day's read no longer has.
-            stored.unlink(missing_ok=True)
+            lake.detail_partition(lake_dir, name, slo, d.day).unlink(missing_ok=True)
     rows = int(pc.sum(table.column("has_data").cast(pa.int64())).as_py() or 0)
     meta = lake.partition_metadata(notes, d.complete_until, no_data=rows == 0)
     lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)
@@ -183,13 +186,15 @@ def replace(lake_dir: LakeDir, slo: str, days: list[date],
     """Replace this SLO's ``days`` with ``tables`` (all read before): under its lock, after
     clearing temp files a killed writer left, so a re-run leaves the lake as an
     uninterrupted run would. The one way every source's days reach the lake."""
-    with lake.slo_lock(lake_dir, slo):
+    # The days' files are synced together and renamed in the order written, at the end.
+    with lake.slo_lock(lake_dir, slo), atomicio.synced_together(LakeError):
         clear_temps(lake_dir, slo, days)
+        held = lake.tables_of(lake_dir, slo, lake.DETAIL_TABLES)
         out: list[DayResult] = []
         before: bool | None = None
         for i, d in enumerate(tables):
             # The bucket before a day is the previous day's last, when both were read together.
             follows = i > 0 and (d.day - tables[i - 1].day).days == 1
-            out.append(write(lake_dir, slo, d, before if follows else None))
+            out.append(write(lake_dir, slo, d, before if follows else None, held))
             before = bool(d.table.column("has_data")[-1].as_py())
         return out

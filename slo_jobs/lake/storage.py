@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -171,9 +172,14 @@ class Disk:
 
     def remove_temps(self) -> int:
         removed = 0
-        for tmp in self.path.glob(f"{atomicio.TEMP_PREFIX}*"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
+        try:
+            entries = list(os.scandir(self.path))
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        for entry in entries:
+            if entry.name.startswith(atomicio.TEMP_PREFIX):
+                (self.path / entry.name).unlink(missing_ok=True)
+                removed += 1
         return removed
 
     def publish(self) -> AbstractContextManager[Path]:

@@ -29,8 +29,9 @@ from ..spec import Slo
 from ..spec.journey import Journey
 from .sources import Sources
 
-# Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs the
-# pool ``prometheus`` bounds the mapped tasks instead).
+# Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs each
+# shard task reads slo_common.SHARD_QUERIES at a time, holding as many slots of the pool
+# ``prometheus``).
 EXTRACT_CONCURRENCY = 4
 # Threads beyond the query slots: an SLO being written (each partition synced to disk) holds
 # a thread but no slot, so the slots go on reading the next SLOs meanwhile.
@@ -117,9 +118,9 @@ def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_d
                  as_of: datetime | None = None,
                  concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
     """The same ``days`` of every SLO, at most ``concurrency`` SLOs reading at a time."""
-    return [r for rs in _each(sources, slos, concurrency,
-                              lambda s, slot: extract_slo_days(sources, s, days, lake_dir,
-                                                               as_of, slot=slot))
+    return [r for rs in each(sources, slos, concurrency,
+                             lambda s, slot: extract_slo_days(sources, s, days, lake_dir,
+                                                              as_of, slot=slot))
             for r in rs]
 
 
@@ -146,7 +147,7 @@ def fill_month(sources: Sources, slos: Sequence[Slo], month: Period, lake_dir: L
             done(slo)
         return got
 
-    return dict(zip([s.name for s in slos], _each(sources, slos, concurrency, one),
+    return dict(zip([s.name for s in slos], each(sources, slos, concurrency, one),
                     strict=True))
 
 
@@ -179,8 +180,10 @@ def _fill_tolerant(sources: Sources, slo: Slo, month: Period, lake_dir: LakeDir,
     return got
 
 
-def _each(sources: Sources, slos: Sequence[Slo], concurrency: int,
-          fn: Callable[[Slo, AbstractContextManager[object]], T]) -> list[T]:
+def each(sources: Sources, slos: Sequence[Slo], concurrency: int,
+         fn: Callable[[Slo, AbstractContextManager[object]], T]) -> list[T]:
+    """``fn`` of each SLO, in order, on one pool: ``fn`` holds the slot it is given while
+    it reads."""
     # Threads: the work is waiting for the source and decoding its answers. ``concurrency``
     # slots bound the reads; the extra threads let SLOs be written while others read.
     slots = threading.BoundedSemaphore(max(1, concurrency))

@@ -65,8 +65,11 @@ def day_of(interval_start: datetime | None, interval_end: datetime | None) -> da
 
 def slo_names(slos_dir: Path, source: str = "all") -> list[str]:
     """SLO names; ``source`` "prometheus" or "pipeline" keeps the SLOs read from there."""
-    return [s.name for s in catalog.load([slos_dir]) if source == "all"
-            or (s.pipeline is None) == (source == "prometheus")]
+    return [s.name for s in _of_source(catalog.load([slos_dir]), source)]
+
+
+def _of_source(slos: list[spec.Slo], source: str) -> list[spec.Slo]:
+    return [s for s in slos if source == "all" or (s.pipeline is None) == (source == "prometheus")]
 
 
 def _one(slos_dir: Path, name: str) -> spec.Slo:
@@ -80,46 +83,6 @@ def day_ranges(days: list[date]) -> str:
     """``2026-09-03..2026-09-05, 2026-09-10``: consecutive days folded into ranges."""
     return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0]}..{r[-1]}"
                      for r in consecutive(days))
-
-
-def extract_day(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
-                interval_start: datetime | None, interval_end: datetime | None,
-                airflow_for: AirflowFor | None = None) -> dict[str, Any]:
-    """Write one SLO's partition of the interval's day, as of the interval's end plus the
-    ingest grace the DAG waits (``periods.INGEST_GRACE``): a day with a lagging series is
-    written as not final, and read again by the next run that needs it."""
-    day = day_of(interval_start, interval_end)
-    slo = _one(slos_dir, slo_name)
-    assert interval_end is not None  # day_of refuses a missing interval
-    with Sources(config_for, airflow_for) as sources:
-        results = runner.extract_slo_days(sources, slo, [day], lake_dir,
-                                          interval_end + periods.INGEST_GRACE)
-    return {"slo": slo_name, "day": day.isoformat(), "rows": sum(r.rows for r in results),
-            "clipped": sum(r.clipped for r in results)}
-
-
-def fill_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
-               interval_start: datetime | None, interval_end: datetime | None,
-               fill: bool = True, airflow_for: AirflowFor | None = None) -> dict[str, Any]:
-    """Extract the days the SLO's month needs that have no (complete) partition yet.
-
-    The SLO's month is its calendar month in its own time zone (an America/Los_Angeles
-    September reaches into October 1st UTC), plus the burn-rate lookback and its own window
-    to date. Days final in the lake (written by the daily DAG or an earlier run) are left
-    as they are; days not final (a series lagged at the daily read) or without data are
-    read again, keeping what the lake holds. With ``fill=False`` nothing is extracted; the
-    missing days are only listed.
-    """
-    period = period_of(interval_start, interval_end)
-    slo = _one(slos_dir, slo_name)
-    as_of = settled(period)
-    missing, others = runner.days_to_extract(lake_dir, slo, period, as_of, redo=False)
-    if fill:  # the days just listed, not listed again by fill_month
-        with Sources(config_for, airflow_for) as sources:
-            runner.extract_slo_days(sources, slo, missing + others, lake_dir, as_of)
-    listed = [d.isoformat() for d in missing]
-    return {"slo": slo_name, "period": period.label, "filled": listed if fill else [],
-            "missing": [] if fill else listed}
 
 
 def record_interval(airflow_for: AirflowFor, slos_dir: Path, lake_dir: LakeDir, slo_name: str,
@@ -156,12 +119,13 @@ def check_month(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | No
     return {"period": period.label, "slos": len(slos), "days": len(period.days)}
 
 
-def plan_shards(slos_dir: Path, shard_size: int) -> list[dict[str, Any]]:
-    """The shards of the month's compute, one mapped task each: per shard of
-    ``shard_size`` SLOs (by name), its index, its SLOs with their spec hashes and the spec
-    files (relative to ``slos_dir``) that define them, so that a shard task parses only
-    those files of a large catalog validated here once."""
-    slos, files = catalog.load_indexed([slos_dir])
+def plan_shards(slos_dir: Path, shard_size: int, source: str = "all") -> list[dict[str, Any]]:
+    """The shards of a run's extraction or compute, one mapped task each: per shard of
+    ``shard_size`` SLOs (by name; ``source`` as for ``slo_names``), its index, its SLOs with
+    their spec hashes and the spec files (relative to ``slos_dir``) that define them, so
+    that a shard task parses only those files of a large catalog validated here once."""
+    every, files = catalog.load_indexed([slos_dir])
+    slos = _of_source(every, source)
     plan = []
     for index in range(shards.count(len(slos), shard_size)):
         part = shards.members(slos, index, shard_size)
@@ -172,11 +136,12 @@ def plan_shards(slos_dir: Path, shard_size: int) -> list[dict[str, Any]]:
     return plan
 
 
-def _planned(slos_dir: Path, shard: dict[str, Any]) -> list[spec.Slo]:
+def planned(slos_dir: Path, shard: dict[str, Any], planner: str = "plan_shards"
+            ) -> list[spec.Slo]:
     """The SLOs a shard of ``plan_shards`` names, read from the files it names; refuses
-    them if a definition changed after planning."""
+    them if a definition changed after planning (``planner``: the task that plans again)."""
     root = slos_dir.resolve()
-    again = "clear the DAG run from plan_shards to plan again"
+    again = f"clear the DAG run from {planner} to plan again"
     paths = []
     for name in shard["files"]:
         path = slos_dir / name  # as the catalog names it: the same SLO and spec hash
@@ -204,7 +169,7 @@ def compute_shard(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | 
     (replaced whole)."""
     period = period_of(interval_start, interval_end)
     index, size = int(shard["index"]), int(shard["size"])
-    part = _planned(slos_dir, shard)
+    part = planned(slos_dir, shard)
     folder = shards.compute_shard(lake_dir, part, period, index, size)
     return {"index": index, "slos": len(part), "folder": str(folder)}
 
@@ -319,16 +284,6 @@ def render_rollup(lake_dir: LakeDir, out_dir: Path, kind: str,
     print(report_text.rollup_table(rollup_report.read(lake_dir, period.label)["groups"]))
     return {"period": period.label, "html": str(files.html), "pdf": str(files.pdf),
             "json": str(files.json), "csv": str(files.csv)}
-
-
-def day_summary(extracted: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a finished day of extraction announces: the day, its SLOs and row counts."""
-    days = sorted({e["day"] for e in extracted})
-    if len(days) != 1:
-        raise SloJobsError(f"extracted days: found {days}; expected exactly one day")
-    return {"day": days[0], "slos": sorted(e["slo"] for e in extracted),
-            "rows": sum(e["rows"] for e in extracted),
-            "clipped": sum(e["clipped"] for e in extracted)}
 
 
 def budget_alerts(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,

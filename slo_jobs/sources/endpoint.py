@@ -10,7 +10,7 @@ the environment (``SLO_JOBS_<SERVICE>_URL``, ``_TOKEN``, ``_USERNAME``, ``_PASSW
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Self
 
 from ..core import redaction
@@ -130,6 +130,7 @@ class Endpoint:
                    client_key=opt("client_key"))
 
 
+@dataclass(frozen=True)
 class PrometheusConfig(Endpoint):
     """Prometheus' HTTP API, or any that answers the same (VictoriaMetrics, Thanos, Mimir)."""
 
@@ -139,6 +140,36 @@ class PrometheusConfig(Endpoint):
                    "SLO_JOBS_PROMETHEUS_URL, e.g. http://127.0.0.1:9090")
     EMPTY_HOST = ("Prometheus connection: host is empty; expected e.g. "
                   "AIRFLOW_CONN_PROMETHEUS_DEFAULT='http://127.0.0.1:9090'")
+    READ_PATHS: ClassVar[tuple[str, ...]] = ("auto", "remote-read", "export", "query")
+
+    # How raw samples are read (sources/prometheus/rawpath.py): auto probes the source.
+    read: str = "auto"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.read not in self.READ_PATHS:
+            raise ExtractError(f"Prometheus read path: found {self.read!r}; expected one of "
+                               f"{', '.join(self.READ_PATHS)} (SLO_JOBS_PROMETHEUS_READ or "
+                               "read in the connection's extra)")
+
+    @classmethod
+    def from_env(cls, url: str | None = None) -> Self:
+        config = super().from_env(url)
+        read = os.environ.get("SLO_JOBS_PROMETHEUS_READ")
+        return config._reading(read) if read else config
+
+    @classmethod
+    def from_connection(cls, conn_type: str | None, host: str | None, port: int | None,
+                        schema: str | None, login: str | None, password: str | None,
+                        extra: dict[str, Any] | None = None,
+                        conn_id: str | None = None) -> Self:
+        config = super().from_connection(conn_type, host, port, schema, login, password,
+                                         extra, conn_id)
+        read = (extra or {}).get("read")
+        return config._reading(str(read)) if read else config
+
+    def _reading(self, read: str) -> Self:
+        return replace(self, read=read.strip().lower())
 
 
 AIRFLOW_CONN_ID = "airflow_api"

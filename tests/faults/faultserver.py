@@ -66,6 +66,7 @@ class FaultServer:
                  script: Callable[[int, dict[str, str]], Reply] = lambda n, p: FORWARD) -> None:
         self.seen: list[Seen] = []
         self.script = script
+        self.bulk = False  # forward remote read and export (see Handler._bulk)
         upstream_http = httpx.Client(base_url=upstream, timeout=30)
         outer = self
         lock = threading.Lock()
@@ -73,7 +74,35 @@ class FaultServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def _bulk(self) -> bool:
+                """The bulk read paths (remote read, export) stand in front of Prometheus'
+                query API only when ``bulk`` says so; else they are refused, uncounted, as
+                a proxy forwarding only the query API would."""
+                if urlsplit(self.path).path not in ("/api/v1/read", "/api/v1/export"):
+                    return False
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if outer.bulk:
+                    answer = upstream_http.request(self.command, self.path, content=body,
+                                                   headers=dict(self.headers))
+                    status, out, kind = answer.status_code, answer.content, \
+                        answer.headers.get("Content-Type", "")
+                else:
+                    status, out, kind = 404, b"404 page not found", "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return True
+
+            def do_POST(self) -> None:  # noqa: N802
+                if not self._bulk():
+                    self.send_error(405)
+
             def do_GET(self) -> None:  # noqa: N802
+                if self._bulk():
+                    return
                 params = dict(parse_qsl(urlsplit(self.path).query))
                 seen = Seen(time.monotonic(), params, dict(self.headers), self.client_address)
                 with lock:

@@ -1,7 +1,8 @@
 """Fault 1: the real Prometheus is killed (SIGKILL) in the middle of a several-day extraction.
 
 The kill is deterministic: the client's transport kills the process right after the first
-``query_range`` answer has been read, and waits until it is gone, so every later request of
+raw-sample answer (a remote read, after the one that probed the read path) has been read, and
+waits until it is gone, so every later request of
 the same extraction meets a closed port. After a restart on the same data folder and port,
 the re-run leaves the lake byte for byte as an uninterrupted run into another folder.
 """
@@ -26,7 +27,8 @@ DAYS = SEP.days[:4]
 
 
 class KillAfterFirstAnswer(httpx.BaseTransport):
-    """Pass requests to Prometheus; SIGKILL it once the first answer has been read in full."""
+    """Pass requests to Prometheus; SIGKILL it once the first raw-sample answer has been read
+    in full (the client's first remote read is its probe of the read path)."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.inner = httpx.HTTPTransport()
@@ -36,9 +38,9 @@ class KillAfterFirstAnswer(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         response.read()
-        if request.url.path.endswith("/query") and response.status_code == 200:
+        if request.url.path.endswith("/read") and response.status_code == 200:
             self.answered += 1
-            if self.answered == 1:
+            if self.answered == 2:
                 self.proc.kill()
                 self.proc.wait()  # gone, its port closed: no later request can race it
         return response
@@ -69,7 +71,7 @@ def test_sigkill_mid_extraction_then_restart_and_rerun(
             pytest.raises(ExtractError) as err:
         extract_slo(client, slo, DAYS, lake_dir)
     message = str(err.value)
-    assert transport.answered == 1 and proc.returncode == -9  # killed genuinely mid-run
+    assert transport.answered == 2 and proc.returncode == -9  # killed genuinely mid-run
     assert "\n" not in message and url in message
     assert message.startswith(f"SLO {slo.name}, {DAYS[1]}: Prometheus at {url} failed after 3 "
                               "attempts: connection failed")

@@ -76,6 +76,13 @@ class Prom3Proxy:
             def _forward(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if urlsplit(self.path).path == "/api/v1/read":
+                    # A proxy that forwards only the query API: readers fall back to it.
+                    self.send_response(404)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() in ("content-type", "accept", "authorization")}
                 answer = client.request(method, self.path, content=body or None,

@@ -3,11 +3,12 @@
 The generated scrapes (``demo.scrapes``) have 15 s, 30 s and 60 s scrape intervals
 with ±45 % jitter, pod churn, counter resets, lazily created series and a 20-minute outage per
 job (one across midnight), histogram bounds written ``le="1.0"``. September 2026 is extracted
-from a real Prometheus 2.42, a real VictoriaMetrics 1.79 and Prometheus 2.42 behind a proxy
-with Prometheus 3's left-open range selectors. The month's good and total must be within 1e-4
-of the generator's truth (events a scrape can never see, between a pod's last sample and its
-crash, and the minute at each end of the month are all that may differ), and the three lakes
-must be identical.
+from a real Prometheus 2.42 (through its remote-read API, and again through its query API), a
+real VictoriaMetrics 1.79 (through its export) and Prometheus 2.42 behind a proxy with
+Prometheus 3's left-open range selectors that forwards only the query API. The month's good
+and total must be within 1e-4 of the generator's truth (events a scrape can never see, between
+a pod's last sample and its crash, and the minute at each end of the month are all that may
+differ), and the four lakes must be identical.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def slos(tmp_path_factory: pytest.TempPathFactory) -> list[spec.Slo]:
     return catalog.load([write_specs(tmp_path_factory.mktemp("real-specs"))])
 
 
-def _extract(url: str, slos: list[spec.Slo], out: Path) -> Path:
-    with PrometheusClient(PrometheusConfig(url)) as client:
+def _extract(url: str, slos: list[spec.Slo], out: Path, read: str = "auto") -> Path:
+    with PrometheusClient(PrometheusConfig(url, read=read)) as client:
         for s in slos:
             extract_slo(client, s, SEP.days, out)
     return out
@@ -102,12 +103,23 @@ def _extract(url: str, slos: list[spec.Slo], out: Path) -> Path:
 @pytest.fixture(scope="module")
 def lakes(real_prometheus: str, real_victoria: str, prometheus3: str, slos: list[spec.Slo],
           tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {name: _extract(url, slos, tmp_path_factory.mktemp(f"lake-{name}"))
-            for name, url in (("prometheus2", real_prometheus), ("victoria", real_victoria),
-                              ("prometheus3", prometheus3))}
+    return {name: _extract(url, slos, tmp_path_factory.mktemp(f"lake-{name}"), read)
+            for name, url, read in (("prometheus2", real_prometheus, "auto"),
+                                    ("prometheus2-query", real_prometheus, "query"),
+                                    ("victoria", real_victoria, "auto"),
+                                    ("prometheus3", prometheus3, "auto"))}
 
 
-@pytest.mark.parametrize("backend", ["prometheus2", "victoria", "prometheus3"])
+def test_each_backend_is_read_through_its_own_path(real_prometheus: str, real_victoria: str,
+                                                   prometheus3: str) -> None:
+    for url, path in ((real_prometheus, "remote-read"), (real_victoria, "export"),
+                      (prometheus3, "query")):
+        with PrometheusClient(PrometheusConfig(url)) as client:
+            assert client.reader.path() == path, url
+
+
+@pytest.mark.parametrize("backend", ["prometheus2", "prometheus2-query", "victoria",
+                                     "prometheus3"])
 def test_month_equals_truth_on_every_backend(backend: str, lakes: dict[str, Path],
                                              slos: list[spec.Slo],
                                              real_scrapes: scrapes.Scrapes) -> None:
@@ -128,7 +140,7 @@ def test_every_backend_gives_the_same_lake(lakes: dict[str, Path]) -> None:
     assert len(files) == 9 * 30
     for rel in files:
         want = pq.read_table(lakes["prometheus2"] / rel)
-        for other in ("victoria", "prometheus3"):
+        for other in ("prometheus2-query", "victoria", "prometheus3"):
             assert pq.read_table(lakes[other] / rel).equals(want), (other, rel)
 
 

@@ -13,6 +13,7 @@ from ...core import redaction
 from ...core.errors import ExtractError
 from ..endpoint import PrometheusConfig
 from ..request import Requester, Retryable
+from .rawpath import RawReader
 from .samples import Series, decode_series
 
 # Prometheus refuses query_range answers of more than 11,000 points per series.
@@ -46,6 +47,7 @@ class PrometheusClient:
             headers["Authorization"] = f"Bearer {config.token}"
         auth = (config.username, config.password or "") if config.username else None
         self._http = Requester(config, headers, auth, transport)
+        self.reader = RawReader(config, self._http, self.query_samples, self._redact)
 
     def close(self) -> None:
         self._http.close()
@@ -184,12 +186,20 @@ class PrometheusClient:
 
     def raw_samples(self, selector: str, at: int, range_s: int) -> list[Series]:
         """Every raw sample of every series matching ``selector`` in the ``range_s`` seconds
-        up to ``at``, as Prometheus stored them (an instant query of ``selector[range]``).
+        up to ``at``, as Prometheus stored them, through the source's read path (remote read,
+        export or the query API: see :mod:`.rawpath`).
 
-        Prometheus 2 returns ``[at - range, at]``, Prometheus 3 and VictoriaMetrics
-        ``(at - range, at]``: callers ask overlapping ranges and deduplicate, so both give the
-        same samples.  A range refused as too large is split in halves.
+        Remote read and Prometheus 2 return ``[at - range, at]``, Prometheus 3 and
+        VictoriaMetrics ``(at - range, at]``: callers ask overlapping ranges and deduplicate,
+        so all give the same samples.  A range refused as too large is split in halves.
         """
+        try:
+            return self.reader.samples(selector, at, range_s)
+        except ExtractError as exc:
+            raise ExtractError(self._redact(str(exc))) from None
+
+    def query_samples(self, selector: str, at: int, range_s: int) -> list[Series]:
+        """:meth:`raw_samples` through the query API: an instant query of ``selector[range]``."""
         try:
             return self._raw(selector, at, range_s)
         except ExtractError as exc:
