@@ -127,16 +127,10 @@ class RawReader:
         def once() -> list[Series] | None:
             response = self._http.attempt("POST", "/api/v1/read", content=body,
                                           headers=remote_read.HEADERS)
-            if response.status_code != 200:
-                if any(marker in response.text for marker in _TOO_MANY):
-                    return None
-                raise self._refused("remote read", selector, response)
-            try:
-                return remote_read.decode(response.content)
-            except remote_read.Malformed as exc:
-                # A cut connection or a proxy in between: worth another try.
-                raise Retryable(f"HTTP 200 with an answer that does not decode: {exc}"
-                                ) from None
+            if response.status_code != 200 and any(marker in response.text
+                                                    for marker in _TOO_MANY):
+                return None
+            return self._decoded(response, remote_read.decode, "remote read", selector)
 
         out = self._http.call(once, f"remote read of {selector!r}")
         if out is not None:
@@ -155,12 +149,17 @@ class RawReader:
 
         def once() -> list[Series]:
             response = self._http.attempt("GET", "/api/v1/export", params=params)
-            if response.status_code != 200:
-                raise self._refused("export", selector, response)
-            try:
-                return remote_read.decode_export(response.content)
-            except remote_read.Malformed as exc:
-                raise Retryable(f"HTTP 200 with an answer that does not decode: {exc}"
-                                ) from None
+            return self._decoded(response, remote_read.decode_export, "export", selector)
 
         return self._http.call(once, f"export of {selector!r}")
+
+    def _decoded(self, response: httpx.Response, decode: Callable[[bytes], list[Series]],
+                 how: str, selector: str) -> list[Series]:
+        """The series of a bulk read's answer; a refusal is an error naming the selector."""
+        if response.status_code != 200:
+            raise self._refused(how, selector, response)
+        try:
+            return decode(response.content)
+        except remote_read.Malformed as exc:
+            # A cut connection or a proxy in between: worth another try.
+            raise Retryable(f"HTTP 200 with an answer that does not decode: {exc}") from None
