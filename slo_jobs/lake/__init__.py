@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -306,13 +305,11 @@ def slo_lock(lake: LakeDir, slo: str) -> AbstractContextManager[None]:
 
 
 def tables_of(lake: LakeDir, slo: str, tables: Sequence[str]) -> list[str]:
-    """Those of ``tables`` (``sli`` or detail tables) that have a folder for ``slo``; on an
-    object store, all of them (a prefix has no cheap existence test). Looked up once per
-    SLO, so that writing its days skips the tables it never had (most SLOs have no detail
-    tables: per day, that was a fifth of the lake's write time)."""
-    if not isinstance(lake, Path):
-        return list(tables)
-    return [t for t in tables if (lake / t / f"slo={_checked(slo)}").is_dir()]
+    """Those of ``tables`` (``sli`` or detail tables) that may have a folder for ``slo``
+    (on an object store, all of them: ``Storage.may_exist``). Looked up once per SLO, so
+    that writing its days skips the tables it never had (most SLOs have no detail tables:
+    per day, that was a fifth of the lake's write time)."""
+    return [t for t in tables if storage_of(lake / t / f"slo={_checked(slo)}").may_exist()]
 
 
 def remove_stale_temps(lake: LakeDir, slo: str, days: Sequence[date],

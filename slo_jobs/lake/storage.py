@@ -77,6 +77,10 @@ class Storage(Protocol):
         """False when the Parquet file surely holds no metadata ``key`` (a look cheaper than
         parsing its footer); True when it may."""
 
+    def may_exist(self) -> bool:
+        """False when this folder surely does not exist (a look cheaper than listing it);
+        True when it may."""
+
     def lock(self) -> AbstractContextManager[None]:
         """Hold this lock file exclusively while the block runs."""
 
@@ -159,6 +163,9 @@ class Disk:
             return False
         except OSError:
             return True
+
+    def may_exist(self) -> bool:
+        return self.path.is_dir()
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -246,6 +253,9 @@ class ObjectStorage:
 
     def may_hold(self, key: bytes) -> bool:
         return True  # finding out costs the GET that reads the file
+
+    def may_exist(self) -> bool:
+        return True  # a prefix has no cheap existence test: finding out costs a listing
 
     def lock(self) -> AbstractContextManager[None]:
         return nullcontext()
