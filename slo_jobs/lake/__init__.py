@@ -165,15 +165,17 @@ def to_bytes(table: pa.Table) -> bytes:
     return bytes(sink.getvalue())
 
 
-def write_whole(target: LakeDir, fill: Fill) -> None:
-    """Write ``target`` whole, with what ``fill`` writes into the stream it is given: temp
-    file and rename (see :mod:`atomicio`), or one PUT of the complete file."""
+def write_whole(target: LakeDir, fill: Fill | bytes) -> None:
+    """Write ``target`` whole, with what ``fill`` writes into the stream it is given (or
+    ``fill`` itself, the content): temp file and rename (see :mod:`atomicio`), or one PUT of
+    the complete file."""
     storage_of(target).write(fill)
 
 
 def write_atomic(table: pa.Table, target: LakeDir) -> None:
-    """Write ``table`` to ``target`` whole (:func:`write_whole`)."""
-    write_whole(target, lambda fh: pq.write_table(table, fh, **write_options(table.schema)))
+    """Write ``table`` to ``target`` whole (:func:`write_whole`). Encoded in memory first:
+    Arrow then writes without calling back into Python for every page."""
+    write_whole(target, to_bytes(table))
 
 
 def reextract_hint(path: LakeDir) -> str:

@@ -2,16 +2,15 @@
 
 Every output (lake partitions, monthly tables, reports, rule files, dashboards) goes through
 :func:`write_file`: a temp file with a random name created with ``O_EXCL`` in the target's
-folder (never following a planted symlink), flushed, synced and renamed over the target.
-Files end with mode ``0o666 & ~umask`` like any file the user creates, not ``mkstemp``'s
-0600.  :func:`publish_folder` does the same for a set of files that belong together
-(a month's report, a month's computed tables): readers see the old set or the new one.
+folder, synced and renamed over the target, with mode ``0o666 & ~umask`` like any file the
+user creates. :func:`publish_folder` does the same for a set of files that belong together
+(a month's report, a month's tables): readers see the old set or the new one.
 :func:`synced_together` lets many small files (an SLO's day partitions) be synced at once.
 
 Neither follows a symbolic link it did not make. Below a folder the user chose (the lake,
 the output folder: :func:`confined`), every folder is slo-jobs' own: a link planted at any
-of them, or at the file or folder written, is refused in one line, so a month folder linked
-to a private folder never publishes its files, and no write lands outside the chosen folder.
+of them, or at the file or folder written, is refused in one line, so no write lands outside
+the chosen folder.
 
 This module sits at the bottom: it imports nothing of slo_jobs but the errors.
 """
@@ -24,6 +23,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import stat
 import threading
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,68 +49,150 @@ def confined(folder: Path) -> Path:
     return folder
 
 
+def _root_of(full: str) -> str | None:  # the innermost chosen folder ``full`` lies below
+    return max((r for r in _roots if full.startswith(r.rstrip(os.sep) + os.sep)), key=len,
+               default=None)
+
+
+def _link_error(step: str, final: bool, error: type[SloJobsError]) -> SloJobsError:
+    return error(f"{step}: a symbolic link where slo-jobs writes; expected a real "
+                 f"{'file or folder' if final else 'folder'} (a link planted here could "
+                 "publish or overwrite files elsewhere)")
+
+
 def refuse_links(path: Path, error: type[SloJobsError] = SloJobsError) -> None:
     """Raise ``error`` if ``path``, or a folder between the chosen folder it lies in and
     it, is a symbolic link (only ``path`` itself outside every chosen folder)."""
     full = os.path.abspath(path)
-    root = max((r for r in _roots if full.startswith(r.rstrip(os.sep) + os.sep)), key=len,
-               default=None)
+    root = _root_of(full)
     parts = Path(full).relative_to(root).parts if root else ()
     steps = [os.path.join(root, *parts[:i]) for i in range(1, len(parts))] if root else []
     for step in [*steps, full]:
         if os.path.islink(step):
-            raise error(f"{step}: a symbolic link where slo-jobs writes; expected a real "
-                        f"{'file or folder' if step == full else 'folder'} (a link "
-                        "planted here could publish or overwrite files elsewhere)")
+            raise _link_error(step, step == full, error)
+
+
+def _is_link(name: str, folder: int) -> bool:  # relative to the folder's descriptor
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class _Folders:
+    """Descriptors of the folders files are written in (created where missing), each below
+    a chosen folder opened from its parent's without following a link: no link planted
+    even between a check and the write is followed. Kept for a synced_together block."""
+
+    def __init__(self, error: type[SloJobsError]) -> None:
+        self.error = error
+        self.fds: dict[str, int] = {}
+
+    def open(self, folder: str) -> int:
+        fd = self.fds.get(folder)
+        if fd is not None:
+            return fd
+        if _root_of(folder) is None:  # the chosen folder itself, or outside every one
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(folder, _DIR)
+        else:
+            parent, name = os.path.split(folder)
+            at = self.open(parent)
+            try:
+                os.mkdir(name, dir_fd=at)
+            except FileExistsError:
+                pass
+            try:
+                fd = os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=at)
+            except OSError:
+                if _is_link(name, at):
+                    raise _link_error(folder, False, self.error) from None
+                raise
+        self.fds[folder] = fd
+        return fd
+
+    def close(self) -> None:
+        fds, self.fds = self.fds, {}
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _token() -> str:
     return secrets.token_hex(8)
 
 
-def _create_temp(folder: Path, name: str) -> tuple[int, Path]:
+def _create_temp(folder: int, name: str) -> tuple[int, str]:
+    """A new temp file for ``name`` in the folder open as ``folder``: (descriptor, name)."""
     for _ in range(_TRIES):
-        tmp = folder / f"{TEMP_PREFIX}{name}-{_token()}"
+        tmp = f"{TEMP_PREFIX}{name}-{_token()}"
         try:
-            # 0o666: the kernel applies the umask, as for any file the user creates.
-            return os.open(tmp, _FLAGS, 0o666), tmp
+            return os.open(tmp, _FLAGS, 0o666, dir_fd=folder), tmp  # 0o666 less the umask
         except FileExistsError:
             continue
     raise OSError(errno.EEXIST, f"no free temp name after {_TRIES} tries")
 
 
+# A file filled but not yet in place: (temp's descriptor, folder's, temp's name, target).
+_Temp = tuple[int, int, str, Path]
+
+
+def _discard(files: list[_Temp]) -> None:
+    """Close and delete these temp files."""
+    for fd, folder, tmp, _ in files:
+        os.close(fd)
+        try:
+            os.unlink(tmp, dir_fd=folder)
+        except FileNotFoundError:
+            pass
+
+
+def _put(temp: _Temp) -> None:
+    """Rename the synced temp file over its target and close it (or delete it)."""
+    fd, folder, tmp, target = temp
+    try:
+        os.replace(tmp, target.name, src_dir_fd=folder, dst_dir_fd=folder)
+    except OSError:
+        _discard([temp])
+        raise
+    os.close(fd)
+
+
 class _Pending:
-    """Files written inside :func:`synced_together`, filled but not yet synced or renamed."""
+    """Files written inside :func:`synced_together`, filled but not yet synced or renamed,
+    and the folders they are written in."""
 
     def __init__(self, error: type[SloJobsError]) -> None:
         self.error = error
-        self.files: list[tuple[BinaryIO, Path, Path]] = []  # (open temp, temp, target)
+        self.files: list[_Temp] = []
+        self.folders = _Folders(error)
 
     def finish(self) -> None:
         """Sync every file at once, then rename each over its target, in the order written."""
         files, self.files = self.files, []
+        folder = files[0][3].parent if files else Path()
         try:
             if len(files) > 1:
                 # Syncs in flight together share the file system's journal commits: on a
                 # busy disk, a day partition's sync alone waited several milliseconds.
                 with ThreadPoolExecutor(min(len(files), _SYNC_THREADS)) as pool:
-                    list(pool.map(lambda f: os.fsync(f[0].fileno()), files))
+                    list(pool.map(lambda f: os.fsync(f[0]), files))
             elif files:
-                os.fsync(files[0][0].fileno())
-            for fh, tmp, target in files:
-                fh.close()
-                os.replace(tmp, target)
+                os.fsync(files[0][0])
+            while files:
+                _put(files.pop(0))
         except OSError as exc:
-            raise self.error(f"{files[0][2].parent}: cannot write ({exc.strerror})") from None
+            raise self.error(f"{folder}: cannot write ({exc.strerror})") from None
         finally:
-            self.discard(files)
+            _discard(files)
+            self.folders.close()
 
-    @staticmethod
-    def discard(files: list[tuple[BinaryIO, Path, Path]]) -> None:
-        for fh, tmp, _ in files:
-            fh.close()
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
+    def discard(self) -> None:
+        files, self.files = self.files, []
+        _discard(files)
+        self.folders.close()
 
 
 # Files held open by one synced_together block before they are synced and renamed: bounds
@@ -135,50 +217,62 @@ def synced_together(error: type[SloJobsError] = SloJobsError) -> Iterator[None]:
         pending.finish()
     finally:
         _local.pending = None
-        pending.discard(pending.files)
+        pending.discard()
 
 
-def write_file(target: Path, fill: Callable[[BinaryIO], None],
+def write_file(target: Path, fill: Callable[[BinaryIO], None] | bytes,
                error: type[SloJobsError] = SloJobsError) -> Path:
-    """Write ``target`` whole: ``fill`` writes into a temp file that replaces it on success.
+    """Write ``target`` whole: ``fill`` writes into a temp file that replaces it on success
+    (or ``fill`` is the content).
 
     On any failure the temp file is removed, the old ``target`` stays as it was, and an
     ``error`` naming the file is raised (``fill``'s own SloJobsError passes through).
     Inside :func:`synced_together` the file replaces ``target`` at the block's end.
     """
-    refuse_links(target, error)
+    pending: _Pending | None = getattr(_local, "pending", None)
+    folders = pending.folders if pending is not None else _Folders(error)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _create_temp(target.parent, target.name)
+        return _write(target, fill, error, folders, pending)
+    finally:
+        if pending is None:
+            folders.close()
+
+
+def _write(target: Path, fill: Callable[[BinaryIO], None] | bytes,
+           error: type[SloJobsError], folders: _Folders, pending: _Pending | None) -> Path:
+    try:
+        folder = folders.open(os.path.abspath(target.parent))
+        if _is_link(target.name, folder):  # a rename would replace it; still refused
+            raise _link_error(os.path.abspath(target), True, error)
+        fd, tmp = _create_temp(folder, target.name)
     except OSError as exc:
         raise error(f"{target.parent}: cannot write ({exc.strerror})") from None
-    pending: _Pending | None = getattr(_local, "pending", None)
-    if pending is not None:
-        fh = os.fdopen(fd, "wb")
-        try:
-            fill(fh)
-            fh.flush()
-        except OSError as exc:
-            _Pending.discard([(fh, tmp, target)])
+    temp: _Temp = (fd, folder, tmp, target)
+    try:
+        if isinstance(fill, bytes):
+            # The content as it is: one write, no file object around the descriptor.
+            view = memoryview(fill)
+            while view:
+                view = view[os.write(fd, view):]
+        else:
+            with os.fdopen(fd, "wb", closefd=False) as fh:
+                fill(fh)
+        if pending is None:
+            os.fsync(fd)
+    except BaseException as exc:
+        _discard([temp])
+        if isinstance(exc, OSError):
             raise error(f"{target}: cannot write ({exc.strerror})") from None
-        except BaseException:
-            _Pending.discard([(fh, tmp, target)])
-            raise
-        pending.files.append((fh, tmp, target))
+        raise
+    if pending is not None:
+        pending.files.append(temp)
         if len(pending.files) >= _MAX_PENDING:
             pending.finish()
         return target
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fill(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        _put(temp)
     except OSError as exc:
         raise error(f"{target}: cannot write ({exc.strerror})") from None
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
     return target
 
 
@@ -195,19 +289,14 @@ def open_lock_file(path: Path, error: type[SloJobsError] = SloJobsError) -> Text
 
 
 def write_bytes(target: Path, data: bytes, error: type[SloJobsError] = SloJobsError) -> Path:
-    def fill(fh: BinaryIO) -> None:
-        fh.write(data)
-
-    return write_file(target, fill, error)
+    return write_file(target, data, error)
 
 
 def write_text(target: Path, text: str, error: type[SloJobsError] = SloJobsError) -> Path:
     return write_bytes(target, text.encode("utf-8"), error)
 
 
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap the folders ``a`` and ``b`` in one step (Linux ``renameat2``); False where the
@@ -229,7 +318,7 @@ def _lock(folder: Path, block: bool = True) -> int | None:
     A writer holds its stage folder's lock while it builds; the kernel drops it when the
     writer dies, even by SIGKILL, so an unlocked stage is one a killed writer left.
     """
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(folder, _DIR | os.O_NOFOLLOW)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
     except BlockingIOError:

@@ -51,8 +51,8 @@ class Storage(Protocol):
     # child must not share the store client's connections).
     remote: bool
 
-    def write(self, fill: Fill) -> None:
-        """Replace the file whole by what ``fill`` writes."""
+    def write(self, fill: Fill | bytes) -> None:
+        """Replace the file whole by what ``fill`` writes (or by ``fill``, the content)."""
 
     def read_versioned(self) -> tuple[bytes | None, str | None]:
         """The file (None: there is none) and which version it is, for :meth:`write_if`."""
@@ -118,7 +118,7 @@ class Disk:
     path: Path
     remote = False
 
-    def write(self, fill: Fill) -> None:
+    def write(self, fill: Fill | bytes) -> None:
         atomicio.write_file(self.path, fill, LakeError)
 
     def read_versioned(self) -> tuple[bytes | None, str | None]:
@@ -222,10 +222,13 @@ class ObjectStorage:
     path: ObjectPath
     remote = True
 
-    def write(self, fill: Fill) -> None:
+    def write(self, fill: Fill | bytes) -> None:
+        if isinstance(fill, bytes):
+            self.path.put(fill)  # one PUT of the whole file
+            return
         buffer = io.BytesIO()
         fill(buffer)
-        self.path.put(buffer.getvalue())  # one PUT of the whole file
+        self.path.put(buffer.getvalue())
 
     def read_versioned(self) -> tuple[bytes | None, str | None]:
         return self.path.read_versioned()  # one GET: body and ETag of one version
