@@ -13,21 +13,26 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import compute, decisions, lake, review
-from ..compute import rollup, shards
+from .. import compute, lake
 from ..core import burnrate, periods
 from ..core.errors import SloJobsError
 from ..core.periods import Period
-from ..decisions.teams import Team
 from ..lake import LakeDir, daytable
 from ..lake.daytable import DayResult
-from ..report import monthly as report
-from ..report import rollup as rollup_report
 from ..spec import Slo
 from ..spec.journey import Journey
 from .sources import Sources
+
+# The publishing stages are imported where they are used: an extraction task (a shard of the
+# daily DAG) imports this module and needs none of them (the report's WeasyPrint alone is
+# about a second of CPU at every task's start).
+if TYPE_CHECKING:
+    from ..decisions import TeamPolicy
+    from ..decisions.teams import Team
+    from ..report.monthly import ReportFiles
+    from ..report.rollup import RollupFiles
 
 # Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs each
 # shard task reads slo_common.SHARD_QUERIES at a time, holding as many slots of the pool
@@ -191,10 +196,11 @@ def each(sources: Sources, slos: Sequence[Slo], concurrency: int,
         return list(pool.map(lambda s: fn(s, slots), slos))
 
 
-def policy(teams: Mapping[str, Team] | None) -> decisions.TeamPolicy:
+def policy(teams: Mapping[str, Team] | None) -> TeamPolicy:
     """The team policy a computed month is published with."""
+    from ..decisions import TeamPolicy
     # not "teams or {}": a folder without teams still carries its release policy
-    return decisions.TeamPolicy({} if teams is None else teams)
+    return TeamPolicy({} if teams is None else teams)
 
 
 def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
@@ -211,27 +217,29 @@ def merge_shards(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                  journeys: Sequence[Journey] = ()) -> list[dict[str, Any]]:
     """Publish ``period`` from its computed shards with the team policy's tables, as
     ``compute_month`` publishes it, and remove the shards; returns the summary rows."""
+    from ..compute import shards
     return shards.merge(lake_dir, slos, period, indices, policy(teams), journeys)
 
 
 def render_month(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
-                 generated_at: datetime, formats: Sequence[str] = report.FORMATS,
+                 generated_at: datetime, formats: Sequence[str] | None = None,
                  without: Sequence[str] = (), service: str | None = None,
                  as_of: datetime | None = None, team: str | None = None,
-                 team_pdfs: bool = False) -> report.ReportFiles:
+                 team_pdfs: bool = False) -> ReportFiles:
     """Render a computed ``period`` (one ``service``'s or ``team``'s SLOs, or all; with
     ``team_pdfs``, each team's PDF besides); ``source`` is what the report names as the
     data's origin, ``generated_at`` the render time it records, ``as_of`` the instant the
-    index is drawn at (default: ``generated_at``)."""
+    index is drawn at (default: ``generated_at``); ``formats``: all by default."""
+    from ..report import monthly as report
     return report.render(lake_dir, period, out_dir, source=source, generated_at=generated_at,
-                         service=service, formats=formats, as_of=as_of, without=without,
-                         team=team, team_pdfs=team_pdfs)
+                         service=service, formats=report.FORMATS if formats is None else formats,
+                         as_of=as_of, without=without, team=team, team_pdfs=team_pdfs)
 
 
 def publish_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                   as_of: datetime | None, out_dir: Path, source: str, generated_at: datetime,
                   teams: Mapping[str, Team] | None = None, journeys: Sequence[Journey] = ()
-                  ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
+                  ) -> tuple[list[dict[str, Any]], ReportFiles]:
     """Compute ``period`` from the lake at ``as_of`` and render its report."""
     rows = compute_month(lake_dir, slos, period, as_of, teams, journeys)
     return rows, render_month(lake_dir, period, out_dir, source, generated_at)
@@ -241,7 +249,7 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
               out_dir: Path, generated_at: datetime,
               as_of: datetime | None = None, teams: Mapping[str, Team] | None = None,
               journeys: Sequence[Journey] = ()
-              ) -> tuple[list[dict[str, Any]], report.ReportFiles]:
+              ) -> tuple[list[dict[str, Any]], ReportFiles]:
     """Extract, compute and render ``period`` as it stands at ``as_of`` (default: its end).
 
     Each SLO's month is its calendar month in its own zone; of it and the days it reads
@@ -260,14 +268,18 @@ def run_month(sources: Sources, slos: Sequence[Slo], period: Period, lake_dir: L
 
 def rollup_period(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: str,
                   as_of: datetime, out_dir: Path, generated_at: datetime,
-                  formats: Sequence[str] = report.FORMATS, processes: bool = True
-                  ) -> tuple[list[dict[str, Any]], rollup_report.RollupFiles, list[str]]:
+                  formats: Sequence[str] | None = None, processes: bool = True
+                  ) -> tuple[list[dict[str, Any]], RollupFiles, list[str]]:
     """Roll up the quarter or year ``label`` from the lake (its days and monthly summaries)
     at ``as_of`` and render it: (the organisation's and teams' rows, its files, a note for
     each SLO left out because its period has not begun in its zone)."""
+    from ..compute import rollup
+    from ..report import monthly
+    from ..report import rollup as rollup_report
     chosen, notes = started(slos, periods.calendar(kind, label), as_of)
     tables = rollup.compute_rollup(lake_dir, chosen, kind, label, as_of, processes)
-    files = rollup_report.render(lake_dir, label, out_dir, generated_at, formats, as_of)
+    files = rollup_report.render(lake_dir, label, out_dir, generated_at,
+                                 monthly.FORMATS if formats is None else formats, as_of)
     return tables["groups"], files, notes
 
 
@@ -277,6 +289,7 @@ def review_week(lake_dir: LakeDir, slos: Sequence[Slo], week: str, out_dir: Path
     """The weekly review of ``week`` from the lake (``review.write_weekly``), of the SLOs
     whose week has begun at ``as_of`` in their zone (``started``); (its Markdown and HTML
     files, a note for each SLO left out)."""
+    from .. import review
     chosen, notes = started(slos, periods.calendar("week", week), as_of)
     return review.write_weekly(lake_dir, chosen, week, out_dir, as_of, rendered_at,
                                slo_files), notes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import compute, lake, spec
 from ..compute import rollup, shards
@@ -20,10 +20,7 @@ from ..core.errors import SloJobsError
 from ..core.names import SAFE_NAME_HINT
 from ..core.periods import LOCAL_MONTH_SETTLE, Period, consecutive, month_of
 from ..decisions import teams as team_file
-from ..deliver import budget
 from ..lake import LakeDir
-from ..report import monthly as report
-from ..report import rollup as rollup_report
 from ..report import text as report_text
 from ..sources.pipelines import record
 from ..sources.pipelines.record import AirflowFor
@@ -31,6 +28,10 @@ from ..spec import catalog
 from . import runner
 from .sources import PrometheusFor as ConfigFor
 from .sources import Sources
+
+# Rendering and delivery are imported where used, as in runner: extraction tasks need neither.
+if TYPE_CHECKING:
+    from ..deliver.budget import ChatSender, EmailSender
 
 
 def period_of(interval_start: datetime | None, interval_end: datetime | None) -> Period:
@@ -199,9 +200,10 @@ def render_month(config_for: ConfigFor, slos_dir: Path, lake_dir: LakeDir, out_d
     memory); its HTML, JSON and CSV are written as always, and ``slo-jobs report --service``
     renders one service's PDF.
     """
+    from ..report.monthly import FORMATS
     period = period_of(interval_start, interval_end)
     rows = compute.read_summary(lake_dir, period)
-    formats: list[str] = list(report.FORMATS)
+    formats: list[str] = list(FORMATS)
     skipped = ""
     if pdf_max_slos is not None and len(rows) > pdf_max_slos:
         formats.remove("pdf")
@@ -278,6 +280,7 @@ def render_rollup(lake_dir: LakeDir, out_dir: Path, kind: str,
                   rendered_at: datetime) -> dict[str, str]:
     """Render the interval's roll-up from the lake; ``rendered_at`` is the render time the
     report records."""
+    from ..report import rollup as rollup_report
     period = rollup_of(kind, interval_start, interval_end)
     files = rollup_report.render(lake_dir, period.label, out_dir, rendered_at,
                                  as_of=period.end + LOCAL_MONTH_SETTLE)
@@ -288,13 +291,14 @@ def render_rollup(lake_dir: LakeDir, out_dir: Path, kind: str,
 
 def budget_alerts(slos_dir: Path, lake_dir: LakeDir, interval_start: datetime | None,
                   interval_end: datetime | None, run_type: str, run_start: datetime | None,
-                  notify_past: bool, send_email: budget.EmailSender | None,
-                  send_chat: budget.ChatSender | None) -> dict[str, Any]:
+                  notify_past: bool, send_email: EmailSender | None,
+                  send_chat: ChatSender | None) -> dict[str, Any]:
     """Warn each Prometheus SLO's team of the budget thresholds its month crossed, as of
     the end of the interval's day (docs/report.md, "Budget alerts"). A run about the past
     (``budget.is_past``: a backfill, or started more than a day after its day) sends nothing
     unless ``notify_past``. ``send_email``/``send_chat`` are None without a connection; a
     failed send fails the task once the others are sent and recorded."""
+    from ..deliver import budget
     day = day_of(interval_start, interval_end)
     assert interval_end is not None  # day_of refuses a missing interval
     out: dict[str, Any] = {"day": day.isoformat(), "sent": []}
