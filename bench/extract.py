@@ -18,12 +18,12 @@ Prints, from one run on one machine, side by side:
                 step (inexact on jittered scrapes; for scale only),
 with points per second and the ratios of wall time and of this process's CPU seconds:
 (b)/(a') against the floor of the path slo-jobs reads through (the goal: at most 1.2 in wall
-and 1.3 in CPU), and (b)/(a) against the query API's. Each of (a), (a') and (b) runs twice,
-in turn; the faster run counts (the first pays
-for Prometheus reading its blocks from disk). They run on the idle machine, then again under
-a stated load: ``--load`` processes spinning on the CPU (one: half of a 2-core machine) for
-the whole of those runs. The CPU seconds of this process and of Prometheus are shown beside
-each run: the wall time follows the load, the CPU time much less.
+and 1.3 in CPU), and (b)/(a) against the query API's. Each of (a), (a') and (b) runs three
+times, in turn; the fastest run counts (the first pays for Prometheus reading its blocks from
+disk, and a shared machine's neighbours come and go). They run on the idle machine, then
+again under a stated load: ``--load`` processes spinning on the CPU (one: half of a 2-core
+machine) for the whole of those runs. The CPU seconds of this process and of Prometheus are
+shown beside each run: the wall time follows the load, the CPU time much less.
 
 Last, the profile: where slo-jobs' CPU goes, by stage, from one more run with each stage's
 thread CPU time added up (no profiler, whose own cost would distort the Python-heavy
@@ -224,8 +224,9 @@ Run = tuple[float, float, float]  # wall s, this process's CPU s, Prometheus' CP
 
 
 def pairs(url: str, params: list[dict[str, str]], bodies: list[bytes], slos: list[spec.Slo],
-          pool: int, prom_pid: int) -> tuple[list[Run], list[Run], list[Run], int]:
-    """Two runs each of the query floor, the remote-read floor and slo-jobs, in turn."""
+          pool: int, prom_pid: int, times: int = 3
+          ) -> tuple[list[Run], list[Run], list[Run], int]:
+    """``times`` runs each of the query floor, the remote-read floor and slo-jobs, in turn."""
     runs: tuple[list[Run], list[Run], list[Run]] = ([], [], [])
     points = 0
 
@@ -236,7 +237,7 @@ def pairs(url: str, params: list[dict[str, str]], bodies: list[bytes], slos: lis
                      cpu_s(prom_pid) - theirs))
         return out
 
-    for _ in range(2):
+    for _ in range(times):
         _, points = timed(runs[0], lambda: floor(url, params, pool))  # type: ignore[misc]
         timed(runs[1], lambda: remote_floor(url, bodies, pool))
         with new_lake() as lake_dir:
