@@ -15,22 +15,22 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import compute, lake
+from .. import compute, decisions, lake
+from ..compute import rollup, shards
 from ..core import burnrate, periods
 from ..core.errors import SloJobsError
 from ..core.periods import Period
+from ..decisions.teams import Team
 from ..lake import LakeDir, daytable
 from ..lake.daytable import DayResult
 from ..spec import Slo
 from ..spec.journey import Journey
 from .sources import Sources
 
-# The publishing stages are imported where they are used: an extraction task (a shard of the
-# daily DAG) imports this module and needs none of them (the report's WeasyPrint alone is
+# The report and review stages are imported where they are used: an extraction task (a shard
+# of the daily DAG) imports this module and needs neither (the report's WeasyPrint alone is
 # about a second of CPU at every task's start).
 if TYPE_CHECKING:
-    from ..decisions import TeamPolicy
-    from ..decisions.teams import Team
     from ..report.monthly import ReportFiles
     from ..report.rollup import RollupFiles
 
@@ -196,11 +196,10 @@ def each(sources: Sources, slos: Sequence[Slo], concurrency: int,
         return list(pool.map(lambda s: fn(s, slots), slos))
 
 
-def policy(teams: Mapping[str, Team] | None) -> TeamPolicy:
+def policy(teams: Mapping[str, Team] | None) -> decisions.TeamPolicy:
     """The team policy a computed month is published with."""
-    from ..decisions import TeamPolicy
     # not "teams or {}": a folder without teams still carries its release policy
-    return TeamPolicy({} if teams is None else teams)
+    return decisions.TeamPolicy({} if teams is None else teams)
 
 
 def compute_month(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
@@ -217,7 +216,6 @@ def merge_shards(lake_dir: LakeDir, slos: Sequence[Slo], period: Period,
                  journeys: Sequence[Journey] = ()) -> list[dict[str, Any]]:
     """Publish ``period`` from its computed shards with the team policy's tables, as
     ``compute_month`` publishes it, and remove the shards; returns the summary rows."""
-    from ..compute import shards
     return shards.merge(lake_dir, slos, period, indices, policy(teams), journeys)
 
 
@@ -273,7 +271,6 @@ def rollup_period(lake_dir: LakeDir, slos: Sequence[Slo], kind: str, label: str,
     """Roll up the quarter or year ``label`` from the lake (its days and monthly summaries)
     at ``as_of`` and render it: (the organisation's and teams' rows, its files, a note for
     each SLO left out because its period has not begun in its zone)."""
-    from ..compute import rollup
     from ..report import monthly
     from ..report import rollup as rollup_report
     chosen, notes = started(slos, periods.calendar(kind, label), as_of)
