@@ -174,14 +174,16 @@ def remote_floor(url: str, bodies: list[bytes], pool: int) -> tuple[float, int]:
         return time.perf_counter() - t0, points
 
 
-@contextmanager
-def new_lake() -> Iterator[Path]:
-    """An empty lake folder, deleted after the block (outside the time measured)."""
-    with tempfile.TemporaryDirectory(prefix="bench-extract-") as lake_dir:
-        yield Path(lake_dir)
+def new_lake(lakes: Path) -> Path:
+    """An empty lake folder in ``lakes``, kept until the bench ends: deleting thousands of
+    files just before the next run would charge that run for it (on ext4 without a journal,
+    as this machine's disk, each new file's inode is searched for past every inode freed in
+    the last 30 seconds: the kernel's ``recently_deleted``)."""
+    return Path(tempfile.mkdtemp(prefix="lake-", dir=lakes))
 
 
-def ours(url: str, slos: list[spec.Slo], pool: int, lake_dir: Path) -> None:
+def ours(url: str, slos: list[spec.Slo], pool: int, lakes: Path) -> None:
+    lake_dir = new_lake(lakes)
     with Sources(lambda _conn: PrometheusConfig(url)) as sources:
         results = extract_days(sources, slos, MONTH.days, lake_dir, concurrency=pool)
     assert len(results) == len(slos) * len(MONTH.days)
@@ -224,7 +226,7 @@ Run = tuple[float, float, float]  # wall s, this process's CPU s, Prometheus' CP
 
 
 def pairs(url: str, params: list[dict[str, str]], bodies: list[bytes], slos: list[spec.Slo],
-          pool: int, prom_pid: int, times: int = 3
+          pool: int, prom_pid: int, lakes: Path, times: int = 3
           ) -> tuple[list[Run], list[Run], list[Run], int]:
     """``times`` runs each of the query floor, the remote-read floor and slo-jobs, in turn."""
     runs: tuple[list[Run], list[Run], list[Run]] = ([], [], [])
@@ -240,8 +242,7 @@ def pairs(url: str, params: list[dict[str, str]], bodies: list[bytes], slos: lis
     for _ in range(times):
         _, points = timed(runs[0], lambda: floor(url, params, pool))  # type: ignore[misc]
         timed(runs[1], lambda: remote_floor(url, bodies, pool))
-        with new_lake() as lake_dir:
-            timed(runs[2], lambda: ours(url, slos, pool, lake_dir))
+        timed(runs[2], lambda: ours(url, slos, pool, lakes))
     return *runs, points
 
 
@@ -271,7 +272,8 @@ class Stages:
         return timed
 
 
-def profile(url: str, slos: list[spec.Slo], pool: int) -> tuple[float, dict[str, float]]:
+def profile(url: str, slos: list[spec.Slo], pool: int, lakes: Path
+            ) -> tuple[float, dict[str, float]]:
     """One more slo-jobs run with its stages timed (see Stages): its CPU seconds, by stage."""
     stages = Stages()
     patched = [(PrometheusClient, "raw_samples", "fetch and decode"),
@@ -281,10 +283,9 @@ def profile(url: str, slos: list[spec.Slo], pool: int) -> tuple[float, dict[str,
     for owner, name, stage in patched:
         setattr(owner, name, stages.wrap(stage, getattr(owner, name)))
     try:
-        with new_lake() as lake_dir:
-            mine = time.process_time()
-            ours(url, slos, pool, lake_dir)
-            total = time.process_time() - mine
+        mine = time.process_time()
+        ours(url, slos, pool, lakes)
+        total = time.process_time() - mine
     finally:
         for owner, name, fn in saved:
             setattr(owner, name, fn)
@@ -344,12 +345,14 @@ def main() -> None:
                                                              for i in range(args.slos)))
             slos = catalog.load([folder])
             params, bodies = queries(slos), remote_params(slos)
-            idle = pairs(url, params, bodies, slos, args.pool, proc.pid)
+            lakes = Path(tmp) / "lakes"
+            lakes.mkdir()
+            idle = pairs(url, params, bodies, slos, args.pool, proc.pid, lakes)
             with load(args.load) as spinning:
                 spun = sum(cpu_s(p.pid) for p in spinning)
-                loaded = pairs(url, params, bodies, slos, args.pool, proc.pid)
+                loaded = pairs(url, params, bodies, slos, args.pool, proc.pid, lakes)
                 spun = sum(cpu_s(p.pid) for p in spinning) - spun
-            total, stages = profile(url, slos, args.pool)
+            total, stages = profile(url, slos, args.pool, lakes)
             peer_s, peer_points = peer(url, slos, args.pool)
         finally:
             prom.stop(proc)

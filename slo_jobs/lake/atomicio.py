@@ -60,18 +60,6 @@ def _link_error(step: str, final: bool, error: type[SloJobsError]) -> SloJobsErr
                  "publish or overwrite files elsewhere)")
 
 
-def refuse_links(path: Path, error: type[SloJobsError] = SloJobsError) -> None:
-    """Raise ``error`` if ``path``, or a folder between the chosen folder it lies in and
-    it, is a symbolic link (only ``path`` itself outside every chosen folder)."""
-    full = os.path.abspath(path)
-    root = _root_of(full)
-    parts = Path(full).relative_to(root).parts if root else ()
-    steps = [os.path.join(root, *parts[:i]) for i in range(1, len(parts))] if root else []
-    for step in [*steps, full]:
-        if os.path.islink(step):
-            raise _link_error(step, step == full, error)
-
-
 def _is_link(name: str, folder: int) -> bool:  # relative to the folder's descriptor
     try:
         return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
@@ -241,9 +229,7 @@ def write_file(target: Path, fill: Callable[[BinaryIO], None] | bytes,
 def _write(target: Path, fill: Callable[[BinaryIO], None] | bytes,
            error: type[SloJobsError], folders: _Folders, pending: _Pending | None) -> Path:
     try:
-        folder = folders.open(os.path.abspath(target.parent))
-        if _is_link(target.name, folder):  # a rename would replace it; still refused
-            raise _link_error(os.path.abspath(target), True, error)
+        folder = _folder_of(target, folders)
         fd, tmp = _create_temp(folder, target.name)
     except OSError as exc:
         raise error(f"{target.parent}: cannot write ({exc.strerror})") from None
@@ -276,15 +262,25 @@ def _write(target: Path, fill: Callable[[BinaryIO], None] | bytes,
     return target
 
 
+def _folder_of(path: Path, folders: _Folders) -> int:
+    """The descriptor of ``path``'s folder, created where missing, no link followed below a
+    chosen folder; ``path`` itself is refused if it is a link (a rename would replace it)."""
+    at = folders.open(os.path.abspath(path.parent))
+    if _is_link(path.name, at):
+        raise _link_error(os.path.abspath(path), True, folders.error)
+    return at
+
+
 def open_lock_file(path: Path, error: type[SloJobsError] = SloJobsError) -> TextIO:
     """``path`` opened to hold a lock on (created if missing), never through a link."""
-    refuse_links(path, error)
+    folders = _Folders(error)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                     | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        fd = os.open(path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                     | os.O_NOFOLLOW, 0o666, dir_fd=_folder_of(path, folders))
     except OSError as exc:
         raise error(f"{path}: cannot open lock file ({exc.strerror})") from None
+    finally:
+        folders.close()
     return os.fdopen(fd, "a")
 
 
@@ -355,9 +351,12 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError,
     If the body fails, ``target`` is untouched and the new folder removed.
     """
     parent = target.parent
-    refuse_links(target, error)
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        folders = _Folders(error)
+        try:
+            _folder_of(target, folders)
+        finally:
+            folders.close()
         _remove_stale_stages(target)
         stage = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
         stage.mkdir()
@@ -372,7 +371,8 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError,
                         or (stage / entry.name).exists():
                     continue
                 # Only the regular files of the old set carry over, never through a link.
-                refuse_links(entry, error)
+                if entry.is_symlink():
+                    raise _link_error(os.path.abspath(entry), True, error)
                 if entry.is_file():
                     try:
                         os.link(entry, stage / entry.name, follow_symlinks=False)

@@ -15,7 +15,7 @@ are the only code that tells the two apart.
   exchanged with it in one step; on a store PUT in place, then named by the set's manifest
   (:mod:`objectsets`), through which it is read;
 - on a disk no symbolic link planted below the lake's folder is followed
-  (:func:`atomicio.refuse_links`).
+  (:mod:`atomicio` opens each folder from its parent's descriptor).
 
 Either way readers see the old or the new file, never half of one.
 """
