@@ -150,7 +150,7 @@ def _lock_is_free(lake: Path, slo: str) -> bool:
 
 def test_concurrent_extraction_writes_what_one_slo_at_a_time_writes(
         prometheus: str, extracted: Path, slos: list[spec.Slo], tmp_path: Path) -> None:
-    # SLOs are written while others read (more threads than read slots): the lake must
+    # SLOs are written while others are read (three threads at a time): the lake must
     # still be the one the plain one-SLO-after-another extraction wrote, byte for byte,
     # the results in the SLOs' and days' order, and every SLO's lock released.
     days = SEP.days[:4]
@@ -172,8 +172,8 @@ def test_concurrent_extraction_writes_what_one_slo_at_a_time_writes(
 def test_failing_extraction_releases_every_lock_and_writes_nothing(
         slos: list[spec.Slo], tmp_path: Path) -> None:
     # Nothing listens on the port: every SLO's first query fails. The first SLO's error is
-    # raised, no partition is written and no lock stays held; with 2 read slots for 6 SLOs,
-    # a slot not given back by a failed read would leave the later SLOs waiting for ever.
+    # raised, no partition is written and no lock stays held (two threads for six SLOs: the
+    # SLOs queued behind a failure are still tried, and fail alike).
     port = demo_prom.free_port()
     config = PrometheusConfig(f"http://127.0.0.1:{port}", attempts=1)
     with pytest.raises(ExtractError, match=rf"SLO {slos[0].name}, 2026-09-01: .*failed "

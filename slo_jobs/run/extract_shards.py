@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import resource
 import time
-from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -66,15 +65,14 @@ def extract_shard(config_for: PrometheusFor, slos_dir: Path, lake_dir: LakeDir,
     as_of = interval_end + periods.INGEST_GRACE
     failed: dict[str, str] = {}
     with Sources(config_for, airflow_for) as sources:
-        def one(slo: Slo, slot: AbstractContextManager[object]) -> list[DayResult]:
+        def one(slo: Slo) -> list[DayResult]:
             try:
-                return runner.extract_slo_days(sources, slo, [day], lake_dir, as_of,
-                                               slot=slot)
+                return runner.extract_slo_days(sources, slo, [day], lake_dir, as_of)
             except Exception as exc:  # any error of one SLO: see _why
                 failed[slo.name] = _why(exc)
                 return []
 
-        results = [r for rs in runner.each(sources, slos, concurrency, one) for r in rs]
+        results = [r for rs in runner.each(slos, concurrency, one) for r in rs]
     _refuse_failures(shard, f"day {day}", len(slos), failed)
     return {"index": int(shard["index"]), "day": day.isoformat(),
             "names": sorted(s.name for s in slos), "rows": sum(r.rows for r in results),
@@ -104,20 +102,19 @@ def fill_shard(config_for: PrometheusFor, slos_dir: Path, lake_dir: LakeDir,
     as_of = tasks.settled(period)
     failed: dict[str, str] = {}
     with Sources(config_for, airflow_for) as sources:
-        def one(slo: Slo, slot: AbstractContextManager[object]
-                ) -> tuple[list[date], list[DayResult]]:
+        def one(slo: Slo) -> tuple[list[date], list[DayResult]]:
             try:
                 missing, others = runner.days_to_extract(lake_dir, slo, period, as_of,
                                                          redo=False)
                 if not fill:
                     return missing, []
                 return missing, runner.extract_slo_days(sources, slo, missing + others,
-                                                        lake_dir, as_of, slot=slot)
+                                                        lake_dir, as_of)
             except Exception as exc:  # any error of one SLO: see _why
                 failed[slo.name] = _why(exc)
                 return [], []
 
-        done = runner.each(sources, slos, concurrency, one)
+        done = runner.each(slos, concurrency, one)
     _refuse_failures(shard, f"month {period.label}", len(slos), failed)
     listed = {s.name: tasks.day_ranges(days) for s, (days, _) in zip(slos, done, strict=True)
               if days}

@@ -7,10 +7,8 @@ and the weekly review (``review_week``) all go through it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,11 +34,10 @@ if TYPE_CHECKING:
 
 # Concurrent SLOs of one extraction, like the default Airflow pool's slots (in the DAGs each
 # shard task reads slo_common.SHARD_QUERIES at a time, holding as many slots of the pool
-# ``prometheus``).
+# ``prometheus``). Each thread reads an SLO, then writes it: threads that only wrote, so
+# that reads went on meanwhile, cost more than they saved (the process decodes on one core,
+# and a write's many short system calls hand that core back and forth; docs/performance.md).
 EXTRACT_CONCURRENCY = 4
-# Threads beyond the query slots: an SLO being written (each partition synced to disk) holds
-# a thread but no slot, so the slots go on reading the next SLOs meanwhile.
-WRITING_THREADS = 2
 T = TypeVar("T")
 
 
@@ -103,17 +100,16 @@ def started(slos: Sequence[Slo], period: Period, as_of: datetime
 
 
 def extract_slo_days(sources: Sources, slo: Slo, days: list[date], lake_dir: LakeDir,
-                     as_of: datetime | None = None, per_day: bool = False,
-                     slot: AbstractContextManager[object] | None = None) -> list[DayResult]:
+                     as_of: datetime | None = None, per_day: bool = False
+                     ) -> list[DayResult]:
     """Replace exactly the ``days`` partitions of ``slo``, under its lock, after clearing
     temp files a killed run left behind (so a re-run leaves the lake as an uninterrupted
     run). All days are read before any is written; with ``per_day``, one day at a time, so
-    each finished day is kept if the run is interrupted. ``slot`` is held while reading
-    (not while writing): the bound on concurrent reads."""
+    each finished day is kept if the run is interrupted."""
     source = sources.for_slo(slo)
     out: list[DayResult] = []
     for chunk in ([[d] for d in days] if per_day else [days] if days else []):
-        with slot or nullcontext(), sources.reading():
+        with sources.reading():
             read = source.read_days(slo, chunk, as_of)  # a failing source writes nothing
         out += daytable.replace(lake_dir, slo.name, chunk, read)
     return out
@@ -123,9 +119,8 @@ def extract_days(sources: Sources, slos: Sequence[Slo], days: list[date], lake_d
                  as_of: datetime | None = None,
                  concurrency: int = EXTRACT_CONCURRENCY) -> list[DayResult]:
     """The same ``days`` of every SLO, at most ``concurrency`` SLOs reading at a time."""
-    return [r for rs in each(sources, slos, concurrency,
-                             lambda s, slot: extract_slo_days(sources, s, days, lake_dir,
-                                                              as_of, slot=slot))
+    return [r for rs in each(slos, concurrency,
+                             lambda s: extract_slo_days(sources, s, days, lake_dir, as_of))
             for r in rs]
 
 
@@ -141,18 +136,18 @@ def fill_month(sources: Sources, slos: Sequence[Slo], month: Period, lake_dir: L
     cannot be read is left out and the others go on; when it is a day of the SLO's month,
     the SLO is put in ``failed`` with the first reason (a day of the burn-rate lookback
     before the history begins is read as a day without data, as any day not in the lake)."""
-    def one(slo: Slo, slot: AbstractContextManager[object]) -> list[date]:
+    def one(slo: Slo) -> list[date]:
         if failed is None:
             todo, others = days_to_extract(lake_dir, slo, month, as_of, redo)
-            extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day, slot)
+            extract_slo_days(sources, slo, todo + others, lake_dir, as_of, per_day)
             got = todo + others
         else:
-            got = _fill_tolerant(sources, slo, month, lake_dir, as_of, redo, slot, failed)
+            got = _fill_tolerant(sources, slo, month, lake_dir, as_of, redo, failed)
         if done is not None:
             done(slo)
         return got
 
-    return dict(zip([s.name for s in slos], each(sources, slos, concurrency, one),
+    return dict(zip([s.name for s in slos], each(slos, concurrency, one),
                     strict=True))
 
 
@@ -162,8 +157,8 @@ def reason(exc: SloJobsError) -> str:
 
 
 def _fill_tolerant(sources: Sources, slo: Slo, month: Period, lake_dir: LakeDir,
-                   as_of: datetime | None, redo: bool, slot: AbstractContextManager[object],
-                   failed: dict[str, str]) -> list[date]:
+                   as_of: datetime | None, redo: bool, failed: dict[str, str]
+                   ) -> list[date]:
     got: list[date] = []
     broken: list[tuple[date | None, str]] = []
     try:
@@ -172,8 +167,7 @@ def _fill_tolerant(sources: Sources, slo: Slo, month: Period, lake_dir: LakeDir,
         todo, others, broken = [], [], [(None, reason(exc))]
     for day in todo + others:
         try:
-            if extract_slo_days(sources, slo, [day], lake_dir, as_of, per_day=True,
-                                slot=slot):
+            if extract_slo_days(sources, slo, [day], lake_dir, as_of, per_day=True):
                 got.append(day)
         except SloJobsError as exc:
             if day in todo:
@@ -185,15 +179,11 @@ def _fill_tolerant(sources: Sources, slo: Slo, month: Period, lake_dir: LakeDir,
     return got
 
 
-def each(sources: Sources, slos: Sequence[Slo], concurrency: int,
-         fn: Callable[[Slo, AbstractContextManager[object]], T]) -> list[T]:
-    """``fn`` of each SLO, in order, on one pool: ``fn`` holds the slot it is given while
-    it reads."""
-    # Threads: the work is waiting for the source and decoding its answers. ``concurrency``
-    # slots bound the reads; the extra threads let SLOs be written while others read.
-    slots = threading.BoundedSemaphore(max(1, concurrency))
-    with ThreadPoolExecutor(max(1, concurrency) + WRITING_THREADS) as pool:
-        return list(pool.map(lambda s: fn(s, slots), slos))
+def each(slos: Sequence[Slo], concurrency: int, fn: Callable[[Slo], T]) -> list[T]:
+    """``fn`` of each SLO, in order, at most ``concurrency`` at a time (threads: the work is
+    waiting for the source and decoding its answers)."""
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        return list(pool.map(fn, slos))
 
 
 def policy(teams: Mapping[str, Team] | None) -> decisions.TeamPolicy:
