@@ -18,7 +18,7 @@ Prints, from one run on one machine, side by side:
                 step (inexact on jittered scrapes; for scale only),
 with points per second and the ratios of wall time and of this process's CPU seconds:
 (b)/(a') against the floor of the path slo-jobs reads through (the goal: at most 1.2 in wall
-and 1.3 in CPU), and (b)/(a) against the query API's. Each of (a), (a') and (b) runs three
+and 1.3 in CPU), and (b)/(a) against the query API's. Each of (a), (a') and (b) runs five
 times, in turn; the fastest run counts (the first pays for Prometheus reading its blocks from
 disk, and a shared machine's neighbours come and go). They run on the idle machine, then
 again under a stated load: ``--load`` processes spinning on the CPU (one: half of a 2-core
@@ -226,7 +226,7 @@ Run = tuple[float, float, float]  # wall s, this process's CPU s, Prometheus' CP
 
 
 def pairs(url: str, params: list[dict[str, str]], bodies: list[bytes], slos: list[spec.Slo],
-          pool: int, prom_pid: int, lakes: Path, times: int = 3
+          pool: int, prom_pid: int, lakes: Path, times: int = 5
           ) -> tuple[list[Run], list[Run], list[Run], int]:
     """``times`` runs each of the query floor, the remote-read floor and slo-jobs, in turn."""
     runs: tuple[list[Run], list[Run], list[Run]] = ([], [], [])
