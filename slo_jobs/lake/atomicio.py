@@ -107,6 +107,12 @@ class _Folders:
         for fd in fds.values():
             os.close(fd)
 
+    def __enter__(self) -> _Folders:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def _token() -> str:
     return secrets.token_hex(8)
@@ -149,8 +155,7 @@ def _put(temp: _Temp) -> None:
 
 
 class _Pending:
-    """Files written inside :func:`synced_together`, filled but not yet synced or renamed,
-    and the folders they are written in."""
+    """Files filled in a :func:`synced_together` block, not yet synced or renamed."""
 
     def __init__(self, error: type[SloJobsError]) -> None:
         self.error = error
@@ -273,14 +278,12 @@ def _folder_of(path: Path, folders: _Folders) -> int:
 
 def open_lock_file(path: Path, error: type[SloJobsError] = SloJobsError) -> TextIO:
     """``path`` opened to hold a lock on (created if missing), never through a link."""
-    folders = _Folders(error)
     try:
-        fd = os.open(path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                     | os.O_NOFOLLOW, 0o666, dir_fd=_folder_of(path, folders))
+        with _Folders(error) as folders:
+            fd = os.open(path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                         | os.O_NOFOLLOW, 0o666, dir_fd=_folder_of(path, folders))
     except OSError as exc:
         raise error(f"{path}: cannot open lock file ({exc.strerror})") from None
-    finally:
-        folders.close()
     return os.fdopen(fd, "a")
 
 
@@ -352,11 +355,8 @@ def publish_folder(target: Path, error: type[SloJobsError] = SloJobsError,
     """
     parent = target.parent
     try:
-        folders = _Folders(error)
-        try:
-            _folder_of(target, folders)
-        finally:
-            folders.close()
+        with _Folders(error) as folders:
+            _folder_of(target, folders)  # creates it; refuses links on the way
         _remove_stale_stages(target)
         stage = parent / f"{TEMP_PREFIX}{target.name}-{_token()}"
         stage.mkdir()
