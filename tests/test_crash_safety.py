@@ -155,11 +155,11 @@ def test_files_synced_together_appear_at_the_end_in_order(tmp_path: Path) -> Non
     (tmp_path / "d0" / "f0").write_bytes(b"old")
     with atomicio.synced_together():
         for i, target in enumerate(targets[:3]):
-            atomicio.write_bytes(target, f"new {i}".encode())
+            atomicio.write_file(target, f"new {i}".encode())
         assert (tmp_path / "d0" / "f0").read_bytes() == b"old"
         assert not targets[1].exists()
         for i, target in enumerate(targets[3:], start=3):
-            atomicio.write_bytes(target, f"new {i}".encode())
+            atomicio.write_file(target, f"new {i}".encode())
     assert [t.read_bytes() for t in targets] == [f"new {i}".encode()
                                                 for i in range(len(targets))]
     assert not list(tmp_path.rglob(f"{atomicio.TEMP_PREFIX}*"))
@@ -168,8 +168,8 @@ def test_files_synced_together_appear_at_the_end_in_order(tmp_path: Path) -> Non
 def test_a_failure_inside_synced_together_replaces_nothing_pending(tmp_path: Path) -> None:
     (tmp_path / "kept").write_bytes(b"old")
     with pytest.raises(RuntimeError), atomicio.synced_together():
-        atomicio.write_bytes(tmp_path / "kept", b"new")
-        atomicio.write_bytes(tmp_path / "fresh", b"new")
+        atomicio.write_file(tmp_path / "kept", b"new")
+        atomicio.write_file(tmp_path / "fresh", b"new")
         raise RuntimeError("the source failed half way")
     assert (tmp_path / "kept").read_bytes() == b"old"
     assert not (tmp_path / "fresh").exists()

@@ -153,10 +153,14 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
     """How every lake file is written. Page checksums let a read tell a flipped bit from
     real data. No dictionaries: a day's 1,440 distinct bucket starts make a dictionary page
     as large as the data, and plain/delta pages decode in about half the time (the compute
-    stage reads every partition whole), in half the bytes."""
-    return {"compression": "zstd", "write_page_checksum": True, "use_dictionary": False,
-            "column_encoding": {c: "DELTA_BINARY_PACKED" for c in _DELTA
-                                if c in schema.names}}
+    stage reads every partition whole), in half the bytes. LZ4, with floats stored byte
+    stream split (the values' bytes grouped by position, which LZ4 compresses nearly as
+    well as zstd the plain values): a day partition is encoded in half zstd's CPU (0.19
+    against 0.39 ms) and read faster, at 7.3 KB instead of 6.2 (docs/performance.md)."""
+    floats = {f.name: "BYTE_STREAM_SPLIT" for f in schema if pa.types.is_float64(f.type)}
+    return {"compression": "lz4", "write_page_checksum": True, "use_dictionary": False,
+            "column_encoding": {**floats, **{c: "DELTA_BINARY_PACKED" for c in _DELTA
+                                             if c in schema.names}}}
 
 
 def to_bytes(table: pa.Table) -> bytes:

@@ -27,7 +27,7 @@ import stat
 import threading
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -89,10 +89,8 @@ class _Folders:
         else:
             parent, name = os.path.split(folder)
             at = self.open(parent)
-            try:
+            with suppress(FileExistsError):
                 os.mkdir(name, dir_fd=at)
-            except FileExistsError:
-                pass
             try:
                 fd = os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=at)
             except OSError:
@@ -137,10 +135,8 @@ def _discard(files: list[_Temp]) -> None:
     """Close and delete these temp files."""
     for fd, folder, tmp, _ in files:
         os.close(fd)
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(tmp, dir_fd=folder)
-        except FileNotFoundError:
-            pass
 
 
 def _put(temp: _Temp) -> None:
@@ -167,13 +163,9 @@ class _Pending:
         files, self.files = self.files, []
         folder = files[0][3].parent if files else Path()
         try:
-            if len(files) > 1:
-                # Syncs in flight together share the file system's journal commits: on a
-                # busy disk, a day partition's sync alone waited several milliseconds.
-                with ThreadPoolExecutor(min(len(files), _SYNC_THREADS)) as pool:
-                    list(pool.map(lambda f: os.fsync(f[0]), files))
-            elif files:
-                os.fsync(files[0][0])
+            # Syncs in flight together share the file system's journal commits: on a busy
+            # disk, a day partition's sync alone waited several milliseconds.
+            list(_syncer().map(os.fsync, [f[0] for f in files]))
             while files:
                 _put(files.pop(0))
         except OSError as exc:
@@ -191,8 +183,20 @@ class _Pending:
 # Files held open by one synced_together block before they are synced and renamed: bounds
 # the descriptors of several writers at once (a month of partitions is about 30 to 150).
 _MAX_PENDING = 64
-_SYNC_THREADS = 8
 _local = threading.local()
+_syncers: list[ThreadPoolExecutor] = []  # one pool per process, started when first needed
+
+
+def _syncer() -> ThreadPoolExecutor:
+    """The threads that sync files (8, shared by every writer: a pool per block started and
+    stopped 8 threads per SLO written, a sixth of the lake's write CPU)."""
+    if not _syncers:  # two threads racing here make two pools; both use the first
+        _syncers.append(ThreadPoolExecutor(8, thread_name_prefix="slo-jobs-sync"))
+    return _syncers[0]
+
+
+# A forked child (an Airflow task) has none of its parent's threads: it starts its own.
+os.register_at_fork(after_in_child=_syncers.clear)
 
 
 @contextmanager
@@ -287,12 +291,8 @@ def open_lock_file(path: Path, error: type[SloJobsError] = SloJobsError) -> Text
     return os.fdopen(fd, "a")
 
 
-def write_bytes(target: Path, data: bytes, error: type[SloJobsError] = SloJobsError) -> Path:
-    return write_file(target, data, error)
-
-
 def write_text(target: Path, text: str, error: type[SloJobsError] = SloJobsError) -> Path:
-    return write_bytes(target, text.encode("utf-8"), error)
+    return write_file(target, text.encode("utf-8"), error)
 
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2

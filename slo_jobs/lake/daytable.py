@@ -162,7 +162,7 @@ def write(lake_dir: LakeDir, slo: str, d: DayTable, before: bool | None = None,
             # Such a table must describe the SLI partition beside it: one from an earlier
             # definition would attribute events this day's read no longer has.
             lake.detail_partition(lake_dir, name, slo, d.day).unlink(missing_ok=True)
-    rows = int(pc.sum(table.column("has_data").cast(pa.int64())).as_py() or 0)
+    rows = sum(chunk.true_count for chunk in table.column("has_data").chunks)
     meta = lake.partition_metadata(notes, d.complete_until, no_data=rows == 0)
     lake.write_atomic(table.replace_schema_metadata(meta) if meta else table, path)
     return DayResult(slo, d.day, rows, d.clipped, path, d.unusable, notes, d.complete_until)

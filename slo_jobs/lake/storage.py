@@ -129,7 +129,7 @@ class Disk:
 
     def write_if(self, data: bytes, version: str | None) -> bool:
         # The writer holds the SLO's lock (lake.slo_lock): no other came between.
-        atomicio.write_bytes(self.path, data, LakeError)
+        atomicio.write_file(self.path, data, LakeError)
         return True
 
     def read(self, in_set: bool = False) -> bytes:

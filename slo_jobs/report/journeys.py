@@ -72,7 +72,7 @@ def write(stage: Path, summary_csv: Path, formats: Sequence[str],
     if "csv" in formats:
         flat = [{**r, "steps": " > ".join(s["step"] for s in r["steps"]),
                  "critical_steps": " > ".join(r["critical_steps"])} for r in records]
-        atomicio.write_bytes(stage / name, mask(csv_text(flat, JOURNEY_FIELDS)).encode())
+        atomicio.write_file(stage / name, mask(csv_text(flat, JOURNEY_FIELDS)).encode())
     if "json" in formats:
         text = json.dumps(records, indent=2, allow_nan=False, default=str) + "\n"
-        atomicio.write_bytes(stage / name.replace(".csv", ".json"), mask(text).encode())
+        atomicio.write_file(stage / name.replace(".csv", ".json"), mask(text).encode())

@@ -279,8 +279,8 @@ def _write_files(stage: Path, files: ReportFiles, formats: Sequence[str],
         buf = io.BytesIO()
         _html(context, spool, mask, buf)
         if "html" in formats:
-            atomicio.write_bytes(stage / files.html.name, buf.getvalue())
-        atomicio.write_bytes(stage / files.pdf.name, pdf.write(buf.getvalue(), files.pdf.parent))
+            atomicio.write_file(stage / files.html.name, buf.getvalue())
+        atomicio.write_file(stage / files.pdf.name, pdf.write(buf.getvalue(), files.pdf.parent))
     elif "html" in formats:
         atomicio.write_file(stage / files.html.name, lambda fh: _html(context, spool, mask, fh))
     rows = [r["slo"] for r in context["rows"]]
@@ -372,7 +372,7 @@ def _render(lake_dir: LakeDir, period: Period, out_dir: Path, source: str,
         for t, path in files.teams.items():
             buf = io.BytesIO()
             _html(_context(lake_dir, m.only(teams[t]), source, generated_at), spool, mask, buf)
-            atomicio.write_bytes(stage / path.name, pdf.write(buf.getvalue(), folder))
+            atomicio.write_file(stage / path.name, pdf.write(buf.getvalue(), folder))
     write_index(lake_dir, out_dir, as_of or generated_at)
     return files
 

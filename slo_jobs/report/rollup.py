@@ -89,16 +89,16 @@ def render(lake_dir: LakeDir, label: str, out_dir: Path, generated_at: datetime,
     with atomicio.publish_folder(folder, drop=set()) as stage:
         html = mask(template_env().get_template("rollup.html.j2").render(**context))
         if "html" in formats:
-            atomicio.write_bytes(stage / files.html.name, html.encode("utf-8"))
+            atomicio.write_file(stage / files.html.name, html.encode("utf-8"))
         if "pdf" in formats:
-            atomicio.write_bytes(stage / files.pdf.name, pdf.write(html.encode("utf-8"), folder))
+            atomicio.write_file(stage / files.pdf.name, pdf.write(html.encode("utf-8"), folder))
         if "json" in formats:
             doc = {"period": label, "kind": first["kind"], "running": running,
                    "as_of": iso(context["as_of"]),
                    "organisation": views["organisation"], "teams": views["teams"],
                    "slos": [{k: whole(k, v) for k, v in r.items()} for r in views["slos"]]}
             text = json.dumps(doc, indent=2, allow_nan=False, default=_json_value) + "\n"
-            atomicio.write_bytes(stage / files.json.name, mask(text).encode("utf-8"))
+            atomicio.write_file(stage / files.json.name, mask(text).encode("utf-8"))
         if "csv" in formats:
             fields = (*CSV_FIELDS, *(f"{f}_{m}" for m in views["month_labels"]
                                      for f in ("month_sli", "month_budget_consumed")))
@@ -106,10 +106,10 @@ def render(lake_dir: LakeDir, label: str, out_dir: Path, generated_at: datetime,
                              for m in r["months"] for f in ("month_sli",
                                                             "month_budget_consumed")}}
                     for r in views["slos"]]
-            atomicio.write_bytes(stage / files.csv.name,
+            atomicio.write_file(stage / files.csv.name,
                                  mask(csv_text(rows, fields)).encode("utf-8"))
             groups = [{"period": label, **g} for g in (views["organisation"], *views["teams"])]
-            atomicio.write_bytes(stage / files.teams_csv.name,
+            atomicio.write_file(stage / files.teams_csv.name,
                                  mask(csv_text(groups, GROUP_FIELDS)).encode("utf-8"))
     write_index(lake_dir, out_dir, as_of or generated_at)
     return files

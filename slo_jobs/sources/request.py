@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import random
 import ssl
 import threading
 import time
@@ -24,7 +25,6 @@ from typing import Any, TypeVar
 
 import httpcore
 import httpx
-import tenacity
 
 from ..core import redaction
 from ..core.errors import ExtractError
@@ -171,46 +171,48 @@ class Requester:
     def close(self) -> None:
         self._http.close()
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        wait = tenacity.wait_random_exponential(multiplier=self.config.backoff_s,
-                                                max=self.config.backoff_max_s)(state)
-        if isinstance(exc, Retryable) and exc.retry_after is not None:
+    def _wait(self, exc: Retryable, attempt: int, elapsed: float) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: jittered exponential backoff
+        (uniform up to backoff_s * 2^(attempt-1), at most backoff_max_s), at least the
+        server's ``Retry-After``, never past the retry budget."""
+        c = self.config
+        wait = random.uniform(0.0, min(c.backoff_max_s, c.backoff_s * 2.0 ** min(attempt - 1, 60)))
+        if exc.retry_after is not None:
             wait = max(exc.retry_after, wait)
         # Never sleep past the retry budget: total time stays bounded.
-        remaining = self.config.max_retry_s - (state.seconds_since_start or 0.0)
-        return max(0.0, min(wait, remaining))
+        return max(0.0, min(wait, c.max_retry_s - elapsed))
 
-    def _stop(self, state: tenacity.RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        elapsed = state.seconds_since_start or 0.0
-        if isinstance(exc, Retryable) and exc.retry_after is not None \
-                and elapsed + exc.retry_after > self.config.max_retry_s:
+    def _stop(self, exc: Retryable, attempt: int, elapsed: float) -> bool:
+        if exc.retry_after is not None and elapsed + exc.retry_after > self.config.max_retry_s:
             # The server asks for more patience than the budget has left: give up now
             # instead of asking again before it is ready.
             exc.reason += (f" with Retry-After {exc.retry_after:g} s, beyond the retry "
                            f"budget of {self.config.max_retry_s:g} s")
             return True
-        return state.attempt_number >= self.config.attempts or \
-            elapsed >= self.config.max_retry_s
+        return attempt >= self.config.attempts or elapsed >= self.config.max_retry_s
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         """``fn()``, retried while it raises :class:`Retryable`; a request still failing at
-        the end of its attempts or budget is one line naming the URL and ``what``."""
-        retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(Retryable),
-                                     stop=self._stop, wait=self._wait, reraise=True)
+        the end of its attempts or budget is one line naming the URL and ``what``.
+        (A plain loop: a retry library's bookkeeping cost more than a fast local request.)"""
         started = time.monotonic()
         outer = getattr(self._whole, "at", None)
         # One deadline for every attempt and wait: the whole request ends by then.
         self._whole.at = started + self.config.max_retry_s
         try:
-            return retrying(fn)
-        except Retryable as exc:
-            attempts = retrying.statistics.get("attempt_number", self.config.attempts)
-            raise ExtractError(
-                f"{self.config.SERVICE} at {self.config.url} failed after {attempts} attempts: "
-                f"{exc.reason} (gave up after {time.monotonic() - started:.1f} s; {what})"
-                ) from None
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return fn()
+                except Retryable as exc:
+                    elapsed = time.monotonic() - started
+                    if self._stop(exc, attempt, elapsed):
+                        raise ExtractError(
+                            f"{self.config.SERVICE} at {self.config.url} failed after "
+                            f"{attempt} attempts: {exc.reason} (gave up after "
+                            f"{time.monotonic() - started:.1f} s; {what})") from None
+                    time.sleep(self._wait(exc, attempt, elapsed))
         finally:
             self._whole.at = outer
 

@@ -94,7 +94,7 @@ def test_a_planted_symlink_at_a_temp_name_is_never_followed(
     (out / ".tmp-report.pdf-guessed").symlink_to(victim)
     tokens = iter(["guessed", "guessed", "fresh"])
     monkeypatch.setattr(atomicio, "_token", lambda: next(tokens))
-    atomicio.write_bytes(out / "report.pdf", b"%PDF-1.7 new")
+    atomicio.write_file(out / "report.pdf", b"%PDF-1.7 new")
     assert victim.read_text() == "precious"
     assert (out / "report.pdf").read_bytes() == b"%PDF-1.7 new"
     assert not (out / "report.pdf").is_symlink()

@@ -102,27 +102,33 @@ def _tables(run: list[date], good: np.ndarray, total: np.ndarray, has: np.ndarra
             lagging_s: Callable[[date], float | None] | None = None,
             unsure: np.ndarray | None = None) -> list[DayTable]:
     per_day = DAY_S // step_s
-    out = []
+    h = has.copy()
+    markers = []
     for i, day in enumerate(run):
-        sl = slice(i * per_day, (i + 1) * per_day)
         until = complete_until(day, until_s, newest_s)
         # A lagging series keeps the day open but erases nothing the others hold: it may
         # as well have stopped (a pod replaced), which only time tells.
         lag = None if lagging_s is None else lagging_s(day)
-        marker = until if lag is None else complete_until(day, until_s, newest_s, lag)
-        h = has[sl].copy()
+        markers.append(until if lag is None else complete_until(day, until_s, newest_s, lag))
         if until is not None:  # nothing after it is written as data
-            h[max(0, (int(until.timestamp()) - day_start(day)) // step_s):] = False
-        starts = np.arange(day_start(day), day_start(day) + DAY_S, step_s, dtype=np.int64)
-        table = pa.table({
-            "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
-            "good": np.where(h, good[sl], 0.0), "total": np.where(h, total[sl], 0.0),
-            "clipped": clipped[sl] & h, "has_data": h,
-            "step_s": pa.array(np.full(per_day, step_s, dtype=np.int32)),
-        }, schema=lake.SLI_SCHEMA)
-        out.append(DayTable(day, table, int((clipped[sl] & h).sum()),
-                            int(unusable[sl].sum()), notes=notes, complete_until=marker,
-                            unsure=None if unsure is None else unsure[sl] & h))
+            h[i * per_day + max(0, (int(until.timestamp()) - day_start(day)) // step_s):
+              (i + 1) * per_day] = False
+    kept = clipped & h
+    t0 = day_start(run[0])
+    starts = np.arange(t0, t0 + len(run) * DAY_S, step_s, dtype=np.int64)
+    # One table for the run, a zero-copy slice of it per day (a table per day cost more).
+    whole = pa.table({
+        "ts": pa.array(starts * 1_000_000, pa.timestamp("us", tz="UTC")),
+        "good": np.where(h, good, 0.0), "total": np.where(h, total, 0.0),
+        "clipped": kept, "has_data": h,
+        "step_s": pa.array(np.full(len(h), step_s, dtype=np.int32)),
+    }, schema=lake.SLI_SCHEMA)
+    out = []
+    for i, day in enumerate(run):
+        sl = slice(i * per_day, (i + 1) * per_day)
+        out.append(DayTable(day, whole.slice(i * per_day, per_day), int(kept[sl].sum()),
+                            int(unusable[sl].sum()), notes=notes, complete_until=markers[i],
+                            unsure=None if unsure is None else unsure[sl] & h[sl]))
     return out
 
 

@@ -13,7 +13,7 @@ that forwards only the query API, anything that refuses the others).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -120,7 +120,7 @@ class RawReader:
                             "samples (set read: query in the connection's extra or "
                             "SLO_JOBS_PROMETHEUS_READ=query to read through the query API)")
 
-    def _remote(self, selector: str, found: list[Any], at: int, range_s: int
+    def _remote(self, selector: str, found: Sequence[Any], at: int, range_s: int
                 ) -> list[Series]:
         body = remote_read.request(found, (at - range_s) * 1000, at * 1000)
 

@@ -16,7 +16,9 @@ the export's NaNs are dropped as well.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -45,9 +47,12 @@ def _unescape(value: str) -> str:
     return str(json.loads(f'"{value}"')) if "\\" in value else value
 
 
-def matchers(selector: str) -> list[types_pb2.LabelMatcher] | None:
+@functools.lru_cache(maxsize=4096)
+def matchers(selector: str) -> tuple[types_pb2.LabelMatcher, ...] | None:
     """The label matchers of ``name{label op "value", ...}`` (the name as ``__name__``);
-    None for a selector that is not one (it is left to the query API)."""
+    None for a selector that is not one (it is left to the query API). Kept per selector:
+    an SLO's selectors are read a day at a time, and parsing each time cost as much as
+    building the request."""
     parsed = selectors.parse(selector)
     if parsed is None:
         return None
@@ -59,10 +64,10 @@ def matchers(selector: str) -> list[types_pb2.LabelMatcher] | None:
     if parsed.name:
         found.insert(0, types_pb2.LabelMatcher(type=types_pb2.LabelMatcher.EQ,
                                                name="__name__", value=parsed.name))
-    return found
+    return tuple(found)
 
 
-def request(found: list[types_pb2.LabelMatcher], start_ms: int, end_ms: int) -> bytes:
+def request(found: Sequence[types_pb2.LabelMatcher], start_ms: int, end_ms: int) -> bytes:
     """The snappy-compressed ReadRequest of one query over ``[start_ms, end_ms]``."""
     query = remote_pb2.Query(start_timestamp_ms=start_ms, end_timestamp_ms=end_ms,
                              matchers=found)
