@@ -37,8 +37,9 @@ def generate(lake_dir: Path, n_slos: int, days: int) -> None:
 
     from slo_jobs import lake
 
-    # Files as the lake writes them (zstd, page checksums): verification has real work to do.
-    stamp = lake_dir / f".complete-{n_slos}x{days}-v3"
+    # Files as the lake writes them (lake.write_options: LZ4, page checksums): verification has
+    # real work to do.
+    stamp = lake_dir / f".complete-{n_slos}x{days}-v4"
     if stamp.exists():
         return
     rng = np.random.default_rng(7)

@@ -155,8 +155,8 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
     as large as the data, and plain/delta pages decode in about half the time (the compute
     stage reads every partition whole), in half the bytes. LZ4, with floats stored byte
     stream split (the values' bytes grouped by position, which LZ4 compresses nearly as
-    well as zstd the plain values): a day partition is encoded in half zstd's CPU (0.19
-    against 0.39 ms) and read faster, at 7.3 KB instead of 6.2 (docs/performance.md)."""
+    well as zstd the plain values): a day partition is encoded in half zstd's CPU (0.20
+    against 0.39 ms) and read faster, at 8.4 KB instead of 6.5 (docs/performance.md)."""
     floats = {f.name: "BYTE_STREAM_SPLIT" for f in schema if pa.types.is_float64(f.type)}
     return {"compression": "lz4", "write_page_checksum": True, "use_dictionary": False,
             "column_encoding": {**floats, **{c: "DELTA_BINARY_PACKED" for c in _DELTA
