@@ -107,9 +107,9 @@ def render(lake_dir: LakeDir, label: str, out_dir: Path, generated_at: datetime,
                                                             "month_budget_consumed")}}
                     for r in views["slos"]]
             atomicio.write_file(stage / files.csv.name,
-                                 mask(csv_text(rows, fields)).encode("utf-8"))
+                                mask(csv_text(rows, fields)).encode("utf-8"))
             groups = [{"period": label, **g} for g in (views["organisation"], *views["teams"])]
             atomicio.write_file(stage / files.teams_csv.name,
-                                 mask(csv_text(groups, GROUP_FIELDS)).encode("utf-8"))
+                                mask(csv_text(groups, GROUP_FIELDS)).encode("utf-8"))
     write_index(lake_dir, out_dir, as_of or generated_at)
     return files
