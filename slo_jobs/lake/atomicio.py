@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import functools
 import os
 import secrets
 import shutil
@@ -184,19 +185,18 @@ class _Pending:
 # the descriptors of several writers at once (a month of partitions is about 30 to 150).
 _MAX_PENDING = 64
 _local = threading.local()
-_syncers: list[ThreadPoolExecutor] = []  # one pool per process, started when first needed
 
 
+@functools.cache
 def _syncer() -> ThreadPoolExecutor:
-    """The threads that sync files (8, shared by every writer: a pool per block started and
-    stopped 8 threads per SLO written, a sixth of the lake's write CPU)."""
-    if not _syncers:  # two threads racing here make two pools; both use the first
-        _syncers.append(ThreadPoolExecutor(8, thread_name_prefix="slo-jobs-sync"))
-    return _syncers[0]
+    """The threads that sync files, one pool per process started when first used (8,
+    shared by every writer: a pool per block started and stopped 8 threads per SLO
+    written, a sixth of the lake's write CPU)."""
+    return ThreadPoolExecutor(8, thread_name_prefix="slo-jobs-sync")
 
 
 # A forked child (an Airflow task) has none of its parent's threads: it starts its own.
-os.register_at_fork(after_in_child=_syncers.clear)
+os.register_at_fork(after_in_child=_syncer.cache_clear)
 
 
 @contextmanager

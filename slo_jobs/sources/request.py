@@ -210,8 +210,8 @@ class Requester:
                     if self._stop(exc, attempt, elapsed):
                         raise ExtractError(
                             f"{self.config.SERVICE} at {self.config.url} failed after "
-                            f"{attempt} attempts: {exc.reason} (gave up after "
-                            f"{time.monotonic() - started:.1f} s; {what})") from None
+                            f"{attempt} attempts: {exc.reason} (gave up after {elapsed:.1f} s; "
+                            f"{what})") from None
                     time.sleep(self._wait(exc, attempt, elapsed))
         finally:
             self._whole.at = outer
